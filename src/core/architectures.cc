@@ -1,0 +1,566 @@
+#include "core/architectures.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace flopsmeter {
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one config object, naming origin and field on error.
+class ConfigReader {
+ public:
+  ConfigReader(const json& object, std::string origin) : object_(object), origin_(std::move(origin)) {}
+
+  bool has(const char* key) const { return object_.contains(key) && !object_.at(key).is_null(); }
+
+  Result<uint64_t> uint(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
+    if (!has(key)) {
+      if (fallback) return *fallback;
+      return Status::ParseError(origin_ + ": field '" + key + "' is missing (a positive integer is required)");
+    }
+    const json& v = object_.at(key);
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+    if (v.is_number_float()) {
+      double d = v.get<double>();
+      if (d >= 0 && d < 9007199254740992.0 && d == static_cast<double>(static_cast<uint64_t>(d))) {
+        return static_cast<uint64_t>(d);
+      }
+    }
+    return Status::ParseError(origin_ + ": field '" + key + "' is " + v.dump() + "; expected a non-negative integer");
+  }
+
+  Result<uint64_t> positive(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
+    FM_ASSIGN_OR_RETURN(uint64_t v, uint(key, fallback));
+    if (v == 0) return Status::ParseError(origin_ + ": field '" + key + "' is 0; expected a positive integer");
+    return v;
+  }
+
+  Result<bool> boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = object_.at(key);
+    if (!v.is_boolean()) return Status::ParseError(origin_ + ": field '" + key + "' is " + v.dump() + "; expected true or false");
+    return v.get<bool>();
+  }
+
+  Result<std::vector<uint64_t>> uint_list(const char* key) const {
+    std::vector<uint64_t> out;
+    if (!has(key)) return out;
+    const json& v = object_.at(key);
+    if (!v.is_array()) return Status::ParseError(origin_ + ": field '" + key + "' must be a list of integers");
+    for (const json& e : v) {
+      if (!e.is_number_integer() || e.get<int64_t>() < 0) return Status::ParseError(origin_ + ": field '" + key + "' has " + e.dump() + "; expected non-negative integers");
+      out.push_back(e.get<uint64_t>());
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> string_list(const char* key) const {
+    std::vector<std::string> out;
+    if (!has(key)) return out;
+    const json& v = object_.at(key);
+    if (!v.is_array()) return Status::ParseError(origin_ + ": field '" + key + "' must be a list of strings");
+    for (const json& e : v) {
+      if (!e.is_string()) return Status::ParseError(origin_ + ": field '" + key + "' has " + e.dump() + "; expected strings");
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+
+  Status error(const std::string& what) const { return Status::InvalidArgument(origin_ + ": " + what); }
+
+ private:
+  const json& object_;
+  std::string origin_;
+};
+
+// Accumulates modules in registration order.
+class ModelBuilder {
+ public:
+  explicit ModelBuilder(Model* model) : model_(model) {}
+
+  void linear(const std::string& path, Slot slot, Component comp, int layer, uint64_t in, uint64_t out, bool bias,
+              int expert = -1) {
+    Module m = make(path, ModuleKind::kLinear, slot, comp, layer, in, out, expert);
+    add_param(m, "weight", {out, in});
+    if (bias) add_param(m, "bias", {out});
+    model_->modules.push_back(std::move(m));
+  }
+
+  // transformers' Conv1D (gpt2): weight stored [in, out].
+  void conv1d(const std::string& path, Slot slot, Component comp, int layer, uint64_t in, uint64_t out) {
+    Module m = make(path, ModuleKind::kConv1D, slot, comp, layer, in, out, -1);
+    add_param(m, "weight", {in, out});
+    add_param(m, "bias", {out});
+    model_->modules.push_back(std::move(m));
+  }
+
+  void norm(const std::string& path, Slot slot, Component comp, int layer, uint64_t dim, bool bias) {
+    Module m = make(path, ModuleKind::kNorm, slot, comp, layer, dim, dim, -1);
+    add_param(m, "weight", {dim});
+    if (bias) add_param(m, "bias", {dim});
+    model_->modules.push_back(std::move(m));
+  }
+
+  void embedding(const std::string& path, Slot slot, Component comp, uint64_t count, uint64_t dim) {
+    Module m = make(path, ModuleKind::kEmbedding, slot, comp, -1, count, dim, -1);
+    add_param(m, "weight", {count, dim});
+    model_->modules.push_back(std::move(m));
+  }
+
+  // Output projection; shares the token embedding's weight when tied.
+  void lm_head(const std::string& path, uint64_t hidden, uint64_t vocab, bool tied, const std::string& embedding_weight) {
+    if (!tied) {
+      linear(path, Slot::kLmHead, Component::kLmHead, -1, hidden, vocab, false);
+      return;
+    }
+    Module m = make(path, ModuleKind::kLinear, Slot::kLmHead, Component::kEmbedding, -1, hidden, vocab, -1);
+    m.tied_to = embedding_weight;
+    model_->modules.push_back(std::move(m));
+  }
+
+ private:
+  static Module make(const std::string& path, ModuleKind kind, Slot slot, Component comp, int layer, uint64_t in,
+                     uint64_t out, int expert) {
+    Module m;
+    m.path = path;
+    m.kind = kind;
+    m.slot = slot;
+    m.component = comp;
+    m.layer = layer;
+    m.expert = expert;
+    m.in_features = in;
+    m.out_features = out;
+    return m;
+  }
+  static void add_param(Module& m, const char* leaf, std::vector<uint64_t> shape) {
+    Parameter p;
+    p.name = m.path + "." + leaf;
+    p.numel = 1;
+    for (uint64_t d : shape) p.numel *= d;
+    p.shape = std::move(shape);
+    m.params.push_back(std::move(p));
+  }
+  Model* model_;
+};
+
+// Shape facts shared by the decoder-only families.
+struct Dims {
+  uint64_t vocab, hidden, layers, heads, kv_heads, head_dim, intermediate, max_positions;
+  bool tied;
+};
+
+Result<Dims> read_dims(const ConfigReader& c, uint64_t default_vocab, bool default_tied) {
+  Dims d{};
+  FM_ASSIGN_OR_RETURN(d.vocab, c.positive("vocab_size", default_vocab));
+  FM_ASSIGN_OR_RETURN(d.hidden, c.positive("hidden_size"));
+  FM_ASSIGN_OR_RETURN(d.layers, c.positive("num_hidden_layers"));
+  FM_ASSIGN_OR_RETURN(d.heads, c.positive("num_attention_heads"));
+  FM_ASSIGN_OR_RETURN(d.kv_heads, c.positive("num_key_value_heads", d.heads));
+  if (!c.has("head_dim") && d.hidden % d.heads != 0) {
+    return c.error("hidden_size " + std::to_string(d.hidden) + " is not divisible by num_attention_heads " +
+                   std::to_string(d.heads) + " and no head_dim is given");
+  }
+  FM_ASSIGN_OR_RETURN(d.head_dim, c.positive("head_dim", d.hidden / d.heads));
+  FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("intermediate_size"));
+  FM_ASSIGN_OR_RETURN(d.max_positions, c.uint("max_position_embeddings", 0));
+  FM_ASSIGN_OR_RETURN(d.tied, c.boolean("tie_word_embeddings", default_tied));
+  if (d.heads % d.kv_heads != 0) {
+    return c.error("num_attention_heads " + std::to_string(d.heads) + " is not a multiple of num_key_value_heads " +
+                   std::to_string(d.kv_heads));
+  }
+  return d;
+}
+
+// Options that vary the standard pre-norm decoder layer between families.
+struct LayerStyle {
+  bool qkv_bias = false;      // bias on q, k, v
+  bool o_bias = false;        // bias on o_proj
+  bool mlp_bias = false;      // bias on gate/up/down
+  bool fused_qkv = false;     // phi3 qkv_proj
+  bool fused_gate_up = false; // phi3 gate_up_proj
+  enum class QkNorm { kNone, kPerHead, kPerProjection } qk_norm = QkNorm::kNone;
+  bool input_norm = true;          // olmo2 has none
+  bool post_attn_is_pre_mlp = true;  // llama's "post_attention_layernorm" feeds the MLP
+  bool sandwich_norms = false;     // gemma2/3: post-attn + pre/post-feedforward norms
+};
+
+void add_attention(ModelBuilder& b, const std::string& lp, int layer, const Dims& d, const LayerStyle& s) {
+  const std::string ap = lp + ".self_attn";
+  uint64_t q_out = d.heads * d.head_dim, kv_out = d.kv_heads * d.head_dim;
+  if (s.fused_qkv) {
+    b.linear(ap + ".qkv_proj", Slot::kQKV, Component::kAttention, layer, d.hidden, q_out + 2 * kv_out, s.qkv_bias);
+  } else {
+    b.linear(ap + ".q_proj", Slot::kQ, Component::kAttention, layer, d.hidden, q_out, s.qkv_bias);
+    b.linear(ap + ".k_proj", Slot::kK, Component::kAttention, layer, d.hidden, kv_out, s.qkv_bias);
+    b.linear(ap + ".v_proj", Slot::kV, Component::kAttention, layer, d.hidden, kv_out, s.qkv_bias);
+  }
+  b.linear(ap + ".o_proj", Slot::kO, Component::kAttention, layer, q_out, d.hidden, s.o_bias);
+  if (s.qk_norm == LayerStyle::QkNorm::kPerHead) {
+    b.norm(ap + ".q_norm", Slot::kQNorm, Component::kAttention, layer, d.head_dim, false);
+    b.norm(ap + ".k_norm", Slot::kKNorm, Component::kAttention, layer, d.head_dim, false);
+  } else if (s.qk_norm == LayerStyle::QkNorm::kPerProjection) {
+    b.norm(ap + ".q_norm", Slot::kQNorm, Component::kAttention, layer, q_out, false);
+    b.norm(ap + ".k_norm", Slot::kKNorm, Component::kAttention, layer, kv_out, false);
+  }
+}
+
+// A gated MLP (gate/up/down) under `prefix`, sized `inter`.
+void add_gated_mlp(ModelBuilder& b, const std::string& prefix, int layer, uint64_t hidden, uint64_t inter, bool bias,
+                   Component comp, Slot gate, Slot up, Slot down, int expert = -1) {
+  b.linear(prefix + ".gate_proj", gate, comp, layer, hidden, inter, bias, expert);
+  b.linear(prefix + ".up_proj", up, comp, layer, hidden, inter, bias, expert);
+  b.linear(prefix + ".down_proj", down, comp, layer, inter, hidden, bias, expert);
+}
+
+void add_layer_norms(ModelBuilder& b, const std::string& lp, int layer, const Dims& d, const LayerStyle& s) {
+  if (s.input_norm) b.norm(lp + ".input_layernorm", Slot::kAttnNorm, Component::kNorm, layer, d.hidden, false);
+  if (s.sandwich_norms) {
+    b.norm(lp + ".post_attention_layernorm", Slot::kPostAttnNorm, Component::kNorm, layer, d.hidden, false);
+    b.norm(lp + ".pre_feedforward_layernorm", Slot::kMlpNorm, Component::kNorm, layer, d.hidden, false);
+    b.norm(lp + ".post_feedforward_layernorm", Slot::kPostMlpNorm, Component::kNorm, layer, d.hidden, false);
+  } else if (s.post_attn_is_pre_mlp) {
+    b.norm(lp + ".post_attention_layernorm", Slot::kMlpNorm, Component::kNorm, layer, d.hidden, false);
+  } else {  // olmo2: norms on the outputs
+    b.norm(lp + ".post_attention_layernorm", Slot::kPostAttnNorm, Component::kNorm, layer, d.hidden, false);
+    b.norm(lp + ".post_feedforward_layernorm", Slot::kPostMlpNorm, Component::kNorm, layer, d.hidden, false);
+  }
+}
+
+// What the feed-forward of layer `i` is.
+using MlpBuilder = std::function<Status(ModelBuilder&, const std::string& lp, int layer)>;
+
+Model start_model(const std::string& model_type, const Dims& d) {
+  Model m;
+  m.arch.model_type = model_type;
+  m.arch.vocab_size = d.vocab;
+  m.arch.hidden_size = d.hidden;
+  m.arch.num_layers = d.layers;
+  m.arch.num_heads = d.heads;
+  m.arch.num_kv_heads = d.kv_heads;
+  m.arch.head_dim = d.head_dim;
+  m.arch.intermediate_size = d.intermediate;
+  m.arch.max_position_embeddings = d.max_positions;
+  m.arch.tied_embeddings = d.tied;
+  m.arch.sliding_window.assign(d.layers, 0);
+  return m;
+}
+
+// The llama-style decoder shared by most families: model.embed_tokens,
+// model.layers.N.{self_attn, mlp, norms}, model.norm, lm_head.
+Result<Model> build_decoder(const std::string& model_type, const Dims& d, const LayerStyle& s, const MlpBuilder& mlp) {
+  Model model = start_model(model_type, d);
+  ModelBuilder b(&model);
+  b.embedding("model.embed_tokens", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
+  for (uint64_t i = 0; i < d.layers; ++i) {
+    int layer = static_cast<int>(i);
+    std::string lp = "model.layers." + std::to_string(i);
+    add_attention(b, lp, layer, d, s);
+    FM_RETURN_IF_ERROR(mlp(b, lp, layer));
+    add_layer_norms(b, lp, layer, d, s);
+  }
+  b.norm("model.norm", Slot::kFinalNorm, Component::kNorm, -1, d.hidden, false);
+  b.lm_head("lm_head", d.hidden, d.vocab, d.tied, "model.embed_tokens.weight");
+  return model;
+}
+
+MlpBuilder dense_mlp(const Dims& d, bool bias) {
+  return [d, bias](ModelBuilder& b, const std::string& lp, int layer) {
+    add_gated_mlp(b, lp + ".mlp", layer, d.hidden, d.intermediate, bias, Component::kMlp, Slot::kGate, Slot::kUp,
+                  Slot::kDown);
+    return Status::Ok();
+  };
+}
+
+// Window per layer for the families that configure one uniformly.
+Status uniform_window(const ConfigReader& c, Model& m) {
+  if (!c.has("sliding_window")) return Status::Ok();
+  FM_ASSIGN_OR_RETURN(uint64_t w, c.uint("sliding_window"));
+  std::fill(m.arch.sliding_window.begin(), m.arch.sliding_window.end(), w);
+  return Status::Ok();
+}
+
+// qwen2 / qwen3: sliding window only when use_sliding_window, on layers at or
+// above max_window_layers; an explicit layer_types list wins.
+Status qwen_window(const ConfigReader& c, Model& m) {
+  FM_ASSIGN_OR_RETURN(std::vector<std::string> types, c.string_list("layer_types"));
+  FM_ASSIGN_OR_RETURN(bool use, c.boolean("use_sliding_window", false));
+  FM_ASSIGN_OR_RETURN(uint64_t window, c.uint("sliding_window", 0));
+  FM_ASSIGN_OR_RETURN(uint64_t max_window_layers, c.uint("max_window_layers", 0));
+  for (uint64_t i = 0; i < m.arch.num_layers; ++i) {
+    bool sliding = !types.empty() ? (i < types.size() && types[i] == "sliding_attention")
+                                  : (use && i >= max_window_layers);
+    m.arch.sliding_window[i] = sliding ? window : 0;
+  }
+  return Status::Ok();
+}
+
+// gemma2 alternates (even layers local); gemma3 uses layer_types or a pattern
+// in which every Nth layer is global.
+Status gemma_window(const ConfigReader& c, Model& m, uint64_t default_pattern) {
+  FM_ASSIGN_OR_RETURN(std::vector<std::string> types, c.string_list("layer_types"));
+  FM_ASSIGN_OR_RETURN(uint64_t window, c.uint("sliding_window", 4096));
+  FM_ASSIGN_OR_RETURN(uint64_t pattern, c.positive("sliding_window_pattern", default_pattern));
+  for (uint64_t i = 0; i < m.arch.num_layers; ++i) {
+    bool sliding = !types.empty() ? (i < types.size() && types[i] == "sliding_attention") : ((i + 1) % pattern != 0);
+    m.arch.sliding_window[i] = sliding ? window : 0;
+  }
+  return Status::Ok();
+}
+
+Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
+  // transformers defaults per config class where a file omits a field.
+  uint64_t default_vocab = 32000;
+  bool default_tied = false;
+  if (type == "qwen2" || type == "qwen3") default_vocab = 151936;
+  if (type == "olmo2") default_vocab = 50304;
+  if (type == "phi3") default_vocab = 32064;
+  if (type == "gemma" || type == "gemma2") { default_vocab = 256000; default_tied = true; }
+  if (type == "gemma3_text") { default_vocab = 262208; default_tied = true; }
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, default_vocab, default_tied));
+
+  LayerStyle s;
+  bool mlp_bias = false;
+  if (type == "llama") {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    FM_ASSIGN_OR_RETURN(mlp_bias, c.boolean("mlp_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+  } else if (type == "qwen2") {
+    s.qkv_bias = true;
+  } else if (type == "qwen3") {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+    s.qk_norm = LayerStyle::QkNorm::kPerHead;
+  } else if (type == "olmo2") {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+    s.qk_norm = LayerStyle::QkNorm::kPerProjection;
+    s.input_norm = false;
+    s.post_attn_is_pre_mlp = false;
+  } else if (type == "phi3") {
+    s.fused_qkv = s.fused_gate_up = true;
+  } else if (type == "gemma2" || type == "gemma3_text") {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+    s.sandwich_norms = true;
+    if (type == "gemma3_text") s.qk_norm = LayerStyle::QkNorm::kPerHead;
+  } else if (type == "gemma") {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+  }
+
+  MlpBuilder mlp = dense_mlp(d, mlp_bias);
+  if (s.fused_gate_up) {
+    mlp = [d](ModelBuilder& b, const std::string& lp, int layer) {
+      b.linear(lp + ".mlp.gate_up_proj", Slot::kGateUp, Component::kMlp, layer, d.hidden, 2 * d.intermediate, false);
+      b.linear(lp + ".mlp.down_proj", Slot::kDown, Component::kMlp, layer, d.intermediate, d.hidden, false);
+      return Status::Ok();
+    };
+  }
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder(type, d, s, mlp));
+  if (type == "qwen2" || type == "qwen3") {
+    FM_RETURN_IF_ERROR(qwen_window(c, m));
+  } else if (type == "gemma2") {
+    FM_RETURN_IF_ERROR(gemma_window(c, m, 2));
+  } else if (type == "gemma3_text") {
+    FM_RETURN_IF_ERROR(gemma_window(c, m, 6));
+  } else if (type == "mistral" || type == "phi3") {
+    FM_RETURN_IF_ERROR(uniform_window(c, m));
+  }
+  return m;
+}
+
+Result<Model> build_mixtral(const ConfigReader& c) {
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 32000, false));
+  FM_ASSIGN_OR_RETURN(uint64_t experts, c.positive("num_local_experts", 8));
+  FM_ASSIGN_OR_RETURN(uint64_t top_k, c.positive("num_experts_per_tok", 2));
+  if (top_k > experts) return c.error("num_experts_per_tok exceeds num_local_experts");
+  MlpBuilder mlp = [d, experts](ModelBuilder& b, const std::string& lp, int layer) {
+    std::string mp = lp + ".block_sparse_moe";
+    b.linear(mp + ".gate", Slot::kRouter, Component::kRouter, layer, d.hidden, experts, false);
+    for (uint64_t e = 0; e < experts; ++e) {
+      std::string ep = mp + ".experts." + std::to_string(e);
+      int ei = static_cast<int>(e);
+      b.linear(ep + ".w1", Slot::kExpertGate, Component::kExperts, layer, d.hidden, d.intermediate, false, ei);
+      b.linear(ep + ".w2", Slot::kExpertDown, Component::kExperts, layer, d.intermediate, d.hidden, false, ei);
+      b.linear(ep + ".w3", Slot::kExpertUp, Component::kExperts, layer, d.hidden, d.intermediate, false, ei);
+    }
+    return Status::Ok();
+  };
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder("mixtral", d, LayerStyle{}, mlp));
+  m.arch.num_experts = experts;
+  m.arch.experts_per_token = top_k;
+  FM_RETURN_IF_ERROR(uniform_window(c, m));
+  return m;
+}
+
+// qwen2_moe and qwen3_moe: sparse layers every decoder_sparse_step (minus
+// mlp_only_layers), dense MLP elsewhere; qwen2_moe adds a shared expert.
+Result<Model> build_qwen_moe(const std::string& type, const ConfigReader& c) {
+  bool qwen2 = type == "qwen2_moe";
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 151936, false));
+  FM_ASSIGN_OR_RETURN(uint64_t experts, c.positive("num_experts", qwen2 ? 60 : 128));
+  FM_ASSIGN_OR_RETURN(uint64_t top_k, c.positive("num_experts_per_tok", qwen2 ? 4 : 8));
+  FM_ASSIGN_OR_RETURN(uint64_t moe_inter, c.positive("moe_intermediate_size", qwen2 ? 1408 : 768));
+  FM_ASSIGN_OR_RETURN(uint64_t shared_inter, c.uint("shared_expert_intermediate_size", qwen2 ? 5632 : 0));
+  FM_ASSIGN_OR_RETURN(uint64_t sparse_step, c.positive("decoder_sparse_step", 1));
+  FM_ASSIGN_OR_RETURN(std::vector<uint64_t> mlp_only, c.uint_list("mlp_only_layers"));
+  if (top_k > experts) return c.error("num_experts_per_tok exceeds num_experts");
+  std::set<uint64_t> dense_layers(mlp_only.begin(), mlp_only.end());
+
+  LayerStyle s;
+  if (qwen2) {
+    s.qkv_bias = true;
+  } else {
+    FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", false));
+    s.qkv_bias = s.o_bias = attention_bias;
+    s.qk_norm = LayerStyle::QkNorm::kPerHead;
+  }
+  MlpBuilder mlp = [=](ModelBuilder& b, const std::string& lp, int layer) {
+    uint64_t i = static_cast<uint64_t>(layer);
+    bool sparse = dense_layers.count(i) == 0 && (i + 1) % sparse_step == 0;
+    std::string mp = lp + ".mlp";
+    if (!sparse) {
+      add_gated_mlp(b, mp, layer, d.hidden, d.intermediate, false, Component::kMlp, Slot::kGate, Slot::kUp, Slot::kDown);
+      return Status::Ok();
+    }
+    b.linear(mp + ".gate", Slot::kRouter, Component::kRouter, layer, d.hidden, experts, false);
+    for (uint64_t e = 0; e < experts; ++e) {
+      add_gated_mlp(b, mp + ".experts." + std::to_string(e), layer, d.hidden, moe_inter, false, Component::kExperts,
+                    Slot::kExpertGate, Slot::kExpertUp, Slot::kExpertDown, static_cast<int>(e));
+    }
+    if (qwen2 && shared_inter > 0) {
+      add_gated_mlp(b, mp + ".shared_expert", layer, d.hidden, shared_inter, false, Component::kSharedExperts,
+                    Slot::kSharedGate, Slot::kSharedUp, Slot::kSharedDown);
+      b.linear(mp + ".shared_expert_gate", Slot::kSharedExpertGate, Component::kSharedExperts, layer, d.hidden, 1,
+               false);
+    }
+    return Status::Ok();
+  };
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder(type, d, s, mlp));
+  m.arch.num_experts = experts;
+  m.arch.experts_per_token = top_k;
+  FM_RETURN_IF_ERROR(qwen_window(c, m));
+  return m;
+}
+
+Result<Model> build_gpt2(const ConfigReader& c) {
+  Dims d{};
+  FM_ASSIGN_OR_RETURN(d.vocab, c.positive("vocab_size", 50257));
+  FM_ASSIGN_OR_RETURN(d.hidden, c.positive("n_embd", 768));
+  FM_ASSIGN_OR_RETURN(d.layers, c.positive("n_layer", 12));
+  FM_ASSIGN_OR_RETURN(d.heads, c.positive("n_head", 12));
+  FM_ASSIGN_OR_RETURN(d.max_positions, c.positive("n_positions", 1024));
+  FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("n_inner", 4 * d.hidden));
+  FM_ASSIGN_OR_RETURN(d.tied, c.boolean("tie_word_embeddings", true));
+  if (d.hidden % d.heads != 0) return c.error("n_embd is not divisible by n_head");
+  FM_ASSIGN_OR_RETURN(bool cross, c.boolean("add_cross_attention", false));
+  if (cross) return Status::Unsupported("gpt2 with add_cross_attention is not supported; pass the checkpoint directory");
+  d.kv_heads = d.heads;
+  d.head_dim = d.hidden / d.heads;
+  Model m = start_model("gpt2", d);
+  ModelBuilder b(&m);
+  b.embedding("transformer.wte", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
+  b.embedding("transformer.wpe", Slot::kPositionEmbedding, Component::kPositionEmbedding, d.max_positions, d.hidden);
+  for (uint64_t i = 0; i < d.layers; ++i) {
+    int layer = static_cast<int>(i);
+    std::string lp = "transformer.h." + std::to_string(i);
+    b.norm(lp + ".ln_1", Slot::kAttnNorm, Component::kNorm, layer, d.hidden, true);
+    b.conv1d(lp + ".attn.c_attn", Slot::kQKV, Component::kAttention, layer, d.hidden, 3 * d.hidden);
+    b.conv1d(lp + ".attn.c_proj", Slot::kO, Component::kAttention, layer, d.hidden, d.hidden);
+    b.norm(lp + ".ln_2", Slot::kMlpNorm, Component::kNorm, layer, d.hidden, true);
+    b.conv1d(lp + ".mlp.c_fc", Slot::kUp, Component::kMlp, layer, d.hidden, d.intermediate);
+    b.conv1d(lp + ".mlp.c_proj", Slot::kDown, Component::kMlp, layer, d.intermediate, d.hidden);
+  }
+  b.norm("transformer.ln_f", Slot::kFinalNorm, Component::kNorm, -1, d.hidden, true);
+  b.lm_head("lm_head", d.hidden, d.vocab, d.tied, "transformer.wte.weight");
+  return m;
+}
+
+Result<Model> build_gpt_neox(const ConfigReader& c) {
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 50432, false));
+  d.kv_heads = d.heads;
+  FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", true));
+  Model m = start_model("gpt_neox", d);
+  ModelBuilder b(&m);
+  b.embedding("gpt_neox.embed_in", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
+  for (uint64_t i = 0; i < d.layers; ++i) {
+    int layer = static_cast<int>(i);
+    std::string lp = "gpt_neox.layers." + std::to_string(i);
+    b.norm(lp + ".input_layernorm", Slot::kAttnNorm, Component::kNorm, layer, d.hidden, true);
+    b.norm(lp + ".post_attention_layernorm", Slot::kMlpNorm, Component::kNorm, layer, d.hidden, true);
+    b.linear(lp + ".attention.query_key_value", Slot::kQKV, Component::kAttention, layer, d.hidden, 3 * d.hidden,
+             attention_bias);
+    b.linear(lp + ".attention.dense", Slot::kO, Component::kAttention, layer, d.hidden, d.hidden, attention_bias);
+    b.linear(lp + ".mlp.dense_h_to_4h", Slot::kUp, Component::kMlp, layer, d.hidden, d.intermediate, true);
+    b.linear(lp + ".mlp.dense_4h_to_h", Slot::kDown, Component::kMlp, layer, d.intermediate, d.hidden, true);
+  }
+  b.norm("gpt_neox.final_layer_norm", Slot::kFinalNorm, Component::kNorm, -1, d.hidden, true);
+  b.lm_head("embed_out", d.hidden, d.vocab, d.tied, "gpt_neox.embed_in.weight");
+  return m;
+}
+
+using FamilyBuilder = std::function<Result<Model>(const std::string& type, const ConfigReader&)>;
+
+const std::map<std::string, FamilyBuilder>& families() {
+  static const std::map<std::string, FamilyBuilder> kFamilies = [] {
+    std::map<std::string, FamilyBuilder> f;
+    for (const char* t : {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"}) {
+      f[t] = build_llama_like;
+    }
+    f["mixtral"] = [](const std::string&, const ConfigReader& c) { return build_mixtral(c); };
+    f["qwen2_moe"] = build_qwen_moe;
+    f["qwen3_moe"] = build_qwen_moe;
+    f["gpt2"] = [](const std::string&, const ConfigReader& c) { return build_gpt2(c); };
+    f["gpt_neox"] = [](const std::string&, const ConfigReader& c) { return build_gpt_neox(c); };
+    return f;
+  }();
+  return kFamilies;
+}
+
+std::string joined_types() {
+  std::string out;
+  for (const std::string& t : supported_model_types()) out += (out.empty() ? "" : ", ") + t;
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& supported_model_types() {
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> t;
+    for (const auto& [name, builder] : families()) t.push_back(name);
+    return t;
+  }();
+  return kTypes;
+}
+
+Result<Model> build_model_from_config(const nlohmann::json& config, const std::string& origin) {
+  if (!config.is_object()) return Status::ParseError(origin + ": a config must be a JSON object");
+  if (!config.contains("model_type") || !config.at("model_type").is_string()) {
+    return Status::ParseError(origin + ": field 'model_type' is missing or not a string (supported: " + joined_types() +
+                              ")");
+  }
+  std::string type = config.at("model_type").get<std::string>();
+  auto it = families().find(type);
+  if (it == families().end()) {
+    std::string hint = type == "gemma3" ? " (gemma3 here is the multimodal model: give its text_config as a config "
+                                          "with model_type gemma3_text, or the checkpoint directory)"
+                                        : "";
+    return Status::Unsupported(origin + ": model_type '" + type + "' is not supported from a config alone" + hint +
+                               ". Supported: " + joined_types() +
+                               ". For any other architecture pass the checkpoint directory (config.json plus "
+                               "*.safetensors): its tensor headers give the exact counts.");
+  }
+  ConfigReader reader(config, origin);
+  FM_ASSIGN_OR_RETURN(Model m, it->second(type, reader));
+  m.id = origin;
+  return m;
+}
+
+}  // namespace flopsmeter

@@ -1,0 +1,28 @@
+// Builds the exact module and parameter list that Hugging Face transformers
+// (4.x module naming) creates for a config.json, one function per family.
+// Pure: takes parsed JSON, does no I/O.
+#ifndef FLOPSMETER_CORE_ARCHITECTURES_H_
+#define FLOPSMETER_CORE_ARCHITECTURES_H_
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "flopsmeter/model.h"
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+// The model_type values build_model_from_config understands, sorted.
+const std::vector<std::string>& supported_model_types();
+
+// `origin` names the config in error messages (a path or a catalog id).
+// Errors: kUnsupported for an unknown model_type (the message lists the
+// supported ones and suggests passing the checkpoint directory), kParseError
+// for a field with the wrong type, kInvalidArgument for inconsistent shapes.
+Result<Model> build_model_from_config(const nlohmann::json& config, const std::string& origin);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_CORE_ARCHITECTURES_H_

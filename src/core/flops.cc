@@ -1,0 +1,334 @@
+#include "flopsmeter/flops.h"
+
+#include <algorithm>
+#include <map>
+
+namespace flopsmeter {
+namespace {
+
+// Accumulates exact products and remembers whether any overflowed.
+class Exact {
+ public:
+  Flop mul(Flop a, Flop b) {
+    Flop r = 0;
+    if (!checked_mul(a, b, &r)) overflow_ = true;
+    return r;
+  }
+  Flop mul(Flop a, Flop b, Flop c) { return mul(mul(a, b), c); }
+  void add(Flop& into, Flop v) {
+    if (!checked_add(into, v, &into)) overflow_ = true;
+  }
+  bool overflow() const { return overflow_; }
+
+ private:
+  bool overflow_ = false;
+};
+
+// Attention positions (query x key pairs) one head computes per matmul, over
+// the workload, for a layer with window `window` (0 = full).
+Flop attention_pairs(const Workload& w, uint64_t window, Exact& x) {
+  Flop pairs = 0;
+  for (const auto& [len, count] : w.sequences) {
+    Flop s = len, per_seq;
+    if (w.kernel == AttentionKernel::kDense) {
+      per_seq = x.mul(s, s);
+    } else if (window == 0 || window >= len) {
+      per_seq = x.mul(s, s + 1) / 2;  // causal lower triangle with the diagonal
+    } else {
+      Flop wn = window;
+      per_seq = x.mul(wn, wn + 1) / 2;
+      x.add(per_seq, x.mul(s - wn, wn));
+    }
+    x.add(pairs, x.mul(per_seq, count));
+  }
+  return pairs;
+}
+
+// One bucket of costs for a part of the network.
+struct Cost {
+  Flop forward = 0;
+  Flop backward = 0;
+  Flop attention_forward = 0;
+  Flop attention_backward = 0;
+  Flop adapter_forward = 0;
+  Flop kernel_recompute = 0;  // flash backward's QK^T
+};
+
+class Walker {
+ public:
+  Walker(const Model& model, const TrainingPlan& plan, const Workload& w) : model_(model), plan_(plan), w_(w) {
+    positions_ = w.executed_positions();
+    sequences_ = 0;
+    for (const auto& [len, count] : w.sequences) sequences_ += count;
+    passes_ = w.micro_batches > 0 ? w.micro_batches : sequences_;
+    for (const Module& m : model.modules) {
+      if (m.layer >= 0) by_layer_[m.layer].push_back(&m);
+    }
+  }
+
+  Result<DetailedFlops> run() {
+    DetailedFlops d;
+    d.available = true;
+    // Embeddings: lookups execute no matmul; their gradient is a scatter-add.
+    bool rg = w_.gradient_checkpointing;  // HF/PEFT make layer inputs require grad under checkpointing
+    Cost outside, layers;
+    for (const Module& m : model_.modules) {
+      if (m.slot == Slot::kTokenEmbedding || m.slot == Slot::kPositionEmbedding) {
+        rg = rg || plan_.weight_trains(m);
+        if (const Adapter* a = plan_.adapter_on(m.path)) {
+          // LoRA on an embedding: A is a lookup, B a matmul of r x dim per token.
+          Flop lora = x_.mul(2, a->r * a->out_features, positions_);
+          x_.add(outside.forward, lora);
+          x_.add(outside.adapter_forward, lora);
+          x_.add(outside.backward, x_.mul(2, lora));
+          add_dora(*a, outside);
+          rg = true;
+        }
+      }
+    }
+    for (uint64_t i = 0; i < model_.arch.num_layers; ++i) {
+      rg = layer(static_cast<int>(i), rg, layers);
+    }
+    for (const Module& m : model_.modules) {
+      if (m.slot == Slot::kFinalNorm) rg = rg || norm_trains(&m);
+    }
+    for (const Module& m : model_.modules) {
+      if (m.slot == Slot::kLmHead) linear(m, rg, positions_, outside);
+    }
+    for (const Cost* c : {&outside, &layers}) {
+      x_.add(d.forward, c->forward);
+      x_.add(d.backward, c->backward);
+      x_.add(d.forward_attention, c->attention_forward);
+      x_.add(d.backward_attention, c->attention_backward);
+      x_.add(d.adapter_forward, c->adapter_forward);
+      x_.add(d.recompute, c->kernel_recompute);
+    }
+    if (w_.gradient_checkpointing) x_.add(d.recompute, layers.forward);
+    if (w_.optimizer_steps > 0) d.optimizer = x_.mul(kAdamWFlopPerParam, plan_.params_trainable, w_.optimizer_steps);
+    if (x_.overflow()) return Status::Overflow("the detailed FLOP count exceeds 128 bits; check the token count");
+    return d;
+  }
+
+ private:
+  bool norm_trains(const Module* m) const { return m != nullptr && plan_.weight_trains(*m); }
+
+  const Module* find(int layer, Slot slot) const {
+    auto it = by_layer_.find(layer);
+    if (it == by_layer_.end()) return nullptr;
+    for (const Module* m : it->second)
+      if (m->slot == slot) return m;
+    return nullptr;
+  }
+
+  // DoRA forms B @ A once per forward pass for the weight norm (detached, so
+  // no backward); with the base result reused as current PEFT does.
+  void add_dora(const Adapter& a, Cost& c) {
+    if (a.magnitude_params == 0) return;
+    Flop per_pass = x_.mul(2, a.r, x_.mul(a.in_features, a.out_features));
+    Flop total = x_.mul(per_pass, passes_);
+    x_.add(c.forward, total);
+    x_.add(c.adapter_forward, total);
+  }
+
+  // A linear over `tokens` positions; returns whether its output requires grad.
+  bool linear(const Module& m, bool rg_in, Flop tokens, Cost& c) {
+    Flop w = x_.mul(m.in_features, m.out_features);
+    Flop pass = x_.mul(2, w, tokens);
+    x_.add(c.forward, pass);
+    bool weight = plan_.weight_trains(m);
+    const Adapter* a = plan_.adapter_on(m.path);
+    bool rg_out = rg_in || weight || plan_.bias_trains(m) || a != nullptr;
+    if (rg_in) x_.add(c.backward, pass);   // input gradient
+    if (weight) x_.add(c.backward, pass);  // weight gradient
+    if (a != nullptr) {
+      Flop a_pass = x_.mul(2, x_.mul(a->r, a->in_features), tokens);
+      Flop b_pass = x_.mul(2, x_.mul(a->r, a->out_features), tokens);
+      x_.add(c.forward, a_pass + b_pass);
+      x_.add(c.adapter_forward, a_pass + b_pass);
+      // A: weight grad, input grad when the input needs one; B: both always
+      // (B's input grad carries A's gradient).
+      x_.add(c.backward, a_pass);
+      if (rg_in) x_.add(c.backward, a_pass);
+      x_.add(c.backward, x_.mul(2, b_pass));
+      add_dora(*a, c);
+    }
+    return rg_out;
+  }
+
+  void attention(int layer, bool rg_q, bool rg_k, bool rg_v, Cost& c) {
+    uint64_t window = static_cast<size_t>(layer) < model_.arch.sliding_window.size()
+                          ? model_.arch.sliding_window[static_cast<size_t>(layer)]
+                          : 0;
+    Flop per_matmul = x_.mul(2, x_.mul(model_.arch.num_heads, model_.arch.head_dim), attention_pairs(w_, window, x_));
+    Flop fwd = x_.mul(2, per_matmul);
+    x_.add(c.forward, fwd);
+    x_.add(c.attention_forward, fwd);
+    // dP = dO V^T when scores need a gradient; dV; dQ = dS K; dK = dS^T Q.
+    uint64_t grads = ((rg_q || rg_k) ? 1u : 0u) + (rg_v ? 1u : 0u) + (rg_q ? 1u : 0u) + (rg_k ? 1u : 0u);
+    Flop bwd = x_.mul(grads, per_matmul);
+    x_.add(c.backward, bwd);
+    x_.add(c.attention_backward, bwd);
+    if (grads > 0 && w_.kernel == AttentionKernel::kFlash) x_.add(c.kernel_recompute, per_matmul);
+  }
+
+  // Routed experts see top_k of every token; with uniform routing each expert
+  // gets positions x k / E. Costs are summed at positions x k and divided by E.
+  bool experts(int layer, bool rg_in, Cost& c) {
+    auto it = by_layer_.find(layer);
+    std::map<int, std::vector<const Module*>> per_expert;
+    for (const Module* m : it->second)
+      if (m->expert >= 0) per_expert[m->expert].push_back(m);
+    if (per_expert.empty()) return false;
+    Cost sum;
+    bool rg_any = false;
+    Flop routed = x_.mul(positions_, model_.arch.experts_per_token);
+    for (const auto& [e, mods] : per_expert) {
+      rg_any = expert_mlp(mods, rg_in, routed, sum) || rg_any;
+    }
+    Flop n = per_expert.size();
+    auto share = [&](Flop v) { return v / n + (v % n != 0 ? 1 : 0); };
+    x_.add(c.forward, share(sum.forward));
+    x_.add(c.backward, share(sum.backward));
+    x_.add(c.adapter_forward, share(sum.adapter_forward));
+    return rg_any;
+  }
+
+  bool expert_mlp(const std::vector<const Module*>& mods, bool rg_in, Flop tokens, Cost& c) {
+    bool rg_hidden = false;
+    const Module* down = nullptr;
+    for (const Module* m : mods) {
+      if (m->slot == Slot::kExpertDown || m->slot == Slot::kSharedDown) {
+        down = m;
+      } else {
+        rg_hidden = linear(*m, rg_in, tokens, c) || rg_hidden;
+      }
+    }
+    return down != nullptr && linear(*down, rg_hidden, tokens, c);
+  }
+
+  bool layer(int i, bool rg_x, Cost& c) {
+    bool rg_attn_in = rg_x || norm_trains(find(i, Slot::kAttnNorm));
+    bool rg_q = false, rg_k = false, rg_v = false;
+    if (const Module* qkv = find(i, Slot::kQKV)) {
+      rg_q = rg_k = rg_v = linear(*qkv, rg_attn_in, positions_, c);
+    } else {
+      rg_q = linear(*find(i, Slot::kQ), rg_attn_in, positions_, c);
+      rg_k = linear(*find(i, Slot::kK), rg_attn_in, positions_, c);
+      rg_v = linear(*find(i, Slot::kV), rg_attn_in, positions_, c);
+    }
+    rg_q = rg_q || norm_trains(find(i, Slot::kQNorm));
+    rg_k = rg_k || norm_trains(find(i, Slot::kKNorm));
+    attention(i, rg_q, rg_k, rg_v, c);
+    bool rg_o = linear(*find(i, Slot::kO), rg_q || rg_k || rg_v, positions_, c);
+    rg_o = rg_o || norm_trains(find(i, Slot::kPostAttnNorm));
+    bool rg_x1 = rg_x || rg_o;
+    // gpt_neox's parallel residual feeds the MLP from the layer input.
+    bool parallel = model_.arch.model_type == "gpt_neox";
+    bool rg_mlp_in = (parallel ? rg_x : rg_x1) || norm_trains(find(i, Slot::kMlpNorm));
+    bool rg_m = false;
+    if (const Module* router = find(i, Slot::kRouter)) {
+      rg_m = linear(*router, rg_mlp_in, positions_, c);
+      rg_m = experts(i, rg_mlp_in, c) || rg_m;
+      std::vector<const Module*> shared;
+      for (Slot s : {Slot::kSharedGate, Slot::kSharedUp, Slot::kSharedDown})
+        if (const Module* m = find(i, s)) shared.push_back(m);
+      if (!shared.empty()) rg_m = expert_mlp(shared, rg_mlp_in, positions_, c) || rg_m;
+      if (const Module* g = find(i, Slot::kSharedExpertGate)) rg_m = linear(*g, rg_mlp_in, positions_, c) || rg_m;
+    } else {
+      bool rg_h = false;
+      for (Slot s : {Slot::kGateUp, Slot::kGate, Slot::kUp})
+        if (const Module* m = find(i, s)) rg_h = linear(*m, rg_mlp_in, positions_, c) || rg_h;
+      rg_m = linear(*find(i, Slot::kDown), rg_h, positions_, c);
+    }
+    rg_m = rg_m || norm_trains(find(i, Slot::kPostMlpNorm));
+    return rg_x1 || rg_m;
+  }
+
+  const Model& model_;
+  const TrainingPlan& plan_;
+  const Workload& w_;
+  Exact x_;
+  Flop positions_ = 0;
+  Flop sequences_ = 0;
+  Flop passes_ = 0;
+  std::map<int, std::vector<const Module*>> by_layer_;
+};
+
+}  // namespace
+
+const char* attention_kernel_name(AttentionKernel k) { return k == AttentionKernel::kDense ? "dense" : "flash"; }
+
+Result<AttentionKernel> parse_attention_kernel(const std::string& name) {
+  for (const char* dense : {"dense", "eager", "sdpa", "math"})
+    if (name == dense) return AttentionKernel::kDense;
+  for (const char* flash : {"flash", "flash_attention_2", "flash_attention_3"})
+    if (name == flash) return AttentionKernel::kFlash;
+  return Status::InvalidArgument("unknown attention kernel '" + name +
+                                 "'; expected dense (eager, sdpa, math) or flash (flash_attention_2, flash_attention_3)");
+}
+
+Flop Workload::executed_positions() const {
+  Flop n = 0;
+  for (const auto& [len, count] : sequences) n += static_cast<Flop>(len) * count;
+  return n;
+}
+
+Result<FlopsEstimate> estimate_flops(const Model& model, const TrainingPlan& plan, const Workload& workload) {
+  if (workload.tokens == 0 && workload.sequences.empty()) {
+    return Status::InvalidArgument("the workload has no tokens; give --tokens, --samples with --seq-len, or a dataset");
+  }
+  FlopsEstimate e;
+  e.tokens = workload.tokens;
+  Exact x;
+  Flop n_total = plan.params_all, n_trainable = plan.params_trainable;
+  e.eu_6nd = x.mul(6, n_total, e.tokens);
+  Flop four_n = x.mul(4, n_total), two_t = x.mul(2, n_trainable), sum = 0;
+  x.add(sum, four_n);
+  x.add(sum, two_t);
+  e.peft_aware = x.mul(sum, e.tokens);
+  if (x.overflow()) return Status::Overflow("6ND exceeds 128 bits; check the token count");
+
+  if (!model.known_architecture) {
+    e.detailed.unavailable_reason = "model_type '" + model.arch.model_type +
+                                    "' has no architecture description here; the detailed count needs one";
+    return e;
+  }
+  if (workload.sequences.empty()) {
+    e.detailed.unavailable_reason = "sequence lengths unknown; give --seq-len";
+    return e;
+  }
+  FM_ASSIGN_OR_RETURN(e.detailed, Walker(model, plan, workload).run());
+  DetailedFlops& d = e.detailed;
+  d.assumptions.push_back(std::string("attention kernel: ") + attention_kernel_name(workload.kernel) +
+                          (workload.kernel == AttentionKernel::kDense
+                               ? " (eager/math SDPA: the full seq^2 of QK^T and AV is executed under the causal mask)"
+                               : " (flash-style: masked blocks and tokens outside a sliding window are skipped; the "
+                                 "backward's QK^T re-formation is counted as recomputation)"));
+  d.assumptions.push_back("matmul FLOPs only (2 per multiply-add); elementwise work (norms, softmax, activations) "
+                          "and embedding lookups are not counted");
+  if (model.arch.num_experts > 0) {
+    d.assumptions.push_back("MoE: every token is routed to exactly top_k = " +
+                            std::to_string(model.arch.experts_per_token) +
+                            " experts (no capacity dropping), spread evenly across experts");
+  }
+  if (workload.gradient_checkpointing) {
+    d.assumptions.push_back("gradient checkpointing: every decoder layer's forward is recomputed once in backward "
+                            "(reported as recompute), and layer inputs require grad as transformers/PEFT arrange");
+  }
+  if (!plan.adapters.empty() && plan.adapters.front().magnitude_params > 0) {
+    d.assumptions.push_back(
+        "DoRA: B@A is formed once per forward pass for the (detached) weight norm; base output reused. Passes: " +
+        (workload.micro_batches > 0 ? std::to_string(workload.micro_batches)
+                                    : std::string("one per sequence (micro-batch size unknown: an upper bound)")));
+  }
+  if (workload.optimizer_steps == 0) {
+    d.assumptions.push_back("optimizer step not counted (number of optimizer steps unknown)");
+  } else {
+    d.assumptions.push_back("optimizer: AdamW, " + std::to_string(kAdamWFlopPerParam) +
+                            " FLOP per trainable parameter per step, " + std::to_string(workload.optimizer_steps) +
+                            " steps");
+  }
+  return e;
+}
+
+}  // namespace flopsmeter
