@@ -1,8 +1,69 @@
+// flopsmeter's command-line entry point: dispatch, help and exit codes. The
+// commands themselves are thin shells over the public API (commands.cc).
 #include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
 
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "core/model_catalog.h"
 #include "flopsmeter/version.h"
 
-int main() {
-  std::printf("flopsmeter %s\n", FLOPSMETER_VERSION_STRING);
-  return 0;
+namespace {
+
+int fail(const std::string& message) {
+  std::cerr << "flopsmeter: " << message << "\n";
+  return flopsmeter::cli::kExitError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace flopsmeter::cli;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << top_level_help(false);
+    return kExitError;
+  }
+  const std::string& first = args.front();
+  if (first == "-h" || first == "--help" || first == "help") {
+    if (first == "help" && args.size() > 1) {
+      if (const CommandDef* c = find_command(args[1])) {
+        std::cout << long_help(*c);
+        return kExitOk;
+      }
+    }
+    std::cout << top_level_help(first != "-h");
+    return kExitOk;
+  }
+  if (first == "--version" || first == "-V" || first == "version") {
+    std::cout << "flopsmeter " << FLOPSMETER_VERSION_STRING << "\n";
+    return kExitOk;
+  }
+  const CommandDef* command = find_command(first);
+  if (command == nullptr) {
+    std::vector<std::string> names;
+    for (const CommandDef& c : all_commands()) names.push_back(c.name);
+    std::vector<std::string> near = flopsmeter::closest_names(first, names, 1);
+    return fail("unknown command '" + first + "'" + (near.empty() ? "" : "; did you mean '" + near[0] + "'?") +
+                " (flopsmeter --help lists the commands)");
+  }
+  args.erase(args.begin());
+  auto parsed = parse_args(*command, args);
+  if (!parsed.ok()) return fail(parsed.status().message());
+  if (parsed->help_long) {
+    std::cout << long_help(*command);
+    return kExitOk;
+  }
+  if (parsed->help_short) {
+    std::cout << short_help(*command);
+    return kExitOk;
+  }
+  std::string out;
+  auto code = run_command(*command, *parsed, out);
+  if (!code.ok()) return fail(code.status().message());
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (std::fflush(stdout) != 0) return kExitError;  // e.g. a closed pipe
+  return *code;
 }

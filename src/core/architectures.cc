@@ -11,17 +11,18 @@ namespace {
 
 using nlohmann::json;
 
-// Reads typed fields of one config object, naming origin and field on error.
+// Reads typed fields of one config object; errors name file, line and field.
 class ConfigReader {
  public:
-  ConfigReader(const json& object, std::string origin) : object_(object), origin_(std::move(origin)) {}
+  ConfigReader(const JsonDoc& doc, const json& object, std::string pointer)
+      : doc_(doc), object_(object), pointer_(std::move(pointer)) {}
 
-  bool has(const char* key) const { return object_.contains(key) && !object_.at(key).is_null(); }
+  bool has(const char* key) const { return JsonDoc::has(object_, key); }
 
   Result<uint64_t> uint(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
     if (!has(key)) {
       if (fallback) return *fallback;
-      return Status::ParseError(origin_ + ": field '" + key + "' is missing (a positive integer is required)");
+      return fail(key, "is missing (a positive integer is required)");
     }
     const json& v = object_.at(key);
     if (v.is_number_unsigned()) return v.get<uint64_t>();
@@ -32,19 +33,19 @@ class ConfigReader {
         return static_cast<uint64_t>(d);
       }
     }
-    return Status::ParseError(origin_ + ": field '" + key + "' is " + v.dump() + "; expected a non-negative integer");
+    return fail(key, "is " + v.dump() + "; expected a non-negative integer");
   }
 
   Result<uint64_t> positive(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
     FM_ASSIGN_OR_RETURN(uint64_t v, uint(key, fallback));
-    if (v == 0) return Status::ParseError(origin_ + ": field '" + key + "' is 0; expected a positive integer");
+    if (v == 0) return fail(key, "is 0; expected a positive integer");
     return v;
   }
 
   Result<bool> boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     const json& v = object_.at(key);
-    if (!v.is_boolean()) return Status::ParseError(origin_ + ": field '" + key + "' is " + v.dump() + "; expected true or false");
+    if (!v.is_boolean()) return fail(key, "is " + v.dump() + "; expected true or false");
     return v.get<bool>();
   }
 
@@ -52,9 +53,9 @@ class ConfigReader {
     std::vector<uint64_t> out;
     if (!has(key)) return out;
     const json& v = object_.at(key);
-    if (!v.is_array()) return Status::ParseError(origin_ + ": field '" + key + "' must be a list of integers");
+    if (!v.is_array()) return fail(key, "must be a list of integers");
     for (const json& e : v) {
-      if (!e.is_number_integer() || e.get<int64_t>() < 0) return Status::ParseError(origin_ + ": field '" + key + "' has " + e.dump() + "; expected non-negative integers");
+      if (!e.is_number_integer() || e.get<int64_t>() < 0) return fail(key, "has " + e.dump() + "; expected non-negative integers");
       out.push_back(e.get<uint64_t>());
     }
     return out;
@@ -64,19 +65,26 @@ class ConfigReader {
     std::vector<std::string> out;
     if (!has(key)) return out;
     const json& v = object_.at(key);
-    if (!v.is_array()) return Status::ParseError(origin_ + ": field '" + key + "' must be a list of strings");
+    if (!v.is_array()) return fail(key, "must be a list of strings");
     for (const json& e : v) {
-      if (!e.is_string()) return Status::ParseError(origin_ + ": field '" + key + "' has " + e.dump() + "; expected strings");
+      if (!e.is_string()) return fail(key, "has " + e.dump() + "; expected strings");
       out.push_back(e.get<std::string>());
     }
     return out;
   }
 
-  Status error(const std::string& what) const { return Status::InvalidArgument(origin_ + ": " + what); }
+  // Shapes that do not fit together (the config as a whole is at fault).
+  Status error(const std::string& what) const {
+    return Status::InvalidArgument(doc_.where(pointer_) + ": " + what);
+  }
 
  private:
+  Status fail(const char* key, const std::string& what) const {
+    return Status::ParseError(doc_.where(JsonDoc::child(pointer_, key)) + " " + what);
+  }
+  const JsonDoc& doc_;
   const json& object_;
-  std::string origin_;
+  std::string pointer_;
 };
 
 // Accumulates modules in registration order.
@@ -540,11 +548,21 @@ const std::vector<std::string>& supported_model_types() {
   return kTypes;
 }
 
-Result<Model> build_model_from_config(const nlohmann::json& config, const std::string& origin) {
+Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& pointer) {
+  const json* found = doc.root.is_object() && !pointer.empty() ? nullptr : &doc.root;
+  if (!pointer.empty()) {
+    try {
+      found = &doc.root.at(json::json_pointer(pointer));
+    } catch (const json::exception&) {
+      return Status::ParseError(doc.where(pointer) + ": no config object here");
+    }
+  }
+  const json& config = *found;
+  const std::string origin = doc.where(pointer);
   if (!config.is_object()) return Status::ParseError(origin + ": a config must be a JSON object");
   if (!config.contains("model_type") || !config.at("model_type").is_string()) {
-    return Status::ParseError(origin + ": field 'model_type' is missing or not a string (supported: " + joined_types() +
-                              ")");
+    return Status::ParseError(doc.where(JsonDoc::child(pointer, "model_type")) +
+                              " is missing or not a string (supported: " + joined_types() + ")");
   }
   std::string type = config.at("model_type").get<std::string>();
   auto it = families().find(type);
@@ -557,9 +575,9 @@ Result<Model> build_model_from_config(const nlohmann::json& config, const std::s
                                ". For any other architecture pass the checkpoint directory (config.json plus "
                                "*.safetensors): its tensor headers give the exact counts.");
   }
-  ConfigReader reader(config, origin);
+  ConfigReader reader(doc, config, pointer);
   FM_ASSIGN_OR_RETURN(Model m, it->second(type, reader));
-  m.id = origin;
+  m.id = doc.origin;
   return m;
 }
 

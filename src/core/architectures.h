@@ -7,9 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "flopsmeter/model.h"
+#include "core/json_doc.h"
 #include "flopsmeter/status.h"
 
 namespace flopsmeter {
@@ -17,11 +16,12 @@ namespace flopsmeter {
 // The model_type values build_model_from_config understands, sorted.
 const std::vector<std::string>& supported_model_types();
 
-// `origin` names the config in error messages (a path or a catalog id).
+// Builds from the config object at `pointer` in `doc` ("" for a config.json,
+// "/config" for a catalog entry); errors name the file, line and field.
 // Errors: kUnsupported for an unknown model_type (the message lists the
 // supported ones and suggests passing the checkpoint directory), kParseError
 // for a field with the wrong type, kInvalidArgument for inconsistent shapes.
-Result<Model> build_model_from_config(const nlohmann::json& config, const std::string& origin);
+Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& pointer = "");
 
 }  // namespace flopsmeter
 

@@ -13,7 +13,9 @@ Model reference_model() {
   nlohmann::json cfg = {{"model_type", "llama"},         {"vocab_size", 4096},        {"hidden_size", 256},
                         {"num_hidden_layers", 4},        {"num_attention_heads", 8},  {"num_key_value_heads", 4},
                         {"head_dim", 32},                {"intermediate_size", 688},  {"tie_word_embeddings", false}};
-  auto m = build_model_from_config(cfg, "formula-accuracy.md");
+  auto doc = parse_json_document(cfg.dump(), "formula-accuracy.md");
+  EXPECT_TRUE(doc.ok());
+  auto m = build_model_from_config(*doc);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return *m;
 }

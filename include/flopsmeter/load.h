@@ -1,0 +1,38 @@
+// Resolving a model reference: a config.json, a checkpoint directory, or a
+// bundled catalog id.
+//
+//   auto catalog = flopsmeter::Catalog::Load("");
+//   auto loaded = flopsmeter::load_model("path/to/checkpoint", *catalog);
+//   // loaded->model, loaded->source_kind == "checkpoint"
+//
+// Order: an existing directory is a checkpoint (config.json plus
+// *.safetensors, sharded via model.safetensors.index.json; only tensor headers
+// are read); an existing file is a config.json; anything else is looked up in
+// the catalog. Thread safety: pure apart from reading the files named.
+#ifndef FLOPSMETER_LOAD_H_
+#define FLOPSMETER_LOAD_H_
+
+#include <optional>
+#include <string>
+
+#include "flopsmeter/catalog.h"
+#include "flopsmeter/model.h"
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+struct LoadedModel {
+  Model model;
+  std::string source_kind;  // "catalog", "config" or "checkpoint"
+  std::string source;       // the path or catalog id given
+  std::optional<CatalogModel> catalog_entry;  // for a catalog id
+};
+
+// Errors name the file, line and field (kParseError), the unknown id with the
+// closest catalog ids (kNotFound), or an unsupported model_type with the list
+// of supported ones (kUnsupported).
+Result<LoadedModel> load_model(const std::string& ref, const Catalog& catalog);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_LOAD_H_

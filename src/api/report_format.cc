@@ -1,0 +1,108 @@
+#include "api/report_format.h"
+
+#include <cstdio>
+
+namespace flopsmeter {
+
+std::string with_commas(Flop v) {
+  std::string digits = to_decimal(v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string sci(double v, int significant) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*e", significant - 1, v);
+  return buf;
+}
+
+std::string sci(Flop v, int significant) { return sci(to_double(v), significant); }
+
+std::string percent(double ratio) {
+  char buf[48];
+  double p = ratio * 100.0;
+  std::snprintf(buf, sizeof buf, p >= 100 ? "%.0f%%" : (p >= 1 ? "%.1f%%" : "%.3g%%"), p);
+  return buf;
+}
+
+nlohmann::json number(Flop v) { return to_double(v); }
+
+nlohmann::json exact_figure(const Fraction& f) {
+  nlohmann::json j = {{"flop", f.to_double()}, {"exact", f.to_string()}};
+  if (f.num % f.den != 0) j["fraction"] = {{"num", to_decimal(f.num)}, {"den", to_decimal(f.den)}};
+  return j;
+}
+
+nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params) {
+  const Model& m = loaded.model;
+  nlohmann::json breakdown = nlohmann::json::object();
+  for (const auto& [component, n] : params.by_component) breakdown[component_name(component)] = n;
+  nlohmann::json j = {
+      {"id", m.id},
+      {"source_kind", loaded.source_kind},
+      {"source", loaded.source},
+      {"model_type", m.arch.model_type},
+      {"params_total", params.total},
+      {"params_active", params.active_per_token},
+      {"params_embedding", params.embedding},
+      {"params_breakdown", breakdown},
+      {"params_method", "equals transformers model.num_parameters(): unique parameters, tied weights once, buffers "
+                        "excluded, 4-bit weights as logical parameters"},
+      {"known_architecture", m.known_architecture},
+      {"notes", m.notes},
+  };
+  if (m.known_architecture) {
+    j["architecture"] = {{"vocab_size", m.arch.vocab_size},
+                         {"hidden_size", m.arch.hidden_size},
+                         {"num_layers", m.arch.num_layers},
+                         {"num_heads", m.arch.num_heads},
+                         {"num_kv_heads", m.arch.num_kv_heads},
+                         {"head_dim", m.arch.head_dim},
+                         {"intermediate_size", m.arch.intermediate_size},
+                         {"num_experts", m.arch.num_experts},
+                         {"experts_per_token", m.arch.experts_per_token},
+                         {"tied_embeddings", m.arch.tied_embeddings}};
+  }
+  if (!m.quantization.empty()) j["quantization"] = m.quantization;
+  if (loaded.catalog_entry) {
+    const CatalogModel& c = *loaded.catalog_entry;
+    j["catalog"] = {{"config_source", c.config_source}, {"origin", c.origin}};
+    if (c.published_params) {
+      j["catalog"]["published_params"] = *c.published_params;
+      j["catalog"]["published_params_source"] = c.published_params_source;
+      j["catalog"]["matches_published"] = *c.published_params == params.total;
+    }
+  }
+  return j;
+}
+
+nlohmann::json rule_result_json(const RuleResult& r) {
+  nlohmann::json j = {
+      {"id", r.regime_id},
+      {"name", r.name},
+      {"status", regime_status_name(r.status)},
+      {"in_force", r.in_force},
+      {"threshold_flop", r.threshold.to_double()},
+      {"threshold_exact", r.threshold.to_string()},
+      {"threshold_basis", r.threshold_basis},
+      {"comparison", comparison_name(r.comparison)},
+      {"compute_basis", compute_basis_name(r.compute_basis)},
+      {"compute_flop", number(r.compute_flop)},
+      {"compute_exact", to_decimal(r.compute_flop)},
+      {"exceeds", r.exceeds},
+      {"determinate", r.determinate},
+      {"fraction_of_threshold", r.fraction_of_threshold},
+      {"headroom_flop", number(r.headroom_flop)},
+      {"headroom_exact", to_decimal(r.headroom_flop)},
+      {"explanation", r.explanation},
+      {"warnings", r.warnings},
+  };
+  j["headroom_tokens"] = r.headroom_tokens ? nlohmann::json(to_double(*r.headroom_tokens)) : nlohmann::json();
+  if (r.headroom_tokens) j["headroom_tokens_exact"] = to_decimal(*r.headroom_tokens);
+  return j;
+}
+
+}  // namespace flopsmeter

@@ -1,0 +1,37 @@
+// Shared pieces of flopsmeter's JSON and text output, so that inspect,
+// estimate and rules present the same figure the same way everywhere.
+#ifndef FLOPSMETER_API_REPORT_FORMAT_H_
+#define FLOPSMETER_API_REPORT_FORMAT_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "flopsmeter/exact.h"
+#include "flopsmeter/load.h"
+#include "flopsmeter/model.h"
+#include "flopsmeter/rules.h"
+
+namespace flopsmeter {
+
+// "3,212,749,824"
+std::string with_commas(Flop v);
+// "3.2e+22": two significant figures, as the Code of Practice asks.
+std::string sci(Flop v, int significant = 2);
+std::string sci(double v, int significant = 2);
+// "12.5%"
+std::string percent(double ratio);
+
+// JSON number for an exact figure (nearest double).
+nlohmann::json number(Flop v);
+// {"flop": 1.0e22, "exact": "10000000000000000000000"}; a fraction adds "fraction".
+nlohmann::json exact_figure(const Fraction& f);
+
+// The model block: id, source, type, totals, breakdown, notes.
+nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params);
+// One regime result.
+nlohmann::json rule_result_json(const RuleResult& r);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_API_REPORT_FORMAT_H_

@@ -1,0 +1,373 @@
+#include "cli/commands.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/spectrum_yaml.h"
+#include "api/report_format.h"
+#include "flopsmeter/catalog.h"
+#include "flopsmeter/estimate.h"
+#include "flopsmeter/load.h"
+
+namespace flopsmeter::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ',')) {
+    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+Result<Flop> flag_exact(const ParsedArgs& a, const std::string& flag) {
+  return parse_exact_integer(a.get(flag), "--" + flag);
+}
+
+Result<uint64_t> flag_uint(const ParsedArgs& a, const std::string& flag) {
+  FM_ASSIGN_OR_RETURN(Flop v, flag_exact(a, flag));
+  if (v > UINT64_MAX) return Status::InvalidArgument("--" + flag + " is too large");
+  return static_cast<uint64_t>(v);
+}
+
+Result<double> flag_double(const ParsedArgs& a, const std::string& flag) {
+  const std::string text = a.get(flag);
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v)) {
+    return Status::InvalidArgument("--" + flag + "='" + text + "': expected a finite number");
+  }
+  return v;
+}
+
+Result<std::vector<uint64_t>> flag_uint_list(const ParsedArgs& a, const std::string& flag) {
+  std::vector<uint64_t> out;
+  for (const std::string& item : split_list(a.get(flag))) {
+    FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, "--" + flag));
+    out.push_back(static_cast<uint64_t>(v));
+  }
+  return out;
+}
+
+Result<Catalog> load_catalog(const ParsedArgs& a) { return Catalog::Load(a.get("data-dir")); }
+
+// The model reference: --model or the single positional argument.
+Result<std::string> model_ref(const ParsedArgs& a) {
+  if (a.has("model") && !a.positional.empty()) return Status::InvalidArgument("give the model once (--model or MODEL)");
+  if (a.has("model")) return a.get("model");
+  if (!a.positional.empty()) return a.positional.front();
+  return Status::InvalidArgument("no model given; pass --model MODEL (a catalog id, config.json or checkpoint directory)");
+}
+
+Result<std::vector<MethodSpec>> method_specs(const ParsedArgs& a) {
+  std::vector<std::string> names = split_list(a.get("method", "full"));
+  if (names.empty()) return Status::InvalidArgument("--method is empty");
+  LoraOptions lora;
+  if (a.has("lora-r")) {
+    FM_ASSIGN_OR_RETURN(lora.r, flag_uint(a, "lora-r"));
+  }
+  if (a.has("lora-targets") && a.has("lora-target-regex")) {
+    return Status::InvalidArgument("give --lora-targets or --lora-target-regex, not both");
+  }
+  if (a.has("lora-targets")) lora.target_modules = split_list(a.get("lora-targets"));
+  if (a.has("lora-target-regex")) {
+    lora.target_modules = {a.get("lora-target-regex")};
+    lora.target_regex = true;
+  }
+  if (a.has("lora-bias")) lora.bias = a.get("lora-bias");
+  if (a.has("lora-modules-to-save")) lora.modules_to_save = split_list(a.get("lora-modules-to-save"));
+  if (a.has("lora-layers")) {
+    FM_ASSIGN_OR_RETURN(lora.layers_to_transform, flag_uint_list(a, "lora-layers"));
+  }
+  FreezeOptions freeze;
+  if (a.has("freeze-layers")) {
+    FM_ASSIGN_OR_RETURN(freeze.frozen_layers, flag_uint(a, "freeze-layers"));
+  }
+  freeze.freeze_embeddings = a.has("freeze-embeddings");
+  SpectrumOptions spectrum;
+  if (a.has("spectrum-file")) {
+    FM_ASSIGN_OR_RETURN(spectrum.unfrozen_patterns, read_spectrum_yaml(a.get("spectrum-file")));
+  }
+  if (a.has("spectrum-fraction")) {
+    FM_ASSIGN_OR_RETURN(spectrum.fraction, flag_double(a, "spectrum-fraction"));
+  }
+  if (a.has("spectrum-file") && a.has("spectrum-fraction")) {
+    return Status::InvalidArgument("give --spectrum-file or --spectrum-fraction, not both");
+  }
+  std::vector<MethodSpec> out;
+  for (const std::string& n : names) {
+    MethodSpec s;
+    FM_ASSIGN_OR_RETURN(s.kind, parse_method(n));
+    s.lora = lora;
+    s.freeze = freeze;
+    s.spectrum = spectrum;
+    out.push_back(s);
+  }
+  return out;
+}
+
+Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
+  EstimateRequest r;
+  FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
+  FM_ASSIGN_OR_RETURN(r.methods, method_specs(a));
+  if (a.has("tokens")) {
+    FM_ASSIGN_OR_RETURN(r.tokens_per_epoch, flag_exact(a, "tokens"));
+  }
+  if (a.has("samples")) {
+    FM_ASSIGN_OR_RETURN(r.samples, flag_uint(a, "samples"));
+  }
+  if (a.has("seq-len")) {
+    FM_ASSIGN_OR_RETURN(r.seq_len, flag_uint(a, "seq-len"));
+  }
+  if (a.has("epochs")) {
+    FM_ASSIGN_OR_RETURN(r.epochs, flag_uint(a, "epochs"));
+  }
+  if (a.has("attention")) {
+    FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
+  }
+  r.gradient_checkpointing = a.has("gradient-checkpointing");
+  if (a.has("micro-batch-size")) {
+    FM_ASSIGN_OR_RETURN(r.micro_batch_size, flag_uint(a, "micro-batch-size"));
+  }
+  if (a.has("grad-accum")) {
+    FM_ASSIGN_OR_RETURN(r.gradient_accumulation, flag_uint(a, "grad-accum"));
+  }
+  if (a.has("data-parallel")) {
+    FM_ASSIGN_OR_RETURN(r.data_parallel, flag_uint(a, "data-parallel"));
+  }
+  // --pretrain-flops wins; PRETRAIN_FLOPS (the AWS toolkit's variable) otherwise.
+  if (a.has("pretrain-flops")) {
+    FM_ASSIGN_OR_RETURN(r.pretrain, parse_pretrain_flops(a.get("pretrain-flops"), "--pretrain-flops"));
+  } else if (const char* env = std::getenv("PRETRAIN_FLOPS"); env != nullptr) {
+    FM_ASSIGN_OR_RETURN(r.pretrain, parse_pretrain_flops(env, "PRETRAIN_FLOPS"));
+  }
+  r.base_systemic_risk = a.has("base-systemic-risk");
+  if (a.has("prior-modifications")) {
+    FM_ASSIGN_OR_RETURN(r.prior_modifications, flag_exact(a, "prior-modifications"));
+  }
+  if (a.has("compliance-formula")) {
+    FM_ASSIGN_OR_RETURN(r.compliance_formula, parse_compliance_formula(a.get("compliance-formula")));
+  }
+  r.aws_compat = a.has("aws-compat");
+  r.gpu = a.get("gpu");
+  if (a.has("peak-flops")) {
+    FM_ASSIGN_OR_RETURN(r.peak_flop_per_s, flag_double(a, "peak-flops"));
+  }
+  if (a.has("gpus")) {
+    FM_ASSIGN_OR_RETURN(r.gpu_count, flag_uint(a, "gpus"));
+  }
+  if (a.has("hours")) {
+    FM_ASSIGN_OR_RETURN(r.hours, flag_double(a, "hours"));
+  }
+  if (a.has("utilization")) {
+    FM_ASSIGN_OR_RETURN(r.utilization, flag_double(a, "utilization"));
+  }
+  if (a.has("dtype")) {
+    FM_ASSIGN_OR_RETURN(r.dtype, parse_dtype(a.get("dtype")));
+  }
+  if (!a.has("gpu") && !a.has("peak-flops") && (a.has("gpus") || a.has("hours"))) {
+    return Status::InvalidArgument("--gpus/--hours need --gpu NAME or --peak-flops F for the hardware estimate");
+  }
+  return r;
+}
+
+Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
+  FM_ASSIGN_OR_RETURN(EstimateReport report, run_estimate(request, catalog));
+  out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
+  if (a.has("fail-if-exceeds")) {
+    for (const MethodEstimate& m : report.methods)
+      for (const RuleResult& r : m.regimes)
+        if (r.in_force && r.exceeds) return kExitExceeded;
+  }
+  return kExitOk;
+}
+
+Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  FM_ASSIGN_OR_RETURN(std::string ref, model_ref(a));
+  FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(ref, catalog));
+  ParamBreakdown b = count_parameters(loaded.model);
+  const Model& m = loaded.model;
+  if (a.has("json")) {
+    nlohmann::json j = {{"schema", "flopsmeter.inspect/1"}, {"model", model_json(loaded, b)}};
+    if (a.has("modules")) {
+      nlohmann::json mods = nlohmann::json::array();
+      for (const Module& mod : m.modules) {
+        uint64_t n = 0;
+        for (const Parameter& p : mod.params) n += p.numel;
+        mods.push_back({{"path", mod.path}, {"component", component_name(mod.component)}, {"layer", mod.layer},
+                        {"in", mod.in_features}, {"out", mod.out_features}, {"params", n}, {"tied_to", mod.tied_to}});
+      }
+      j["modules"] = mods;
+    }
+    out = j.dump(2) + "\n";
+    return kExitOk;
+  }
+  std::ostringstream o;
+  o << "Model       " << m.id << " (" << m.arch.model_type << ", from " << loaded.source_kind << ")\n";
+  o << "Parameters  " << with_commas(b.total) << "  (= transformers model.num_parameters())\n";
+  if (b.active_per_token != b.total) o << "Active      " << with_commas(b.active_per_token) << " per token\n";
+  if (loaded.catalog_entry && loaded.catalog_entry->published_params) {
+    uint64_t pub = *loaded.catalog_entry->published_params;
+    o << "Published   " << with_commas(pub) << (pub == b.total ? "  (matches)" : "  (DIFFERS)") << "  "
+      << loaded.catalog_entry->published_params_source << "\n";
+  }
+  o << "\nBreakdown\n";
+  for (const auto& [component, n] : b.by_component) {
+    char line[128];
+    std::snprintf(line, sizeof line, "  %-20s %18s  %6s\n", component_name(component), with_commas(n).c_str(),
+                  percent(static_cast<double>(n) / static_cast<double>(b.total)).c_str());
+    o << line;
+  }
+  if (m.known_architecture) {
+    o << "\nArchitecture  vocab " << m.arch.vocab_size << ", hidden " << m.arch.hidden_size << ", layers "
+      << m.arch.num_layers << ", heads " << m.arch.num_heads << " (kv " << m.arch.num_kv_heads << ", head_dim "
+      << m.arch.head_dim << "), intermediate " << m.arch.intermediate_size;
+    if (m.arch.num_experts > 0) o << ", experts " << m.arch.num_experts << " (top " << m.arch.experts_per_token << ")";
+    o << (m.arch.tied_embeddings ? ", tied embeddings" : ", untied embeddings") << "\n";
+  }
+  if (!m.quantization.empty()) o << "Quantization  " << m.quantization << "\n";
+  for (const std::string& n : m.notes) o << "Note: " << n << "\n";
+  if (a.has("modules")) {
+    o << "\nModules (path, in -> out, parameters)\n";
+    for (const Module& mod : m.modules) {
+      uint64_t n = 0;
+      for (const Parameter& p : mod.params) n += p.numel;
+      o << "  " << mod.path << "  " << mod.in_features << " -> " << mod.out_features << "  " << with_commas(n)
+        << (mod.tied_to.empty() ? "" : "  (tied to " + mod.tied_to + ")") << "\n";
+    }
+  }
+  out = o.str();
+  return kExitOk;
+}
+
+Result<int> run_rules(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  const RuleSet& rules = catalog.rules();
+  if (a.has("json")) {
+    nlohmann::json regimes = nlohmann::json::array();
+    for (const Regime& r : rules.regimes) {
+      nlohmann::json threshold;
+      if (r.threshold.kind == Threshold::Kind::kAbsolute) {
+        threshold = {{"kind", "absolute"}, {"flop", exact_figure(r.threshold.absolute_flop)}};
+      } else {
+        threshold = {{"kind", "fraction_of_base"},
+                     {"fraction", exact_figure(r.threshold.fraction)},
+                     {"unknown_base", exact_figure(r.threshold.unknown_base)}};
+        if (r.threshold.unknown_base_systemic_risk) {
+          threshold["unknown_base_systemic_risk"] = exact_figure(*r.threshold.unknown_base_systemic_risk);
+        }
+      }
+      regimes.push_back({{"id", r.id}, {"name", r.name}, {"jurisdiction", r.jurisdiction},
+                         {"legal_source", r.legal_source}, {"url", r.url}, {"status", regime_status_name(r.status)},
+                         {"status_note", r.status_note}, {"effective_from", r.effective_from.value_or("")},
+                         {"effective_until", r.effective_until.value_or("")},
+                         {"compute_basis", compute_basis_name(r.compute_basis)},
+                         {"comparison", comparison_name(r.comparison)}, {"threshold", threshold},
+                         {"explanation", r.explanation}, {"origin", r.origin}});
+    }
+    out = nlohmann::json({{"schema", "flopsmeter.rules-list/1"},
+                          {"data_version", rules.data_version},
+                          {"error_margin", exact_figure(rules.error_margin)},
+                          {"regimes", regimes}})
+              .dump(2) +
+          "\n";
+    return kExitOk;
+  }
+  std::ostringstream o;
+  o << "Regimes (rules data " << rules.data_version << "; estimates within " << percent(rules.error_margin.to_double())
+    << " are flagged as uncertain)\n";
+  for (const Regime& r : rules.regimes) {
+    o << "\n" << r.id << "  [" << regime_status_name(r.status) << "]  " << r.jurisdiction << "\n  " << r.name << "\n  ";
+    if (r.threshold.kind == Threshold::Kind::kAbsolute) {
+      o << compute_basis_name(r.compute_basis) << " compute " << comparison_name(r.comparison) << " "
+        << sci(r.threshold.absolute_flop.to_double(), 3) << " FLOP";
+    } else {
+      o << "modification compute " << comparison_name(r.comparison) << " " << r.threshold.fraction.to_string()
+        << " of the base's compute; unknown base: " << sci(r.threshold.unknown_base.to_double(), 3);
+      if (r.threshold.unknown_base_systemic_risk) {
+        o << ", systemic-risk base: " << sci(r.threshold.unknown_base_systemic_risk->to_double(), 3);
+      }
+    }
+    o << "\n  Source: " << r.legal_source << (r.url.empty() ? "" : " <" + r.url + ">") << "\n";
+    if (!r.status_note.empty()) o << "  Status: " << r.status_note << "\n";
+  }
+  out = o.str();
+  return kExitOk;
+}
+
+Result<int> run_models(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  nlohmann::json list = nlohmann::json::array();
+  std::ostringstream o;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-42s %-12s %16s  %s\n", "id", "type", "parameters", "pretraining compute");
+  o << line;
+  for (const CatalogModel& c : catalog.models()) {
+    FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(c.id, catalog));
+    ParamBreakdown b = count_parameters(loaded.model);
+    std::string pre = c.pretraining.flop ? sci(*c.pretraining.flop) + " (" + c.pretraining.status + ")" : "not published";
+    std::snprintf(line, sizeof line, "%-42s %-12s %16s  %s\n", c.id.c_str(), loaded.model.arch.model_type.c_str(),
+                  with_commas(b.total).c_str(), pre.c_str());
+    o << line;
+    nlohmann::json j = {{"id", c.id}, {"model_type", loaded.model.arch.model_type}, {"params_total", b.total},
+                        {"params_active", b.active_per_token}, {"pretraining_status", c.pretraining.status},
+                        {"config_source", c.config_source}};
+    j["pretraining_flop"] = c.pretraining.flop ? nlohmann::json(to_double(*c.pretraining.flop)) : nlohmann::json();
+    if (c.pretraining.flop) j["pretraining_source"] = c.pretraining.source;
+    list.push_back(j);
+  }
+  out = a.has("json") ? nlohmann::json({{"schema", "flopsmeter.models/1"}, {"models", list}}).dump(2) + "\n" : o.str();
+  return kExitOk;
+}
+
+Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  nlohmann::json list = nlohmann::json::array();
+  std::ostringstream o;
+  o << "Dense peak TFLOP/s (not 2:4 sparse). Matched by exact NVML name.\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "%-14s %-26s %8s %8s %8s %8s %8s  %s\n", "id", "name", "fp32", "tf32", "bf16",
+                "fp16", "fp8", "status");
+  o << line;
+  for (const GpuSpec& g : catalog.gpus().gpus) {
+    auto cell = [&](DType t) {
+      std::optional<double> p = g.peak(t);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f", p ? *p / 1e12 : 0.0);
+      return p ? std::string(buf) : std::string("-");
+    };
+    std::snprintf(line, sizeof line, "%-14s %-26s %8s %8s %8s %8s %8s  %s\n", g.id.c_str(), g.name.c_str(),
+                  cell(DType::kFp32).c_str(), cell(DType::kTf32).c_str(), cell(DType::kBf16).c_str(),
+                  cell(DType::kFp16).c_str(), cell(DType::kFp8).c_str(), gpu_data_status_name(g.status));
+    o << line;
+    nlohmann::json peaks = nlohmann::json::object();
+    for (DType t : g.supported_dtypes()) peaks[dtype_name(t)] = *g.peak(t);
+    list.push_back({{"id", g.id}, {"name", g.name}, {"match", g.match}, {"architecture", g.architecture},
+                    {"dense_peak_flop_per_s", peaks}, {"source", g.source}, {"url", g.url},
+                    {"status", gpu_data_status_name(g.status)}});
+  }
+  out = a.has("json") ? nlohmann::json({{"schema", "flopsmeter.gpus-list/1"}, {"gpus", list}}).dump(2) + "\n" : o.str();
+  return kExitOk;
+}
+
+}  // namespace
+
+Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::string& out) {
+  if (command.name == "estimate") return run_estimate_command(args, out);
+  if (command.name == "inspect") return run_inspect(args, out);
+  if (command.name == "rules") return run_rules(args, out);
+  if (command.name == "models") return run_models(args, out);
+  if (command.name == "gpus") return run_gpus(args, out);
+  return Status::Internal("command '" + command.name + "' has no implementation");
+}
+
+}  // namespace flopsmeter::cli

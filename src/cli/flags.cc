@@ -1,0 +1,272 @@
+#include "cli/flags.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "core/model_catalog.h"
+
+namespace flopsmeter::cli {
+
+const std::vector<FlagDef>& all_flags() {
+  static const std::vector<FlagDef> kFlags = {
+      // Model
+      {"model", "MODEL", "Model", "Catalog id, config.json, or checkpoint directory",
+       "A bundled catalog id (see `flopsmeter models`), a Hugging Face config.json, or a checkpoint directory "
+       "(config.json plus *.safetensors; only tensor headers are read, never the weights)."},
+      {"modules", "", "Model", "List every module (names for --lora-targets)", ""},
+      // Methods
+      {"method", "LIST", "Method", "Methods to compare: full,freeze,lora,dora,qlora,spectrum",
+       "Comma-separated. Each method is estimated with the same workload and shown side by side."},
+      {"lora-r", "N", "Method", "LoRA rank (default 8)", ""},
+      {"lora-targets", "LIST", "Method", "LoRA target modules, or all-linear (default q_proj,v_proj)",
+       "Matched as PEFT does: a module whose name equals an entry or ends with \".\" + entry. `all-linear` adapts every "
+       "linear layer except the output head (MoE routers included, as PEFT does)."},
+      {"lora-target-regex", "REGEX", "Method", "LoRA targets as one regex over full module names", ""},
+      {"lora-bias", "MODE", "Method", "none, all or lora_only (default none)", ""},
+      {"lora-modules-to-save", "LIST", "Method", "Modules trained whole beside the adapters, e.g. lm_head", ""},
+      {"lora-layers", "LIST", "Method", "Adapt only these layer indices (PEFT layers_to_transform)", ""},
+      {"freeze-layers", "K", "Method", "freeze: layers 0..K-1 frozen", ""},
+      {"freeze-embeddings", "", "Method", "freeze: embeddings (and a tied head) frozen", ""},
+      {"spectrum-file", "FILE", "Method", "spectrum: Spectrum's unfrozen_parameters YAML",
+       "The YAML Spectrum writes (a list under `unfrozen_parameters:`); each entry is matched with Python re.match "
+       "semantics against parameter names, as Axolotl and Spectrum's own scripts do."},
+      {"spectrum-fraction", "F", "Method", "spectrum: unfreeze this fraction of each layer type (0-1]",
+       "Without a scan the SNR ranking is unknown; flopsmeter assumes the lowest layers (most backward compute), "
+       "plus lm_head and embeddings, as Spectrum's generator always adds them. Parameter counts do not depend on which "
+       "layers are chosen."},
+      // Workload
+      {"tokens", "N", "Workload", "Training tokens per epoch (e.g. 5e7)", ""},
+      {"samples", "N", "Workload", "Samples per epoch (with --seq-len)", ""},
+      {"seq-len", "L", "Workload", "Tokens per sequence (default min(2048, max positions))", ""},
+      {"epochs", "N", "Workload", "Epochs (default 1)", ""},
+      {"attention", "KERNEL", "Workload", "dense (eager, sdpa) or flash (default dense)",
+       "Dense kernels execute the full seq^2 of QK^T and AV even under the causal mask; flash-style kernels skip "
+       "masked blocks. Dense is the conservative default."},
+      {"gradient-checkpointing", "", "Workload", "Count recomputation (reported separately)", ""},
+      {"micro-batch-size", "N", "Workload", "Sequences per micro-batch (enables optimizer steps)", ""},
+      {"grad-accum", "N", "Workload", "Gradient accumulation steps (default 1)", ""},
+      {"data-parallel", "N", "Workload", "Data-parallel ranks sharing the batch (default 1)", ""},
+      // Rules
+      {"pretrain-flops", "F", "Rules", "Base model's pretraining compute (or PRETRAIN_FLOPS)",
+       "Finite, positive, whole: e.g. 8.4e22. Overrides the catalog's figure. Without it and without a catalog figure "
+       "the Guidelines' \"unknown\" threshold applies (1e23/3, or 1e25/3 with --base-systemic-risk)."},
+      {"base-systemic-risk", "", "Rules", "The base is a GPAI model with systemic risk", ""},
+      {"prior-modifications", "F", "Rules", "FLOP already spent on earlier modifications of this lineage", ""},
+      {"compliance-formula", "NAME", "Rules", "Formula the regimes compare: detailed, eu_6nd, peft_aware", ""},
+      {"aws-compat", "", "Rules", "Also show the AWS toolkit's verdict (0.30, 3.3e22)", ""},
+      {"fail-if-exceeds", "", "Rules", "Exit 1 when an in-force regime is exceeded", ""},
+      // Hardware
+      {"gpu", "NAME", "Hardware", "GPU catalog id or exact NVML name (see `flopsmeter gpus`)", ""},
+      {"gpus", "N", "Hardware", "Number of GPUs", ""},
+      {"hours", "H", "Hardware", "Wall-clock hours", ""},
+      {"dtype", "T", "Hardware", "fp32, tf32, bf16, fp16 or fp8 (default bf16)", ""},
+      {"utilization", "U", "Hardware", "Utilisation in (0, 1] (default 1, the upper bound)", ""},
+      {"peak-flops", "F", "Hardware", "Peak FLOP/s per GPU instead of --gpu", ""},
+      // Output
+      {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
+      {"data-dir", "DIR", "Output", "Data directory overriding the built-in rules and catalogs",
+       "Same layout as data/ (rules.json, gpus.json, models/*.json); entries with the same id replace the built-in "
+       "ones. Also FLOPSMETER_DATA_DIR."},
+  };
+  return kFlags;
+}
+
+const std::vector<CommandDef>& all_commands() {
+  static const std::vector<CommandDef> kCommands = {
+      {"estimate",
+       "Compare training methods' compute and regulatory standing before a job",
+       "flopsmeter estimate --model MODEL --method LIST (--tokens N | --samples N --seq-len L) [options]",
+       "Counts the model's parameters exactly, plans each method's trainable parameters (as PEFT reports them), "
+       "computes FLOPs by three formulas side by side (eu_6nd, peft_aware, detailed) and evaluates every regulatory "
+       "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
+       {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
+        "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
+        "seq-len", "epochs", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
+        "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
+        "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},
+       {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
+        "--lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3",
+        "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
+        "--seq-len 1024 --pretrain-flops 8.4e22 --json"},
+       0, 0},
+      {"inspect",
+       "Show a model's exact parameter breakdown",
+       "flopsmeter inspect MODEL [--modules] [--json]",
+       "Counts parameters the way transformers' model.num_parameters() does (tied weights once, buffers excluded, "
+       "4-bit packed weights as logical parameters) and breaks them down by component; for MoE also the parameters "
+       "active per token.",
+       {"model", "modules", "json", "data-dir"},
+       {"flopsmeter inspect Qwen/Qwen3-30B-A3B", "flopsmeter inspect ./checkpoint-dir --json"},
+       0, 1},
+      {"rules",
+       "List the regulatory regimes, thresholds and sources",
+       "flopsmeter rules [--json]",
+       "Every regime flopsmeter evaluates, with its legal source, status (in force, revoked, vetoed, not confirmed), "
+       "dates, what compute it compares and its threshold.",
+       {"json", "data-dir"},
+       {"flopsmeter rules", "flopsmeter rules --json"},
+       0, 0},
+      {"models",
+       "List the bundled model catalog",
+       "flopsmeter models [--json]",
+       "The models whose configs ship with flopsmeter, with parameter counts and, where published, pretraining "
+       "compute and its source.",
+       {"json", "data-dir"},
+       {"flopsmeter models"},
+       0, 0},
+      {"gpus",
+       "List the GPU catalog (dense peaks by variant and dtype)",
+       "flopsmeter gpus [--json]",
+       "Dense peak throughput per GPU variant and dtype, matched by exact NVML device name, with datasheet sources.",
+       {"json", "data-dir"},
+       {"flopsmeter gpus"},
+       0, 0},
+  };
+  return kCommands;
+}
+
+const FlagDef* find_flag(const std::string& name) {
+  for (const FlagDef& f : all_flags())
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+const CommandDef* find_command(const std::string& name) {
+  for (const CommandDef& c : all_commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& args) {
+  ParsedArgs out;
+  auto accepts = [&](const std::string& name) {
+    return std::find(command.flags.begin(), command.flags.end(), name) != command.flags.end();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h") {
+      out.help_short = true;
+      continue;
+    }
+    if (a == "--help") {
+      out.help_long = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      if (!a.empty() && a[0] == '-' && a != "-" && a != "--") {
+        return Status::InvalidArgument("unknown option '" + a + "' (options are spelled --name)");
+      }
+      out.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool inline_value = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const FlagDef* def = find_flag(name);
+    if (def == nullptr || !accepts(name)) {
+      std::vector<std::string> near = closest_names(name, command.flags, 2);
+      std::string msg = "'" + command.name + "' has no option --" + name;
+      if (!near.empty()) msg += "; did you mean --" + near[0] + (near.size() > 1 ? " or --" + near[1] : "") + "?";
+      return Status::InvalidArgument(msg + " (flopsmeter " + command.name + " -h lists them)");
+    }
+    if (def->value.empty()) {
+      if (inline_value) return Status::InvalidArgument("--" + name + " takes no value");
+    } else if (!inline_value) {
+      if (i + 1 >= args.size()) return Status::InvalidArgument("--" + name + " needs a value (" + def->value + ")");
+      value = args[++i];
+    }
+    if (out.values.count(name)) return Status::InvalidArgument("--" + name + " given twice");
+    out.values[name] = value;
+  }
+  if (out.help_short || out.help_long) return out;
+  if (out.positional.size() < command.positional_min || out.positional.size() > command.positional_max) {
+    if (out.positional.size() > command.positional_max) {
+      return Status::InvalidArgument("unexpected argument '" + out.positional[command.positional_max] + "'; usage: " +
+                                     command.usage);
+    }
+    return Status::InvalidArgument("missing argument; usage: " + command.usage);
+  }
+  return out;
+}
+
+namespace {
+
+std::string flag_label(const FlagDef& f) { return "--" + f.name + (f.value.empty() ? "" : " " + f.value); }
+
+// Wraps prose at `width` columns with `indent` spaces.
+std::string wrap(const std::string& text, size_t indent, size_t width = 88) {
+  std::istringstream words(text);
+  std::string word, line, out;
+  while (words >> word) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      out += std::string(indent, ' ') + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) out += std::string(indent, ' ') + line + "\n";
+  return out;
+}
+
+std::string flags_section(const CommandDef& c, bool long_form) {
+  std::string out;
+  std::vector<std::string> categories;
+  for (const std::string& name : c.flags) {
+    const FlagDef* f = find_flag(name);
+    if (std::find(categories.begin(), categories.end(), f->category) == categories.end())
+      categories.push_back(f->category);
+  }
+  for (const std::string& cat : categories) {
+    out += "\n" + cat + ":\n";
+    for (const std::string& name : c.flags) {
+      const FlagDef* f = find_flag(name);
+      if (f->category != cat) continue;
+      std::string label = flag_label(*f);
+      if (long_form) {
+        out += "  " + label + "\n" + wrap(f->summary + (f->details.empty() ? "" : ". " + f->details), 6);
+      } else {
+        out += "  " + label + std::string(label.size() < 30 ? 30 - label.size() : 1, ' ') + f->summary + "\n";
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string short_help(const CommandDef& c) {
+  return c.summary + "\n\nUsage: " + c.usage + "\n" + flags_section(c, false) +
+         "\nExample:\n  " + c.examples.front() + "\n\nUse --help for details.\n";
+}
+
+std::string long_help(const CommandDef& c) {
+  std::string out = c.summary + "\n\nUsage: " + c.usage + "\n\n" + wrap(c.description, 0) + flags_section(c, true);
+  out += "\nExit status: 0 success; 1 --fail-if-exceeds and an in-force regime is exceeded; 2 error.\n";
+  out += "\nExamples:\n";
+  for (const std::string& e : c.examples) out += "  " + e + "\n";
+  return out;
+}
+
+std::string top_level_help(bool long_form) {
+  std::string out =
+      "flopsmeter: meter the training compute of LLM fine-tuning and where it stands under compute-based AI rules\n\n"
+      "Usage: flopsmeter COMMAND [options]\n\nCommands:\n";
+  for (const CommandDef& c : all_commands()) {
+    out += "  " + c.name + std::string(12 - c.name.size(), ' ') + c.summary + "\n";
+  }
+  out += "\n  flopsmeter COMMAND --help   explains a command with examples\n  flopsmeter --version\n";
+  if (long_form) {
+    out += "\nEnvironment: PRETRAIN_FLOPS (base compute, as the AWS toolkit), FLOPSMETER_DATA_DIR (data overrides).\n"
+           "Exit status: 0 success; 1 a checked regime is exceeded (--fail-if-exceeds); 2 error.\n"
+           "Documentation: docs/ (formulas.md derives every formula with sources).\n";
+  }
+  out += "\nExample:\n  flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora --tokens 5e7\n";
+  return out;
+}
+
+}  // namespace flopsmeter::cli
