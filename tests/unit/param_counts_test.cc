@@ -1,0 +1,106 @@
+// Parameter counts equal transformers' model.num_parameters() for real
+// configs; every golden cites its source in tests/data/goldens/.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "unit/test_support.h"
+
+namespace flopsmeter {
+namespace {
+
+using testing::catalog_model;
+using testing::model_from_json;
+
+TEST(ParamCounts, EveryGoldenMatchesToTheLastDigit) {
+  nlohmann::json goldens = testing::read_json(testing::source_path("tests/data/goldens/param_counts.json"));
+  ASSERT_GE(goldens["counts"].size(), 10u);
+  std::set<std::string> families;
+  for (const auto& g : goldens["counts"]) {
+    std::string id = g["model"];
+    ASSERT_FALSE(g["source"].get<std::string>().empty()) << id << " has no source";
+    Model m = catalog_model(id);
+    families.insert(m.arch.model_type);
+    EXPECT_EQ(std::to_string(count_parameters(m).total), g["params_total"].get<std::string>()) << id;
+  }
+  // The goldens span the families the issue names.
+  for (const char* family : {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
+                             "gemma2", "gemma3_text", "phi3", "gpt2"}) {
+    EXPECT_TRUE(families.count(family)) << "no golden for " << family;
+  }
+}
+
+TEST(ParamCounts, CatalogEntriesAgreeWithTheirPublishedCount) {
+  for (const CatalogModel& c : testing::builtin_catalog().models()) {
+    if (!c.published_params) continue;
+    EXPECT_EQ(count_parameters(catalog_model(c.id)).total, *c.published_params) << c.id;
+  }
+}
+
+TEST(ParamCounts, TiedEmbeddingsCountOnce) {
+  Model m = catalog_model("meta-llama/Llama-3.2-3B-Instruct");
+  ParamBreakdown b = count_parameters(m);
+  EXPECT_TRUE(m.arch.tied_embeddings);
+  EXPECT_EQ(b.by_component.count(Component::kLmHead), 0u);
+  EXPECT_EQ(b.embedding, 128256u * 3072u);
+}
+
+TEST(ParamCounts, MixtralActiveParametersUseTwoOfEightExperts) {
+  Model m = catalog_model("mistralai/Mixtral-8x7B-v0.1");
+  ParamBreakdown b = count_parameters(m);
+  // Each expert: 3 x 4096 x 14336; 6 of 8 idle in each of 32 layers.
+  uint64_t idle = 32ull * 6 * 3 * 4096 * 14336;
+  EXPECT_EQ(b.active_per_token, b.total - idle);
+  EXPECT_EQ(b.active_per_token, 12879925248u);  // Mistral AI: "12.9B active parameters"
+}
+
+TEST(ParamCounts, Qwen2MoeSharedExpertAndGateAreAlwaysActive) {
+  Model m = catalog_model("Qwen/Qwen1.5-MoE-A2.7B-Chat");
+  ParamBreakdown b = count_parameters(m);
+  EXPECT_GT(b.by_component.at(Component::kSharedExperts), 0u);
+  EXPECT_EQ(b.by_component.at(Component::kRouter), 24u * 60u * 2048u);
+  // 56 of 60 routed experts idle per layer, each 3 x 2048 x 1408.
+  EXPECT_EQ(b.active_per_token, b.total - 24ull * 56 * 3 * 2048 * 1408);
+}
+
+TEST(ParamCounts, ExplicitHeadDimOverridesHiddenOverHeads) {
+  Model m = catalog_model("Qwen/Qwen3-0.6B");  // hidden 1024, 16 heads, head_dim 128
+  EXPECT_EQ(m.arch.head_dim, 128u);
+  for (const Module& mod : m.modules) {
+    if (mod.path == "model.layers.0.self_attn.q_proj") {
+      EXPECT_EQ(mod.out_features, 16u * 128u);
+    }
+  }
+}
+
+TEST(ParamCounts, UnknownModelTypeNamesTheSupportedOnesAndTheCheckpointRoute) {
+  auto m = model_from_json({{"model_type", "falcon"}, {"hidden_size", 64}});
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("model_type 'falcon' is not supported"));
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("llama"));
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("checkpoint directory"));
+}
+
+TEST(ParamCounts, BadFieldsNameTheFileLineAndField) {
+  auto doc = parse_json_document("{\n  \"model_type\": \"llama\",\n  \"hidden_size\": -5\n}", "cfg.json");
+  ASSERT_TRUE(doc.ok());
+  auto m = build_model_from_config(*doc);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "cfg.json:3:3: field 'hidden_size' is -5; expected a non-negative integer");
+}
+
+TEST(ParamCounts, InconsistentHeadsAreRejected) {
+  auto m = model_from_json({{"model_type", "llama"}, {"hidden_size", 96}, {"num_hidden_layers", 1},
+                            {"num_attention_heads", 6}, {"num_key_value_heads", 4}, {"intermediate_size", 128}});
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("not a multiple of num_key_value_heads"));
+}
+
+TEST(ParamCounts, Gemma3MultimodalConfigPointsToTheTextConfig) {
+  auto m = model_from_json({{"model_type", "gemma3"}, {"text_config", nlohmann::json::object()}});
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("gemma3_text"));
+}
+
+}  // namespace
+}  // namespace flopsmeter

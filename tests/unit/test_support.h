@@ -1,0 +1,76 @@
+// Helpers shared by the unit tests: the built-in catalog, loading catalog
+// models, parsing inline configs, temporary directories and golden files.
+#ifndef FLOPSMETER_TESTS_UNIT_TEST_SUPPORT_H_
+#define FLOPSMETER_TESTS_UNIT_TEST_SUPPORT_H_
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/architectures.h"
+#include "core/json_doc.h"
+#include "flopsmeter/catalog.h"
+#include "flopsmeter/load.h"
+
+namespace flopsmeter::testing {
+
+inline const Catalog& builtin_catalog() {
+  static const Catalog kCatalog = [] {
+    auto c = Catalog::Load("");
+    if (!c.ok()) {
+      ADD_FAILURE() << c.status().ToString();
+      std::abort();
+    }
+    return *c;
+  }();
+  return kCatalog;
+}
+
+inline Model catalog_model(const std::string& id) {
+  auto m = load_model(id, builtin_catalog());
+  EXPECT_TRUE(m.ok()) << id << ": " << m.status().ToString();
+  return m.ok() ? m->model : Model{};
+}
+
+inline Result<Model> model_from_json(const nlohmann::json& config, const std::string& origin = "test-config.json") {
+  FM_ASSIGN_OR_RETURN(JsonDoc doc, parse_json_document(config.dump(), origin));
+  return build_model_from_config(doc);
+}
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return nlohmann::json::parse(s.str());
+}
+
+inline std::string source_path(const std::string& relative) { return std::string(FM_SOURCE_DIR) + "/" + relative; }
+
+// A fresh directory under the system temp dir, removed with the object.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "flopsmeter-test-XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name, const std::string& contents) const {
+    std::string p = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace flopsmeter::testing
+
+#endif  // FLOPSMETER_TESTS_UNIT_TEST_SUPPORT_H_
