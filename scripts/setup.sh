@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ make pkg-config
   nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  python3
+  python3 python3-torch
 )
 
 missing=()

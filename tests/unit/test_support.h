@@ -71,6 +71,45 @@ class TempDir {
   std::string path_;
 };
 
+// A tensor for safetensors_bytes(): the file gets zeroed data of the right size.
+struct FakeTensor {
+  std::string name;
+  std::string dtype;
+  std::vector<uint64_t> shape;
+};
+
+inline uint64_t dtype_bytes(const std::string& dtype) {
+  if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
+  if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
+  if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
+  return 1;
+}
+
+// A valid safetensors file holding `tensors` (zeros).
+inline std::string safetensors_bytes(const std::vector<FakeTensor>& tensors) {
+  nlohmann::json header = {{"__metadata__", {{"format", "pt"}}}};
+  uint64_t offset = 0;
+  for (const FakeTensor& t : tensors) {
+    uint64_t n = dtype_bytes(t.dtype);
+    for (uint64_t d : t.shape) n *= d;
+    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string h = header.dump();
+  std::string out(8, '\0');
+  uint64_t len = h.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<char>((len >> (8 * i)) & 0xff);
+  return out + h + std::string(offset, '\0');
+}
+
+// The tensors a config's modules imply, in BF16.
+inline std::vector<FakeTensor> tensors_of(const Model& m) {
+  std::vector<FakeTensor> out;
+  for (const Module& mod : m.modules)
+    for (const Parameter& p : mod.params) out.push_back({p.name, "BF16", p.shape});
+  return out;
+}
+
 }  // namespace flopsmeter::testing
 
 #endif  // FLOPSMETER_TESTS_UNIT_TEST_SUPPORT_H_

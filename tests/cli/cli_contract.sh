@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The CLI's contract: documented fields in --json, exit codes, errors on
+# stderr naming what is wrong, help with an example for every command.
+# Usage: cli_contract.sh PATH_TO_FLOPSMETER SOURCE_DIR
+set -uo pipefail
+FM="$1"
+SRC="$2"
+passed=0
+failed=0
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+check() {  # check NAME COMMAND...: passes when COMMAND exits 0
+  local name="$1"; shift
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name"; sed 's/^/  | /' "$WORK/out" "$WORK/err" | head -20
+  fi
+}
+
+# runs flopsmeter, expects exit code $1, keeps stdout/stderr
+expect_exit() {
+  local want="$1"; shift
+  "$FM" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
+  local got=$?
+  if [[ $got -ne $want ]]; then echo "exit $got, wanted $want: flopsmeter $*"; cat "$WORK/stderr"; return 1; fi
+}
+
+json_has() {  # json_has PYTHON_EXPR: evaluates with j = stdout JSON
+  python3 -c "import json,sys; j=json.load(open('$WORK/stdout')); sys.exit(0 if ($1) else 1)" || {
+    echo "json check failed: $1"; return 1; }
+}
+
+estimate_json() {
+  expect_exit 0 estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 \
+    --lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3 --json &&
+  json_has "j['schema'] == 'flopsmeter.estimate/1'" &&
+  json_has "j['model']['params_total'] == 3212749824 and j['model']['params_active'] == 3212749824" &&
+  json_has "[m['method'] for m in j['methods']] == ['full', 'lora', 'spectrum']" &&
+  json_has "j['methods'][1]['params_trainable'] == 2293760" &&
+  json_has "all(m['tokens'] == 150000000 for m in j['methods'])" &&
+  json_has "all(isinstance(m['flops'][k], float) for m in j['methods'] for k in ('eu_6nd', 'peft_aware', 'detailed'))" &&
+  json_has "j['methods'][0]['flops_exact']['eu_6nd'] == str(6 * 3212749824 * 150000000)" &&
+  json_has "all({'id','threshold_flop','compute_flop','exceeds','fraction_of_threshold'} <= set(r) for m in j['methods'] for r in m['regimes'])" &&
+  json_has "j['eu_modification_threshold']['basis'] == 'unknown_gpai'" &&
+  json_has "abs(j['eu_modification_threshold']['threshold_flop'] - 1e23/3) < 1e9" &&
+  json_has "j['eu_modification_threshold']['threshold_exact'].startswith('100000000000000000000000/3')"
+}
+check "estimate --json carries the documented fields" estimate_json
+
+samples_mode() {
+  expect_exit 0 estimate --model openai-community/gpt2 --method full --samples 1000 --seq-len 512 --json &&
+  json_has "j['methods'][0]['tokens'] == 512000"
+}
+check "--samples with --seq-len gives D = samples x seq_len" samples_mode
+
+known_base() {
+  expect_exit 0 estimate --model openai-community/gpt2 --method full --tokens 1e9 --pretrain-flops 9e22 --json &&
+  json_has "j['eu_modification_threshold']['basis'] == 'known_one_third'" &&
+  json_has "j['eu_modification_threshold']['threshold_exact'] == '30000000000000000000000'"
+}
+check "--pretrain-flops gives one third of a known base (below 1e23 too)" known_base
+
+env_base() {
+  PRETRAIN_FLOPS=1e24 "$FM" estimate --model openai-community/gpt2 --tokens 1e9 --json >"$WORK/stdout" &&
+  json_has "j['base_model_compute']['status'] == 'given' and j['base_model_compute']['exact'] == '1' + '0'*24"
+}
+check "PRETRAIN_FLOPS is honoured" env_base
+
+systemic() {
+  expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --base-systemic-risk --json &&
+  json_has "j['eu_modification_threshold']['basis'] == 'unknown_systemic_risk'"
+}
+check "--base-systemic-risk uses 1e25/3 for an unknown base" systemic
+
+bad_pretrain() {
+  for v in nan -1 inf 0 abc 1.5 ""; do
+    expect_exit 2 estimate --model openai-community/gpt2 --tokens 1e9 --pretrain-flops "$v" || return 1
+    grep -q -- "--pretrain-flops='$v'" "$WORK/stderr" || { echo "no value in: $(cat "$WORK/stderr")"; return 1; }
+    [[ ! -s "$WORK/stdout" ]] || { echo "stdout not empty on error"; return 1; }
+  done
+  PRETRAIN_FLOPS=garbage "$FM" estimate --model openai-community/gpt2 --tokens 1e9 >/dev/null 2>"$WORK/stderr"
+  [[ $? -eq 2 ]] && grep -q "PRETRAIN_FLOPS='garbage'" "$WORK/stderr"
+}
+check "invalid base compute is a clear error naming its source (exit 2)" bad_pretrain
+
+fail_if_exceeds() {
+  expect_exit 1 estimate --model meta-llama/Meta-Llama-3-70B --method full --tokens 1e12 --fail-if-exceeds &&
+  expect_exit 0 estimate --model openai-community/gpt2 --method full --tokens 1e6 --fail-if-exceeds
+}
+check "--fail-if-exceeds exits 1 only when an in-force regime is exceeded" fail_if_exceeds
+
+aws_compat() {
+  expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --pretrain-flops 9e22 --aws-compat --json &&
+  json_has "j['methods'][0]['aws_compat']['threshold_type'] == 'default_3.3e22'"
+}
+check "--aws-compat reproduces the AWS toolkit's threshold choice" aws_compat
+
+hardware() {
+  expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --gpu h100-sxm --gpus 8 --hours 10 --json &&
+  json_has "abs(j['hardware_estimate']['flop'] - 8*36000*j['hardware_estimate']['peak_flop_per_s']) < 1e6" &&
+  expect_exit 2 estimate --model openai-community/gpt2 --tokens 1e9 --gpu h20x --gpus 8 --hours 10 &&
+  grep -q "peak-flops" "$WORK/stderr"
+}
+check "hardware estimate uses the exact GPU variant; unknown GPUs are an error" hardware
+
+unknown_flag() {
+  expect_exit 2 estimate --model openai-community/gpt2 --tokns 5 && grep -q "did you mean --tokens" "$WORK/stderr"
+}
+check "unknown flags suggest the closest one" unknown_flag
+
+unknown_model() {
+  expect_exit 2 inspect meta-llama/Llama-3.2-3B && grep -q "closest catalog ids" "$WORK/stderr"
+}
+check "unknown model ids suggest catalog ids" unknown_model
+
+bad_config() {
+  printf '{\n  "model_type": "llama",\n  "hidden_size": "big"\n}\n' >"$WORK/config.json"
+  expect_exit 2 inspect "$WORK/config.json" && grep -q "config.json:3:3: field 'hidden_size'" "$WORK/stderr"
+  printf '{"model_type": "llama", "hidden' >"$WORK/trunc.json"
+  expect_exit 2 inspect "$WORK/trunc.json" && grep -q "trunc.json:1:" "$WORK/stderr"
+}
+check "malformed config names file, line and field" bad_config
+
+inspect_json() {
+  expect_exit 0 inspect Qwen/Qwen3-30B-A3B --json &&
+  json_has "j['model']['params_total'] == 30532122624 and j['model']['params_active'] < j['model']['params_total']"
+}
+check "inspect --json reports total and active parameters" inspect_json
+
+lists() {
+  expect_exit 0 rules --json && json_has "any(r['id'] == 'eu_modification' for r in j['regimes'])" &&
+  json_has "all(r['legal_source'] for r in j['regimes'])" &&
+  expect_exit 0 models --json && json_has "len(j['models']) >= 10" &&
+  expect_exit 0 gpus --json && json_has "any(g['id'] == 'h100-pcie' for g in j['gpus'])"
+}
+check "rules, models and gpus list their data with sources" lists
+
+help_pages() {
+  for c in estimate inspect rules models gpus; do
+    expect_exit 0 "$c" --help || return 1
+    grep -q "^Examples:" "$WORK/stdout" || { echo "$c --help has no examples"; return 1; }
+    expect_exit 0 "$c" -h || return 1
+    grep -q "^Example:" "$WORK/stdout" || { echo "$c -h has no example"; return 1; }
+  done
+  expect_exit 0 --help && expect_exit 0 --version && grep -q "^flopsmeter [0-9]" "$WORK/stdout"
+}
+check "every command has -h and --help with an example" help_pages
+
+data_override() {
+  mkdir -p "$WORK/data"
+  python3 - "$SRC/data/rules.json" "$WORK/data/rules.json" <<'PY'
+import json, sys
+rules = json.load(open(sys.argv[1]))
+for r in rules["regimes"]:
+    if r["id"] == "eu_gpai_indicative":
+        r["threshold"]["flop"] = "1e10"
+json.dump(rules, open(sys.argv[2], "w"))
+PY
+  expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e6 --data-dir "$WORK/data" --json &&
+  json_has "[r for r in j['methods'][0]['regimes'] if r['id']=='eu_gpai_indicative'][0]['exceeds']" &&
+  json_has "any('$WORK/data/rules.json' == s for s in j['data_sources'])"
+}
+check "--data-dir overrides a built-in regime by id" data_override
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
