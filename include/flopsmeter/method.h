@@ -48,8 +48,12 @@ struct LoraOptions {
   // Modules wrapped whole (a trainable copy beside the frozen original),
   // matched by name suffix, e.g. {"lm_head", "embed_tokens"}.
   std::vector<std::string> modules_to_save;
-  // Only adapt these decoder layers (empty: all).
+  // Only adapt these decoder layers (empty: all). As in PEFT it filters only
+  // suffix matches, not a regex target or an exact full-name match.
   std::vector<uint64_t> layers_to_transform;
+  // LoRA dropout probability; matters for DoRA, where PEFT then recomputes
+  // the base matmul on the dropped-out input.
+  double dropout = 0.0;
 };
 
 struct FreezeOptions {

@@ -4,7 +4,10 @@
 //
 // Parameter counts equal transformers' `model.num_parameters()`: every unique
 // parameter once (tied embeddings once), buffers excluded, 4-bit packed
-// weights counted as the logical parameters they stand for.
+// weights counted as the logical parameters they stand for (as transformers
+// and PEFT count bitsandbytes weights; for GPTQ/AWQ, whose packed weights
+// transformers registers as buffers, the logical count is deliberate: it is
+// the model's size, not its storage).
 //
 //   auto model = flopsmeter::load_model("meta-llama/Llama-3.2-3B-Instruct", catalog);
 //   flopsmeter::ParamBreakdown b = flopsmeter::count_parameters(*model);
@@ -104,6 +107,8 @@ struct Architecture {
   uint64_t experts_per_token = 0;  // top-k
   uint64_t max_position_embeddings = 0;
   bool tied_embeddings = false;
+  // Attention and MLP both read the layer input (gpt_neox use_parallel_residual).
+  bool parallel_residual = false;
   // Per layer: attention window in tokens, 0 for full attention.
   std::vector<uint64_t> sliding_window;
 };

@@ -1,5 +1,7 @@
 #include "flopsmeter/load.h"
 
+#include <algorithm>
+
 #include "adapters/files.h"
 #include "adapters/safetensors.h"
 #include "core/architectures.h"
@@ -23,19 +25,24 @@ Result<LoadedModel> load_checkpoint(const std::string& dir) {
     FM_ASSIGN_OR_RETURN(JsonDoc doc, read_config(config_path));
     config = std::move(doc);
   }
+  LoadedModel out;
+  out.source = dir;
+  FM_ASSIGN_OR_RETURN(std::vector<std::string> names, list_directory(dir));
+  bool has_weights = std::any_of(names.begin(), names.end(), [](const std::string& n) {
+    return n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0;
+  });
+  if (!has_weights && config) {
+    // A directory with a config and no safetensors: account from the config.
+    FM_ASSIGN_OR_RETURN(out.model, build_model_from_config(*config));
+    out.source_kind = "config";
+    out.model.notes.push_back("no *.safetensors in " + dir + ": counted from config.json alone");
+    return out;
+  }
   FM_ASSIGN_OR_RETURN(CheckpointTensors ckpt, read_checkpoint_directory(dir));
   std::vector<StoredTensor> tensors;
   tensors.reserve(ckpt.tensors.size());
   for (const TensorHeader& t : ckpt.tensors) tensors.push_back({t.name, t.dtype, t.shape});
-  LoadedModel out;
   out.source_kind = "checkpoint";
-  out.source = dir;
-  if (tensors.empty() && config) {
-    // A directory with only a config: account from the config.
-    FM_ASSIGN_OR_RETURN(out.model, build_model_from_config(*config));
-    out.source_kind = "config";
-    return out;
-  }
   FM_ASSIGN_OR_RETURN(out.model, model_from_checkpoint(config ? &*config : nullptr, tensors, dir));
   return out;
 }

@@ -311,10 +311,10 @@ std::string estimate_to_text(const EstimateReport& r) {
   o << "EU modification threshold " << sci(r.eu_threshold.threshold_flop.to_double(), 3) << " FLOP ("
     << r.eu_threshold.basis << ")\n\n";
 
-  char line[256];
-  std::snprintf(line, sizeof line, "%-9s %15s %10s %11s %11s %11s  %-10s %s\n", "method", "trainable", "share",
+  char row[256];
+  std::snprintf(row, sizeof row, "%-9s %15s %9s %10s %10s %10s  %-16s %s\n", "method", "trainable", "share",
                 "eu_6nd", "peft_aware", "detailed", "EU modif.", "headroom");
-  o << line;
+  o << row;
   for (const MethodEstimate& me : r.methods) {
     const RuleResult* eu = nullptr;
     for (const RuleResult& rr : me.regimes)
@@ -322,13 +322,13 @@ std::string estimate_to_text(const EstimateReport& r) {
     std::string verdict = eu ? (eu->exceeds ? "EXCEEDS" : "below") + std::string(" ") + percent(eu->fraction_of_threshold)
                              : "-";
     std::string headroom = eu && eu->headroom_tokens ? sci(*eu->headroom_tokens) + " tokens" : "-";
-    std::snprintf(line, sizeof line, "%-9s %15s %10s %11s %11s %11s  %-10s %s\n", method_name(me.plan.spec.kind),
+    std::snprintf(row, sizeof row, "%-9s %15s %9s %10s %10s %10s  %-16s %s\n", method_name(me.plan.spec.kind),
                   with_commas(me.plan.params_trainable).c_str(),
                   percent(static_cast<double>(me.plan.params_trainable) / static_cast<double>(me.plan.params_all)).c_str(),
                   sci(me.flops.eu_6nd).c_str(), sci(me.flops.peft_aware).c_str(),
                   me.flops.detailed.available ? sci(me.flops.detailed.total()).c_str() : "n/a", verdict.c_str(),
                   headroom.c_str());
-    o << line;
+    o << row;
   }
   o << "\nRegimes (compared figure: " << compliance_formula_name(r.methods.front().compliance_formula) << ")\n";
   for (size_t i = 0; i < r.methods.front().regimes.size(); ++i) {
@@ -342,6 +342,8 @@ std::string estimate_to_text(const EstimateReport& r) {
     }
     o << "\n";
   }
+  // Caveats common to every method are printed once.
+  std::vector<std::vector<std::string>> per_method;
   for (const MethodEstimate& me : r.methods) {
     std::vector<std::string> lines;
     for (const RuleResult& rr : me.regimes)
@@ -349,9 +351,26 @@ std::string estimate_to_text(const EstimateReport& r) {
         for (const std::string& w : rr.warnings) lines.push_back(rr.regime_id + ": " + w);
     for (const std::string& w : me.warnings) lines.push_back(w);
     for (const std::string& n : me.plan.notes) lines.push_back(n);
-    if (lines.empty()) continue;
-    o << "\nNotes for " << method_name(me.plan.spec.kind) << ":\n";
-    for (const std::string& l : lines) o << "  - " << l << "\n";
+    per_method.push_back(lines);
+  }
+  auto in_all = [&](const std::string& line) {
+    return std::all_of(per_method.begin(), per_method.end(),
+                       [&](const std::vector<std::string>& v) { return std::count(v.begin(), v.end(), line) > 0; });
+  };
+  std::vector<std::string> common;
+  for (const std::string& l : per_method.front())
+    if (in_all(l)) common.push_back(l);
+  if (!common.empty()) {
+    o << "\nNotes:\n";
+    for (const std::string& l : common) o << "  - " << l << "\n";
+  }
+  for (size_t i = 0; i < r.methods.size(); ++i) {
+    std::vector<std::string> own;
+    for (const std::string& l : per_method[i])
+      if (r.methods.size() == 1 || !in_all(l)) own.push_back(l);
+    if (own.empty() || r.methods.size() == 1) continue;
+    o << "\nNotes for " << method_name(r.methods[i].plan.spec.kind) << ":\n";
+    for (const std::string& l : own) o << "  - " << l << "\n";
   }
   if (r.hardware) {
     o << "\nHardware estimate (planning): " << r.hardware->formula << "\n  peak: " << r.hardware->source << "\n";

@@ -81,6 +81,9 @@ Result<std::vector<MethodSpec>> method_specs(const ParsedArgs& a) {
     lora.target_regex = true;
   }
   if (a.has("lora-bias")) lora.bias = a.get("lora-bias");
+  if (a.has("lora-dropout")) {
+    FM_ASSIGN_OR_RETURN(lora.dropout, flag_double(a, "lora-dropout"));
+  }
   if (a.has("lora-modules-to-save")) lora.modules_to_save = split_list(a.get("lora-modules-to-save"));
   if (a.has("lora-layers")) {
     FM_ASSIGN_OR_RETURN(lora.layers_to_transform, flag_uint_list(a, "lora-layers"));

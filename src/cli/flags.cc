@@ -25,6 +25,7 @@ const std::vector<FlagDef>& all_flags() {
       {"lora-target-regex", "REGEX", "Method", "LoRA targets as one regex over full module names", ""},
       {"lora-bias", "MODE", "Method", "none, all or lora_only (default none)", ""},
       {"lora-modules-to-save", "LIST", "Method", "Modules trained whole beside the adapters, e.g. lm_head", ""},
+      {"lora-dropout", "P", "Method", "LoRA dropout (default 0); DoRA then recomputes the base matmul", ""},
       {"lora-layers", "LIST", "Method", "Adapt only these layer indices (PEFT layers_to_transform)", ""},
       {"freeze-layers", "K", "Method", "freeze: layers 0..K-1 frozen", ""},
       {"freeze-embeddings", "", "Method", "freeze: embeddings (and a tied head) frozen", ""},
@@ -81,7 +82,7 @@ const std::vector<CommandDef>& all_commands() {
        "computes FLOPs by three formulas side by side (eu_6nd, peft_aware, detailed) and evaluates every regulatory "
        "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
        {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
-        "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
+        "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},

@@ -494,7 +494,9 @@ Result<Model> build_gpt_neox(const ConfigReader& c) {
   FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 50432, false));
   d.kv_heads = d.heads;
   FM_ASSIGN_OR_RETURN(bool attention_bias, c.boolean("attention_bias", true));
+  FM_ASSIGN_OR_RETURN(bool parallel, c.boolean("use_parallel_residual", true));
   Model m = start_model("gpt_neox", d);
+  m.arch.parallel_residual = parallel;
   ModelBuilder b(&m);
   b.embedding("gpt_neox.embed_in", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
   for (uint64_t i = 0; i < d.layers; ++i) {

@@ -215,9 +215,9 @@ Model from_tensors(const JsonDoc* config, const LogicalTensors& lt, const std::s
   }
   if (model.arch.model_type.empty()) model.arch.model_type = "unknown";
   bool has_embedding = false;
+  for (const std::string& name : lt.order) has_embedding = has_embedding || component_from_name(name) == Component::kEmbedding;
   for (const std::string& name : lt.order) {
     Component c = component_from_name(name);
-    if (c == Component::kEmbedding) has_embedding = true;
     if (c == Component::kLmHead && model.arch.tied_embeddings && has_embedding) {
       model.notes.push_back("'" + name + "' is tied to the embedding (tie_word_embeddings); counted once");
       continue;

@@ -81,7 +81,7 @@ class Walker {
           x_.add(outside.forward, lora);
           x_.add(outside.adapter_forward, lora);
           x_.add(outside.backward, x_.mul(2, lora));
-          add_dora(*a, outside);
+          add_dora(*a, false, positions_, outside);
           rg = true;
         }
       }
@@ -120,14 +120,22 @@ class Walker {
     return nullptr;
   }
 
-  // DoRA forms B @ A once per forward pass for the weight norm (detached, so
-  // no backward); with the base result reused as current PEFT does.
-  void add_dora(const Adapter& a, Cost& c) {
+  // DoRA forms the delta weight once per forward pass for the (detached)
+  // weight norm, as PEFT does: lora_B(lora_A(eye(in))), 2 r in (in + out).
+  // With LoRA dropout PEFT also recomputes the base matmul on the dropped-out
+  // input (per token, with its input gradient).
+  void add_dora(const Adapter& a, bool rg_in, Flop tokens, Cost& c) {
     if (a.magnitude_params == 0) return;
-    Flop per_pass = x_.mul(2, a.r, x_.mul(a.in_features, a.out_features));
+    Flop per_pass = x_.mul(2, a.r, x_.mul(a.in_features, a.in_features + a.out_features));
     Flop total = x_.mul(per_pass, passes_);
     x_.add(c.forward, total);
     x_.add(c.adapter_forward, total);
+    if (plan_.spec.lora.dropout > 0 && !a.on_embedding) {
+      Flop base = x_.mul(2, x_.mul(a.in_features, a.out_features), tokens);
+      x_.add(c.forward, base);
+      x_.add(c.adapter_forward, base);
+      if (rg_in) x_.add(c.backward, base);
+    }
   }
 
   // A linear over `tokens` positions; returns whether its output requires grad.
@@ -150,7 +158,7 @@ class Walker {
       x_.add(c.backward, a_pass);
       if (rg_in) x_.add(c.backward, a_pass);
       x_.add(c.backward, x_.mul(2, b_pass));
-      add_dora(*a, c);
+      add_dora(*a, rg_in, tokens, c);
     }
     return rg_out;
   }
@@ -164,7 +172,9 @@ class Walker {
     x_.add(c.forward, fwd);
     x_.add(c.attention_forward, fwd);
     // dP = dO V^T when scores need a gradient; dV; dQ = dS K; dK = dS^T Q.
+    // A fused flash backward computes all four whenever any is needed.
     uint64_t grads = ((rg_q || rg_k) ? 1u : 0u) + (rg_v ? 1u : 0u) + (rg_q ? 1u : 0u) + (rg_k ? 1u : 0u);
+    if (w_.kernel == AttentionKernel::kFlash && grads > 0) grads = 4;
     Flop bwd = x_.mul(grads, per_matmul);
     x_.add(c.backward, bwd);
     x_.add(c.attention_backward, bwd);
@@ -223,7 +233,7 @@ class Walker {
     rg_o = rg_o || norm_trains(find(i, Slot::kPostAttnNorm));
     bool rg_x1 = rg_x || rg_o;
     // gpt_neox's parallel residual feeds the MLP from the layer input.
-    bool parallel = model_.arch.model_type == "gpt_neox";
+    bool parallel = model_.arch.parallel_residual;
     bool rg_mlp_in = (parallel ? rg_x : rg_x1) || norm_trains(find(i, Slot::kMlpNorm));
     bool rg_m = false;
     if (const Module* router = find(i, Slot::kRouter)) {
@@ -317,7 +327,8 @@ Result<FlopsEstimate> estimate_flops(const Model& model, const TrainingPlan& pla
   }
   if (!plan.adapters.empty() && plan.adapters.front().magnitude_params > 0) {
     d.assumptions.push_back(
-        "DoRA: B@A is formed once per forward pass for the (detached) weight norm; base output reused. Passes: " +
+        "DoRA: the delta weight lora_B(lora_A(eye(in))) is formed once per forward pass for the (detached) weight "
+        "norm; the base output is reused unless LoRA dropout is set (then the base matmul is redone). Passes: " +
         (workload.micro_batches > 0 ? std::to_string(workload.micro_batches)
                                     : std::string("one per sequence (micro-batch size unknown: an upper bound)")));
   }

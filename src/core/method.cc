@@ -136,23 +136,20 @@ Result<std::vector<const Module*>> lora_targets(const Model& model, const LoraOp
       return Status::InvalidArgument("LoRA target regex '" + o.target_modules[0] + "' is invalid: " + e.what());
     }
   }
-  std::set<std::string> unmatched(o.target_modules.begin(), o.target_modules.end());
   for (const Module& m : model.modules) {
-    bool hit = false;
+    bool hit = false, by_suffix = false;
     if (all_linear) {
-      hit = all_linear_match(m);
+      hit = by_suffix = all_linear_match(m);
     } else if (re) {
       hit = std::regex_match(m.path, *re);
+    } else if (std::find(o.target_modules.begin(), o.target_modules.end(), m.path) != o.target_modules.end()) {
+      hit = true;
     } else {
-      for (const std::string& t : o.target_modules) {
-        if (m.path == t || ends_with(m.path, "." + t)) {
-          hit = true;
-          unmatched.erase(t);
-        }
-      }
+      for (const std::string& t : o.target_modules) hit = hit || ends_with(m.path, "." + t);
+      by_suffix = hit;
     }
     if (!hit) continue;
-    if (!o.layers_to_transform.empty() &&
+    if (by_suffix && !o.layers_to_transform.empty() &&
         std::find(o.layers_to_transform.begin(), o.layers_to_transform.end(), static_cast<uint64_t>(m.layer)) ==
             o.layers_to_transform.end()) {
       continue;
@@ -176,6 +173,7 @@ Result<std::vector<const Module*>> lora_targets(const Model& model, const LoraOp
 Status plan_lora(const Model& model, TrainingPlan& plan) {
   const LoraOptions& o = plan.spec.lora;
   if (o.r == 0) return Status::InvalidArgument("--lora-r must be a positive integer");
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0)) return Status::InvalidArgument("--lora-dropout must be in [0, 1)");
   if (o.bias != "none" && o.bias != "all" && o.bias != "lora_only") {
     return Status::InvalidArgument("--lora-bias must be none, all or lora_only, got '" + o.bias + "'");
   }

@@ -213,6 +213,27 @@ TEST(Checkpoint, UnknownArchitectureIsCountedFromHeadersAlone) {
   EXPECT_EQ(report->methods[0].compliance_formula, ComplianceFormula::kEu6nd);
 }
 
+TEST(Checkpoint, UnknownArchitectureCountsAStoredTiedHeadOnce) {
+  TempDir dir;
+  dir.file("config.json", R"({"model_type": "my_new_arch", "tie_word_embeddings": true})");
+  // Sorted by name, lm_head comes before the embedding.
+  dir.file("model.safetensors", safetensors_bytes({{"lm_head.weight", "BF16", {10, 8}},
+                                                   {"model.embed_tokens.weight", "BF16", {10, 8}},
+                                                   {"model.layers.0.mlp.up_proj.weight", "BF16", {16, 8}}}));
+  auto loaded = load_dir(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(count_parameters(loaded->model).total, 80u + 128u);
+}
+
+TEST(Checkpoint, ConfigOnlyDirectoryIsCountedFromTheConfig) {
+  TempDir dir;
+  dir.file("config.json", tiny_llama().dump());
+  auto loaded = load_dir(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->source_kind, "config");
+  EXPECT_EQ(count_parameters(loaded->model).total, count_parameters(config_model(tiny_llama())).total);
+}
+
 TEST(Checkpoint, EmptyDirectoryIsAClearError) {
   TempDir dir;
   auto loaded = load_dir(dir);

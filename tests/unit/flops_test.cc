@@ -20,6 +20,14 @@ Model reference_model() {
   return *m;
 }
 
+Model testing_model(const nlohmann::json& cfg) {
+  auto doc = parse_json_document(cfg.dump(), "test.json");
+  EXPECT_TRUE(doc.ok());
+  auto m = build_model_from_config(*doc);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return *m;
+}
+
 Workload one_sequence(uint64_t seq) {
   Workload w;
   w.sequences[seq] = 1;
@@ -127,6 +135,55 @@ TEST(FlopsDetailed, GradientCheckpointingRecomputesEveryLayerForwardSeparately) 
   Flop lm_head = static_cast<Flop>(2) * 256 * 4096 * 128;
   EXPECT_EQ(e->detailed.recompute, e->detailed.forward - lm_head);
   EXPECT_EQ(to_decimal(e->detailed.total()), "3233808384");  // the compliance figure leaves it out
+}
+
+TEST(FlopsDetailed, FlashBackwardComputesAllAttentionGradientsOnceAnyIsNeeded) {
+  Model m = reference_model();
+  Workload w = one_sequence(128);
+  w.kernel = AttentionKernel::kFlash;
+  auto e = estimate_flops(m, plan(m, lora_qv()), w);
+  ASSERT_TRUE(e.ok());
+  // Dense autograd skips layer 0's dK under LoRA on q,v; the fused kernel does not.
+  Flop per_matmul = static_cast<Flop>(2) * 8 * 32 * (128 * 129 / 2);
+  EXPECT_EQ(e->detailed.backward_attention, 4 * 4 * per_matmul);
+}
+
+TEST(FlopsDetailed, DoraFormsTheDeltaWeightOncePerPass) {
+  Model m = reference_model();
+  MethodSpec dora = lora_qv();
+  dora.kind = MethodKind::kDora;
+  Workload w = one_sequence(128);
+  w.micro_batches = 3;
+  auto l = estimate_flops(m, plan(m, lora_qv()), w);
+  auto d = estimate_flops(m, plan(m, dora), w);
+  ASSERT_TRUE(l.ok() && d.ok());
+  // Per layer: q 2*8*256*(256+256), v 2*8*256*(256+128); 4 layers; 3 passes.
+  Flop delta = static_cast<Flop>(3) * 4 * (2 * 8 * 256 * 512 + 2 * 8 * 256 * 384);
+  EXPECT_EQ(d->detailed.forward - l->detailed.forward, delta);
+  EXPECT_EQ(d->detailed.backward, l->detailed.backward);
+  dora.lora.dropout = 0.1;  // the base matmul is redone on the dropped-out input
+  auto dd = estimate_flops(m, plan(m, dora), w);
+  ASSERT_TRUE(dd.ok());
+  EXPECT_EQ(dd->detailed.forward - d->detailed.forward, static_cast<Flop>(4) * 2 * (65536 + 32768) * 128);
+}
+
+TEST(FlopsDetailed, SequentialResidualNeoxFeedsTheMlpFromTheAttentionOutput) {
+  nlohmann::json cfg = {{"model_type", "gpt_neox"}, {"vocab_size", 64}, {"hidden_size", 16},
+                        {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"intermediate_size", 32}};
+  auto parallel = testing_model(cfg);
+  cfg["use_parallel_residual"] = false;
+  auto sequential = testing_model(cfg);
+  EXPECT_TRUE(parallel.arch.parallel_residual);
+  EXPECT_FALSE(sequential.arch.parallel_residual);
+  // Only the attention trains in layer 0: with a parallel residual the MLP
+  // input does not depend on it, so layer 0's MLP needs no input gradient.
+  MethodSpec attn0;
+  attn0.kind = MethodKind::kSpectrum;
+  attn0.spectrum.unfrozen_patterns = {R"(gpt_neox\.layers\.0\.attention\.dense)"};
+  auto p = estimate_flops(parallel, plan(parallel, attn0), one_sequence(8));
+  auto s = estimate_flops(sequential, plan(sequential, attn0), one_sequence(8));
+  ASSERT_TRUE(p.ok() && s.ok());
+  EXPECT_EQ(s->detailed.backward - p->detailed.backward, static_cast<Flop>(2) * 2 * 16 * 32 * 8);
 }
 
 TEST(FlopsDetailed, OptimizerIsReportedOnlyWhenStepsAreKnown) {

@@ -113,6 +113,16 @@ TEST(Method, LayersToTransformLimitsTheAdapters) {
   EXPECT_EQ(p.adapters.size(), 2u);
 }
 
+TEST(Method, LayersToTransformIgnoresExactNamesAndRegexAsPeftDoes) {
+  Model m = catalog_model("meta-llama/Llama-3.2-1B");
+  MethodSpec s = lora(4, {"model.layers.5.self_attn.q_proj", "v_proj"});
+  s.lora.layers_to_transform = {0};
+  TrainingPlan p = plan_or_die(m, s);
+  ASSERT_EQ(p.adapters.size(), 2u);  // the exact name, and layer 0's v_proj
+  EXPECT_EQ(p.adapters[0].module_path, "model.layers.0.self_attn.v_proj");
+  EXPECT_EQ(p.adapters[1].module_path, "model.layers.5.self_attn.q_proj");
+}
+
 TEST(Method, UnknownTargetIsPeftsNotFoundError) {
   auto p = plan_training(catalog_model("openai-community/gpt2"), lora(8, {"q_proj"}));
   ASSERT_FALSE(p.ok());
