@@ -342,6 +342,12 @@ std::string estimate_to_text(const EstimateReport& r) {
     }
     o << "\n";
   }
+  bool indeterminate = false;
+  for (const MethodEstimate& me : r.methods)
+    for (const RuleResult& rr : me.regimes) indeterminate = indeterminate || !rr.determinate;
+  if (indeterminate) {
+    o << "  (below? = below on the known part; the cumulative figure needs the base model's compute)\n";
+  }
   // Caveats common to every method are printed once.
   std::vector<std::vector<std::string>> per_method;
   for (const MethodEstimate& me : r.methods) {
