@@ -369,7 +369,8 @@ Result<std::vector<TensorHeader>> parse_safetensors_header(std::string_view head
         FM_RETURN_IF_ERROR(check_metadata(entry, origin));
         continue;
       }
-      FM_ASSIGN_OR_RETURN(TensorHeader tensor, parse_tensor(name, entry, data_region_bytes, origin));
+      FM_ASSIGN_OR_RETURN(TensorHeader tensor,
+                          parse_tensor(name, entry, data_region_bytes, origin));
       tensors.push_back(std::move(tensor));
     }
     FM_RETURN_IF_ERROR(check_no_overlap(tensors, origin));

@@ -178,7 +178,8 @@ TEST(JsonDocWhereTest, NamesFileLineColumnOfTheKeyAndTheDottedField) {
 
 TEST(JsonDocWhereTest, ArrayElementsAreWrittenWithBrackets) {
   JsonDoc doc = Parse(kConfig);
-  EXPECT_EQ(doc.where("/text_config/layers/1/id"), "cfg.json:4:20: field 'text_config.layers[1].id'");
+  EXPECT_EQ(doc.where("/text_config/layers/1/id"),
+            "cfg.json:4:20: field 'text_config.layers[1].id'");
   // An array element that is an array or object sits at its bracket.
   EXPECT_EQ(doc.where("/text_config/layers/2"), "cfg.json:4:31: field 'text_config.layers[2]'");
 }

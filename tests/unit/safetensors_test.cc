@@ -327,7 +327,8 @@ TEST_F(SafetensorsFileTest, FileErrorsNameThePath) {
   EXPECT_THAT(read_safetensors_file(Path("short.safetensors")).status().message(),
               HasSubstr(Path("short.safetensors") + ": file is 3 bytes, too small"));
   // A download cut off inside the header.
-  const std::string whole = FileBytes(R"({"x": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}})", 2);
+  const std::string whole =
+      FileBytes(R"({"x": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]}})", 2);
   Write("cut.safetensors", whole.substr(0, 30));
   EXPECT_THAT(read_safetensors_file(Path("cut.safetensors")).status().message(),
               HasSubstr(Path("cut.safetensors") + ": header length 60 is larger than the 22 "
@@ -345,7 +346,8 @@ TEST_F(SafetensorsFileTest, CheckpointOfLooseFilesReadsEverySafetensorsFile) {
   Write("._a.safetensors", "macOS resource fork, not safetensors");
   Result<CheckpointTensors> checkpoint = read_checkpoint_directory(dir_);
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status().ToString();
-  EXPECT_THAT(Names(checkpoint->tensors), ElementsAre("embed.weight", "lm_head.weight", "norm.weight"));
+  EXPECT_THAT(Names(checkpoint->tensors),
+              ElementsAre("embed.weight", "lm_head.weight", "norm.weight"));
   EXPECT_THAT(checkpoint->files, ElementsAre(Path("a.safetensors"), Path("b.safetensors")));
 }
 
@@ -424,7 +426,8 @@ TEST_F(SafetensorsFileTest, MalformedIndex) {
                 ":1:17: field 'weight_map.a': expected a string, got 3");
   Write("model.safetensors.index.json", R"({"metadata": {}})");
   EXPECT_EQ(read_checkpoint_directory(dir_).status().message(),
-            Path("model.safetensors.index.json") + ": field 'weight_map': required field is missing");
+            Path("model.safetensors.index.json") +
+                ": field 'weight_map': required field is missing");
   Write("model.safetensors.index.json", R"({"weight_map": {)");
   EXPECT_THAT(read_checkpoint_directory(dir_).status().message(),
               HasSubstr("model.safetensors.index.json:1:17: unexpected end of input"));
