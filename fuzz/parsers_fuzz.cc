@@ -21,7 +21,11 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/safetensors.h"
+#include "core/architectures.h"
 #include "core/json_doc.h"
+#include "flopsmeter/flops.h"
+#include "flopsmeter/gpus.h"
+#include "flopsmeter/rules.h"
 
 namespace {
 
@@ -73,6 +77,29 @@ void WalkJson(const JsonDoc& doc, const Json& value, const std::string& pointer,
   }
 }
 
+// The same text as a model config (then accounted and estimated), a rules
+// file and a GPU catalog: each accepts it or explains why, never crashes.
+void FuzzInterpreters(const JsonDoc& doc, std::string_view text) {
+  flopsmeter::Result<flopsmeter::Model> model = flopsmeter::build_model_from_config(doc);
+  if (!model.ok()) {
+    CheckMessage(model.status(), "fuzz.json");
+  } else {
+    flopsmeter::ParamBreakdown b = flopsmeter::count_parameters(*model);
+    Check(b.active_per_token <= b.total);
+    auto plan = flopsmeter::plan_training(*model, flopsmeter::MethodSpec{});
+    Check(plan.ok() && plan->params_trainable == b.total);
+    flopsmeter::Workload w;
+    w.sequences[17] = 2;
+    w.tokens = 34;
+    auto flops = flopsmeter::estimate_flops(*model, *plan, w);
+    Check(flops.ok() || flops.status().code() == flopsmeter::StatusCode::kOverflow);
+  }
+  auto rules = flopsmeter::parse_rules(text, "fuzz.json");
+  if (!rules.ok()) CheckMessage(rules.status(), "fuzz.json");
+  auto gpus = flopsmeter::parse_gpu_catalog(text, "fuzz.json");
+  if (!gpus.ok()) CheckMessage(gpus.status(), "fuzz.json");
+}
+
 void FuzzJson(std::string_view text) {
   flopsmeter::Result<JsonDoc> doc = flopsmeter::parse_json_document(text, "fuzz.json");
   const bool nlohmann_accepts = Json::accept(text.begin(), text.end());
@@ -89,6 +116,7 @@ void FuzzJson(std::string_view text) {
   Check(nlohmann_accepts);
   int budget = 2000;
   WalkJson(*doc, doc->root, "", &budget);
+  FuzzInterpreters(*doc, text);
 }
 
 void FuzzSafetensors(std::string_view bytes, uint64_t extra_data_bytes) {

@@ -1,5 +1,7 @@
 #include "core/architectures.h"
 
+#include "flopsmeter/exact.h"
+
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -10,6 +12,13 @@ namespace flopsmeter {
 namespace {
 
 using nlohmann::json;
+
+// Bounds that keep a hostile config from exhausting memory or overflowing
+// 64-bit counts; each is far above any published model.
+constexpr uint64_t kMaxShapeValue = uint64_t{1} << 24;  // any one dimension
+constexpr uint64_t kMaxLayers = 4096;
+constexpr uint64_t kMaxExpertModules = uint64_t{1} << 20;  // layers x experts
+constexpr Flop kMaxParameters = static_cast<Flop>(1) << 60;
 
 // Reads typed fields of one config object; errors name file, line and field.
 class ConfigReader {
@@ -36,8 +45,18 @@ class ConfigReader {
     return fail(key, "is " + v.dump() + "; expected a non-negative integer");
   }
 
-  Result<uint64_t> positive(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
+  // A shape field: at most kMaxShapeValue, so products of two fit easily.
+  Result<uint64_t> shape(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
     FM_ASSIGN_OR_RETURN(uint64_t v, uint(key, fallback));
+    if (v > kMaxShapeValue) {
+      return fail(key, "is " + std::to_string(v) + "; larger than any real model (limit " +
+                           std::to_string(kMaxShapeValue) + ")");
+    }
+    return v;
+  }
+
+  Result<uint64_t> positive(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
+    FM_ASSIGN_OR_RETURN(uint64_t v, shape(key, fallback));
     if (v == 0) return fail(key, "is 0; expected a positive integer");
     return v;
   }
@@ -176,8 +195,12 @@ Result<Dims> read_dims(const ConfigReader& c, uint64_t default_vocab, bool defau
   }
   FM_ASSIGN_OR_RETURN(d.head_dim, c.positive("head_dim", d.hidden / d.heads));
   FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("intermediate_size"));
-  FM_ASSIGN_OR_RETURN(d.max_positions, c.uint("max_position_embeddings", 0));
+  FM_ASSIGN_OR_RETURN(d.max_positions, c.shape("max_position_embeddings", 0));
   FM_ASSIGN_OR_RETURN(d.tied, c.boolean("tie_word_embeddings", default_tied));
+  if (d.layers > kMaxLayers) {
+    return c.error("num_hidden_layers " + std::to_string(d.layers) + " exceeds " + std::to_string(kMaxLayers) +
+                   "; larger than any real model");
+  }
   if (d.heads % d.kv_heads != 0) {
     return c.error("num_attention_heads " + std::to_string(d.heads) + " is not a multiple of num_key_value_heads " +
                    std::to_string(d.kv_heads));
@@ -288,7 +311,7 @@ MlpBuilder dense_mlp(const Dims& d, bool bias) {
 // Window per layer for the families that configure one uniformly.
 Status uniform_window(const ConfigReader& c, Model& m) {
   if (!c.has("sliding_window")) return Status::Ok();
-  FM_ASSIGN_OR_RETURN(uint64_t w, c.uint("sliding_window"));
+  FM_ASSIGN_OR_RETURN(uint64_t w, c.shape("sliding_window"));
   std::fill(m.arch.sliding_window.begin(), m.arch.sliding_window.end(), w);
   return Status::Ok();
 }
@@ -298,7 +321,7 @@ Status uniform_window(const ConfigReader& c, Model& m) {
 Status qwen_window(const ConfigReader& c, Model& m) {
   FM_ASSIGN_OR_RETURN(std::vector<std::string> types, c.string_list("layer_types"));
   FM_ASSIGN_OR_RETURN(bool use, c.boolean("use_sliding_window", false));
-  FM_ASSIGN_OR_RETURN(uint64_t window, c.uint("sliding_window", 0));
+  FM_ASSIGN_OR_RETURN(uint64_t window, c.shape("sliding_window", 0));
   FM_ASSIGN_OR_RETURN(uint64_t max_window_layers, c.uint("max_window_layers", 0));
   for (uint64_t i = 0; i < m.arch.num_layers; ++i) {
     bool sliding = !types.empty() ? (i < types.size() && types[i] == "sliding_attention")
@@ -312,7 +335,7 @@ Status qwen_window(const ConfigReader& c, Model& m) {
 // in which every Nth layer is global.
 Status gemma_window(const ConfigReader& c, Model& m, uint64_t default_pattern) {
   FM_ASSIGN_OR_RETURN(std::vector<std::string> types, c.string_list("layer_types"));
-  FM_ASSIGN_OR_RETURN(uint64_t window, c.uint("sliding_window", 4096));
+  FM_ASSIGN_OR_RETURN(uint64_t window, c.shape("sliding_window", 4096));
   FM_ASSIGN_OR_RETURN(uint64_t pattern, c.positive("sliding_window_pattern", default_pattern));
   for (uint64_t i = 0; i < m.arch.num_layers; ++i) {
     bool sliding = !types.empty() ? (i < types.size() && types[i] == "sliding_attention") : ((i + 1) % pattern != 0);
@@ -388,6 +411,7 @@ Result<Model> build_mixtral(const ConfigReader& c) {
   FM_ASSIGN_OR_RETURN(uint64_t experts, c.positive("num_local_experts", 8));
   FM_ASSIGN_OR_RETURN(uint64_t top_k, c.positive("num_experts_per_tok", 2));
   if (top_k > experts) return c.error("num_experts_per_tok exceeds num_local_experts");
+  if (experts * d.layers > kMaxExpertModules) return c.error("layers x experts is larger than any real model");
   MlpBuilder mlp = [d, experts](ModelBuilder& b, const std::string& lp, int layer) {
     std::string mp = lp + ".block_sparse_moe";
     b.linear(mp + ".gate", Slot::kRouter, Component::kRouter, layer, d.hidden, experts, false);
@@ -415,10 +439,11 @@ Result<Model> build_qwen_moe(const std::string& type, const ConfigReader& c) {
   FM_ASSIGN_OR_RETURN(uint64_t experts, c.positive("num_experts", qwen2 ? 60 : 128));
   FM_ASSIGN_OR_RETURN(uint64_t top_k, c.positive("num_experts_per_tok", qwen2 ? 4 : 8));
   FM_ASSIGN_OR_RETURN(uint64_t moe_inter, c.positive("moe_intermediate_size", qwen2 ? 1408 : 768));
-  FM_ASSIGN_OR_RETURN(uint64_t shared_inter, c.uint("shared_expert_intermediate_size", qwen2 ? 5632 : 0));
+  FM_ASSIGN_OR_RETURN(uint64_t shared_inter, c.shape("shared_expert_intermediate_size", qwen2 ? 5632 : 0));
   FM_ASSIGN_OR_RETURN(uint64_t sparse_step, c.positive("decoder_sparse_step", 1));
   FM_ASSIGN_OR_RETURN(std::vector<uint64_t> mlp_only, c.uint_list("mlp_only_layers"));
   if (top_k > experts) return c.error("num_experts_per_tok exceeds num_experts");
+  if (experts * d.layers > kMaxExpertModules) return c.error("layers x experts is larger than any real model");
   std::set<uint64_t> dense_layers(mlp_only.begin(), mlp_only.end());
 
   LayerStyle s;
@@ -467,6 +492,7 @@ Result<Model> build_gpt2(const ConfigReader& c) {
   FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("n_inner", 4 * d.hidden));
   FM_ASSIGN_OR_RETURN(d.tied, c.boolean("tie_word_embeddings", true));
   if (d.hidden % d.heads != 0) return c.error("n_embd is not divisible by n_head");
+  if (d.layers > kMaxLayers) return c.error("n_layer is larger than any real model");
   FM_ASSIGN_OR_RETURN(bool cross, c.boolean("add_cross_attention", false));
   if (cross) return Status::Unsupported("gpt2 with add_cross_attention is not supported; pass the checkpoint directory");
   d.kv_heads = d.heads;
@@ -579,6 +605,12 @@ Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& poi
   }
   ConfigReader reader(doc, config, pointer);
   FM_ASSIGN_OR_RETURN(Model m, it->second(type, reader));
+  Flop total = 0;
+  for (const Module& mod : m.modules)
+    for (const Parameter& p : mod.params) total += p.numel;
+  if (total > kMaxParameters) {
+    return Status::InvalidArgument(origin + ": the config describes more than 2^60 parameters; larger than any real model");
+  }
   m.id = doc.origin;
   return m;
 }

@@ -104,3 +104,27 @@ TEST(ParamCounts, Gemma3MultimodalConfigPointsToTheTextConfig) {
 
 }  // namespace
 }  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+// Hostile configs are refused before any memory is spent on them.
+TEST(ParamCounts, ImplausiblyLargeConfigsAreRefusedWithTheField) {
+  nlohmann::json base = {{"model_type", "mixtral"},  {"hidden_size", 64},        {"num_hidden_layers", 2},
+                         {"num_attention_heads", 4}, {"intermediate_size", 128}, {"num_local_experts", 4}};
+  nlohmann::json wide = base;
+  wide["hidden_size"] = uint64_t{1} << 40;
+  auto m = testing::model_from_json(wide, "wide.json");
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("field 'hidden_size' is 1099511627776; larger than any real model"));
+  nlohmann::json deep = base;
+  deep["num_hidden_layers"] = 1000000;
+  EXPECT_THAT(testing::model_from_json(deep).status().message(), ::testing::HasSubstr("num_hidden_layers 1000000 exceeds"));
+  nlohmann::json experts = base;
+  experts["num_hidden_layers"] = 4000;
+  experts["num_local_experts"] = 100000;
+  EXPECT_THAT(testing::model_from_json(experts).status().message(), ::testing::HasSubstr("layers x experts"));
+}
+
+}  // namespace
+}  // namespace flopsmeter
