@@ -61,9 +61,9 @@ struct GpuSpec {
   // Exact NVML device names (nvmlDeviceGetName) of this variant,
   // e.g. "NVIDIA H100 80GB HBM3". Matched case-insensitively after trimming.
   std::vector<std::string> match;
-  std::string architecture;                // "hopper", "ampere", ...
-  std::optional<uint32_t> sm_count;        // streaming multiprocessors
-  std::optional<uint32_t> boost_clock_mhz; // MHz
+  std::string architecture;                 // "hopper", "ampere", ...
+  std::optional<uint32_t> sm_count;         // streaming multiprocessors
+  std::optional<uint32_t> boost_clock_mhz;  // MHz
   // Dense peak per dtype, FLOP/s. A missing dtype: the GPU has no such path.
   std::map<DType, double> dense_peak_flop_per_s;
   // Dense FLOP per clock per SM per dtype (e.g. bf16: 2048 on GA100), for
@@ -128,8 +128,8 @@ struct HardwareEstimate {
 // Errors (kInvalidArgument): gpus == 0; hours not finite or <= 0; utilization
 // not in (0, 1]; `dtype` without a peak for this GPU (the message lists the
 // supported dtypes and suggests --peak-flops); a result beyond double range.
-Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint64_t gpus,
-                                           double hours, double utilization);
+Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint64_t gpus, double hours,
+                                           double utilization);
 // Estimate with a user-given peak per GPU in FLOP/s (finite, > 0).
 // `source` describes it for the report.
 Result<HardwareEstimate> hardware_estimate(double peak_flop_per_s, uint64_t gpus, double hours,

@@ -12,7 +12,7 @@
 //       flopsmeter::parse_rules(text, "rules.json");
 //   if (!rules.ok()) return rules.status();
 //   flopsmeter::RuleInput in;
-//   in.modification_flop = 29'000'000'000'000'000'000'000;  // 2.9e22 FLOP
+//   in.modification_flop = *flopsmeter::parse_exact_integer("2.9e22", "run");  // FLOP
 //   in.base = *flopsmeter::parse_pretrain_flops("9e22", "PRETRAIN_FLOPS");
 //   for (const flopsmeter::RuleResult& r : flopsmeter::evaluate_rules(*rules, in)) {
 //     // r.exceeds == false for eu_modification: 2.9e22 <= 9e22 / 3 = 3e22
@@ -149,8 +149,8 @@ const Regime* find_regime(const RuleSet& rules, std::string_view id);
 
 // The base model's own training compute, when known.
 struct BaseCompute {
-  std::optional<Flop> flop;  // FLOP; nullopt: not published and not given
-  std::string source;        // where `flop` came from ("PRETRAIN_FLOPS", a catalog entry)
+  std::optional<Flop> flop;    // FLOP; nullopt: not published and not given
+  std::string source;          // where `flop` came from ("PRETRAIN_FLOPS", a catalog entry)
   bool systemic_risk = false;  // the base model is a GPAI model with systemic risk
 };
 
@@ -215,8 +215,7 @@ struct ModificationThreshold {
 // Uses the regime with id "eu_modification".
 // Errors: kNotFound when `rules` has no such regime; kUnsupported when its
 // threshold is not of kind fraction_of_base.
-Result<ModificationThreshold> eu_modification_threshold(const RuleSet& rules,
-                                                        const BaseCompute& base);
+Result<ModificationThreshold> eu_modification_threshold(const RuleSet& rules, const BaseCompute& base);
 
 // ---------------------------------------------------------------------------
 // PRETRAIN_FLOPS / --pretrain-flops
@@ -258,7 +257,7 @@ struct AwsCompatResult {
   std::optional<double> pct_of_pretrain;  // a ratio (0.5 = 50%), as the toolkit stores it
   std::optional<bool> exceeds_30pct;
   // The toolkit's strings, formatted as Python's f"{x: .2e}" (leading space):
-  std::string threshold_value_text;  // " 3.30e+22"
+  std::string threshold_value_text;                // " 3.30e+22"
   std::optional<std::string> flops_original_text;  // nullopt where it writes null
 };
 // `pretrain_flop`: nullopt when PRETRAIN_FLOPS is unset. Both in FLOP.

@@ -9,6 +9,7 @@
 #include "adapters/embedded_data.h"
 #include "adapters/files.h"
 #include "core/model_catalog.h"
+#include "core/suggest.h"
 
 namespace flopsmeter {
 namespace {

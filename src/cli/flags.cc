@@ -4,7 +4,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/model_catalog.h"
+#include "core/suggest.h"
 
 namespace flopsmeter::cli {
 

@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "core/model_catalog.h"
+#include "core/suggest.h"
 #include "flopsmeter/version.h"
 
 namespace {

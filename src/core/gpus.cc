@@ -8,10 +8,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "core/json_doc.h"
+#include "core/strict_fields.h"
+#include "core/suggest.h"
 
 namespace flopsmeter {
 namespace {
@@ -28,35 +29,6 @@ constexpr DTypeName kDTypeNames[] = {
     {DType::kFp32, "fp32"}, {DType::kTf32, "tf32"}, {DType::kBf16, "bf16"},
     {DType::kFp16, "fp16"}, {DType::kFp8, "fp8"},
 };
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
-
-// `text` safe to quote in a message: control characters become \xNN (a
-// hostile file must not put terminal escapes into our output) and long text
-// is cut at 60 bytes.
-std::string printable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < 60; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > 60) out += "...";
-  return out;
-}
 
 std::string dtype_list(const std::vector<DType>& dtypes) {
   std::vector<std::string> names;
@@ -81,21 +53,6 @@ std::vector<std::string> lookup_keys(const GpuSpec& gpu) {
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   return keys;
-}
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // A result, to three significant digits: "1.42e+20".
@@ -146,56 +103,17 @@ std::optional<double> tflops_to_flop_per_s(const std::string& text) {
 
 // Typed field readers over a JsonDoc for gpus.json. Fields are addressed by
 // JSON pointers ("/gpus/3/id"); messages carry file, line, column and field.
-class FieldReader {
+class FieldReader : public StrictFields {
  public:
-  explicit FieldReader(const JsonDoc& doc) : doc_(doc) {}
-
-  Status Error(const std::string& pointer, const std::string& message) const {
-    return doc_.error(pointer, message);
-  }
-  static std::string Child(const std::string& pointer, std::string_view key) {
-    return JsonDoc::child(pointer, key);
-  }
-
-  static const Json* Member(const Json& object, std::string_view key) {
-    if (!JsonDoc::has(object, key)) return nullptr;
-    return &*object.find(key);
-  }
-
-  Status RequireObject(const Json& node, const std::string& pointer) const {
-    if (!node.is_object()) return Error(pointer, "expected an object, got " + TypeName(node));
-    return Status::Ok();
-  }
-
-  // Keys starting with '_' are comments.
-  Status CheckKeys(const Json& object, const std::string& pointer,
-                   const std::vector<std::string>& allowed) const {
-    for (const auto& item : object.items()) {
-      const std::string& key = item.key();
-      if (!key.empty() && key[0] == '_') continue;
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return Error(Child(pointer, key), "unknown field; allowed: " + join(allowed, ", "));
-      }
-    }
-    return Status::Ok();
-  }
-
-  Result<std::string> RequiredString(const Json& object, const std::string& pointer,
-                                     std::string_view key) const {
-    const Json* node = Member(object, key);
-    if (node == nullptr) return Error(Child(pointer, key), "missing (a non-empty string is required)");
-    if (!node->is_string()) return Error(Child(pointer, key), "expected a string, got " + TypeName(*node));
-    std::string value = node->get<std::string>();
-    if (value.empty()) return Error(Child(pointer, key), "must not be empty");
-    return value;
-  }
+  using StrictFields::StrictFields;
 
   Result<std::optional<uint32_t>> OptionalPositiveInt(const Json& object, const std::string& pointer,
                                                       std::string_view key) const {
     if (Member(object, key) == nullptr) return std::optional<uint32_t>();
     FM_ASSIGN_OR_RETURN(uint64_t value, doc_.get_uint(object, pointer, key));
     if (value == 0 || value > UINT32_MAX) {
-      return Error(Child(pointer, key), "must be a positive integer below 2^32, got " + std::to_string(value));
+      return Error(Child(pointer, key),
+                   "must be a positive integer below 2^32, got " + std::to_string(value));
     }
     return std::optional<uint32_t>(static_cast<uint32_t>(value));
   }
@@ -209,23 +127,15 @@ class FieldReader {
     return dtype;
   }
 
-  static std::string TypeName(const Json& node) {
-    if (node.is_number()) return "a number";
-    if (node.is_string()) return "a string";
-    if (node.is_boolean()) return "a boolean";
-    if (node.is_array()) return "an array";
-    if (node.is_object()) return "an object";
-    return "null";
-  }
-
- private:
-  const JsonDoc& doc_;
 };
 
 const std::vector<std::string> kRootKeys = {"schema", "data_version", "gpus"};
-const std::vector<std::string> kGpuKeys = {
-    "id",     "name", "match",  "architecture", "sm_count", "boost_clock_mhz", "dense_tflops",
-    "dense_flop_per_clk_per_sm", "source", "url", "status"};
+const std::vector<std::string> kGpuKeys = {"id",           "name",
+                                           "match",        "architecture",
+                                           "sm_count",     "boost_clock_mhz",
+                                           "dense_tflops", "dense_flop_per_clk_per_sm",
+                                           "source",       "url",
+                                           "status"};
 
 bool IsValidId(const std::string& id) {
   if (id.empty() || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9'))) return false;
@@ -242,8 +152,9 @@ Result<GpuSpec> ParseGpu(const FieldReader& reader, const Json& node, const std:
   gpu.origin = origin;
   FM_ASSIGN_OR_RETURN(gpu.id, reader.RequiredString(node, pointer, "id"));
   if (!IsValidId(gpu.id)) {
-    return reader.Error(FieldReader::Child(pointer, "id"),
-                        "'" + printable(gpu.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
+    return reader.Error(
+        FieldReader::Child(pointer, "id"),
+        "'" + printable(gpu.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
   }
   FM_ASSIGN_OR_RETURN(gpu.name, reader.RequiredString(node, pointer, "name"));
 
@@ -383,12 +294,14 @@ Result<GpuCatalog> parse_gpu_catalog(std::string_view json_text, std::string ori
     GpuCatalog catalog;
     FM_ASSIGN_OR_RETURN(std::string schema, reader.RequiredString(root, "", "schema"));
     if (schema != kGpuSchema) {
-      return reader.Error("/schema", "unsupported schema '" + printable(schema) + "'; expected \"" + kGpuSchema + "\"");
+      return reader.Error("/schema",
+                          "unsupported schema '" + printable(schema) + "'; expected \"" + kGpuSchema + "\"");
     }
     FM_ASSIGN_OR_RETURN(catalog.data_version, reader.RequiredString(root, "", "data_version"));
     const Json* gpus = FieldReader::Member(root, "gpus");
     if (gpus == nullptr) return reader.Error("/gpus", "missing (an array of GPUs is required)");
-    if (!gpus->is_array() || gpus->empty()) return reader.Error("/gpus", "expected a non-empty array of GPUs");
+    if (!gpus->is_array() || gpus->empty())
+      return reader.Error("/gpus", "expected a non-empty array of GPUs");
     // lookup key -> (index of the GPU that owns it)
     std::map<std::string, size_t> owner;
     for (size_t i = 0; i < gpus->size(); ++i) {
@@ -403,8 +316,8 @@ Result<GpuCatalog> parse_gpu_catalog(std::string_view json_text, std::string ori
       for (const std::string& key : lookup_keys(gpu)) {
         auto [it, inserted] = owner.emplace(key, i);
         if (!inserted) {
-          return reader.Error(pointer, "'" + printable(key) + "' already names gpus[" + std::to_string(it->second) +
-                                           "] (" + catalog.gpus[it->second].id +
+          return reader.Error(pointer, "'" + printable(key) + "' already names gpus[" +
+                                           std::to_string(it->second) + "] (" + catalog.gpus[it->second].id +
                                            "); ids, names and NVML names must each name one GPU");
         }
       }
@@ -440,7 +353,8 @@ GpuCatalog merge_gpu_catalogs(const GpuCatalog& base, const GpuCatalog& override
 
 Result<const GpuSpec*> find_gpu(const GpuCatalog& catalog, std::string_view query) {
   const std::string key = lookup_key(query);
-  if (key.empty()) return Status::InvalidArgument("empty GPU name; give a catalog id or the NVML device name");
+  if (key.empty())
+    return Status::InvalidArgument("empty GPU name; give a catalog id or the NVML device name");
   // Ids first, then NVML names, then display names: after a merge an id or
   // NVML name is the more deliberate claim.
   for (const GpuSpec& gpu : catalog.gpus) {
@@ -478,7 +392,8 @@ Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint
                                            double utilization) {
   std::optional<double> peak = gpu.peak(dtype);
   if (!peak) {
-    return Status::InvalidArgument("GPU '" + gpu.id + "' (" + gpu.name + ") has no dense " + dtype_name(dtype) +
+    return Status::InvalidArgument("GPU '" + gpu.id + "' (" + gpu.name + ") has no dense " +
+                                   dtype_name(dtype) +
                                    " peak in the catalog; supported: " + dtype_list(gpu.supported_dtypes()) +
                                    "; choose one of those with --dtype, or pass --peak-flops");
   }
@@ -503,8 +418,8 @@ Result<HardwareEstimate> hardware_estimate(double peak_flop_per_s, uint64_t gpus
   e.gpus = gpus;
   e.hours = hours;
   e.formula = "C = N x L x H x U = " + std::to_string(gpus) + " x " + figure(seconds) + " s x " +
-              figure(peak_flop_per_s) + " FLOP/s x " + figure(utilization) + " = " +
-              scientific(e.flop) + " FLOP";
+              figure(peak_flop_per_s) + " FLOP/s x " + figure(utilization) + " = " + scientific(e.flop) +
+              " FLOP";
   e.source = std::move(source);
   return e;
 }

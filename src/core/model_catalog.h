@@ -5,18 +5,12 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "flopsmeter/catalog.h"
 
 namespace flopsmeter {
 
 Result<CatalogModel> parse_catalog_model(std::string_view text, const std::string& origin);
-
-// Up to `limit` of `candidates` closest to `query` by edit distance
-// (case-insensitive), best first: for "did you mean" suggestions.
-std::vector<std::string> closest_names(std::string_view query, const std::vector<std::string>& candidates,
-                                       size_t limit = 3);
 
 }  // namespace flopsmeter
 

@@ -3,14 +3,12 @@
 #include "flopsmeter/rules.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <limits>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "core/json_doc.h"
+#include "core/strict_fields.h"
 
 namespace flopsmeter {
 namespace {
@@ -127,26 +125,6 @@ std::string scientific(double v) {
 std::string scientific(Flop v) { return scientific(to_double(v)); }
 std::string scientific(const Fraction& f) { return scientific(f.to_double()); }
 
-// `text` safe to quote in a message: control characters become \xNN (a
-// hostile file must not put terminal escapes into our output) and long text
-// is cut at 60 bytes.
-std::string printable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < 60; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > 60) out += "...";
-  return out;
-}
-
 // "1/3", "3/10", "1".
 std::string fraction_text(const Fraction& f) {
   if (f.den == 1) return to_decimal(f.num);
@@ -160,15 +138,6 @@ std::string percent_text(const Fraction& f) {
   return buf;
 }
 
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------
 // Enum names
 // ---------------------------------------------------------------------------
@@ -180,8 +149,8 @@ struct EnumName {
 };
 
 constexpr EnumName<RegimeStatus> kStatusNames[] = {
-    {RegimeStatus::kInForce, "in_force"},   {RegimeStatus::kEnactedNotInForce, "enacted_not_in_force"},
-    {RegimeStatus::kRevoked, "revoked"},    {RegimeStatus::kVetoed, "vetoed"},
+    {RegimeStatus::kInForce, "in_force"},      {RegimeStatus::kEnactedNotInForce, "enacted_not_in_force"},
+    {RegimeStatus::kRevoked, "revoked"},       {RegimeStatus::kVetoed, "vetoed"},
     {RegimeStatus::kSuperseded, "superseded"}, {RegimeStatus::kNotConfirmed, "not_confirmed"},
 };
 constexpr EnumName<ComputeBasis> kBasisNames[] = {
@@ -206,7 +175,7 @@ const char* name_of(const EnumName<Enum> (&table)[N], Enum value) {
 }
 
 // ---------------------------------------------------------------------------
-// JSON reading with field paths in messages
+// JSON reading with file, line, column and field in messages
 // ---------------------------------------------------------------------------
 
 using Json = nlohmann::json;
@@ -216,62 +185,9 @@ using Json = nlohmann::json;
 // decimals in strings, fractions, dates and unknown keys. Fields are
 // addressed by RFC 6901 JSON pointers ("/regimes/3/id"); messages name the
 // file, line, column and field ("rules.json:12:7: field 'regimes[3].id': ...").
-class FieldReader {
+class FieldReader : public StrictFields {
  public:
-  explicit FieldReader(const JsonDoc& doc) : doc_(doc) {}
-
-  Status Error(const std::string& pointer, const std::string& message) const {
-    return doc_.error(pointer, message);
-  }
-  static std::string Child(const std::string& pointer, std::string_view key) {
-    return JsonDoc::child(pointer, key);
-  }
-  static std::string Index(const std::string& pointer, size_t i) { return JsonDoc::child(pointer, i); }
-
-  // A present, non-null member, or nullptr.
-  static const Json* Member(const Json& object, std::string_view key) {
-    if (!JsonDoc::has(object, key)) return nullptr;
-    return &*object.find(key);
-  }
-
-  Status RequireObject(const Json& node, const std::string& pointer) const {
-    if (!node.is_object()) return Error(pointer, "expected an object, got " + TypeName(node));
-    return Status::Ok();
-  }
-
-  // Fails on a key of `object` not in `allowed`. Keys starting with '_' are
-  // comments and always allowed.
-  Status CheckKeys(const Json& object, const std::string& pointer,
-                   const std::vector<std::string>& allowed) const {
-    for (const auto& item : object.items()) {
-      const std::string& key = item.key();
-      if (!key.empty() && key[0] == '_') continue;
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return Error(Child(pointer, key), "unknown field; allowed: " + join(allowed, ", "));
-      }
-    }
-    return Status::Ok();
-  }
-
-  Result<std::string> RequiredString(const Json& object, const std::string& pointer,
-                                     std::string_view key) const {
-    const Json* node = Member(object, key);
-    if (node == nullptr) return Error(Child(pointer, key), "missing (a non-empty string is required)");
-    if (!node->is_string()) return Error(Child(pointer, key), "expected a string, got " + TypeName(*node));
-    std::string value = node->get<std::string>();
-    if (value.empty()) return Error(Child(pointer, key), "must not be empty");
-    return value;
-  }
-
-  Result<std::optional<std::string>> OptionalString(const Json& object, const std::string& pointer,
-                                                    std::string_view key) const {
-    const Json* node = Member(object, key);
-    if (node == nullptr) return std::optional<std::string>();
-    if (!node->is_string()) {
-      return Error(Child(pointer, key), "expected a string or null, got " + TypeName(*node));
-    }
-    return std::optional<std::string>(node->get<std::string>());
-  }
+  using StrictFields::StrictFields;
 
   template <typename Enum, size_t N>
   Result<Enum> RequiredEnum(const Json& object, const std::string& pointer, std::string_view key,
@@ -288,7 +204,8 @@ class FieldReader {
     for (const auto& entry : table) {
       if (value == entry.name) return entry.value;
     }
-    return Error(Child(pointer, key), "unknown value '" + printable(value) + "'; allowed: " + join(allowed, ", "));
+    return Error(Child(pointer, key),
+                 "unknown value '" + printable(value) + "'; allowed: " + join(allowed, ", "));
   }
 
   // A whole decimal written as a JSON string ("1e25"), exactly.
@@ -323,8 +240,8 @@ class FieldReader {
   // {"num": "1e23", "den": "3"}, reduced. num may be zero only if allow_zero.
   Result<Fraction> FractionAt(const Json& node, const std::string& pointer, bool allow_zero) const {
     if (!node.is_object()) {
-      return Error(pointer, "expected a fraction such as {\"num\": \"1e23\", \"den\": \"3\"}, got " +
-                                TypeName(node));
+      return Error(pointer,
+                   "expected a fraction such as {\"num\": \"1e23\", \"den\": \"3\"}, got " + TypeName(node));
     }
     FM_RETURN_IF_ERROR(CheckKeys(node, pointer, {"num", "den"}));
     Fraction f;
@@ -365,23 +282,13 @@ class FieldReader {
     return month >= 1 && month <= 12 && day >= 1 && day <= 31;
   }
 
-  static std::string TypeName(const Json& node) {
-    if (node.is_number()) return "a number";
-    if (node.is_string()) return "a string";
-    if (node.is_boolean()) return "a boolean";
-    if (node.is_array()) return "an array";
-    if (node.is_object()) return "an object";
-    return "null";
-  }
-
-  const JsonDoc& doc_;
 };
 
 const std::vector<std::string> kRootKeys = {"schema", "data_version", "regimes", "error_margin"};
 const std::vector<std::string> kRegimeKeys = {
-    "id",     "name",          "jurisdiction",   "legal_source",  "url",
-    "status", "status_note",   "effective_from", "effective_until", "compute_basis",
-    "comparison", "threshold", "explanation"};
+    "id",         "name",        "jurisdiction",   "legal_source",    "url",
+    "status",     "status_note", "effective_from", "effective_until", "compute_basis",
+    "comparison", "threshold",   "explanation"};
 constexpr char kRulesSchema[] = "flopsmeter.rules/1";
 
 bool IsValidId(const std::string& id) {
@@ -392,13 +299,13 @@ bool IsValidId(const std::string& id) {
 }
 
 // Every "{...}" in the template must be "{compare}".
-Status CheckTemplate(const FieldReader& reader, const std::string& path, const std::string& text) {
+Status CheckTemplate(const FieldReader& reader, const std::string& pointer, const std::string& text) {
   for (size_t open = text.find('{'); open != std::string::npos; open = text.find('{', open + 1)) {
     size_t close = text.find('}', open);
-    if (close == std::string::npos) return reader.Error(path, "unclosed '{' in template");
+    if (close == std::string::npos) return reader.Error(pointer, "unclosed '{' in template");
     std::string placeholder = text.substr(open, close - open + 1);
     if (placeholder != "{compare}") {
-      return reader.Error(path, "unknown placeholder " + placeholder + "; allowed: {compare}");
+      return reader.Error(pointer, "unknown placeholder " + placeholder + "; allowed: {compare}");
     }
   }
   return Status::Ok();
@@ -418,9 +325,9 @@ Result<Threshold> ParseThreshold(const FieldReader& reader, const Json& node, co
       reader.CheckKeys(node, pointer, {"kind", "fraction", "unknown_base", "unknown_base_systemic_risk"}));
   FM_ASSIGN_OR_RETURN(t.fraction, reader.RequiredFraction(node, pointer, "fraction", false));
   if (t.fraction.num > t.fraction.den) {
-    return reader.Error(FieldReader::Child(pointer, "fraction"),
-                        "must be at most 1 (a share of the base model's compute), got " +
-                            fraction_text(t.fraction));
+    return reader.Error(
+        FieldReader::Child(pointer, "fraction"),
+        "must be at most 1 (a share of the base model's compute), got " + fraction_text(t.fraction));
   }
   FM_ASSIGN_OR_RETURN(t.unknown_base, reader.RequiredFraction(node, pointer, "unknown_base", false));
   if (FieldReader::Member(node, "unknown_base_systemic_risk") != nullptr) {
@@ -431,40 +338,42 @@ Result<Threshold> ParseThreshold(const FieldReader& reader, const Json& node, co
   return t;
 }
 
-Result<Regime> ParseRegime(const FieldReader& reader, const Json& node, const std::string& path,
-                           const std::string& origin) {  // path: the regime's JSON pointer
-  FM_RETURN_IF_ERROR(reader.RequireObject(node, path));
-  FM_RETURN_IF_ERROR(reader.CheckKeys(node, path, kRegimeKeys));
+Result<Regime> ParseRegime(const FieldReader& reader, const Json& node, const std::string& pointer,
+                           const std::string& origin) {
+  FM_RETURN_IF_ERROR(reader.RequireObject(node, pointer));
+  FM_RETURN_IF_ERROR(reader.CheckKeys(node, pointer, kRegimeKeys));
   Regime r;
   r.origin = origin;
-  FM_ASSIGN_OR_RETURN(r.id, reader.RequiredString(node, path, "id"));
+  FM_ASSIGN_OR_RETURN(r.id, reader.RequiredString(node, pointer, "id"));
   if (!IsValidId(r.id)) {
-    return reader.Error(FieldReader::Child(path, "id"),
-                        "'" + printable(r.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
+    return reader.Error(
+        FieldReader::Child(pointer, "id"),
+        "'" + printable(r.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
   }
-  FM_ASSIGN_OR_RETURN(r.name, reader.RequiredString(node, path, "name"));
-  FM_ASSIGN_OR_RETURN(r.jurisdiction, reader.RequiredString(node, path, "jurisdiction"));
-  FM_ASSIGN_OR_RETURN(r.legal_source, reader.RequiredString(node, path, "legal_source"));
-  FM_ASSIGN_OR_RETURN(r.url, reader.RequiredString(node, path, "url"));
-  FM_ASSIGN_OR_RETURN(r.status, reader.RequiredEnum(node, path, "status", kStatusNames));
-  FM_ASSIGN_OR_RETURN(std::optional<std::string> note, reader.OptionalString(node, path, "status_note"));
+  FM_ASSIGN_OR_RETURN(r.name, reader.RequiredString(node, pointer, "name"));
+  FM_ASSIGN_OR_RETURN(r.jurisdiction, reader.RequiredString(node, pointer, "jurisdiction"));
+  FM_ASSIGN_OR_RETURN(r.legal_source, reader.RequiredString(node, pointer, "legal_source"));
+  FM_ASSIGN_OR_RETURN(r.url, reader.RequiredString(node, pointer, "url"));
+  FM_ASSIGN_OR_RETURN(r.status, reader.RequiredEnum(node, pointer, "status", kStatusNames));
+  FM_ASSIGN_OR_RETURN(std::optional<std::string> note, reader.OptionalString(node, pointer, "status_note"));
   r.status_note = note.value_or("");
-  FM_ASSIGN_OR_RETURN(r.effective_from, reader.OptionalDate(node, path, "effective_from"));
-  FM_ASSIGN_OR_RETURN(r.effective_until, reader.OptionalDate(node, path, "effective_until"));
+  FM_ASSIGN_OR_RETURN(r.effective_from, reader.OptionalDate(node, pointer, "effective_from"));
+  FM_ASSIGN_OR_RETURN(r.effective_until, reader.OptionalDate(node, pointer, "effective_until"));
   if (r.effective_from && r.effective_until && *r.effective_until < *r.effective_from) {
-    return reader.Error(FieldReader::Child(path, "effective_until"),
+    return reader.Error(FieldReader::Child(pointer, "effective_until"),
                         *r.effective_until + " is before effective_from " + *r.effective_from);
   }
-  FM_ASSIGN_OR_RETURN(r.compute_basis, reader.RequiredEnum(node, path, "compute_basis", kBasisNames));
-  FM_ASSIGN_OR_RETURN(r.comparison, reader.RequiredEnum(node, path, "comparison", kComparisonNames));
+  FM_ASSIGN_OR_RETURN(r.compute_basis, reader.RequiredEnum(node, pointer, "compute_basis", kBasisNames));
+  FM_ASSIGN_OR_RETURN(r.comparison, reader.RequiredEnum(node, pointer, "comparison", kComparisonNames));
   const Json* threshold = FieldReader::Member(node, "threshold");
   if (threshold == nullptr) {
-    return reader.Error(FieldReader::Child(path, "threshold"),
+    return reader.Error(FieldReader::Child(pointer, "threshold"),
                         "missing (e.g. {\"kind\": \"absolute\", \"flop\": \"1e25\"})");
   }
-  FM_ASSIGN_OR_RETURN(r.threshold, ParseThreshold(reader, *threshold, FieldReader::Child(path, "threshold")));
-  FM_ASSIGN_OR_RETURN(r.explanation, reader.RequiredString(node, path, "explanation"));
-  FM_RETURN_IF_ERROR(CheckTemplate(reader, FieldReader::Child(path, "explanation"), r.explanation));
+  FM_ASSIGN_OR_RETURN(r.threshold,
+                      ParseThreshold(reader, *threshold, FieldReader::Child(pointer, "threshold")));
+  FM_ASSIGN_OR_RETURN(r.explanation, reader.RequiredString(node, pointer, "explanation"));
+  FM_RETURN_IF_ERROR(CheckTemplate(reader, FieldReader::Child(pointer, "explanation"), r.explanation));
   return r;
 }
 
@@ -532,8 +441,8 @@ ChosenThreshold choose_threshold(const Threshold& t, const BaseCompute& base) {
                              " of the base compute does not fit in 128 bits exactly");
     }
     out.basis = "known_one_third";
-    out.how = fraction_text(t.fraction) + " of the base model's " + scientific(*base.flop) +
-              " FLOP (" + (base.source.empty() ? std::string("source not given") : base.source) + ")";
+    out.how = fraction_text(t.fraction) + " of the base model's " + scientific(*base.flop) + " FLOP (" +
+              (base.source.empty() ? std::string("source not given") : base.source) + ")";
     return out;
   }
   if (base.systemic_risk) {
@@ -621,8 +530,9 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   // Explanation: the rule, this run's figures, the verdict, the source.
   std::string verdict = r.exceeds ? "exceeds" : "does not exceed";
   if (!r.determinate) verdict = "the known part does not exceed; the total is unknown";
-  std::string text = fill_template(regime.explanation, regime.comparison) + " This run: " +
-                     scientific(r.compute_flop) + " FLOP (" + compute_basis_name(regime.compute_basis);
+  std::string text = fill_template(regime.explanation, regime.comparison) +
+                     " This run: " + scientific(r.compute_flop) + " FLOP (" +
+                     compute_basis_name(regime.compute_basis);
   if (regime.compute_basis == ComputeBasis::kCumulative) {
     text += input.base.flop ? ": base + earlier modifications + this run"
                             : ": earlier modifications + this run; base compute unknown, a lower bound";
@@ -654,19 +564,19 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   // (a) Error margin: the verdict at compute x (1 - m) and at compute x (1 + m).
   const Fraction& m = rules.error_margin;
   if (m.num > 0 && m.num < m.den) {
-    const bool low = exceeds_mixed(multiply_divide(r.compute_flop, m.den - m.num, m.den), r.threshold,
-                                   regime.comparison);
+    const bool low =
+        exceeds_mixed(multiply_divide(r.compute_flop, m.den - m.num, m.den), r.threshold, regime.comparison);
     const Flop high_factor = saturating_add(m.den, m.num);
-    const bool high = exceeds_mixed(multiply_divide(r.compute_flop, high_factor, m.den), r.threshold,
-                                    regime.comparison);
+    const bool high =
+        exceeds_mixed(multiply_divide(r.compute_flop, high_factor, m.den), r.threshold, regime.comparison);
     if (low != high) {
       const std::string pct = percent_text(m);
-      r.warnings.push_back(
-          "within the " + pct + " error margin: the estimate " + scientific(r.compute_flop) +
-          " FLOP off by " + pct + " either way (" +
-          scientific(to_double(r.compute_flop) * (1.0 - m.to_double())) + " to " +
-          scientific(to_double(r.compute_flop) * (1.0 + m.to_double())) + ") straddles the threshold " +
-          scientific(r.threshold) + " FLOP; document the method and its uncertainty (EU Guidelines Annex A.2)");
+      r.warnings.push_back("within the " + pct + " error margin: the estimate " + scientific(r.compute_flop) +
+                           " FLOP off by " + pct + " either way (" +
+                           scientific(to_double(r.compute_flop) * (1.0 - m.to_double())) + " to " +
+                           scientific(to_double(r.compute_flop) * (1.0 + m.to_double())) +
+                           ") straddles the threshold " + scientific(r.threshold) +
+                           " FLOP; document the method and its uncertainty (EU Guidelines Annex A.2)");
     }
   }
 
@@ -675,11 +585,12 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
     if (formula == input.formula_name) continue;
     const bool other = exceeds_flop(compute_for(regime, input, figure), r.threshold, regime.comparison);
     if (other != r.exceeds) {
-      const std::string used = input.formula_name.empty() ? "the chosen formula" : "'" + input.formula_name + "'";
-      r.warnings.push_back("formula '" + formula + "' gives " + scientific(figure) + " FLOP and " +
-                           (other ? "would exceed" : "would not exceed") + " the threshold; this result uses " +
-                           used + " (" + scientific(input.modification_flop) + " FLOP), which " +
-                           (r.exceeds ? "does" : "does not"));
+      const std::string used =
+          input.formula_name.empty() ? "the chosen formula" : "'" + input.formula_name + "'";
+      r.warnings.push_back(
+          "formula '" + formula + "' gives " + scientific(figure) + " FLOP and " +
+          (other ? "would exceed" : "would not exceed") + " the threshold; this result uses " + used + " (" +
+          scientific(input.modification_flop) + " FLOP), which " + (r.exceeds ? "does" : "does not"));
     }
   }
   return r;
@@ -717,8 +628,8 @@ Result<RuleSet> parse_rules(std::string_view json_text, std::string origin) {
     RuleSet rules;
     FM_ASSIGN_OR_RETURN(std::string schema, reader.RequiredString(root, "", "schema"));
     if (schema != kRulesSchema) {
-      return reader.Error("/schema",
-                          "unsupported schema '" + printable(schema) + "'; expected \"" + kRulesSchema + "\"");
+      return reader.Error(
+          "/schema", "unsupported schema '" + printable(schema) + "'; expected \"" + kRulesSchema + "\"");
     }
     FM_ASSIGN_OR_RETURN(rules.data_version, reader.RequiredString(root, "", "data_version"));
     if (FieldReader::Member(root, "error_margin") != nullptr) {
@@ -739,9 +650,9 @@ Result<RuleSet> parse_rules(std::string_view json_text, std::string origin) {
       FM_ASSIGN_OR_RETURN(Regime regime, ParseRegime(reader, (*regimes)[i], pointer, origin));
       auto [it, inserted] = first_index.emplace(regime.id, i);
       if (!inserted) {
-        return reader.Error(FieldReader::Child(pointer, "id"),
-                            "duplicate id '" + regime.id + "' (first at regimes[" +
-                                std::to_string(it->second) + "])");
+        return reader.Error(
+            FieldReader::Child(pointer, "id"),
+            "duplicate id '" + regime.id + "' (first at regimes[" + std::to_string(it->second) + "])");
       }
       rules.regimes.push_back(std::move(regime));
     }
@@ -815,8 +726,9 @@ Result<BaseCompute> parse_pretrain_flops(std::string_view text, std::string sour
   Result<Flop> value = parse_exact_integer(text, source);
   if (!value.ok()) return value.status();
   if (*value == 0) {
-    return Status::InvalidArgument(source + "='" + std::string(text) +
-                                   "': must be greater than zero (the base model's training compute in FLOP)");
+    return Status::InvalidArgument(
+        source + "='" + std::string(text) +
+        "': must be greater than zero (the base model's training compute in FLOP)");
   }
   BaseCompute base;
   base.flop = *value;

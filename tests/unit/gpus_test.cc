@@ -2,15 +2,15 @@
 // substring), and the hardware-based estimate C = N x L x H x U.
 #include "flopsmeter/gpus.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace flopsmeter {
 namespace {
@@ -72,7 +72,9 @@ nlohmann::json FixtureJson() {
 })json");
 }
 
-Result<GpuCatalog> ParseJson(const nlohmann::json& doc) { return parse_gpu_catalog(doc.dump(2), "gpus.json"); }
+Result<GpuCatalog> ParseJson(const nlohmann::json& doc) {
+  return parse_gpu_catalog(doc.dump(2), "gpus.json");
+}
 
 GpuCatalog FixtureCatalog() {
   Result<GpuCatalog> catalog = ParseJson(FixtureJson());
@@ -148,8 +150,12 @@ TEST(GpuCatalogParse, PeaksMustBeDecimalStringsOfTflops) {
     const char* expected;
   };
   const Case cases[] = {
-      {989.4, "field 'gpus[1].dense_tflops.bf16': expected a decimal string of TFLOP/s such as \"989.4\", got a number"},
-      {"abc", "field 'gpus[1].dense_tflops.bf16': expected a positive decimal of TFLOP/s such as \"989.4\", got \"abc\""},
+      {989.4,
+       "field 'gpus[1].dense_tflops.bf16': expected a decimal string of TFLOP/s such as \"989.4\", got a "
+       "number"},
+      {"abc",
+       "field 'gpus[1].dense_tflops.bf16': expected a positive decimal of TFLOP/s such as \"989.4\", got "
+       "\"abc\""},
       {"0", "got \"0\""},
       {"-5", "got \"-5\""},
       {"1e400", "got \"1e400\""},
@@ -176,8 +182,9 @@ TEST(GpuCatalogParse, DtypeKeysAreChecked) {
   doc["gpus"][0]["dense_tflops"]["int8"] = "1979";
   Result<GpuCatalog> catalog = ParseJson(doc);
   ASSERT_FALSE(catalog.ok());
-  EXPECT_THAT(catalog.status().message(),
-              HasSubstr("field 'gpus[0].dense_tflops.int8': unknown dtype; allowed: fp32, tf32, bf16, fp16, fp8"));
+  EXPECT_THAT(
+      catalog.status().message(),
+      HasSubstr("field 'gpus[0].dense_tflops.int8': unknown dtype; allowed: fp32, tf32, bf16, fp16, fp8"));
 
   doc = FixtureJson();
   doc["gpus"][0]["dense_tflops"] = nlohmann::json::object();
@@ -189,12 +196,14 @@ TEST(GpuCatalogParse, StatusIsConfirmedOrNotConfirmed) {
   doc["gpus"][3]["status"] = "in_force";
   Result<GpuCatalog> catalog = ParseJson(doc);
   ASSERT_FALSE(catalog.ok());
-  EXPECT_THAT(catalog.status().message(),
-              HasSubstr("field 'gpus[3].status': unknown value 'in_force'; allowed: confirmed, not_confirmed"));
+  EXPECT_THAT(
+      catalog.status().message(),
+      HasSubstr("field 'gpus[3].status': unknown value 'in_force'; allowed: confirmed, not_confirmed"));
 }
 
 TEST(GpuCatalogParse, RequiredFieldsAndTypes) {
-  for (const char* field : {"id", "name", "match", "architecture", "dense_tflops", "source", "url", "status"}) {
+  for (const char* field :
+       {"id", "name", "match", "architecture", "dense_tflops", "source", "url", "status"}) {
     nlohmann::json doc = FixtureJson();
     doc["gpus"][4].erase(field);
     Result<GpuCatalog> catalog = ParseJson(doc);
@@ -218,7 +227,8 @@ TEST(GpuCatalogParse, RequiredFieldsAndTypes) {
               HasSubstr("field 'gpus[0].match[1]': expected a non-empty NVML device name"));
   doc = FixtureJson();
   doc["gpus"][0]["peak"] = "989";
-  EXPECT_THAT(ParseJson(doc).status().message(), HasSubstr("field 'gpus[0].peak': unknown field; allowed: id,"));
+  EXPECT_THAT(ParseJson(doc).status().message(),
+              HasSubstr("field 'gpus[0].peak': unknown field; allowed: id,"));
   doc = FixtureJson();
   doc["gpus"][0]["_note"] = "comments are fine";
   EXPECT_TRUE(ParseJson(doc).ok());
@@ -229,7 +239,8 @@ TEST(GpuCatalogParse, EveryLookupKeyNamesOneGpu) {
   doc["gpus"][5]["id"] = "h200";
   Result<GpuCatalog> catalog = ParseJson(doc);
   ASSERT_FALSE(catalog.ok());
-  EXPECT_THAT(catalog.status().message(), HasSubstr("field 'gpus[5].id': duplicate id 'h200' (first at gpus[3])"));
+  EXPECT_THAT(catalog.status().message(),
+              HasSubstr("field 'gpus[5].id': duplicate id 'h200' (first at gpus[3])"));
 
   // The AWS defect in data form: one NVML name claimed by two variants.
   doc = FixtureJson();
@@ -246,7 +257,8 @@ TEST(GpuCatalogParse, SchemaAndSyntax) {
   doc["schema"] = "flopsmeter.rules/1";
   EXPECT_THAT(ParseJson(doc).status().message(),
               HasSubstr("unsupported schema 'flopsmeter.rules/1'; expected \"flopsmeter.gpus/1\""));
-  Result<GpuCatalog> broken = parse_gpu_catalog("{\"schema\": \"flopsmeter.gpus/1\",\n \"gpus\": [}", "my.json");
+  Result<GpuCatalog> broken =
+      parse_gpu_catalog("{\"schema\": \"flopsmeter.gpus/1\",\n \"gpus\": [}", "my.json");
   ASSERT_FALSE(broken.ok());
   EXPECT_THAT(broken.status().message(), StartsWith("my.json:2:"));
 }
@@ -329,10 +341,11 @@ TEST(GpuLookup, UnknownGpuSuggestsClosestIdsAndPeakFlops) {
   Result<const GpuSpec*> gpu = find_gpu(*catalog, "H20");
   ASSERT_FALSE(gpu.ok());
   EXPECT_EQ(gpu.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(gpu.status().message(),
-            "unknown GPU 'H20': no catalog id or NVML device name is exactly that (names are never matched by "
-            "substring); closest ids: h200, gh200, a10; pass --gpu with a catalog id, or --peak-flops with the "
-            "GPU's dense peak in FLOP/s");
+  EXPECT_EQ(
+      gpu.status().message(),
+      "unknown GPU 'H20': no catalog id or NVML device name is exactly that (names are never matched by "
+      "substring); closest ids: h200, gh200, a10; pass --gpu with a catalog id, or --peak-flops with the "
+      "GPU's dense peak in FLOP/s");
 }
 
 TEST(GpuLookup, EmptyQueryIsAnInvalidArgument) {
@@ -370,7 +383,8 @@ TEST(GpuEstimate, UsesTheCatalogPeakForTheDtype) {
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_DOUBLE_EQ(e->flop, 8 * 36000.0 * 989.4e12 * 0.5);
   EXPECT_EQ(e->formula, "C = N x L x H x U = 8 x 36000 s x 9.894e+14 FLOP/s x 0.5 = 1.42e+20 FLOP");
-  EXPECT_EQ(e->source, "NVIDIA H100 SXM5 (h100-sxm) dense bf16: NVIDIA H100 datasheet https://example.com/h100");
+  EXPECT_EQ(e->source,
+            "NVIDIA H100 SXM5 (h100-sxm) dense bf16: NVIDIA H100 datasheet https://example.com/h100");
 
   Result<HardwareEstimate> fp8 = hardware_estimate(*h100, DType::kFp8, 8, 10.0, 0.5);
   ASSERT_TRUE(fp8.ok());
@@ -387,9 +401,10 @@ TEST(GpuEstimate, UnsupportedDtypeListsTheSupportedOnes) {
   Result<HardwareEstimate> e = hardware_estimate(*v100, DType::kBf16, 8, 10.0, 0.5);
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(e.status().message(),
-            "GPU 'v100-sxm2' (NVIDIA V100 SXM2) has no dense bf16 peak in the catalog; supported: fp32, fp16; "
-            "choose one of those with --dtype, or pass --peak-flops");
+  EXPECT_EQ(
+      e.status().message(),
+      "GPU 'v100-sxm2' (NVIDIA V100 SXM2) has no dense bf16 peak in the catalog; supported: fp32, fp16; "
+      "choose one of those with --dtype, or pass --peak-flops");
 }
 
 TEST(GpuEstimate, RejectsImpossibleInputs) {
@@ -433,14 +448,15 @@ TEST(GpuEstimate, DerivedPeakFromTheChipLayout) {
 
   GpuCatalog catalog = FixtureCatalog();
   const GpuSpec* gpu = *find_gpu(catalog, "NVIDIA A100-SXM4-40GB");
-  Result<double> from_catalog = derived_peak(*gpu->sm_count, gpu->dense_flop_per_clk_per_sm.at(DType::kBf16),
-                                             *gpu->boost_clock_mhz);
+  Result<double> from_catalog =
+      derived_peak(*gpu->sm_count, gpu->dense_flop_per_clk_per_sm.at(DType::kBf16), *gpu->boost_clock_mhz);
   ASSERT_TRUE(from_catalog.ok());
   EXPECT_NEAR(*from_catalog / *gpu->peak(DType::kBf16), 1.0, 0.001);
 
   EXPECT_EQ(derived_peak(0, 2048, 1410).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(derived_peak(108, 0, 1410).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(derived_peak(108, 2048, 0).status().message(), "clock must be a finite MHz figure above 0, got 0");
+  EXPECT_EQ(derived_peak(108, 2048, 0).status().message(),
+            "clock must be a finite MHz figure above 0, got 0");
   EXPECT_FALSE(derived_peak(108, 2048, std::numeric_limits<double>::infinity()).ok());
 }
 

@@ -3,15 +3,15 @@
 // toolkit's rule reproduced for comparison.
 #include "flopsmeter/rules.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace flopsmeter {
 namespace {
@@ -365,12 +365,18 @@ TEST(RulesParse, BadFractionsAreRejected) {
     const char* expected;
   };
   const Case cases[] = {
-      {"fraction", {{"num", "1"}, {"den", "0"}}, "field 'regimes[0].threshold.fraction.den': must be greater than zero"},
+      {"fraction",
+       {{"num", "1"}, {"den", "0"}},
+       "field 'regimes[0].threshold.fraction.den': must be greater than zero"},
       {"fraction", {{"num", "4"}, {"den", "3"}}, "field 'regimes[0].threshold.fraction': must be at most 1"},
       {"fraction", {{"num", "1"}}, "field 'regimes[0].threshold.fraction.den': missing"},
       {"fraction", "1/3", "expected a fraction such as {\"num\": \"1e23\", \"den\": \"3\"}, got a string"},
-      {"unknown_base", {{"num", "0"}, {"den", "3"}}, "field 'regimes[0].threshold.unknown_base.num': must be greater than zero"},
-      {"unknown_base", {{"num", "1e23"}, {"den", "3"}, {"note", "x"}}, "field 'regimes[0].threshold.unknown_base.note': unknown field; allowed: num, den"},
+      {"unknown_base",
+       {{"num", "0"}, {"den", "3"}},
+       "field 'regimes[0].threshold.unknown_base.num': must be greater than zero"},
+      {"unknown_base",
+       {{"num", "1e23"}, {"den", "3"}, {"note", "x"}},
+       "field 'regimes[0].threshold.unknown_base.note': unknown field; allowed: num, den"},
   };
   for (const Case& c : cases) {
     nlohmann::json doc = FixtureJson();
@@ -414,8 +420,9 @@ TEST(RulesParse, DatesAreValidated) {
   doc["regimes"][0]["effective_from"] = "2 Aug 2025";
   Result<RuleSet> rules = ParseJson(doc);
   ASSERT_FALSE(rules.ok());
-  EXPECT_THAT(rules.status().message(),
-              HasSubstr("field 'regimes[0].effective_from': expected a date YYYY-MM-DD or null, got '2 Aug 2025'"));
+  EXPECT_THAT(
+      rules.status().message(),
+      HasSubstr("field 'regimes[0].effective_from': expected a date YYYY-MM-DD or null, got '2 Aug 2025'"));
 
   doc = FixtureJson();
   doc["regimes"][3]["effective_until"] = "2020-01-01";
@@ -429,8 +436,9 @@ TEST(RulesParse, ExplanationPlaceholdersAreLimitedToCompare) {
   doc["regimes"][1]["explanation"] = "Compute {comparison} 1e25.";
   Result<RuleSet> rules = ParseJson(doc);
   ASSERT_FALSE(rules.ok());
-  EXPECT_THAT(rules.status().message(),
-              HasSubstr("field 'regimes[1].explanation': unknown placeholder {comparison}; allowed: {compare}"));
+  EXPECT_THAT(
+      rules.status().message(),
+      HasSubstr("field 'regimes[1].explanation': unknown placeholder {comparison}; allowed: {compare}"));
 }
 
 TEST(RulesParse, SchemaAndShapeAreChecked) {
@@ -453,7 +461,8 @@ TEST(RulesParse, SchemaAndShapeAreChecked) {
 }
 
 TEST(RulesParse, SyntaxErrorsGiveLineAndColumn) {
-  Result<RuleSet> rules = parse_rules("{\n  \"schema\": \"flopsmeter.rules/1\",\n  \"regimes\": [,]\n}", "user.json");
+  Result<RuleSet> rules =
+      parse_rules("{\n  \"schema\": \"flopsmeter.rules/1\",\n  \"regimes\": [,]\n}", "user.json");
   ASSERT_FALSE(rules.ok());
   EXPECT_EQ(rules.status().code(), StatusCode::kParseError);
   EXPECT_THAT(rules.status().message(), HasSubstr("user.json:3:"));
@@ -680,7 +689,8 @@ TEST(RulesEvaluate, NotConfirmedAndNotYetInForceAreSaid) {
   RuleSet rules = FixtureRules();
   RuleResult kr = ResultFor(rules, WithUnknownBase(F("1e20")), "kr_basic_act");
   EXPECT_FALSE(kr.in_force);
-  EXPECT_TRUE(HasWarningContaining(kr, "not confirmed: the figure or status of this regime is not confirmed"));
+  EXPECT_TRUE(
+      HasWarningContaining(kr, "not confirmed: the figure or status of this regime is not confirmed"));
 
   RuleResult ny = ResultFor(rules, WithUnknownBase(F("1e20")), "us_ny_raise");
   EXPECT_FALSE(ny.in_force);
@@ -724,10 +734,11 @@ TEST(RulesEvaluate, HeadroomInTokensAssumesThisRunsFlopPerToken) {
 TEST(RulesEvaluate, ExplanationFillsTheTemplateAndCitesTheSource) {
   RuleSet rules = FixtureRules();
   RuleResult gt = ResultFor(rules, WithUnknownBase(F("1e22")), "eu_modification");
-  EXPECT_THAT(gt.explanation,
-              AllOf(HasSubstr("Modification compute greater than one third of the base model's compute"),
-                    HasSubstr("1.00e+22 FLOP"), HasSubstr("3.33e+22 FLOP"), HasSubstr("does not exceed"),
-                    HasSubstr("Source: Guidelines C(2025) 5045, paras 60-61 (https://example.eu/guidelines).")));
+  EXPECT_THAT(
+      gt.explanation,
+      AllOf(HasSubstr("Modification compute greater than one third of the base model's compute"),
+            HasSubstr("1.00e+22 FLOP"), HasSubstr("3.33e+22 FLOP"), HasSubstr("does not exceed"),
+            HasSubstr("Source: Guidelines C(2025) 5045, paras 60-61 (https://example.eu/guidelines).")));
   RuleResult ge = ResultFor(rules, WithUnknownBase(F("1e22")), "kr_basic_act");
   EXPECT_THAT(ge.explanation, HasSubstr("Cumulative compute greater than or equal to 1e26 FLOP."));
 }
@@ -735,6 +746,48 @@ TEST(RulesEvaluate, ExplanationFillsTheTemplateAndCitesTheSource) {
 TEST(RulesEvaluate, FractionOfThresholdIsForDisplay) {
   RuleResult r = ResultFor(FixtureRules(), WithUnknownBase(F("1e22")), "eu_modification");
   EXPECT_NEAR(r.fraction_of_threshold, 0.3, 1e-12);
+}
+
+TEST(RulesEvaluate, HugeFiguresSaturateInsteadOfWrapping) {
+  RuleSet rules = FixtureRules();
+  const Flop max = ~static_cast<Flop>(0);
+  RuleInput in = WithKnownBase(max, max);
+  in.prior_modifications_flop = max;
+  in.tokens = max;
+  in.other_formulas = {{"hardware", max}};
+  RuleResult cumulative = ResultFor(rules, in, "eu_systemic_risk");
+  EXPECT_TRUE(cumulative.compute_flop == max);
+  EXPECT_TRUE(cumulative.exceeds);
+  EXPECT_TRUE(HasWarningContaining(cumulative, "saturated"));
+
+  // max / 3 of a base: exact, with the margin computed beyond 128 bits.
+  RuleResult modification = ResultFor(rules, in, "eu_modification");
+  EXPECT_TRUE(modification.threshold.num == max / 3 && modification.threshold.den == 1);
+  EXPECT_TRUE(modification.exceeds);
+  EXPECT_FALSE(HasWarningContaining(modification, "error margin"));
+
+  // 2/7 of a base near 2^128 has no exact 128-bit numerator: the threshold is
+  // floored, which decides "gt" exactly, and a warning says so.
+  Result<RuleSet> sevenths = ParseJson([] {
+    nlohmann::json doc = FixtureJson();
+    doc["regimes"][0]["threshold"]["fraction"] = {{"num", "2"}, {"den", "7"}};
+    return doc;
+  }());
+  ASSERT_TRUE(sevenths.ok()) << sevenths.status().message();
+  RuleResult rounded = ResultFor(*sevenths, WithKnownBase(max / 7 * 2, max), "eu_modification");
+  EXPECT_TRUE(rounded.threshold.den == 1);
+  EXPECT_TRUE(rounded.threshold.num == max / 7 * 2 + (max % 7) * 2 / 7);
+  EXPECT_TRUE(HasWarningContaining(rounded, "threshold rounded down to a whole FLOP"));
+
+  // A run just under one third of a huge base: headroom in tokens needs 256 bits.
+  RuleInput near = WithKnownBase(max / 3 - 4, max);
+  near.tokens = max / 4;
+  RuleResult r = ResultFor(rules, near, "eu_modification");
+  EXPECT_FALSE(r.exceeds);
+  EXPECT_TRUE(r.headroom_flop == 5);
+  ASSERT_TRUE(r.headroom_tokens.has_value());
+  EXPECT_TRUE(*r.headroom_tokens == 3);  // floor(5 x (max/4) / (max/3 - 4))
+  EXPECT_TRUE(HasWarningContaining(r, "within the 30% error margin"));
 }
 
 // ---------------------------------------------------------------------------
@@ -780,8 +833,8 @@ TEST(RulesMargin, TheMarginEdgeIsDecidedExactly) {
   EXPECT_TRUE(HasWarningContaining(ResultFor(*rules, WithUnknownBase(F("1e25") + 1), "eu_systemic_risk"),
                                    "error margin"));
   // 1e25 x 0.7 == 7e24 meets a ge threshold: both ends meet it, no warning.
-  EXPECT_FALSE(HasWarningContaining(ResultFor(*rules, WithUnknownBase(F("1e25")), "kr_basic_act"),
-                                    "error margin"));
+  EXPECT_FALSE(
+      HasWarningContaining(ResultFor(*rules, WithUnknownBase(F("1e25")), "kr_basic_act"), "error margin"));
   EXPECT_TRUE(HasWarningContaining(ResultFor(*rules, WithUnknownBase(F("1e25") - 1), "kr_basic_act"),
                                    "error margin"));
 }
@@ -801,8 +854,9 @@ TEST(RulesFormulas, AFormulaWithTheOtherVerdictIsNamed) {
   in.other_formulas = {{"detailed", F("3e22")}, {"6ND", F("2.9e22")}, {"hardware", F("4.2e22")}};
   RuleResult r = ResultFor(FixtureRules(), in, "eu_modification");
   EXPECT_FALSE(r.exceeds);
-  EXPECT_TRUE(HasWarningContaining(r, "formula 'hardware' gives 4.20e+22 FLOP and would exceed the threshold; "
-                                      "this result uses 'detailed' (3.00e+22 FLOP), which does not"));
+  EXPECT_TRUE(HasWarningContaining(r,
+                                   "formula 'hardware' gives 4.20e+22 FLOP and would exceed the threshold; "
+                                   "this result uses 'detailed' (3.00e+22 FLOP), which does not"));
   EXPECT_FALSE(HasWarningContaining(r, "'6ND'"));
 }
 
@@ -826,7 +880,8 @@ TEST(RulesModificationThreshold, FollowsTheBasePath) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->basis, "unknown_gpai");
   EXPECT_TRUE(t->threshold_flop.num == F("1e23") && t->threshold_flop.den == 3);
-  EXPECT_THAT(t->explanation, AllOf(HasSubstr("greater than 3.33e+22 FLOP"), HasSubstr("Source: Guidelines")));
+  EXPECT_THAT(t->explanation,
+              AllOf(HasSubstr("greater than 3.33e+22 FLOP"), HasSubstr("Source: Guidelines")));
 
   BaseCompute systemic;
   systemic.systemic_risk = true;
@@ -842,7 +897,8 @@ TEST(RulesModificationThreshold, FollowsTheBasePath) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->basis, "known_one_third");
   EXPECT_TRUE(t->threshold_flop.num == F("6.5e23") && t->threshold_flop.den == 3);
-  EXPECT_THAT(t->explanation, HasSubstr("1/3 of the base model's 6.50e+23 FLOP (catalog: meta-llama/Llama-3.2-1B)"));
+  EXPECT_THAT(t->explanation,
+              HasSubstr("1/3 of the base model's 6.50e+23 FLOP (catalog: meta-llama/Llama-3.2-1B)"));
 }
 
 TEST(RulesModificationThreshold, NeedsTheEuModificationRegime) {
@@ -872,7 +928,8 @@ TEST(RulesPretrainFlops, AcceptsWholePositiveDecimals) {
 }
 
 TEST(RulesPretrainFlops, RejectsGarbageNamingTheSource) {
-  const char* garbage[] = {"nan", "NaN", "inf", "-inf", "-1", "0", "abc", "", "1.5", "1e400", "8.4e22x", " 1e23"};
+  const char* garbage[] = {"nan", "NaN", "inf", "-inf",  "-1",      "0",
+                           "abc", "",    "1.5", "1e400", "8.4e22x", " 1e23"};
   for (const char* text : garbage) {
     Result<BaseCompute> base = parse_pretrain_flops(text, "PRETRAIN_FLOPS");
     ASSERT_FALSE(base.ok()) << "'" << text << "'";

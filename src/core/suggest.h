@@ -1,0 +1,23 @@
+// "Did you mean" suggestions: edit distance and the closest names, shared by
+// the catalog lookups, the GPU lookup and the CLI's flag and command errors.
+#ifndef FLOPSMETER_CORE_SUGGEST_H_
+#define FLOPSMETER_CORE_SUGGEST_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flopsmeter {
+
+// Levenshtein distance (insertions, deletions, substitutions), case-sensitive.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// Up to `limit` of `candidates` closest to `query` by edit distance
+// (case-insensitive), best first, ties in candidate order.
+std::vector<std::string> closest_names(std::string_view query, const std::vector<std::string>& candidates,
+                                       size_t limit = 3);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_CORE_SUGGEST_H_
