@@ -288,8 +288,8 @@ std::string estimate_to_json(const EstimateReport& r) {
                                 {"utilization", r.hardware->utilization},
                                 {"formula", r.hardware->formula},
                                 {"source", r.hardware->source},
-                                {"note", "planning figure: U = 1 is the upper bound; typical large-scale training "
-                                         "reaches U of about 0.3-0.5 (the Guidelines' worked examples use 0.5)"}};
+                                {"note", "planning figure: U = 1 is the upper bound; the Guidelines' worked examples "
+                                         "(Annex A.3) assume U = 0.5 as typical; pass --utilization to use another"}};
   }
   return out.dump(2) + "\n";
 }
