@@ -137,25 +137,13 @@ const std::vector<std::string> kGpuKeys = {"id",           "name",
                                            "source",       "url",
                                            "status"};
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9'))) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-  });
-}
-
 Result<GpuSpec> ParseGpu(const FieldReader& reader, const Json& node, const std::string& pointer,
                          const std::string& origin) {
   FM_RETURN_IF_ERROR(reader.RequireObject(node, pointer));
   FM_RETURN_IF_ERROR(reader.CheckKeys(node, pointer, kGpuKeys));
   GpuSpec gpu;
   gpu.origin = origin;
-  FM_ASSIGN_OR_RETURN(gpu.id, reader.RequiredString(node, pointer, "id"));
-  if (!IsValidId(gpu.id)) {
-    return reader.Error(
-        FieldReader::Child(pointer, "id"),
-        "'" + printable(gpu.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
-  }
+  FM_ASSIGN_OR_RETURN(gpu.id, reader.RequiredId(node, pointer));
   FM_ASSIGN_OR_RETURN(gpu.name, reader.RequiredString(node, pointer, "name"));
 
   const std::string match_pointer = FieldReader::Child(pointer, "match");

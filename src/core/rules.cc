@@ -291,13 +291,6 @@ const std::vector<std::string> kRegimeKeys = {
     "comparison", "threshold",   "explanation"};
 constexpr char kRulesSchema[] = "flopsmeter.rules/1";
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9'))) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-  });
-}
-
 // Every "{...}" in the template must be "{compare}".
 Status CheckTemplate(const FieldReader& reader, const std::string& pointer, const std::string& text) {
   for (size_t open = text.find('{'); open != std::string::npos; open = text.find('{', open + 1)) {
@@ -344,12 +337,7 @@ Result<Regime> ParseRegime(const FieldReader& reader, const Json& node, const st
   FM_RETURN_IF_ERROR(reader.CheckKeys(node, pointer, kRegimeKeys));
   Regime r;
   r.origin = origin;
-  FM_ASSIGN_OR_RETURN(r.id, reader.RequiredString(node, pointer, "id"));
-  if (!IsValidId(r.id)) {
-    return reader.Error(
-        FieldReader::Child(pointer, "id"),
-        "'" + printable(r.id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
-  }
+  FM_ASSIGN_OR_RETURN(r.id, reader.RequiredId(node, pointer));
   FM_ASSIGN_OR_RETURN(r.name, reader.RequiredString(node, pointer, "name"));
   FM_ASSIGN_OR_RETURN(r.jurisdiction, reader.RequiredString(node, pointer, "jurisdiction"));
   FM_ASSIGN_OR_RETURN(r.legal_source, reader.RequiredString(node, pointer, "legal_source"));

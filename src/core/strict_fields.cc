@@ -57,6 +57,17 @@ Result<std::string> StrictFields::RequiredString(const Json& object, const std::
   return value;
 }
 
+Result<std::string> StrictFields::RequiredId(const Json& object, const std::string& pointer) const {
+  FM_ASSIGN_OR_RETURN(std::string id, RequiredString(object, pointer, "id"));
+  auto id_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'; };
+  bool valid = id_char(id[0]) && id[0] != '_' && id[0] != '-' && id[0] != '.' && std::all_of(id.begin(), id.end(), id_char);
+  if (!valid) {
+    return Error(Child(pointer, "id"),
+                 "'" + printable(id) + "' is not a valid id (lower-case letters, digits, '_', '-', '.')");
+  }
+  return id;
+}
+
 Result<std::optional<std::string>> StrictFields::OptionalString(const Json& object, const std::string& pointer,
                                                                 std::string_view key) const {
   const Json* node = Member(object, key);

@@ -44,6 +44,9 @@ class StrictFields {
   // comments and always allowed.
   Status CheckKeys(const Json& object, const std::string& pointer, const std::vector<std::string>& allowed) const;
   Result<std::string> RequiredString(const Json& object, const std::string& pointer, std::string_view key) const;
+  // The entry's "id": lower-case letters, digits, '_', '-' and '.', starting
+  // with a letter or digit, so ids are stable keys for overrides.
+  Result<std::string> RequiredId(const Json& object, const std::string& pointer) const;
   Result<std::optional<std::string>> OptionalString(const Json& object, const std::string& pointer,
                                                     std::string_view key) const;
 

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "unit/test_support.h"
+
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -464,17 +466,9 @@ TEST(GpuEstimate, DerivedPeakFromTheChipLayout) {
 // The shipped data/gpus.json
 // ---------------------------------------------------------------------------
 
-std::optional<std::string> ReadSourceFile(const std::string& relative) {
-  std::ifstream in(std::string(FM_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(GpuDataFile, ParsesAndKeepsVariantsApart) {
-  std::optional<std::string> text = ReadSourceFile("data/gpus.json");
-  if (!text) GTEST_SKIP() << "data/gpus.json not present";
+  std::optional<std::string> text = testing::read_source_file("data/gpus.json");
+  ASSERT_TRUE(text.has_value()) << "data/gpus.json is missing";
   Result<GpuCatalog> catalog = parse_gpu_catalog(*text, "data/gpus.json");
   ASSERT_TRUE(catalog.ok()) << catalog.status().message();
 
@@ -518,8 +512,8 @@ TEST(GpuDataFile, ParsesAndKeepsVariantsApart) {
 }
 
 TEST(GpuDataFile, DerivedPeaksAgreeWithTheDatasheets) {
-  std::optional<std::string> text = ReadSourceFile("data/gpus.json");
-  if (!text) GTEST_SKIP() << "data/gpus.json not present";
+  std::optional<std::string> text = testing::read_source_file("data/gpus.json");
+  ASSERT_TRUE(text.has_value()) << "data/gpus.json is missing";
   Result<GpuCatalog> catalog = parse_gpu_catalog(*text, "data/gpus.json");
   ASSERT_TRUE(catalog.ok()) << catalog.status().message();
   int checked = 0;

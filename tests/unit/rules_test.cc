@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "unit/test_support.h"
+
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -1032,17 +1034,9 @@ TEST(RulesAwsCompat, ZeroNegativeAndNanPretrainAsPythonTreatsThem) {
 // The shipped data/rules.json
 // ---------------------------------------------------------------------------
 
-std::optional<std::string> ReadSourceFile(const std::string& relative) {
-  std::ifstream in(std::string(FM_SOURCE_DIR) + "/" + relative, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(RulesDataFile, ParsesAndStatesTheGuidelinesFigures) {
-  std::optional<std::string> text = ReadSourceFile("data/rules.json");
-  if (!text) GTEST_SKIP() << "data/rules.json not present";
+  std::optional<std::string> text = testing::read_source_file("data/rules.json");
+  ASSERT_TRUE(text.has_value()) << "data/rules.json is missing";
   Result<RuleSet> rules = parse_rules(*text, "data/rules.json");
   ASSERT_TRUE(rules.ok()) << rules.status().message();
 
@@ -1073,8 +1067,8 @@ TEST(RulesDataFile, ParsesAndStatesTheGuidelinesFigures) {
 }
 
 TEST(RulesDataFile, HistoricalRegimesNeverApply) {
-  std::optional<std::string> text = ReadSourceFile("data/rules.json");
-  if (!text) GTEST_SKIP() << "data/rules.json not present";
+  std::optional<std::string> text = testing::read_source_file("data/rules.json");
+  ASSERT_TRUE(text.has_value()) << "data/rules.json is missing";
   Result<RuleSet> rules = parse_rules(*text, "data/rules.json");
   ASSERT_TRUE(rules.ok()) << rules.status().message();
   RuleInput huge = WithKnownBase(F("1e26"), F("1e27"));
@@ -1087,8 +1081,8 @@ TEST(RulesDataFile, HistoricalRegimesNeverApply) {
 }
 
 TEST(RulesDataFile, TheArticlesWalkthroughStaysFarBelowTheUnknownBaseThreshold) {
-  std::optional<std::string> text = ReadSourceFile("data/rules.json");
-  if (!text) GTEST_SKIP() << "data/rules.json not present";
+  std::optional<std::string> text = testing::read_source_file("data/rules.json");
+  ASSERT_TRUE(text.has_value()) << "data/rules.json is missing";
   Result<RuleSet> rules = parse_rules(*text, "data/rules.json");
   ASSERT_TRUE(rules.ok()) << rules.status().message();
   // Llama-3.2-3B, pretraining compute not published, a LoRA run of ~6.7e18 FLOP.

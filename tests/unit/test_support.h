@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -50,6 +51,15 @@ inline nlohmann::json read_json(const std::string& path) {
 }
 
 inline std::string source_path(const std::string& relative) { return std::string(FM_SOURCE_DIR) + "/" + relative; }
+
+// The contents of a file in the source tree, or nullopt when it cannot be read.
+inline std::optional<std::string> read_source_file(const std::string& relative) {
+  std::ifstream in(source_path(relative), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 // A fresh directory under the system temp dir, removed with the object.
 class TempDir {
