@@ -128,3 +128,28 @@ TEST(ParamCounts, ImplausiblyLargeConfigsAreRefusedWithTheField) {
 
 }  // namespace
 }  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+// OLMo 2 has no sourced catalog config here; its layout is checked by hand:
+// no input norm, norms on the attention and MLP outputs, q/k norms over the
+// whole projection (not per head).
+TEST(ParamCounts, Olmo2NormsAndPerProjectionQkNorms) {
+  const uint64_t v = 1000, h = 64, i = 160, layers = 3, heads = 8, kv = 2, hd = 8;
+  auto m = testing::model_from_json({{"model_type", "olmo2"}, {"vocab_size", v}, {"hidden_size", h},
+                                     {"intermediate_size", i}, {"num_hidden_layers", layers},
+                                     {"num_attention_heads", heads}, {"num_key_value_heads", kv}});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  uint64_t per_layer = h * heads * hd + 2 * h * kv * hd + heads * hd * h  // q, k, v, o
+                       + heads * hd + kv * hd                              // q_norm, k_norm
+                       + 3 * h * i                                         // gate, up, down
+                       + 2 * h;                                            // post-attention, post-feedforward
+  EXPECT_EQ(count_parameters(*m).total, v * h + layers * per_layer + h + v * h);
+  for (const Module& mod : m->modules) {
+    EXPECT_EQ(mod.path.find("input_layernorm"), std::string::npos) << mod.path;
+  }
+}
+
+}  // namespace
+}  // namespace flopsmeter
