@@ -2,7 +2,6 @@
 #include "flopsmeter/catalog.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <map>
 
@@ -15,12 +14,6 @@ namespace flopsmeter {
 namespace {
 
 constexpr uint64_t kMaxDataFileBytes = uint64_t{16} << 20;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 struct DataFile {
   std::string path;      // relative to the data directory, e.g. "models/x.json"
@@ -86,7 +79,7 @@ Result<Catalog> Catalog::Load(const std::string& data_dir) {
         have_gpus = true;
       } else if (f.path.rfind("models/", 0) == 0) {
         FM_ASSIGN_OR_RETURN(CatalogModel m, parse_catalog_model(f.contents, f.origin));
-        auto [it, added] = model_index.emplace(lower(m.id), c.models_.size());
+        auto [it, added] = model_index.emplace(ascii_lower(m.id), c.models_.size());
         if (added) {
           c.models_.push_back(std::move(m));
         } else {
@@ -101,12 +94,12 @@ Result<Catalog> Catalog::Load(const std::string& data_dir) {
 }
 
 Result<const CatalogModel*> Catalog::find_model(std::string_view id) const {
-  std::string want = lower(id);
+  std::string want = ascii_lower(id);
   std::vector<std::string> names;
   for (const CatalogModel& m : models_) {
-    if (lower(m.id) == want) return &m;
+    if (ascii_lower(m.id) == want) return &m;
     for (const std::string& a : m.aliases)
-      if (lower(a) == want) return &m;
+      if (ascii_lower(a) == want) return &m;
     names.push_back(m.id);
   }
   std::string msg = "'" + std::string(id) + "' is not a file, a directory, or a model in the bundled catalog";

@@ -328,13 +328,7 @@ GpuCatalog merge_gpu_catalogs(const GpuCatalog& base, const GpuCatalog& override
         return std::binary_search(claimed.begin(), claimed.end(), lookup_key(m));
       });
     }
-    auto it = std::find_if(merged.gpus.begin(), merged.gpus.end(),
-                           [&](const GpuSpec& g) { return g.id == gpu.id; });
-    if (it != merged.gpus.end()) {
-      *it = gpu;
-    } else {
-      merged.gpus.push_back(gpu);
-    }
+    replace_or_append_by_id(merged.gpus, gpu);
   }
   return merged;
 }

@@ -658,13 +658,7 @@ RuleSet merge_rules(const RuleSet& base, const RuleSet& overrides) {
     merged.error_margin_from_file = true;
   }
   for (const Regime& regime : overrides.regimes) {
-    auto it = std::find_if(merged.regimes.begin(), merged.regimes.end(),
-                           [&](const Regime& r) { return r.id == regime.id; });
-    if (it != merged.regimes.end()) {
-      *it = regime;
-    } else {
-      merged.regimes.push_back(regime);
-    }
+    replace_or_append_by_id(merged.regimes, regime);
   }
   return merged;
 }

@@ -24,6 +24,19 @@ std::string printable(std::string_view text);
 // "a, b, c"
 std::string join(const std::vector<std::string>& items, const char* separator);
 
+// Puts `entry` in `entries`: replaces the one with the same id in place, or
+// appends it. How a user's data file overrides the built-in entries.
+template <typename Entry>
+void replace_or_append_by_id(std::vector<Entry>& entries, const Entry& entry) {
+  for (Entry& e : entries) {
+    if (e.id == entry.id) {
+      e = entry;
+      return;
+    }
+  }
+  entries.push_back(entry);
+}
+
 class StrictFields {
  public:
   using Json = nlohmann::json;

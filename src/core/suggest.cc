@@ -4,15 +4,11 @@
 #include <cctype>
 
 namespace flopsmeter {
-namespace {
-
-std::string lower(std::string_view s) {
+std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
-
-}  // namespace
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -31,9 +27,9 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::vector<std::string> closest_names(std::string_view query, const std::vector<std::string>& candidates,
                                        size_t limit) {
-  std::string q = lower(query);
+  std::string q = ascii_lower(query);
   std::vector<std::pair<size_t, std::string>> scored;
-  for (const std::string& c : candidates) scored.emplace_back(edit_distance(q, lower(c)), c);
+  for (const std::string& c : candidates) scored.emplace_back(edit_distance(q, ascii_lower(c)), c);
   std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<std::string> out;
   for (size_t i = 0; i < scored.size() && i < limit; ++i) out.push_back(scored[i].second);

@@ -10,6 +10,9 @@
 
 namespace flopsmeter {
 
+// ASCII lower case, for case-insensitive names.
+std::string ascii_lower(std::string_view s);
+
 // Levenshtein distance (insertions, deletions, substitutions), case-sensitive.
 size_t edit_distance(std::string_view a, std::string_view b);
 
