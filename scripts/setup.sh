@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Installs what flopsmeter needs to build and test on Debian 12, from Debian's
-# packages only. Idempotent: installs only what is missing.
+# packages only, then the pinned npm references the tests compare against.
+# Idempotent: installs only what is missing.
 set -euo pipefail
 
 PACKAGES=(
   cmake ninja-build g++ make pkg-config
   nlohmann-json3-dev
+  libonig-dev libicu-dev zlib1g-dev libzstd-dev
   libgtest-dev libgmock-dev
   python3 python3-torch
+  git openssl ca-certificates
 )
+# Node.js runs the pinned reference implementations (tests/reference); use the
+# machine's own when it has one, Debian's otherwise.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,3 +33,5 @@ if ((${#missing[@]})); then
 else
   echo "setup: all packages present" >&2
 fi
+
+bash "$(dirname "$0")/install_references.sh"
