@@ -1,0 +1,224 @@
+#include "tokenizer/normalizer.h"
+
+#include <vector>
+
+#include "tokenizer/pattern.h"
+#include "tokenizer/tokenizer_json.h"
+#include "tokenizer/unicode.h"
+
+namespace flopsmeter {
+namespace {
+
+class UnicodeForm final : public Normalizer {
+ public:
+  explicit UnicodeForm(unicode::NormalForm form) : form_(form) {}
+  Status normalize(std::string* text) const override {
+    *text = unicode::normalize(*text, form_);
+    return Status::Ok();
+  }
+
+ private:
+  unicode::NormalForm form_;
+};
+
+class Lowercase final : public Normalizer {
+ public:
+  Status normalize(std::string* text) const override {
+    *text = unicode::to_lower(*text);
+    return Status::Ok();
+  }
+};
+
+// Removes white space (the White_Space property) at either end.
+class Strip final : public Normalizer {
+ public:
+  Strip(bool left, bool right) : left_(left), right_(right) {}
+  Status normalize(std::string* text) const override {
+    size_t begin = 0;
+    size_t end = text->size();
+    if (left_) {
+      while (begin < end) {
+        size_t next = begin;
+        if (!unicode::is_whitespace(unicode::next_code_point(*text, &next))) break;
+        begin = next;
+      }
+    }
+    if (right_) {
+      while (end > begin) {
+        size_t start = end - 1;
+        while (start > begin && (static_cast<unsigned char>((*text)[start]) & 0xC0) == 0x80) --start;
+        size_t probe = start;
+        if (!unicode::is_whitespace(unicode::next_code_point(*text, &probe))) break;
+        end = start;
+      }
+    }
+    *text = text->substr(begin, end - begin);
+    return Status::Ok();
+  }
+
+ private:
+  bool left_;
+  bool right_;
+};
+
+// Removes nonspacing marks (meant to follow NFD/NFKD).
+class StripAccents final : public Normalizer {
+ public:
+  Status normalize(std::string* text) const override {
+    std::string out;
+    out.reserve(text->size());
+    for (size_t pos = 0; pos < text->size();) {
+      const size_t start = pos;
+      const char32_t cp = unicode::next_code_point(*text, &pos);
+      if (!unicode::is_nonspacing_mark(cp)) out.append(*text, start, pos - start);
+    }
+    *text = std::move(out);
+    return Status::Ok();
+  }
+};
+
+class Replace final : public Normalizer {
+ public:
+  Replace(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  Status normalize(std::string* text) const override {
+    std::vector<Span> matches;
+    FM_RETURN_IF_ERROR(pattern_.find_all(*text, &matches));
+    if (matches.empty()) return Status::Ok();
+    std::string out;
+    out.reserve(text->size() + matches.size() * content_.size());
+    size_t prev = 0;
+    for (const Span& m : matches) {
+      out.append(*text, prev, m.first - prev);
+      out += content_;
+      prev = m.second;
+    }
+    out.append(*text, prev, std::string::npos);
+    *text = std::move(out);
+    return Status::Ok();
+  }
+
+ private:
+  Pattern pattern_;
+  std::string content_;
+};
+
+// Prepends to non-empty text only.
+class Prepend final : public Normalizer {
+ public:
+  explicit Prepend(std::string prefix) : prefix_(std::move(prefix)) {}
+  Status normalize(std::string* text) const override {
+    if (!text->empty()) text->insert(0, prefix_);
+    return Status::Ok();
+  }
+
+ private:
+  std::string prefix_;
+};
+
+// BERT's cleanup: drop control characters, map white space to ' ', put
+// spaces around CJK ideographs, then strip accents and lower-case.
+class BertNormalizer final : public Normalizer {
+ public:
+  BertNormalizer(bool clean_text, bool chinese_chars, bool strip_accents, bool lowercase)
+      : clean_text_(clean_text), chinese_chars_(chinese_chars),
+        strip_accents_(strip_accents), lowercase_(lowercase) {}
+  Status normalize(std::string* text) const override {
+    std::string out;
+    out.reserve(text->size());
+    for (size_t pos = 0; pos < text->size();) {
+      const size_t start = pos;
+      const char32_t cp = unicode::next_code_point(*text, &pos);
+      if (clean_text_) {
+        if (cp == 0 || cp == 0xFFFD || unicode::is_control(cp)) continue;
+        if (cp == '\t' || cp == '\n' || cp == '\r' || unicode::is_whitespace(cp)) {
+          out += ' ';
+          continue;
+        }
+      }
+      if (chinese_chars_ && unicode::is_chinese_char(cp)) {
+        out += ' ';
+        out.append(*text, start, pos - start);
+        out += ' ';
+        continue;
+      }
+      out.append(*text, start, pos - start);
+    }
+    if (strip_accents_) {
+      out = unicode::normalize(out, unicode::NormalForm::kNFD);
+      FM_RETURN_IF_ERROR(StripAccents().normalize(&out));
+    }
+    if (lowercase_) out = unicode::to_lower(out);
+    *text = std::move(out);
+    return Status::Ok();
+  }
+
+ private:
+  bool clean_text_, chinese_chars_, strip_accents_, lowercase_;
+};
+
+class NormalizerSequence final : public Normalizer {
+ public:
+  explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> steps)
+      : steps_(std::move(steps)) {}
+  Status normalize(std::string* text) const override {
+    for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->normalize(text));
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::unique_ptr<Normalizer>> steps_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Normalizer>> parse_normalizer(const JsonDoc& doc,
+                                                     const nlohmann::json& spec,
+                                                     const std::string& pointer) {
+  if (spec.is_null()) return std::unique_ptr<Normalizer>();
+  FM_ASSIGN_OR_RETURN(std::string type, doc.get_string(spec, pointer, "type"));
+  if (type == "NFC") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFC));
+  if (type == "NFD") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFD));
+  if (type == "NFKC") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFKC));
+  if (type == "NFKD") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFKD));
+  if (type == "Lowercase") return std::unique_ptr<Normalizer>(new Lowercase());
+  if (type == "StripAccents") return std::unique_ptr<Normalizer>(new StripAccents());
+  if (type == "Strip") {
+    FM_ASSIGN_OR_RETURN(bool left, doc.get_bool(spec, pointer, "strip_left", true));
+    FM_ASSIGN_OR_RETURN(bool right, doc.get_bool(spec, pointer, "strip_right", true));
+    return std::unique_ptr<Normalizer>(new Strip(left, right));
+  }
+  if (type == "Replace") {
+    FM_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(doc, spec, pointer));
+    FM_ASSIGN_OR_RETURN(std::string content, doc.get_string(spec, pointer, "content"));
+    return std::unique_ptr<Normalizer>(new Replace(std::move(pattern), std::move(content)));
+  }
+  if (type == "Prepend") {
+    FM_ASSIGN_OR_RETURN(std::string prefix, doc.get_string(spec, pointer, "prepend"));
+    return std::unique_ptr<Normalizer>(new Prepend(std::move(prefix)));
+  }
+  if (type == "BertNormalizer") {
+    FM_ASSIGN_OR_RETURN(bool clean, doc.get_bool(spec, pointer, "clean_text", true));
+    FM_ASSIGN_OR_RETURN(bool chinese, doc.get_bool(spec, pointer, "handle_chinese_chars", true));
+    FM_ASSIGN_OR_RETURN(bool lowercase, doc.get_bool(spec, pointer, "lowercase", true));
+    // strip_accents null means "follow lowercase", as in BERT.
+    FM_ASSIGN_OR_RETURN(bool strip, doc.get_bool(spec, pointer, "strip_accents", lowercase));
+    return std::unique_ptr<Normalizer>(new BertNormalizer(clean, chinese, strip, lowercase));
+  }
+  if (type == "Sequence") {
+    const std::string steps_pointer = JsonDoc::child(pointer, "normalizers");
+    FM_ASSIGN_OR_RETURN(const nlohmann::json* steps, doc.get_array(spec, pointer, "normalizers"));
+    std::vector<std::unique_ptr<Normalizer>> parsed;
+    for (size_t i = 0; i < steps->size(); ++i) {
+      FM_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> step,
+                          parse_normalizer(doc, (*steps)[i], JsonDoc::child(steps_pointer, i)));
+      if (step) parsed.push_back(std::move(step));
+    }
+    return std::unique_ptr<Normalizer>(new NormalizerSequence(std::move(parsed)));
+  }
+  return unsupported_type(doc, pointer, "normalizer", type,
+                          "NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, "
+                          "Prepend, BertNormalizer, Sequence");
+}
+
+}  // namespace flopsmeter

@@ -1,0 +1,44 @@
+// Pre-tokenizers: cut normalized text into the pieces the model tokenizes
+// one at a time. Each type here is one tokenizer.json "pre_tokenizer" type
+// with Hugging Face tokenizers' meaning, including the five ways a Split
+// keeps its delimiters.
+#ifndef FLOPSMETER_TOKENIZER_PRE_TOKENIZER_H_
+#define FLOPSMETER_TOKENIZER_PRE_TOKENIZER_H_
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/json_doc.h"
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+struct Piece {
+  std::string text;
+  // The piece begins the input text (Metaspace's "first" scheme needs it).
+  bool at_start = false;
+};
+
+class PreTokenizer {
+ public:
+  virtual ~PreTokenizer() = default;
+  // Replaces each piece by its sub-pieces; empty pieces are dropped.
+  virtual Status split(std::vector<Piece>* pieces) const = 0;
+};
+
+Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
+                                                          const nlohmann::json& spec,
+                                                          const std::string& pointer);
+
+// GPT-2's byte-to-character table: ByteLevel writes each byte as one
+// printable character so byte-level BPE vocabularies are valid UTF-8.
+const std::array<std::string, 256>& byte_level_alphabet();
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_TOKENIZER_PRE_TOKENIZER_H_
