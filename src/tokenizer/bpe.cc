@@ -120,6 +120,24 @@ Bpe::Bpe(Vocabulary vocab, std::vector<std::pair<std::string, std::string>> merg
       byte_tokens_[static_cast<size_t>(b)] = it == vocab_.end() ? -1 : static_cast<int64_t>(it->second);
     }
   }
+  if (!bmp_ids_.empty()) {
+    for (const char* marker : {"\u2581", " "}) {
+      const std::string_view m(marker);
+      if (vocab_.find(m) == vocab_.end()) continue;
+      bool joins = false;
+      for (const auto& entry : vocab_) {
+        const std::string& token = entry.first;
+        for (size_t at = token.find(m, 1); at != std::string::npos && !joins; at = token.find(m, at + 1)) {
+          joins = at < m.size() || token.compare(at - m.size(), m.size(), m) != 0;
+        }
+        if (joins) break;
+      }
+      if (!joins) {
+        word_marker_ = marker;
+        break;
+      }
+    }
+  }
   if (options_.unk_token) {
     auto it = vocab_.find(*options_.unk_token);
     if (it == vocab_.end()) {
@@ -246,6 +264,23 @@ Status Bpe::tokenize(std::string_view piece, std::vector<uint32_t>* ids) const {
       return Status::Ok();
     }
   }
+  if (word_marker_.empty()) {
+    tokenize_word(piece, ids);
+    return Status::Ok();
+  }
+  // Cut before each marker that follows something else.
+  const std::string_view m = word_marker_;
+  size_t start = 0;
+  for (size_t at = piece.find(m, 1); at != std::string_view::npos; at = piece.find(m, at + m.size())) {
+    if (at >= m.size() && piece.compare(at - m.size(), m.size(), m) == 0) continue;
+    tokenize_word(piece.substr(start, at - start), ids);
+    start = at;
+  }
+  tokenize_word(piece.substr(start), ids);
+  return Status::Ok();
+}
+
+void Bpe::tokenize_word(std::string_view piece, std::vector<uint32_t>* ids) const {
   thread_local WordCache cache;
   const bool cacheable = piece.size() <= kCacheMaxPieceBytes;
   if (cacheable) {
@@ -256,7 +291,7 @@ Status Bpe::tokenize(std::string_view piece, std::vector<uint32_t>* ids) const {
     auto it = cache.words.find(piece);
     if (it != cache.words.end()) {
       ids->insert(ids->end(), it->second.begin(), it->second.end());
-      return Status::Ok();
+      return;
     }
   }
   std::vector<uint32_t> word;
@@ -267,7 +302,6 @@ Status Bpe::tokenize(std::string_view piece, std::vector<uint32_t>* ids) const {
     if (cache.words.size() >= kCacheMaxEntries) cache.words.clear();
     cache.words.emplace(std::string(piece), std::move(word));
   }
-  return Status::Ok();
 }
 
 }  // namespace flopsmeter

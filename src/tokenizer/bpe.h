@@ -55,6 +55,7 @@ class Bpe final : public TokenModel {
   };
   // Id of a one-character token, by code point (-1: not in the vocabulary).
   int64_t char_id(char32_t cp, std::string_view ch) const;
+  void tokenize_word(std::string_view word, std::vector<uint32_t>* ids) const;
   void initial_symbols(std::string_view word, std::vector<uint32_t>* symbols) const;
   void merge(std::vector<uint32_t>* ids) const;
 
@@ -64,6 +65,13 @@ class Bpe final : public TokenModel {
   // word's first symbols need no string hashing; used only when no prefix
   // or suffix decorates the characters.
   std::vector<int32_t> bmp_ids_;
+  // A word-start marker ("\u2581" or " ") that no token holds after another
+  // character: no merge can then join the text on both sides of a marker
+  // that follows a non-marker, so a piece is cut there into words that are
+  // merged (and cached) separately with the same result. SentencePiece-style
+  // tokenizers (Gemma, Mistral) have no pre-tokenizer, and without this cut
+  // a whole document would be one word.
+  std::string word_marker_;
   BpeOptions options_;
   std::array<int64_t, 256> byte_tokens_{};  // id of "<0xXX>", or -1
   std::optional<uint32_t> unk_id_;
