@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/unicode.h"
 
 namespace flopsmeter {
@@ -20,11 +21,6 @@ constexpr size_t kCacheMaxPieceBytes = 256;
 constexpr size_t kCacheMaxEntries = 1 << 18;
 
 std::atomic<uint64_t> next_model_id{1};
-
-struct WordCache {
-  uint64_t owner = 0;
-  std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> words;
-};
 
 uint64_t pair_key(uint32_t a, uint32_t b) { return (uint64_t{a} << 32) | b; }
 
@@ -255,8 +251,51 @@ void Bpe::merge(std::vector<uint32_t>* ids) const {
   }
 }
 
+// Looks `key` up in the calling thread's cache for this model, or computes
+// its ids with `encode` and remembers them.
+template <typename Encode>
+void Bpe::cached(WordCache& cache, std::string_view key, std::vector<uint32_t>* ids, Encode encode) const {
+  const bool cacheable = key.size() <= kCacheMaxPieceBytes;
+  if (cacheable) {
+    if (cache.owner != id_) {
+      cache.words.clear();
+      cache.owner = id_;
+    }
+    auto it = cache.words.find(key);
+    if (it != cache.words.end()) {
+      ids->insert(ids->end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<uint32_t> word;
+  encode(&word);
+  ids->insert(ids->end(), word.begin(), word.end());
+  if (cacheable) {
+    if (cache.words.size() >= kCacheMaxEntries) cache.words.clear();
+    cache.words.emplace(std::string(key), std::move(word));
+  }
+}
+
+void Bpe::encode_word(std::string_view word, bool whole_piece, std::vector<uint32_t>* ids) const {
+  if (whole_piece && options_.ignore_merges) {
+    auto it = vocab_.find(word);
+    if (it != vocab_.end()) {
+      ids->push_back(it->second);
+      return;
+    }
+  }
+  initial_symbols(word, ids);
+  merge(ids);
+}
+
 Status Bpe::tokenize(std::string_view piece, std::vector<uint32_t>* ids) const {
   if (piece.empty()) return Status::Ok();
+  thread_local WordCache cache;
+  if (word_marker_.empty()) {
+    cached(cache, piece, ids, [&](std::vector<uint32_t>* out) { encode_word(piece, true, out); });
+    return Status::Ok();
+  }
+  // ignore_merges looks at the whole piece; the cut words then only merge.
   if (options_.ignore_merges) {
     auto it = vocab_.find(piece);
     if (it != vocab_.end()) {
@@ -264,44 +303,32 @@ Status Bpe::tokenize(std::string_view piece, std::vector<uint32_t>* ids) const {
       return Status::Ok();
     }
   }
-  if (word_marker_.empty()) {
-    tokenize_word(piece, ids);
-    return Status::Ok();
-  }
   // Cut before each marker that follows something else.
   const std::string_view m = word_marker_;
   size_t start = 0;
+  auto emit = [&](std::string_view word) {
+    cached(cache, word, ids, [&](std::vector<uint32_t>* out) { encode_word(word, false, out); });
+  };
   for (size_t at = piece.find(m, 1); at != std::string_view::npos; at = piece.find(m, at + m.size())) {
     if (at >= m.size() && piece.compare(at - m.size(), m.size(), m) == 0) continue;
-    tokenize_word(piece.substr(start, at - start), ids);
+    emit(piece.substr(start, at - start));
     start = at;
   }
-  tokenize_word(piece.substr(start), ids);
+  emit(piece.substr(start));
   return Status::Ok();
 }
 
-void Bpe::tokenize_word(std::string_view piece, std::vector<uint32_t>* ids) const {
-  thread_local WordCache cache;
-  const bool cacheable = piece.size() <= kCacheMaxPieceBytes;
-  if (cacheable) {
-    if (cache.owner != id_) {
-      cache.words.clear();
-      cache.owner = id_;
-    }
-    auto it = cache.words.find(piece);
-    if (it != cache.words.end()) {
-      ids->insert(ids->end(), it->second.begin(), it->second.end());
-      return;
-    }
-  }
-  std::vector<uint32_t> word;
-  initial_symbols(piece, &word);
-  merge(&word);
-  ids->insert(ids->end(), word.begin(), word.end());
-  if (cacheable) {
-    if (cache.words.size() >= kCacheMaxEntries) cache.words.clear();
-    cache.words.emplace(std::string(piece), std::move(word));
-  }
+Status Bpe::tokenize_byte_level(std::string_view raw, std::vector<uint32_t>* ids) const {
+  if (raw.empty()) return Status::Ok();
+  if (!word_marker_.empty()) return TokenModel::tokenize_byte_level(raw, ids);
+  // Keyed by raw bytes: a key space of its own, so a separate cache.
+  thread_local WordCache raw_cache;
+  cached(raw_cache, raw, ids, [&](std::vector<uint32_t>* out) {
+    std::string mapped;
+    append_byte_level(raw, &mapped);
+    encode_word(mapped, true, out);
+  });
+  return Status::Ok();
 }
 
 }  // namespace flopsmeter

@@ -30,6 +30,8 @@ class Bpe final : public TokenModel {
       BpeOptions options, Status* status);
 
   Status tokenize(std::string_view piece, std::vector<uint32_t>* ids) const override;
+  // Cached by the raw bytes, so a piece seen before is never mapped.
+  Status tokenize_byte_level(std::string_view raw, std::vector<uint32_t>* ids) const override;
   std::optional<uint32_t> token_to_id(std::string_view token) const override;
   size_t vocab_size() const override { return vocab_.size(); }
   std::string_view type() const override { return "BPE"; }
@@ -55,7 +57,16 @@ class Bpe final : public TokenModel {
   };
   // Id of a one-character token, by code point (-1: not in the vocabulary).
   int64_t char_id(char32_t cp, std::string_view ch) const;
-  void tokenize_word(std::string_view word, std::vector<uint32_t>* ids) const;
+  // A per-thread memory of words already encoded by the model `owner`.
+  struct WordCache {
+    uint64_t owner = 0;
+    std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> words;
+  };
+  template <typename Encode>
+  void cached(WordCache& cache, std::string_view key, std::vector<uint32_t>* ids, Encode encode) const;
+  // BPE of one word into the empty `ids`: ignore_merges when
+  // it is a whole pre-tokenized piece, else initial symbols and merges.
+  void encode_word(std::string_view word, bool whole_piece, std::vector<uint32_t>* ids) const;
   void initial_symbols(std::string_view word, std::vector<uint32_t>* symbols) const;
   void merge(std::vector<uint32_t>* ids) const;
 

@@ -1,6 +1,7 @@
 #include "tokenizer/model.h"
 
 #include "tokenizer/bpe.h"
+#include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/unicode.h"
 
@@ -114,6 +115,12 @@ Result<std::string> optional_string(const JsonDoc& doc, const nlohmann::json& sp
 }
 
 }  // namespace
+
+Status TokenModel::tokenize_byte_level(std::string_view raw, std::vector<uint32_t>* ids) const {
+  std::string mapped;
+  append_byte_level(raw, &mapped);
+  return tokenize(mapped, ids);
+}
 
 Result<std::unique_ptr<TokenModel>> parse_model(const JsonDoc& doc, const nlohmann::json& spec,
                                                 const std::string& pointer) {

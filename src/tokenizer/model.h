@@ -31,6 +31,9 @@ class TokenModel {
   virtual ~TokenModel() = default;
   // Appends the ids of `piece`. Thread-safe.
   virtual Status tokenize(std::string_view piece, std::vector<uint32_t>* ids) const = 0;
+  // The same for a piece given as raw bytes that a ByteLevel pre-tokenizer
+  // would have mapped (see PreTokenizer::byte_level_pattern).
+  virtual Status tokenize_byte_level(std::string_view raw, std::vector<uint32_t>* ids) const;
   virtual std::optional<uint32_t> token_to_id(std::string_view token) const = 0;
   virtual size_t vocab_size() const = 0;
   virtual std::string_view type() const = 0;

@@ -125,6 +125,10 @@ class Split final : public PreTokenizer {
   Status split(std::vector<Piece>* pieces) const override {
     return split_pieces(pieces, behavior_, invert_, pattern_matcher(&pattern_));
   }
+  // The pattern, when the cut keeps matches and gaps alike.
+  const Pattern* isolating_pattern() const {
+    return behavior_ == Behavior::kIsolated && !invert_ ? &pattern_ : nullptr;
+  }
 
  private:
   Pattern pattern_;
@@ -162,15 +166,17 @@ class ByteLevel final : public PreTokenizer {
     if (regex_) {
       FM_RETURN_IF_ERROR(split_pieces(pieces, Behavior::kIsolated, false, pattern_matcher(regex_.get())));
     }
-    const auto& alphabet = byte_level_alphabet();
     for (Piece& piece : *pieces) {
       std::string mapped;
-      mapped.reserve(piece.text.size() * 2);
-      for (char c : piece.text) mapped += alphabet[static_cast<unsigned char>(c)];
+      append_byte_level(piece.text, &mapped);
       piece.text = std::move(mapped);
     }
     return Status::Ok();
   }
+  const Pattern* byte_level_pattern() const override { return add_prefix_space_ ? nullptr : regex_.get(); }
+  // ByteLevel without its own regex and without a prefix space: a pure
+  // byte mapping, which can follow a Split.
+  bool maps_only() const { return !add_prefix_space_ && regex_ == nullptr; }
 
  private:
   bool add_prefix_space_;
@@ -225,6 +231,13 @@ class PreTokenizerSequence final : public PreTokenizer {
     for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->split(pieces));
     return Status::Ok();
   }
+  const Pattern* byte_level_pattern() const override {
+    if (steps_.size() == 1) return steps_[0]->byte_level_pattern();
+    if (steps_.size() != 2) return nullptr;
+    const auto* split = dynamic_cast<const Split*>(steps_[0].get());
+    const auto* bytes = dynamic_cast<const ByteLevel*>(steps_[1].get());
+    return split != nullptr && bytes != nullptr && bytes->maps_only() ? split->isolating_pattern() : nullptr;
+  }
 
  private:
   std::vector<std::unique_ptr<PreTokenizer>> steps_;
@@ -256,6 +269,20 @@ const std::array<std::string, 256>& byte_level_alphabet() {
     return t;
   }();
   return table;
+}
+
+void append_byte_level(std::string_view raw, std::string* out) {
+  const auto& alphabet = byte_level_alphabet();
+  const size_t start = out->size();
+  out->resize(start + raw.size() * 2);  // every character is 1 or 2 bytes
+  char* at = out->data() + start;
+  for (char c : raw) {
+    const std::string& ch = alphabet[static_cast<unsigned char>(c)];
+    at[0] = ch[0];
+    if (ch.size() == 2) at[1] = ch[1];
+    at += ch.size();
+  }
+  out->resize(static_cast<size_t>(at - out->data()));
 }
 
 Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,

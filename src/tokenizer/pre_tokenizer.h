@@ -15,6 +15,7 @@
 
 #include "core/json_doc.h"
 #include "flopsmeter/status.h"
+#include "tokenizer/pattern.h"
 
 namespace flopsmeter {
 
@@ -29,6 +30,13 @@ class PreTokenizer {
   virtual ~PreTokenizer() = default;
   // Replaces each piece by its sub-pieces; empty pieces are dropped.
   virtual Status split(std::vector<Piece>* pieces) const = 0;
+  // When this pre-tokenizer is exactly "cut at this pattern's matches
+  // (keeping both matches and gaps), then write each byte as a ByteLevel
+  // character", the pattern; null otherwise. GPT-2, Llama 3, Qwen and
+  // GPT-4o tokenizers are of this shape, and the encoder then skips the
+  // per-piece strings: a piece is mapped only when the model has not seen
+  // it before.
+  virtual const Pattern* byte_level_pattern() const { return nullptr; }
 };
 
 Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
@@ -38,6 +46,8 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
 // GPT-2's byte-to-character table: ByteLevel writes each byte as one
 // printable character so byte-level BPE vocabularies are valid UTF-8.
 const std::array<std::string, 256>& byte_level_alphabet();
+// Appends `raw` written in that alphabet.
+void append_byte_level(std::string_view raw, std::string* out);
 
 }  // namespace flopsmeter
 

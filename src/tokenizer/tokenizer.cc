@@ -15,6 +15,8 @@ struct Tokenizer::Impl {
   TokenizerInfo info;
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> pre_tokenizer;
+  // pre_tokenizer->byte_level_pattern(): the fast path when not null.
+  const Pattern* byte_level_pattern = nullptr;
   std::unique_ptr<TokenModel> model;
   AddedVocabulary added;
   SpecialTokenTemplate specials;
@@ -135,6 +137,7 @@ Result<Tokenizer> Tokenizer::FromText(std::string_view tokenizer_json, std::stri
   };
   FM_ASSIGN_OR_RETURN(impl->normalizer, parse_normalizer(doc, member("normalizer"), "/normalizer"));
   FM_ASSIGN_OR_RETURN(impl->pre_tokenizer, parse_pre_tokenizer(doc, member("pre_tokenizer"), "/pre_tokenizer"));
+  if (impl->pre_tokenizer) impl->byte_level_pattern = impl->pre_tokenizer->byte_level_pattern();
   FM_ASSIGN_OR_RETURN(const nlohmann::json* model, doc.get_object(doc.root, "", "model"));
   FM_ASSIGN_OR_RETURN(impl->model, parse_model(doc, *model, "/model"));
   FM_ASSIGN_OR_RETURN(impl->specials, parse_post_processor(doc, member("post_processor"), "/post_processor"));
@@ -180,6 +183,24 @@ Status Tokenizer::encode(std::string_view text, bool add_special_tokens, std::ve
   for (TextSegment& segment : segments) {
     if (segment.token) {
       ids->push_back(*segment.token);
+      continue;
+    }
+    if (impl.byte_level_pattern != nullptr) {
+      // Matches and the gaps between them are pieces, given to the model as
+      // raw bytes (see PreTokenizer::byte_level_pattern).
+      thread_local std::vector<Span> matches;
+      matches.clear();
+      FM_RETURN_IF_ERROR(impl.byte_level_pattern->find_all(segment.text, &matches));
+      const std::string_view stretch = segment.text;
+      size_t prev = 0;
+      for (const Span& m : matches) {
+        if (m.first > prev) {
+          FM_RETURN_IF_ERROR(impl.model->tokenize_byte_level(stretch.substr(prev, m.first - prev), ids));
+        }
+        FM_RETURN_IF_ERROR(impl.model->tokenize_byte_level(stretch.substr(m.first, m.second - m.first), ids));
+        prev = m.second;
+      }
+      if (prev < stretch.size()) FM_RETURN_IF_ERROR(impl.model->tokenize_byte_level(stretch.substr(prev), ids));
       continue;
     }
     pieces.clear();
