@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev
   libonig-dev libicu-dev zlib1g-dev libzstd-dev
   libgtest-dev libgmock-dev
-  python3 python3-torch
+  python3 python3-torch python3-jinja2
   git openssl ca-certificates
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the
