@@ -23,6 +23,7 @@
 #include "flopsmeter/load.h"
 #include "flopsmeter/method.h"
 #include "flopsmeter/rules.h"
+#include "flopsmeter/tokens.h"
 
 namespace flopsmeter {
 
@@ -35,8 +36,10 @@ struct EstimateRequest {
   std::string model;                 // catalog id, config.json or checkpoint directory
   std::vector<MethodSpec> methods;   // at least one
 
-  // Workload: either tokens_per_epoch, or samples (each filling seq_len).
+  // Workload: tokens_per_epoch, or samples (each filling seq_len), or a
+  // dataset counted exactly (its tokenizer defaults to the model directory's).
   std::optional<Flop> tokens_per_epoch;
+  std::optional<TokenCountRequest> dataset;
   std::optional<uint64_t> samples;
   std::optional<uint64_t> seq_len;   // default: min(2048, max_position_embeddings), stated
   uint64_t epochs = 1;
@@ -78,6 +81,7 @@ struct EstimateReport {
   ParamBreakdown params;
   Workload workload;
   std::vector<std::string> workload_assumptions;
+  std::optional<TokenCountReport> dataset;  // when D was counted from a dataset
   BaseCompute base;
   std::string base_status;           // "given", "catalog: published", "unknown", ...
   ModificationThreshold eu_threshold;

@@ -13,11 +13,34 @@ constexpr uint64_t kDefaultSeqLen = 2048;
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
-Result<Workload> build_workload(const EstimateRequest& r, const Model& model, std::vector<std::string>& notes) {
+Result<Workload> build_workload(const EstimateRequest& r, const Model& model, const TokenCountReport* dataset,
+                                std::vector<std::string>& notes) {
   if (r.epochs == 0) return Status::InvalidArgument("--epochs must be at least 1");
-  if (r.tokens_per_epoch && r.samples) return Status::InvalidArgument("give either --tokens or --samples, not both");
-  if (!r.tokens_per_epoch && !r.samples) {
-    return Status::InvalidArgument("no workload: give --tokens N, or --samples N with --seq-len L");
+  const int sources = (r.tokens_per_epoch ? 1 : 0) + (r.samples ? 1 : 0) + (dataset ? 1 : 0);
+  if (sources > 1) return Status::InvalidArgument("give one of --tokens, --samples or --dataset, not several");
+  if (sources == 0) {
+    return Status::InvalidArgument("no workload: give --dataset FILES, --tokens N, or --samples N with --seq-len L");
+  }
+  if (dataset) {
+    if (r.seq_len) return Status::InvalidArgument("--seq-len does not apply to --dataset (use --max-length)");
+    Workload w;
+    w.kernel = r.kernel;
+    w.gradient_checkpointing = r.gradient_checkpointing;
+    if (!checked_mul(dataset->tokens, r.epochs, &w.tokens)) return Status::Overflow("dataset tokens x epochs overflows");
+    for (const auto& [length, count] : dataset->sequences) w.sequences[length] = count * r.epochs;
+    notes.push_back("D counted exactly from the dataset: " + with_commas(dataset->tokens) + " trained-on tokens in " +
+                    with_commas(dataset->samples) + " samples per epoch (" + with_commas(dataset->skipped) +
+                    " malformed records skipped); sequences as laid out (" + layout_name(dataset->layout) + ")");
+    for (const std::string& n : dataset->notes) notes.push_back("dataset: " + n);
+    if (r.epochs > 1) notes.push_back(std::to_string(r.epochs) + " epochs: D counts every epoch");
+    if (r.micro_batch_size > 0) {
+      const uint64_t micro_per_epoch = ceil_div(dataset->rows, r.micro_batch_size);
+      w.micro_batches = micro_per_epoch * r.epochs;
+      const uint64_t per_step =
+          std::max<uint64_t>(1, r.gradient_accumulation) * std::max<uint64_t>(1, r.data_parallel);
+      w.optimizer_steps = ceil_div(micro_per_epoch, per_step) * r.epochs;
+    }
+    return w;
   }
   uint64_t seq = 0;
   if (r.seq_len) {
@@ -99,7 +122,18 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog));
   const Model& model = report.model.model;
   report.params = count_parameters(model);
-  FM_ASSIGN_OR_RETURN(report.workload, build_workload(request, model, report.workload_assumptions));
+  if (request.dataset) {
+    TokenCountRequest dataset = *request.dataset;
+    // The tokenizer travels with a checkpoint directory.
+    if (dataset.tokenizer.empty() && report.model.source_kind == "checkpoint") dataset.tokenizer = request.model;
+    if (dataset.tokenizer.empty()) {
+      return Status::InvalidArgument("--dataset needs --tokenizer PATH (the model is not a directory holding one)");
+    }
+    FM_ASSIGN_OR_RETURN(TokenCountReport counted, count_tokens(dataset));
+    report.dataset = std::move(counted);
+  }
+  FM_ASSIGN_OR_RETURN(report.workload, build_workload(request, model, report.dataset ? &*report.dataset : nullptr,
+                                                      report.workload_assumptions));
   report.rules_version = catalog.rules().data_version;
   report.data_sources = catalog.sources();
 
@@ -277,6 +311,7 @@ std::string estimate_to_json(const EstimateReport& r) {
         {"basis", r.eu_threshold.basis},
         {"explanation", r.eu_threshold.explanation}}},
       {"methods", methods},
+      {"dataset", r.dataset ? token_count_json(*r.dataset) : nlohmann::json()},
       {"rules_version", r.rules_version},
       {"data_sources", r.data_sources},
   };

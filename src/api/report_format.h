@@ -11,6 +11,7 @@
 #include "flopsmeter/load.h"
 #include "flopsmeter/model.h"
 #include "flopsmeter/rules.h"
+#include "flopsmeter/tokens.h"
 
 namespace flopsmeter {
 
@@ -26,6 +27,9 @@ std::string percent(double ratio);
 nlohmann::json number(Flop v);
 // {"flop": 1.0e22, "exact": "10000000000000000000000"}; a fraction adds "fraction".
 nlohmann::json exact_figure(const Fraction& f);
+
+// A token count ("flopsmeter.tokens/1"), also embedded in estimates.
+nlohmann::json token_count_json(const TokenCountReport& report);
 
 // The model block: id, source, type, totals, breakdown, notes.
 nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params);

@@ -1,6 +1,9 @@
 #include "cli/commands.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -11,6 +14,7 @@
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/load.h"
+#include "flopsmeter/tokens.h"
 
 namespace flopsmeter::cli {
 namespace {
@@ -115,6 +119,130 @@ Result<std::vector<MethodSpec>> method_specs(const ParsedArgs& a) {
   return out;
 }
 
+// One of `names` (the flag's allowed values, in enum order) as its index.
+Result<size_t> flag_choice(const ParsedArgs& a, const std::string& flag, const std::vector<std::string>& names) {
+  const std::string v = a.get(flag);
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == v) return i;
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  return Status::InvalidArgument("--" + flag + " " + v + ": expected one of " + list);
+}
+
+Result<bool> flag_yes_no(const ParsedArgs& a, const std::string& flag, bool fallback) {
+  if (!a.has(flag)) return fallback;
+  FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, flag, {"no", "yes"}));
+  return i == 1;
+}
+
+// The dataset options `tokens` and `estimate --dataset` share.
+Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
+  TokenCountRequest r;
+  r.tokenizer = a.get("tokenizer");
+  if (a.has("format")) {
+    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "format", {"auto", "text", "jsonl", "json"}));
+    r.format = static_cast<DatasetFormat>(i);
+  }
+  if (a.has("text-unit")) {
+    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "text-unit", {"line", "paragraph", "document"}));
+    r.text_unit = static_cast<TextUnit>(i);
+  }
+  if (a.has("schema")) {
+    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "schema",
+                                              {"auto", "text", "messages", "prompt-completion", "alpaca", "sharegpt"}));
+    r.schema = static_cast<RecordSchema>(i);
+  }
+  r.field = a.get("field");
+  r.chat_template_file = a.get("chat-template");
+  FM_ASSIGN_OR_RETURN(r.add_special_tokens, flag_yes_no(a, "special-tokens", true));
+  FM_ASSIGN_OR_RETURN(r.append_eos, flag_yes_no(a, "append-eos", true));
+  if (a.has("max-length")) {
+    FM_ASSIGN_OR_RETURN(uint64_t n, flag_uint(a, "max-length"));
+    r.max_length = n;
+  }
+  if (a.has("layout")) {
+    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "layout", {"unpadded", "padded", "packed-wrapped", "packed-bfd"}));
+    r.layout = static_cast<SequenceLayout>(i);
+  }
+  if (a.has("batch-size")) {
+    FM_ASSIGN_OR_RETURN(r.batch_size, flag_uint(a, "batch-size"));
+  }
+  r.pad_to_max_length = a.has("pad-to-max-length");
+  if (a.has("packing-chunk")) {
+    FM_ASSIGN_OR_RETURN(r.packing_chunk, flag_uint(a, "packing-chunk"));
+  }
+  if (a.has("threads")) {
+    FM_ASSIGN_OR_RETURN(uint64_t n, flag_uint(a, "threads"));
+    if (n == 0 || n > 1024) return Status::InvalidArgument("--threads must be between 1 and 1024");
+    r.threads = static_cast<unsigned>(n);
+  }
+  r.strict = a.has("strict");
+  if (!a.has("no-progress") && isatty(STDERR_FILENO)) {
+    r.on_progress = [](const TokenCountProgress& p) {
+      std::string line = "\r" + with_commas(p.file_bytes_read) + " bytes";
+      if (p.file_bytes_total > 0) {
+        const double share = static_cast<double>(p.file_bytes_read) / static_cast<double>(p.file_bytes_total);
+        line += " (" + percent(share) + ")";
+        if (share > 0.001 && share < 1) {
+          line += ", ETA " + std::to_string(static_cast<long>(p.seconds / share - p.seconds)) + " s";
+        }
+      }
+      const double mbps = p.seconds > 0 ? static_cast<double>(p.file_bytes_read) / 1e6 / p.seconds : 0;
+      line += ", " + with_commas(p.samples) + " samples, " + with_commas(p.tokens) + " tokens, " +
+              std::to_string(static_cast<long>(mbps)) + " MB/s   ";
+      std::fputs(line.c_str(), stderr);
+    };
+  }
+  return r;
+}
+
+Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(TokenCountRequest request, token_count_request(a));
+  if (request.tokenizer.empty()) return Status::InvalidArgument("tokens needs --tokenizer PATH");
+  request.files = a.positional;
+  const bool ids = a.has("ids");
+  const bool per_sample = a.has("per-sample");
+  if (ids && per_sample) return Status::InvalidArgument("give --ids or --per-sample, not both");
+  if ((ids || per_sample) && a.has("json")) {
+    return Status::InvalidArgument(std::string(ids ? "--ids" : "--per-sample") +
+                                   " prints one line per sample; --json prints the totals: give one of them");
+  }
+  // Per-sample output streams to stdout as it comes, so memory stays bounded.
+  std::string line;
+  if (ids || per_sample) {
+    request.keep_ids = ids;
+    request.on_sample = [&](const SampleCount& s) {
+      line.clear();
+      if (s.error != nullptr) {
+        line = "skipped";
+      } else if (ids) {
+        for (size_t i = 0; i < s.ids->size(); ++i) {
+          if (i > 0) line += ' ';
+          line += std::to_string((*s.ids)[i]);
+        }
+      } else {
+        line = std::to_string(s.tokens);
+      }
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
+    };
+  }
+  const bool progress = static_cast<bool>(request.on_progress);
+  Result<TokenCountReport> report = count_tokens(request);
+  if (progress) std::fputs("\r\033[K", stderr);
+  if (!report.ok()) return report.status();
+  if (ids || per_sample) {
+    std::fflush(stdout);
+    if (report->skipped > 0) {
+      std::fprintf(stderr, "flopsmeter: %s records skipped (first: %s)\n", with_commas(report->skipped).c_str(),
+                   report->skipped_examples.front().reason.c_str());
+    }
+    return kExitOk;
+  }
+  out = a.has("json") ? tokens_to_json(*report) : tokens_to_text(*report);
+  return kExitOk;
+}
+
 Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   EstimateRequest r;
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
@@ -124,6 +252,11 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   }
   if (a.has("samples")) {
     FM_ASSIGN_OR_RETURN(r.samples, flag_uint(a, "samples"));
+  }
+  if (a.has("dataset")) {
+    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a));
+    dataset.files = split_list(a.get("dataset"));
+    r.dataset = std::move(dataset);
   }
   if (a.has("seq-len")) {
     FM_ASSIGN_OR_RETURN(r.seq_len, flag_uint(a, "seq-len"));
@@ -366,6 +499,7 @@ Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
 
 Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::string& out) {
   if (command.name == "estimate") return run_estimate_command(args, out);
+  if (command.name == "tokens") return run_tokens(args, out);
   if (command.name == "inspect") return run_inspect(args, out);
   if (command.name == "rules") return run_rules(args, out);
   if (command.name == "models") return run_models(args, out);

@@ -1,6 +1,7 @@
 #include "cli/flags.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <sstream>
 
@@ -48,6 +49,41 @@ const std::vector<FlagDef>& all_flags() {
       {"micro-batch-size", "N", "Workload", "Sequences per micro-batch (enables optimizer steps)", ""},
       {"grad-accum", "N", "Workload", "Gradient accumulation steps (default 1)", ""},
       {"data-parallel", "N", "Workload", "Data-parallel ranks sharing the batch (default 1)", ""},
+      // Dataset
+      {"dataset", "FILES", "Dataset", "Count D exactly from these dataset files (comma-separated)",
+       "Text, JSON lines or JSON array files, optionally .gz or .zst compressed. Each sample is rendered as TRL's "
+       "SFTTrainer renders it and tokenized with --tokenizer; D becomes the exact trained-on token count and the "
+       "attention term uses the real sequence lengths. See `flopsmeter tokens --help`."},
+      {"tokenizer", "PATH", "Dataset", "tokenizer.json, or the directory holding it (and tokenizer_config.json)",
+       "Hugging Face fast-tokenizer files. For `estimate` it defaults to the --model directory when that holds a "
+       "tokenizer.json."},
+      {"format", "F", "Dataset", "auto, text, jsonl or json (default auto: by name and content)", ""},
+      {"text-unit", "U", "Dataset", "Plain text samples: line, paragraph or document (default line)",
+       "line: each line is a sample, as datasets.load_dataset(\"text\") reads it (empty lines too); paragraph: blocks "
+       "separated by blank lines; document: the whole file."},
+      {"schema", "S", "Dataset", "Record schema: auto, text, messages, prompt-completion, alpaca, sharegpt",
+       "auto detects per record, in this order: messages, conversations (ShareGPT), prompt+completion, "
+       "instruction+output (Alpaca), text."},
+      {"field", "NAME", "Dataset", "Record field holding the text or the messages (overrides detection)", ""},
+      {"chat-template", "FILE", "Dataset", "Jinja chat template instead of tokenizer_config.json's", ""},
+      {"special-tokens", "yes|no", "Dataset", "Add the tokenizer's special tokens to text samples (default yes)",
+       "yes is add_special_tokens=True (BOS etc. from the post-processor). Chat samples never get them: the template "
+       "writes its own, as apply_chat_template does."},
+      {"append-eos", "yes|no", "Dataset", "End text and completions with eos_token when missing (default yes, as TRL)", ""},
+      {"max-length", "N", "Dataset", "Truncate samples to N tokens (and the packing block size)", ""},
+      {"layout", "L", "Dataset", "unpadded, padded, packed-wrapped or packed-bfd (default unpadded)",
+       "unpadded: one sequence per sample. padded: batches of --batch-size consecutive samples padded to the longest "
+       "(or to --max-length with --pad-to-max-length). packed-wrapped: all samples concatenated and cut into "
+       "--max-length blocks. packed-bfd: TRL's default packing, best-fit decreasing per --packing-chunk samples, "
+       "attention within each sample."},
+      {"batch-size", "N", "Dataset", "Samples per padded batch (default 1)", ""},
+      {"pad-to-max-length", "", "Dataset", "padded: pad every batch to --max-length", ""},
+      {"packing-chunk", "N", "Dataset", "packed-bfd: samples packed together (default 1000, TRL's)", ""},
+      {"threads", "N", "Dataset", "Worker threads (default: one per core)", ""},
+      {"strict", "", "Dataset", "Fail on the first malformed record instead of skipping it", ""},
+      {"per-sample", "", "Dataset", "Print each sample's token count, one per line, in input order", ""},
+      {"ids", "", "Dataset", "Print each sample's token ids, one line per sample, in input order", ""},
+      {"no-progress", "", "Dataset", "No progress bar (it is shown only on a terminal anyway)", ""},
       // Rules
       {"pretrain-flops", "F", "Rules", "Base model's pretraining compute (or PRETRAIN_FLOPS)",
        "Finite, positive, whole: e.g. 8.4e22. Overrides the catalog's figure. Without it and without a catalog figure "
@@ -83,7 +119,9 @@ const std::vector<CommandDef>& all_commands() {
        "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
        {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
-        "seq-len", "epochs", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
+        "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
+        "special-tokens", "append-eos", "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk",
+        "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},
        {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
@@ -91,6 +129,22 @@ const std::vector<CommandDef>& all_commands() {
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
         "--seq-len 1024 --pretrain-flops 8.4e22 --json"},
        0, 0},
+      {"tokens",
+       "Count a dataset's training tokens exactly, as the trainer will see them",
+       "flopsmeter tokens --tokenizer PATH [options] FILE...",
+       "Reads text, JSON lines or JSON array files (gzip or zstd compressed too), renders each record the way TRL's "
+       "SFTTrainer does (chat records through the model's chat template) and tokenizes it with the model's "
+       "tokenizer.json, id for id as Hugging Face tokenizers would. Prints samples, tokens, skipped records and the "
+       "sequence layout (truncation, padding or packing) with the sum of squared sequence lengths the attention term "
+       "needs. Malformed records are reported with file and line and skipped (--strict stops instead). Streams with "
+       "bounded memory on all cores; results do not depend on the thread count.",
+       {"tokenizer", "format", "text-unit", "schema", "field", "chat-template", "special-tokens", "append-eos",
+        "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk", "threads", "strict", "per-sample",
+        "ids", "no-progress", "json"},
+       {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
+        "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
+        "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},
+       1, SIZE_MAX},
       {"inspect",
        "Show a model's exact parameter breakdown",
        "flopsmeter inspect MODEL [--modules] [--json]",

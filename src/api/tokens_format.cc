@@ -1,0 +1,126 @@
+// The token count as JSON ("flopsmeter.tokens/1") and as text.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "api/report_format.h"
+#include "flopsmeter/tokens.h"
+#include "flopsmeter/version.h"
+
+namespace flopsmeter {
+namespace {
+
+// Counts are integers in JSON; one that cannot fit 64 bits (never in
+// practice) is written as a decimal string rather than rounded.
+nlohmann::json count_json(Flop v) {
+  if (v <= static_cast<Flop>(UINT64_MAX)) return static_cast<uint64_t>(v);
+  return to_decimal(v);
+}
+
+double as_double(Flop v) { return static_cast<double>(v); }
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json token_count_json(const TokenCountReport& r) {
+  nlohmann::json j;
+  j["schema"] = "flopsmeter.tokens/1";
+  j["tool"] = {{"name", "flopsmeter"}, {"version", FLOPSMETER_VERSION_STRING}};
+  nlohmann::json tok = {{"source", r.tokenizer.source},
+                        {"model_type", r.tokenizer.model_type},
+                        {"vocab_size", r.tokenizer.vocab_size},
+                        {"special_tokens_per_sequence", r.tokenizer.special_tokens_per_sequence},
+                        {"chat_template", r.tokenizer.chat_template.has_value()}};
+  if (r.tokenizer.bos_token) tok["bos_token"] = *r.tokenizer.bos_token;
+  if (r.tokenizer.eos_token) tok["eos_token"] = *r.tokenizer.eos_token;
+  j["tokenizer"] = tok;
+  j["files"] = r.files;
+  j["bytes"] = r.file_bytes;
+  j["decoded_bytes"] = r.decoded_bytes;
+  j["samples"] = r.samples;
+  j["skipped"] = r.skipped;
+  nlohmann::json skipped = nlohmann::json::array();
+  for (const SkippedRecord& s : r.skipped_examples) {
+    skipped.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
+  }
+  j["skipped_examples"] = skipped;
+  j["samples_by_kind"] = r.samples_by_kind;
+  j["invalid_utf8_replaced"] = r.invalid_utf8;
+  j["tokens"] = count_json(r.tokens);
+  j["tokens_before_truncation"] = count_json(r.tokens_before_truncation);
+  j["truncated_samples"] = r.truncated_samples;
+  j["special_tokens"] = count_json(r.special_tokens);
+  j["longest_sample"] = r.longest_sample;
+  nlohmann::json sequences = nlohmann::json::array();
+  for (const auto& [length, count] : r.sequences) sequences.push_back({length, count});
+  j["layout"] = {{"name", layout_name(r.layout)},
+                 {"rows", r.rows},
+                 {"positions", count_json(r.positions)},
+                 {"padding", count_json(r.padding)},
+                 {"sum_squared_lengths", count_json(r.sum_squared_lengths)},
+                 {"sequences", sequences}};
+  j["notes"] = r.notes;
+  const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
+  j["timing"] = {{"load_seconds", r.load_seconds},
+                 {"count_seconds", r.count_seconds},
+                 {"mb_per_second", static_cast<double>(r.decoded_bytes) / 1e6 / secs},
+                 {"tokens_per_second", as_double(r.tokens_before_truncation) / secs}};
+  return j;
+}
+
+std::string tokens_to_json(const TokenCountReport& r) { return token_count_json(r).dump(2) + "\n"; }
+
+std::string tokens_to_text(const TokenCountReport& r) {
+  std::string out;
+  auto line = [&](const std::string& label, const std::string& value) {
+    out += label;
+    out.append(label.size() < 12 ? 12 - label.size() : 1, ' ');
+    out += value + "\n";
+  };
+  line("tokenizer", r.tokenizer.source + " (" + r.tokenizer.model_type + ", " + with_commas(r.tokenizer.vocab_size) +
+                        " tokens)");
+  line("files", std::to_string(r.files.size()) + (r.files.size() == 1 ? " file, " : " files, ") +
+                    with_commas(r.file_bytes) + " bytes" +
+                    (r.decoded_bytes != r.file_bytes ? " (" + with_commas(r.decoded_bytes) + " decompressed)" : ""));
+  std::string kinds;
+  for (const auto& [kind, n] : r.samples_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + with_commas(n);
+  line("samples", with_commas(r.samples) + " counted" + (kinds.empty() ? "" : " (" + kinds + ")") + ", " +
+                      with_commas(r.skipped) + " skipped");
+  line("tokens", with_commas(r.tokens) + " trained on (non-padding)");
+  if (r.tokens_before_truncation != r.tokens) {
+    line("", with_commas(r.tokens_before_truncation) + " before truncation; " + with_commas(r.truncated_samples) +
+                 " samples truncated");
+  }
+  line("", with_commas(r.special_tokens) + " special tokens added; longest sample " +
+               with_commas(r.longest_sample) + " tokens");
+  if (r.invalid_utf8 > 0) line("", with_commas(r.invalid_utf8) + " invalid UTF-8 sequences replaced by U+FFFD");
+  const double pad_share = r.positions > 0 ? as_double(r.padding) / as_double(r.positions) : 0;
+  line("layout", std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences, " +
+                     with_commas(r.positions) + " positions (" + with_commas(r.padding) + " padding, " +
+                     percent(pad_share) + ")");
+  line("attention", "sum of squared sequence lengths " + with_commas(r.sum_squared_lengths));
+  const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
+  line("speed", fixed(static_cast<double>(r.decoded_bytes) / 1e6 / secs, 1) + " MB/s, " +
+                    fixed(as_double(r.tokens_before_truncation) / 1e6 / secs, 2) + "M tokens/s; tokenizer loaded in " +
+                    fixed(r.load_seconds, 2) + " s");
+  if (!r.notes.empty()) {
+    out += "notes:\n";
+    for (const std::string& n : r.notes) out += "  - " + n + "\n";
+  }
+  if (!r.skipped_examples.empty()) {
+    // The first few; --json lists more.
+    constexpr size_t kShown = 5;
+    out += "skipped:\n";
+    const size_t shown = std::min(kShown, r.skipped_examples.size());
+    for (size_t i = 0; i < shown; ++i) out += "  " + r.skipped_examples[i].reason + "\n";
+    if (r.skipped > shown) out += "  ... and " + with_commas(r.skipped - shown) + " more (--strict stops at the first)\n";
+  }
+  return out;
+}
+
+}  // namespace flopsmeter
