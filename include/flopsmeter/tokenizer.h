@@ -39,7 +39,7 @@ struct TokenizerInfo {
   size_t vocab_size = 0;   // model vocabulary plus added tokens outside it
   size_t added_tokens = 0;
   // Special tokens named by tokenizer_config.json, when it is present.
-  std::optional<std::string> bos_token, eos_token, pad_token;
+  std::optional<std::string> bos_token, eos_token, unk_token, pad_token;
   std::optional<uint32_t> eos_id;
   // The chat template from tokenizer_config.json ("default" when several).
   std::optional<std::string> chat_template;

@@ -14,7 +14,7 @@
 namespace flopsmeter {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";  // U+FFFD
 // Keys quoted in a "no training text" message.

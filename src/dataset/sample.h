@@ -51,7 +51,7 @@ struct Sample {
   // array of parts or null, ...}, other members kept as written. ShareGPT
   // turns become {"role", "content"}; conversational prompt/completion
   // gives the prompt's messages followed by the completion's.
-  nlohmann::json messages;
+  nlohmann::ordered_json messages;  // keys in record order, as templates (tojson, items) see them
   // kPromptCompletion (plain strings).
   std::string prompt, completion;
   // kInstruction (Alpaca); `input` is "" when absent.

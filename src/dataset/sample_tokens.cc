@@ -43,16 +43,18 @@ Status SampleTokenizer::tokenize_text(std::string text, const std::string& endin
   return tokenizer_.encode(text, options_.add_special_tokens, ids);
 }
 
-Status SampleTokenizer::tokenize_chat(const nlohmann::json& messages, std::vector<uint32_t>* ids) const {
+Status SampleTokenizer::tokenize_chat(const nlohmann::ordered_json& messages, std::vector<uint32_t>* ids) const {
   if (!chat_template_) {
     return Status::InvalidArgument(
         "chat record, but the tokenizer has no chat_template (give one with --chat-template FILE)");
   }
   const TokenizerInfo& info = tokenizer_.info();
-  nlohmann::json context = {{"messages", messages}, {"add_generation_prompt", false}};
+  // Record order matters: tojson and dict.items() show keys in it.
+  nlohmann::ordered_json context = {{"messages", messages}, {"add_generation_prompt", false}};
   // transformers passes the special-token strings to every template.
   if (info.bos_token) context["bos_token"] = *info.bos_token;
   if (info.eos_token) context["eos_token"] = *info.eos_token;
+  if (info.unk_token) context["unk_token"] = *info.unk_token;
   if (info.pad_token) context["pad_token"] = *info.pad_token;
   FM_ASSIGN_OR_RETURN(std::string text, chat_template_->Render(context));
   return tokenizer_.encode(text, false, ids);
@@ -72,7 +74,7 @@ Status SampleTokenizer::tokenize(const Sample& sample, std::vector<uint32_t>* id
       if (chat_template_) {
         const std::string user =
             sample.input.empty() ? sample.instruction : sample.instruction + "\n\n" + sample.input;
-        const nlohmann::json messages = nlohmann::json::array(
+        const nlohmann::ordered_json messages = nlohmann::ordered_json::array(
             {{{"role", "user"}, {"content", user}}, {{"role", "assistant"}, {"content", sample.output}}});
         return tokenize_chat(messages, ids);
       }

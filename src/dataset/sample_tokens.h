@@ -46,7 +46,7 @@ class SampleTokenizer {
   // `text` plus eos_token when `ending` (the part TRL looks at) lacks it.
   Status tokenize_text(std::string text, const std::string& ending, std::vector<uint32_t>* ids,
                        uint64_t* special) const;
-  Status tokenize_chat(const nlohmann::json& messages, std::vector<uint32_t>* ids) const;
+  Status tokenize_chat(const nlohmann::ordered_json& messages, std::vector<uint32_t>* ids) const;
 
   Tokenizer tokenizer_;
   std::optional<ChatTemplate> chat_template_;

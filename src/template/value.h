@@ -10,7 +10,8 @@
 // parsed template, both of which outlive the render.
 //
 // Lists, tuples and dicts are immutable once built (the sandbox transformers
-// uses refuses append/pop/update); only namespaces change in place.
+// uses refuses append/pop/update); namespaces change in place, and an
+// iterator is used up by iterating it, as in Python.
 #ifndef FLOPSMETER_TEMPLATE_VALUE_H_
 #define FLOPSMETER_TEMPLATE_VALUE_H_
 

@@ -74,6 +74,7 @@ Status read_config(std::string_view text, const std::string& origin, const Added
   TokenizerInfo& info = *out;
   info.bos_token = config_token(config.root, "bos_token");
   info.eos_token = config_token(config.root, "eos_token");
+  info.unk_token = config_token(config.root, "unk_token");
   info.pad_token = config_token(config.root, "pad_token");
   if (JsonDoc::has(config.root, "chat_template")) {
     const nlohmann::json& tmpl = config.root["chat_template"];

@@ -4,7 +4,8 @@
 //   render_templates_main CASES_JSON [--known TEMPLATE=REASON]...
 //
 // A case matches when both renderers print the same text, or when both
-// raise an error (both errors are shown). `--known` names a template whose
+// raise an error (both errors are shown; when the template raised through
+// raise_exception, with the same message). `--known` names a template whose
 // differences are understood (a bug in the reference); its cases are
 // reported but do not fail the run — and a known template that no longer
 // differs fails it, so the list stays honest. Exit status: 0 when every
@@ -110,14 +111,24 @@ int main(int argc, char** argv) {
       ours = it->second.status();
     }
     const bool reference_raised = c.contains("error");
+    // raise_exception(msg) in ours: the reference must have raised msg too.
+    const std::string raise_marker = "template raised: ";
+    const size_t raised_at = ours.ok() ? std::string::npos : ours.status().message().find(raise_marker);
+    const bool same_error =
+        raised_at == std::string::npos ||
+        (reference_raised && c["error"].get<std::string>().find(ours.status().message().substr(
+                                 raised_at + raise_marker.size())) != std::string::npos);
     std::string problem;
-    if (reference_raised && !ours.ok()) {
+    if (reference_raised && !ours.ok() && same_error) {
       ++both_raised;
       std::cout << "both raised   " << name << " / " << conversation << "\n      reference: "
                 << c["error"].get<std::string>() << "\n      flopsmeter: " << ours.status().message() << "\n";
       continue;
     }
-    if (reference_raised) {
+    if (reference_raised && !ours.ok()) {
+      problem = "both raised, but not the same template error: the reference \"" + c["error"].get<std::string>() +
+                "\", flopsmeter \"" + ours.status().message() + "\"";
+    } else if (reference_raised) {
       problem = "the reference raised \"" + c["error"].get<std::string>() + "\"; flopsmeter rendered " +
                 std::to_string(ours->size()) + " bytes";
     } else if (!ours.ok()) {

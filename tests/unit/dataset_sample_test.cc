@@ -12,7 +12,7 @@ namespace flopsmeter {
 namespace {
 
 using ::testing::HasSubstr;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 constexpr std::string_view kFffd = "\xEF\xBF\xBD";
 

@@ -78,7 +78,7 @@ TEST(SampleTokens, CompletionIsWhatTheEosTestLooksAt) {
 TEST(SampleTokens, ChatIsRenderedByTheTemplateWithoutAddedSpecialTokens) {
   Sample s;
   s.kind = SampleKind::kChat;
-  s.messages = nlohmann::json::array({{{"role", "user"}, {"content", "a"}}, {{"role", "assistant"}, {"content", "b"}}});
+  s.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "a"}}, {{"role", "assistant"}, {"content", "b"}}});
   uint64_t special = 0;
   // <s> U:a </s> A:b </s>: the BOS comes from the template, not the post-processor.
   EXPECT_THAT(ids_of(make(true), s, &special), ElementsAre(2, 4, 6, 0, 3, 5, 6, 1, 3));
@@ -96,7 +96,7 @@ TEST(SampleTokens, AlpacaBecomesChatWhenATemplateExists) {
 TEST(SampleTokens, ChatWithoutATemplateIsAnError) {
   Sample s;
   s.kind = SampleKind::kChat;
-  s.messages = nlohmann::json::array();
+  s.messages = nlohmann::ordered_json::array();
   std::vector<uint32_t> ids;
   uint64_t special = 0;
   Status status = make(false).tokenize(s, &ids, &special);
