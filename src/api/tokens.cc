@@ -6,7 +6,6 @@
 #include "flopsmeter/tokens.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -43,6 +42,7 @@ const char* kind_name(SampleKind kind) {
 struct Batch {
   uint64_t sequence = 0;
   size_t file_index = 0;
+  uint64_t bytes_mark = 0;  // file bytes read, over all files, once this batch was read
   DatasetFormat format = DatasetFormat::kText;
   std::vector<RawRecord> records;
 };
@@ -59,6 +59,7 @@ struct Outcome {
 
 struct BatchResult {
   size_t file_index = 0;
+  uint64_t bytes_mark = 0;
   std::vector<Outcome> outcomes;
 };
 
@@ -99,7 +100,6 @@ class Pipeline {
   std::vector<std::string> files_;
   std::vector<uint64_t> file_bytes_;  // per file, updated by the reader
   uint64_t decoded_bytes_ = 0;
-  std::atomic<uint64_t> bytes_progress_{0};
 };
 
 void Pipeline::fail(Status status) {
@@ -120,8 +120,8 @@ void Pipeline::read_files() {
       Batch batch;
       Result<bool> more = reader.next_batch(&batch.records, kBatchBytes);
       if (!more.ok()) return fail(more.status());
-      bytes_progress_.store(bytes_before + reader.file_bytes_read(), std::memory_order_relaxed);
       if (!*more) break;
+      batch.bytes_mark = bytes_before + reader.file_bytes_read();
       std::unique_lock<std::mutex> lock(mu_);
       changed_.wait(lock, [&] { return stop_ || in_flight_ < max_in_flight_; });
       if (stop_) return;
@@ -179,6 +179,7 @@ void Pipeline::work() {
     }
     BatchResult result;
     result.file_index = batch.file_index;
+    result.bytes_mark = batch.bytes_mark;
     result.outcomes.reserve(batch.records.size());
     const std::string& file = request_.files[batch.file_index];
     for (const RawRecord& record : batch.records) result.outcomes.push_back(process(record, batch.format, file));
@@ -206,6 +207,7 @@ Status Pipeline::run(TokenCountReport* report) {
 
   uint64_t next = 0;
   uint64_t index = 0;
+  uint64_t bytes_done = 0;  // progress: file bytes whose records are counted
   auto last_progress = std::chrono::steady_clock::now();
   Status status;
   while (true) {
@@ -220,6 +222,7 @@ Status Pipeline::run(TokenCountReport* report) {
       if (ready) {
         result = std::move(done_[next]);
         done_.erase(next);
+        bytes_done = std::max(bytes_done, result.bytes_mark);
         ++next;
         --in_flight_;
         changed_.notify_all();
@@ -258,8 +261,7 @@ Status Pipeline::run(TokenCountReport* report) {
     }
     if (request_.on_progress && std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
       last_progress = std::chrono::steady_clock::now();
-      request_.on_progress({bytes_progress_.load(std::memory_order_relaxed), total_bytes, report->samples,
-                            layout.tokens(), seconds_since(start)});
+      request_.on_progress({bytes_done, total_bytes, report->samples, layout.tokens(), seconds_since(start)});
     }
   }
   {
