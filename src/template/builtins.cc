@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 namespace flopsmeter::jinja {
 namespace {
@@ -175,7 +176,7 @@ Result<Value> GetItem(const Value& obj, const Value& key, const Expr* origin, Ar
         if (!index) return Value::Undefined(origin, obj.kind());
         size_t begin = OffsetOfCodePoint(text, *index);
         size_t end = begin;
-        DecodeUtf8(text, &end);
+        unicode::next_code_point(text, &end);
         return Value::String(text.substr(begin, end - begin));
       }
       break;
@@ -208,7 +209,7 @@ Result<Value> GetSlice(const Value& obj, const Value& start, const Value& stop, 
   size_t length = 0;
   if (obj.is_string()) {
     const std::string_view text = obj.string();
-    for (size_t pos = 0; pos < text.size(); DecodeUtf8(text, &pos)) offsets.push_back(pos);
+    for (size_t pos = 0; pos < text.size(); unicode::next_code_point(text, &pos)) offsets.push_back(pos);
     length = offsets.size();
     offsets.push_back(text.size());
   } else {

@@ -12,6 +12,7 @@
 
 #include "template/json_dump.h"
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 namespace flopsmeter::jinja {
 namespace {
@@ -616,7 +617,7 @@ std::string JinjaTitle(std::string_view text) {
   bool word_start = true;
   for (size_t pos = 0; pos < text.size();) {
     const size_t begin = pos;
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     const std::string_view ch = text.substr(begin, pos - begin);
     const bool separator = IsPySpace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
     if (separator) {

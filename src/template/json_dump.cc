@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 namespace flopsmeter::jinja {
 namespace {
@@ -20,7 +21,7 @@ void AppendJsonString(std::string_view text, bool ensure_ascii, std::string* out
   out->push_back('"');
   for (size_t pos = 0; pos < text.size();) {
     const size_t start = pos;
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     switch (cp) {
       case '"':
         out->append("\\\"");

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 namespace flopsmeter::jinja {
 
@@ -93,7 +94,7 @@ class Lexer {
     size_t pos = i;
     while (pos < src_.size()) {
       size_t next = pos;
-      if (!IsPySpace(DecodeUtf8(src_, &next))) break;
+      if (!IsPySpace(unicode::next_code_point(src_, &next))) break;
       pos = next;
     }
     return pos - i;
@@ -421,7 +422,7 @@ class Lexer {
           }
           if (cp > 0x10FFFF) return Error(i - 2, "illegal Unicode character in string literal");
           i += count;
-          AppendUtf8(cp, &value);
+          unicode::append_utf8(cp, &value);
           break;
         }
         case 'N':
@@ -432,7 +433,7 @@ class Lexer {
             for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k, ++i) {
               cp = cp * 8 + static_cast<char32_t>(src_[i] - '0');
             }
-            AppendUtf8(cp, &value);
+            unicode::append_utf8(cp, &value);
           } else {
             // Python keeps unknown escapes as written.
             value.push_back('\\');
@@ -471,7 +472,7 @@ class Lexer {
       return Status::Ok();
     }
     size_t end = pos_;
-    DecodeUtf8(src_, &end);
+    unicode::next_code_point(src_, &end);
     return Error(pos_, "unexpected character '" + std::string(src_.substr(pos_, end - pos_)) + "'");
   }
 

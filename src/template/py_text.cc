@@ -1,4 +1,5 @@
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 #include <algorithm>
 #include <charconv>
@@ -11,71 +12,15 @@
 
 namespace flopsmeter::jinja {
 
-char32_t DecodeUtf8(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const size_t i = *pos;
-  const unsigned char lead = byte(i);
-  if (lead < 0x80) {
-    *pos = i + 1;
-    return lead;
-  }
-  size_t length = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, cp = lead & 0x1Fu, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, cp = lead & 0x0Fu, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, cp = lead & 0x07u, min = 0x10000;
-  }
-  if (length == 0 || i + length > text.size()) {
-    *pos = i + 1;
-    return 0xFFFD;
-  }
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) {
-      *pos = i + 1;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (byte(i + k) & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    *pos = i + 1;
-    return 0xFFFD;
-  }
-  *pos = i + length;
-  return cp;
-}
-
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 size_t CountCodePoints(std::string_view text) {
   size_t count = 0;
-  for (size_t pos = 0; pos < text.size(); ++count) DecodeUtf8(text, &pos);
+  for (size_t pos = 0; pos < text.size(); ++count) unicode::next_code_point(text, &pos);
   return count;
 }
 
 size_t OffsetOfCodePoint(std::string_view text, size_t index) {
   size_t pos = 0;
-  for (size_t i = 0; i < index && pos < text.size(); ++i) DecodeUtf8(text, &pos);
+  for (size_t i = 0; i < index && pos < text.size(); ++i) unicode::next_code_point(text, &pos);
   return pos;
 }
 
@@ -93,14 +38,14 @@ std::vector<std::pair<size_t, char32_t>> CodePointsWithOffsets(std::string_view 
   std::vector<std::pair<size_t, char32_t>> cps;
   for (size_t pos = 0; pos < text.size();) {
     const size_t begin = pos;
-    cps.emplace_back(begin, DecodeUtf8(text, &pos));
+    cps.emplace_back(begin, unicode::next_code_point(text, &pos));
   }
   return cps;
 }
 
 bool InCharSet(char32_t cp, std::string_view chars) {
   for (size_t pos = 0; pos < chars.size();) {
-    if (DecodeUtf8(chars, &pos) == cp) return true;
+    if (unicode::next_code_point(chars, &pos) == cp) return true;
   }
   return false;
 }
@@ -140,7 +85,7 @@ std::vector<std::string_view> PySplit(std::string_view text, std::optional<std::
   const auto skip_space = [&] {
     while (pos < text.size()) {
       size_t next = pos;
-      if (!IsPySpace(DecodeUtf8(text, &next))) break;
+      if (!IsPySpace(unicode::next_code_point(text, &next))) break;
       pos = next;
     }
   };
@@ -154,7 +99,7 @@ std::vector<std::string_view> PySplit(std::string_view text, std::optional<std::
     const size_t start = pos;
     while (pos < text.size()) {
       size_t next = pos;
-      if (IsPySpace(DecodeUtf8(text, &next))) break;
+      if (IsPySpace(unicode::next_code_point(text, &next))) break;
       pos = next;
     }
     parts.push_back(text.substr(start, pos - start));
@@ -200,7 +145,7 @@ std::vector<std::string_view> PySplitLines(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     const size_t here = pos;
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     const bool is_break = cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || (cp >= 0x1C && cp <= 0x1E) ||
                           cp == 0x85 || cp == 0x2028 || cp == 0x2029;
     if (!is_break) continue;
@@ -223,7 +168,7 @@ std::string PyReplace(std::string_view text, std::string_view old_text, std::str
       ++done;
       if (pos == text.size()) break;
       const size_t start = pos;
-      DecodeUtf8(text, &pos);
+      unicode::next_code_point(text, &pos);
       out.append(text.substr(start, pos - start));
     }
     out.append(text.substr(pos));
@@ -294,9 +239,9 @@ std::string PyTitle(std::string_view text) {
   out.reserve(text.size());
   bool previous_is_cased = false;
   for (size_t pos = 0; pos < text.size();) {
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     const UChar32 c = static_cast<UChar32>(cp);
-    AppendUtf8(static_cast<char32_t>(previous_is_cased ? u_tolower(c) : u_totitle(c)), &out);
+    unicode::append_utf8(static_cast<char32_t>(previous_is_cased ? u_tolower(c) : u_totitle(c)), &out);
     previous_is_cased = IsCased(cp);
   }
   return out;
@@ -305,9 +250,9 @@ std::string PyTitle(std::string_view text) {
 std::string PyCapitalize(std::string_view text) {
   if (text.empty()) return {};
   size_t pos = 0;
-  const char32_t first = DecodeUtf8(text, &pos);
+  const char32_t first = unicode::next_code_point(text, &pos);
   std::string out;
-  AppendUtf8(static_cast<char32_t>(u_totitle(static_cast<UChar32>(first))), &out);
+  unicode::append_utf8(static_cast<char32_t>(u_totitle(static_cast<UChar32>(first))), &out);
   out += PyLower(text.substr(pos));
   return out;
 }
@@ -319,7 +264,7 @@ namespace {
 bool HasOnlyCase(std::string_view text, bool lower) {
   bool seen = false;
   for (size_t pos = 0; pos < text.size();) {
-    const UChar32 c = static_cast<UChar32>(DecodeUtf8(text, &pos));
+    const UChar32 c = static_cast<UChar32>(unicode::next_code_point(text, &pos));
     const bool is_lower = u_isULowercase(c);
     const bool is_upper = u_isUUppercase(c);
     if (u_istitle(c) || (lower ? is_upper : is_lower)) return false;
@@ -358,7 +303,7 @@ bool PyIsLower(std::string_view text) { return HasOnlyCase(text, /*lower=*/true)
 bool PyIsAll(std::string_view text, CharClass char_class) {
   if (text.empty()) return false;
   for (size_t pos = 0; pos < text.size();) {
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     const auto c = static_cast<UChar32>(cp);
     bool in_class = false;
     switch (char_class) {
@@ -415,7 +360,7 @@ void AppendPyStringRepr(std::string_view text, std::string* out) {
   out->push_back(quote);
   for (size_t pos = 0; pos < text.size();) {
     const size_t start = pos;
-    const char32_t cp = DecodeUtf8(text, &pos);
+    const char32_t cp = unicode::next_code_point(text, &pos);
     if (cp == static_cast<char32_t>(quote) || cp == '\\') {
       out->push_back('\\');
       out->push_back(static_cast<char>(cp));

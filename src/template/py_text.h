@@ -17,9 +17,6 @@
 
 namespace flopsmeter::jinja {
 
-// Decodes the code point at text[*pos] and advances *pos past it.
-char32_t DecodeUtf8(std::string_view text, size_t* pos);
-void AppendUtf8(char32_t cp, std::string* out);
 size_t CountCodePoints(std::string_view text);
 // Byte offset of code point number `index` (text.size() when past the end).
 size_t OffsetOfCodePoint(std::string_view text, size_t index);

@@ -9,6 +9,7 @@
 #include "template/ast.h"
 #include "template/builtins.h"
 #include "template/py_text.h"
+#include "tokenizer/unicode.h"
 
 namespace flopsmeter::jinja {
 
@@ -475,7 +476,7 @@ Result<std::span<const Value>> Iterate(const Value& v, Arena* arena) {
       size_t i = 0;
       for (size_t pos = 0; pos < text.size();) {
         const size_t start = pos;
-        DecodeUtf8(text, &pos);
+        unicode::next_code_point(text, &pos);
         chars[i++] = Value::String(text.substr(start, pos - start));
       }
       return std::span<const Value>(chars, count);

@@ -8,28 +8,45 @@
 namespace flopsmeter::unicode {
 
 char32_t next_code_point(std::string_view text, size_t* pos) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
   const size_t i = *pos;
-  const unsigned char lead = s[i];
-  const size_t len = sequence_length(lead);
-  if (len == 1 || i + len > n || lead >= 0xF5) {
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) {
     *pos = i + 1;
-    return lead < 0x80 ? lead : 0xFFFD;
+    return lead;
   }
-  char32_t cp = lead & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) {
-    if ((s[i + k] & 0xC0) != 0x80) {
+  size_t length = 0;
+  char32_t cp = 0;
+  char32_t min = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, cp = lead & 0x1Fu, min = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, cp = lead & 0x0Fu, min = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, cp = lead & 0x07u, min = 0x10000;
+  }
+  if (length == 0 || i + length > text.size()) {
+    *pos = i + 1;
+    return 0xFFFD;
+  }
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) {
       *pos = i + 1;
       return 0xFFFD;
     }
-    cp = (cp << 6) | (s[i + k] & 0x3F);
+    cp = (cp << 6) | (byte(i + k) & 0x3Fu);
   }
-  *pos = i + len;
+  // Overlong forms, surrogates and values past U+10FFFF are not characters.
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    *pos = i + 1;
+    return 0xFFFD;
+  }
+  *pos = i + length;
   return cp;
 }
 
 void append_utf8(char32_t cp, std::string* out) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {

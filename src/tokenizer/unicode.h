@@ -18,8 +18,9 @@
 namespace flopsmeter::unicode {
 
 // Decodes the code point starting at text[*pos] and advances *pos past it.
-// Malformed bytes decode as U+FFFD, one byte at a time (callers only see
-// valid UTF-8; this keeps hostile input from looping or reading past the end).
+// A malformed sequence (bad lead or continuation byte, truncated, overlong,
+// surrogate, past U+10FFFF) decodes as U+FFFD and advances one byte, so
+// hostile input can neither loop nor read past the end.
 char32_t next_code_point(std::string_view text, size_t* pos);
 
 // Byte length of the UTF-8 sequence that starts with `lead` (1 for a stray
@@ -31,6 +32,7 @@ inline size_t sequence_length(unsigned char lead) {
   return 4;
 }
 
+// Appends `cp` as UTF-8 (U+FFFD for a surrogate or a value past U+10FFFF).
 void append_utf8(char32_t cp, std::string* out);
 
 enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };
