@@ -398,7 +398,7 @@ Result<Sample> sample_from_field(Json& root, const SampleOptions& options,
                                  "schema, which read fixed fields");
 }
 
-Result<Sample> sample_from_object(Json& root, const SampleOptions& options,
+Result<Sample> sample_from_fields(Json& root, const SampleOptions& options,
                                   const RecordContext& context) {
   if (!root.is_object()) {
     return Status::ParseError(context.where() + ": expected a JSON object, got " +
@@ -449,6 +449,18 @@ Result<Sample> sample_from_object(Json& root, const SampleOptions& options,
                             ": no training text: expected one of 'text', 'messages', "
                             "'conversations', 'prompt'+'completion', 'instruction'+'output' (" +
                             found_keys(context) + "); use --field to name it");
+}
+
+// A chat record's "tools" (function schemas) go to the template with the
+// messages, as TRL passes them to apply_chat_template; they are text the
+// model trains on.
+Result<Sample> sample_from_object(Json& root, const SampleOptions& options,
+                                  const RecordContext& context) {
+  FM_ASSIGN_OR_RETURN(Sample sample, sample_from_fields(root, options, context));
+  if (sample.kind == SampleKind::kChat) {
+    if (Json* tools = member(root, "tools")) sample.tools = std::move(*tools);
+  }
+  return sample;
 }
 
 Result<Sample> json_sample(const RawRecord& record, const SampleOptions& options,

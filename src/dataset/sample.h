@@ -52,6 +52,8 @@ struct Sample {
   // turns become {"role", "content"}; conversational prompt/completion
   // gives the prompt's messages followed by the completion's.
   nlohmann::ordered_json messages;  // keys in record order, as templates (tojson, items) see them
+  // kChat: the record's "tools" as given (null when absent), for the template.
+  nlohmann::ordered_json tools;
   // kPromptCompletion (plain strings).
   std::string prompt, completion;
   // kInstruction (Alpaca); `input` is "" when absent.

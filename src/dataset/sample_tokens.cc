@@ -43,7 +43,8 @@ Status SampleTokenizer::tokenize_text(std::string text, const std::string& endin
   return tokenizer_.encode(text, options_.add_special_tokens, ids);
 }
 
-Status SampleTokenizer::tokenize_chat(const nlohmann::ordered_json& messages, std::vector<uint32_t>* ids) const {
+Status SampleTokenizer::tokenize_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+                                      std::vector<uint32_t>* ids) const {
   if (!chat_template_) {
     return Status::InvalidArgument(
         "chat record, but the tokenizer has no chat_template (give one with --chat-template FILE)");
@@ -51,6 +52,7 @@ Status SampleTokenizer::tokenize_chat(const nlohmann::ordered_json& messages, st
   const TokenizerInfo& info = tokenizer_.info();
   // Record order matters: tojson and dict.items() show keys in it.
   nlohmann::ordered_json context = {{"messages", messages}, {"add_generation_prompt", false}};
+  if (!tools.is_null()) context["tools"] = tools;
   // transformers passes the special-token strings to every template.
   if (info.bos_token) context["bos_token"] = *info.bos_token;
   if (info.eos_token) context["eos_token"] = *info.eos_token;
@@ -69,14 +71,14 @@ Status SampleTokenizer::tokenize(const Sample& sample, std::vector<uint32_t>* id
     case SampleKind::kPromptCompletion:
       return tokenize_text(sample.prompt + sample.completion, sample.completion, ids, special);
     case SampleKind::kChat:
-      return tokenize_chat(sample.messages, ids);
+      return tokenize_chat(sample.messages, sample.tools, ids);
     case SampleKind::kInstruction: {
       if (chat_template_) {
         const std::string user =
             sample.input.empty() ? sample.instruction : sample.instruction + "\n\n" + sample.input;
         const nlohmann::ordered_json messages = nlohmann::ordered_json::array(
             {{{"role", "user"}, {"content", user}}, {{"role", "assistant"}, {"content", sample.output}}});
-        return tokenize_chat(messages, ids);
+        return tokenize_chat(messages, nullptr, ids);
       }
       return tokenize_text(alpaca_prompt(sample) + sample.output, sample.output, ids, special);
     }

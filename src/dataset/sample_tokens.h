@@ -3,7 +3,7 @@
 //   text               tokenizer(text + eos_token)          (eos only if missing)
 //   prompt/completion  tokenizer(prompt + completion + eos_token)  (eos only if the
 //                      completion lacks it)
-//   chat (messages)    tokenizer(chat_template(messages), add_special_tokens=False)
+//   chat (messages)    tokenizer(chat_template(messages, tools), add_special_tokens=False)
 //   Alpaca             as chat [user: instruction\n\ninput, assistant: output]
 //                      when the tokenizer has a chat template, otherwise as
 //                      prompt/completion with the Stanford Alpaca prompt.
@@ -46,7 +46,8 @@ class SampleTokenizer {
   // `text` plus eos_token when `ending` (the part TRL looks at) lacks it.
   Status tokenize_text(std::string text, const std::string& ending, std::vector<uint32_t>* ids,
                        uint64_t* special) const;
-  Status tokenize_chat(const nlohmann::ordered_json& messages, std::vector<uint32_t>* ids) const;
+  Status tokenize_chat(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
+                       std::vector<uint32_t>* ids) const;
 
   Tokenizer tokenizer_;
   std::optional<ChatTemplate> chat_template_;

@@ -178,6 +178,15 @@ TEST(DatasetSampleTest, MessagesAreAChatSampleKeptAsWritten) {
   EXPECT_FALSE(sample.messages[3].contains("content"));
 }
 
+TEST(DatasetSampleTest, ChatRecordsCarryTheirToolsInRecordOrder) {
+  const Sample sample = Parse(R"({"messages": [{"role": "user", "content": "Q"}],
+      "tools": [{"name": "f", "description": "d", "parameters": {"z": 1, "a": 2}}]})");
+  EXPECT_EQ(sample.kind, SampleKind::kChat);
+  ASSERT_TRUE(sample.tools.is_array());
+  EXPECT_EQ(sample.tools[0]["parameters"].dump(), R"({"z":1,"a":2})");
+  EXPECT_TRUE(Parse(R"({"messages": []})").tools.is_null());
+}
+
 TEST(DatasetSampleTest, ShareGptConversationsBecomeMessages) {
   const Sample sample = Parse(R"({"conversations": [
       {"from": "system", "value": "S"}, {"from": "human", "value": "Q"},

@@ -11,7 +11,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Characters a..e and the special tokens <s> (2... see vocab) as ids.
-SampleTokenizer make(bool with_template, SampleTokenOptions options = {}) {
+SampleTokenizer make(bool with_template, SampleTokenOptions options = {},
+                     const std::string& tmpl = "{{ bos_token }}{% for m in messages %}{{ 'U' if m.role == 'user' else 'A' }}:{{ m.content }}{{ eos_token }}{% endfor %}") {
   const std::string tokenizer_json = R"({
     "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "<s>": 2, "</s>": 3, "U": 4, "A": 5, ":": 6},
               "merges": []},
@@ -21,7 +22,7 @@ SampleTokenizer make(bool with_template, SampleTokenOptions options = {}) {
                        "special_tokens": {"<s>": {"id": "<s>", "ids": [2]}}}})";
   std::string config = R"({"bos_token": "<s>", "eos_token": "</s>")";
   if (with_template) {
-    config += R"(, "chat_template": "{{ bos_token }}{% for m in messages %}{{ 'U' if m.role == 'user' else 'A' }}:{{ m.content }}{{ eos_token }}{% endfor %}")";
+    config += ", \"chat_template\": " + nlohmann::json(tmpl).dump();
   }
   config += "}";
   Result<Tokenizer> tok = Tokenizer::FromText(tokenizer_json, config, "tokenizer.json");
@@ -91,6 +92,16 @@ TEST(SampleTokens, AlpacaBecomesChatWhenATemplateExists) {
   s.instruction = "a";
   s.output = "b";
   EXPECT_THAT(ids_of(make(true), s), ElementsAre(2, 4, 6, 0, 3, 5, 6, 1, 3));
+}
+
+TEST(SampleTokens, ChatToolsReachTheTemplate) {
+  Sample s;
+  s.kind = SampleKind::kChat;
+  s.messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", "a"}}});
+  s.tools = nlohmann::ordered_json::array({"b", "b"});
+  // One "b" per tool, then the turn.
+  const SampleTokenizer st = make(true, {}, "{% for t in tools %}{{ t }}{% endfor %}{{ messages[0].content }}");
+  EXPECT_THAT(ids_of(st, s), ElementsAre(1, 1, 0));
 }
 
 TEST(SampleTokens, ChatWithoutATemplateIsAnError) {
