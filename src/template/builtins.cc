@@ -465,10 +465,10 @@ Result<Value> CallStringMethod(std::string_view text, MethodId method, const Arg
       return AffixTest(text, args, /*prefix=*/false);
     case MethodId::kUpper:
       FM_RETURN_IF_ERROR(NoArguments("upper", args));
-      return MakeString(PyUpper(text), arena);
+      return MakeString(unicode::to_upper(text), arena);
     case MethodId::kLower:
       FM_RETURN_IF_ERROR(NoArguments("lower", args));
-      return MakeString(PyLower(text), arena);
+      return MakeString(unicode::to_lower(text), arena);
     case MethodId::kTitle:
       FM_RETURN_IF_ERROR(NoArguments("title", args));
       return MakeString(PyTitle(text), arena);

@@ -138,7 +138,7 @@ bool BoolArgument(const std::optional<Value>& v, bool absent) { return v ? Truth
 // jinja2's ignore_case: strings compare lower-cased unless case-sensitive.
 Value SortKey(const Value& v, bool case_sensitive, Arena* arena) {
   if (case_sensitive || !v.is_string()) return v;
-  return Value::String(arena->Copy(PyLower(v.string())));
+  return Value::String(arena->Copy(unicode::to_lower(v.string())));
 }
 
 // The attribute (path) an item is compared or printed by, or the item.
@@ -623,7 +623,7 @@ std::string JinjaTitle(std::string_view text) {
     if (separator) {
       out.append(ch);
     } else {
-      out.append(word_start ? PyUpper(ch) : PyLower(ch));
+      out.append(word_start ? unicode::to_upper(ch) : unicode::to_lower(ch));
     }
     word_start = separator;
   }
@@ -634,9 +634,9 @@ Result<Value> StringFilter(FilterId id, const Value& value, const Arguments& arg
   FM_ASSIGN_OR_RETURN(const std::string_view text, ToStr(value, env->arena));
   switch (id) {
     case FilterId::kUpper:
-      return MakeString(PyUpper(text), env->arena);
+      return MakeString(unicode::to_upper(text), env->arena);
     case FilterId::kLower:
-      return MakeString(PyLower(text), env->arena);
+      return MakeString(unicode::to_lower(text), env->arena);
     case FilterId::kTitle:
       return MakeString(JinjaTitle(text), env->arena);
     case FilterId::kCapitalize:

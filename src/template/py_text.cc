@@ -6,9 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include <unicode/locid.h>
 #include <unicode/uchar.h>
-#include <unicode/unistr.h>
 
 namespace flopsmeter::jinja {
 
@@ -188,48 +186,9 @@ std::string PyReplace(std::string_view text, std::string_view old_text, std::str
 
 namespace {
 
-bool IsAscii(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
-  }
-  return true;
-}
-
-icu::UnicodeString ToIcu(std::string_view text) {
-  return icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-}
-
-std::string FromIcu(const icu::UnicodeString& text) {
-  std::string out;
-  text.toUTF8String(out);
-  return out;
-}
-
 bool IsCased(char32_t cp) { return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_CASED); }
 
 }  // namespace
-
-std::string PyUpper(std::string_view text) {
-  if (IsAscii(text)) {
-    std::string out(text);
-    for (char& c : out) {
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    }
-    return out;
-  }
-  return FromIcu(ToIcu(text).toUpper(icu::Locale::getRoot()));
-}
-
-std::string PyLower(std::string_view text) {
-  if (IsAscii(text)) {
-    std::string out(text);
-    for (char& c : out) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-  }
-  return FromIcu(ToIcu(text).toLower(icu::Locale::getRoot()));
-}
 
 // Python's title(): a cased character that follows another cased one is
 // lower-cased, any other is title-cased. (Single-character mappings: the
@@ -253,7 +212,7 @@ std::string PyCapitalize(std::string_view text) {
   const char32_t first = unicode::next_code_point(text, &pos);
   std::string out;
   unicode::append_utf8(static_cast<char32_t>(u_totitle(static_cast<UChar32>(first))), &out);
-  out += PyLower(text.substr(pos));
+  out += unicode::to_lower(text.substr(pos));
   return out;
 }
 

@@ -40,9 +40,7 @@ std::vector<std::string_view> PySplitLines(std::string_view text);
 // str.replace(old, new, count); count < 0 replaces all.
 std::string PyReplace(std::string_view text, std::string_view old_text, std::string_view new_text, int64_t count);
 
-// str.upper / lower / title / capitalize with Unicode case mappings.
-std::string PyUpper(std::string_view text);
-std::string PyLower(std::string_view text);
+// str.title / capitalize (upper and lower are unicode::to_upper / to_lower).
 std::string PyTitle(std::string_view text);
 std::string PyCapitalize(std::string_view text);
 // str.islower() / str.isupper().

@@ -107,19 +107,32 @@ std::string normalize(std::string_view text, NormalForm form) {
   return to_utf8(dst);
 }
 
-std::string to_lower(std::string_view text) {
+namespace {
+
+// Case mapping, ASCII by hand (most text), the rest by ICU's root locale.
+std::string change_case(std::string_view text, bool upper) {
   if (is_ascii(text)) {
     std::string out(text);
+    const char from = upper ? 'a' : 'A';
     for (char& c : out) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c >= from && c <= from + 25) c = static_cast<char>(c ^ 0x20);
     }
     return out;
   }
   icu::UnicodeString s = icu::UnicodeString::fromUTF8(
       icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-  s.toLower(icu::Locale::getRoot());
+  if (upper) {
+    s.toUpper(icu::Locale::getRoot());
+  } else {
+    s.toLower(icu::Locale::getRoot());
+  }
   return to_utf8(s);
 }
+
+}  // namespace
+
+std::string to_lower(std::string_view text) { return change_case(text, false); }
+std::string to_upper(std::string_view text) { return change_case(text, true); }
 
 bool is_whitespace(char32_t cp) {
   return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE);

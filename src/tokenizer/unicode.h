@@ -40,8 +40,10 @@ enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };
 std::string normalize(std::string_view text, NormalForm form);
 
 // Full lower-case mapping with context (final sigma), as Rust's
-// str::to_lowercase.
+// str::to_lowercase and Python's str.lower.
 std::string to_lower(std::string_view text);
+// Full upper-case mapping (ß -> SS), as Python's str.upper.
+std::string to_upper(std::string_view text);
 
 // Rust's char::is_whitespace: the White_Space property.
 bool is_whitespace(char32_t cp);
