@@ -21,30 +21,6 @@ char32_t last_code_point(std::string_view text) {
   return unicode::next_code_point(text, &start);
 }
 
-// Start of the white space that ends `text` (text.size() when none).
-size_t trailing_space_start(std::string_view text) {
-  size_t end = text.size();
-  while (end > 0) {
-    size_t start = end - 1;
-    while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
-    size_t probe = start;
-    if (!unicode::is_whitespace(unicode::next_code_point(text, &probe))) break;
-    end = start;
-  }
-  return end;
-}
-
-// Length of the white space that starts `text`.
-size_t leading_space_length(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t next = pos;
-    if (!unicode::is_whitespace(unicode::next_code_point(text, &next))) break;
-    pos = next;
-  }
-  return pos;
-}
-
 }  // namespace
 
 void AddedVocabulary::Trie::insert(std::string_view key, size_t token_index) {
@@ -135,8 +111,8 @@ void AddedVocabulary::find(std::string_view text, const Trie& trie, std::vector<
       const bool space_after = stop == text.size() || !is_word_char(unicode::next_code_point(text, &after));
       if (!space_before || !space_after) continue;
     }
-    if (token.lstrip) start = std::max(trailing_space_start(text.substr(0, start)), offset);
-    if (token.rstrip) stop += leading_space_length(text.substr(stop));
+    if (token.lstrip) start = std::max(unicode::trailing_whitespace_start(text.substr(0, start)), offset);
+    if (token.rstrip) stop += unicode::leading_whitespace_length(text.substr(stop));
     out->push_back({start, stop, hit->second});
     offset = stop;
     pos = std::max(pos, stop);

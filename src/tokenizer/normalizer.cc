@@ -34,24 +34,9 @@ class Strip final : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
   Status normalize(std::string* text) const override {
-    size_t begin = 0;
-    size_t end = text->size();
-    if (left_) {
-      while (begin < end) {
-        size_t next = begin;
-        if (!unicode::is_whitespace(unicode::next_code_point(*text, &next))) break;
-        begin = next;
-      }
-    }
-    if (right_) {
-      while (end > begin) {
-        size_t start = end - 1;
-        while (start > begin && (static_cast<unsigned char>((*text)[start]) & 0xC0) == 0x80) --start;
-        size_t probe = start;
-        if (!unicode::is_whitespace(unicode::next_code_point(*text, &probe))) break;
-        end = start;
-      }
-    }
+    const std::string_view all = *text;
+    const size_t begin = left_ ? unicode::leading_whitespace_length(all) : 0;
+    const size_t end = right_ ? begin + unicode::trailing_whitespace_start(all.substr(begin)) : all.size();
     *text = text->substr(begin, end - begin);
     return Status::Ok();
   }
@@ -81,22 +66,7 @@ class Replace final : public Normalizer {
  public:
   Replace(Pattern pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  Status normalize(std::string* text) const override {
-    std::vector<Span> matches;
-    FM_RETURN_IF_ERROR(pattern_.find_all(*text, &matches));
-    if (matches.empty()) return Status::Ok();
-    std::string out;
-    out.reserve(text->size() + matches.size() * content_.size());
-    size_t prev = 0;
-    for (const Span& m : matches) {
-      out.append(*text, prev, m.first - prev);
-      out += content_;
-      prev = m.second;
-    }
-    out.append(*text, prev, std::string::npos);
-    *text = std::move(out);
-    return Status::Ok();
-  }
+  Status normalize(std::string* text) const override { return pattern_.replace_all(text, content_); }
 
  private:
   Pattern pattern_;

@@ -86,4 +86,22 @@ Status Pattern::find_all(std::string_view text, std::vector<Span>* matches) cons
   return status;
 }
 
+Status Pattern::replace_all(std::string* text, std::string_view content) const {
+  thread_local std::vector<Span> matches;
+  matches.clear();
+  FM_RETURN_IF_ERROR(find_all(*text, &matches));
+  if (matches.empty()) return Status::Ok();
+  std::string out;
+  out.reserve(text->size() + matches.size() * content.size());
+  size_t prev = 0;
+  for (const Span& m : matches) {
+    out.append(*text, prev, m.first - prev);
+    out += content;
+    prev = m.second;
+  }
+  out.append(*text, prev, std::string::npos);
+  *text = std::move(out);
+  return Status::Ok();
+}
+
 }  // namespace flopsmeter

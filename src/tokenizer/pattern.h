@@ -33,6 +33,8 @@ class Pattern {
   // after an empty match the search resumes one character later.
   // Fails only if Oniguruma gives up (e.g. its retry limit).
   Status find_all(std::string_view text, std::vector<Span>* matches) const;
+  // Replaces every match in `*text` with `content`.
+  Status replace_all(std::string* text, std::string_view content) const;
 
   const std::string& text() const { return text_; }
   bool is_literal() const { return compiled_ == nullptr; }

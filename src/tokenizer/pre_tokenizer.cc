@@ -188,24 +188,11 @@ enum class PrependScheme { kAlways, kNever, kFirst };
 class Metaspace final : public PreTokenizer {
  public:
   Metaspace(std::string replacement, PrependScheme scheme, bool split)
-      : replacement_(std::move(replacement)), scheme_(scheme), split_(split) {}
+      : replacement_(std::move(replacement)), scheme_(scheme), split_(split),
+        space_(Pattern::Literal(" ")), marker_(Pattern::Literal(replacement_)) {}
   Status split(std::vector<Piece>* pieces) const override {
-    const Pattern space = Pattern::Literal(" ");
-    std::vector<Span> matches;
     for (Piece& piece : *pieces) {
-      matches.clear();
-      FM_RETURN_IF_ERROR(space.find_all(piece.text, &matches));
-      if (!matches.empty()) {
-        std::string replaced;
-        size_t prev = 0;
-        for (const Span& m : matches) {
-          replaced.append(piece.text, prev, m.first - prev);
-          replaced += replacement_;
-          prev = m.second;
-        }
-        replaced.append(piece.text, prev, std::string::npos);
-        piece.text = std::move(replaced);
-      }
+      FM_RETURN_IF_ERROR(space_.replace_all(&piece.text, replacement_));
       const bool starts = piece.text.rfind(replacement_, 0) == 0;
       if (!starts && (scheme_ == PrependScheme::kAlways ||
                       (scheme_ == PrependScheme::kFirst && piece.at_start))) {
@@ -213,14 +200,15 @@ class Metaspace final : public PreTokenizer {
       }
     }
     if (!split_) return Status::Ok();
-    const Pattern marker = Pattern::Literal(replacement_);
-    return split_pieces(pieces, Behavior::kMergedWithNext, false, pattern_matcher(&marker));
+    return split_pieces(pieces, Behavior::kMergedWithNext, false, pattern_matcher(&marker_));
   }
 
  private:
   std::string replacement_;
   PrependScheme scheme_;
   bool split_;
+  Pattern space_;
+  Pattern marker_;
 };
 
 class PreTokenizerSequence final : public PreTokenizer {

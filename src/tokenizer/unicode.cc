@@ -138,6 +138,28 @@ bool is_whitespace(char32_t cp) {
   return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_WHITE_SPACE);
 }
 
+size_t leading_whitespace_length(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t next = pos;
+    if (!is_whitespace(next_code_point(text, &next))) break;
+    pos = next;
+  }
+  return pos;
+}
+
+size_t trailing_whitespace_start(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t start = end - 1;
+    while (start > 0 && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+    size_t probe = start;
+    if (!is_whitespace(next_code_point(text, &probe))) break;
+    end = start;
+  }
+  return end;
+}
+
 bool is_numeric(char32_t cp) {
   const int8_t t = u_charType(static_cast<UChar32>(cp));
   return t == U_DECIMAL_DIGIT_NUMBER || t == U_LETTER_NUMBER || t == U_OTHER_NUMBER;

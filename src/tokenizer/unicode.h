@@ -47,6 +47,10 @@ std::string to_upper(std::string_view text);
 
 // Rust's char::is_whitespace: the White_Space property.
 bool is_whitespace(char32_t cp);
+// Bytes of white space at the start of `text`.
+size_t leading_whitespace_length(std::string_view text);
+// Where the white space that ends `text` begins (text.size() when none).
+size_t trailing_whitespace_start(std::string_view text);
 // Rust's char::is_alphanumeric: Alphabetic or Numeric (Nd, Nl, No).
 bool is_alphanumeric(char32_t cp);
 // Rust's char::is_numeric: general category Nd, Nl or No.
