@@ -50,6 +50,10 @@ struct TokenizerInfo {
   std::vector<std::string> notes;
 };
 
+// Largest tokenizer.json (or tokenizer_config.json) accepted; Gemma 3's
+// tokenizer.json is about 33 MB.
+inline constexpr uint64_t kMaxTokenizerFileBytes = uint64_t{256} << 20;
+
 class Tokenizer {
  public:
   // `path` is a tokenizer.json, or a directory holding one; the

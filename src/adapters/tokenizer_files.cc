@@ -3,12 +3,6 @@
 #include "flopsmeter/tokenizer.h"
 
 namespace flopsmeter {
-namespace {
-
-constexpr uint64_t kMaxTokenizerFileBytes = uint64_t{256} << 20;
-
-}  // namespace
-
 Result<Tokenizer> Tokenizer::Load(const std::string& path) {
   std::string json_path = path;
   std::string dir;

@@ -97,8 +97,9 @@ class Pipeline {
   bool stop_ = false;
   Status error_;
 
-  std::vector<std::string> files_;
-  std::vector<uint64_t> file_bytes_;  // per file, updated by the reader
+  // Totals of the files read so far: written by the reader thread only, read
+  // by the others after it is joined.
+  uint64_t file_bytes_ = 0;
   uint64_t decoded_bytes_ = 0;
 };
 
@@ -110,7 +111,6 @@ void Pipeline::fail(Status status) {
 }
 
 void Pipeline::read_files() {
-  uint64_t bytes_before = 0;
   for (size_t f = 0; f < request_.files.size(); ++f) {
     Result<std::unique_ptr<RecordReader>> opened =
         RecordReader::Open(request_.files[f], request_.format, request_.text_unit);
@@ -121,11 +121,10 @@ void Pipeline::read_files() {
       Result<bool> more = reader.next_batch(&batch.records, kBatchBytes);
       if (!more.ok()) return fail(more.status());
       if (!*more) break;
-      batch.bytes_mark = bytes_before + reader.file_bytes_read();
+      batch.bytes_mark = file_bytes_ + reader.file_bytes_read();
       std::unique_lock<std::mutex> lock(mu_);
       changed_.wait(lock, [&] { return stop_ || in_flight_ < max_in_flight_; });
       if (stop_) return;
-      file_bytes_[f] = reader.file_bytes_read();
       batch.sequence = batches_read_++;
       batch.file_index = f;
       batch.format = reader.format();
@@ -133,10 +132,8 @@ void Pipeline::read_files() {
       work_.push_back(std::move(batch));
       changed_.notify_all();
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    file_bytes_[f] = reader.file_bytes_read();
+    file_bytes_ += reader.file_bytes_read();
     decoded_bytes_ += reader.bytes_decoded();
-    bytes_before += reader.file_bytes_read();
   }
   std::lock_guard<std::mutex> lock(mu_);
   reading_done_ = true;
@@ -191,10 +188,8 @@ void Pipeline::work() {
 
 Status Pipeline::run(TokenCountReport* report) {
   const auto start = std::chrono::steady_clock::now();
-  files_ = request_.files;
-  file_bytes_.assign(files_.size(), 0);
   uint64_t total_bytes = 0;
-  for (const std::string& f : files_) {
+  for (const std::string& f : request_.files) {
     std::error_code ec;
     const auto size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
     if (!ec) total_bytes += size;
@@ -275,7 +270,7 @@ Status Pipeline::run(TokenCountReport* report) {
   FM_RETURN_IF_ERROR(status);
 
   layout.finish();
-  for (uint64_t b : file_bytes_) report->file_bytes += b;
+  report->file_bytes = file_bytes_;
   report->decoded_bytes = decoded_bytes_;
   report->tokens_before_truncation = layout.tokens_before_truncation();
   report->truncated_samples = layout.truncated_samples();

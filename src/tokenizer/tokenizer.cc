@@ -28,9 +28,6 @@ struct Tokenizer::Impl {
 
 namespace {
 
-// Largest tokenizer.json accepted (Gemma 3's is about 33 MB).
-constexpr uint64_t kMaxTokenizerJsonBytes = uint64_t{256} << 20;
-
 Result<std::vector<AddedToken>> parse_added_tokens(const JsonDoc& doc) {
   std::vector<AddedToken> out;
   if (!JsonDoc::has(doc.root, "added_tokens")) return out;
@@ -127,7 +124,7 @@ Status read_config(std::string_view text, const std::string& origin, const Added
 
 Result<Tokenizer> Tokenizer::FromText(std::string_view tokenizer_json, std::string_view config_json,
                                       const std::string& origin) {
-  FM_ASSIGN_OR_RETURN(JsonDoc doc, parse_json_document(tokenizer_json, origin, kMaxTokenizerJsonBytes));
+  FM_ASSIGN_OR_RETURN(JsonDoc doc, parse_json_document(tokenizer_json, origin, kMaxTokenizerFileBytes));
   if (!doc.root.is_object()) return doc.error("", "expected a JSON object");
   auto impl = std::make_shared<Impl>();
   impl->info.source = origin;
