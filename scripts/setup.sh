@@ -7,9 +7,9 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build g++ make pkg-config
   nlohmann-json3-dev
-  libonig-dev libicu-dev zlib1g-dev libzstd-dev
+  libonig-dev libicu-dev zlib1g-dev libzstd-dev libssl-dev
   libgtest-dev libgmock-dev
-  python3 python3-torch python3-jinja2
+  python3 python3-torch python3-jinja2 python3-jsonschema
   git openssl ca-certificates
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the

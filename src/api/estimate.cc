@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "api/assessment.h"
 #include "api/report_format.h"
 #include "flopsmeter/version.h"
 
@@ -89,15 +90,6 @@ Result<Workload> build_workload(const EstimateRequest& r, const Model& model, co
   return w;
 }
 
-Flop figure(const FlopsEstimate& f, ComplianceFormula which) {
-  switch (which) {
-    case ComplianceFormula::kDetailed: return f.detailed.total();
-    case ComplianceFormula::kEu6nd: return f.eu_6nd;
-    case ComplianceFormula::kPeftAware: return f.peft_aware;
-  }
-  return f.eu_6nd;
-}
-
 }  // namespace
 
 const char* compliance_formula_name(ComplianceFormula f) {
@@ -157,25 +149,12 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
     MethodEstimate m;
     FM_ASSIGN_OR_RETURN(m.plan, plan_training(model, spec));
     FM_ASSIGN_OR_RETURN(m.flops, estimate_flops(model, m.plan, report.workload));
-    m.compliance_formula = request.compliance_formula;
-    if (m.compliance_formula == ComplianceFormula::kDetailed && !m.flops.detailed.available) {
-      m.compliance_formula = ComplianceFormula::kEu6nd;
-      m.warnings.push_back("detailed formula unavailable (" + m.flops.detailed.unavailable_reason +
-                           "); the regimes compare eu_6nd instead");
-    }
-    m.compliance_flop = figure(m.flops, m.compliance_formula);
-    RuleInput in;
-    in.modification_flop = m.compliance_flop;
-    in.base = report.base;
-    in.prior_modifications_flop = request.prior_modifications;
-    in.tokens = report.workload.tokens;
-    in.formula_name = compliance_formula_name(m.compliance_formula);
-    for (ComplianceFormula f : {ComplianceFormula::kDetailed, ComplianceFormula::kEu6nd, ComplianceFormula::kPeftAware}) {
-      if (f == m.compliance_formula) continue;
-      if (f == ComplianceFormula::kDetailed && !m.flops.detailed.available) continue;
-      in.other_formulas.emplace_back(compliance_formula_name(f), figure(m.flops, f));
-    }
-    m.regimes = evaluate_rules(catalog.rules(), in);
+    Assessment a = assess(m.flops, request.compliance_formula, report.base, request.prior_modifications,
+                          catalog.rules());
+    m.compliance_formula = a.formula;
+    m.compliance_flop = a.compliance_flop;
+    m.regimes = std::move(a.regimes);
+    m.warnings = std::move(a.warnings);
     if (request.aws_compat) {
       std::optional<double> pretrain;
       if (report.base.flop) pretrain = to_double(*report.base.flop);
@@ -200,55 +179,6 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   }
   return report;
 }
-
-namespace {
-
-nlohmann::json flops_json(const MethodEstimate& m, const EstimateReport& r) {
-  const FlopsEstimate& f = m.flops;
-  nlohmann::json flops = {{"eu_6nd", number(f.eu_6nd)}, {"peft_aware", number(f.peft_aware)}};
-  nlohmann::json exact = {{"eu_6nd", to_decimal(f.eu_6nd)}, {"peft_aware", to_decimal(f.peft_aware)}};
-  std::string n_total = to_decimal(m.plan.params_all), n_train = to_decimal(m.plan.params_trainable),
-              d = to_decimal(f.tokens);
-  nlohmann::json formulas = {
-      {"eu_6nd",
-       {{"formula", "6 x N_total x D"},
-        {"inputs", {{"N_total", n_total}, {"D", d}}},
-        {"source", "Commission GPAI Guidelines C(2025) 5045, Annex A.2.2"},
-        {"assumptions", {"N_total counts adapters (parameters after the PEFT wrap)", "D = training tokens, all epochs"}}}},
-      {"peft_aware",
-       {{"formula", "(4 x N_total + 2 x N_trainable) x D"},
-        {"inputs", {{"N_total", n_total}, {"N_trainable", n_train}, {"D", d}}},
-        {"source", "AWS Fine-Tuning FLOPs Meter (flops_meter.py), with N counted after the PEFT wrap"},
-        {"assumptions", {"forward 2N and input-gradient 2N for every parameter; weight gradients only for trainable"}}}},
-  };
-  if (f.detailed.available) {
-    const DetailedFlops& dd = f.detailed;
-    flops["detailed"] = number(dd.total());
-    exact["detailed"] = to_decimal(dd.total());
-    formulas["detailed"] = {
-        {"formula", "forward + backward, matmul by matmul over the architecture"},
-        {"forward", to_decimal(dd.forward)},
-        {"backward", to_decimal(dd.backward)},
-        {"forward_attention", to_decimal(dd.forward_attention)},
-        {"backward_attention", to_decimal(dd.backward_attention)},
-        {"adapter_forward", to_decimal(dd.adapter_forward)},
-        {"reported_separately",
-         {{"recompute", to_decimal(dd.recompute)}, {"optimizer", to_decimal(dd.optimizer)}}},
-        {"inputs",
-         {{"executed_positions", to_decimal(r.workload.executed_positions())},
-          {"attention_kernel", attention_kernel_name(r.workload.kernel)},
-          {"gradient_checkpointing", r.workload.gradient_checkpointing}}},
-        {"source", "docs/formulas.md; checked against PyTorch profiler counts (shared/reference/formula-accuracy.md)"},
-        {"assumptions", dd.assumptions},
-    };
-  } else {
-    flops["detailed"] = nullptr;
-    formulas["detailed"] = {{"unavailable", f.detailed.unavailable_reason}};
-  }
-  return {{"flops", flops}, {"flops_exact", exact}, {"formulas", formulas}};
-}
-
-}  // namespace
 
 std::string estimate_to_json(const EstimateReport& r) {
   nlohmann::json methods = nlohmann::json::array();
@@ -275,7 +205,7 @@ std::string estimate_to_json(const EstimateReport& r) {
         {"notes", m.plan.notes},
         {"warnings", m.warnings},
     };
-    j.update(flops_json(m, r));
+    j.update(formulas_json(m.flops, m.plan.params_all, m.plan.params_trainable, r.workload));
     if (m.aws) {
       j["aws_compat"] = {{"threshold_type", m.aws->threshold_type},
                          {"threshold_value", m.aws->threshold_value},

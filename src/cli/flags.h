@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "api/option_map.h"
 #include "flopsmeter/status.h"
 
 namespace flopsmeter::cli {
@@ -38,16 +39,12 @@ const FlagDef* find_flag(const std::string& name);
 const CommandDef* find_command(const std::string& name);
 
 // Parsed command line of one command.
-struct ParsedArgs {
-  std::map<std::string, std::string> values;  // flag -> value ("" for a switch)
+// Flags are an OptionMap (flag -> value, "" for a switch), read by the same
+// code as the C ABI's JSON options.
+struct ParsedArgs : OptionMap {
   std::vector<std::string> positional;
   bool help_short = false;  // -h
   bool help_long = false;   // --help
-  bool has(const std::string& flag) const { return values.count(flag) > 0; }
-  std::string get(const std::string& flag, const std::string& fallback = "") const {
-    auto it = values.find(flag);
-    return it == values.end() ? fallback : it->second;
-  }
 };
 
 // Errors name the flag and suggest the closest known ones.

@@ -1,0 +1,110 @@
+/* flopsmeter's stable C ABI: the runtime meter for bindings (Python ctypes)
+ * and other languages.
+ *
+ * Handles are opaque; options and results travel as JSON text whose keys are
+ * the meter's option names (docs/meter.md), so the ABI does not change when
+ * an option is added. Every function that can fail returns an fm_status code
+ * and, when `error` is not NULL, sets *error to a message the caller frees
+ * with fm_free(). Strings returned through out-parameters are malloc'd UTF-8,
+ * freed with fm_free(). Nothing here throws or aborts on bad input.
+ *
+ *   fm_meter* m = NULL;
+ *   char* err = NULL;
+ *   if (fm_meter_begin("{\"run_dir\":\"runs/a\",\"model\":\"gpt2\"}", &m, &err) != FM_OK) {
+ *     fprintf(stderr, "%s\n", err); fm_free(err); return 1;
+ *   }
+ *   fm_meter_add(m, tokens, positions, 1);          // per micro-batch, lock-free
+ *   fm_meter_add_sequences(m, 512, 8);              // executed sequences by length
+ *   char* record = NULL;
+ *   fm_meter_end(m, "{\"status\":\"completed\"}", &record, &err);  // writes flops_meter.json
+ *   fm_free(record);
+ *   fm_meter_free(m);
+ *
+ * Thread safety: fm_meter_add* may be called from any thread at any time
+ * between begin and free; the other fm_meter_* calls must not race each
+ * other on one handle. */
+#ifndef FLOPSMETER_C_API_H_
+#define FLOPSMETER_C_API_H_
+
+#include <stdint.h>
+
+#if defined(FLOPSMETER_BUILDING_C_API)
+#define FM_API __attribute__((visibility("default")))
+#else
+#define FM_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped only when a signature or a meaning changes incompatibly. */
+#define FM_ABI_VERSION 1
+
+/* Same values as flopsmeter::StatusCode. */
+typedef enum fm_status {
+  FM_OK = 0,
+  FM_INVALID_ARGUMENT = 1,
+  FM_PARSE_ERROR = 2,
+  FM_NOT_FOUND = 3,
+  FM_UNSUPPORTED = 4,
+  FM_IO_ERROR = 5,
+  FM_OVERFLOW = 6,
+  FM_INTERNAL = 7,
+} fm_status;
+
+typedef struct fm_meter fm_meter;
+
+FM_API int fm_abi_version(void);
+FM_API const char* fm_version(void); /* "0.1.0"; static, do not free */
+FM_API void fm_free(void* p);
+
+/* Starts (or resumes, with "resume": true) a metered run in options.run_dir
+ * and writes its begin record durably. */
+FM_API fm_status fm_meter_begin(const char* options_json, fm_meter** out, char** error);
+
+/* Hot path: lock-free, no I/O, no allocation. `tokens` are the non-padding
+ * tokens of `positions` executed positions (padding included), over
+ * `micro_batches` forward passes. */
+FM_API void fm_meter_add(fm_meter* meter, uint64_t tokens, uint64_t positions, uint64_t micro_batches);
+/* For integrations that count tokens on the device: the positions and
+ * micro-batches now, their tokens later through fm_meter_sync_tokens. Until
+ * then the budget guard counts every pending position as a token. */
+FM_API void fm_meter_add_positions(fm_meter* meter, uint64_t positions, uint64_t micro_batches);
+/* `tokens` non-padding tokens counted on the device since the last sync;
+ * they cover every position added so far. */
+FM_API void fm_meter_sync_tokens(fm_meter* meter, uint64_t tokens);
+/* `count` executed attention sequences of `length` positions each. */
+FM_API void fm_meter_add_sequences(fm_meter* meter, uint64_t length, uint64_t count);
+
+/* An optimizer step finished. Appends a journal line when the journal
+ * interval has passed, and returns the budget state as JSON in *state_json
+ * (may be NULL): {"global_step": 10, "compute_flop": "1.2e18",
+ * "budget_flop": "...", "budget_fraction": 0.42, "threshold_fraction": 0.1,
+ * "new_warnings": ["..."], "stop": false}. "stop" is true when one more
+ * step of the average size would cross the budget. */
+FM_API fm_status fm_meter_step(fm_meter* meter, uint64_t global_step, char** state_json, char** error);
+/* A checkpoint of the weights was saved at `global_step`: journal line, fsync. */
+FM_API fm_status fm_meter_checkpoint(fm_meter* meter, uint64_t global_step, const char* checkpoint_path,
+                                     char** error);
+/* Appends a progress line to the journal now (fsync). */
+FM_API fm_status fm_meter_flush(fm_meter* meter, char** error);
+/* Finishes the run: end_json {"status": "completed" | "stopped_by_budget" |
+ * "failed", "global_step": N, "world": {...}} (may be NULL). Stops the
+ * sampler, writes the rank's final journal line and, on rank 0,
+ * flops_meter.json atomically. *record_json receives the record. */
+FM_API fm_status fm_meter_end(fm_meter* meter, const char* end_json, char** record_json, char** error);
+/* Frees the handle. Without fm_meter_end the run stays open: its journal is
+ * what a crash leaves, and `flopsmeter report --run DIR` finalises it. */
+FM_API void fm_meter_free(fm_meter* meter);
+
+/* Finalises or re-reports the run in `run_dir` from its journals (several
+ * rank shards merged); options_json may be NULL. Writes flops_meter.json
+ * when options.write is true. */
+FM_API fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLOPSMETER_C_API_H_ */

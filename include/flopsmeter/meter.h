@@ -1,0 +1,214 @@
+// The runtime meter: what a training job actually spends, recorded durably
+// while it runs and reported against every regime when it ends.
+//
+//   flopsmeter::MeterOptions opt;
+//   opt.run_dir = "runs/llama-lora";
+//   opt.model = "meta-llama/Llama-3.2-1B";             // or n_total / n_trainable
+//   auto meter = flopsmeter::Meter::Begin(opt);         // journal begin line, sampler
+//   for (...) {
+//     (*meter)->add(tokens, positions, 1);              // per micro-batch, lock-free
+//     (*meter)->add_sequences(seq_len, batch_rows);
+//     auto state = (*meter)->step(global_step);         // budget; journal when due
+//     if (state.ok() && state->stop) break;
+//   }
+//   auto record = (*meter)->end({});                    // writes flops_meter.json
+//
+// A run directory holds one journal per rank (journal-rank<R>.jsonl): JSON
+// lines, each fsync'd, hash-chained and self-checked, so a process killed at
+// any moment leaves a valid record up to its last line, and an edit shows.
+// Each process lifetime is a segment; a resumed segment continues from the
+// checkpoint it restarted from, so nothing is counted twice, and compute a
+// crashed segment spent after its last checkpoint is reported as spent but
+// not in the final weights. report_run() reads the journals of all ranks, so
+// a run whose process died is finalised by `flopsmeter report --run DIR`.
+// docs/meter.md describes the files and every field of flops_meter.json.
+//
+// Thread safety: add*() and sync_tokens() may be called from any thread
+// concurrently with anything; the other members must not race each other.
+#ifndef FLOPSMETER_METER_H_
+#define FLOPSMETER_METER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flopsmeter/estimate.h"
+#include "flopsmeter/exact.h"
+#include "flopsmeter/flops.h"
+#include "flopsmeter/gpus.h"
+#include "flopsmeter/method.h"
+#include "flopsmeter/rules.h"
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+// Options of a metered run. In JSON (the C ABI, the Python package) the keys
+// are the CLI flag names shown in brackets; meter_options_from_json() reads
+// them and meter_options_from_environment() fills what the job's environment
+// says (PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT, RANK, ...).
+struct MeterOptions {
+  std::string run_dir;  // [run] required; created if missing
+
+  // What is trained. With `model` the core counts parameters and the detailed
+  // formula is available; the integration's own counts (after the PEFT wrap)
+  // take precedence for N_total / N_trainable and are cross-checked.
+  std::string model;                    // [model] catalog id, config.json or checkpoint dir
+  std::string model_name;               // [model-name] display name (AWS model_name)
+  MethodSpec method;                    // [method] + the lora-*, freeze-*, spectrum-* flags
+  std::optional<uint64_t> n_total;      // [n-total]
+  std::optional<uint64_t> n_trainable;  // [n-trainable]
+  AttentionKernel kernel = AttentionKernel::kDense;  // [attention] e.g. sdpa, flash_attention_2
+  std::string attention_name;           // the name given, kept for the record
+  bool gradient_checkpointing = false;  // [gradient-checkpointing]
+  std::optional<uint64_t> epochs;       // [epochs] for the record (AWS num_epochs)
+
+  // Rules.
+  std::optional<BaseCompute> pretrain;  // [pretrain-flops] (PRETRAIN_FLOPS)
+  bool base_systemic_risk = false;      // [base-systemic-risk]
+  Flop prior_modifications = 0;         // [prior-modifications]
+  ComplianceFormula compliance_formula = ComplianceFormula::kDetailed;  // [compliance-formula]
+  std::string data_dir;                 // [data-dir]
+
+  // Budget guard: an absolute FLOP figure, or a fraction of the EU
+  // modification threshold that applies to this base. At most one.
+  std::optional<Flop> budget_flop;         // [budget]
+  std::optional<double> budget_fraction;   // [budget-fraction] in (0, 1]
+  // Steps of average size the guard looks ahead: 1 stops before the step
+  // that would cross. A distributed integration that agrees on stopping only
+  // at logging steps passes its logging interval.
+  uint64_t budget_lookahead_steps = 1;     // [budget-lookahead]
+
+  // Distributed.
+  uint32_t rank = 0;        // [rank] (RANK)
+  uint32_t world_size = 1;  // [world-size] (WORLD_SIZE)
+  uint32_t local_rank = 0;  // [local-rank] (LOCAL_RANK)
+  std::string node;         // [node] default: the host name
+  // How long end() on rank 0 waits for the other ranks' final journal lines
+  // before writing a record marked incomplete.
+  double end_wait_s = 30;   // [end-wait]
+
+  // GPU sampling (on local rank 0 only: one sampler per node).
+  bool nvml = false;                           // [nvml] (FLOPS_METER_NVML=1)
+  std::string nvml_library = "libnvidia-ml.so.1";  // [nvml-library] (FLOPS_METER_NVML_LIBRARY)
+  double sample_hz = 10;                       // [sample-hz]
+  DType dtype = DType::kBf16;                  // [dtype]
+  std::optional<double> peak_flop_per_s;       // [peak-flops] (FLOPS_METER_PEAK_FLOPS)
+  std::optional<std::string> visible_devices;  // [visible-devices] (CUDA_VISIBLE_DEVICES)
+  std::vector<int64_t> job_pids;               // [job-pids] attribute GPUs to these processes
+
+  // Journal.
+  double journal_interval_s = 10;  // [journal-interval] seconds between progress lines
+  bool resume = false;             // [resume] continue the run in run_dir
+  std::optional<uint64_t> resume_step;  // [resume-step] the checkpoint's global step
+
+  // Record: where flops_meter.json goes, and provenance.
+  std::string output;  // [out] (FLOPS_METER_OUT) default RUN_DIR/flops_meter.json
+  std::string job_name;                  // [job-name] (AWS training_job_name; TRAINING_JOB_NAME)
+  std::string training_id;               // [training-id]
+  std::string recipe;                    // [recipe] recipe YAML path: hashed, named
+  std::string recipe_details;            // [recipe-details] JSON text (AWS recipe_config_details)
+  std::string instance_type;             // [instance-type]
+  std::string model_package_group;       // [model-package-group]
+  std::vector<std::string> dataset_files;  // [dataset] hashed for provenance
+  std::vector<std::string> command;      // [command] the training command line
+};
+
+// Reads options from a JSON object keyed by flag names (values: strings,
+// numbers, booleans, or arrays for list options). Unknown keys are errors
+// naming the closest option. `origin` prefixes messages.
+Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_view origin);
+// Fills what the options leave unset from the environment the AWS toolkit
+// and torchrun define: PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT,
+// FLOPS_METER_PEAK_FLOPS, FLOPS_METER_NVML_LIBRARY, RANK, WORLD_SIZE,
+// LOCAL_RANK, CUDA_VISIBLE_DEVICES, TRAINING_JOB_NAME. An explicit option
+// wins over its variable. Errors name the variable.
+Status meter_options_from_environment(MeterOptions& options);
+
+// Budget and threshold progress after a step.
+struct BudgetState {
+  uint64_t global_step = 0;
+  Flop compute_flop = 0;  // compliance formula, pending positions counted as tokens
+  std::optional<Flop> budget_flop;
+  double budget_fraction = 0;     // compute / budget (0 without a budget)
+  Fraction threshold_flop;        // the EU modification threshold that applies
+  double threshold_fraction = 0;  // compute / threshold
+  std::vector<std::string> new_warnings;  // 50/80/90% crossed at this step
+  // One more step of the average size would cross the budget: stop now, save
+  // a checkpoint, and end() with status "stopped_by_budget".
+  bool stop = false;
+};
+
+struct EndOptions {
+  std::string status = "completed";  // "completed", "stopped_by_budget", "failed", "interrupted"
+  std::optional<uint64_t> global_step;
+  // Totals all ranks agree on through the integration's own collective (one
+  // all-reduce at train end); used for ranks whose journals rank 0 cannot read.
+  std::optional<Flop> world_tokens;
+  std::optional<Flop> world_positions;
+  std::optional<uint64_t> world_micro_batches;
+  std::map<uint64_t, uint64_t> world_sequences;
+};
+
+// The finished record: flops_meter.json's text and the figures a caller acts on.
+struct RunRecord {
+  std::string json;  // schema "flopsmeter.run/1"; docs/meter.md
+  std::string status;
+  bool complete = true;   // every rank's journal seen, every segment ended
+  Flop tokens = 0;        // non-padding tokens spent, all ranks and segments
+  Flop compliance_flop = 0;
+  bool exceeds_in_force = false;  // an in-force regime is exceeded
+};
+
+class Meter {
+ public:
+  // Creates or resumes the run, resolves the accounting (model, method,
+  // counts), starts the GPU sampler when asked, and appends the segment's
+  // begin line. Errors name the option or file at fault; nothing is written
+  // when the options are invalid.
+  static Result<std::unique_ptr<Meter>> Begin(const MeterOptions& options);
+  virtual ~Meter() = default;
+
+  // Hot path (see the class comment).
+  virtual void add(uint64_t tokens, uint64_t positions, uint64_t micro_batches) noexcept = 0;
+  virtual void add_positions(uint64_t positions, uint64_t micro_batches) noexcept = 0;
+  virtual void sync_tokens(uint64_t tokens) noexcept = 0;
+  virtual void add_sequences(uint64_t length, uint64_t count) noexcept = 0;
+
+  // After an optimizer step: budget state; a journal line when one is due.
+  virtual Result<BudgetState> step(uint64_t global_step) = 0;
+  // A checkpoint of the weights was saved: journal line, fsync.
+  virtual Status checkpoint(uint64_t global_step, std::string_view path) = 0;
+  virtual Status flush() = 0;
+  // Ends the segment; on rank 0 also writes flops_meter.json atomically.
+  virtual Result<RunRecord> end(const EndOptions& options) = 0;
+};
+
+struct ReportOptions {
+  bool write = false;      // also (re)write flops_meter.json in the run directory
+  std::string output;      // instead of RUN_DIR/flops_meter.json
+  std::string data_dir;    // rules and catalogs as at begin unless given
+};
+
+// The record of the run in `run_dir` from its journals: every rank's shard,
+// every segment. A run whose processes died is reported as such ("crashed"),
+// with what its journals hold. Errors: kNotFound for a directory without
+// journals, kParseError naming the file and line of a corrupt or edited
+// journal line (a torn last line is not an error: it is what a crash leaves).
+Result<RunRecord> report_run(const std::string& run_dir, const ReportOptions& options);
+
+// Copies the rank shards of `sources` (each a run directory of the same run,
+// e.g. one per node) into `target` and reports the merged run. Refuses shards
+// of a different run id, or two different shards of one rank.
+Result<RunRecord> merge_runs(const std::vector<std::string>& sources, const std::string& target,
+                             const ReportOptions& options);
+
+// The human-readable summary of a record's JSON.
+Result<std::string> run_record_to_text(const std::string& record_json);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_METER_H_

@@ -1,0 +1,60 @@
+// A run journal: one JSON object per line, appended and fsync'd, each line
+// carrying the SHA-256 of the line before it ("prev") and of itself
+// ("sha256", over the line's text before that field). A crash can only tear
+// the last line, which readers drop; any other damage or edit breaks the
+// chain and is reported with the file and line.
+#ifndef FLOPSMETER_API_JOURNAL_H_
+#define FLOPSMETER_API_JOURNAL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+// "journal-rank<R>.jsonl"
+std::string journal_file_name(uint32_t rank);
+// The rank of a journal file name, or -1 when `name` is not one.
+int64_t journal_rank(const std::string& name);
+
+struct JournalContents {
+  std::vector<nlohmann::json> lines;  // valid lines, in order
+  std::string last_sha256;            // "" when empty
+  uint64_t valid_bytes = 0;           // length of the valid prefix
+  bool torn_tail = false;             // a partial or unverifiable last line was dropped
+};
+
+// Reads and verifies `path`. Errors: kParseError "PATH:LINE: ..." for a
+// damaged or edited line that is not the last one; read errors as read_file.
+Result<JournalContents> read_journal(const std::string& path);
+
+class JournalWriter {
+ public:
+  // Opens `path` for appending after `existing` (its verified contents; a
+  // torn tail is cut off first). The file is created if missing.
+  static Result<JournalWriter> Open(const std::string& path, const JournalContents& existing);
+  JournalWriter() = default;  // closed: append() fails
+  JournalWriter(JournalWriter&& other) noexcept;
+  JournalWriter& operator=(JournalWriter&& other) noexcept;
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+  ~JournalWriter();
+
+  // Adds "seq" and "prev", writes the line and fsyncs. `line` must be an object.
+  Status append(nlohmann::json line);
+  uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::string prev_;
+  uint64_t next_seq_ = 0;
+};
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_API_JOURNAL_H_

@@ -1,0 +1,501 @@
+// The runtime meter: lock-free counters on the training thread, durable
+// journal lines at intervals, the record at the end.
+#include "flopsmeter/meter.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "adapters/files.h"
+#include "adapters/gpu_sampler.h"
+#include "adapters/sha256.h"
+#include "api/assessment.h"
+#include "api/journal.h"
+#include "api/length_histogram.h"
+#include "api/meter_options.h"
+#include "api/report_format.h"
+#include "api/run_accounting.h"
+#include "api/run_report.h"
+#include "flopsmeter/version.h"
+
+namespace flopsmeter {
+namespace {
+
+constexpr const char* kRunIdFile = "run.json";
+// Budget warnings, as fractions of the budget.
+constexpr double kBudgetWarnings[] = {0.5, 0.8, 0.9};
+// How often step() redoes the full formula; in between it scales the last
+// result by the tokens added (the detailed count walks every module).
+constexpr double kRecomputeSeconds = 1.0;
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double monotonic_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Status make_directories(const std::string& path) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty() || is_directory(partial)) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::IoError(partial + ": cannot create directory: " + std::strerror(errno));
+    }
+  }
+  if (!is_directory(path)) return Status::InvalidArgument(path + ": exists and is not a directory");
+  return Status();
+}
+
+std::string random_run_id() {
+  std::random_device rd;
+  char text[33];
+  std::snprintf(text, sizeof text, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return text;
+}
+
+// The run's id, shared by all ranks through RUN/run.json: the first rank to
+// begin creates it (link() fails if another rank won the race), the others
+// read it.
+Result<std::string> shared_run_id(const std::string& run_dir) {
+  const std::string path = join_path(run_dir, kRunIdFile);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (is_regular_file(path)) {
+      FM_ASSIGN_OR_RETURN(std::string text, read_file(path, 1 << 16));
+      nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+      if (j.is_object() && j.contains("run_id") && j["run_id"].is_string()) return j["run_id"].get<std::string>();
+      return Status::ParseError(path + ": field 'run_id': expected a string");
+    }
+    const nlohmann::json j = {{"schema", "flopsmeter.run_id/1"}, {"run_id", random_run_id()},
+                              {"created_at", iso_time(unix_now())}};
+    const std::string temp = path + ".tmp." + std::to_string(::getpid());
+    FM_RETURN_IF_ERROR(write_file_atomic(temp, j.dump(2) + "\n"));
+    const int linked = ::link(temp.c_str(), path.c_str());
+    const int link_errno = errno;
+    ::unlink(temp.c_str());
+    if (linked == 0 || link_errno == EEXIST) continue;  // read back whichever won
+    return Status::IoError(path + ": cannot create: " + std::strerror(link_errno));
+  }
+  return Status::IoError(path + ": could not be created or read");
+}
+
+// The command line of this process, from /proc.
+std::vector<std::string> own_command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) out.push_back(arg);
+  return out;
+}
+
+nlohmann::json file_digest_json(const std::string& path) {
+  auto d = sha256_file(path);
+  if (!d.ok()) return {{"path", path}, {"error", d.status().message()}};
+  return {{"path", path}, {"sha256", d->sha256}, {"bytes", d->bytes}};
+}
+
+nlohmann::json sequences_delta_json(const std::map<uint64_t, uint64_t>& now, const std::map<uint64_t, uint64_t>& before) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [len, count] : now) {
+    auto it = before.find(len);
+    const uint64_t prior = it == before.end() ? 0 : it->second;
+    if (count > prior) out.push_back({len, count - prior});
+  }
+  return out;
+}
+
+class MeterImpl final : public Meter {
+ public:
+  MeterImpl(MeterOptions options, Catalog catalog, RunAccounting accounting, ModificationThreshold threshold)
+      : options_(std::move(options)),
+        catalog_(std::move(catalog)),
+        accounting_(std::move(accounting)),
+        threshold_(std::move(threshold)),
+        budget_(budget_limit(options_, threshold_)) {}
+
+  ~MeterImpl() override {
+    if (ended_) return;
+    // Freed without end(): keep what was counted; the run stays open.
+    if (sampler_) sampler_->stop();
+    (void)append_counts("progress", {});
+  }
+
+  Status start(JournalContents existing) {
+    const std::string journal_path = join_path(options_.run_dir, journal_file_name(options_.rank));
+    nlohmann::json resumed_from;
+    if (!existing.lines.empty()) {
+      FM_RETURN_IF_ERROR(find_resume_point(existing, resumed_from));
+      run_id_ = existing.lines.front().value("run_id", std::string());
+    } else {
+      FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir));
+    }
+    FM_ASSIGN_OR_RETURN(journal_, JournalWriter::Open(journal_path, existing));
+
+    nlohmann::json sampler = {{"enabled", false}};
+    if (options_.nvml && options_.local_rank == 0) {
+      GpuSamplerOptions so;
+      so.library = options_.nvml_library;
+      so.hz = options_.sample_hz;
+      so.visible_devices = options_.visible_devices;
+      so.job_pids = options_.job_pids;
+      so.catalog = &catalog_.gpus();
+      so.dtype = options_.dtype;
+      so.peak_flop_per_s = options_.peak_flop_per_s;
+      auto started = GpuSampler::Start(so);
+      if (started.ok()) {
+        sampler_ = std::move(*started);
+        GpuSnapshot first = sampler_->snapshot();
+        sampler = {{"enabled", true}, {"driver_version", first.driver_version}, {"hz", options_.sample_hz},
+                   {"library", options_.nvml_library}};
+      } else if (started.status().code() == StatusCode::kNotFound) {
+        // No NVML here (no GPU or no driver): time is still recorded.
+        sampler["error"] = started.status().message();
+      } else {
+        return started.status();  // e.g. a GPU without a known peak: never guess
+      }
+    } else if (options_.nvml) {
+      sampler["note"] = "sampled by local rank 0 of this node";
+    }
+
+    nlohmann::json provenance = {{"host", options_.node}, {"pid", ::getpid()}};
+    provenance["command"] = options_.command.empty() ? own_command_line() : options_.command;
+    if (!options_.recipe.empty()) provenance["recipe"] = file_digest_json(options_.recipe);
+    if (options_.rank == 0) {
+      nlohmann::json datasets = nlohmann::json::array();
+      for (const std::string& f : options_.dataset_files) datasets.push_back(file_digest_json(f));
+      provenance["datasets"] = datasets;
+      if (accounting_.loaded && accounting_.loaded->source_kind != "catalog") {
+        const std::string config = accounting_.loaded->source_kind == "checkpoint"
+                                       ? join_path(options_.model, "config.json")
+                                       : options_.model;
+        provenance["model_config"] = file_digest_json(config);
+      }
+    }
+    nlohmann::json begin = {{"kind", "begin"},
+                            {"segment", segment_},
+                            {"run_id", run_id_},
+                            {"t", unix_now()},
+                            {"time", iso_time(unix_now())},
+                            {"host", options_.node},
+                            {"pid", ::getpid()},
+                            {"rank", options_.rank},
+                            {"world_size", options_.world_size},
+                            {"local_rank", options_.local_rank},
+                            {"tool_version", FLOPSMETER_VERSION_STRING},
+                            {"rules_version", catalog_.rules().data_version},
+                            {"options", meter_options_json(options_)},
+                            {"accounting",
+                             {{"n_total", accounting_.n_total},
+                              {"n_trainable", accounting_.n_trainable},
+                              {"counts_source", accounting_.counts_source},
+                              {"notes", accounting_.notes}}},
+                            {"sampler", sampler},
+                            {"provenance", provenance},
+                            {"resumed_from", resumed_from}};
+    FM_RETURN_IF_ERROR(journal_.append(std::move(begin)));
+    last_journal_ = monotonic_now();
+    return Status();
+  }
+
+  void add(uint64_t tokens, uint64_t positions, uint64_t micro_batches) noexcept override {
+    tokens_.fetch_add(tokens, std::memory_order_relaxed);
+    positions_.fetch_add(positions, std::memory_order_relaxed);
+    covered_positions_.fetch_add(positions, std::memory_order_relaxed);
+    micro_batches_.fetch_add(micro_batches, std::memory_order_relaxed);
+  }
+  void add_positions(uint64_t positions, uint64_t micro_batches) noexcept override {
+    positions_.fetch_add(positions, std::memory_order_relaxed);
+    micro_batches_.fetch_add(micro_batches, std::memory_order_relaxed);
+  }
+  void sync_tokens(uint64_t tokens) noexcept override {
+    tokens_.fetch_add(tokens, std::memory_order_relaxed);
+    covered_positions_.store(positions_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  void add_sequences(uint64_t length, uint64_t count) noexcept override { sequences_.add(length, count); }
+
+  Result<BudgetState> step(uint64_t global_step) override {
+    last_step_ = global_step;
+    ++steps_this_segment_;
+    BudgetState s;
+    s.global_step = global_step;
+    s.budget_flop = budget_;
+    s.threshold_flop = threshold_.threshold_flop;
+    FM_ASSIGN_OR_RETURN(s.compute_flop, compute_for_budget());
+    const double compute = to_double(s.compute_flop);
+    s.threshold_fraction = compute / threshold_.threshold_flop.to_double();
+    if (budget_) {
+      const double budget = to_double(*budget_);
+      s.budget_fraction = compute / budget;
+      for (size_t i = warned_; i < std::size(kBudgetWarnings); ++i) {
+        if (s.budget_fraction < kBudgetWarnings[i]) break;
+        warned_ = i + 1;
+        const std::string w = "budget " + percent(kBudgetWarnings[i]) + " reached at step " +
+                              std::to_string(global_step) + ": " + sci(s.compute_flop, 3) + " of " +
+                              sci(*budget_, 3) + " FLOP";
+        s.new_warnings.push_back(w);
+        events_.push_back(w);
+      }
+      // Stop before the step that would cross: the lookahead's steps of average size ahead.
+      const double per_step =
+          std::max(0.0, compute - to_double(segment_start_compute_)) / static_cast<double>(steps_this_segment_);
+      const double ahead = per_step * static_cast<double>(options_.budget_lookahead_steps);
+      if (compute + ahead > budget && !stop_announced_) {
+        stop_announced_ = true;
+        s.stop = true;
+        events_.push_back("budget: stop requested after step " + std::to_string(global_step) + " (" +
+                          sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " +
+                          sci(*budget_, 3) + ")");
+      } else {
+        s.stop = stop_announced_;
+      }
+    }
+    if (monotonic_now() - last_journal_ >= options_.journal_interval_s || !s.new_warnings.empty() || s.stop) {
+      FM_RETURN_IF_ERROR(append_counts("progress", {}));
+    }
+    return s;
+  }
+
+  Status checkpoint(uint64_t global_step, std::string_view path) override {
+    last_step_ = global_step;
+    return append_counts("checkpoint", {{"checkpoint", std::string(path)}});
+  }
+
+  Status flush() override { return append_counts("progress", {}); }
+
+  Result<RunRecord> end(const EndOptions& end) override {
+    if (ended_) return Status::InvalidArgument("the meter has already ended");
+    if (end.global_step) last_step_ = *end.global_step;
+    if (sampler_) last_gpus_ = sampler_->stop();
+    FM_RETURN_IF_ERROR(append_counts("end", {{"status", end.status}}));
+    ended_ = true;
+    if (options_.rank != 0) {
+      RunRecord r;
+      r.status = end.status;
+      r.tokens = tokens_.load();
+      r.complete = false;
+      r.json = nlohmann::json({{"schema", "flopsmeter.rank_end/1"},
+                               {"run_id", run_id_},
+                               {"rank", options_.rank},
+                               {"status", end.status},
+                               {"tokens", to_decimal(r.tokens)},
+                               {"note", "rank 0 writes flops_meter.json"}})
+                   .dump(2) +
+               "\n";
+      return r;
+    }
+    wait_for_other_ranks();
+    ReportOptions report;
+    report.write = true;
+    report.output = options_.output;
+    report.data_dir = options_.data_dir;
+    return build_run_record(options_.run_dir, report, &end);
+  }
+
+  uint64_t segment_ = 1;
+
+ private:
+  // Where a resumed segment continues from, and what earlier segments spent.
+  Status find_resume_point(const JournalContents& existing, nlohmann::json& resumed_from) {
+    // Per segment: its last line's cumulative counts (what it spent).
+    std::map<uint64_t, Flop> spent_tokens, spent_positions;
+    const nlohmann::json* best = nullptr;
+    bool exact = false;
+    for (const nlohmann::json& line : existing.lines) {
+      const uint64_t seg = line.value("segment", uint64_t{0});
+      segment_ = std::max(segment_, seg + 1);
+      if (line.value("kind", std::string()) == "begin") continue;
+      spent_tokens[seg] = line.value("tokens", uint64_t{0});
+      spent_positions[seg] = line.value("positions", uint64_t{0});
+      const uint64_t step = line.value("step", uint64_t{0});
+      const bool is_checkpoint = line.value("kind", std::string()) == "checkpoint";
+      if (options_.resume_step) {
+        // The checkpoint at that step; else the last line at or before it.
+        if (step == *options_.resume_step && is_checkpoint) {
+          best = &line;
+          exact = true;
+        } else if (step <= *options_.resume_step && !exact) {
+          best = &line;
+        }
+      } else if (is_checkpoint) {
+        best = &line;
+        exact = true;
+      }
+    }
+    for (const auto& [seg, tokens] : spent_tokens) prior_tokens_ += tokens;
+    for (const auto& [seg, positions] : spent_positions) prior_positions_ += positions;
+    if (best != nullptr) {
+      resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
+                      {"checkpoint", best->value("checkpoint", std::string())}, {"exact", exact}};
+    } else {
+      events_.push_back("resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
+                        "spent, none of it as in the final weights");
+    }
+    FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_tokens_, {}));
+    return Status();
+  }
+
+  // The compliance formula's figure for `tokens` and `sequences`, scaled to
+  // the world by the rank count (ranks run batches of the same shape).
+  Result<Flop> compliance_flop(Flop tokens, std::map<uint64_t, uint64_t> sequences) {
+    if (tokens == 0) return Flop{0};
+    Workload w;
+    w.tokens = tokens;
+    w.sequences = std::move(sequences);
+    w.kernel = options_.kernel;
+    w.gradient_checkpointing = options_.gradient_checkpointing;
+    w.micro_batches = micro_batches_.load(std::memory_order_relaxed);
+    FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
+    Assessment a =
+        assess(f, options_.compliance_formula, accounting_.base, options_.prior_modifications, catalog_.rules());
+    return a.compliance_flop * options_.world_size;
+  }
+
+  // Compute so far, all of this rank's segments, pending positions counted
+  // as tokens. The full count walks every module, so it is redone at most
+  // every kRecomputeSeconds; in between the last count's FLOP per token
+  // scales to the tokens now.
+  Result<Flop> compute_for_budget() {
+    const uint64_t positions = positions_.load(std::memory_order_relaxed);
+    const uint64_t covered = covered_positions_.load(std::memory_order_relaxed);
+    const Flop tokens =
+        prior_tokens_ + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
+    const double now = monotonic_now();
+    if (last_compute_tokens_ == 0 || now - last_compute_at_ >= kRecomputeSeconds) {
+      FM_ASSIGN_OR_RETURN(last_compute_, compliance_flop(tokens, sequences_.snapshot()));
+      last_compute_tokens_ = tokens;
+      last_compute_at_ = now;
+    }
+    if (last_compute_tokens_ == 0 || tokens == last_compute_tokens_) return last_compute_;
+    return static_cast<Flop>(to_double(last_compute_) / to_double(last_compute_tokens_) * to_double(tokens));
+  }
+
+  Status append_counts(const char* kind, nlohmann::json extra) {
+    std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
+    nlohmann::json line = {{"kind", kind},
+                           {"segment", segment_},
+                           {"t", unix_now()},
+                           {"step", last_step_},
+                           {"tokens", tokens_.load(std::memory_order_relaxed)},
+                           {"positions", positions_.load(std::memory_order_relaxed)},
+                           {"micro_batches", micro_batches_.load(std::memory_order_relaxed)},
+                           {"sequences", sequences_delta_json(sequences, journaled_sequences_)}};
+    if (sampler_ || !last_gpus_.gpus.empty()) {
+      GpuSnapshot snap = ended_ || !sampler_ ? last_gpus_ : sampler_->snapshot();
+      if (std::string(kind) == "end" && !last_gpus_.gpus.empty()) snap = last_gpus_;
+      nlohmann::json gpus = nlohmann::json::array();
+      for (const GpuTotals& g : snap.gpus) gpus.push_back(gpu_totals_json(g));
+      line["gpus"] = gpus;
+    }
+    if (!events_.empty()) {
+      line["events"] = events_;
+      events_.clear();
+    }
+    for (auto& [key, value] : extra.items()) line[key] = std::move(value);
+    FM_RETURN_IF_ERROR(journal_.append(std::move(line)));
+    journaled_sequences_ = std::move(sequences);
+    last_journal_ = monotonic_now();
+    return Status();
+  }
+
+  // Rank 0 gives the others up to end_wait_s to write their end lines, so the
+  // record covers them; it never blocks longer and never deadlocks.
+  void wait_for_other_ranks() {
+    if (options_.world_size <= 1) return;
+    const double deadline = monotonic_now() + options_.end_wait_s;
+    while (true) {
+      bool all = true;
+      for (uint32_t r = 1; r < options_.world_size && all; ++r) {
+        auto contents = read_journal(join_path(options_.run_dir, journal_file_name(r)));
+        all = contents.ok() && !contents->lines.empty() &&
+              contents->lines.back().value("kind", std::string()) == "end";
+      }
+      if (all || monotonic_now() >= deadline) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  MeterOptions options_;
+  Catalog catalog_;
+  RunAccounting accounting_;
+  ModificationThreshold threshold_;
+  std::optional<Flop> budget_;
+  JournalWriter journal_;
+  std::string run_id_;
+  std::unique_ptr<GpuSampler> sampler_;
+  GpuSnapshot last_gpus_;
+
+  // Hot counters, each on its own cache line so threads adding do not
+  // contend with the journal's reads of the others.
+  alignas(64) std::atomic<uint64_t> tokens_{0};
+  alignas(64) std::atomic<uint64_t> positions_{0};
+  alignas(64) std::atomic<uint64_t> covered_positions_{0};
+  alignas(64) std::atomic<uint64_t> micro_batches_{0};
+  ConcurrentLengthHistogram sequences_;
+
+  std::map<uint64_t, uint64_t> journaled_sequences_;
+  std::vector<std::string> events_;
+  double last_journal_ = 0;
+  uint64_t last_step_ = 0;
+  uint64_t steps_this_segment_ = 0;
+  Flop prior_tokens_ = 0;
+  Flop prior_positions_ = 0;
+  Flop last_compute_ = 0;
+  Flop last_compute_tokens_ = 0;
+  double last_compute_at_ = 0;
+  Flop segment_start_compute_ = 0;
+  size_t warned_ = 0;
+  bool stop_announced_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
+  if (options.run_dir.empty()) return Status::InvalidArgument("no run directory (--run DIR)");
+  if (options.rank >= options.world_size) {
+    return Status::InvalidArgument("rank " + std::to_string(options.rank) + " is not below the world size " +
+                                   std::to_string(options.world_size));
+  }
+  // Everything that can be refused is checked before anything is written.
+  FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
+  FM_ASSIGN_OR_RETURN(RunAccounting accounting, resolve_accounting(options, catalog));
+  FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(catalog.rules(), accounting.base));
+  const std::string journal_path = join_path(options.run_dir, journal_file_name(options.rank));
+  JournalContents existing;
+  if (is_regular_file(journal_path)) {
+    FM_ASSIGN_OR_RETURN(existing, read_journal(journal_path));
+  }
+  if (!existing.lines.empty() && !options.resume) {
+    return Status::InvalidArgument(journal_path + " already holds a run: pass --resume (\"resume\": true) to continue "
+                                   "it, or choose a new run directory");
+  }
+  FM_RETURN_IF_ERROR(make_directories(options.run_dir));
+  // Keep the model's config beside the journals, so the run can be reported
+  // after the model files are gone.
+  if (options.rank == 0 && accounting.loaded && accounting.loaded->source_kind != "catalog") {
+    const std::string snapshot = join_path(options.run_dir, kModelConfigSnapshot);
+    const std::string config = accounting.loaded->source_kind == "checkpoint" ? join_path(options.model, "config.json")
+                                                                             : options.model;
+    if (!is_regular_file(snapshot) && is_regular_file(config)) {
+      FM_ASSIGN_OR_RETURN(std::string text, read_file(config, uint64_t{64} << 20));
+      FM_RETURN_IF_ERROR(write_file_atomic(snapshot, text));
+    }
+  }
+  auto meter = std::make_unique<MeterImpl>(options, std::move(catalog), std::move(accounting), std::move(threshold));
+  FM_RETURN_IF_ERROR(meter->start(std::move(existing)));
+  return std::unique_ptr<Meter>(std::move(meter));
+}
+
+}  // namespace flopsmeter

@@ -1,0 +1,395 @@
+#include "api/meter_options.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/suggest.h"
+
+namespace flopsmeter {
+namespace {
+
+// Options that take no value: JSON true means given, false means absent.
+const std::vector<std::string>& switch_names() {
+  static const std::vector<std::string> kSwitches = {"base-systemic-risk", "freeze-embeddings",
+                                                     "gradient-checkpointing", "nvml", "resume"};
+  return kSwitches;
+}
+
+bool is_switch(const std::string& name) {
+  const auto& s = switch_names();
+  return std::find(s.begin(), s.end(), name) != s.end();
+}
+
+// Options whose value is a list of items that may contain commas.
+bool is_item_list(const std::string& name) {
+  return name == "command" || name == "dataset" || name == "job-pids" || name == "spectrum-patterns";
+}
+
+Result<uint32_t> option_u32(const OptionMap& o, const std::string& name) {
+  FM_ASSIGN_OR_RETURN(uint64_t v, option_uint(o, name));
+  if (v > UINT32_MAX) return Status::InvalidArgument("--" + name + " is too large");
+  return static_cast<uint32_t>(v);
+}
+
+Result<double> option_positive(const OptionMap& o, const std::string& name) {
+  FM_ASSIGN_OR_RETURN(double v, option_double(o, name));
+  if (!(v > 0)) return Status::InvalidArgument("--" + name + " must be positive");
+  return v;
+}
+
+// An environment variable's value when set and not empty.
+const char* env_value(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : nullptr;
+}
+
+Result<uint32_t> env_u32(const char* name) {
+  OptionMap o;
+  o.values[name] = env_value(name);
+  auto v = option_u32(o, name);
+  if (!v.ok()) return Status::InvalidArgument(std::string("environment ") + name + "='" + o.get(name) + "': expected a whole number");
+  return *v;
+}
+
+}  // namespace
+
+const std::vector<std::string>& meter_option_names() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> v = {
+        "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
+        "end-wait", "epochs", "freeze-layers", "instance-type", "job-name", "job-pids", "journal-interval",
+        "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
+        "lora-target-regex", "lora-targets", "method", "model", "model-name", "model-package-group", "n-total",
+        "n-trainable", "node", "nvml-library", "out", "peak-flops", "pretrain-flops", "prior-modifications", "rank",
+        "recipe", "recipe-details", "resume-step", "run", "sample-hz", "spectrum-file", "spectrum-fraction",
+        "spectrum-patterns",
+        "training-id", "visible-devices", "world-size"};
+    for (const std::string& s : switch_names()) v.push_back(s);
+    std::sort(v.begin(), v.end());
+    return v;
+  }();
+  return kNames;
+}
+
+Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
+  MeterOptions m;
+  m.run_dir = o.get("run");
+  if (m.run_dir.empty()) return Status::InvalidArgument("no run directory: give --run DIR (JSON key \"run\")");
+  m.model = o.get("model");
+  m.model_name = o.get("model-name", m.model);
+  FM_ASSIGN_OR_RETURN(std::vector<MethodSpec> methods, method_specs(o));
+  if (methods.size() != 1) return Status::InvalidArgument("--method: a run trains with one method, not a list");
+  m.method = methods.front();
+  if (o.has("n-total")) {
+    FM_ASSIGN_OR_RETURN(m.n_total, option_uint(o, "n-total"));
+  }
+  if (o.has("n-trainable")) {
+    FM_ASSIGN_OR_RETURN(m.n_trainable, option_uint(o, "n-trainable"));
+  }
+  if (m.n_total && m.n_trainable && *m.n_trainable > *m.n_total) {
+    return Status::InvalidArgument("--n-trainable exceeds --n-total");
+  }
+  if (m.model.empty() && !m.n_total) {
+    return Status::InvalidArgument("no model accounting: give --model (catalog id, config.json or checkpoint) or "
+                                   "--n-total and --n-trainable as the trainer counts them");
+  }
+  if (o.has("attention")) {
+    m.attention_name = o.get("attention");
+    FM_ASSIGN_OR_RETURN(m.kernel, parse_attention_kernel(m.attention_name));
+  }
+  m.gradient_checkpointing = o.has("gradient-checkpointing");
+  if (o.has("epochs")) {
+    FM_ASSIGN_OR_RETURN(m.epochs, option_uint(o, "epochs"));
+  }
+  if (o.has("pretrain-flops")) {
+    FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(o.get("pretrain-flops"), "--pretrain-flops"));
+  }
+  m.base_systemic_risk = o.has("base-systemic-risk");
+  if (o.has("prior-modifications")) {
+    FM_ASSIGN_OR_RETURN(m.prior_modifications, option_exact(o, "prior-modifications"));
+  }
+  if (o.has("compliance-formula")) {
+    FM_ASSIGN_OR_RETURN(m.compliance_formula, parse_compliance_formula(o.get("compliance-formula")));
+  }
+  m.data_dir = o.get("data-dir");
+  if (o.has("budget") && o.has("budget-fraction")) {
+    return Status::InvalidArgument("give --budget or --budget-fraction, not both");
+  }
+  if (o.has("budget")) {
+    FM_ASSIGN_OR_RETURN(m.budget_flop, option_exact(o, "budget"));
+    if (*m.budget_flop == 0) return Status::InvalidArgument("--budget must be positive");
+  }
+  if (o.has("budget-fraction")) {
+    FM_ASSIGN_OR_RETURN(double f, option_double(o, "budget-fraction"));
+    if (!(f > 0 && f <= 1)) return Status::InvalidArgument("--budget-fraction must be in (0, 1]");
+    m.budget_fraction = f;
+  }
+  if (o.has("budget-lookahead")) {
+    FM_ASSIGN_OR_RETURN(m.budget_lookahead_steps, option_uint(o, "budget-lookahead"));
+    if (m.budget_lookahead_steps == 0) return Status::InvalidArgument("--budget-lookahead must be at least 1");
+  }
+  if (o.has("rank")) {
+    FM_ASSIGN_OR_RETURN(m.rank, option_u32(o, "rank"));
+  }
+  if (o.has("world-size")) {
+    FM_ASSIGN_OR_RETURN(m.world_size, option_u32(o, "world-size"));
+  }
+  if (o.has("local-rank")) {
+    FM_ASSIGN_OR_RETURN(m.local_rank, option_u32(o, "local-rank"));
+  }
+  m.node = o.get("node");
+  if (o.has("end-wait")) {
+    FM_ASSIGN_OR_RETURN(m.end_wait_s, option_double(o, "end-wait"));
+    if (m.end_wait_s < 0) return Status::InvalidArgument("--end-wait must not be negative");
+  }
+  m.nvml = o.has("nvml");
+  m.nvml_library = o.get("nvml-library", m.nvml_library);
+  if (o.has("sample-hz")) {
+    FM_ASSIGN_OR_RETURN(m.sample_hz, option_positive(o, "sample-hz"));
+    if (m.sample_hz > 1000) return Status::InvalidArgument("--sample-hz must be at most 1000");
+  }
+  if (o.has("dtype")) {
+    FM_ASSIGN_OR_RETURN(m.dtype, parse_dtype(o.get("dtype")));
+  }
+  if (o.has("peak-flops")) {
+    FM_ASSIGN_OR_RETURN(m.peak_flop_per_s, option_positive(o, "peak-flops"));
+  }
+  if (o.has("visible-devices")) m.visible_devices = o.get("visible-devices");
+  if (o.has("journal-interval")) {
+    FM_ASSIGN_OR_RETURN(m.journal_interval_s, option_positive(o, "journal-interval"));
+  }
+  m.resume = o.has("resume");
+  if (o.has("resume-step")) {
+    FM_ASSIGN_OR_RETURN(m.resume_step, option_uint(o, "resume-step"));
+    m.resume = true;
+  }
+  m.output = o.get("out");
+  m.job_name = o.get("job-name");
+  m.training_id = o.get("training-id");
+  m.recipe = o.get("recipe");
+  m.recipe_details = o.get("recipe-details");
+  if (!m.recipe_details.empty() && !nlohmann::json::accept(m.recipe_details)) {
+    return Status::InvalidArgument("--recipe-details: not valid JSON");
+  }
+  m.instance_type = o.get("instance-type");
+  m.model_package_group = o.get("model-package-group");
+  return m;
+}
+
+Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_view origin) {
+  const std::string where(origin);
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object()) return Status::ParseError(where + ": meter options must be a JSON object");
+  OptionMap o;
+  std::map<std::string, std::vector<std::string>> lists;
+  const auto& names = meter_option_names();
+  for (const auto& [key, value] : j.items()) {
+    if (!std::binary_search(names.begin(), names.end(), key)) {
+      std::vector<std::string> near = closest_names(key, names, 2);
+      return Status::InvalidArgument(where + ": unknown option \"" + key + "\"" +
+                                     (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?"));
+    }
+    auto bad = [&](const char* expected) {
+      return Status::InvalidArgument(where + ": option \"" + key + "\": expected " + expected);
+    };
+    if (value.is_null()) continue;
+    if (is_switch(key)) {
+      if (!value.is_boolean()) return bad("true or false");
+      if (value.get<bool>()) o.values[key] = "";
+      continue;
+    }
+    if (is_item_list(key)) {
+      if (!value.is_array()) return bad("an array");
+      for (const auto& item : value) {
+        if (item.is_string()) {
+          lists[key].push_back(item.get<std::string>());
+        } else if (item.is_number_integer()) {
+          lists[key].push_back(item.dump());
+        } else {
+          return bad("an array of strings or integers");
+        }
+      }
+      continue;
+    }
+    if (value.is_string()) {
+      o.values[key] = value.get<std::string>();
+    } else if (value.is_number_integer()) {
+      o.values[key] = value.dump();
+    } else if (value.is_number_float()) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%.17g", value.get<double>());
+      o.values[key] = text;
+    } else if (value.is_array()) {
+      std::string joined;
+      for (const auto& item : value) {
+        if (!item.is_string() && !item.is_number_integer()) return bad("a string, a number or an array of them");
+        joined += (joined.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
+      }
+      o.values[key] = joined;
+    } else if (key == "recipe-details" && value.is_object()) {
+      o.values[key] = value.dump();
+    } else {
+      return bad("a string, a number or an array of them");
+    }
+  }
+  auto m = meter_options_from_map(o);
+  if (!m.ok()) return m.status().WithContext(where);
+  if (!lists["spectrum-patterns"].empty()) {
+    if (o.has("spectrum-file") || o.has("spectrum-fraction")) {
+      return Status::InvalidArgument(where + ": give spectrum-patterns, spectrum-file or spectrum-fraction, not several");
+    }
+    m->method.spectrum.unfrozen_patterns = lists["spectrum-patterns"];
+  }
+  m->command = lists["command"];
+  m->dataset_files = lists["dataset"];
+  for (const std::string& pid : lists["job-pids"]) {
+    OptionMap one;
+    one.values["job-pids"] = pid;
+    auto v = option_uint(one, "job-pids");
+    if (!v.ok() || *v == 0 || *v > INT32_MAX) return Status::InvalidArgument(where + ": \"job-pids\": '" + pid + "' is not a process id");
+    m->job_pids.push_back(static_cast<int64_t>(*v));
+  }
+  return m;
+}
+
+nlohmann::json meter_options_json(const MeterOptions& m) {
+  nlohmann::json j = nlohmann::json::object();
+  auto text = [&](const char* key, const std::string& v) {
+    if (!v.empty()) j[key] = v;
+  };
+  auto flag = [&](const char* key, bool v) {
+    if (v) j[key] = true;
+  };
+  auto join = [](const auto& items) {
+    std::string out;
+    for (const auto& item : items) {
+      std::string s;
+      if constexpr (std::is_same_v<std::decay_t<decltype(item)>, std::string>) {
+        s = item;
+      } else {
+        s = std::to_string(item);
+      }
+      out += (out.empty() ? "" : ",") + s;
+    }
+    return out;
+  };
+  text("run", m.run_dir);
+  text("model", m.model);
+  text("model-name", m.model_name);
+  const MethodSpec& spec = m.method;
+  j["method"] = method_name(spec.kind);
+  j["lora-r"] = spec.lora.r;
+  j[spec.lora.target_regex ? "lora-target-regex" : "lora-targets"] = join(spec.lora.target_modules);
+  j["lora-bias"] = spec.lora.bias;
+  text("lora-modules-to-save", join(spec.lora.modules_to_save));
+  text("lora-layers", join(spec.lora.layers_to_transform));
+  j["lora-dropout"] = spec.lora.dropout;
+  j["freeze-layers"] = spec.freeze.frozen_layers;
+  flag("freeze-embeddings", spec.freeze.freeze_embeddings);
+  if (spec.spectrum.fraction) j["spectrum-fraction"] = *spec.spectrum.fraction;
+  if (!spec.spectrum.unfrozen_patterns.empty()) j["spectrum-patterns"] = spec.spectrum.unfrozen_patterns;
+  if (m.n_total) j["n-total"] = *m.n_total;
+  if (m.n_trainable) j["n-trainable"] = *m.n_trainable;
+  j["attention"] = m.attention_name.empty() ? attention_kernel_name(m.kernel) : m.attention_name;
+  flag("gradient-checkpointing", m.gradient_checkpointing);
+  if (m.epochs) j["epochs"] = *m.epochs;
+  if (m.pretrain && m.pretrain->flop) j["pretrain-flops"] = to_decimal(*m.pretrain->flop);
+  flag("base-systemic-risk", m.base_systemic_risk);
+  if (m.prior_modifications > 0) j["prior-modifications"] = to_decimal(m.prior_modifications);
+  j["compliance-formula"] = compliance_formula_name(m.compliance_formula);
+  text("data-dir", m.data_dir);
+  if (m.budget_flop) j["budget"] = to_decimal(*m.budget_flop);
+  if (m.budget_fraction) j["budget-fraction"] = *m.budget_fraction;
+  j["budget-lookahead"] = m.budget_lookahead_steps;
+  j["rank"] = m.rank;
+  j["world-size"] = m.world_size;
+  j["local-rank"] = m.local_rank;
+  text("node", m.node);
+  j["end-wait"] = m.end_wait_s;
+  flag("nvml", m.nvml);
+  j["nvml-library"] = m.nvml_library;
+  j["sample-hz"] = m.sample_hz;
+  j["dtype"] = dtype_name(m.dtype);
+  if (m.peak_flop_per_s) j["peak-flops"] = *m.peak_flop_per_s;
+  if (m.visible_devices) j["visible-devices"] = *m.visible_devices;
+  if (!m.job_pids.empty()) j["job-pids"] = m.job_pids;
+  j["journal-interval"] = m.journal_interval_s;
+  flag("resume", m.resume);
+  if (m.resume_step) j["resume-step"] = *m.resume_step;
+  text("out", m.output);
+  text("job-name", m.job_name);
+  text("training-id", m.training_id);
+  text("recipe", m.recipe);
+  text("recipe-details", m.recipe_details);
+  text("instance-type", m.instance_type);
+  text("model-package-group", m.model_package_group);
+  if (!m.dataset_files.empty()) j["dataset"] = m.dataset_files;
+  if (!m.command.empty()) j["command"] = m.command;
+  return j;
+}
+
+Status meter_options_from_environment(MeterOptions& m) {
+  if (!m.pretrain) {
+    if (const char* v = env_value("PRETRAIN_FLOPS")) {
+      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(v, "PRETRAIN_FLOPS"));
+    }
+  }
+  if (!m.nvml) {
+    if (const char* v = env_value("FLOPS_METER_NVML")) {
+      const std::string s = v;
+      if (s == "1" || s == "true" || s == "yes") {
+        m.nvml = true;
+      } else if (s != "0" && s != "false" && s != "no") {
+        return Status::InvalidArgument("environment FLOPS_METER_NVML='" + s + "': expected 1 or 0");
+      }
+    }
+  }
+  if (m.output.empty()) {
+    if (const char* v = env_value("FLOPS_METER_OUT")) m.output = v;
+  }
+  if (!m.peak_flop_per_s) {
+    if (const char* v = env_value("FLOPS_METER_PEAK_FLOPS")) {
+      OptionMap o;
+      o.values["peak-flops"] = v;
+      auto peak = option_positive(o, "peak-flops");
+      if (!peak.ok()) return Status::InvalidArgument(std::string("environment FLOPS_METER_PEAK_FLOPS='") + v + "': expected a positive number");
+      m.peak_flop_per_s = *peak;
+    }
+  }
+  if (const char* v = env_value("FLOPS_METER_NVML_LIBRARY"); v != nullptr && m.nvml_library == MeterOptions().nvml_library) {
+    m.nvml_library = v;
+  }
+  // torchrun's variables; explicit options win (a default 0/1 counts as unset).
+  if (m.rank == 0 && env_value("RANK")) {
+    FM_ASSIGN_OR_RETURN(m.rank, env_u32("RANK"));
+  }
+  if (m.world_size == 1 && env_value("WORLD_SIZE")) {
+    FM_ASSIGN_OR_RETURN(m.world_size, env_u32("WORLD_SIZE"));
+  }
+  if (m.local_rank == 0 && env_value("LOCAL_RANK")) {
+    FM_ASSIGN_OR_RETURN(m.local_rank, env_u32("LOCAL_RANK"));
+  }
+  if (!m.visible_devices) {
+    if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) m.visible_devices = std::string(v);
+  }
+  if (m.job_name.empty()) {
+    if (const char* v = env_value("TRAINING_JOB_NAME")) m.job_name = v;
+  }
+  if (m.node.empty()) {
+    char host[256] = {0};
+    if (::gethostname(host, sizeof host - 1) == 0) m.node = host;
+  }
+  if (m.world_size == 0) return Status::InvalidArgument("world size must be at least 1");
+  if (m.rank >= m.world_size) {
+    return Status::InvalidArgument("rank " + std::to_string(m.rank) + " is not below the world size " +
+                                   std::to_string(m.world_size));
+  }
+  return Status();
+}
+
+}  // namespace flopsmeter

@@ -1,0 +1,118 @@
+#include "api/option_map.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+#include "adapters/spectrum_yaml.h"
+
+namespace flopsmeter {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ',')) {
+    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+Result<Flop> option_exact(const OptionMap& a, const std::string& name) {
+  return parse_exact_integer(a.get(name), "--" + name);
+}
+
+Result<uint64_t> option_uint(const OptionMap& a, const std::string& name) {
+  FM_ASSIGN_OR_RETURN(Flop v, option_exact(a, name));
+  if (v > UINT64_MAX) return Status::InvalidArgument("--" + name + " is too large");
+  return static_cast<uint64_t>(v);
+}
+
+Result<double> option_double(const OptionMap& a, const std::string& name) {
+  const std::string text = a.get(name);
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v)) {
+    return Status::InvalidArgument("--" + name + "='" + text + "': expected a finite number");
+  }
+  return v;
+}
+
+Result<std::vector<uint64_t>> option_uint_list(const OptionMap& a, const std::string& name) {
+  std::vector<uint64_t> out;
+  for (const std::string& item : split_list(a.get(name))) {
+    FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, "--" + name));
+    out.push_back(static_cast<uint64_t>(v));
+  }
+  return out;
+}
+
+// One of `names` (the allowed values, in enum order) as its index.
+Result<size_t> option_choice(const OptionMap& a, const std::string& name, const std::vector<std::string>& names) {
+  const std::string v = a.get(name);
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == v) return i;
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  return Status::InvalidArgument("--" + name + " " + v + ": expected one of " + list);
+}
+
+Result<bool> option_yes_no(const OptionMap& a, const std::string& name, bool fallback) {
+  if (!a.has(name)) return fallback;
+  FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, name, {"no", "yes"}));
+  return i == 1;
+}
+
+Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
+  std::vector<std::string> names = split_list(a.get("method", "full"));
+  if (names.empty()) return Status::InvalidArgument("--method is empty");
+  LoraOptions lora;
+  if (a.has("lora-r")) {
+    FM_ASSIGN_OR_RETURN(lora.r, option_uint(a, "lora-r"));
+  }
+  if (a.has("lora-targets") && a.has("lora-target-regex")) {
+    return Status::InvalidArgument("give --lora-targets or --lora-target-regex, not both");
+  }
+  if (a.has("lora-targets")) lora.target_modules = split_list(a.get("lora-targets"));
+  if (a.has("lora-target-regex")) {
+    lora.target_modules = {a.get("lora-target-regex")};
+    lora.target_regex = true;
+  }
+  if (a.has("lora-bias")) lora.bias = a.get("lora-bias");
+  if (a.has("lora-dropout")) {
+    FM_ASSIGN_OR_RETURN(lora.dropout, option_double(a, "lora-dropout"));
+  }
+  if (a.has("lora-modules-to-save")) lora.modules_to_save = split_list(a.get("lora-modules-to-save"));
+  if (a.has("lora-layers")) {
+    FM_ASSIGN_OR_RETURN(lora.layers_to_transform, option_uint_list(a, "lora-layers"));
+  }
+  FreezeOptions freeze;
+  if (a.has("freeze-layers")) {
+    FM_ASSIGN_OR_RETURN(freeze.frozen_layers, option_uint(a, "freeze-layers"));
+  }
+  freeze.freeze_embeddings = a.has("freeze-embeddings");
+  SpectrumOptions spectrum;
+  if (a.has("spectrum-file")) {
+    FM_ASSIGN_OR_RETURN(spectrum.unfrozen_patterns, read_spectrum_yaml(a.get("spectrum-file")));
+  }
+  if (a.has("spectrum-fraction")) {
+    FM_ASSIGN_OR_RETURN(spectrum.fraction, option_double(a, "spectrum-fraction"));
+  }
+  if (a.has("spectrum-file") && a.has("spectrum-fraction")) {
+    return Status::InvalidArgument("give --spectrum-file or --spectrum-fraction, not both");
+  }
+  std::vector<MethodSpec> out;
+  for (const std::string& n : names) {
+    MethodSpec s;
+    FM_ASSIGN_OR_RETURN(s.kind, parse_method(n));
+    s.lora = lora;
+    s.freeze = freeze;
+    s.spectrum = spectrum;
+    out.push_back(s);
+  }
+  return out;
+}
+
+
+}  // namespace flopsmeter

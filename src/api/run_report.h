@@ -1,0 +1,31 @@
+// Reading a run directory back: every rank's journal, every segment, added
+// up into flops_meter.json ("flopsmeter.run/1"). The meter's end() and
+// `flopsmeter report` both build the record here.
+#ifndef FLOPSMETER_API_RUN_REPORT_H_
+#define FLOPSMETER_API_RUN_REPORT_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "adapters/gpu_sampler.h"
+#include "flopsmeter/meter.h"
+
+namespace flopsmeter {
+
+inline constexpr const char* kRunSchema = "flopsmeter.run/1";
+inline constexpr const char* kRecordFileName = "flops_meter.json";
+
+// One GPU's sampler totals as a journal line carries them.
+nlohmann::json gpu_totals_json(const GpuTotals& g);
+
+// The record of `run_dir`. `end`, when given, is the ending rank 0's view:
+// its status and the world totals of the integration's collective.
+Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end);
+
+// ISO 8601 UTC with milliseconds, e.g. "2026-11-23T10:15:30.250Z".
+std::string iso_time(double unix_seconds);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_API_RUN_REPORT_H_
