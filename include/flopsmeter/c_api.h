@@ -10,7 +10,7 @@
  *
  *   fm_meter* m = NULL;
  *   char* err = NULL;
- *   if (fm_meter_begin("{\"run_dir\":\"runs/a\",\"model\":\"gpt2\"}", &m, &err) != FM_OK) {
+ *   if (fm_meter_begin("{\"run\":\"runs/a\",\"model\":\"gpt2\"}", &m, &err) != FM_OK) {
  *     fprintf(stderr, "%s\n", err); fm_free(err); return 1;
  *   }
  *   fm_meter_add(m, tokens, positions, 1);          // per micro-batch, lock-free

@@ -145,8 +145,9 @@ struct BudgetState {
 struct EndOptions {
   std::string status = "completed";  // "completed", "stopped_by_budget", "failed", "interrupted"
   std::optional<uint64_t> global_step;
-  // Totals all ranks agree on through the integration's own collective (one
-  // all-reduce at train end); used for ranks whose journals rank 0 cannot read.
+  // The ending segment's totals over all ranks, from the integration's own
+  // collective (one all-reduce at train end); they stand in for ranks whose
+  // journals rank 0 cannot read, and are cross-checked otherwise.
   std::optional<Flop> world_tokens;
   std::optional<Flop> world_positions;
   std::optional<uint64_t> world_micro_batches;

@@ -482,6 +482,10 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
                                    "it, or choose a new run directory");
   }
   FM_RETURN_IF_ERROR(make_directories(options.run_dir));
+  // The record's directory must exist at the end, hours from now: make sure now.
+  if (const size_t slash = options.output.rfind('/'); slash != std::string::npos && slash > 0) {
+    FM_RETURN_IF_ERROR(make_directories(options.output.substr(0, slash)));
+  }
   // Keep the model's config beside the journals, so the run can be reported
   // after the model files are gone.
   if (options.rank == 0 && accounting.loaded && accounting.loaded->source_kind != "catalog") {

@@ -257,7 +257,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   FM_ASSIGN_OR_RETURN(RunAccounting acc, resolve_accounting(options, catalog));
 
   std::vector<std::string> warnings = acc.notes, notes;
-  Counts spent, kept;
+  Counts spent;
   nlohmann::json segments = nlohmann::json::array();
   nlohmann::json gpus = nlohmann::json::array();
   nlohmann::json journals = nlohmann::json::object();
@@ -266,12 +266,16 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   bool all_ended = true;
   std::string status;
   uint64_t optimizer_steps = 0;
+  // Counts of the ranks' final segments, and what their final weights hold
+  // from before them (the checkpoints they resumed from).
+  Counts final_counts, kept_earlier, spent_before_final;
   for (const auto& [rank, r] : ranks) {
     journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
                                       {"torn_tail_dropped", r.torn_tail}};
     if (r.torn_tail) notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
     for (const auto& [id, s] : r.segments) {
       spent.add(s.final_counts());
+      if (id != r.segments.rbegin()->first) spent_before_final.add(s.final_counts());
       first_begin = first_begin == 0 ? s.t_begin : std::min(first_begin, s.t_begin);
       last_line = std::max(last_line, s.t_last);
       if (rank == lead.rank) duration_rank0 += s.t_last - s.t_begin;
@@ -306,8 +310,12 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       status = final_segment.status;
       optimizer_steps = final_segment.last_step;
     }
-    FM_ASSIGN_OR_RETURN(Counts final_kept, in_weights(r, final_segment.id, final_segment.at_seq.rbegin()->first));
-    kept.add(final_kept);
+    final_counts.add(final_segment.final_counts());
+    const nlohmann::json& from = final_segment.begin["resumed_from"];
+    if (from.is_object()) {
+      FM_ASSIGN_OR_RETURN(Counts earlier, in_weights(r, from.value("segment", uint64_t{0}), from.value("seq", uint64_t{0})));
+      kept_earlier.add(earlier);
+    }
   }
   if (end != nullptr) status = end->status;
 
@@ -316,25 +324,30 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   for (uint32_t rank = 0; rank < options.world_size; ++rank)
     if (!ranks.count(rank)) missing.push_back(rank);
   bool complete = missing.empty() && all_ended;
+  // The collective's totals cover the ending segment of every rank.
   if (end != nullptr && end->world_tokens) {
     if (!missing.empty()) {
       Counts world;
       world.tokens = *end->world_tokens;
       world.positions = end->world_positions.value_or(*end->world_tokens);
-      world.micro_batches = end->world_micro_batches.value_or(spent.micro_batches);
-      world.sequences = end->world_sequences.empty() ? spent.sequences : end->world_sequences;
+      world.micro_batches = end->world_micro_batches.value_or(final_counts.micro_batches);
+      world.sequences = end->world_sequences.empty() ? final_counts.sequences : end->world_sequences;
       notes.push_back("the journals of " + std::to_string(missing.size()) +
-                      " rank(s) are not in this directory; token totals come from the training job's all-reduce at "
-                      "train end");
-      kept = world;  // a collective at train end counts what the final weights saw
-      spent = world;
+                      " rank(s) are not in this directory; the ending segment's totals come from the training job's "
+                      "all-reduce at train end");
+      Counts earlier_spent = spent_before_final;
+      earlier_spent.add(world);
+      spent = earlier_spent;
+      final_counts = world;
       missing.clear();
       complete = all_ended;
-    } else if (*end->world_tokens != spent.tokens) {
+    } else if (*end->world_tokens != final_counts.tokens) {
       warnings.push_back("the all-reduced token total (" + to_decimal(*end->world_tokens) +
-                         ") differs from the journals' (" + to_decimal(spent.tokens) + ")");
+                         ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
     }
   }
+  Counts kept = kept_earlier;
+  kept.add(final_counts);
   if (!missing.empty()) {
     std::string list;
     for (uint32_t m : missing) list += (list.empty() ? "" : ", ") + std::to_string(m);

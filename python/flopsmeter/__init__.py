@@ -1,0 +1,19 @@
+"""flopsmeter: meters the training compute of LLM fine-tuning (EU AI Act).
+
+Pure Python over libflopsmeter's C ABI (ctypes); the library is loaded on
+first use from FLOPSMETER_LIBRARY, next to this package, or the system's
+library path (flopsmeter._native). docs/python.md describes the package.
+
+    import flopsmeter
+    with flopsmeter.Meter("runs/a", n_total=n, n_trainable=t) as meter:
+        ...
+    flopsmeter.report("runs/a")      # a crashed run, finalised from its journals
+
+Hugging Face Trainer / TRL: flopsmeter.hf.FlopsMeterCallback.
+"""
+
+from ._native import ABI_VERSION, FlopsMeterError, version
+from .meter import Meter, report
+from .model_info import count_parameters, model_options
+
+__all__ = ["ABI_VERSION", "FlopsMeterError", "Meter", "count_parameters", "model_options", "report", "version"]

@@ -1,0 +1,306 @@
+"""flopsmeter.hf over the real libflopsmeter, driven through the Trainer's
+callback protocol by hand (transformers is not needed): the events, in the
+Trainer's order, with args / state / control objects carrying the attributes
+the Trainer's own have.
+
+Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so PYTHONPATH=python:tests/python \
+     python3 -m unittest test_hf_callback
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import types
+import unittest
+from unittest import mock
+
+import torch
+import torch.nn as nn
+
+import flopsmeter
+import tiny_llama
+from flopsmeter import hf
+from flopsmeter.model_info import count_parameters, method_options
+
+TOKENIZER = types.SimpleNamespace(pad_token_id=tiny_llama.PAD_ID, eos_token_id=tiny_llama.EOS_ID)
+# The variables the library reads; cleared so the tests see only their own.
+LIBRARY_ENVIRONMENT = ("FLOPS_METER_OUT", "PRETRAIN_FLOPS", "FLOPS_METER_NVML", "FLOPS_METER_RUN_DIR",
+                       "TRAINING_JOB_NAME", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def training_arguments(output_dir, **overrides):
+    """What FlopsMeterCallback reads of transformers.TrainingArguments."""
+    values = dict(num_train_epochs=3.0, max_steps=-1, gradient_checkpointing=False,
+                  run_name=output_dir, resume_from_checkpoint=None, logging_steps=2, save_steps=2)
+    values.update(overrides)
+    return types.SimpleNamespace(output_dir=output_dir, **values)
+
+
+class Trainer:
+    """The Trainer's inner loop as the callbacks see it: DefaultFlowCallback's
+    decisions (log / save every N steps) made before on_step_end, then log
+    and save, then the stop check."""
+
+    def __init__(self, callback, model, args, global_step=0):
+        self.callback, self.model, self.args = callback, model, args
+        self.state = types.SimpleNamespace(global_step=global_step, is_world_process_zero=True)
+        self.control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=False)
+        self.logs = []
+        self.optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+
+    def train(self, batches, micro_batches_per_step=1, end=True):
+        args, state, control = self.args, self.state, self.control
+        self.callback.on_train_begin(args, state, control, model=self.model, processing_class=TOKENIZER)
+        for start in range(0, len(batches), micro_batches_per_step):
+            for batch in batches[start:start + micro_batches_per_step]:
+                self.callback.observe_batch(batch)
+                self.model(**batch).backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            state.global_step += 1
+            control.should_log = state.global_step % args.logging_steps == 0
+            control.should_save = state.global_step % args.save_steps == 0
+            self.callback.on_step_end(args, state, control)
+            if control.should_log:
+                logs = {"loss": 1.0}
+                self.callback.on_log(args, state, control, logs=logs)
+                self.logs.append(logs)
+            if control.should_save:
+                self.callback.on_save(args, state, control)
+                control.should_save = False
+            if control.should_training_stop:
+                break
+        if end:
+            self.callback.on_train_end(args, state, control)
+
+
+def read_record(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class CallbackTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.output_dir = os.path.join(self.directory.name, "out")
+        environment = mock.patch.dict(os.environ)
+        environment.start()
+        self.addCleanup(environment.stop)
+        for name in LIBRARY_ENVIRONMENT:
+            os.environ.pop(name, None)
+
+    def train(self, callback, model=None, batches=None, **argument_overrides):
+        torch.manual_seed(0)
+        trainer = Trainer(callback, model or tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
+                          training_arguments(**{"output_dir": self.output_dir, **argument_overrides}))
+        trainer.train(tiny_llama.padded_batches(8) if batches is None else batches, micro_batches_per_step=2)
+        return trainer
+
+    def test_lora_run_is_recorded_with_counts_after_the_peft_wrap(self):
+        callback = hf.FlopsMeterCallback()
+        batches = tiny_llama.padded_batches(8)
+        self.train(callback, batches=batches)
+        record = read_record(os.path.join(self.output_dir, "flops_meter.json"))
+        self.assertEqual(callback.record["run_id"], record["run_id"])
+        self.assertEqual(record["status"], "completed")
+        self.assertEqual(record["N_total"], tiny_llama.PARAMETERS + tiny_llama.lora_parameters())
+        self.assertEqual(record["N_trainable"], tiny_llama.lora_parameters())
+        self.assertEqual(record["model"]["method"], "lora")
+        self.assertEqual(record["model"]["attention"], "sdpa")
+        self.assertEqual(record["model_name"], "tiny-llama")
+        self.assertEqual(record["num_epochs"], 3)
+        self.assertEqual(int(record["exact"]["tokens_processed"]),
+                         sum(int(b["attention_mask"].sum()) for b in batches))
+        # The library planned LoRA on the saved config.json and got the same counts.
+        self.assertFalse([n for n in record["warnings"] + record["notes"] if "planning" in n], record["warnings"])
+        self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run", "model_config.json")))
+
+    def test_4bit_weights_count_at_their_logical_size(self):
+        model = nn.Linear(64, 64)
+        packed = nn.Parameter(torch.zeros(64 * 64 // 2, 1, dtype=torch.uint8), requires_grad=False)
+        packed.quant_state = types.SimpleNamespace(shape=torch.Size([64, 64]))  # bitsandbytes Params4bit
+        model.weight = packed
+        self.assertEqual(count_parameters(model), (64 * 64 + 64, 64))
+        model.peft_config = {"default": types.SimpleNamespace(
+            peft_type="LORA", r=4, target_modules=["q_proj"], lora_dropout=0.0, bias="none", use_dora=False)}
+        self.assertEqual(method_options(model)["method"], "qlora")
+
+    def test_zero3_partitions_count_their_full_size(self):
+        model = nn.Module()
+        for name, numel, trains in (("a", 1000, True), ("b", 500, False)):
+            placeholder = nn.Parameter(torch.empty(0), requires_grad=trains)  # what ZeRO-3 leaves locally
+            placeholder.ds_numel = numel
+            model.register_parameter(name, placeholder)
+        self.assertEqual(count_parameters(model), (1500, 1000))
+
+    def test_tied_weights_count_once(self):
+        model = tiny_llama.TinyLlama()
+        model.lm_head.weight = model.model.embed_tokens.weight
+        self.assertEqual(count_parameters(model), (tiny_llama.PARAMETERS - 6400,) * 2)
+
+    def test_layer_freeze_and_selective_training_are_described(self):
+        model = tiny_llama.TinyLlama()
+        for parameter in [*model.model.embed_tokens.parameters(), *model.model.layers[0].parameters()]:
+            parameter.requires_grad_(False)
+        self.assertEqual(method_options(model),
+                         {"method": "freeze", "freeze-layers": 1, "freeze-embeddings": True})
+        callback = hf.FlopsMeterCallback()
+        self.train(callback, model=model, batches=tiny_llama.padded_batches(2))
+        self.assertEqual(callback.record["model"]["method"], "freeze")
+        self.assertFalse([n for n in callback.record["notes"] if "planning" in n], callback.record["notes"])
+
+        model.model.layers[1].mlp.requires_grad_(False)  # not a layer freeze
+        options = method_options(model)
+        self.assertEqual(options["method"], "spectrum")
+        self.assertIn(r"model\.layers\.1\.self_attn\.q_proj\.weight$", options["spectrum-patterns"])
+        self.assertNotIn(r"model\.layers\.1\.mlp\.up_proj\.weight$", options["spectrum-patterns"])
+
+    def test_environment_variables_reach_the_library(self):
+        out = os.path.join(self.directory.name, "elsewhere", "flops_meter.json")
+        os.makedirs(os.path.dirname(out))
+        os.environ.update(FLOPS_METER_OUT=out, PRETRAIN_FLOPS="3e23", FLOPS_METER_RUN_DIR=self.directory.name + "/r")
+        callback = hf.FlopsMeterCallback()
+        self.train(callback, batches=tiny_llama.padded_batches(2))
+        record = read_record(out)
+        self.assertFalse(os.path.exists(os.path.join(self.output_dir, "flops_meter.json")))
+        self.assertEqual(float(record["Flops_original"]), 3e23)
+        self.assertEqual(record["base_model_compute"]["status"], "given")
+        self.assertTrue(os.path.exists(os.path.join(self.directory.name, "r", "journal-rank0.jsonl")))
+
+    def test_recipe_flag_compute_flops_decides(self):
+        recipe = os.path.join(self.directory.name, "recipe.yaml")
+        with open(recipe, "w", encoding="utf-8") as f:
+            f.write("model_name_or_path: meta-llama/Llama-3.2-3B-Instruct\nuse_peft: true\n"
+                    "compute_flops: true # meter it\npeft_config:\n  r: 8\n")
+        callback = hf.maybe_callback(recipe)
+        self.train(callback, batches=tiny_llama.padded_batches(2))
+        self.assertEqual(callback.record["recipe_config"], recipe)
+        self.assertEqual(callback.record["model_name"], "meta-llama/Llama-3.2-3B-Instruct")
+        self.assertIs(callback.record["recipe_config_details"]["compute_flops"], True)
+        with mock.patch.dict(sys.modules, {"yaml": None}):  # PyYAML absent: top-level lines still read
+            self.assertIsInstance(hf.maybe_callback(recipe), hf.FlopsMeterCallback)
+        self.assertIsNone(hf.maybe_callback({"compute_flops": False}))
+        self.assertIsNone(hf.maybe_callback({"model_name_or_path": "gpt2"}))
+
+    def test_budget_stop_asks_the_trainer_to_save_and_stop(self):
+        batch = {"input_ids": torch.randint(3, 100, (4, 16)), "attention_mask": torch.ones(4, 16, dtype=torch.int64)}
+        batch["labels"] = batch["input_ids"]
+        probe = hf.FlopsMeterCallback(run_dir=os.path.join(self.directory.name, "probe"))
+        self.train(probe, batches=[batch] * 2, output_dir=os.path.join(self.directory.name, "probe-out"))
+        per_step = int(probe.record["exact"]["compliance_flop"])
+        budget = per_step * 3 + per_step // 2
+        callback = hf.FlopsMeterCallback(budget=budget)
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer = self.train(callback, batches=[batch] * 20, save_steps=100)
+        self.assertTrue(any("budget 50.0% reached at step 2" in line for line in logged.output), logged.output)
+        self.assertIn("saving a checkpoint and stopping", logged.output[-1])
+        self.assertEqual(trainer.state.global_step, 3)
+        self.assertTrue(trainer.control.should_training_stop)
+        record = callback.record
+        self.assertEqual(record["status"], "stopped_by_budget")
+        self.assertLessEqual(int(record["compliance"]["exact"]), budget)
+        checkpoints = [s for s in self.journal_lines() if s["kind"] == "checkpoint"]
+        self.assertEqual([(c["step"], c["checkpoint"]) for c in checkpoints],
+                         [(3, os.path.join(self.output_dir, "checkpoint-3"))])
+
+    def journal_lines(self):
+        with open(os.path.join(self.output_dir, "flops_meter_run", "journal-rank0.jsonl"), encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+    def test_logs_carry_the_flops_metrics(self):
+        trainer = self.train(hf.FlopsMeterCallback(budget_fraction=0.5))
+        self.assertEqual(len(trainer.logs), 2)
+        for logs in trainer.logs:
+            self.assertGreater(logs["flops/compute"], 0)
+            self.assertGreater(logs["flops/threshold_fraction"], 0)
+            self.assertAlmostEqual(logs["flops/budget_fraction"], 2 * logs["flops/threshold_fraction"])
+        self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
+
+    def test_resumed_training_continues_the_run(self):
+        batches = tiny_llama.padded_batches(8)
+        first = Trainer(hf.FlopsMeterCallback(), tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
+                        training_arguments(self.output_dir))
+        first.train(batches, end=False)  # saves at steps 2, 4, 6, 8; no train end
+        first.callback.meter.close()
+        # Restarted from checkpoint-4: the Trainer restores global_step before on_train_begin.
+        resumed = Trainer(hf.FlopsMeterCallback(), tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
+                          training_arguments(self.output_dir, resume_from_checkpoint="checkpoint-4"), global_step=4)
+        resumed.train(batches[4:])
+        record = resumed.callback.record
+        tokens = [int(b["attention_mask"].sum()) for b in batches]
+        self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), sum(tokens))
+        self.assertEqual(int(record["tokens"]["lost_to_crashes"]), sum(tokens[4:]))
+        self.assertEqual(len(record["segments"]), 2)
+
+    def test_metered_trainer_counts_each_training_step(self):
+        class BaseTrainer:
+            def __init__(self, model, callbacks):
+                self.model = model
+                self.callback_handler = types.SimpleNamespace(callbacks=[object(), *callbacks])
+                self.logged = []
+
+            def training_step(self, model, inputs, num_items_in_batch=None):
+                return model(**inputs)
+
+            def log(self, logs, start_time=None):
+                self.logged.append(dict(logs))
+
+            def train(self, batches):
+                raise ValueError("CUDA out of memory")  # after training_step calls below
+
+        with self.assertRaisesRegex(ValueError, "exactly one FlopsMeterCallback"):
+            hf.metered_trainer(BaseTrainer)(tiny_llama.TinyLlama(), callbacks=[])
+        callback = hf.FlopsMeterCallback()
+        trainer = hf.metered_trainer(BaseTrainer)(tiny_llama.TinyLlama(), callbacks=[callback])
+        self.assertEqual(type(trainer).__name__, "MeteredBaseTrainer")
+        args = training_arguments(self.output_dir)
+        state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
+        control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=True)
+        callback.on_train_begin(args, state, control, model=trainer.model)
+        batches = tiny_llama.padded_batches(3)
+        for batch in batches:
+            trainer.training_step(trainer.model, batch, num_items_in_batch=10)
+        state.global_step = 1
+        callback.on_step_end(args, state, control)
+        trainer.log({"loss": 2.0})
+        self.assertIn("flops/compute", trainer.logged[0])
+        with self.assertRaises(ValueError):
+            trainer.train(batches)
+        record = read_record(os.path.join(self.output_dir, "flops_meter.json"))
+        self.assertEqual(record["status"], "failed")
+        self.assertEqual(int(record["exact"]["tokens_processed"]), sum(int(b["attention_mask"].sum()) for b in batches))
+
+    def test_wrapped_collator_counts_batches_in_the_main_process_only(self):
+        callback = hf.FlopsMeterCallback()
+        args = training_arguments(self.output_dir)
+        state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
+        control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=False)
+        callback.on_train_begin(args, state, control, model=tiny_llama.TinyLlama())
+        rows = [b for batch in tiny_llama.padded_batches(2) for b in
+                ({k: v[i] for k, v in batch.items()} for i in range(4))]
+        collate = callback.wrap_collator(torch.utils.data.default_collate)
+        for _ in torch.utils.data.DataLoader(rows, batch_size=4, collate_fn=collate):
+            pass
+        with self.assertRaisesRegex(RuntimeError, "cannot reach the meter"):
+            for _ in torch.utils.data.DataLoader(rows, batch_size=4, collate_fn=collate, num_workers=1):
+                pass
+        callback.on_train_end(args, state, control)
+        self.assertEqual(int(callback.record["exact"]["tokens_processed"]),
+                         sum(int(r["attention_mask"].sum()) for r in rows))
+
+    def test_imports_without_transformers(self):
+        script = ("import sys; sys.modules['transformers'] = None\n"
+                  "from flopsmeter.hf import FlopsMeterCallback as C\n"
+                  "names = ['on_train_begin', 'on_substep_end', 'on_step_end', 'on_log', 'on_save', 'on_train_end',"
+                  " 'on_epoch_begin', 'on_evaluate']\n"
+                  "assert all(callable(getattr(C(), n)) for n in names)\n")
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(flopsmeter.__file__)))
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,300 @@
+"""flopsmeter.Meter over the real libflopsmeter, driven by real torch training.
+
+Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so PYTHONPATH=python:tests/python \
+     python3 -m unittest test_meter
+"""
+
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import unittest
+from unittest import mock
+
+import torch
+
+import flopsmeter
+import tiny_llama
+from flopsmeter import _native
+
+# Children are forked, so they start without importing torch again (seconds
+# each); torch runs one thread, so no thread pool exists to break in a fork.
+torch.set_num_threads(1)
+FORK = multiprocessing.get_context("fork")
+
+
+def exact_tokens(record):
+    return int(record["exact"]["tokens_processed"])
+
+
+def mask_tokens(batches):
+    return sum(int(b["attention_mask"].sum()) for b in batches)
+
+
+def killed_after_checkpoint(run_dir, batches):
+    """Meters a step per batch, checkpoints after the third, journals after
+    the fifth, meters the sixth, then dies by SIGKILL: no end line, no cleanup."""
+    meter = flopsmeter.Meter(run_dir, n_total=tiny_llama.PARAMETERS, n_trainable=tiny_llama.PARAMETERS,
+                             journal_interval=3600)
+    for step, batch in enumerate(batches, 1):
+        meter.add_batch(**batch)
+        meter.step(step)
+        if step == 3:
+            meter.checkpoint(3, "checkpoint-3")
+        if step == 5:
+            meter.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def one_of_two_ranks(rank, port, run_dir, budget, batch):
+    """One rank of a two-rank gloo job: rank 0 trains, rank 1 sees no batch at
+    all (the AWS meter skipped its collective there and hung rank 0). Both
+    must stop at the same step and end. Writes RUN_DIR/../rank<R>.json."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK=str(rank))
+    torch.distributed.init_process_group("gloo")
+    meter = flopsmeter.Meter(run_dir, n_total=tiny_llama.PARAMETERS, n_trainable=tiny_llama.PARAMETERS,
+                             budget=budget, end_wait=20)
+    stopped_at = None
+    for step in range(1, 50):
+        if rank == 0:
+            meter.add_batch(**batch)
+        if meter.step(step)["stop"]:
+            stopped_at = step
+            break
+    record = meter.end()
+    with open(os.path.join(os.path.dirname(run_dir), f"rank{rank}.json"), "w", encoding="utf-8") as f:
+        json.dump({"stopped_at": stopped_at, "status": record["status"]}, f)
+    torch.distributed.destroy_process_group()
+
+
+class MeterTest(unittest.TestCase):
+    def setUp(self):
+        self.directory = tempfile.TemporaryDirectory()
+        self.addCleanup(self.directory.cleanup)
+        self.run_dir = os.path.join(self.directory.name, "run")
+        self.config = tiny_llama.write_config(self.directory.name)
+
+    def meter(self, run_dir=None, **options):
+        counts = {"n_total": tiny_llama.PARAMETERS, "n_trainable": tiny_llama.PARAMETERS}
+        return flopsmeter.Meter(run_dir or self.run_dir, **{**counts, **options})
+
+    def test_training_loop_counts_exactly_the_non_padding_tokens(self):
+        torch.manual_seed(0)
+        model = tiny_llama.TinyLlama()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        batches = tiny_llama.padded_batches(12)
+        with self.meter(model=self.config, attention="sdpa") as meter:
+            for step in range(1, 7):
+                for batch in batches[2 * step - 2: 2 * step]:  # two micro-batches per optimizer step
+                    meter.add_batch(**batch)
+                    model(**batch).backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                meter.step(step)
+        with open(os.path.join(self.run_dir, "flops_meter.json"), encoding="utf-8") as f:
+            record = json.load(f)
+        self.assertEqual(record["status"], "completed")
+        self.assertEqual(exact_tokens(record), mask_tokens(batches))
+        spent = record["tokens"]["spent"]
+        self.assertEqual(int(spent["positions"]), 12 * 4 * 16)
+        self.assertEqual(spent["micro_batches"], 12)
+        self.assertEqual(record["N_total"], tiny_llama.PARAMETERS)
+        self.assertEqual(record["model"]["method"], "full")
+
+    def test_device_counts_are_read_back_only_at_sync_points(self):
+        batches = tiny_llama.padded_batches(5, seed=3)
+        reads = []
+        item, tolist = torch.Tensor.item, torch.Tensor.tolist
+
+        def spy(original):
+            return lambda tensor, *args: reads.append(original.__name__) or original(tensor, *args)
+
+        with self.meter() as meter, \
+                mock.patch.object(torch.Tensor, "item", spy(item)), \
+                mock.patch.object(torch.Tensor, "tolist", spy(tolist)):
+            for step, batch in enumerate(batches, 1):
+                meter.add_batch(**batch)
+                before_sync = meter.step(step)
+            self.assertEqual(reads, [])
+            meter.sync()
+            self.assertEqual(len(reads), 1)
+            after_sync = meter.step(len(batches) + 1)
+            # Until the sync every pending position counted as a token.
+            self.assertLess(float(after_sync["compute_flop"]), float(before_sync["compute_flop"]))
+            record = meter.end()
+        self.assertEqual(exact_tokens(record), mask_tokens(batches))
+
+    def test_sync_every_reads_back_at_those_steps(self):
+        batches = tiny_llama.padded_batches(4, seed=4)
+        with self.meter(sync_every=2) as meter, mock.patch.object(meter, "sync", wraps=meter.sync) as sync:
+            for step, batch in enumerate(batches, 1):
+                meter.add_batch(**batch)
+                meter.step(step)
+            self.assertEqual(sync.call_count, 2)
+
+    def compute_per_step(self, batch):
+        """The compute one step of `batch` adds, as the budget guard sees it."""
+        with self.meter(run_dir=os.path.join(self.directory.name, "probe")) as probe:
+            probe.add_batch(**batch)
+            return int(float(probe.step(1)["compute_flop"]))
+
+    def test_budget_stops_before_the_step_that_would_cross_it(self):
+        batch = {"input_ids": torch.ones(4, 16, dtype=torch.int64)}  # no padding: every step the same
+        per_step = self.compute_per_step(batch)
+        budget = per_step * 10 + per_step // 2
+        with self.meter(budget=budget) as meter:
+            for step in range(1, 100):
+                meter.add_batch(**batch)
+                if meter.step(step)["stop"]:
+                    break
+            record = meter.end()
+        self.assertEqual(step, 10)
+        self.assertEqual(record["status"], "stopped_by_budget")
+        self.assertTrue(record["budget"]["stopped_by_budget"])
+        self.assertLessEqual(int(record["compliance"]["exact"]), budget)
+
+    def test_killed_run_is_reported_as_crashed_with_its_journal(self):
+        tokens_by_step = self.killed_run()
+        record = flopsmeter.report(self.run_dir)
+        self.assertEqual(record["status"], "crashed")
+        self.assertFalse(record["complete"])
+        # Up to the last journal line (after step 5); step 6 died unrecorded.
+        self.assertEqual(exact_tokens(record), sum(tokens_by_step[:5]))
+
+    def test_resume_after_a_crash_counts_nothing_twice(self):
+        tokens_by_step = self.killed_run()
+        batches = tiny_llama.padded_batches(6, seed=1)
+        with self.meter(resume=True, resume_step=3) as meter:  # restarted from checkpoint-3
+            for step in range(4, 7):
+                meter.add_batch(**batches[step - 1])
+                meter.step(step)
+            record = meter.end()
+        self.assertEqual(record["status"], "completed")
+        # Spent: everything that ran; in the final weights: steps 1-3, then 4-6 once.
+        self.assertEqual(exact_tokens(record), sum(tokens_by_step[:5]) + sum(tokens_by_step[3:6]))
+        self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), sum(tokens_by_step))
+        self.assertEqual(int(record["tokens"]["lost_to_crashes"]), sum(tokens_by_step[3:5]))
+
+    def killed_run(self):
+        batches = tiny_llama.padded_batches(6, seed=1)
+        child = FORK.Process(target=killed_after_checkpoint, args=(self.run_dir, batches))
+        child.start()
+        child.join(60)
+        self.assertEqual(child.exitcode, -signal.SIGKILL)
+        return [int(b["attention_mask"].sum()) for b in batches]
+
+    def test_unknown_option_is_an_error_naming_it(self):
+        with self.assertRaises(flopsmeter.FlopsMeterError) as raised:
+            self.meter(budget_fracton=0.5)
+        self.assertEqual(raised.exception.code, "FM_INVALID_ARGUMENT")
+        self.assertIn('unknown option "budget-fracton"', str(raised.exception))
+        self.assertIn('did you mean "budget-fraction"', str(raised.exception))
+        self.assertFalse(os.path.exists(os.path.join(self.run_dir, "journal-rank0.jsonl")))
+
+    def test_pad_equal_to_eos_keeps_the_real_eos(self):
+        batches = tiny_llama.padded_batches(3, pad_id=tiny_llama.EOS_ID, seed=5)
+        real_tokens = mask_tokens(batches)
+        eos = tiny_llama.EOS_ID
+        # The attention mask is the authority: each row's real EOS counts.
+        self.assertEqual(self.metered_tokens("mask", batches), real_tokens)
+        # Without a mask, pad == eos cannot tell them apart: every position counts, never fewer.
+        without_mask = [{"input_ids": b["input_ids"]} for b in batches]
+        self.assertEqual(self.metered_tokens("same-ids", without_mask, pad_token_id=eos, eos_token_id=eos),
+                         3 * 4 * 16)
+        # A pad id distinct from eos is compared (never -100, the labels' ignore index).
+        distinct = tiny_llama.padded_batches(3, seed=5)
+        self.assertEqual(self.metered_tokens("distinct-ids", [{"input_ids": b["input_ids"]} for b in distinct],
+                                             pad_token_id=tiny_llama.PAD_ID, eos_token_id=eos),
+                         mask_tokens(distinct))
+
+    def metered_tokens(self, name, batches, **ids):
+        with self.meter(run_dir=os.path.join(self.directory.name, name)) as meter:
+            for batch in batches:
+                meter.add_batch(**batch, **ids)
+            return exact_tokens(meter.end())
+
+    def test_varlen_kernel_records_each_sequence_length(self):
+        mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+        packed = {"input_ids": torch.ones(1, 8, dtype=torch.int64),
+                  "position_ids": torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2]])}  # sequences of 3, 2, 3
+        with self.meter(attention="flash_attention_2") as meter:
+            meter.add_batch(input_ids=torch.ones_like(mask), attention_mask=mask)
+            meter.add_batch(**packed)
+            meter.end()
+        self.assertEqual(self.journaled_sequences(), {2: 2, 3: 3})
+        with self.meter(run_dir=os.path.join(self.directory.name, "dense"), attention="sdpa") as meter:
+            meter.add_batch(input_ids=torch.ones_like(mask), attention_mask=mask)
+            meter.add_batch(**packed)
+        self.assertEqual(self.journaled_sequences("dense"), {4: 2, 8: 1})  # padded rows run whole
+
+    def journaled_sequences(self, name="run"):
+        sequences = {}
+        with open(os.path.join(self.directory.name, name, "journal-rank0.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                for length, count in json.loads(line).get("sequences", []):
+                    sequences[length] = sequences.get(length, 0) + count
+        return sequences
+
+    def test_an_exception_ends_the_run_as_failed_and_is_raised(self):
+        for exception, status in ((ValueError("bad batch"), "failed"), (KeyboardInterrupt(), "interrupted")):
+            run_dir = os.path.join(self.directory.name, status)
+            with self.assertRaises(type(exception)):
+                with self.meter(run_dir=run_dir) as meter:
+                    meter.add_batch(input_ids=torch.ones(2, 8, dtype=torch.int64))
+                    raise exception
+            with open(os.path.join(run_dir, "flops_meter.json"), encoding="utf-8") as f:
+                self.assertEqual(json.load(f)["status"], status)
+
+    def test_the_library_is_found_checked_or_named_in_the_error(self):
+        version_h = os.path.join(os.path.dirname(__file__), "..", "..", "include", "flopsmeter", "version.h")
+        with open(version_h, encoding="utf-8") as f:
+            self.assertIn(f'FLOPSMETER_VERSION_STRING "{flopsmeter.version()}"', f.read())
+        missing = os.path.join(self.directory.name, "libflopsmeter.so")
+        with mock.patch.object(_native, "_library", None), \
+                mock.patch.dict(os.environ, FLOPSMETER_LIBRARY=missing), \
+                mock.patch("ctypes.util.find_library", return_value=None):
+            with self.assertRaises(flopsmeter.FlopsMeterError) as raised:
+                self.meter()
+        self.assertEqual(raised.exception.code, "FM_NOT_FOUND")
+        self.assertIn(f"FLOPSMETER_LIBRARY: {missing} does not exist", str(raised.exception))
+        self.assertIn('find_library("flopsmeter"): nothing found', str(raised.exception))
+
+    def test_an_ended_meter_refuses_further_use(self):
+        meter = self.meter()
+        meter.end()
+        with self.assertRaises(flopsmeter.FlopsMeterError):
+            meter.add_batch(input_ids=torch.ones(1, 4, dtype=torch.int64))
+
+    def test_ranks_agree_on_the_budget_stop_and_end_together(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        batch = tiny_llama.padded_batches(1, seed=2)[0]
+        batch_tokens = int(batch["attention_mask"].sum())
+        # Rank 0's compute (the library scales one rank's by the world size)
+        # stops it after step 5; rank 1's own stays 0.
+        budget = str(2 * self.compute_per_step(batch) * 5 + 1)
+        children = [FORK.Process(target=one_of_two_ranks, args=(rank, port, self.run_dir, budget, batch))
+                    for rank in (0, 1)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(90)
+        self.assertEqual([child.exitcode for child in children], [0, 0])
+        results = []
+        for rank in (0, 1):
+            with open(os.path.join(self.directory.name, f"rank{rank}.json"), encoding="utf-8") as f:
+                results.append(json.load(f))
+        with open(os.path.join(self.run_dir, "flops_meter.json"), encoding="utf-8") as f:
+            record = json.load(f)
+        self.assertEqual(record["status"], "stopped_by_budget")
+        self.assertTrue(record["complete"])
+        self.assertEqual(exact_tokens(record), batch_tokens * results[0]["stopped_at"])
+        self.assertFalse([w for w in record["warnings"] if "all-reduced" in w], record["warnings"])
+
+
+if __name__ == "__main__":
+    unittest.main()
