@@ -152,6 +152,8 @@ struct EndOptions {
   std::optional<Flop> world_positions;
   std::optional<uint64_t> world_micro_batches;
   std::map<uint64_t, uint64_t> world_sequences;
+  // Observations of the caller for the record's notes (e.g. watch's token source).
+  std::vector<std::string> notes;
 };
 
 // The finished record: flops_meter.json's text and the figures a caller acts on.

@@ -226,8 +226,11 @@ class MeterImpl final : public Meter {
   void add_sequences(uint64_t length, uint64_t count) noexcept override { sequences_.add(length, count); }
 
   Result<BudgetState> step(uint64_t global_step) override {
+    // Steps since the segment began, by the trainer's own count: a caller may
+    // report several steps at once (watch polls).
+    if (!first_step_) first_step_ = global_step > 0 ? global_step - 1 : 0;
     last_step_ = global_step;
-    ++steps_this_segment_;
+    steps_this_segment_ = std::max<uint64_t>(1, global_step - std::min(global_step, *first_step_));
     BudgetState s;
     s.global_step = global_step;
     s.budget_flop = budget_;
@@ -449,6 +452,7 @@ class MeterImpl final : public Meter {
   double last_journal_ = 0;
   uint64_t last_step_ = 0;
   uint64_t steps_this_segment_ = 0;
+  std::optional<uint64_t> first_step_;  // the global step before this segment's first
   Flop prior_tokens_ = 0;
   Flop prior_positions_ = 0;
   Flop last_compute_ = 0;

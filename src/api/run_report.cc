@@ -317,7 +317,10 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       kept_earlier.add(earlier);
     }
   }
-  if (end != nullptr) status = end->status;
+  if (end != nullptr) {
+    status = end->status;
+    for (const std::string& n : end->notes) notes.push_back(n);
+  }
 
   // Ranks whose journals are not here: the collective's totals stand in.
   std::vector<uint32_t> missing;

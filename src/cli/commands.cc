@@ -9,55 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "adapters/spectrum_yaml.h"
+#include "api/option_map.h"
 #include "api/report_format.h"
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/load.h"
+#include "flopsmeter/meter.h"
 #include "flopsmeter/tokens.h"
 
 namespace flopsmeter::cli {
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(s);
-  while (std::getline(in, item, ',')) {
-    size_t b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
-
-Result<Flop> flag_exact(const ParsedArgs& a, const std::string& flag) {
-  return parse_exact_integer(a.get(flag), "--" + flag);
-}
-
-Result<uint64_t> flag_uint(const ParsedArgs& a, const std::string& flag) {
-  FM_ASSIGN_OR_RETURN(Flop v, flag_exact(a, flag));
-  if (v > UINT64_MAX) return Status::InvalidArgument("--" + flag + " is too large");
-  return static_cast<uint64_t>(v);
-}
-
-Result<double> flag_double(const ParsedArgs& a, const std::string& flag) {
-  const std::string text = a.get(flag);
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v)) {
-    return Status::InvalidArgument("--" + flag + "='" + text + "': expected a finite number");
-  }
-  return v;
-}
-
-Result<std::vector<uint64_t>> flag_uint_list(const ParsedArgs& a, const std::string& flag) {
-  std::vector<uint64_t> out;
-  for (const std::string& item : split_list(a.get(flag))) {
-    FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, "--" + flag));
-    out.push_back(static_cast<uint64_t>(v));
-  }
-  return out;
-}
 
 Result<Catalog> load_catalog(const ParsedArgs& a) { return Catalog::Load(a.get("data-dir")); }
 
@@ -69,110 +30,44 @@ Result<std::string> model_ref(const ParsedArgs& a) {
   return Status::InvalidArgument("no model given; pass --model MODEL (a catalog id, config.json or checkpoint directory)");
 }
 
-Result<std::vector<MethodSpec>> method_specs(const ParsedArgs& a) {
-  std::vector<std::string> names = split_list(a.get("method", "full"));
-  if (names.empty()) return Status::InvalidArgument("--method is empty");
-  LoraOptions lora;
-  if (a.has("lora-r")) {
-    FM_ASSIGN_OR_RETURN(lora.r, flag_uint(a, "lora-r"));
-  }
-  if (a.has("lora-targets") && a.has("lora-target-regex")) {
-    return Status::InvalidArgument("give --lora-targets or --lora-target-regex, not both");
-  }
-  if (a.has("lora-targets")) lora.target_modules = split_list(a.get("lora-targets"));
-  if (a.has("lora-target-regex")) {
-    lora.target_modules = {a.get("lora-target-regex")};
-    lora.target_regex = true;
-  }
-  if (a.has("lora-bias")) lora.bias = a.get("lora-bias");
-  if (a.has("lora-dropout")) {
-    FM_ASSIGN_OR_RETURN(lora.dropout, flag_double(a, "lora-dropout"));
-  }
-  if (a.has("lora-modules-to-save")) lora.modules_to_save = split_list(a.get("lora-modules-to-save"));
-  if (a.has("lora-layers")) {
-    FM_ASSIGN_OR_RETURN(lora.layers_to_transform, flag_uint_list(a, "lora-layers"));
-  }
-  FreezeOptions freeze;
-  if (a.has("freeze-layers")) {
-    FM_ASSIGN_OR_RETURN(freeze.frozen_layers, flag_uint(a, "freeze-layers"));
-  }
-  freeze.freeze_embeddings = a.has("freeze-embeddings");
-  SpectrumOptions spectrum;
-  if (a.has("spectrum-file")) {
-    FM_ASSIGN_OR_RETURN(spectrum.unfrozen_patterns, read_spectrum_yaml(a.get("spectrum-file")));
-  }
-  if (a.has("spectrum-fraction")) {
-    FM_ASSIGN_OR_RETURN(spectrum.fraction, flag_double(a, "spectrum-fraction"));
-  }
-  if (a.has("spectrum-file") && a.has("spectrum-fraction")) {
-    return Status::InvalidArgument("give --spectrum-file or --spectrum-fraction, not both");
-  }
-  std::vector<MethodSpec> out;
-  for (const std::string& n : names) {
-    MethodSpec s;
-    FM_ASSIGN_OR_RETURN(s.kind, parse_method(n));
-    s.lora = lora;
-    s.freeze = freeze;
-    s.spectrum = spectrum;
-    out.push_back(s);
-  }
-  return out;
-}
-
-// One of `names` (the flag's allowed values, in enum order) as its index.
-Result<size_t> flag_choice(const ParsedArgs& a, const std::string& flag, const std::vector<std::string>& names) {
-  const std::string v = a.get(flag);
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == v) return i;
-  std::string list;
-  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-  return Status::InvalidArgument("--" + flag + " " + v + ": expected one of " + list);
-}
-
-Result<bool> flag_yes_no(const ParsedArgs& a, const std::string& flag, bool fallback) {
-  if (!a.has(flag)) return fallback;
-  FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, flag, {"no", "yes"}));
-  return i == 1;
-}
-
 // The dataset options `tokens` and `estimate --dataset` share.
 Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
   TokenCountRequest r;
   r.tokenizer = a.get("tokenizer");
   if (a.has("format")) {
-    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "format", {"auto", "text", "jsonl", "json"}));
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json"}));
     r.format = static_cast<DatasetFormat>(i);
   }
   if (a.has("text-unit")) {
-    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "text-unit", {"line", "paragraph", "document"}));
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "text-unit", {"line", "paragraph", "document"}));
     r.text_unit = static_cast<TextUnit>(i);
   }
   if (a.has("schema")) {
-    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "schema",
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "schema",
                                               {"auto", "text", "messages", "prompt-completion", "alpaca", "sharegpt"}));
     r.schema = static_cast<RecordSchema>(i);
   }
   r.field = a.get("field");
   r.chat_template_file = a.get("chat-template");
-  FM_ASSIGN_OR_RETURN(r.add_special_tokens, flag_yes_no(a, "special-tokens", true));
-  FM_ASSIGN_OR_RETURN(r.append_eos, flag_yes_no(a, "append-eos", true));
+  FM_ASSIGN_OR_RETURN(r.add_special_tokens, option_yes_no(a, "special-tokens", true));
+  FM_ASSIGN_OR_RETURN(r.append_eos, option_yes_no(a, "append-eos", true));
   if (a.has("max-length")) {
-    FM_ASSIGN_OR_RETURN(uint64_t n, flag_uint(a, "max-length"));
+    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "max-length"));
     r.max_length = n;
   }
   if (a.has("layout")) {
-    FM_ASSIGN_OR_RETURN(size_t i, flag_choice(a, "layout", {"unpadded", "padded", "packed-wrapped", "packed-bfd"}));
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "layout", {"unpadded", "padded", "packed-wrapped", "packed-bfd"}));
     r.layout = static_cast<SequenceLayout>(i);
   }
   if (a.has("batch-size")) {
-    FM_ASSIGN_OR_RETURN(r.batch_size, flag_uint(a, "batch-size"));
+    FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
   }
   r.pad_to_max_length = a.has("pad-to-max-length");
   if (a.has("packing-chunk")) {
-    FM_ASSIGN_OR_RETURN(r.packing_chunk, flag_uint(a, "packing-chunk"));
+    FM_ASSIGN_OR_RETURN(r.packing_chunk, option_uint(a, "packing-chunk"));
   }
   if (a.has("threads")) {
-    FM_ASSIGN_OR_RETURN(uint64_t n, flag_uint(a, "threads"));
+    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "threads"));
     if (n == 0 || n > 1024) return Status::InvalidArgument("--threads must be between 1 and 1024");
     r.threads = static_cast<unsigned>(n);
   }
@@ -248,10 +143,10 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
   FM_ASSIGN_OR_RETURN(r.methods, method_specs(a));
   if (a.has("tokens")) {
-    FM_ASSIGN_OR_RETURN(r.tokens_per_epoch, flag_exact(a, "tokens"));
+    FM_ASSIGN_OR_RETURN(r.tokens_per_epoch, option_exact(a, "tokens"));
   }
   if (a.has("samples")) {
-    FM_ASSIGN_OR_RETURN(r.samples, flag_uint(a, "samples"));
+    FM_ASSIGN_OR_RETURN(r.samples, option_uint(a, "samples"));
   }
   if (a.has("dataset")) {
     FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a));
@@ -259,23 +154,23 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     r.dataset = std::move(dataset);
   }
   if (a.has("seq-len")) {
-    FM_ASSIGN_OR_RETURN(r.seq_len, flag_uint(a, "seq-len"));
+    FM_ASSIGN_OR_RETURN(r.seq_len, option_uint(a, "seq-len"));
   }
   if (a.has("epochs")) {
-    FM_ASSIGN_OR_RETURN(r.epochs, flag_uint(a, "epochs"));
+    FM_ASSIGN_OR_RETURN(r.epochs, option_uint(a, "epochs"));
   }
   if (a.has("attention")) {
     FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
   }
   r.gradient_checkpointing = a.has("gradient-checkpointing");
   if (a.has("micro-batch-size")) {
-    FM_ASSIGN_OR_RETURN(r.micro_batch_size, flag_uint(a, "micro-batch-size"));
+    FM_ASSIGN_OR_RETURN(r.micro_batch_size, option_uint(a, "micro-batch-size"));
   }
   if (a.has("grad-accum")) {
-    FM_ASSIGN_OR_RETURN(r.gradient_accumulation, flag_uint(a, "grad-accum"));
+    FM_ASSIGN_OR_RETURN(r.gradient_accumulation, option_uint(a, "grad-accum"));
   }
   if (a.has("data-parallel")) {
-    FM_ASSIGN_OR_RETURN(r.data_parallel, flag_uint(a, "data-parallel"));
+    FM_ASSIGN_OR_RETURN(r.data_parallel, option_uint(a, "data-parallel"));
   }
   // --pretrain-flops wins; PRETRAIN_FLOPS (the AWS toolkit's variable) otherwise.
   if (a.has("pretrain-flops")) {
@@ -285,7 +180,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   }
   r.base_systemic_risk = a.has("base-systemic-risk");
   if (a.has("prior-modifications")) {
-    FM_ASSIGN_OR_RETURN(r.prior_modifications, flag_exact(a, "prior-modifications"));
+    FM_ASSIGN_OR_RETURN(r.prior_modifications, option_exact(a, "prior-modifications"));
   }
   if (a.has("compliance-formula")) {
     FM_ASSIGN_OR_RETURN(r.compliance_formula, parse_compliance_formula(a.get("compliance-formula")));
@@ -293,16 +188,16 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   r.aws_compat = a.has("aws-compat");
   r.gpu = a.get("gpu");
   if (a.has("peak-flops")) {
-    FM_ASSIGN_OR_RETURN(r.peak_flop_per_s, flag_double(a, "peak-flops"));
+    FM_ASSIGN_OR_RETURN(r.peak_flop_per_s, option_double(a, "peak-flops"));
   }
   if (a.has("gpus")) {
-    FM_ASSIGN_OR_RETURN(r.gpu_count, flag_uint(a, "gpus"));
+    FM_ASSIGN_OR_RETURN(r.gpu_count, option_uint(a, "gpus"));
   }
   if (a.has("hours")) {
-    FM_ASSIGN_OR_RETURN(r.hours, flag_double(a, "hours"));
+    FM_ASSIGN_OR_RETURN(r.hours, option_double(a, "hours"));
   }
   if (a.has("utilization")) {
-    FM_ASSIGN_OR_RETURN(r.utilization, flag_double(a, "utilization"));
+    FM_ASSIGN_OR_RETURN(r.utilization, option_double(a, "utilization"));
   }
   if (a.has("dtype")) {
     FM_ASSIGN_OR_RETURN(r.dtype, parse_dtype(a.get("dtype")));
@@ -495,6 +390,39 @@ Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
   return kExitOk;
 }
 
+// The record as JSON or text; exit 1 when an in-force regime is exceeded
+// and --fail-if-exceeds asks for it (report/merge share this).
+Result<int> print_record(const ParsedArgs& a, const RunRecord& record, std::string& out) {
+  if (a.has("json")) {
+    out += record.json;
+  } else {
+    FM_ASSIGN_OR_RETURN(std::string text, run_record_to_text(record.json));
+    out += text;
+  }
+  return kExitOk;
+}
+
+ReportOptions report_options(const ParsedArgs& a) {
+  ReportOptions r;
+  r.output = a.get("out");
+  r.data_dir = a.get("data-dir");
+  return r;
+}
+
+Result<int> run_report_command(const ParsedArgs& a, std::string& out) {
+  if (!a.has("run")) return Status::InvalidArgument("no run directory: give --run DIR");
+  ReportOptions r = report_options(a);
+  r.write = a.has("write") || a.has("out");
+  FM_ASSIGN_OR_RETURN(RunRecord record, report_run(a.get("run"), r));
+  return print_record(a, record, out);
+}
+
+Result<int> run_merge(const ParsedArgs& a, std::string& out) {
+  if (!a.has("run")) return Status::InvalidArgument("no target run directory: give --run TARGET");
+  FM_ASSIGN_OR_RETURN(RunRecord record, merge_runs(a.positional, a.get("run"), report_options(a)));
+  return print_record(a, record, out);
+}
+
 }  // namespace
 
 Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::string& out) {
@@ -504,6 +432,9 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
   if (command.name == "rules") return run_rules(args, out);
   if (command.name == "models") return run_models(args, out);
   if (command.name == "gpus") return run_gpus(args, out);
+  if (command.name == "watch") return run_watch(args, out);
+  if (command.name == "report") return run_report_command(args, out);
+  if (command.name == "merge") return run_merge(args, out);
   return Status::Internal("command '" + command.name + "' has no implementation");
 }
 

@@ -19,6 +19,9 @@ inline constexpr int kExitError = 2;
 // error Status the caller prints.
 Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::string& out);
 
+// `flopsmeter watch` (watch_command.cc): returns COMMAND's exit status.
+Result<int> run_watch(const ParsedArgs& a, std::string& out);
+
 }  // namespace flopsmeter::cli
 
 #endif  // FLOPSMETER_CLI_COMMANDS_H_

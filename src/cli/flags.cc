@@ -100,6 +100,36 @@ const std::vector<FlagDef>& all_flags() {
       {"dtype", "T", "Hardware", "fp32, tf32, bf16, fp16 or fp8 (default bf16)", ""},
       {"utilization", "U", "Hardware", "Utilisation in (0, 1] (default 1, the upper bound)", ""},
       {"peak-flops", "F", "Hardware", "Peak FLOP/s per GPU instead of --gpu", ""},
+      // Run (the runtime meter: report, merge, watch)
+      {"run", "DIR", "Run", "The run directory (journals, flops_meter.json)",
+       "Holds one journal per rank (journal-rank<R>.jsonl): fsync'd, hash-chained JSON lines, so a killed job "
+       "leaves a valid record. docs/meter.md describes the files."},
+      {"write", "", "Run", "Also (re)write RUN/flops_meter.json (or --out) atomically", ""},
+      {"out", "FILE", "Run", "Where flops_meter.json goes (or FLOPS_METER_OUT; default RUN/flops_meter.json)", ""},
+      {"model-name", "NAME", "Run", "Display name of the model in the record (AWS model_name)", ""},
+      {"n-total", "N", "Run", "Total parameters as the trainer reports them (after the PEFT wrap)", ""},
+      {"n-trainable", "N", "Run", "Trainable parameters as the trainer reports them", ""},
+      {"resume", "", "Run", "Continue the run in --run (a restarted or resumed job)",
+       "The new segment continues from the checkpoint given by --resume-step (default: the latest checkpoint in the "
+       "journals), so nothing is counted twice; compute a crashed segment spent after that checkpoint is reported "
+       "as spent and not in the final weights."},
+      {"resume-step", "N", "Run", "Global step of the checkpoint the job resumed from", ""},
+      {"nvml", "", "Run", "Sample the job's GPUs through NVML (or FLOPS_METER_NVML=1)", ""},
+      {"nvml-library", "PATH", "Run", "NVML library to load (default libnvidia-ml.so.1)", ""},
+      {"sample-hz", "HZ", "Run", "GPU samples per second (default 10)", ""},
+      {"visible-devices", "LIST", "Run", "The job's GPUs, as CUDA_VISIBLE_DEVICES (default: that variable)", ""},
+      {"journal-interval", "S", "Run", "Seconds between journal lines (default 10)", ""},
+      {"budget", "F", "Run", "Stop before compute would exceed F FLOP", ""},
+      {"budget-fraction", "X", "Run", "Stop before compute would exceed X times the EU modification threshold",
+       "X in (0, 1], e.g. 0.9: warnings at 50%, 80% and 90% of the budget, then a graceful stop before the step that "
+       "would cross it. The record says the run was stopped by the budget."},
+      {"tokens-from", "FILE", "Run", "watch: read tokens from a trainer_state.json or a token file",
+       "A Hugging Face trainer_state.json (its num_input_tokens_seen, written at each checkpoint), or a text file "
+       "the job appends to, one cumulative non-padding token count per line."},
+      {"job-name", "NAME", "Run", "Training job name for the record (or TRAINING_JOB_NAME)", ""},
+      {"training-id", "ID", "Run", "Training id for the record", ""},
+      {"recipe", "FILE", "Run", "The recipe/config file of the job: named and hashed in the record", ""},
+      {"instance-type", "TYPE", "Run", "Instance type for the record (e.g. ml.p5.48xlarge)", ""},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
       {"data-dir", "DIR", "Output", "Data directory overriding the built-in rules and catalogs",
@@ -144,6 +174,40 @@ const std::vector<CommandDef>& all_commands() {
        {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
         "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
         "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},
+       1, SIZE_MAX},
+      {"report",
+       "Report a metered run from its journals (finalises a crashed run)",
+       "flopsmeter report --run DIR [--write] [--json]",
+       "Reads every rank's journal in the run directory, checks each line's hash chain, adds up the segments (a "
+       "resumed job continues from its checkpoint; compute a crashed segment spent after it is reported as spent and "
+       "not in the final weights) and evaluates every regime. A run whose processes died is reported with what its "
+       "journals hold. --write (re)writes flops_meter.json atomically.",
+       {"run", "write", "out", "json", "data-dir"},
+       {"flopsmeter report --run runs/llama-lora", "flopsmeter report --run runs/llama-lora --write --json"},
+       0, 0},
+      {"merge",
+       "Merge the rank shards of one run kept in several directories",
+       "flopsmeter merge --run TARGET SOURCE...",
+       "Copies the journals of each SOURCE run directory (e.g. one per node) into TARGET, refusing shards of another "
+       "run or two different shards of one rank, then reports the merged run and writes TARGET/flops_meter.json.",
+       {"run", "out", "json", "data-dir"},
+       {"flopsmeter merge --run runs/all node0/runs/a node1/runs/a"},
+       1, SIZE_MAX},
+      {"watch",
+       "Meter any training command from outside",
+       "flopsmeter watch --run DIR [options] -- COMMAND [ARGS...]",
+       "Runs COMMAND, samples the GPUs its process tree uses (with --nvml) for its lifetime, reads tokens where the "
+       "job exposes them (--tokens-from), enforces --budget by stopping the job with SIGINT then SIGTERM, and "
+       "writes flops_meter.json when it ends. Returns COMMAND's exit status and forwards SIGINT, SIGTERM, SIGHUP, "
+       "SIGQUIT, SIGUSR1 and SIGUSR2 to it (Ctrl-Z stops both). Without a GPU it records time, with the GPU figures marked unavailable.",
+       {"run", "out", "model", "model-name", "method", "lora-r", "lora-targets", "n-total", "n-trainable", "attention",
+        "gradient-checkpointing", "epochs", "pretrain-flops", "base-systemic-risk", "prior-modifications",
+        "compliance-formula", "budget", "budget-fraction", "nvml", "nvml-library", "sample-hz", "visible-devices",
+        "dtype", "peak-flops", "journal-interval", "tokens-from", "job-name", "training-id", "recipe",
+        "instance-type", "json", "data-dir"},
+       {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
+        "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
+        "torchrun --nproc-per-node 8 train.py"},
        1, SIZE_MAX},
       {"inspect",
        "Show a model's exact parameter breakdown",
@@ -200,6 +264,10 @@ Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::
   };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
+    if (a == "--") {  // the rest is taken verbatim: a command line (watch -- COMMAND ARGS...)
+      out.positional.insert(out.positional.end(), args.begin() + static_cast<std::ptrdiff_t>(i + 1), args.end());
+      break;
+    }
     if (a == "-h") {
       out.help_short = true;
       continue;
@@ -208,8 +276,8 @@ Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::
       out.help_long = true;
       continue;
     }
-    if (a.rfind("--", 0) != 0 || a == "--") {
-      if (!a.empty() && a[0] == '-' && a != "-" && a != "--") {
+    if (a.rfind("--", 0) != 0) {
+      if (!a.empty() && a[0] == '-' && a != "-") {
         return Status::InvalidArgument("unknown option '" + a + "' (options are spelled --name)");
       }
       out.positional.push_back(a);

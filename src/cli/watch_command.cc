@@ -1,0 +1,282 @@
+// `flopsmeter watch [options] -- COMMAND...`: meters a training command from
+// outside. docs/watch.md explains the behaviour; the choices in brief:
+//
+// - COMMAND is forked before the meter begins, held until then, so the GPU
+//   sampler attributes GPUs to its pid from the first sample; if the meter
+//   cannot begin, COMMAND never runs.
+// - COMMAND runs in a process group of its own; the signals that end a job
+//   (and SIGUSR1/2, SIGTSTP) are forwarded to that group, once.
+// - Tokens come only from what the job writes (--tokens-from); positions
+//   are unknown from outside and taken equal to tokens.
+// - The exit status is COMMAND's, also after a budget stop: the record's
+//   status says "stopped_by_budget".
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "adapters/child_process.h"
+#include "api/meter_options.h"
+#include "api/report_format.h"
+#include "api/token_source.h"
+#include "cli/commands.h"
+#include "flopsmeter/meter.h"
+
+namespace flopsmeter::cli {
+namespace {
+
+// Forwarded signals that end a job: the record then says "interrupted".
+constexpr int kEndingSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Forwarded signals that are the job's own business (e.g. "save a checkpoint").
+constexpr int kPassedSignals[] = {SIGUSR1, SIGUSR2};
+
+constexpr std::chrono::milliseconds kPollInterval{250};
+constexpr double kProgressSeconds = 1.0;
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds);
+  char text[32];
+  std::snprintf(text, sizeof text, "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  return text;
+}
+
+class Watch {
+ public:
+  Watch(ChildProcess& child, Meter& meter, SignalInbox& inbox, std::optional<TokenSource> tokens,
+        double journal_interval_s)
+      : child_(child),
+        meter_(meter),
+        inbox_(inbox),
+        tokens_(std::move(tokens)),
+        journal_interval_s_(journal_interval_s),
+        progress_on_terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+  // Meters until COMMAND ends; returns how it ended.
+  Result<ChildExit> run() {
+    std::optional<ChildExit> exit;
+    while (true) {
+      for (int signal : inbox_.wait(kPollInterval)) on_signal(signal);
+      FM_ASSIGN_OR_RETURN(exit, child_.poll());
+      if (exit) break;
+      explain_if_stopped_by_terminal();
+      poll_tokens(false);
+      keep_journal_current();
+      warn_if_error(child_.advance_stop());
+      show_progress();
+    }
+    poll_tokens(true);  // what the job wrote last
+    clear_progress();
+    return *exit;
+  }
+
+  // The record's status for how COMMAND ended.
+  std::string end_status(const ChildExit& exit) const {
+    if (child_.stopping()) return "stopped_by_budget";
+    if (interrupted_) return "interrupted";
+    return exit.status == 0 ? "completed" : "failed";
+  }
+
+  std::optional<uint64_t> last_step() const { return step_; }
+
+ private:
+  void on_signal(int signal) {
+    if (signal == SIGCHLD) return;  // only wakes the loop
+    if (signal == SIGTSTP) {
+      // Ctrl-Z reaches only our group: stop the job with us, continue it with us.
+      warn_if_error(child_.signal_group(SIGTSTP));
+      clear_progress();
+      std::raise(SIGSTOP);
+      warn_if_error(child_.signal_group(SIGCONT));
+      return;
+    }
+    for (int ending : kEndingSignals) interrupted_ = interrupted_ || signal == ending;
+    warn_if_error(child_.signal_group(signal));
+  }
+
+  void explain_if_stopped_by_terminal() {
+    const int stop = child_.stopped_by();
+    if ((stop != SIGTTIN && stop != SIGTTOU) || told_about_terminal_) return;
+    told_about_terminal_ = true;
+    message(child_.argv().front() + " is stopped: it used the terminal, which stays with watch (the command runs in "
+            "a process group of its own so that signals reach it once); give it its input with < FILE. Ctrl-C ends it.");
+  }
+
+  void poll_tokens(bool job_ended) {
+    if (!tokens_) return;
+    std::optional<TokenProgress> progress = tokens_->poll(job_ended);
+    for (const std::string& text : tokens_->take_notes()) note(text);
+    if (!progress) return;
+    if (progress->tokens > tokens_seen_) {
+      const uint64_t delta = progress->tokens - tokens_seen_;
+      if (tokens_seen_ == 0) {
+        note("positions are unknown from outside the job: the executed positions (padding included) are taken "
+             "equal to the tokens " + progress->file + " reports");
+      }
+      // Positions = tokens; micro-batches unknown.
+      meter_.add(delta, delta, 0);
+      tokens_seen_ = progress->tokens;
+    }
+    step_ = progress->step;
+    if (job_ended) return;  // nothing left to stop
+    Result<BudgetState> state = meter_.step(progress->step);
+    last_journal_ = std::chrono::steady_clock::now();
+    if (!state.ok()) {
+      warn_if_error(state.status());
+      return;
+    }
+    budget_ = *state;
+    for (const std::string& warning : state->new_warnings) message(warning);
+    if (state->stop && !child_.stopping()) {
+      const StopGrace grace;
+      message("budget reached: stopping " + child_.argv().front() + " (SIGINT now, SIGTERM in " +
+              std::to_string(static_cast<long>(grace.before_sigterm.count())) + " s, SIGKILL " +
+              std::to_string(static_cast<long>(grace.before_sigkill.count())) + " s after that)");
+      warn_if_error(child_.begin_stop(grace));
+    }
+  }
+
+  // Without token reports step() never runs: the GPU figures still go to
+  // the journal at its interval, so a killed watch leaves them on disk.
+  void keep_journal_current() {
+    if (seconds_since(last_journal_) < journal_interval_s_) return;
+    warn_if_error(meter_.flush());
+    last_journal_ = std::chrono::steady_clock::now();
+  }
+
+  void show_progress() {
+    if (!progress_on_terminal_ || seconds_since(last_progress_) < kProgressSeconds) return;
+    last_progress_ = std::chrono::steady_clock::now();
+    std::string line = "\rflopsmeter watch " + clock_text(seconds_since(started_));
+    if (step_) line += "  step " + with_commas(*step_);
+    if (tokens_) line += "  tokens " + with_commas(tokens_seen_);
+    if (budget_) {
+      if (budget_->budget_flop) line += "  budget " + percent(budget_->budget_fraction);
+      line += "  EU threshold " + percent(budget_->threshold_fraction);
+    }
+    std::fputs((line + "\033[K").c_str(), stderr);
+    progress_shown_ = true;
+  }
+
+  void clear_progress() {
+    if (!progress_shown_) return;
+    std::fputs("\r\033[K", stderr);
+    progress_shown_ = false;
+  }
+
+  void message(const std::string& text) {
+    clear_progress();
+    std::fprintf(stderr, "flopsmeter: watch: %s\n", text.c_str());
+  }
+
+  // Said on stderr now and kept for the record's notes.
+  void note(const std::string& text) {
+    message("note: " + text);
+    notes_.push_back(text);
+  }
+
+ public:
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+
+  // A failure of the meter or of a signal never ends the job: said once.
+  void warn_if_error(const Status& status) {
+    if (status.ok() || !warned_.insert(status.message()).second) return;
+    message(status.message() + " (the command goes on)");
+  }
+
+  ChildProcess& child_;
+  Meter& meter_;
+  SignalInbox& inbox_;
+  std::optional<TokenSource> tokens_;
+  const double journal_interval_s_;
+  const bool progress_on_terminal_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_journal_ = started_;
+  std::chrono::steady_clock::time_point last_progress_ = started_;
+  uint64_t tokens_seen_ = 0;
+  std::optional<uint64_t> step_;
+  std::optional<BudgetState> budget_;
+  std::vector<std::string> notes_;
+  bool interrupted_ = false;
+  bool told_about_terminal_ = false;
+  bool progress_shown_ = false;
+  std::set<std::string> warned_;
+};
+
+}  // namespace
+
+Result<int> run_watch(const ParsedArgs& a, std::string& out) {
+  FM_ASSIGN_OR_RETURN(MeterOptions options, meter_options_from_map(a));
+  FM_RETURN_IF_ERROR(meter_options_from_environment(options));
+  // watch meters a whole job from outside, one record: a RANK in its own
+  // environment belongs to some enclosing launcher, not to it.
+  options.rank = 0;
+  options.local_rank = 0;
+  options.world_size = 1;
+  if ((options.budget_flop || options.budget_fraction) && !a.has("tokens-from")) {
+    return Status::InvalidArgument("a budget needs --tokens-from: from outside, the tokens the job reports are the "
+                                   "only measure of the compute the budget limits");
+  }
+  const std::vector<std::string>& command = a.positional;
+
+  // Handlers before the child exists, so no signal meant for it is lost; one
+  // that comes while the meter begins is forwarded once the command runs.
+  std::vector<int> handled = {SIGCHLD, SIGTSTP};
+  handled.insert(handled.end(), std::begin(kEndingSignals), std::end(kEndingSignals));
+  handled.insert(handled.end(), std::begin(kPassedSignals), std::end(kPassedSignals));
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<SignalInbox> inbox, SignalInbox::Install(handled));
+
+  Result<std::unique_ptr<ChildProcess>> prepared = ChildProcess::Prepare(command);
+  if (!prepared.ok()) {
+    std::fprintf(stderr, "flopsmeter: watch: %s\n", prepared.status().message().c_str());
+    return exit_status_for_spawn_error(prepared.status());
+  }
+  ChildProcess& child = **prepared;
+  options.command = command;
+  options.job_pids = {static_cast<int64_t>(child.pid())};
+  // On failure the child, never run, is reaped by its destructor.
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<Meter> meter, Meter::Begin(options));
+
+  if (Status started = child.run(); !started.ok()) {
+    std::fprintf(stderr, "flopsmeter: watch: %s\n", started.message().c_str());
+    EndOptions failed;
+    failed.status = "failed";
+    if (Result<RunRecord> record = meter->end(failed); !record.ok()) {
+      std::fprintf(stderr, "flopsmeter: watch: %s\n", record.status().message().c_str());
+    }
+    FM_ASSIGN_OR_RETURN(ChildExit exit, child.wait());
+    return exit.status;
+  }
+
+  std::optional<TokenSource> tokens;
+  if (a.has("tokens-from")) tokens.emplace(a.get("tokens-from"));
+  Watch watch(child, *meter, *inbox, std::move(tokens), options.journal_interval_s);
+  FM_ASSIGN_OR_RETURN(ChildExit exit, watch.run());
+
+  EndOptions end;
+  end.status = watch.end_status(exit);
+  end.global_step = watch.last_step();
+  end.notes = watch.notes();
+  Result<RunRecord> record = meter->end(end);
+  if (!record.ok()) {
+    return record.status().WithContext(command.front() + " exited with " + std::to_string(exit.status) +
+                                       ", but its record could not be written");
+  }
+  if (a.has("json")) {
+    out = record->json;
+  } else {
+    FM_ASSIGN_OR_RETURN(out, run_record_to_text(record->json));
+  }
+  return exit.status;
+}
+
+}  // namespace flopsmeter::cli

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The command-line contract of `flopsmeter watch -- COMMAND`: COMMAND's exit
+# status passed through (127 not found, 128 + signal), arguments after `--`
+# taken verbatim, signals forwarded once, tokens from a token file and from a
+# Hugging Face output directory, the budget stop, a machine without a GPU,
+# and GPU attribution to COMMAND's pid through the fake NVML library.
+#
+#   bash tests/cli/watch_contract.sh FLOPSMETER_BINARY REPO_ROOT
+#
+# Uses python3 to read the record's JSON. Every wait is a bounded polling
+# loop, never a fixed sleep that a slow machine could outrun.
+set -uo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 FLOPSMETER_BINARY REPO_ROOT" >&2
+  exit 2
+fi
+FM=$1
+command -v python3 >/dev/null 2>&1 || { echo "watch_contract: python3 not found" >&2; exit 1; }
+PY=$(python3 -c 'import sys; print(sys.executable)') && [[ -x $PY ]] || PY=python3
+[[ -x $FM ]] || { echo "watch_contract: $FM is not an executable" >&2; exit 1; }
+# The fake NVML library the build makes beside the binary (tests/fake_nvml).
+FAKE_NVML=$(find "$(dirname "$FM")/tests/fake_nvml" -name 'libnvidia-ml-fake.so' 2>/dev/null | head -1)
+
+D=$(mktemp -d "${TMPDIR:-/tmp}/watch_contract.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+passed=0
+failed=0
+# A model by its counts, so no catalog model is loaded.
+MODEL=(--n-total 1000000 --n-trainable 1000000)
+
+check() {  # check NAME FUNCTION...: passes when it returns 0
+  local name=$1
+  shift
+  if "$@" >"$D/check.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name"
+    sed 's/^/  | /' "$D/check.log" | head -30
+  fi
+}
+
+# watch WANT_EXIT ARGS...: runs flopsmeter watch, keeps stdout and stderr
+watch() {
+  local want=$1
+  shift
+  "$FM" watch "$@" >"$D/stdout" 2>"$D/stderr"
+  local got=$?
+  if [[ $got -ne $want ]]; then
+    echo "exit $got, wanted $want: flopsmeter watch $*"
+    head -c 2000 "$D/stderr"
+    return 1
+  fi
+}
+stderr_has() {
+  grep -qF -- "$1" "$D/stderr" || { echo "stderr does not say '$1':"; head -c 2000 "$D/stderr"; return 1; }
+}
+json_has() {  # json_has PYTHON_EXPR, with j = the record printed by --json
+  "$PY" - "$1" "$D/stdout" <<'PY' || return 1
+import json, sys
+expr, out = sys.argv[1:]
+j = json.load(open(out))
+ok = False
+try:
+    ok = eval(expr)
+except Exception as e:  # noqa: BLE001
+    print(f"json check raised {type(e).__name__}: {e}: {expr}")
+if not ok:
+    print(f"json check failed: {expr}")
+    print(json.dumps({k: j.get(k) for k in ("status", "tokens_processed", "tokens", "hardware", "budget")})[:1500])
+    sys.exit(1)
+PY
+}
+wait_for() {  # wait_for FILE: up to 10 s
+  for _ in $(seq 500); do [[ -e $1 ]] && return 0; sleep 0.02; done
+  echo "timed out waiting for $1"
+  return 1
+}
+
+# ------------------------------------------------------------ exit status
+exit_status() {
+  watch 0 --run "$D/ok" "${MODEL[@]}" --json -- true || return 1
+  json_has 'j["status"] == "completed"' || return 1
+  [[ -f $D/ok/flops_meter.json ]] || { echo "no flops_meter.json"; return 1; }
+  watch 3 --run "$D/three" "${MODEL[@]}" --json -- sh -c 'exit 3' || return 1
+  json_has 'j["status"] == "failed"' || return 1
+  watch 137 --run "$D/killed" "${MODEL[@]}" --json -- sh -c 'kill -9 $$' || return 1
+  json_has 'j["status"] == "failed"'
+}
+check "exit status passes through; a signal death is 128 + signal" exit_status
+
+not_found() {
+  watch 127 --run "$D/nf" "${MODEL[@]}" -- fm-no-such-command || return 1
+  stderr_has "fm-no-such-command: command not found" || return 1
+  [[ ! -e $D/nf ]] || { echo "a run directory was created for a command that cannot run"; return 1; }
+}
+check "a missing command exits 127 like a shell, before anything is metered" not_found
+
+verbatim() {
+  # after --, options of flopsmeter's (and -h) belong to the command
+  watch 0 --run "$D/verbatim" "${MODEL[@]}" -- sh -c 'printf "%s|" "$@" > "$0"' "$D/args" --json -h --help || return 1
+  [[ $(cat "$D/args") == "--json|-h|--help|" ]] || { echo "the command got: $(cat "$D/args")"; return 1; }
+  head -1 "$D/stdout" | grep -q '^run ' || { echo "stdout is not the text record:"; head -3 "$D/stdout"; return 1; }
+}
+check "arguments after -- are the command's, verbatim" verbatim
+
+begin_fails() {
+  watch 2 --run "$D/bad" "${MODEL[@]}" --tokens-from "$D/t" --budget-fraction 2 -- touch "$D/ran" || return 1
+  stderr_has "--budget-fraction" || return 1
+  [[ ! -e $D/ran ]] || { echo "the command ran though the meter could not begin"; return 1; }
+  watch 2 --run "$D/nobudget" "${MODEL[@]}" --budget 1e12 -- true || return 1
+  stderr_has "a budget needs --tokens-from"
+}
+check "invalid options exit 2 and the command never runs" begin_fails
+
+# ------------------------------------------------------------ signals
+forwarded_term() {
+  rm -f "$D/ready" "$D/term"
+  "$FM" watch --run "$D/term-run" "${MODEL[@]}" --json -- \
+    sh -c 'trap "echo got-term > \"$0/term\"; exit 7" TERM; touch "$0/ready"; while :; do sleep 0.05; done' "$D" \
+    >"$D/stdout" 2>"$D/stderr" &
+  local w=$!
+  wait_for "$D/ready" || { kill -9 $w; return 1; }
+  kill -TERM $w
+  wait $w
+  local got=$?
+  [[ $got -eq 7 ]] || { echo "exit $got, wanted 7"; cat "$D/stderr"; return 1; }
+  [[ $(cat "$D/term") == got-term ]] || { echo "the command's TERM trap did not run"; return 1; }
+  json_has 'j["status"] == "interrupted"'
+}
+check "SIGTERM to watch reaches the command; its exit status comes back" forwarded_term
+
+ctrl_c_once() {
+  # A terminal's Ctrl-C signals watch's whole process group: with job control
+  # watch runs in a group of its own, as in an interactive shell.
+  rm -f "$D/ready" "$D/ints"
+  set -m
+  "$FM" watch --run "$D/int-run" "${MODEL[@]}" --json -- \
+    sh -c 'trap "echo int >> \"$0/ints\"" INT; trap "exit 4" TERM; touch "$0/ready"; while :; do sleep 0.05; done' \
+    "$D" >"$D/stdout" 2>"$D/stderr" &
+  local w=$!
+  set +m
+  wait_for "$D/ready" || { kill -9 $w; return 1; }
+  kill -INT -- -"$w"
+  wait_for "$D/ints" || { kill -9 $w; return 1; }
+  # a second delivery, if any, would come within this
+  for _ in $(seq 25); do sleep 0.02; done
+  kill -TERM $w
+  wait $w
+  local got=$?
+  [[ $got -eq 4 ]] || { echo "exit $got, wanted 4"; cat "$D/stderr"; return 1; }
+  [[ $(wc -l <"$D/ints") -eq 1 ]] || { echo "the command got SIGINT $(wc -l <"$D/ints") times"; return 1; }
+  json_has 'j["status"] == "interrupted"'
+}
+check "Ctrl-C on watch's process group reaches the command exactly once" ctrl_c_once
+
+# ------------------------------------------------------------ tokens
+token_file() {
+  watch 0 --run "$D/tokfile" "${MODEL[@]}" --tokens-from "$D/tokens" --json -- \
+    sh -c 'for i in 1 2 3 4 5; do echo $((i * 1000)) >> "$0"; sleep 0.05; done; printf 6 >> "$0"' "$D/tokens" || return 1
+  json_has 'j["tokens_processed"] == 5000' || return 1
+  json_has 'j["tokens"]["spent"]["tokens"] == "5000"' || return 1
+  json_has 'j["tokens"]["optimizer_steps"] == 5' || return 1
+  stderr_has "positions are unknown from outside the job"
+}
+check "tokens from a token file the command appends to (a partial last line is not counted)" token_file
+
+trainer_state() {
+  local out=$D/hf-out
+  watch 0 --run "$D/hf" "${MODEL[@]}" --tokens-from "$out" --json -- sh -c '
+    mkdir -p "$0/checkpoint-2" "$0/checkpoint-10"
+    printf "{\n  \"global_step\": 2,\n  \"log_history\": [{\"grad_norm\": NaN}],\n  \"num_input_tokens_seen\": 1024\n}" \
+      > "$0/checkpoint-2/trainer_state.json"
+    sleep 0.3
+    printf "{\n  \"global_step\": 10,\n  \"log_history\": [],\n  \"num_input_tokens_seen\": 4096\n}" \
+      > "$0/checkpoint-10/trainer_state.json"' "$out" || return 1
+  json_has 'j["tokens_processed"] == 4096' || return 1
+  stderr_has 'include_num_input_tokens_seen="non_padding"'
+}
+check "tokens from a Hugging Face output directory's newest checkpoint" trainer_state
+
+budget_stop() {
+  rm -f "$D/int"
+  # 6 FLOP per parameter-token: 6e9 FLOP per 1000 tokens against a 3e10 budget.
+  watch 5 --run "$D/budget" "${MODEL[@]}" --tokens-from "$D/budget-tokens" --budget 3e10 --json -- sh -c '
+    trap "echo got-int > \"$0.int\"; exit 5" INT
+    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.05; done' "$D/budget-tokens" ||
+    return 1
+  [[ $(cat "$D/budget-tokens.int") == got-int ]] || { echo "the command got no SIGINT"; return 1; }
+  json_has 'j["status"] == "stopped_by_budget"' || return 1
+  json_has 'j["tokens_processed"] <= 5000' || return 1
+  stderr_has "budget reached: stopping sh"
+}
+check "the budget stops the command with SIGINT; the record says stopped_by_budget" budget_stop
+
+# ------------------------------------------------------------ GPUs
+no_gpu() {
+  watch 0 --run "$D/nogpu" "${MODEL[@]}" --nvml --nvml-library "$D/no-such-libnvidia-ml.so.1" --json -- true || return 1
+  json_has 'j["hardware"]["bound_flop"] is None and j["hardware"]["sampler"].startswith("unavailable")' || return 1
+  json_has 'j["energy"]["joules"] is None'
+}
+check "without a GPU the record says the GPU figures are unavailable" no_gpu
+
+child_pid_of() {  # child_pid_of PID: its first child's pid, once it has one
+  local pid=$1 c
+  for _ in $(seq 500); do
+    c=$(cat /proc/"$pid"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+    [[ -z $c ]] && command -v pgrep >/dev/null && c=$(pgrep -P "$pid" | head -1)
+    [[ -n $c ]] && { echo "$c"; return 0; }
+    sleep 0.02
+  done
+  return 1
+}
+
+fake_nvml() {
+  # The fake reads its script when the sampler starts, after watch has
+  # forked (and holds) the command: a FIFO lets the script name its pid.
+  mkfifo "$D/nvml-script"
+  FAKE_NVML_SCRIPT=$D/nvml-script "$FM" watch --run "$D/gpu" "${MODEL[@]}" --nvml --nvml-library "$FAKE_NVML" \
+    --sample-hz 50 --json -- sleep 0.5 >"$D/stdout" 2>"$D/stderr" &
+  local w=$! child
+  child=$(child_pid_of $w) || { kill -9 $w; echo "no child"; return 1; }
+  local h100="sm_clock=1755 | max_sm_clock=1980 | util=80 | power_mw=650000 | energy_mj_per_s=650000 | cc=9.0"
+  timeout 10 sh -c 'printf "%s\n" "$1" "$2" > "$0"' "$D/nvml-script" \
+    "name=NVIDIA H100 80GB HBM3 | uuid=GPU-job | $h100 | pids=$child" \
+    "name=NVIDIA H100 80GB HBM3 | uuid=GPU-other | $h100 | pids=1" || { kill -9 $w; echo "fake NVML never read"; return 1; }
+  wait $w || { echo "exit $?"; cat "$D/stderr"; return 1; }
+  json_has "[g['uuid'] for g in j['hardware']['gpus'] if g['attributed_seconds'] > 0] == ['GPU-job']" || return 1
+  json_has "[g['pids_seen'] for g in j['hardware']['gpus'] if g['uuid'] == 'GPU-job'] == [[$child]]" || return 1
+  json_has 'j["hardware"]["bound_flop"] > 0 and j["energy"]["joules"] > 0'
+}
+if [[ -n $FAKE_NVML ]]; then
+  check "GPUs count only while the command's processes run on them (fake NVML)" fake_nvml
+else
+  echo "watch_contract: fake NVML library not built beside $FM; GPU attribution not checked"
+fi
+
+echo "watch_contract: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
