@@ -410,7 +410,8 @@ class JobProcesses {
     char state = 0;
     long long ppid = 0;
     unsigned long long start_time = 0;
-    int matched = std::sscanf(close + 1, " %c %lld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+    int matched = std::sscanf(close + 1,
+                              " %c %lld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
                               &state, &ppid, &start_time);
     if (matched != 3) return std::nullopt;
     return ProcStat{ppid, start_time};
@@ -575,10 +576,11 @@ class NvmlGpuSampler final : public GpuSampler {
       }
     };
     std::optional<unsigned> clock, utilization, power;
+    // The counter first, nearest the timestamp the other figures are integrated over.
+    take(nvml_->energy_mj(device), "nvmlDeviceGetTotalEnergyConsumption", reading.energy_mj);
     take(nvml_->sm_clock_mhz(device), "nvmlDeviceGetClockInfo", clock);
     take(nvml_->gpu_utilization_percent(device), "nvmlDeviceGetUtilizationRates", utilization);
     take(nvml_->power_mw(device), "nvmlDeviceGetPowerUsage", power);
-    take(nvml_->energy_mj(device), "nvmlDeviceGetTotalEnergyConsumption", reading.energy_mj);
     if (attribute_) take(nvml_->compute_process_pids(device), "nvmlDeviceGetComputeRunningProcesses", reading.pids);
     if (clock) reading.sm_clock_mhz = double(*clock);
     if (utilization) reading.utilization = std::min(double(*utilization), 100.0) / 100.0;

@@ -173,8 +173,8 @@ TEST_F(GpuSamplerTest, BoundIsTheClockScaledRateTimesTheTimeOnEveryGpu) {
     EXPECT_GE(gpu.attributed_seconds, kRunSeconds);
     EXPECT_NEAR(gpu.utilization_flop, 0.8 * gpu.bound_flop, gpu.bound_flop * 1e-9);
     EXPECT_GE(gpu.bound_flop, gpu.utilization_flop);
-    EXPECT_DOUBLE_EQ(gpu.mean_utilization, 0.8);
-    EXPECT_DOUBLE_EQ(gpu.mean_sm_clock_mhz, 1980);
+    EXPECT_NEAR(gpu.mean_utilization, 0.8, 1e-9);  // time-weighted sums
+    EXPECT_NEAR(gpu.mean_sm_clock_mhz, 1980, 1e-6);
     EXPECT_GT(gpu.samples, 10u);
     EXPECT_FALSE(gpu.lost);
     total_bound += gpu.bound_flop;
@@ -186,7 +186,7 @@ TEST_F(GpuSamplerTest, TheDatasheetPeakIsTheRatesFloor) {
   Script(h100("GPU-aaaa", "sm_clock=1755"));  // 132 x 4096 x 1755 MHz = 948.9 TFLOP/s
   GpuTotals gpu = Run(Options()).gpus.at(0);
   EXPECT_NEAR(charged_rate(gpu), kH100SxmBf16, kH100SxmBf16 * 1e-9);
-  EXPECT_DOUBLE_EQ(gpu.mean_sm_clock_mhz, 1755);
+  EXPECT_NEAR(gpu.mean_sm_clock_mhz, 1755, 1e-6);
 }
 
 TEST_F(GpuSamplerTest, Fp16UsesTheBf16TensorFigureWhereThePeaksAgree) {
@@ -264,7 +264,7 @@ TEST_F(GpuSamplerTest, EnergyIsTheCounterDifference) {
   GpuSnapshot snapshot = Run(Options());
   const GpuTotals& gpu = snapshot.gpus.at(0);
   EXPECT_EQ(gpu.energy_method, "counter");
-  EXPECT_NEAR(gpu.energy_j, 650 * gpu.attributed_seconds, 650 * 0.02);
+  EXPECT_NEAR(gpu.energy_j, 650 * gpu.attributed_seconds, 650 * 0.04);  // two clocks meet
   EXPECT_DOUBLE_EQ(gpu.max_power_w, 650);
 }
 
@@ -295,7 +295,8 @@ TEST_F(GpuSamplerTest, ACounterGoingBackwardsRestartsTheBaseline) {
 // --- Queries NVML does not support ----------------------------------------
 
 TEST_F(GpuSamplerTest, WithoutTheCurrentClockTheRateIsTakenAtTheMaximumClock) {
-  Script(h100("GPU-aaaa", "sm_clock=unsupported") + h100("GPU-bbbb", "sm_clock=unsupported | max_sm_clock=unsupported"));
+  Script(h100("GPU-aaaa", "sm_clock=unsupported") +
+         h100("GPU-bbbb", "sm_clock=unsupported | max_sm_clock=unsupported"));
   GpuSnapshot snapshot = Run(Options());
   EXPECT_NEAR(charged_rate(snapshot.gpus.at(0)), kH100AtMaxClock, kH100AtMaxClock * 1e-9);
   EXPECT_THAT(snapshot.gpus[0].notes, Contains(HasSubstr("at the maximum SM clock")));
@@ -323,10 +324,10 @@ TEST_F(GpuSamplerTest, ALostGpuKeepsItsTotalsAndTheOthersGoOn) {
   EXPECT_FALSE(healthy.lost);
   EXPECT_NEAR(healthy.attributed_seconds, snapshot.elapsed_s, 0.02);
   EXPECT_TRUE(lost.lost);
-  EXPECT_GT(lost.attributed_seconds, 0.05);
-  EXPECT_LT(lost.attributed_seconds, 0.11);
+  EXPECT_GT(lost.attributed_seconds, 0.02);
+  EXPECT_LT(lost.attributed_seconds, 0.1);
   EXPECT_NEAR(charged_rate(lost), kH100AtMaxClock, kH100AtMaxClock * 1e-9);
-  EXPECT_NEAR(lost.energy_j, 650 * lost.attributed_seconds, 650 * 0.02);
+  EXPECT_NEAR(lost.energy_j, 650 * lost.attributed_seconds, 650 * 0.04);
   EXPECT_THAT(lost.notes, Contains(AllOf(HasSubstr("lost at"), HasSubstr("GPU is lost (NVML error 15)"))));
 }
 
@@ -334,7 +335,7 @@ TEST_F(GpuSamplerTest, AGpuFailingWithOtherErrorsIsLostAfterRepeatedFailures) {
   Script(h100("GPU-aaaa", "lost_at_ms=100 | lost_code=999"));
   GpuTotals gpu = Run(Options()).gpus.at(0);
   EXPECT_TRUE(gpu.lost);
-  EXPECT_LT(gpu.attributed_seconds, 0.11);
+  EXPECT_LT(gpu.attributed_seconds, 0.1);
   EXPECT_THAT(gpu.notes, Contains(HasSubstr("NVML error 999")));
 }
 
@@ -447,11 +448,23 @@ TEST_F(GpuSamplerTest, WithoutAProcessListTheGpuCountsForTheWholeRun) {
 
 // --- The sampling thread --------------------------------------------------
 
+TEST_F(GpuSamplerTest, StartTakesTheFirstSampleAndStopDoesNotWaitForTheNextTick) {
+  Script(h100("GPU-aaaa"));
+  GpuSamplerOptions options = Options();
+  options.hz = 1;
+  auto sampler = GpuSampler::Start(options);
+  ASSERT_TRUE(sampler.ok()) << sampler.status().ToString();
+  EXPECT_EQ((*sampler)->snapshot().gpus.at(0).samples, 1u);
+  auto before_stop = std::chrono::steady_clock::now();
+  GpuSnapshot stopped = (*sampler)->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before_stop, std::chrono::milliseconds(500));
+  EXPECT_EQ(stopped.gpus.at(0).samples, 2u);  // and the last
+}
+
 TEST_F(GpuSamplerTest, SnapshotsGrowWhileSamplingAndStopIsFinal) {
   Script(h100("GPU-aaaa"));
   auto sampler = GpuSampler::Start(Options());
   ASSERT_TRUE(sampler.ok()) << sampler.status().ToString();
-  EXPECT_EQ((*sampler)->snapshot().gpus.at(0).samples, 1u);  // Start() takes the first
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   GpuSnapshot running = (*sampler)->snapshot();
   EXPECT_GT(running.gpus.at(0).samples, 5u);
