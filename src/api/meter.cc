@@ -176,12 +176,7 @@ class MeterImpl final : public Meter {
       nlohmann::json datasets = nlohmann::json::array();
       for (const std::string& f : options_.dataset_files) datasets.push_back(file_digest_json(f));
       provenance["datasets"] = datasets;
-      if (accounting_.loaded && accounting_.loaded->source_kind != "catalog") {
-        const std::string config = accounting_.loaded->source_kind == "checkpoint"
-                                       ? join_path(options_.model, "config.json")
-                                       : options_.model;
-        provenance["model_config"] = file_digest_json(config);
-      }
+      if (!accounting_.config_file.empty()) provenance["model_config"] = file_digest_json(accounting_.config_file);
     }
     nlohmann::json begin = {{"kind", "begin"},
                             {"segment", segment_},
@@ -280,7 +275,7 @@ class MeterImpl final : public Meter {
   Result<RunRecord> end(const EndOptions& end) override {
     if (ended_) return Status::InvalidArgument("the meter has already ended");
     if (end.global_step) last_step_ = *end.global_step;
-    if (sampler_) last_gpus_ = sampler_->stop();
+    if (sampler_) sampler_->stop();  // its snapshot keeps the final totals
     FM_RETURN_IF_ERROR(append_counts("end", {{"status", end.status}}));
     ended_ = true;
     if (options_.rank != 0) {
@@ -306,13 +301,11 @@ class MeterImpl final : public Meter {
     return build_run_record(options_.run_dir, report, &end);
   }
 
-  uint64_t segment_ = 1;
-
  private:
   // Where a resumed segment continues from, and what earlier segments spent.
   Status find_resume_point(const JournalContents& existing, nlohmann::json& resumed_from) {
     // Per segment: its last line's cumulative counts (what it spent).
-    std::map<uint64_t, Flop> spent_tokens, spent_positions;
+    std::map<uint64_t, Flop> spent_tokens;
     const nlohmann::json* best = nullptr;
     bool exact = false;
     for (const nlohmann::json& line : existing.lines) {
@@ -320,7 +313,6 @@ class MeterImpl final : public Meter {
       segment_ = std::max(segment_, seg + 1);
       if (line.value("kind", std::string()) == "begin") continue;
       spent_tokens[seg] = line.value("tokens", uint64_t{0});
-      spent_positions[seg] = line.value("positions", uint64_t{0});
       const uint64_t step = line.value("step", uint64_t{0});
       const bool is_checkpoint = line.value("kind", std::string()) == "checkpoint";
       if (options_.resume_step) {
@@ -337,7 +329,6 @@ class MeterImpl final : public Meter {
       }
     }
     for (const auto& [seg, tokens] : spent_tokens) prior_tokens_ += tokens;
-    for (const auto& [seg, positions] : spent_positions) prior_positions_ += positions;
     if (best != nullptr) {
       resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
                       {"checkpoint", best->value("checkpoint", std::string())}, {"exact", exact}};
@@ -394,11 +385,9 @@ class MeterImpl final : public Meter {
                            {"positions", positions_.load(std::memory_order_relaxed)},
                            {"micro_batches", micro_batches_.load(std::memory_order_relaxed)},
                            {"sequences", sequences_delta_json(sequences, journaled_sequences_)}};
-    if (sampler_ || !last_gpus_.gpus.empty()) {
-      GpuSnapshot snap = ended_ || !sampler_ ? last_gpus_ : sampler_->snapshot();
-      if (std::string(kind) == "end" && !last_gpus_.gpus.empty()) snap = last_gpus_;
+    if (sampler_) {
       nlohmann::json gpus = nlohmann::json::array();
-      for (const GpuTotals& g : snap.gpus) gpus.push_back(gpu_totals_json(g));
+      for (const GpuTotals& g : sampler_->snapshot().gpus) gpus.push_back(gpu_totals_json(g));
       line["gpus"] = gpus;
     }
     if (!events_.empty()) {
@@ -436,8 +425,8 @@ class MeterImpl final : public Meter {
   std::optional<Flop> budget_;
   JournalWriter journal_;
   std::string run_id_;
+  uint64_t segment_ = 1;  // this process's segment: one more than the journal's last
   std::unique_ptr<GpuSampler> sampler_;
-  GpuSnapshot last_gpus_;
 
   // Hot counters, each on its own cache line so threads adding do not
   // contend with the journal's reads of the others.
@@ -454,7 +443,6 @@ class MeterImpl final : public Meter {
   uint64_t steps_this_segment_ = 0;
   std::optional<uint64_t> first_step_;  // the global step before this segment's first
   Flop prior_tokens_ = 0;
-  Flop prior_positions_ = 0;
   Flop last_compute_ = 0;
   Flop last_compute_tokens_ = 0;
   double last_compute_at_ = 0;
@@ -492,12 +480,10 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
   }
   // Keep the model's config beside the journals, so the run can be reported
   // after the model files are gone.
-  if (options.rank == 0 && accounting.loaded && accounting.loaded->source_kind != "catalog") {
+  if (options.rank == 0 && !accounting.config_file.empty()) {
     const std::string snapshot = join_path(options.run_dir, kModelConfigSnapshot);
-    const std::string config = accounting.loaded->source_kind == "checkpoint" ? join_path(options.model, "config.json")
-                                                                             : options.model;
-    if (!is_regular_file(snapshot) && is_regular_file(config)) {
-      FM_ASSIGN_OR_RETURN(std::string text, read_file(config, uint64_t{64} << 20));
+    if (!is_regular_file(snapshot) && is_regular_file(accounting.config_file)) {
+      FM_ASSIGN_OR_RETURN(std::string text, read_file(accounting.config_file, uint64_t{64} << 20));
       FM_RETURN_IF_ERROR(write_file_atomic(snapshot, text));
     }
   }

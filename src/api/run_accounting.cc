@@ -18,6 +18,11 @@ Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Cata
     }
     if (loaded.ok()) {
       a.loaded = std::move(*loaded);
+      if (a.loaded->source_kind == "checkpoint") {
+        a.config_file = join_path(a.loaded->source, "config.json");
+      } else if (a.loaded->source_kind == "config") {
+        a.config_file = a.loaded->source;
+      }
       auto plan = plan_training(a.loaded->model, options.method);
       if (!plan.ok()) return plan.status().WithContext("method " + std::string(method_name(options.method.kind)));
       a.plan = std::move(*plan);

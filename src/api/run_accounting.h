@@ -22,6 +22,7 @@ inline constexpr const char* kModelConfigSnapshot = "model_config.json";
 struct RunAccounting {
   std::optional<LoadedModel> loaded;  // when options.model resolves
   std::optional<TrainingPlan> plan;   // the method planned on it
+  std::string config_file;            // the config.json it was read from; "" for a catalog id
   uint64_t n_total = 0;               // what the formulas use: the trainer's count when given
   uint64_t n_trainable = 0;
   std::string counts_source;          // "trainer" or "planned from the model config"

@@ -41,10 +41,11 @@ struct Counts {
 struct Segment {
   uint64_t id = 0;
   nlohmann::json begin;
-  // Cumulative counts at each of the segment's lines, keyed by line seq.
-  std::map<uint64_t, Counts> at_seq;
-  std::map<uint64_t, uint64_t> step_at_seq;
-  std::map<uint64_t, std::string> checkpoint_at_seq;
+  // Per line, keyed by seq: the cumulative scalars and the sequence lengths
+  // added since the line before. Cumulative histograms per line would grow
+  // with lines x distinct lengths; counts_at() sums the deltas instead.
+  std::map<uint64_t, Counts> lines;
+  Counts final;              // cumulative at the last line
   nlohmann::json last_gpus;  // the sampler's cumulative totals at the last line
   double t_begin = 0, t_last = 0;
   uint64_t last_step = 0;
@@ -52,9 +53,18 @@ struct Segment {
   std::string status;  // the end line's status, else "crashed" or "running"
   std::vector<std::string> events;
 
-  const Counts& final_counts() const {
-    static const Counts kNone;
-    return at_seq.empty() ? kNone : at_seq.rbegin()->second;
+  // Cumulative counts at the last line with a seq <= `seq`.
+  Counts counts_at(uint64_t seq) const {
+    Counts c;
+    auto end = lines.upper_bound(seq);
+    if (end == lines.begin()) return c;
+    const Counts& at = std::prev(end)->second;
+    c.tokens = at.tokens;
+    c.positions = at.positions;
+    c.micro_batches = at.micro_batches;
+    for (auto it = lines.begin(); it != end; ++it)
+      for (const auto& [len, n] : it->second.sequences) c.sequences[len] += n;
+    return c;
   }
 };
 
@@ -105,7 +115,7 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
       s.id = segment;
       s.begin = line;
       s.t_begin = s.t_last = t;
-      s.at_seq[seq] = Counts{};
+      s.lines[seq] = Counts{};
       s.status = process_alive(line) ? "running" : "crashed";
       current = &s;
       continue;
@@ -117,7 +127,7 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
     if (kind != "progress" && kind != "checkpoint" && kind != "end") {
       return Status::ParseError(where + ": field 'kind': unknown kind '" + kind + "'");
     }
-    Counts c = current->final_counts();
+    Counts c;  // scalars cumulative, sequences this line's delta
     FM_ASSIGN_OR_RETURN(c.tokens, decimal_field(line, "tokens", where));
     FM_ASSIGN_OR_RETURN(c.positions, decimal_field(line, "positions", where));
     c.micro_batches = line.value("micro_batches", uint64_t{0});
@@ -129,15 +139,17 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
         c.sequences[pair[0].get<uint64_t>()] += pair[1].get<uint64_t>();
       }
     }
-    current->at_seq[seq] = std::move(c);
+    current->final.tokens = c.tokens;
+    current->final.positions = c.positions;
+    current->final.micro_batches = c.micro_batches;
+    for (const auto& [len, n] : c.sequences) current->final.sequences[len] += n;
+    current->lines[seq] = std::move(c);
     current->last_step = line.value("step", current->last_step);
-    current->step_at_seq[seq] = current->last_step;
     current->t_last = t;
     if (line.contains("gpus")) current->last_gpus = line["gpus"];
     if (line.contains("events")) {
       for (const auto& e : line["events"]) current->events.push_back(e.get<std::string>());
     }
-    if (kind == "checkpoint") current->checkpoint_at_seq[seq] = line.value("checkpoint", std::string());
     if (kind == "end") {
       current->ended = true;
       current->status = line.value("status", std::string("completed"));
@@ -156,9 +168,10 @@ Result<Counts> in_weights(const RankJournal& r, uint64_t segment, uint64_t seq, 
     return Status::ParseError(r.path + ": resumed_from names segment " + std::to_string(segment) + ", which is not there");
   }
   const Segment& s = it->second;
-  auto at = s.at_seq.upper_bound(seq);
-  if (at == s.at_seq.begin()) return Status::ParseError(r.path + ": resumed_from names a line before its segment");
-  Counts c = std::prev(at)->second;
+  if (s.lines.empty() || seq < s.lines.begin()->first) {
+    return Status::ParseError(r.path + ": resumed_from names a line before its segment");
+  }
+  Counts c = s.counts_at(seq);
   const nlohmann::json& from = s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json();
   if (from.is_object()) {
     const uint64_t from_segment = from.value("segment", uint64_t{0}), from_seq = from.value("seq", uint64_t{0});
@@ -257,7 +270,6 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   FM_ASSIGN_OR_RETURN(RunAccounting acc, resolve_accounting(options, catalog));
 
   std::vector<std::string> warnings = acc.notes, notes;
-  Counts spent;
   nlohmann::json segments = nlohmann::json::array();
   nlohmann::json gpus = nlohmann::json::array();
   nlohmann::json journals = nlohmann::json::object();
@@ -266,16 +278,16 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   bool all_ended = true;
   std::string status;
   uint64_t optimizer_steps = 0;
-  // Counts of the ranks' final segments, and what their final weights hold
-  // from before them (the checkpoints they resumed from).
-  Counts final_counts, kept_earlier, spent_before_final;
+  // The ranks' final segments' counts; what earlier segments spent; what the
+  // final weights hold from before the final segments (the checkpoints
+  // they resumed from).
+  Counts final_counts, spent_before_final, kept_earlier;
   for (const auto& [rank, r] : ranks) {
     journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
                                       {"torn_tail_dropped", r.torn_tail}};
     if (r.torn_tail) notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
     for (const auto& [id, s] : r.segments) {
-      spent.add(s.final_counts());
-      if (id != r.segments.rbegin()->first) spent_before_final.add(s.final_counts());
+      if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);
       first_begin = first_begin == 0 ? s.t_begin : std::min(first_begin, s.t_begin);
       last_line = std::max(last_line, s.t_last);
       if (rank == lead.rank) duration_rank0 += s.t_last - s.t_begin;
@@ -295,7 +307,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
                             {"started_at", iso_time(s.t_begin)},
                             {"last_line_at", iso_time(s.t_last)},
                             {"last_step", s.last_step},
-                            {"spent", counts_json(s.final_counts())},
+                            {"spent", counts_json(s.final)},
                             {"resumed_from", s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json()}};
       if (!s.ended && s.status == "crashed") {
         notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(id) +
@@ -310,7 +322,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       status = final_segment.status;
       optimizer_steps = final_segment.last_step;
     }
-    final_counts.add(final_segment.final_counts());
+    final_counts.add(final_segment.final);
     const nlohmann::json& from = final_segment.begin["resumed_from"];
     if (from.is_object()) {
       FM_ASSIGN_OR_RETURN(Counts earlier, in_weights(r, from.value("segment", uint64_t{0}), from.value("seq", uint64_t{0})));
@@ -338,9 +350,6 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       notes.push_back("the journals of " + std::to_string(missing.size()) +
                       " rank(s) are not in this directory; the ending segment's totals come from the training job's "
                       "all-reduce at train end");
-      Counts earlier_spent = spent_before_final;
-      earlier_spent.add(world);
-      spent = earlier_spent;
       final_counts = world;
       missing.clear();
       complete = all_ended;
@@ -349,7 +358,8 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
                          ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
     }
   }
-  Counts kept = kept_earlier;
+  Counts spent = spent_before_final, kept = kept_earlier;
+  spent.add(final_counts);
   kept.add(final_counts);
   if (!missing.empty()) {
     std::string list;
