@@ -21,6 +21,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 namespace flopsmeter {
 namespace {
 
@@ -28,17 +30,7 @@ using ::testing::HasSubstr;
 
 class ChildProcessTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = std::filesystem::temp_directory_path().string() + "/fm_child_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
 
   static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv) {
     auto child = ChildProcess::Prepare(argv);
@@ -65,7 +57,7 @@ class ChildProcessTest : public ::testing::Test {
     return s.str();
   }
 
-  std::string dir_;
+  flopsmeter::testing::TempDir dir_;
 };
 
 TEST_F(ChildProcessTest, ExitStatusPassesThrough) {
@@ -108,7 +100,7 @@ TEST_F(ChildProcessTest, NotExecutableIs126) {
   EXPECT_EQ(exit_status_for_spawn_error(not_executable.status()), kExitCannotExecute);
   EXPECT_THAT(not_executable.status().message(), HasSubstr("Permission denied"));
 
-  auto directory = ChildProcess::Prepare({dir_});
+  auto directory = ChildProcess::Prepare({dir_.path()});
   ASSERT_FALSE(directory.ok());
   EXPECT_EQ(exit_status_for_spawn_error(directory.status()), 126);
   EXPECT_THAT(directory.status().message(), HasSubstr("is a directory"));

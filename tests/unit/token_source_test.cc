@@ -13,6 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 namespace flopsmeter {
 namespace {
 
@@ -25,21 +27,8 @@ using ::testing::SizeIs;
 
 class TokenSourceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = std::filesystem::temp_directory_path().string() + "/fm_tokens_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
-  void Write(const std::string& name, const std::string& contents) const {
-    std::filesystem::create_directories(std::filesystem::path(Path(name)).parent_path());
-    std::ofstream(Path(name), std::ios::binary | std::ios::trunc) << contents;
-  }
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
+  void Write(const std::string& name, const std::string& contents) const { dir_.file(name, contents); }
   void Append(const std::string& name, const std::string& contents) const {
     std::ofstream(Path(name), std::ios::binary | std::ios::app) << contents;
   }
@@ -58,7 +47,7 @@ class TokenSourceTest : public ::testing::Test {
            "  \"num_input_tokens_seen\": " + std::to_string(tokens) + ",\n  \"trial_name\": \"a \\\"quoted\\\" {name\"\n}";
   }
 
-  std::string dir_;
+  flopsmeter::testing::TempDir dir_;
 };
 
 TEST(ParseTrainerState, ReadsTheTopLevelFiguresOnly) {
