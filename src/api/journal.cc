@@ -112,7 +112,11 @@ Result<JournalWriter> JournalWriter::Open(const std::string& path, const Journal
 }
 
 JournalWriter::JournalWriter(JournalWriter&& other) noexcept
-    : path_(std::move(other.path_)), fd_(other.fd_), prev_(std::move(other.prev_)), next_seq_(other.next_seq_) {
+    : path_(std::move(other.path_)),
+      fd_(other.fd_),
+      prev_(std::move(other.prev_)),
+      next_seq_(other.next_seq_),
+      last_line_bytes_(other.last_line_bytes_) {
   other.fd_ = -1;
 }
 
@@ -123,6 +127,7 @@ JournalWriter& JournalWriter::operator=(JournalWriter&& other) noexcept {
     fd_ = other.fd_;
     prev_ = std::move(other.prev_);
     next_seq_ = other.next_seq_;
+    last_line_bytes_ = other.last_line_bytes_;
     other.fd_ = -1;
   }
   return *this;
@@ -162,6 +167,7 @@ Status JournalWriter::append(nlohmann::json line) {
   if (::fsync(fd_) != 0) return Status::IoError(path_ + ": fsync failed: " + std::strerror(errno));
   prev_ = hash;
   ++next_seq_;
+  last_line_bytes_ = text.size();
   return Status();
 }
 

@@ -47,12 +47,15 @@ class JournalWriter {
   // Adds "seq" and "prev", writes the line and fsyncs. `line` must be an object.
   Status append(nlohmann::json line);
   uint64_t next_seq() const { return next_seq_; }
+  // Bytes of the last line appended (0 before the first).
+  uint64_t last_line_bytes() const { return last_line_bytes_; }
 
  private:
   std::string path_;
   int fd_ = -1;
   std::string prev_;
   uint64_t next_seq_ = 0;
+  uint64_t last_line_bytes_ = 0;
 };
 
 }  // namespace flopsmeter

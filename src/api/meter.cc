@@ -9,8 +9,10 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -32,9 +34,16 @@ namespace {
 constexpr const char* kRunIdFile = "run.json";
 // Budget warnings, as fractions of the budget.
 constexpr double kBudgetWarnings[] = {0.5, 0.8, 0.9};
-// How often step() redoes the full formula; in between it scales the last
-// result by the tokens added (the detailed count walks every module).
+// How often the background thread redoes the full formula; in between
+// step() scales the last result by the tokens added (the detailed count
+// walks every module).
 constexpr double kRecomputeSeconds = 1.0;
+// Progress lines are spaced so the journal grows by at most this much per
+// second on average: with varlen attention a line can carry thousands of
+// distinct sequence lengths (71 KiB for 8192), and at the default 10 s
+// interval the journal would reach read_journal's size limit in under two
+// days. At 1 KiB/s it takes twelve. Short lines are not slowed.
+constexpr double kJournalBytesPerSecond = 1024;
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -126,6 +135,7 @@ class MeterImpl final : public Meter {
         budget_(budget_limit(options_, threshold_)) {}
 
   ~MeterImpl() override {
+    stop_background();
     if (ended_) return;
     // Freed without end(): keep what was counted; the run stays open.
     if (sampler_) sampler_->stop();
@@ -201,6 +211,7 @@ class MeterImpl final : public Meter {
                             {"resumed_from", resumed_from}};
     FM_RETURN_IF_ERROR(journal_.append(std::move(begin)));
     last_journal_ = monotonic_now();
+    background_ = std::thread([this] { background_loop(); });
     return Status();
   }
 
@@ -221,10 +232,14 @@ class MeterImpl final : public Meter {
   void add_sequences(uint64_t length, uint64_t count) noexcept override { sequences_.add(length, count); }
 
   Result<BudgetState> step(uint64_t global_step) override {
+    if (background_failed_.load(std::memory_order_relaxed)) {
+      std::lock_guard lock(journal_mutex_);
+      return background_error_;
+    }
     // Steps since the segment began, by the trainer's own count: a caller may
     // report several steps at once (watch polls).
     if (!first_step_) first_step_ = global_step > 0 ? global_step - 1 : 0;
-    last_step_ = global_step;
+    last_step_.store(global_step, std::memory_order_relaxed);
     steps_this_segment_ = std::max<uint64_t>(1, global_step - std::min(global_step, *first_step_));
     BudgetState s;
     s.global_step = global_step;
@@ -243,7 +258,7 @@ class MeterImpl final : public Meter {
                               std::to_string(global_step) + ": " + sci(s.compute_flop, 3) + " of " +
                               sci(*budget_, 3) + " FLOP";
         s.new_warnings.push_back(w);
-        events_.push_back(w);
+        record_event(w);
       }
       // Stop before the step that would cross: the lookahead's steps of average size ahead.
       const double per_step =
@@ -252,21 +267,21 @@ class MeterImpl final : public Meter {
       if (compute + ahead > budget && !stop_announced_) {
         stop_announced_ = true;
         s.stop = true;
-        events_.push_back("budget: stop requested after step " + std::to_string(global_step) + " (" +
-                          sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " +
-                          sci(*budget_, 3) + ")");
+        record_event("budget: stop requested after step " + std::to_string(global_step) + " (" +
+                     sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " + sci(*budget_, 3) +
+                     ")");
       } else {
         s.stop = stop_announced_;
       }
     }
-    if (monotonic_now() - last_journal_ >= options_.journal_interval_s || !s.new_warnings.empty() || s.stop) {
-      FM_RETURN_IF_ERROR(append_counts("progress", {}));
-    }
+    // Progress lines at the interval come from the background thread; a
+    // warning or a stop is made durable before the caller acts on it.
+    if (!s.new_warnings.empty() || s.stop) FM_RETURN_IF_ERROR(append_counts("progress", {}));
     return s;
   }
 
   Status checkpoint(uint64_t global_step, std::string_view path) override {
-    last_step_ = global_step;
+    last_step_.store(global_step, std::memory_order_relaxed);
     return append_counts("checkpoint", {{"checkpoint", std::string(path)}});
   }
 
@@ -274,7 +289,8 @@ class MeterImpl final : public Meter {
 
   Result<RunRecord> end(const EndOptions& end) override {
     if (ended_) return Status::InvalidArgument("the meter has already ended");
-    if (end.global_step) last_step_ = *end.global_step;
+    if (end.global_step) last_step_.store(*end.global_step, std::memory_order_relaxed);
+    stop_background();
     if (sampler_) sampler_->stop();  // its snapshot keeps the final totals
     FM_RETURN_IF_ERROR(append_counts("end", {{"status", end.status}}));
     ended_ = true;
@@ -333,8 +349,8 @@ class MeterImpl final : public Meter {
       resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
                       {"checkpoint", best->value("checkpoint", std::string())}, {"exact", exact}};
     } else {
-      events_.push_back("resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
-                        "spent, none of it as in the final weights");
+      record_event("resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
+                   "spent, none of it as in the final weights");
     }
     FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_tokens_, {}));
     return Status();
@@ -356,31 +372,105 @@ class MeterImpl final : public Meter {
     return a.compliance_flop * options_.world_size;
   }
 
-  // Compute so far, all of this rank's segments, pending positions counted
-  // as tokens. The full count walks every module, so it is redone at most
-  // every kRecomputeSeconds; in between the last count's FLOP per token
-  // scales to the tokens now.
-  Result<Flop> compute_for_budget() {
+  // Tokens so far, all of this rank's segments, pending positions counted
+  // as tokens.
+  Flop counted_tokens() const {
     const uint64_t positions = positions_.load(std::memory_order_relaxed);
     const uint64_t covered = covered_positions_.load(std::memory_order_relaxed);
-    const Flop tokens =
-        prior_tokens_ + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
-    const double now = monotonic_now();
-    if (last_compute_tokens_ == 0 || now - last_compute_at_ >= kRecomputeSeconds) {
-      FM_ASSIGN_OR_RETURN(last_compute_, compliance_flop(tokens, sequences_.snapshot()));
-      last_compute_tokens_ = tokens;
-      last_compute_at_ = now;
+    return prior_tokens_ + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
+  }
+
+  // The compliance figure for the tokens now, published for step().
+  Status recompute() {
+    const Flop tokens = counted_tokens();
+    FM_ASSIGN_OR_RETURN(Flop flop, compliance_flop(tokens, sequences_.snapshot()));
+    std::lock_guard lock(compute_mutex_);
+    last_compute_ = flop;
+    last_compute_tokens_ = tokens;
+    return Status();
+  }
+
+  // Compute so far. The full count walks every module, so the background
+  // thread redoes it every kRecomputeSeconds; step() scales the last count's
+  // FLOP per token to the tokens now, and counts here only until there is one.
+  Result<Flop> compute_for_budget() {
+    const Flop tokens = counted_tokens();
+    std::unique_lock lock(compute_mutex_);
+    if (last_compute_tokens_ == 0) {
+      lock.unlock();
+      FM_RETURN_IF_ERROR(recompute());
+      lock.lock();
     }
     if (last_compute_tokens_ == 0 || tokens == last_compute_tokens_) return last_compute_;
     return static_cast<Flop>(to_double(last_compute_) / to_double(last_compute_tokens_) * to_double(tokens));
   }
 
+  void record_event(std::string event) {
+    std::lock_guard lock(journal_mutex_);
+    events_.push_back(std::move(event));
+  }
+
+  // Seconds from one progress line to the next: the interval, stretched for
+  // long lines (kJournalBytesPerSecond).
+  double journal_spacing() const {
+    return std::max(options_.journal_interval_s,
+                    static_cast<double>(journal_.last_line_bytes()) / kJournalBytesPerSecond);
+  }
+
+  // Progress lines and the formula's recompute, off the training thread: a
+  // line's fsync takes milliseconds (tens on a busy disk), and a recompute
+  // with thousands of distinct lengths as long.
+  void background_loop() {
+    double next_recompute = monotonic_now() + kRecomputeSeconds;
+    std::unique_lock wake(wake_mutex_);
+    while (!stopping_) {
+      double journal_due;
+      {
+        std::lock_guard lock(journal_mutex_);
+        journal_due = last_journal_ + journal_spacing();
+      }
+      const double wait = std::max(0.01, std::min(journal_due, next_recompute) - monotonic_now());
+      if (wake_.wait_for(wake, std::chrono::duration<double>(wait), [this] { return stopping_; })) break;
+      wake.unlock();
+      const double now = monotonic_now();
+      Status status;
+      if (now >= next_recompute) {
+        next_recompute = now + kRecomputeSeconds;
+        if (counted_tokens() != last_recomputed_tokens()) status = recompute();
+      }
+      if (status.ok() && now >= journal_due) status = append_counts("progress", {});
+      wake.lock();
+      if (!status.ok()) {
+        // step() reports it on the training thread; the caller decides.
+        std::lock_guard lock(journal_mutex_);
+        background_error_ = status;
+        background_failed_.store(true, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+
+  Flop last_recomputed_tokens() {
+    std::lock_guard lock(compute_mutex_);
+    return last_compute_tokens_;
+  }
+
+  void stop_background() {
+    {
+      std::lock_guard wake(wake_mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (background_.joinable()) background_.join();
+  }
+
   Status append_counts(const char* kind, nlohmann::json extra) {
+    std::lock_guard lock(journal_mutex_);
     std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
     nlohmann::json line = {{"kind", kind},
                            {"segment", segment_},
                            {"t", unix_now()},
-                           {"step", last_step_},
+                           {"step", last_step_.load(std::memory_order_relaxed)},
                            {"tokens", tokens_.load(std::memory_order_relaxed)},
                            {"positions", positions_.load(std::memory_order_relaxed)},
                            {"micro_batches", micro_batches_.load(std::memory_order_relaxed)},
@@ -436,16 +526,31 @@ class MeterImpl final : public Meter {
   alignas(64) std::atomic<uint64_t> micro_batches_{0};
   ConcurrentLengthHistogram sequences_;
 
+  std::atomic<uint64_t> last_step_{0};
+
+  // The journal and what goes into its next line: the caller's thread and the
+  // background thread both append.
+  std::mutex journal_mutex_;
   std::map<uint64_t, uint64_t> journaled_sequences_;
   std::vector<std::string> events_;
   double last_journal_ = 0;
-  uint64_t last_step_ = 0;
+  Status background_error_;
+  std::atomic<bool> background_failed_{false};
+
+  // The last full count, published by recompute().
+  std::mutex compute_mutex_;
+  Flop last_compute_ = 0;
+  Flop last_compute_tokens_ = 0;
+
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread background_;
+
+  // The caller's thread only (step()).
   uint64_t steps_this_segment_ = 0;
   std::optional<uint64_t> first_step_;  // the global step before this segment's first
   Flop prior_tokens_ = 0;
-  Flop last_compute_ = 0;
-  Flop last_compute_tokens_ = 0;
-  double last_compute_at_ = 0;
   Flop segment_start_compute_ = 0;
   size_t warned_ = 0;
   bool stop_announced_ = false;

@@ -50,13 +50,13 @@ std::string clock_text(double seconds) {
 
 class Watch {
  public:
-  Watch(ChildProcess& child, Meter& meter, SignalInbox& inbox, std::optional<TokenSource> tokens,
-        double journal_interval_s)
+  // The meter journals GPU figures and counts at its interval on its own
+  // thread, so a killed watch leaves them on disk without a step() here.
+  Watch(ChildProcess& child, Meter& meter, SignalInbox& inbox, std::optional<TokenSource> tokens)
       : child_(child),
         meter_(meter),
         inbox_(inbox),
         tokens_(std::move(tokens)),
-        journal_interval_s_(journal_interval_s),
         progress_on_terminal_(::isatty(STDERR_FILENO) == 1) {}
 
   // Meters until COMMAND ends; returns how it ended.
@@ -68,7 +68,6 @@ class Watch {
       if (exit) break;
       explain_if_stopped_by_terminal();
       poll_tokens(false);
-      keep_journal_current();
       warn_if_error(child_.advance_stop());
       show_progress();
     }
@@ -127,7 +126,6 @@ class Watch {
     step_ = progress->step;
     if (job_ended) return;  // nothing left to stop
     Result<BudgetState> state = meter_.step(progress->step);
-    last_journal_ = std::chrono::steady_clock::now();
     if (!state.ok()) {
       warn_if_error(state.status());
       return;
@@ -141,14 +139,6 @@ class Watch {
               std::to_string(static_cast<long>(grace.before_sigkill.count())) + " s after that)");
       warn_if_error(child_.begin_stop(grace));
     }
-  }
-
-  // Without token reports step() never runs: the GPU figures still go to
-  // the journal at its interval, so a killed watch leaves them on disk.
-  void keep_journal_current() {
-    if (seconds_since(last_journal_) < journal_interval_s_) return;
-    warn_if_error(meter_.flush());
-    last_journal_ = std::chrono::steady_clock::now();
   }
 
   void show_progress() {
@@ -197,10 +187,8 @@ class Watch {
   Meter& meter_;
   SignalInbox& inbox_;
   std::optional<TokenSource> tokens_;
-  const double journal_interval_s_;
   const bool progress_on_terminal_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_journal_ = started_;
   std::chrono::steady_clock::time_point last_progress_ = started_;
   uint64_t tokens_seen_ = 0;
   std::optional<uint64_t> step_;
@@ -259,7 +247,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
 
   std::optional<TokenSource> tokens;
   if (a.has("tokens-from")) tokens.emplace(a.get("tokens-from"));
-  Watch watch(child, *meter, *inbox, std::move(tokens), options.journal_interval_s);
+  Watch watch(child, *meter, *inbox, std::move(tokens));
   FM_ASSIGN_OR_RETURN(ChildExit exit, watch.run());
 
   EndOptions end;

@@ -167,7 +167,7 @@ class Walker {
     uint64_t window = static_cast<size_t>(layer) < model_.arch.sliding_window.size()
                           ? model_.arch.sliding_window[static_cast<size_t>(layer)]
                           : 0;
-    Flop per_matmul = x_.mul(2, x_.mul(model_.arch.num_heads, model_.arch.head_dim), attention_pairs(w_, window, x_));
+    Flop per_matmul = x_.mul(2, x_.mul(model_.arch.num_heads, model_.arch.head_dim), pairs_for_window(window));
     Flop fwd = x_.mul(2, per_matmul);
     x_.add(c.forward, fwd);
     x_.add(c.attention_forward, fwd);
@@ -254,6 +254,15 @@ class Walker {
     return rg_x1 || rg_m;
   }
 
+  // Layers share one or two distinct windows; walking the sequence lengths
+  // once per window, not once per layer, keeps a recompute O(lengths) with
+  // varlen batches of thousands of distinct lengths (bench/meter_bench).
+  Flop pairs_for_window(uint64_t window) {
+    auto [it, inserted] = pairs_by_window_.try_emplace(window, 0);
+    if (inserted) it->second = attention_pairs(w_, window, x_);
+    return it->second;
+  }
+
   const Model& model_;
   const TrainingPlan& plan_;
   const Workload& w_;
@@ -262,6 +271,7 @@ class Walker {
   Flop sequences_ = 0;
   Flop passes_ = 0;
   std::map<int, std::vector<const Module*>> by_layer_;
+  std::map<uint64_t, Flop> pairs_by_window_;
 };
 
 }  // namespace
