@@ -2,12 +2,24 @@
 
 namespace flopsmeter {
 
-ConcurrentLengthHistogram::ConcurrentLengthHistogram(size_t slots)
-    : mask_(slots - 1), max_used_(slots / 2), slots_(new Slot[slots]) {}
+ConcurrentLengthHistogram::ConcurrentLengthHistogram(size_t direct_lengths, size_t slots)
+    : direct_size_(direct_lengths),
+      direct_(new std::atomic<uint64_t>[direct_lengths]()),
+      mask_(slots - 1),
+      max_used_(slots / 2),
+      slots_(new Slot[slots]) {}
 
 void ConcurrentLengthHistogram::add(uint64_t length, uint64_t count) noexcept {
   if (length == 0 || count == 0) return;
-  // Fibonacci hashing spreads the small, clustered lengths over the table.
+  if (length < direct_size_) {
+    direct_[length].fetch_add(count, std::memory_order_relaxed);
+    return;
+  }
+  add_long(length, count);
+}
+
+void ConcurrentLengthHistogram::add_long(uint64_t length, uint64_t count) noexcept {
+  // Fibonacci hashing spreads clustered lengths over the table.
   size_t i = static_cast<size_t>((length * 0x9E3779B97F4A7C15ull) >> 20) & mask_;
   for (size_t probes = 0; probes <= mask_; ++probes, i = (i + 1) & mask_) {
     Slot& s = slots_[i];
@@ -35,6 +47,10 @@ void ConcurrentLengthHistogram::add(uint64_t length, uint64_t count) noexcept {
 
 std::map<uint64_t, uint64_t> ConcurrentLengthHistogram::snapshot() const {
   std::map<uint64_t, uint64_t> out;
+  for (size_t length = 1; length < direct_size_; ++length) {
+    const uint64_t count = direct_[length].load(std::memory_order_relaxed);
+    if (count != 0) out.emplace_hint(out.end(), length, count);
+  }
   for (size_t i = 0; i <= mask_; ++i) {
     uint64_t length = slots_[i].length.load(std::memory_order_acquire);
     uint64_t count = slots_[i].count.load(std::memory_order_relaxed);

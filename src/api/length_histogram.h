@@ -14,9 +14,10 @@ namespace flopsmeter {
 
 class ConcurrentLengthHistogram {
  public:
-  // `slots` (a power of two) bounds the lengths kept lock-free; further
-  // distinct lengths go to a mutex-guarded map, still exact.
-  explicit ConcurrentLengthHistogram(size_t slots = size_t{1} << 15);
+  // Lengths below `direct_lengths` are counted at their own index; longer
+  // ones go to an open-addressing table of `slots` (a power of two), and
+  // past its load limit to a mutex-guarded map, still exact.
+  explicit ConcurrentLengthHistogram(size_t direct_lengths = size_t{1} << 14, size_t slots = size_t{1} << 12);
   // Lock-free while the table has room. Length 0 is ignored.
   void add(uint64_t length, uint64_t count) noexcept;
   std::map<uint64_t, uint64_t> snapshot() const;
@@ -26,6 +27,13 @@ class ConcurrentLengthHistogram {
     std::atomic<uint64_t> length{0};  // 0: empty
     std::atomic<uint64_t> count{0};
   };
+  void add_long(uint64_t length, uint64_t count) noexcept;
+
+  // Direct indexing keeps the lengths of one training job, which cluster, on
+  // a few neighbouring pages: a cold add() costs a cache miss, not also a
+  // TLB miss as a hashed slot in a large table would (bench/meter_bench).
+  size_t direct_size_;
+  std::unique_ptr<std::atomic<uint64_t>[]> direct_;
   size_t mask_;
   size_t max_used_;
   std::unique_ptr<Slot[]> slots_;
