@@ -17,10 +17,13 @@
 // lines, each fsync'd, hash-chained and self-checked, so a process killed at
 // any moment leaves a valid record up to its last line, and an edit shows.
 // Each process lifetime is a segment; a resumed segment continues from the
-// checkpoint it restarted from, so nothing is counted twice, and compute a
-// crashed segment spent after its last checkpoint is reported as spent but
-// not in the final weights. report_run() reads the journals of all ranks, so
-// a run whose process died is finalised by `flopsmeter report --run DIR`.
+// checkpoint it restarted from, so nothing is counted twice, and compute
+// that no saved weights hold (after the line the next segment resumed from,
+// or after the last checkpoint of a final segment that failed, was
+// interrupted, crashed or was stopped by the budget) is reported as spent
+// but not in the final weights. report_run() reads the journals of all
+// ranks, so a run whose process died is finalised by `flopsmeter report
+// --run DIR`.
 // docs/meter.md describes the files and every field of flops_meter.json.
 //
 // Thread safety: add*() and sync_tokens() may be called from any thread
@@ -115,6 +118,13 @@ struct MeterOptions {
   std::string model_package_group;       // [model-package-group]
   std::vector<std::string> dataset_files;  // [dataset] hashed for provenance
   std::vector<std::string> command;      // [command] the training command line
+
+  // Not an option: how the token figures reach the meter, journaled at begin
+  // for the record's tokens.source. "meter": the integration calls add() per
+  // micro-batch. `flopsmeter watch` sets "watch" (cumulative tokens read from
+  // the job's files, so micro-batches are unknown) or "none" (no
+  // --tokens-from).
+  std::string token_source = "meter";
 };
 
 // Reads options from a JSON object keyed by flag names (values: strings,
@@ -154,11 +164,16 @@ struct EndOptions {
   std::map<uint64_t, uint64_t> world_sequences;
   // Observations of the caller for the record's notes (e.g. watch's token source).
   std::vector<std::string> notes;
+  // What the token figures were read from, once known (watch:
+  // "trainer_state.json" or "token file"); journaled in the end line, it
+  // refines the begin line's MeterOptions::token_source in the record.
+  // Empty: nothing to add.
+  std::string token_source;
 };
 
 // The finished record: flops_meter.json's text and the figures a caller acts on.
 struct RunRecord {
-  std::string json;  // schema "flopsmeter.run/1"; docs/meter.md
+  std::string json;  // schema "flopsmeter.run/2"; docs/meter.md, schemas/README.md
   std::string status;
   bool complete = true;   // every rank's journal seen, every segment ended
   Flop tokens = 0;        // non-padding tokens spent, all ranks and segments

@@ -132,7 +132,9 @@ class MeterImpl final : public Meter {
         catalog_(std::move(catalog)),
         accounting_(std::move(accounting)),
         threshold_(std::move(threshold)),
-        budget_(budget_limit(options_, threshold_)) {}
+        budget_(budget_limit(options_, threshold_)),
+        threshold_double_(threshold_.threshold_flop.to_double()),
+        budget_double_(budget_ ? to_double(*budget_) : 0) {}
 
   ~MeterImpl() override {
     stop_background();
@@ -168,7 +170,7 @@ class MeterImpl final : public Meter {
         sampler_ = std::move(*started);
         GpuSnapshot first = sampler_->snapshot();
         sampler = {{"enabled", true}, {"driver_version", first.driver_version}, {"hz", options_.sample_hz},
-                   {"library", options_.nvml_library}};
+                   {"library", options_.nvml_library}, {"notes", first.notes}};
       } else if (started.status().code() == StatusCode::kNotFound) {
         // No NVML here (no GPU or no driver): time is still recorded.
         sampler["error"] = started.status().message();
@@ -207,6 +209,7 @@ class MeterImpl final : public Meter {
                               {"counts_source", accounting_.counts_source},
                               {"notes", accounting_.notes}}},
                             {"sampler", sampler},
+                            {"token_source", options_.token_source},
                             {"provenance", provenance},
                             {"resumed_from", resumed_from}};
     FM_RETURN_IF_ERROR(journal_.append(std::move(begin)));
@@ -247,9 +250,9 @@ class MeterImpl final : public Meter {
     s.threshold_flop = threshold_.threshold_flop;
     FM_ASSIGN_OR_RETURN(s.compute_flop, compute_for_budget());
     const double compute = to_double(s.compute_flop);
-    s.threshold_fraction = compute / threshold_.threshold_flop.to_double();
+    s.threshold_fraction = compute / threshold_double_;
     if (budget_) {
-      const double budget = to_double(*budget_);
+      const double budget = budget_double_;
       s.budget_fraction = compute / budget;
       for (size_t i = warned_; i < std::size(kBudgetWarnings); ++i) {
         if (s.budget_fraction < kBudgetWarnings[i]) break;
@@ -258,7 +261,7 @@ class MeterImpl final : public Meter {
                               std::to_string(global_step) + ": " + sci(s.compute_flop, 3) + " of " +
                               sci(*budget_, 3) + " FLOP";
         s.new_warnings.push_back(w);
-        record_event(w);
+        record_event("budget_warning", w);
       }
       // Stop before the step that would cross: the lookahead's steps of average size ahead.
       const double per_step =
@@ -267,9 +270,9 @@ class MeterImpl final : public Meter {
       if (compute + ahead > budget && !stop_announced_) {
         stop_announced_ = true;
         s.stop = true;
-        record_event("budget: stop requested after step " + std::to_string(global_step) + " (" +
-                     sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " + sci(*budget_, 3) +
-                     ")");
+        record_event("budget_stop", "budget: stop requested after step " + std::to_string(global_step) + " (" +
+                                        sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " +
+                                        sci(*budget_, 3) + ")");
       } else {
         s.stop = stop_announced_;
       }
@@ -292,7 +295,9 @@ class MeterImpl final : public Meter {
     if (end.global_step) last_step_.store(*end.global_step, std::memory_order_relaxed);
     stop_background();
     if (sampler_) sampler_->stop();  // its snapshot keeps the final totals
-    FM_RETURN_IF_ERROR(append_counts("end", {{"status", end.status}}));
+    nlohmann::json end_line = {{"status", end.status}};
+    if (!end.token_source.empty()) end_line["token_source"] = end.token_source;
+    FM_RETURN_IF_ERROR(append_counts("end", std::move(end_line)));
     ended_ = true;
     if (options_.rank != 0) {
       RunRecord r;
@@ -349,7 +354,8 @@ class MeterImpl final : public Meter {
       resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
                       {"checkpoint", best->value("checkpoint", std::string())}, {"exact", exact}};
     } else {
-      record_event("resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
+      record_event("resume_without_checkpoint",
+                   "resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
                    "spent, none of it as in the final weights");
     }
     FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_tokens_, {}));
@@ -405,16 +411,16 @@ class MeterImpl final : public Meter {
     return static_cast<Flop>(to_double(last_compute_) / to_double(last_compute_tokens_) * to_double(tokens));
   }
 
-  void record_event(std::string event) {
+  // `kind` lets the record tell budget events (budget_*) from the others.
+  void record_event(const char* kind, std::string message) {
     std::lock_guard lock(journal_mutex_);
-    events_.push_back(std::move(event));
+    events_.push_back({{"kind", kind}, {"message", std::move(message)}});
   }
 
   // Seconds from one progress line to the next: the interval, stretched for
   // long lines (kJournalBytesPerSecond).
   double journal_spacing() const {
-    return std::max(options_.journal_interval_s,
-                    static_cast<double>(journal_.last_line_bytes()) / kJournalBytesPerSecond);
+    return std::max(options_.journal_interval_s, static_cast<double>(last_counts_line_bytes_) / kJournalBytesPerSecond);
   }
 
   // Progress lines and the formula's recompute, off the training thread: a
@@ -476,9 +482,11 @@ class MeterImpl final : public Meter {
                            {"micro_batches", micro_batches_.load(std::memory_order_relaxed)},
                            {"sequences", sequences_delta_json(sequences, journaled_sequences_)}};
     if (sampler_) {
+      const GpuSnapshot snapshot = sampler_->snapshot();
       nlohmann::json gpus = nlohmann::json::array();
-      for (const GpuTotals& g : sampler_->snapshot().gpus) gpus.push_back(gpu_totals_json(g));
+      for (const GpuTotals& g : snapshot.gpus) gpus.push_back(gpu_totals_json(g));
       line["gpus"] = gpus;
+      line["sampler_notes"] = snapshot.notes;  // cumulative, e.g. a sampling thread that stopped early
     }
     if (!events_.empty()) {
       line["events"] = events_;
@@ -486,6 +494,7 @@ class MeterImpl final : public Meter {
     }
     for (auto& [key, value] : extra.items()) line[key] = std::move(value);
     FM_RETURN_IF_ERROR(journal_.append(std::move(line)));
+    last_counts_line_bytes_ = journal_.last_line_bytes();
     journaled_sequences_ = std::move(sequences);
     last_journal_ = monotonic_now();
     return Status();
@@ -513,17 +522,22 @@ class MeterImpl final : public Meter {
   RunAccounting accounting_;
   ModificationThreshold threshold_;
   std::optional<Flop> budget_;
+  const double threshold_double_;
+  const double budget_double_;
   JournalWriter journal_;
   std::string run_id_;
   uint64_t segment_ = 1;  // this process's segment: one more than the journal's last
   std::unique_ptr<GpuSampler> sampler_;
 
-  // Hot counters, each on its own cache line so threads adding do not
-  // contend with the journal's reads of the others.
+  // Hot counters, together on one cache line of their own: between
+  // micro-batches the training thread's caches go cold, and one line is one
+  // miss per add() (four separate lines cost 2-3 times as much here,
+  // bench/meter_bench). The background thread reads them about once a second.
   alignas(64) std::atomic<uint64_t> tokens_{0};
-  alignas(64) std::atomic<uint64_t> positions_{0};
-  alignas(64) std::atomic<uint64_t> covered_positions_{0};
-  alignas(64) std::atomic<uint64_t> micro_batches_{0};
+  std::atomic<uint64_t> positions_{0};
+  std::atomic<uint64_t> covered_positions_{0};
+  std::atomic<uint64_t> micro_batches_{0};
+  alignas(64) std::atomic<bool> background_failed_{false};
   ConcurrentLengthHistogram sequences_;
 
   std::atomic<uint64_t> last_step_{0};
@@ -532,10 +546,10 @@ class MeterImpl final : public Meter {
   // background thread both append.
   std::mutex journal_mutex_;
   std::map<uint64_t, uint64_t> journaled_sequences_;
-  std::vector<std::string> events_;
+  nlohmann::json events_ = nlohmann::json::array();  // {"kind", "message"} objects for the next journal line
   double last_journal_ = 0;
   Status background_error_;
-  std::atomic<bool> background_failed_{false};
+  uint64_t last_counts_line_bytes_ = 0;  // the begin line's size says nothing of the next ones
 
   // The last full count, published by recompute().
   std::mutex compute_mutex_;

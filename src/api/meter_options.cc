@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_doc.h"
 #include "core/suggest.h"
 
 namespace flopsmeter {
@@ -54,6 +55,22 @@ Result<uint32_t> env_u32(const char* name) {
   auto v = option_u32(o, name);
   if (!v.ok()) return Status::InvalidArgument(std::string("environment ") + name + "='" + o.get(name) + "': expected a whole number");
   return *v;
+}
+
+// `status` with control bytes in its message escaped: messages quote option
+// values, and options come from integrations and journals, which must not
+// put terminal escapes into what we print.
+Status printable_status(const Status& status) {
+  std::string message = printable_text(status.message());
+  switch (status.code()) {
+    case StatusCode::kParseError: return Status::ParseError(std::move(message));
+    case StatusCode::kNotFound: return Status::NotFound(std::move(message));
+    case StatusCode::kUnsupported: return Status::Unsupported(std::move(message));
+    case StatusCode::kIoError: return Status::IoError(std::move(message));
+    case StatusCode::kOverflow: return Status::Overflow(std::move(message));
+    case StatusCode::kInternal: return Status::Internal(std::move(message));
+    default: return Status::InvalidArgument(std::move(message));
+  }
 }
 
 }  // namespace
@@ -191,11 +208,12 @@ Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_
   for (const auto& [key, value] : j.items()) {
     if (!std::binary_search(names.begin(), names.end(), key)) {
       std::vector<std::string> near = closest_names(key, names, 2);
-      return Status::InvalidArgument(where + ": unknown option \"" + key + "\"" +
+      return Status::InvalidArgument(where + ": unknown option \"" + printable_text(key) + "\"" +
                                      (near.empty() ? "" : "; did you mean \"" + near[0] + "\"?"));
     }
-    auto bad = [&](const char* expected) {
-      return Status::InvalidArgument(where + ": option \"" + key + "\": expected " + expected);
+    // `name`, not the binding itself: clang before 16 cannot capture structured bindings.
+    auto bad = [&where, &name = key](const char* expected) {
+      return Status::InvalidArgument(where + ": option \"" + printable_text(name) + "\": expected " + expected);
     };
     if (value.is_null()) continue;
     if (is_switch(key)) {
@@ -238,7 +256,7 @@ Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_
     }
   }
   auto m = meter_options_from_map(o);
-  if (!m.ok()) return m.status().WithContext(where);
+  if (!m.ok()) return printable_status(m.status().WithContext(where));
   if (!lists["spectrum-patterns"].empty()) {
     if (o.has("spectrum-file") || o.has("spectrum-fraction")) {
       return Status::InvalidArgument(where + ": give spectrum-patterns, spectrum-file or spectrum-fraction, not several");
@@ -251,7 +269,7 @@ Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_
     OptionMap one;
     one.values["job-pids"] = pid;
     auto v = option_uint(one, "job-pids");
-    if (!v.ok() || *v == 0 || *v > INT32_MAX) return Status::InvalidArgument(where + ": \"job-pids\": '" + pid + "' is not a process id");
+    if (!v.ok() || *v == 0 || *v > INT32_MAX) return Status::InvalidArgument(where + ": \"job-pids\": '" + printable_text(pid) + "' is not a process id");
     m->job_pids.push_back(static_cast<int64_t>(*v));
   }
   return m;

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
-#include <cstring>
+#include <charconv>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
@@ -27,15 +29,37 @@ namespace {
 struct Counts {
   Flop tokens = 0;
   Flop positions = 0;
-  uint64_t micro_batches = 0;
+  // nullopt when the token source does not count forward passes (watch).
+  std::optional<uint64_t> micro_batches = 0;
   std::map<uint64_t, uint64_t> sequences;
 
   void add(const Counts& o) {
     tokens += o.tokens;
     positions += o.positions;
-    micro_batches += o.micro_batches;
+    micro_batches = micro_batches && o.micro_batches ? std::optional(*micro_batches + *o.micro_batches) : std::nullopt;
     for (const auto& [len, n] : o.sequences) sequences[len] += n;
   }
+
+  // Takes away `o`, a part of these counts; saturating, since all-reduced
+  // totals that stand in for the journals need not contain every part.
+  void subtract(const Counts& o) {
+    tokens -= std::min(tokens, o.tokens);
+    positions -= std::min(positions, o.positions);
+    micro_batches = micro_batches && o.micro_batches
+                        ? std::optional(*micro_batches - std::min(*micro_batches, *o.micro_batches))
+                        : std::nullopt;
+    for (const auto& [len, n] : o.sequences) {
+      auto it = sequences.find(len);
+      if (it == sequences.end()) continue;
+      it->second -= std::min(it->second, n);
+      if (it->second == 0) sequences.erase(it);
+    }
+  }
+};
+
+struct Checkpoint {
+  uint64_t seq = 0;
+  uint64_t step = 0;
 };
 
 struct Segment {
@@ -47,11 +71,16 @@ struct Segment {
   std::map<uint64_t, Counts> lines;
   Counts final;              // cumulative at the last line
   nlohmann::json last_gpus;  // the sampler's cumulative totals at the last line
+  nlohmann::json sampler_notes = nlohmann::json::array();  // the sampler's, as of the last line that had them
   double t_begin = 0, t_last = 0;
   uint64_t last_step = 0;
+  std::optional<Checkpoint> last_checkpoint;
   bool ended = false;
   std::string status;  // the end line's status, else "crashed" or "running"
-  std::vector<std::string> events;
+  // The begin line's MeterOptions::token_source, refined by the end line's.
+  std::string token_source;
+  bool micro_batches_known = true;  // the integration counts them (add() per micro-batch)
+  nlohmann::json events = nlohmann::json::array();  // {"kind", "message"}
 
   // Cumulative counts at the last line with a seq <= `seq`.
   Counts counts_at(uint64_t seq) const {
@@ -75,6 +104,10 @@ struct RankJournal {
   bool torn_tail = false;
   std::map<uint64_t, Segment> segments;
 };
+
+// MeterOptions::token_source's default: the integration counts every
+// micro-batch through add(); also what journals without the field mean.
+const std::string kIntegrationTokenSource = MeterOptions().token_source;
 
 Result<Flop> decimal_field(const nlohmann::json& line, const char* key, const std::string& where) {
   if (!line.contains(key)) return Flop{0};
@@ -115,7 +148,12 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
       s.id = segment;
       s.begin = line;
       s.t_begin = s.t_last = t;
-      s.lines[seq] = Counts{};
+      s.token_source = line.value("token_source", kIntegrationTokenSource);
+      s.micro_batches_known = s.token_source == kIntegrationTokenSource;
+      if (!s.micro_batches_known) s.final.micro_batches = std::nullopt;
+      s.lines[seq] = s.final;
+      const nlohmann::json& sampler = line.contains("sampler") ? line["sampler"] : nlohmann::json();
+      if (sampler.is_object() && sampler.contains("notes")) s.sampler_notes = sampler["notes"];
       s.status = process_alive(line) ? "running" : "crashed";
       current = &s;
       continue;
@@ -130,7 +168,12 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
     Counts c;  // scalars cumulative, sequences this line's delta
     FM_ASSIGN_OR_RETURN(c.tokens, decimal_field(line, "tokens", where));
     FM_ASSIGN_OR_RETURN(c.positions, decimal_field(line, "positions", where));
-    c.micro_batches = line.value("micro_batches", uint64_t{0});
+    // A source that does not count micro-batches journals 0 for them: unknown.
+    if (current->micro_batches_known) {
+      c.micro_batches = line.value("micro_batches", uint64_t{0});
+    } else {
+      c.micro_batches = std::nullopt;
+    }
     if (line.contains("sequences")) {
       for (const auto& pair : line["sequences"]) {
         if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned()) {
@@ -146,13 +189,22 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
     current->lines[seq] = std::move(c);
     current->last_step = line.value("step", current->last_step);
     current->t_last = t;
+    if (kind == "checkpoint") current->last_checkpoint = Checkpoint{seq, current->last_step};
     if (line.contains("gpus")) current->last_gpus = line["gpus"];
+    if (line.contains("sampler_notes")) current->sampler_notes = line["sampler_notes"];
     if (line.contains("events")) {
-      for (const auto& e : line["events"]) current->events.push_back(e.get<std::string>());
+      for (const auto& e : line["events"]) {
+        if (!e.is_object() || !e.contains("kind") || !e["kind"].is_string() || !e.contains("message") ||
+            !e["message"].is_string()) {
+          return Status::ParseError(where + ": field 'events': expected {\"kind\", \"message\"} objects");
+        }
+        current->events.push_back(e);
+      }
     }
     if (kind == "end") {
       current->ended = true;
       current->status = line.value("status", std::string("completed"));
+      current->token_source = line.value("token_source", current->token_source);
       current = nullptr;  // nothing may follow an end line but a new segment
     }
   }
@@ -160,33 +212,57 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
   return r;
 }
 
-// Counts in the final weights up to line `seq` of `segment`: that segment's
-// counts there plus, recursively, those of the point it resumed from.
-Result<Counts> in_weights(const RankJournal& r, uint64_t segment, uint64_t seq, int depth = 0) {
-  auto it = r.segments.find(segment);
-  if (it == r.segments.end() || depth > 100000) {
-    return Status::ParseError(r.path + ": resumed_from names segment " + std::to_string(segment) + ", which is not there");
+// How much of a segment the final weights hold: its counts up to line
+// `through_seq`; `reason` says why what follows is not in them (empty when
+// the segment counts to its end).
+struct InFinalWeights {
+  uint64_t through_seq = 0;
+  std::string reason;
+};
+
+// Walks back from a rank's final segment through the points each segment
+// resumed from. The final segment counts to its end when it completed (the
+// trainer saves the final weights) or is still running; otherwise the saved
+// weights are its last checkpoint's. A segment the walk does not reach is
+// not in the final weights at all.
+Result<std::map<uint64_t, InFinalWeights>> final_weights_chain(const RankJournal& r) {
+  std::map<uint64_t, InFinalWeights> chain;
+  const Segment& final = r.segments.rbegin()->second;
+  InFinalWeights in{final.lines.rbegin()->first, ""};
+  if (final.status != "completed" && final.status != "running" && final.last_checkpoint) {
+    in = {final.last_checkpoint->seq, final.status + " after its last checkpoint (step " +
+                                          std::to_string(final.last_checkpoint->step) +
+                                          "): the final weights are that checkpoint's"};
   }
-  const Segment& s = it->second;
-  if (s.lines.empty() || seq < s.lines.begin()->first) {
-    return Status::ParseError(r.path + ": resumed_from names a line before its segment");
-  }
-  Counts c = s.counts_at(seq);
-  const nlohmann::json& from = s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json();
-  if (from.is_object()) {
+  for (uint64_t segment = final.id;;) {
+    chain[segment] = in;
+    const nlohmann::json from = r.segments.at(segment).begin.value("resumed_from", nlohmann::json());
+    if (!from.is_object()) break;
     const uint64_t from_segment = from.value("segment", uint64_t{0}), from_seq = from.value("seq", uint64_t{0});
-    if (from_segment >= segment) return Status::ParseError(r.path + ": segment " + std::to_string(segment) + " resumes from a later segment");
-    FM_ASSIGN_OR_RETURN(Counts earlier, in_weights(r, from_segment, from_seq, depth + 1));
-    c.add(earlier);
+    if (from_segment >= segment) {
+      return Status::ParseError(r.path + ": segment " + std::to_string(segment) + " resumes from a later segment");
+    }
+    auto earlier = r.segments.find(from_segment);
+    if (earlier == r.segments.end()) {
+      return Status::ParseError(r.path + ": resumed_from names segment " + std::to_string(from_segment) +
+                                ", which is not there");
+    }
+    if (from_seq < earlier->second.lines.begin()->first) {
+      return Status::ParseError(r.path + ": resumed_from names a line before its segment");
+    }
+    in = {from_seq, "segment " + std::to_string(segment) + " resumed from its " +
+                        (from.value("exact", false) ? "checkpoint" : "journal line (no checkpoint line there)") +
+                        " at step " + std::to_string(from.value("step", uint64_t{0}))};
+    segment = from_segment;
   }
-  return c;
+  return chain;
 }
 
 nlohmann::json counts_json(const Counts& c) {
   return {{"tokens", to_decimal(c.tokens)},
           {"positions", to_decimal(c.positions)},
           {"padding", to_decimal(c.positions >= c.tokens ? c.positions - c.tokens : 0)},
-          {"micro_batches", c.micro_batches}};
+          {"micro_batches", c.micro_batches ? nlohmann::json(*c.micro_batches) : nlohmann::json()}};
 }
 
 Workload workload_of(const Counts& c, const MeterOptions& o, uint64_t optimizer_steps) {
@@ -195,14 +271,128 @@ Workload workload_of(const Counts& c, const MeterOptions& o, uint64_t optimizer_
   w.sequences = c.sequences;
   w.kernel = o.kernel;
   w.gradient_checkpointing = o.gradient_checkpointing;
-  w.micro_batches = c.micro_batches;
+  w.micro_batches = c.micro_batches.value_or(0);  // 0: unknown to the formulas too
   w.optimizer_steps = optimizer_steps;
   return w;
 }
 
 nlohmann::json nullable(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
+Flop gcd(Flop a, Flop b) {
+  while (b != 0) {
+    a %= b;
+    std::swap(a, b);
+  }
+  return a;
+}
+
+// {"num": "1000...", "den": "3"} in lowest terms: the machine form of a
+// threshold, so that readers never parse Fraction::to_string()'s "(~...)".
+nlohmann::json rational_json(const Fraction& f) {
+  const Flop g = gcd(f.num, f.den);
+  return {{"num", to_decimal(f.num / g)}, {"den", to_decimal(f.den / g)}};
+}
+
+// The shortest decimal that reads back to `v`, e.g. "0.9": the budget
+// fraction as given (up to the 17 significant digits a double keeps).
+std::string shortest_decimal(double v) {
+  char text[400];  // enough for any double in fixed notation
+  const std::to_chars_result written = std::to_chars(text, text + sizeof text, v, std::chars_format::fixed);
+  return std::string(text, written.ptr);
+}
+
+// The budget in FLOP: --budget, or --budget-fraction times the threshold,
+// computed exactly on the fraction's decimal digits and rounded down.
+Result<Flop> exact_budget(const MeterOptions& options, const Fraction& threshold) {
+  if (options.budget_flop) return *options.budget_flop;
+  const std::string decimal = shortest_decimal(*options.budget_fraction);
+  Fraction fraction;
+  bool after_point = false;
+  for (char c : decimal) {
+    if (c == '.') {
+      after_point = true;
+      continue;
+    }
+    if (!checked_mul(fraction.num, 10, &fraction.num) || !checked_add(fraction.num, Flop(c - '0'), &fraction.num) ||
+        (after_point && !checked_mul(fraction.den, 10, &fraction.den))) {
+      return Status::Overflow("budget-fraction " + decimal +
+                              ": too many decimal places for an exact budget (38 at most)");
+    }
+  }
+  // Cross-reduced first, so that only a product that truly needs more than
+  // 128 bits overflows.
+  const Flop g_fraction = gcd(fraction.num, fraction.den), g_threshold = gcd(threshold.num, threshold.den);
+  const Fraction a{fraction.num / g_fraction, fraction.den / g_fraction};
+  const Fraction b{threshold.num / g_threshold, threshold.den / g_threshold};
+  const Flop g_ab = gcd(a.num, b.den), g_ba = gcd(b.num, a.den);
+  Fraction product;
+  if (!checked_mul(a.num / g_ab, b.num / g_ba, &product.num) ||
+      !checked_mul(a.den / g_ba, b.den / g_ab, &product.den)) {
+    return Status::Overflow("budget-fraction " + decimal + " x the threshold " + threshold.to_string() +
+                            " does not fit in 128 bits");
+  }
+  return floor(product);
+}
+
+std::string join_ranks(const std::vector<uint32_t>& ranks) {
+  std::string list;
+  for (uint32_t r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
+  return list;
+}
+
+// A regime as rule_result_json() writes it, with the record's conventions:
+// correctly rounded numbers, the threshold's machine form, every key present.
+nlohmann::json regime_json(const RuleResult& rr) {
+  nlohmann::json j = rule_result_json(rr);
+  j["threshold_rational"] = rational_json(rr.threshold);
+  j["compute_flop"] = nearest_double(rr.compute_flop);
+  j["headroom_flop"] = nearest_double(rr.headroom_flop);
+  j["headroom_tokens"] = rr.headroom_tokens ? nlohmann::json(nearest_double(*rr.headroom_tokens)) : nlohmann::json();
+  j["headroom_tokens_exact"] = rr.headroom_tokens ? nlohmann::json(to_decimal(*rr.headroom_tokens)) : nlohmann::json();
+  return j;
+}
+
+// The sampler of one segment as its begin line states it; null when NVML
+// was not requested.
+nlohmann::json sampler_json(uint32_t rank, const Segment& s) {
+  const nlohmann::json& sampler = s.begin.contains("sampler") ? s.begin["sampler"] : nlohmann::json();
+  if (!sampler.is_object()) return nullptr;
+  std::string state;
+  if (sampler.value("enabled", false)) {
+    state = "sampled";
+  } else if (sampler.contains("error")) {
+    state = "unavailable: " + sampler.value("error", std::string());
+  } else if (sampler.contains("note")) {
+    state = sampler.value("note", std::string());  // "sampled by local rank 0 of this node"
+  } else {
+    return nullptr;
+  }
+  const bool sampled = state == "sampled";
+  const std::string driver = sampler.value("driver_version", std::string());
+  return {{"rank", rank},
+          {"segment", s.id},
+          {"node", s.begin.value("host", std::string())},
+          {"local_rank", s.begin.value("local_rank", uint64_t{0})},
+          {"state", state},
+          {"driver_version", driver.empty() ? nlohmann::json() : nlohmann::json(driver)},
+          {"hz", sampled ? sampler.value("hz", nlohmann::json()) : nlohmann::json()},
+          {"library", sampled ? sampler.value("library", nlohmann::json()) : nlohmann::json()},
+          {"notes", s.sampler_notes}};
+}
+
 }  // namespace
+
+double nearest_double(Flop v) {
+  if (v <= UINT64_MAX) return static_cast<double>(static_cast<uint64_t>(v));
+  // The top 64 bits, with every bit below them folded into the lowest one
+  // (sticky): that bit lies under the double's rounding position, so the
+  // one rounding of the 64-bit conversion is the correct one for v; the
+  // scaling by a power of two is exact.
+  const int shift = 128 - std::countl_zero(static_cast<uint64_t>(v >> 64)) - 64;
+  const Flop below = v & ((Flop{1} << shift) - 1);
+  const uint64_t top = static_cast<uint64_t>(v >> shift) | (below != 0 ? 1 : 0);
+  return std::ldexp(static_cast<double>(top), shift);
+}
 
 std::string iso_time(double unix_seconds) {
   const auto whole = static_cast<time_t>(std::floor(unix_seconds));
@@ -272,20 +462,23 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   std::vector<std::string> warnings = acc.notes, notes;
   nlohmann::json segments = nlohmann::json::array();
   nlohmann::json gpus = nlohmann::json::array();
+  nlohmann::json samplers = nlohmann::json::array();
   nlohmann::json journals = nlohmann::json::object();
-  std::vector<std::string> events;
+  nlohmann::json budget_events = nlohmann::json::array(), other_events = nlohmann::json::array();
+  std::map<uint64_t, std::vector<uint32_t>> ranks_by_world_size;
   double first_begin = 0, last_line = 0, duration_rank0 = 0;
   bool all_ended = true;
   std::string status;
   uint64_t optimizer_steps = 0;
-  // The ranks' final segments' counts; what earlier segments spent; what the
-  // final weights hold from before the final segments (the checkpoints
-  // they resumed from).
-  Counts final_counts, spent_before_final, kept_earlier;
+  // The ranks' final segments' counts; what earlier segments spent; what no
+  // saved weights hold (a segment's counts after the line its successor
+  // resumed from, or after the checkpoint an unfinished final segment left).
+  Counts final_counts, spent_before_final, not_in_weights;
   for (const auto& [rank, r] : ranks) {
     journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
                                       {"torn_tail_dropped", r.torn_tail}};
     if (r.torn_tail) notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
+    FM_ASSIGN_OR_RETURN(auto chain, final_weights_chain(r));
     for (const auto& [id, s] : r.segments) {
       if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);
       first_begin = first_begin == 0 ? s.t_begin : std::min(first_begin, s.t_begin);
@@ -298,16 +491,33 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         one["node"] = s.begin.value("host", std::string());
         gpus.push_back(one);
       }
-      for (const std::string& e : s.events) events.push_back(e);
+      if (nlohmann::json sampler = sampler_json(rank, s); !sampler.is_null()) samplers.push_back(std::move(sampler));
+      for (const auto& e : s.events) {
+        const std::string kind = e["kind"].get<std::string>();
+        nlohmann::json event = {{"rank", rank}, {"segment", id}, {"kind", kind}, {"message", e["message"]}};
+        (kind.starts_with("budget_") ? budget_events : other_events).push_back(std::move(event));
+      }
+      // What of this segment no saved weights hold, and why.
+      Counts lost = s.final;
+      std::string reason = "no later segment resumed from it (a resume without a checkpoint line)";
+      if (auto in = chain.find(id); in != chain.end()) {
+        lost.subtract(s.counts_at(in->second.through_seq));
+        reason = in->second.reason;
+      }
+      not_in_weights.add(lost);
       nlohmann::json seg = {{"rank", rank},
                             {"segment", id},
                             {"status", s.status},
                             {"host", s.begin.value("host", std::string())},
                             {"pid", s.begin.value("pid", int64_t{0})},
+                            {"world_size", s.begin.value("world_size", uint64_t{1})},
                             {"started_at", iso_time(s.t_begin)},
                             {"last_line_at", iso_time(s.t_last)},
                             {"last_step", s.last_step},
                             {"spent", counts_json(s.final)},
+                            {"not_in_final_weights",
+                             {{"tokens", to_decimal(lost.tokens)},
+                              {"reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)}}},
                             {"resumed_from", s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json()}};
       if (!s.ended && s.status == "crashed") {
         notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(id) +
@@ -318,20 +528,31 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
     }
     const Segment& final_segment = r.segments.rbegin()->second;
     all_ended = all_ended && final_segment.ended;
+    if (final_segment.status != "completed" && final_segment.status != "running" && !final_segment.last_checkpoint) {
+      notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(final_segment.id) + " ended " +
+                      final_segment.status + " without a checkpoint line: which of its compute saved weights hold is "
+                      "unknown, and tokens.in_final_weights counts all of it");
+    }
+    ranks_by_world_size[final_segment.begin.value("world_size", uint64_t{1})].push_back(rank);
     if (rank == lead.rank) {
       status = final_segment.status;
       optimizer_steps = final_segment.last_step;
     }
     final_counts.add(final_segment.final);
-    const nlohmann::json& from = final_segment.begin["resumed_from"];
-    if (from.is_object()) {
-      FM_ASSIGN_OR_RETURN(Counts earlier, in_weights(r, from.value("segment", uint64_t{0}), from.value("seq", uint64_t{0})));
-      kept_earlier.add(earlier);
-    }
   }
   if (end != nullptr) {
     status = end->status;
     for (const std::string& n : end->notes) notes.push_back(n);
+  }
+  if (ranks_by_world_size.size() > 1) {
+    std::string says;
+    for (const auto& [size, members] : ranks_by_world_size) {
+      says += (says.empty() ? "" : "; ") + std::string(members.size() == 1 ? "rank " : "ranks ") + join_ranks(members) +
+              (members.size() == 1 ? " says " : " say ") + std::to_string(size);
+    }
+    warnings.push_back("the ranks' journals disagree on the world size (" + says + "): the record takes rank " +
+                       std::to_string(lead.rank) + "'s (" + std::to_string(options.world_size) +
+                       ") for gpu_size and the missing ranks, and adds up every journal present");
   }
 
   // Ranks whose journals are not here: the collective's totals stand in.
@@ -345,7 +566,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       Counts world;
       world.tokens = *end->world_tokens;
       world.positions = end->world_positions.value_or(*end->world_tokens);
-      world.micro_batches = end->world_micro_batches.value_or(final_counts.micro_batches);
+      world.micro_batches = end->world_micro_batches ? end->world_micro_batches : final_counts.micro_batches;
       world.sequences = end->world_sequences.empty() ? final_counts.sequences : end->world_sequences;
       notes.push_back("the journals of " + std::to_string(missing.size()) +
                       " rank(s) are not in this directory; the ending segment's totals come from the training job's "
@@ -358,13 +579,12 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
                          ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
     }
   }
-  Counts spent = spent_before_final, kept = kept_earlier;
+  Counts spent = spent_before_final;
   spent.add(final_counts);
-  kept.add(final_counts);
+  Counts kept = spent;
+  kept.subtract(not_in_weights);
   if (!missing.empty()) {
-    std::string list;
-    for (uint32_t m : missing) list += (list.empty() ? "" : ", ") + std::to_string(m);
-    warnings.push_back("journals of rank(s) " + list + " of " + std::to_string(options.world_size) +
+    warnings.push_back("journals of rank(s) " + join_ranks(missing) + " of " + std::to_string(options.world_size) +
                        " are missing: the totals cover only the ranks present; merge the other ranks' run directories "
                        "with `flopsmeter merge`");
   }
@@ -379,23 +599,25 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   // Hardware: every sampled GPU of every node and segment.
   double bound = 0, util_weighted = 0, energy = 0;
   std::set<std::string> gpu_names, energy_methods;
+  std::optional<uint32_t> gpu_rank;  // the lowest rank with GPU data
   for (const auto& g : gpus) {
     bound += g.value("bound_flop", 0.0);
     util_weighted += g.value("utilization_flop", 0.0);
     energy += g.value("energy_j", 0.0);
     gpu_names.insert(g.value("name", std::string()));
     energy_methods.insert(g.value("energy_method", std::string()));
+    gpu_rank = std::min(gpu_rank.value_or(UINT32_MAX), g["rank"].get<uint32_t>());
   }
+  // One state for the run, the first that applies: sampled on some node;
+  // unavailable (with why); sampled by another rank, whose journal is not
+  // here; not requested.
   std::string sampler_state = "not requested (--nvml / FLOPS_METER_NVML=1)";
-  for (const auto& [rank, r] : ranks) {
-    for (const auto& [id, s] : r.segments) {
-      const auto& sampler = s.begin.contains("sampler") ? s.begin["sampler"] : nlohmann::json();
-      if (!sampler.is_object()) continue;
-      if (sampler.value("enabled", false)) {
-        sampler_state = "sampled";
-      } else if (sampler.contains("error") && sampler_state != "sampled") {
-        sampler_state = "unavailable: " + sampler["error"].get<std::string>();
-      }
+  for (const auto& sampler : samplers) {
+    const std::string state = sampler["state"].get<std::string>();
+    if (state == "sampled" || sampler_state == "sampled") {
+      sampler_state = "sampled";
+    } else if (state.starts_with("unavailable: ") || !sampler_state.starts_with("unavailable: ")) {
+      sampler_state = state;
     }
   }
   const bool have_gpus = !gpus.empty();
@@ -405,28 +627,38 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   bool exceeds_in_force = false, exceeds_eu = false;
   nlohmann::json regimes = nlohmann::json::array();
   for (const RuleResult& rr : a.regimes) {
-    regimes.push_back(rule_result_json(rr));
+    regimes.push_back(regime_json(rr));
     exceeds_in_force = exceeds_in_force || (rr.in_force && rr.exceeds);
     if (rr.regime_id == "eu_modification") exceeds_eu = rr.exceeds;
   }
   std::optional<double> pct;
-  if (acc.base.flop && *acc.base.flop > 0) pct = 100.0 * to_double(a.compliance_flop) / to_double(*acc.base.flop);
+  if (acc.base.flop && *acc.base.flop > 0) {
+    pct = 100.0 * nearest_double(a.compliance_flop) / nearest_double(*acc.base.flop);
+  }
 
   nlohmann::json budget;
   if (options.budget_flop || options.budget_fraction) {
-    const Flop budget_flop = *budget_limit(options, threshold);
-    budget = {{"budget_flop", number(budget_flop)},
+    FM_ASSIGN_OR_RETURN(const Flop budget_flop, exact_budget(options, threshold.threshold_flop));
+    budget = {{"budget_flop", nearest_double(budget_flop)},
               {"budget_exact", to_decimal(budget_flop)},
               {"basis", options.budget_flop ? "absolute" : "fraction_of_eu_modification_threshold"},
               {"fraction", nullable(options.budget_fraction)},
-              {"used_fraction", budget_flop > 0 ? to_double(a.compliance_flop) / to_double(budget_flop) : 0.0},
+              {"fraction_exact", options.budget_fraction ? nlohmann::json(shortest_decimal(*options.budget_fraction))
+                                                         : nlohmann::json()},
+              {"used_fraction",
+               budget_flop > 0 ? nearest_double(a.compliance_flop) / nearest_double(budget_flop) : 0.0},
               {"stopped_by_budget", status == "stopped_by_budget"},
-              {"events", events}};
+              {"events", budget_events}};
   }
 
-  // Provenance: the begin line's hashes, the journals' final hashes.
+  // Provenance: the begin line's hashes and options, the journals' final hashes.
   const nlohmann::json& begin = lead_final.begin;
   nlohmann::json provenance = begin.contains("provenance") ? begin["provenance"] : nlohmann::json::object();
+  for (const char* file_key : {"recipe", "datasets", "model_config"}) {
+    if (!provenance.contains(file_key)) provenance[file_key] = nullptr;
+  }
+  provenance["options"] = begin["options"];
+  provenance["options"].erase("command");  // provenance.command already holds it
   provenance["journals"] = journals;
   provenance["rules_version"] = catalog.rules().data_version;
   provenance["data_sources"] = catalog.sources();
@@ -435,13 +667,13 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   const double duration = duration_rank0;
   nlohmann::json record = {
       {"schema", kRunSchema},
-      {"schema_version", 1},
+      {"schema_version", 2},
       {"tool", {{"name", "flopsmeter"}, {"version", FLOPSMETER_VERSION_STRING}}},
       // The AWS toolkit's fields: same names, meanings fixed (docs/meter.md).
       {"N_total", acc.n_total},
       {"N_trainable", acc.n_trainable},
-      {"tokens_processed", number(spent.tokens)},
-      {"Flops_architecture", number(flops.peft_aware)},
+      {"tokens_processed", nearest_double(spent.tokens)},
+      {"Flops_architecture", nearest_double(flops.peft_aware)},
       {"Flops_hardware", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
       {"pct_of_pretrain", nullable(pct)},
       {"exceeds_30pct", exceeds_eu},
@@ -449,8 +681,8 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       {"num_epochs", options.epochs ? nlohmann::json(*options.epochs) : nlohmann::json()},
       {"training_duration_seconds", duration},
       {"gpu_size", options.world_size},
-      {"gpu_rank", lead.rank},
-      {"Flops_original", acc.base.flop ? number(*acc.base.flop) : nlohmann::json()},
+      {"gpu_rank", gpu_rank ? nlohmann::json(*gpu_rank) : nlohmann::json()},
+      {"Flops_original", acc.base.flop ? nlohmann::json(nearest_double(*acc.base.flop)) : nlohmann::json()},
       {"threshold_type", threshold.basis},
       {"threshold_value", threshold.threshold_flop.to_double()},
       {"training_job_name", options.job_name},
@@ -471,11 +703,13 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
        {{"tokens_processed", to_decimal(spent.tokens)},
         {"Flops_architecture", to_decimal(flops.peft_aware)},
         {"threshold_value", threshold.threshold_flop.to_string()},
+        {"threshold_value_rational", rational_json(threshold.threshold_flop)},
         {"compliance_flop", to_decimal(a.compliance_flop)}}},
       {"tokens",
-       {{"spent", counts_json(spent)},
+       {{"source", lead_final.token_source},
+        {"spent", counts_json(spent)},
         {"in_final_weights", counts_json(kept)},
-        {"lost_to_crashes", to_decimal(spent.tokens >= kept.tokens ? spent.tokens - kept.tokens : 0)},
+        {"not_in_final_weights", to_decimal(spent.tokens - kept.tokens)},
         {"optimizer_steps", optimizer_steps},
         {"distinct_sequence_lengths", spent.sequences.size()}}},
       {"model",
@@ -487,14 +721,14 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         {"gradient_checkpointing", options.gradient_checkpointing}}},
       {"compliance",
        {{"formula", compliance_formula_name(a.formula)},
-        {"flop", number(a.compliance_flop)},
+        {"flop", nearest_double(a.compliance_flop)},
         {"exact", to_decimal(a.compliance_flop)},
-        {"in_final_weights_flop", number(kept_flop)},
+        {"in_final_weights_flop", nearest_double(kept_flop)},
         {"in_final_weights_exact", to_decimal(kept_flop)},
-        {"note", "the regimes compare all compute spent, including compute lost to crashes (the conservative "
-                 "figure); in_final_weights is what the final weights were trained with"}}},
+        {"note", "the regimes compare all compute spent, including compute that is not in the final weights (the "
+                 "conservative figure); in_final_weights is what the final weights were trained with"}}},
       {"base_model_compute",
-       {{"flop", acc.base.flop ? number(*acc.base.flop) : nlohmann::json()},
+       {{"flop", acc.base.flop ? nlohmann::json(nearest_double(*acc.base.flop)) : nlohmann::json()},
         {"exact", acc.base.flop ? nlohmann::json(to_decimal(*acc.base.flop)) : nlohmann::json()},
         {"status", acc.base_status},
         {"source", acc.base.source},
@@ -502,12 +736,15 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       {"eu_modification_threshold",
        {{"threshold_flop", threshold.threshold_flop.to_double()},
         {"threshold_exact", threshold.threshold_flop.to_string()},
+        {"threshold_rational", rational_json(threshold.threshold_flop)},
         {"basis", threshold.basis},
         {"explanation", threshold.explanation}}},
       {"regimes", regimes},
       {"budget", budget},
+      {"events", other_events},
       {"hardware",
        {{"sampler", sampler_state},
+        {"samplers", samplers},
         {"bound_flop", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
         {"utilization_weighted_flop", have_gpus ? nlohmann::json(util_weighted) : nlohmann::json()},
         {"formula", "bound = sum over GPUs of the integral of peak(dtype, SM clock) dt (U = 1, an upper bound on "
@@ -529,6 +766,16 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       {"written_at", iso_time(static_cast<double>(std::time(nullptr)))},
   };
   record.update(formulas_json(flops, acc.n_total, acc.n_trainable, workload_of(spent, options, optimizer_steps)));
+  // formulas_json() rounds through to_double() and leaves out an unavailable
+  // detailed count: the record's numbers are correctly rounded, its keys
+  // always present.
+  record["flops"]["eu_6nd"] = nearest_double(flops.eu_6nd);
+  record["flops"]["peft_aware"] = nearest_double(flops.peft_aware);
+  if (flops.detailed.available) {
+    record["flops"]["detailed"] = nearest_double(flops.detailed.total());
+  } else {
+    record["flops_exact"]["detailed"] = nullptr;
+  }
 
   RunRecord out;
   out.json = record.dump(2) + "\n";

@@ -1,5 +1,5 @@
 // Reading a run directory back: every rank's journal, every segment, added
-// up into flops_meter.json ("flopsmeter.run/1"). The meter's end() and
+// up into flops_meter.json ("flopsmeter.run/2"). The meter's end() and
 // `flopsmeter report` both build the record here.
 #ifndef FLOPSMETER_API_RUN_REPORT_H_
 #define FLOPSMETER_API_RUN_REPORT_H_
@@ -13,7 +13,7 @@
 
 namespace flopsmeter {
 
-inline constexpr const char* kRunSchema = "flopsmeter.run/1";
+inline constexpr const char* kRunSchema = "flopsmeter.run/2";
 inline constexpr const char* kRecordFileName = "flops_meter.json";
 
 // One GPU's sampler totals as a journal line carries them.
@@ -22,6 +22,11 @@ nlohmann::json gpu_totals_json(const GpuTotals& g);
 // The record of `run_dir`. `end`, when given, is the ending rank 0's view:
 // its status and the world totals of the integration's collective.
 Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end);
+
+// The double nearest to `v`, ties to even: every JSON number the record
+// gives for an exact integer. (to_double() adds two separately rounded
+// halves, which can round twice above 2^64.)
+double nearest_double(Flop v);
 
 // ISO 8601 UTC with milliseconds, e.g. "2026-11-23T10:15:30.250Z".
 std::string iso_time(double unix_seconds);

@@ -294,10 +294,15 @@ std::optional<TokenProgress> TokenSource::poll_token_file() {
     const std::optional<uint64_t> count = parse_uint(line);
     if (!count) {
       note_token_line("'" + excerpt(line) + "' is not a token count (one cumulative count per line)");
-    } else if (*count < token_count_) {
-      note_token_line(std::to_string(*count) + " is below the previous count " + std::to_string(token_count_) +
-                      " (counts are cumulative)");
     } else {
+      if (*count < token_count_) {
+        note(path_ + ":" + std::to_string(token_line_number_) + ": " + std::to_string(*count) +
+             " is below the previous count " + std::to_string(token_count_) +
+             ": the job counts again from an earlier point (a restart from a checkpoint?); what it does again "
+             "counts as spent");
+      } else {
+        token_total_ += *count - token_count_;
+      }
       token_count_ = *count;
       ++token_steps_;
     }
@@ -316,7 +321,7 @@ std::optional<TokenProgress> TokenSource::poll_token_file() {
     token_last_line_ = text->substr(last_start, begin - last_start);
   }
   if (token_steps_ == steps_before) return std::nullopt;
-  TokenProgress progress{token_count_, token_steps_, path_};
+  TokenProgress progress{token_total_, token_steps_, path_};
   last_ = progress;
   return progress;
 }

@@ -11,7 +11,9 @@
 //   another file  a token file the job appends to: one cumulative token
 //                 count per line; the last complete line counts (a last line
 //                 without its newline is still being written), each count
-//                 line is one step
+//                 line is one step. A count below the one before is a job
+//                 counting again after a restart: the tokens reported are
+//                 the increases summed, so re-done steps count as spent
 //
 // A poll costs a stat (and a directory listing for an output_dir); a file
 // is read only when its size, time or inode changed, and a token file only
@@ -111,6 +113,7 @@ class TokenSource {
   std::string token_last_line_;   // that line, to tell an append from a rewrite
   uint64_t token_line_number_ = 0;
   uint64_t token_count_ = 0;      // the last valid count
+  uint64_t token_total_ = 0;      // the increases of the count, summed over restarts
   uint64_t token_steps_ = 0;      // valid count lines
   uint64_t token_bad_lines_ = 0;
   bool token_more_to_read_ = false;  // the last read stopped at the size cap

@@ -123,9 +123,15 @@ const std::vector<FlagDef>& all_flags() {
       {"budget-fraction", "X", "Run", "Stop before compute would exceed X times the EU modification threshold",
        "X in (0, 1], e.g. 0.9: warnings at 50%, 80% and 90% of the budget, then a graceful stop before the step that "
        "would cross it. The record says the run was stopped by the budget."},
+      {"budget-lookahead", "N", "Run", "Stop for the budget N average steps before it would be crossed (default 1)",
+       "The stop comes after the step at which the compute so far plus N steps of the segment's average size would "
+       "pass the budget; raise N when steps vary in size or the job takes several steps to stop."},
       {"tokens-from", "FILE", "Run", "watch: read tokens from a trainer_state.json or a token file",
        "A Hugging Face trainer_state.json (its num_input_tokens_seen, written at each checkpoint), or a text file "
-       "the job appends to, one cumulative non-padding token count per line."},
+       "the job appends to, one cumulative non-padding token count per line. With --resume, the count found there "
+       "before the command starts belongs to the earlier segments and is not counted again; a count that goes "
+       "back (a job restarted from an earlier checkpoint) is counted again from there, since re-done steps are "
+       "spent compute."},
       {"job-name", "NAME", "Run", "Training job name for the record (or TRAINING_JOB_NAME)", ""},
       {"training-id", "ID", "Run", "Training id for the record", ""},
       {"recipe", "FILE", "Run", "The recipe/config file of the job: named and hashed in the record", ""},
@@ -200,11 +206,13 @@ const std::vector<CommandDef>& all_commands() {
        "job exposes them (--tokens-from), enforces --budget by stopping the job with SIGINT then SIGTERM, and "
        "writes flops_meter.json when it ends. Returns COMMAND's exit status and forwards SIGINT, SIGTERM, SIGHUP, "
        "SIGQUIT, SIGUSR1 and SIGUSR2 to it (Ctrl-Z stops both). Without a GPU it records time, with the GPU figures marked unavailable.",
-       {"run", "out", "model", "model-name", "method", "lora-r", "lora-targets", "n-total", "n-trainable", "attention",
-        "gradient-checkpointing", "epochs", "pretrain-flops", "base-systemic-risk", "prior-modifications",
-        "compliance-formula", "budget", "budget-fraction", "nvml", "nvml-library", "sample-hz", "visible-devices",
-        "dtype", "peak-flops", "journal-interval", "tokens-from", "job-name", "training-id", "recipe",
-        "instance-type", "json", "data-dir"},
+       {"run", "out", "resume", "resume-step", "model", "model-name", "method", "lora-r", "lora-targets",
+        "lora-target-regex", "lora-bias", "lora-modules-to-save", "lora-dropout", "lora-layers", "freeze-layers",
+        "freeze-embeddings", "spectrum-file", "spectrum-fraction", "n-total", "n-trainable", "attention",
+        "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
+        "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
+        "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "job-name", "training-id",
+        "recipe", "instance-type", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
         "torchrun --nproc-per-node 8 train.py"},

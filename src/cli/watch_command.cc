@@ -52,12 +52,16 @@ class Watch {
  public:
   // The meter journals GPU figures and counts at its interval on its own
   // thread, so a killed watch leaves them on disk without a step() here.
-  Watch(ChildProcess& child, Meter& meter, SignalInbox& inbox, std::optional<TokenSource> tokens)
+  // `tokens_before` is the job's own count that earlier segments of a resumed
+  // run already metered.
+  Watch(ChildProcess& child, Meter& meter, SignalInbox& inbox, std::optional<TokenSource> tokens,
+        uint64_t tokens_before)
       : child_(child),
         meter_(meter),
         inbox_(inbox),
         tokens_(std::move(tokens)),
-        progress_on_terminal_(::isatty(STDERR_FILENO) == 1) {}
+        progress_on_terminal_(::isatty(STDERR_FILENO) == 1),
+        tokens_seen_(tokens_before) {}
 
   // Meters until COMMAND ends; returns how it ended.
   Result<ChildExit> run() {
@@ -113,9 +117,17 @@ class Watch {
     std::optional<TokenProgress> progress = tokens_->poll(job_ended);
     for (const std::string& text : tokens_->take_notes()) note(text);
     if (!progress) return;
+    token_file_ = progress->file;
+    if (progress->tokens < tokens_seen_) {
+      note(progress->file + ": the job's token count went back from " + std::to_string(tokens_seen_) + " to " +
+           std::to_string(progress->tokens) + " (restarted from an earlier checkpoint?): what it does again is "
+           "counted again, as spent compute");
+      tokens_seen_ = progress->tokens;
+    }
     if (progress->tokens > tokens_seen_) {
       const uint64_t delta = progress->tokens - tokens_seen_;
-      if (tokens_seen_ == 0) {
+      if (!positions_noted_) {
+        positions_noted_ = true;
         note("positions are unknown from outside the job: the executed positions (padding included) are taken "
              "equal to the tokens " + progress->file + " reports");
       }
@@ -166,14 +178,20 @@ class Watch {
     std::fprintf(stderr, "flopsmeter: watch: %s\n", text.c_str());
   }
 
+ public:
   // Said on stderr now and kept for the record's notes.
   void note(const std::string& text) {
     message("note: " + text);
     notes_.push_back(text);
   }
 
- public:
   const std::vector<std::string>& notes() const { return notes_; }
+  // The record's tokens.source: the kind of file the last figures came from
+  // (TokenSource reads *.json as a trainer_state.json); "" before any.
+  std::string token_source() const {
+    if (token_file_.empty()) return "";
+    return token_file_.ends_with(".json") ? "trainer_state.json" : "token file";
+  }
 
  private:
 
@@ -190,7 +208,9 @@ class Watch {
   const bool progress_on_terminal_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_progress_ = started_;
-  uint64_t tokens_seen_ = 0;
+  uint64_t tokens_seen_;
+  bool positions_noted_ = false;
+  std::string token_file_;  // the file the last token figures were read from
   std::optional<uint64_t> step_;
   std::optional<BudgetState> budget_;
   std::vector<std::string> notes_;
@@ -231,8 +251,20 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   ChildProcess& child = **prepared;
   options.command = command;
   options.job_pids = {static_cast<int64_t>(child.pid())};
+  options.token_source = a.has("tokens-from") ? "watch" : "none";
   // On failure the child, never run, is reaped by its destructor.
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Meter> meter, Meter::Begin(options));
+
+  // A resumed run: what the job's files say before it starts again was
+  // metered by the earlier segments.
+  std::optional<TokenSource> tokens;
+  uint64_t tokens_before = 0;
+  if (a.has("tokens-from")) {
+    tokens.emplace(a.get("tokens-from"));
+    if (options.resume) {
+      if (std::optional<TokenProgress> before = tokens->poll(false)) tokens_before = before->tokens;
+    }
+  }
 
   if (Status started = child.run(); !started.ok()) {
     std::fprintf(stderr, "flopsmeter: watch: %s\n", started.message().c_str());
@@ -245,15 +277,18 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
     return exit.status;
   }
 
-  std::optional<TokenSource> tokens;
-  if (a.has("tokens-from")) tokens.emplace(a.get("tokens-from"));
-  Watch watch(child, *meter, *inbox, std::move(tokens));
+  Watch watch(child, *meter, *inbox, std::move(tokens), tokens_before);
+  if (tokens_before > 0) {
+    watch.note(a.get("tokens-from") + " reported " + std::to_string(tokens_before) +
+               " tokens before the command started: counted by the earlier segments, not again");
+  }
   FM_ASSIGN_OR_RETURN(ChildExit exit, watch.run());
 
   EndOptions end;
   end.status = watch.end_status(exit);
   end.global_step = watch.last_step();
   end.notes = watch.notes();
+  end.token_source = watch.token_source();
   Result<RunRecord> record = meter->end(end);
   if (!record.ok()) {
     return record.status().WithContext(command.front() + " exited with " + std::to_string(exit.status) +

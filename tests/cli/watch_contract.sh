@@ -180,6 +180,19 @@ trainer_state() {
 }
 check "tokens from a Hugging Face output directory's newest checkpoint" trainer_state
 
+resumed() {
+  # A first segment fails after 3000 tokens; the job restarts from an earlier
+  # checkpoint (2500) and goes on to 4000: 3000 + 1500 spent, none twice.
+  watch 1 --run "$D/resume" "${MODEL[@]}" --tokens-from "$D/resume-tokens" -- \
+    sh -c 'printf "1000\n2000\n3000\n" >> "$0"; exit 1' "$D/resume-tokens" || return 1
+  watch 0 --run "$D/resume" --resume "${MODEL[@]}" --tokens-from "$D/resume-tokens" --json -- \
+    sh -c 'sleep 0.3; echo 2500 >> "$0"; sleep 0.3; echo 4000 >> "$0"' "$D/resume-tokens" || return 1
+  json_has 'j["tokens"]["spent"]["tokens"] == "4500"' || return 1
+  stderr_has "reported 3000 tokens before the command started" || return 1
+  stderr_has "2500 is below the previous count 3000: the job counts again"
+}
+check "--resume continues a run: the job's count before it starts is not counted again, re-done steps are" resumed
+
 budget_stop() {
   rm -f "$D/int"
   # 6 FLOP per parameter-token: 6e9 FLOP per 1000 tokens against a 3e10 budget.

@@ -3,8 +3,9 @@
 Records are produced by the C ABI (through ctypes, no Python package) and by
 the CLI (`flopsmeter report --run DIR --json`) in several scenarios: catalog
 model with sequence lengths, counts only, known base compute, budgets, a
-crashed run, a resumed run, two ranks in separate processes, and GPU sampling
-through the fake NVML library. Each is validated; then edits a reader must
+crashed run, a resumed run, two ranks in separate processes, GPU sampling
+through the fake NVML library, and `flopsmeter watch` reading a job's token
+files. Each is validated; then edits a reader must
 not accept (an exact value as a number, an unknown key, a wrong status, ...)
 are checked to be rejected.
 
@@ -15,6 +16,7 @@ Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so FLOPSMETER_CLI=BUILD/flopsmeter \
 
 import copy
 import ctypes
+import fractions
 import json
 import os
 import shutil
@@ -233,11 +235,8 @@ class RecordSchemaTest(unittest.TestCase):
         self.assertEqual(r["gpu_size"], r["ranks"]["world_size"], what)
         self.assertEqual(r["Flops_hardware"], r["hardware"]["bound_flop"], what)
         self.assertEqual(r["Flops_original"], r["base_model_compute"]["flop"], what)
-        self.assertAlmostEqual(r["tokens_processed"], int(r["exact"]["tokens_processed"]), delta=1, msg=what)
-        # number() is not correctly rounded above 2^64 (it converts the two halves
-        # separately): allow one ulp.
-        architecture = int(r["exact"]["Flops_architecture"])
-        self.assertAlmostEqual(r["Flops_architecture"], float(architecture), delta=2 ** -52 * architecture, msg=what)
+        self.assertCorrectlyRounded(r, what)
+        self.assertThresholdForms(r, what)
         n_total, n_trainable, d = r["N_total"], r["N_trainable"], int(r["exact"]["tokens_processed"])
         self.assertEqual(int(r["flops_exact"]["eu_6nd"]), 6 * n_total * d, what)
         self.assertEqual(int(r["flops_exact"]["peft_aware"]), (4 * n_total + 2 * n_trainable) * d, what)
@@ -256,11 +255,64 @@ class RecordSchemaTest(unittest.TestCase):
                                    delta=1e-9 * max(1.0, r["pct_of_pretrain"]), msg=what)
             self.assertNotEqual(r["threshold_value"], r["Flops_original"], what)  # AWS defect 3
         spent, kept = r["tokens"]["spent"], r["tokens"]["in_final_weights"]
-        self.assertEqual(int(r["tokens"]["lost_to_crashes"]), int(spent["tokens"]) - int(kept["tokens"]), what)
+        not_in = int(r["tokens"]["not_in_final_weights"])
+        self.assertEqual(not_in, int(spent["tokens"]) - int(kept["tokens"]), what)
         if r["ranks"]["journals"] == r["ranks"]["world_size"]:  # else an all-reduce may stand in
             self.assertEqual(sum(int(s["spent"]["tokens"]) for s in r["segments"]), int(spent["tokens"]), what)
+            self.assertEqual(sum(int(s["not_in_final_weights"]["tokens"]) for s in r["segments"]), not_in, what)
+        micro_batches_known = r["tokens"]["source"] == "meter"
+        for counts in [spent, kept] + [s["spent"] for s in r["segments"]]:
+            self.assertEqual(counts["micro_batches"] is not None, micro_batches_known, what)
         if r["budget"] is not None:
-            self.assertEqual(r["budget"]["stopped_by_budget"], r["status"] == "stopped_by_budget", what)
+            budget = r["budget"]
+            self.assertEqual(budget["stopped_by_budget"], r["status"] == "stopped_by_budget", what)
+            if budget["fraction_exact"] is not None:
+                self.assertEqual(float(budget["fraction_exact"]), budget["fraction"], what)
+                threshold = r["exact"]["threshold_value_rational"]
+                exact_budget = fractions.Fraction(budget["fraction_exact"]) * fractions.Fraction(
+                    int(threshold["num"]), int(threshold["den"]))
+                self.assertEqual(int(budget["budget_exact"]), exact_budget.numerator // exact_budget.denominator, what)
+            for event in budget["events"]:
+                self.assertIn(event["kind"], ("budget_warning", "budget_stop"), what)
+        for event in r["events"]:
+            self.assertFalse(event["kind"].startswith("budget_"), what)
+        ranks_with_gpus = [g["rank"] for g in r["hardware"]["gpus"]]
+        self.assertEqual(r["gpu_rank"], min(ranks_with_gpus) if ranks_with_gpus else None, what)
+        self.assertNotIn("command", r["provenance"]["options"], what)
+
+    def assertCorrectlyRounded(self, r, what):
+        """Every number beside an exact integer is that integer correctly rounded
+        (Python's float(int) rounds to nearest, ties to even)."""
+        pairs = [(r["tokens_processed"], r["exact"]["tokens_processed"]),
+                 (r["Flops_architecture"], r["exact"]["Flops_architecture"]),
+                 (r["compliance"]["flop"], r["compliance"]["exact"]),
+                 (r["compliance"]["in_final_weights_flop"], r["compliance"]["in_final_weights_exact"]),
+                 (r["Flops_original"], r["base_model_compute"]["exact"]),
+                 (r["base_model_compute"]["flop"], r["base_model_compute"]["exact"])]
+        pairs += [(r["flops"][name], r["flops_exact"][name]) for name in ("eu_6nd", "peft_aware", "detailed")]
+        for regime in r["regimes"]:
+            pairs += [(regime["compute_flop"], regime["compute_exact"]),
+                      (regime["headroom_flop"], regime["headroom_exact"]),
+                      (regime["headroom_tokens"], regime["headroom_tokens_exact"])]
+        if r["budget"] is not None:
+            pairs.append((r["budget"]["budget_flop"], r["budget"]["budget_exact"]))
+        for number, exact in pairs:
+            if exact is None:
+                self.assertIsNone(number, what)
+            else:
+                self.assertEqual(number, float(int(exact)), f"{what}: {exact}")
+
+    def assertThresholdForms(self, r, what):
+        """The machine {num, den} is in lowest terms and agrees with the readable
+        Fraction::to_string() text."""
+        threshold = r["eu_modification_threshold"]
+        forms = [(r["exact"]["threshold_value"], r["exact"]["threshold_value_rational"]),
+                 (threshold["threshold_exact"], threshold["threshold_rational"])]
+        forms += [(regime["threshold_exact"], regime["threshold_rational"]) for regime in r["regimes"]]
+        for text, rational in forms:
+            num, den = int(rational["num"]), int(rational["den"])
+            self.assertEqual(fractions.Fraction(num, den).denominator, den, what)
+            self.assertEqual(text.split(" ")[0], str(num) if den == 1 else f"{num}/{den}", what)
 
     def begin(self, run_dir, **options):
         return self.native.begin({"run": run_dir, "journal-interval": 3600, **options})
@@ -357,7 +409,7 @@ class RecordSchemaTest(unittest.TestCase):
         for name, r in views.items():
             self.assertEqual(r["model"]["counts_source"], "trainer", name)
             self.assertIsNone(r["flops"]["detailed"], name)
-            self.assertNotIn("detailed", r["flops_exact"], name)
+            self.assertIsNone(r["flops_exact"]["detailed"], name)
             self.assertIn("unavailable", r["formulas"]["detailed"], name)
             self.assertEqual(r["compliance"]["formula"], "eu_6nd", name)
             self.assertIsNone(r["num_epochs"], name)
@@ -373,6 +425,8 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertValid(r, pretrain)
             self.assertEqual(r["threshold_type"], "known_one_third")
             self.assertEqual(r["exact"]["threshold_value"], exact)
+            self.assertEqual(r["exact"]["threshold_value_rational"],
+                             {"num": exact.split("/")[0], "den": "3" if "/" in exact else "1"})
             self.assertEqual(r["base_model_compute"]["status"], "given")
             self.assertIsInstance(r["pct_of_pretrain"], float)
             self.assertEqual(r["Flops_original"], float(pretrain))
@@ -421,8 +475,10 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertEqual(budget["basis"], "absolute", name)
             self.assertIsNone(budget["fraction"], name)
             self.assertEqual(budget["budget_exact"], "30000000000", name)
+            self.assertIsNone(budget["fraction_exact"], name)
             self.assertTrue(budget["stopped_by_budget"], name)
-            self.assertTrue(budget["events"], name)
+            self.assertEqual(budget["events"][-1]["kind"], "budget_stop", name)
+            self.assertEqual(r["events"], [], name)
 
     def test_budget_fraction_of_the_threshold(self):
         run = self.new_dir()
@@ -432,6 +488,9 @@ class RecordSchemaTest(unittest.TestCase):
         self.assertValid(r, "budget-fraction")
         self.assertEqual(r["budget"]["basis"], "fraction_of_eu_modification_threshold")
         self.assertEqual(r["budget"]["fraction"], 0.5)
+        self.assertEqual(r["budget"]["fraction_exact"], "0.5")
+        # Exactly half of 1e23/3, rounded down (a double product gave ...65967616).
+        self.assertEqual(r["budget"]["budget_exact"], "16666666666666666666666")
         self.assertFalse(r["budget"]["stopped_by_budget"])
 
     def test_crashed_run_is_reported_as_crashed(self):
@@ -460,7 +519,9 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertEqual((resumed["segment"], resumed["step"], resumed["exact"]), (1, 3, True), name)
             self.assertEqual(r["tokens"]["spent"]["tokens"], str(9 * 900), name)
             self.assertEqual(r["tokens"]["in_final_weights"]["tokens"], str(7 * 900), name)
-            self.assertEqual(r["tokens"]["lost_to_crashes"], str(2 * 900), name)
+            self.assertEqual(r["tokens"]["not_in_final_weights"], str(2 * 900), name)
+            self.assertEqual(r["segments"][0]["not_in_final_weights"],
+                             {"tokens": str(2 * 900), "reason": "segment 2 resumed from its checkpoint at step 3"}, name)
 
     def test_two_ranks_in_separate_processes(self):
         run = self.new_dir()
@@ -474,7 +535,8 @@ class RecordSchemaTest(unittest.TestCase):
         for name, r in views.items():
             self.assertTrue(r["complete"], name)
             self.assertEqual(r["gpu_size"], 2, name)
-            self.assertEqual(r["gpu_rank"], 0, name)
+            self.assertIsNone(r["gpu_rank"], name)  # no GPU sampled
+            self.assertEqual([s["world_size"] for s in r["segments"]], [2, 2], name)
             self.assertEqual(r["ranks"]["journals"], 2, name)
             self.assertEqual(r["ranks"]["missing"], [], name)
             self.assertEqual(sorted(r["provenance"]["journals"]), ["0", "1"], name)
@@ -526,6 +588,47 @@ class RecordSchemaTest(unittest.TestCase):
             self.assertEqual(len(r["hardware"]["gpus"]), 2, name)
             self.assertEqual(r["energy"]["methods"], ["counter", "power_integral"], name)
             self.assertGreater(r["energy"]["joules"], 0, name)
+            self.assertEqual(r["gpu_rank"], 0, name)
+            [sampler] = r["hardware"]["samplers"]
+            self.assertEqual((sampler["state"], sampler["driver_version"], sampler["hz"], sampler["library"]),
+                             ("sampled", "550.54.15", 200, self.fake_nvml), name)
+            self.assertIsInstance(sampler["notes"], list, name)
+
+    def test_nvml_on_a_rank_that_leaves_sampling_to_local_rank_0(self):
+        run = self.new_dir()
+        meter = self.begin(run, nvml=True, rank=1, **{"n-total": 1000, "world-size": 2, "local-rank": 1})
+        train(meter, 1)
+        meter.end()
+        r = self.native.report_run(run)
+        self.assertValid(r, "local rank 1")
+        self.assertEqual(r["hardware"]["sampler"], "sampled by local rank 0 of this node")
+        self.assertEqual([s["state"] for s in r["hardware"]["samplers"]], ["sampled by local rank 0 of this node"])
+        self.assertIsNone(r["gpu_rank"])
+
+    def watch(self, run_dir, job, *flags):
+        done = subprocess.run([self.cli, "watch", "--run", run_dir, "--n-total", "1000", "--json", *flags, "--",
+                               "/bin/sh", "-c", job], capture_output=True, text=True, timeout=60,
+                              env=clean_environment())
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return json.loads(done.stdout)
+
+    def test_watch_records_where_its_tokens_come_from(self):
+        jobs = {
+            "token file": ("tokens.txt", "echo 100 > {path}; echo 250 >> {path}", "250"),
+            "trainer_state.json": ("trainer_state.json",
+                                   "echo '{{\"global_step\": 3, \"num_input_tokens_seen\": 1200}}' > {path}", "1200"),
+        }
+        for source, (name, job, tokens) in jobs.items():
+            with self.subTest(source):
+                run, path = self.new_dir(), os.path.join(self.new_dir(), name)
+                ended = self.watch(run, job.format(path=path), "--tokens-from", path)
+                for view, r in self.all_views(run, ended).items():
+                    self.assertEqual(r["tokens"]["source"], source, view)
+                    self.assertEqual(r["tokens"]["spent"]["tokens"], tokens, view)
+                    self.assertIsNone(r["tokens"]["spent"]["micro_batches"], view)
+        r = self.watch(self.new_dir(), "true")
+        self.assertValid(r, "watch without --tokens-from")
+        self.assertEqual(r["tokens"]["source"], "none")
 
     def test_nvml_requested_without_a_library(self):
         run = self.new_dir()
@@ -535,6 +638,9 @@ class RecordSchemaTest(unittest.TestCase):
         r = meter.end()
         self.assertValid(r, "NVML unavailable")
         self.assertTrue(r["hardware"]["sampler"].startswith("unavailable: "), r["hardware"]["sampler"])
+        [sampler] = r["hardware"]["samplers"]
+        self.assertEqual(sampler["state"], r["hardware"]["sampler"])
+        self.assertIsNone(sampler["driver_version"])
         self.assertIsNone(r["Flops_hardware"])
         self.assertIsNone(r["gpu_name"])
         self.assertIsNone(r["energy"]["joules"])
@@ -599,7 +705,32 @@ class RecordSchemaTest(unittest.TestCase):
             "an absolute budget with a fraction": put("budget", "fraction", 0.5),
             "flops.detailed null with flops_exact.detailed": put("flops", "detailed", None),
             "a wrong formula name": put("compliance", "formula", "6nd"),
-            "a wrong schema id": put("schema", "flopsmeter.run/2"),
+            "the previous schema id": put("schema", "flopsmeter.run/1"),
+            "the /1 name lost_to_crashes": put("tokens", "lost_to_crashes", "0"),
+            "a missing not_in_final_weights": drop("tokens", "not_in_final_weights"),
+            "a segment without the reason key": drop("segments", 0, "not_in_final_weights", "reason"),
+            "an absent flops_exact.detailed": drop("flops_exact", "detailed"),
+            "an absent headroom_tokens_exact": drop("regimes", 0, "headroom_tokens_exact"),
+            "an absent provenance.recipe": drop("provenance", "recipe"),
+            "an absent provenance.options": drop("provenance", "options"),
+            "the command in provenance.options": put("provenance", "options", "command", ["train.py"]),
+            "a threshold rational as a number": put("exact", "threshold_value_rational", "num", 10 ** 23),
+            "a threshold rational with a zero denominator": put("eu_modification_threshold", "threshold_rational",
+                                                                "den", "0"),
+            "a regime without its threshold rational": drop("regimes", 0, "threshold_rational"),
+            "an absolute budget with fraction_exact": put("budget", "fraction_exact", "0.5"),
+            "a budget event among the other events": put("events", [{"rank": 0, "segment": 1, "kind": "budget_stop",
+                                                                     "message": "stop"}]),
+            "another event among the budget's": put("budget", "events", [{"rank": 0, "segment": 1,
+                                                                         "kind": "resume_without_checkpoint",
+                                                                         "message": "resumed"}]),
+            "an event as a string": put("events", ["budget 50% reached"]),
+            "gpu_rank without sampled GPUs": put("gpu_rank", 0),
+            "an unknown token source": put("tokens", "source", "guess"),
+            "micro-batches as a string": put("tokens", "spent", "micro_batches", "2"),
+            "a sampler state for a rank that did not request NVML": put("hardware", "samplers", [{
+                "rank": 0, "segment": 1, "node": "h", "local_rank": 0, "state": "not requested",
+                "driver_version": None, "hz": None, "library": None, "notes": []}]),
             "a local time": put("started_at", "2026-01-01T12:00:00+01:00"),
             "a bad journal hash": put("provenance", "journals", "0", "last_sha256", "abc"),
             "an unknown method": put("model", "method", "prefix_tuning"),

@@ -32,6 +32,15 @@ TEST(CliFlags, ParsesValuesSwitchesAndEqualsForm) {
   EXPECT_TRUE(r->has("json"));
 }
 
+TEST(CliFlags, EverythingAfterABareDoubleDashIsTakenVerbatim) {
+  auto r = parse_args(*find_command("watch"),
+                      {"--run", "d", "--", "python", "train.py", "--run", "other", "--json", "--", "-x"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->get("run"), "d") << "the command's own --run is not watch's";
+  EXPECT_FALSE(r->has("json"));
+  EXPECT_THAT(r->positional, ::testing::ElementsAre("python", "train.py", "--run", "other", "--json", "--", "-x"));
+}
+
 TEST(CliFlags, ErrorsSayWhatIsWrong) {
   const CommandDef& estimate = *find_command("estimate");
   EXPECT_EQ(parse_args(estimate, {"--lora-r"}).status().message(), "--lora-r needs a value (N)");

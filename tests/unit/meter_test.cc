@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "api/meter_options.h"
+#include "api/run_report.h"
 #include "flopsmeter/meter.h"
 #include "test_support.h"
 
@@ -63,7 +64,7 @@ TEST(Meter, EndWritesTheRecordWithExactTokensAndTheAwsFields) {
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_EQ(rec->tokens, 1000u);
   auto j = nlohmann::json::parse(std::ifstream(dir.path() + "/flops_meter.json"));
-  EXPECT_EQ(j["schema"], "flopsmeter.run/1");
+  EXPECT_EQ(j["schema"], "flopsmeter.run/2");
   EXPECT_EQ(j["N_total"], 1000);
   EXPECT_EQ(j["N_trainable"], 10);
   EXPECT_EQ(j["exact"]["tokens_processed"], "1000");
@@ -159,8 +160,12 @@ TEST(Meter, ResumingFromACheckpointCountsNothingTwiceAndFlagsTheLostCompute) {
   auto j = record_of(dir.path());
   EXPECT_EQ(j["exact"]["tokens_processed"], "200");             // 100 + 40 + 60 spent
   EXPECT_EQ(j["tokens"]["in_final_weights"]["tokens"], "160");  // 100 + 60
-  EXPECT_EQ(j["tokens"]["lost_to_crashes"], "40");
+  EXPECT_EQ(j["tokens"]["not_in_final_weights"], "40");
   EXPECT_EQ(j["segments"].size(), 2u);
+  EXPECT_EQ(j["segments"][0]["not_in_final_weights"]["tokens"], "40");
+  EXPECT_EQ(j["segments"][0]["not_in_final_weights"]["reason"], "segment 2 resumed from its checkpoint at step 10");
+  EXPECT_EQ(j["segments"][1]["not_in_final_weights"]["tokens"], "0");
+  EXPECT_TRUE(j["segments"][1]["not_in_final_weights"]["reason"].is_null());
   EXPECT_EQ(j["segments"][1]["resumed_from"]["step"], 10);
   EXPECT_TRUE(j["segments"][1]["resumed_from"]["exact"].get<bool>());
   EXPECT_EQ(j["status"], "completed");
@@ -310,7 +315,279 @@ TEST(Meter, TheBudgetWarnsAt50_80_90PercentAndStopsBeforeTheStepThatWouldCross) 
   ASSERT_TRUE(rec.ok());
   auto j = nlohmann::json::parse(rec->json);
   EXPECT_TRUE(j["budget"]["stopped_by_budget"].get<bool>());
-  EXPECT_EQ(j["budget"]["events"].size(), 4u);
+  ASSERT_EQ(j["budget"]["events"].size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(j["budget"]["events"][i]["kind"], "budget_warning");
+  EXPECT_EQ(j["budget"]["events"][3]["kind"], "budget_stop");
+  EXPECT_EQ(j["budget"]["events"][3]["rank"], 0);
+  EXPECT_EQ(j["budget"]["events"][3]["segment"], 1);
+  EXPECT_EQ(j["events"], nlohmann::json::array());
+}
+
+TEST(Meter, AResumeWithoutACheckpointIsAnEventOutsideTheBudgetsEvents) {
+  TempDir dir;
+  MeterOptions o = counts_only(dir.path());
+  o.budget_flop = Flop{1} << 100;
+  in_killed_child([&] {
+    auto meter = Meter::Begin(o);
+    if (!meter.ok()) _exit(3);
+    (*meter)->add(10, 10, 1);
+    (void)(*meter)->flush();
+    die();
+  });
+  o.resume = true;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  (*meter)->add(5, 5, 1);
+  ASSERT_TRUE((*meter)->end({}).ok());
+  auto j = record_of(dir.path());
+  EXPECT_EQ(j["budget"]["events"], nlohmann::json::array());
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["kind"], "resume_without_checkpoint");
+  EXPECT_EQ(j["events"][0]["segment"], 2);
+  EXPECT_EQ(j["tokens"]["not_in_final_weights"], "10");
+  EXPECT_NE(j["segments"][0]["not_in_final_weights"]["reason"].get<std::string>().find("no later segment resumed"),
+            std::string::npos);
+}
+
+TEST(Meter, AnInterruptedOrBudgetStoppedTailAfterTheLastCheckpointIsNotInTheFinalWeights) {
+  for (const char* status : {"interrupted", "stopped_by_budget", "failed"}) {
+    TempDir dir;
+    auto meter = Meter::Begin(counts_only(dir.path()));
+    ASSERT_TRUE(meter.ok());
+    (*meter)->add(100, 100, 1);
+    ASSERT_TRUE((*meter)->checkpoint(10, "ckpt-10").ok());
+    (*meter)->add(40, 40, 1);
+    EndOptions end;
+    end.status = status;
+    end.global_step = 14;
+    ASSERT_TRUE((*meter)->end(end).ok());
+    auto j = record_of(dir.path());
+    EXPECT_EQ(j["tokens"]["spent"]["tokens"], "140") << status;
+    EXPECT_EQ(j["tokens"]["in_final_weights"]["tokens"], "100") << status;
+    EXPECT_EQ(j["tokens"]["not_in_final_weights"], "40") << status;
+    EXPECT_EQ(j["segments"][0]["not_in_final_weights"]["reason"],
+              std::string(status) + " after its last checkpoint (step 10): the final weights are that checkpoint's");
+  }
+  // Completed: the trainer saved the final weights, so the tail is in them.
+  TempDir dir;
+  auto meter = Meter::Begin(counts_only(dir.path()));
+  ASSERT_TRUE(meter.ok());
+  (*meter)->add(100, 100, 1);
+  ASSERT_TRUE((*meter)->checkpoint(10, "ckpt-10").ok());
+  (*meter)->add(40, 40, 1);
+  ASSERT_TRUE((*meter)->end({}).ok());
+  EXPECT_EQ(record_of(dir.path())["tokens"]["not_in_final_weights"], "0");
+}
+
+TEST(Meter, AnUnfinishedSegmentWithoutACheckpointCountsInFullWithANote) {
+  TempDir dir;
+  auto meter = Meter::Begin(counts_only(dir.path()));
+  ASSERT_TRUE(meter.ok());
+  (*meter)->add(100, 100, 1);
+  EndOptions end;
+  end.status = "interrupted";
+  ASSERT_TRUE((*meter)->end(end).ok());
+  auto j = record_of(dir.path());
+  EXPECT_EQ(j["tokens"]["in_final_weights"]["tokens"], "100");
+  EXPECT_EQ(j["tokens"]["not_in_final_weights"], "0");
+  EXPECT_NE(j["notes"].dump().find("without a checkpoint line"), std::string::npos) << j["notes"];
+}
+
+TEST(Meter, ABudgetFractionIsExactRationalArithmeticOnItsDecimal) {
+  // 0.5 x 1e23/3 is 16666666666666666666666.67; through a double it came to
+  // 16666666666666665967616.
+  for (auto [fraction, decimal, budget] : {std::tuple{0.5, "0.5", "16666666666666666666666"},
+                                           std::tuple{0.9, "0.9", "30000000000000000000000"},
+                                           std::tuple{0.7, "0.7", "23333333333333333333333"}}) {
+    TempDir dir;
+    MeterOptions o = counts_only(dir.path());
+    o.budget_fraction = fraction;
+    auto meter = Meter::Begin(o);
+    ASSERT_TRUE(meter.ok());
+    (*meter)->add(10, 10, 1);
+    ASSERT_TRUE((*meter)->end({}).ok());
+    auto j = record_of(dir.path());
+    EXPECT_EQ(j["budget"]["fraction_exact"], decimal);
+    EXPECT_EQ(j["budget"]["budget_exact"], budget) << decimal;
+    EXPECT_EQ(j["exact"]["threshold_value_rational"],
+              (nlohmann::json{{"num", "100000000000000000000000"}, {"den", "3"}}));
+  }
+}
+
+TEST(RunRecord, NumbersAreTheCorrectlyRoundedValuesOfTheExactIntegers) {
+  // Just above 2^64 and near 2^100, where adding the two 64-bit halves as
+  // doubles rounds twice: the low half rounds onto a tie, which then goes to
+  // even, down, while the exact value is above the tie.
+  const Flop above_2_64 = (Flop{1} << 64) + (Flop{1} << 63) + (Flop{1} << 11) + 1;
+  const double above_2_64_rounded = std::ldexp(1.0, 64) + std::ldexp(1.0, 63) + std::ldexp(1.0, 12);
+  const Flop near_2_100 = (Flop{1} << 100) + (Flop{1} << 63) + (Flop{1} << 47) + 1;
+  const double near_2_100_rounded = std::ldexp(1.0, 100) + std::ldexp(1.0, 63) + std::ldexp(1.0, 48);
+  EXPECT_NE(to_double(above_2_64), above_2_64_rounded) << "the case must round twice the naive way";
+  EXPECT_NE(to_double(near_2_100), near_2_100_rounded);
+  EXPECT_EQ(nearest_double(above_2_64), above_2_64_rounded);
+  EXPECT_EQ(nearest_double(near_2_100), near_2_100_rounded);
+  // Ties go to even; below 2^64 the conversion is the hardware's.
+  EXPECT_EQ(nearest_double((Flop{1} << 64) + (Flop{1} << 11)), std::ldexp(1.0, 64));
+  EXPECT_EQ(nearest_double((Flop{1} << 64) + 3 * (Flop{1} << 11)), std::ldexp(1.0, 64) + std::ldexp(1.0, 13));
+  EXPECT_EQ(nearest_double(~Flop{0}), std::ldexp(1.0, 128));
+  EXPECT_EQ(nearest_double(Flop{UINT64_MAX}), std::ldexp(1.0, 64));
+  EXPECT_EQ(nearest_double(0), 0.0);
+
+  TempDir dir;
+  MeterOptions o = counts_only(dir.path());
+  o.n_total = o.n_trainable = 7'000'000'000;
+  o.budget_flop = above_2_64;
+  o.pretrain = BaseCompute{};
+  o.pretrain->flop = near_2_100;
+  o.pretrain->source = "test";
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  (*meter)->add(1'000'000'010'489, 1'000'000'010'489, 1);  // 42000000440538000000000 FLOP by both formulas
+  ASSERT_TRUE((*meter)->end({}).ok());
+  auto j = record_of(dir.path());
+  EXPECT_EQ(j["budget"]["budget_flop"].get<double>(), above_2_64_rounded);
+  EXPECT_EQ(j["Flops_original"].get<double>(), near_2_100_rounded);
+  EXPECT_EQ(j["base_model_compute"]["flop"].get<double>(), near_2_100_rounded);
+  const double flop = 42000000440538000000000.0;  // the compiler rounds a literal correctly
+  ASSERT_EQ(j["exact"]["Flops_architecture"], "42000000440538000000000");
+  EXPECT_NE(to_double(Flop{42000000440538} * 1'000'000'000), flop);
+  EXPECT_EQ(j["Flops_architecture"].get<double>(), flop);
+  EXPECT_EQ(j["flops"]["peft_aware"].get<double>(), flop);
+  EXPECT_EQ(j["flops"]["eu_6nd"].get<double>(), flop);
+  EXPECT_EQ(j["compliance"]["flop"].get<double>(), flop);
+  for (const auto& regime : j["regimes"]) {
+    if (regime["compute_exact"] == "42000000440538000000000") {
+      EXPECT_EQ(regime["compute_flop"].get<double>(), flop) << regime["id"];
+    }
+  }
+}
+
+TEST(RunRecord, EveryKeyIsPresentWithNullForUnknown) {
+  TempDir dir;
+  auto meter = Meter::Begin(counts_only(dir.path()));
+  ASSERT_TRUE(meter.ok());
+  ASSERT_TRUE((*meter)->end({}).ok());  // no tokens: no detailed count, no headroom in tokens
+  auto j = record_of(dir.path());
+  ASSERT_TRUE(j["flops_exact"].contains("detailed"));
+  EXPECT_TRUE(j["flops_exact"]["detailed"].is_null());
+  for (const auto& regime : j["regimes"]) {
+    ASSERT_TRUE(regime.contains("headroom_tokens_exact")) << regime["id"];
+    EXPECT_EQ(regime["headroom_tokens"].is_null(), regime["headroom_tokens_exact"].is_null()) << regime["id"];
+    EXPECT_TRUE(regime["threshold_rational"].contains("den")) << regime["id"];
+  }
+  for (const char* key : {"recipe", "model_config"}) {
+    ASSERT_TRUE(j["provenance"].contains(key)) << key;
+    EXPECT_TRUE(j["provenance"][key].is_null()) << key;
+  }
+  EXPECT_EQ(j["provenance"]["datasets"], nlohmann::json::array());
+  EXPECT_TRUE(j["budget"].is_null());
+  EXPECT_TRUE(j["gpu_rank"].is_null()) << "no GPU was sampled";
+}
+
+TEST(RunRecord, ProvenanceHasTheEffectiveOptionsByFlagName) {
+  TempDir dir;
+  MeterOptions o = counts_only(dir.path());
+  o.budget_fraction = 0.25;
+  o.job_name = "job-7";
+  o.command = {"train.py", "--lr", "1e-4"};
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok());
+  ASSERT_TRUE((*meter)->end({}).ok());
+  const nlohmann::json options = record_of(dir.path())["provenance"]["options"];
+  EXPECT_EQ(options["budget-fraction"], 0.25);
+  EXPECT_EQ(options["job-name"], "job-7");
+  EXPECT_EQ(options["n-total"], 1000);
+  EXPECT_EQ(options["sample-hz"], 10.0) << "defaults are part of the effective options";
+  EXPECT_FALSE(options.contains("command")) << "provenance.command holds it";
+  auto back = meter_options_from_json(options.dump(), "provenance.options");
+  EXPECT_TRUE(back.ok()) << back.status().ToString();
+}
+
+TEST(RunRecord, RanksThatDisagreeOnTheWorldSizeAreNamedInAWarning) {
+  TempDir dir;
+  for (uint32_t rank : {1u, 2u}) {
+    MeterOptions o = counts_only(dir.path());
+    o.rank = rank;
+    o.world_size = 3;
+    auto meter = Meter::Begin(o);
+    ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+    (*meter)->add(10, 10, 1);
+    ASSERT_TRUE((*meter)->end({}).ok());
+  }
+  MeterOptions o = counts_only(dir.path());
+  o.world_size = 2;
+  o.end_wait_s = 0;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok());
+  (*meter)->add(5, 5, 1);
+  auto rec = (*meter)->end({});
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  auto j = nlohmann::json::parse(rec->json);
+  EXPECT_EQ(j["exact"]["tokens_processed"], "25") << "every journal present still counts";
+  EXPECT_NE(j["warnings"].dump().find("disagree on the world size (rank 0 says 2; ranks 1, 2 say 3)"),
+            std::string::npos)
+      << j["warnings"];
+  EXPECT_EQ(j["segments"][1]["world_size"], 3);
+}
+
+TEST(RunRecord, TheTokenSourceIsRecordedAndWatchLeavesMicroBatchesUnknown) {
+  TempDir meter_run;
+  {
+    auto meter = Meter::Begin(counts_only(meter_run.path()));
+    ASSERT_TRUE(meter.ok());
+    (*meter)->add(10, 10, 1);
+    ASSERT_TRUE((*meter)->end({}).ok());
+  }
+  auto j = record_of(meter_run.path());
+  EXPECT_EQ(j["tokens"]["source"], "meter");
+  EXPECT_EQ(j["tokens"]["spent"]["micro_batches"], 1);
+
+  // As `flopsmeter watch` feeds it: cumulative tokens, micro-batches unknown.
+  TempDir watched;
+  MeterOptions o = counts_only(watched.path());
+  o.token_source = "watch";
+  in_killed_child([&] {
+    auto meter = Meter::Begin(o);
+    if (!meter.ok()) _exit(3);
+    (*meter)->add(10, 10, 0);
+    (void)(*meter)->flush();
+    die();
+  });
+  j = record_of(watched.path());
+  EXPECT_EQ(j["tokens"]["source"], "watch") << "killed before its end line named the file";
+  EXPECT_TRUE(j["tokens"]["spent"]["micro_batches"].is_null());
+  EXPECT_TRUE(j["segments"][0]["spent"]["micro_batches"].is_null());
+  o.resume = true;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok());
+  (*meter)->add(20, 20, 0);
+  EndOptions end;
+  end.token_source = "trainer_state.json";
+  ASSERT_TRUE((*meter)->end(end).ok());
+  j = record_of(watched.path());
+  EXPECT_EQ(j["tokens"]["source"], "trainer_state.json");
+  EXPECT_TRUE(j["tokens"]["spent"]["micro_batches"].is_null());
+  EXPECT_TRUE(j["tokens"]["in_final_weights"]["micro_batches"].is_null());
+}
+
+TEST(RunRecord, ARankThatLeavesSamplingToLocalRank0SaysSo) {
+  TempDir dir;
+  MeterOptions o = counts_only(dir.path());
+  o.rank = 1;
+  o.world_size = 2;
+  o.local_rank = 1;
+  o.nvml = true;
+  o.nvml_library = dir.path() + "/no-such-libnvidia-ml.so";  // never loaded: local rank 0 samples
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  ASSERT_TRUE((*meter)->end({}).ok());
+  auto j = record_of(dir.path());
+  EXPECT_EQ(j["hardware"]["sampler"], "sampled by local rank 0 of this node");
+  ASSERT_EQ(j["hardware"]["samplers"].size(), 1u);
+  EXPECT_EQ(j["hardware"]["samplers"][0]["rank"], 1);
+  EXPECT_EQ(j["hardware"]["samplers"][0]["state"], "sampled by local rank 0 of this node");
+  EXPECT_TRUE(j["hardware"]["samplers"][0]["hz"].is_null());
+  EXPECT_TRUE(j["gpu_rank"].is_null());
 }
 
 TEST(Meter, PendingDevicePositionsCountAsTokensForTheBudgetUntilSynced) {
@@ -380,6 +657,50 @@ TEST(Meter, SampledGpusGiveTheHardwareBoundAndEnergy) {
   EXPECT_LE(j["hardware"]["utilization_weighted_flop"].get<double>(), j["Flops_hardware"].get<double>());
   EXPECT_GT(j["energy"]["joules"].get<double>(), 0.0);
   EXPECT_EQ(j["gpu_name"], "NVIDIA H100 80GB HBM3");
+  ASSERT_EQ(j["hardware"]["samplers"].size(), 1u);
+  const nlohmann::json& sampler = j["hardware"]["samplers"][0];
+  EXPECT_EQ(sampler["state"], "sampled");
+  EXPECT_EQ(sampler["hz"], 100.0);
+  EXPECT_EQ(sampler["library"], FM_FAKE_NVML_PATH);
+  EXPECT_TRUE(sampler["driver_version"].is_string());
+  EXPECT_TRUE(sampler["notes"].is_array());
+  EXPECT_EQ(j["gpu_rank"], 0);
+}
+
+TEST(RunRecord, GpuRankIsTheLowestRankWithSampledGpus) {
+  TempDir dir;
+  const std::string script = dir.path() + "/gpus.txt";
+  std::ofstream(script) << "driver=550.54.15\n"
+                           "name=NVIDIA H100 80GB HBM3 | uuid=GPU-a | sm_clock=1980 | max_sm_clock=1980 | util=50"
+                           " | power_mw=700000 | energy_mj_per_s=700000 | cc=9.0 | sm_count=132\n";
+  ::setenv("FAKE_NVML_SCRIPT", script.c_str(), 1);
+  // Rank 0 is local rank 1 of its node; rank 1 is that node's local rank 0 and samples.
+  MeterOptions sampling = counts_only(dir.path() + "/run");
+  sampling.rank = 1;
+  sampling.world_size = 2;
+  sampling.local_rank = 0;
+  sampling.nvml = true;
+  sampling.nvml_library = FM_FAKE_NVML_PATH;
+  sampling.sample_hz = 100;
+  MeterOptions other = sampling;
+  other.rank = 0;
+  other.local_rank = 1;
+  auto rank1 = Meter::Begin(sampling);
+  ASSERT_TRUE(rank1.ok()) << rank1.status().ToString();
+  auto rank0 = Meter::Begin(other);
+  ASSERT_TRUE(rank0.ok()) << rank0.status().ToString();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE((*rank1)->end({}).ok());
+  auto rec = (*rank0)->end({});
+  ::unsetenv("FAKE_NVML_SCRIPT");
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  auto j = nlohmann::json::parse(rec->json);
+  EXPECT_EQ(j["gpu_rank"], 1);
+  EXPECT_EQ(j["hardware"]["sampler"], "sampled");
+  ASSERT_EQ(j["hardware"]["samplers"].size(), 2u);
+  EXPECT_EQ(j["hardware"]["samplers"][0]["state"], "sampled by local rank 0 of this node");
+  EXPECT_EQ(j["hardware"]["samplers"][1]["state"], "sampled");
+  EXPECT_EQ(j["hardware"]["samplers"][1]["driver_version"], "550.54.15");
 }
 #endif
 

@@ -196,20 +196,21 @@ TEST_F(TokenSourceTest, MalformedTokenLinesBecomeNotesWithTheirLineNumbers) {
   Write("tokens.txt", "100\nstep=2 tokens=200\n300\n250\n18446744073709551616\n400\n");
   auto progress = source.poll();
   ASSERT_TRUE(progress.has_value());
-  EXPECT_EQ(progress->tokens, 400u);
-  EXPECT_EQ(progress->step, 3u);
+  EXPECT_EQ(progress->tokens, 450u) << "300, then from 250 again to 400: 300 + 150 spent";
+  EXPECT_EQ(progress->step, 4u);
   const std::string file = Path("tokens.txt");
   EXPECT_THAT(source.take_notes(),
               ElementsAre(file + ":2: 'step=2 tokens=200' is not a token count (one cumulative count per line); "
                                  "line ignored",
-                          file + ":4: 250 is below the previous count 300 (counts are cumulative); line ignored",
+                          file + ":4: 250 is below the previous count 300: the job counts again from an earlier "
+                                 "point (a restart from a checkpoint?); what it does again counts as spent",
                           HasSubstr(file + ":5: '18446744073709551616' is not a token count")));
 
   Append("tokens.txt", "a\nb\nc\nd\ne\n500\n");
   progress = source.poll();
   ASSERT_TRUE(progress.has_value());
-  EXPECT_EQ(progress->tokens, 500u);
-  EXPECT_THAT(source.take_notes(), ElementsAre(HasSubstr(":7: 'a'"), HasSubstr(":8: 'b'"),
+  EXPECT_EQ(progress->tokens, 550u);
+  EXPECT_THAT(source.take_notes(), ElementsAre(HasSubstr(":7: 'a'"), HasSubstr(":8: 'b'"), HasSubstr(":9: 'c'"),
                                                file + ": further malformed lines are ignored without a note"));
 }
 
