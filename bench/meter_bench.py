@@ -9,9 +9,10 @@ micro-batches of 4 rows x 32 positions, right-padded with an attention_mask
 (row lengths 8..32). Small, because Debian's torch uses the reference BLAS:
 a step is tens of milliseconds of torch work, most of it per-op overhead. With the meter, every micro-batch calls
 meter.add_batch(input_ids=..., attention_mask=...) and every step
-meter.step(step) (flopsmeter.Meter, python/flopsmeter, journal interval 10 s).
-The baseline is the same loop without the meter. Runs of both alternate, the
-order rotating per repetition, so the machine's load drifts onto both alike.
+meter.step(step)["stop"] (flopsmeter.Meter, python/flopsmeter, journal interval 10 s), once without a
+budget and once with budget_fraction=0.9 (far from reached), where every step reads the library's state.
+The baseline is the same loop without the meter. Runs of the three alternate, the
+order rotating per repetition, so the machine's load drifts onto all alike.
 
 When `import flopsmeter` fails (or with --ctypes) the C ABI is called
 directly through ctypes per micro-batch (fm_meter_add with the mask's sum
@@ -67,11 +68,12 @@ class PackageMeter:
 
     mode = "flopsmeter.Meter (python/flopsmeter)"
 
-    def __init__(self, run_dir, parameters):
+    def __init__(self, run_dir, parameters, budget_fraction=None):
         import flopsmeter
 
         self.meter = flopsmeter.Meter(run_dir, model_name="bench-mlp", n_total=parameters, n_trainable=parameters,
-                                      journal_interval=10, command=["meter_bench.py"])
+                                      journal_interval=10, command=["meter_bench.py"],
+                                      budget_fraction=budget_fraction)
 
     def add(self, batch):
         self.meter.add_batch(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
@@ -88,7 +90,7 @@ class CtypesMeter:
 
     mode = "ctypes on the C ABI (fallback)"
 
-    def __init__(self, run_dir, parameters):
+    def __init__(self, run_dir, parameters, budget_fraction=None):
         path = os.environ.get("FLOPSMETER_LIBRARY", "libflopsmeter.so")
         lib = ctypes.CDLL(path)
         u64, handle_t = ctypes.c_uint64, ctypes.c_void_p
@@ -107,6 +109,8 @@ class CtypesMeter:
         error = ctypes.c_void_p()
         options = {"run": run_dir, "model-name": "bench-mlp", "n-total": parameters, "n-trainable": parameters,
                    "journal-interval": 10, "command": ["meter_bench.py"]}
+        if budget_fraction is not None:
+            options["budget-fraction"] = budget_fraction
         if lib.fm_meter_begin(json.dumps(options).encode(), ctypes.byref(self.handle), ctypes.byref(error)) != 0:
             raise RuntimeError(ctypes.string_at(error.value).decode())
 
@@ -197,7 +201,8 @@ def main():
           + (f" ({why})" if why else ""), file=sys.stderr)
 
     run(model, optimizer, batches, 5, None, 1)  # warm-up
-    configs = ("base", "meter")
+    budget_fractions = {"meter": None, "budget": 0.9}  # the meter's configurations
+    configs = ("base", *budget_fractions)
     wall = {c: [] for c in configs}      # ms per step, per run
     inside = {c: [] for c in configs}    # us per step inside the calls, mean over the run
     typical = {c: [] for c in configs}   # us per step from the run's per-call medians
@@ -208,7 +213,8 @@ def main():
         for config in (configs if r % 2 == 0 else configs[::-1]):
             run_dir = tempfile.mkdtemp(prefix="meter_bench_py.", dir=args.tmp)
             try:
-                meter = meter_class(run_dir, parameters) if config == "meter" else None
+                meter = (meter_class(run_dir, parameters, budget_fractions[config]) if config in budget_fractions
+                         else None)
                 seconds, adds, steps = run(model, optimizer, batches, args.steps, meter, step)
                 if meter is not None:
                     meter.end()
@@ -224,27 +230,31 @@ def main():
     section = "3 torch loop (Python)"
     med = statistics.median
     base = med(wall["base"])
-    ours = med(wall["meter"])
-    diffs_us = [(m - b) * 1e3 for m, b in zip(wall["meter"], wall["base"])]
-    pcts = [(m - b) / b * 100 for m, b in zip(wall["meter"], wall["base"])]
     row(section, "step time, no meter [ms/step]", "", "", f"{base:.2f}", "",
         f"median of {args.reps} runs of {args.steps} steps, {spread(wall['base'], '{:.2f}', ' ms')}; "
         f"{MICRO_BATCHES} micro-batches of {ROWS}x{LENGTH}, AdamW; torch {torch.__version__}, 1 thread")
-    row(section, "wall per step, end to end [ms/step]", f"{ours:.2f}", "", f"{base:.2f}",
-        f"{med(diffs_us):+.0f} us ({med(pcts):+.2f}%)",
-        f"per-run difference to the same repetition's baseline run: {spread(diffs_us, '{:+.0f}', ' us')} "
-        f"({spread(pcts, '{:+.2f}', '%')}); the machine's noise sets this spread; meter: {meter_class.mode}"
-        + (f" because {why}" if why else ""))
-    t_ours, t_base = med(typical["meter"]), med(typical["base"])
-    row(section, "inside meter calls, typical [us/step]", f"{t_ours:.0f}", "", f"{t_base:.1f}",
-        f"{t_ours - t_base:+.0f} us ({(t_ours - t_base) / (base * 1e3) * 100:.2f}%)",
-        f"{MICRO_BATCHES} x p50(per-micro-batch call) + p50(step) per run, median of runs; per-micro-batch p50 "
-        f"{med(add_p50['meter']):.0f} us, step() p50 {med(step_p50['meter']):.0f} us; baseline: the same timers")
-    i_ours, i_base = med(inside["meter"]), med(inside["base"])
-    row(section, "inside meter calls, mean [us/step]", f"{i_ours:.0f}", "", f"{i_base:.1f}",
-        f"{i_ours - i_base:+.0f} us ({(i_ours - i_base) / (base * 1e3) * 100:.2f}%)",
-        f"every call's time summed over the run / steps, median of runs ({spread(inside['meter'], '{:.0f}', ' us')}); "
-        "includes the process being preempted inside a call, which a loaded machine does often")
+    for config, budget_fraction in budget_fractions.items():
+        label = "" if budget_fraction is None else f", budget_fraction={budget_fraction}"
+        ours = med(wall[config])
+        diffs_us = [(m - b) * 1e3 for m, b in zip(wall[config], wall["base"])]
+        pcts = [(m - b) / b * 100 for m, b in zip(wall[config], wall["base"])]
+        row(section, f"wall per step, end to end{label} [ms/step]", f"{ours:.2f}", "", f"{base:.2f}",
+            f"{med(diffs_us):+.0f} us ({med(pcts):+.2f}%)",
+            f"per-run difference to the same repetition's baseline run: {spread(diffs_us, '{:+.0f}', ' us')} "
+            f"({spread(pcts, '{:+.2f}', '%')}); the machine's noise sets this spread; meter: {meter_class.mode}"
+            + (f" because {why}" if why else ""))
+        t_ours, t_base = med(typical[config]), med(typical["base"])
+        row(section, f"inside meter calls, typical{label} [us/step]", f"{t_ours:.0f}", "", f"{t_base:.1f}",
+            f"{t_ours - t_base:+.0f} us ({(t_ours - t_base) / (base * 1e3) * 100:.2f}%)",
+            f"{MICRO_BATCHES} x p50(per-micro-batch call) + p50(step) per run, median of runs "
+            f"({spread(typical[config], '{:.0f}', ' us')}); per-micro-batch p50 {med(add_p50[config]):.0f} us, "
+            f"step() p50 {med(step_p50[config]):.0f} us; baseline: the same timers")
+        i_ours, i_base = med(inside[config]), med(inside["base"])
+        row(section, f"inside meter calls, mean{label} [us/step]", f"{i_ours:.0f}", "", f"{i_base:.1f}",
+            f"{i_ours - i_base:+.0f} us ({(i_ours - i_base) / (base * 1e3) * 100:.2f}%)",
+            f"every call's time summed over the run / steps, median of runs "
+            f"({spread(inside[config], '{:.0f}', ' us')}); includes the process being preempted inside a call, "
+            "which a loaded machine does often")
 
 
 if __name__ == "__main__":

@@ -114,6 +114,9 @@ def library():
     (FM_UNSUPPORTED) when the library's ABI version is not ABI_VERSION.
     """
     global _library
+    loaded = _library  # every call into the library comes here: no lock once loaded
+    if loaded is not None:
+        return loaded
     with _library_lock:
         if _library is not None:
             return _library
@@ -163,17 +166,23 @@ def call(function_name, *arguments, returns_text=False):
     """
     function = getattr(library(), function_name)
     error = ctypes.c_void_p()
-    result = ctypes.c_void_p()
     if returns_text:
+        result = ctypes.c_void_p()
         status = function(*arguments, ctypes.byref(result), ctypes.byref(error))
+        text = _take_string(result)
     else:
         status = function(*arguments, ctypes.byref(error))
-    text = _take_string(result)
-    message = _take_string(error)
+        text = None
     if status != 0:
-        code = _STATUS_NAMES.get(status, f"fm_status {status}")
-        raise FlopsMeterError(message or f"{function_name} failed", code)
+        raise failure(function_name, status, error)
     return text
+
+
+def failure(function_name, status, error):
+    """The FlopsMeterError for a non-zero fm_status from `function_name`,
+    with the library's message taken (and freed) from `error`, a c_void_p."""
+    code = _STATUS_NAMES.get(status, f"fm_status {status}")
+    return FlopsMeterError(_take_string(error) or f"{function_name} failed", code)
 
 
 def encode_json(value):

@@ -79,10 +79,14 @@ class FlopsMeterCallback(_TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         # The Trainer decided in DefaultFlowCallback.on_step_end (called
-        # first) whether this step logs or saves: those are the sync points.
-        if getattr(control, "should_log", False) or getattr(control, "should_save", False):
+        # first) whether this step logs, evaluates (its metrics are logged),
+        # saves or is the last: those are the sync points, and the steps
+        # whose compute figures the logs report (flops_metrics).
+        figures = any(getattr(control, flag, False) for flag in ("should_log", "should_evaluate",
+                                                                 "should_training_stop"))
+        if figures or getattr(control, "should_save", False):
             self.meter.sync()
-        budget = self.meter.step(state.global_step)
+        budget = self.meter.step(state.global_step, figures=figures)
         for warning in budget.get("new_warnings", []):
             logger.warning("flopsmeter: %s", warning)
         if budget.get("stop"):
@@ -137,7 +141,9 @@ class FlopsMeterCallback(_TrainerCallback):
 
     def flops_metrics(self):
         """{"flops/compute", "flops/budget_fraction" (with a budget),
-        "flops/threshold_fraction"} after the last step; {} before one."""
+        "flops/threshold_fraction"} as of the last step that read them (every
+        step with a budget, else the steps that log, evaluate or end
+        training); {} before one."""
         state = self.meter.last_state if self.meter is not None else None
         if state is None:
             return {}

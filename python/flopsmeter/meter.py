@@ -9,13 +9,15 @@
                 save(...); meter.checkpoint(step, "ckpt"); break
     # the with block ends the run: flops_meter.json
 
-Tokens are counted on the batches' device: each micro-batch adds its
-non-padding count to a device tensor and its executed positions (batch x
-sequence length, known on the host) to the library at once; the device counts
-are read back in one copy only at sync points (sync(), checkpoint(), flush(),
-end(), every `sync_every` steps, and every step once compute passes 90% of a
-budget). Until then the library's budget guard counts each pending position
-as a token, which can only stop a run early, never late.
+Tokens of batches on an accelerator are counted on their device: each
+micro-batch adds its non-padding count to a device tensor and its executed
+positions (batch x sequence length, known on the host) to the library at
+once; the device counts are read back in one copy only at sync points
+(sync(), checkpoint(), flush(), end(), every `sync_every` steps, and every
+step once compute passes 90% of a budget). Until then the library's budget
+guard counts each pending position as a token, which can only stop a run
+early, never late. Batches on the CPU are counted on the host at once, since
+reading their count copies nothing.
 """
 
 import collections
@@ -67,6 +69,10 @@ class _LocalTotals:
         self.sequences = collections.Counter()
 
 
+def _ended_error():
+    return FlopsMeterError("the meter has ended or was closed", "FM_INVALID_ARGUMENT")
+
+
 class Meter:
     """One process's meter of a run (create it on every rank, after
     torch.distributed.init_process_group when there is one).
@@ -85,13 +91,21 @@ class Meter:
     option. Not thread-safe: call it from the training thread.
     """
 
+    # Batches on the CPU are counted on the host at once (reading their count
+    # copies nothing); False counts them as batches on an accelerator are,
+    # which is how the tests reach that path on a machine without one.
+    _cpu_batches_on_host = True
+
     def __init__(self, run_dir, options=None, *, sync_every=None, **keyword_options):
         merged = {**_distributed.rank_options(), **meter_options(options or {}),
                   **meter_options(keyword_options), "run": os.fspath(run_dir)}
         self.options = merged
         self.sync_every = sync_every
         self._varlen = str(merged.get("attention", "")) in _VARLEN_KERNELS
-        self._has_budget = "budget" in merged or "budget-fraction" in merged
+        # Whether the library keeps a budget, from the first step's state
+        # (budget_flop); None until then. With one, every step reads the
+        # state: the stop and the warnings come only in it.
+        self._has_budget = None
         self._handle = None
         handle = ctypes.c_void_p()
         _native.call("fm_meter_begin", _native.encode_json(merged), ctypes.byref(handle))
@@ -100,11 +114,18 @@ class Meter:
         # Collective: every rank creates its meter at the same point.
         self._host_group = _distributed.HostGroup()
         self._totals = _LocalTotals()
-        # int64 on the batches' device: [0] non-padding tokens since the last
-        # sync; with a varlen kernel [1 + L] sequences of length L.
+        # int64 on the device of the first batch counted there, read back at a
+        # sync: [0] non-padding tokens of dense batches since the last sync;
+        # with a varlen kernel [1 + L] sequences of length L, whose tokens are
+        # the sum of their lengths. Views into it (_device_tokens [0],
+        # _device_sequences [1:]) take the adds, one dispatch each.
         self._device_counts = None
+        self._device_tokens = None
+        self._device_sequences = None
+        self._device_ones = None  # scatter_add_'s source for the histogram, grown as needed
         self._warned_pad_without_eos = False
         self.stopped_by_budget = False
+        # The last state read from the library (see step()); None before one.
         self.last_state = None
 
     # --- per micro-batch -------------------------------------------------
@@ -114,12 +135,14 @@ class Meter:
         """Counts one micro-batch (one forward pass); call it with the batch's
         tensors (`meter.add_batch(**batch)`), before or after the forward pass.
 
-        Tokens: attention_mask is the authority (its ones are the tokens).
-        Without it, input_ids != pad_token_id when eos_token_id is given and
-        differs from pad_token_id; otherwise every position counts (pad == eos
-        would drop real EOS tokens, and a pad id is never -100). labels are
-        not used to count: prompt positions masked with -100 still run forward
-        and backward. Other inputs (pixel_values, ...) are ignored.
+        Tokens: attention_mask (batch x length) is the authority: its
+        non-zero entries are the tokens. Without it, input_ids != pad_token_id
+        when eos_token_id is given and differs from pad_token_id; otherwise
+        every position counts (pad == eos would drop real EOS tokens, and a
+        pad id is never -100). labels are not used to count: prompt positions
+        masked with -100 still run forward and backward. Other inputs
+        (pixel_values, ...) are ignored. A CPU batch's tokens reach the
+        library at once; a device batch's at the next sync point.
 
         Attention sequences: with a dense kernel each row is one sequence of
         the padded length. With a varlen kernel (attention="flash_attention_2")
@@ -127,33 +150,50 @@ class Meter:
         padding-free collator's position_ids, restarting at 0 at each
         sequence) are split at every restart.
         """
-        shaped = next((t for t in (attention_mask, input_ids, inputs_embeds, labels) if t is not None), None)
-        if shaped is None:
+        # This runs between a backward pass and the next forward, with the
+        # CPU's caches full of torch's state, where each Python call costs
+        # about a microsecond: the common case (a dense kernel) is written out
+        # here rather than in helpers.
+        handle = self._handle
+        if handle is None:
+            raise _ended_error()
+        for shaped in (attention_mask, input_ids, inputs_embeds, labels):
+            if shaped is not None:
+                break
+        else:
             raise ValueError("add_batch needs attention_mask, input_ids, inputs_embeds or labels")
         rows, length = (1, shaped.shape[0]) if shaped.dim() == 1 else (shaped.shape[0], shaped.shape[1])
         positions = rows * length
-        handle = self._live_handle()
-        token_mask = self._token_mask(attention_mask, input_ids, pad_token_id, eos_token_id)
-        if token_mask is None:
+        token_mask = attention_mask if attention_mask is not None else self._token_mask_from_ids(
+            input_ids, pad_token_id, eos_token_id)
+        if token_mask is not None and token_mask.dim() > 2:
+            raise ValueError(f"add_batch: a mask of shape {tuple(token_mask.shape)}; it counts the (batch, length) "
+                             "padding mask, not a 4-D attention mask")
+        totals = self._totals
+        totals.positions += positions
+        totals.micro_batches += 1
+        varlen = self._varlen and (token_mask is not None or position_ids is not None)
+        if varlen:
+            host = self._cpu_batches_on_host and (position_ids if token_mask is None else token_mask).is_cpu
+            count = self._count_varlen_on_host if host else self._count_varlen_on_device
+            count(handle, token_mask, position_ids, rows, length)
+            return
+        if token_mask is None:  # every position is a token
             self._lib.fm_meter_add(handle, positions, positions, 1)
-            self._totals.tokens += positions
+            totals.tokens += positions
+        elif self._cpu_batches_on_host and token_mask.is_cpu:  # its count is read without a device copy
+            tokens = int(token_mask.count_nonzero())
+            self._lib.fm_meter_add(handle, tokens, positions, 1)
+            totals.tokens += tokens
         else:
-            token_mask = token_mask.reshape(rows, length)
-            counts = self._counts_on(token_mask.device, length)
-            counts[0].add_(token_mask.ne(0).sum().to(counts.device))
+            self._add_device_tokens(token_mask)
             self._lib.fm_meter_add_positions(handle, positions, 1)
-        self._totals.positions += positions
-        self._totals.micro_batches += 1
-        if self._varlen and (token_mask is not None or position_ids is not None):
-            self._count_varlen_sequences(token_mask, position_ids, rows, length)
-        else:
-            self._lib.fm_meter_add_sequences(handle, length, rows)
-            self._totals.sequences[length] += rows
+        # Each row is one sequence of the padded length.
+        self._lib.fm_meter_add_sequences(handle, length, rows)
+        totals.sequences[length] += rows
 
-    def _token_mask(self, attention_mask, input_ids, pad_token_id, eos_token_id):
-        """A tensor whose non-zero entries are the tokens, or None for "all positions"."""
-        if attention_mask is not None:
-            return attention_mask
+    def _token_mask_from_ids(self, input_ids, pad_token_id, eos_token_id):
+        """Without attention_mask: a tensor whose non-zero entries are the tokens, or None for "all positions"."""
         if input_ids is None or pad_token_id is None:
             return None
         if eos_token_id is None:
@@ -166,37 +206,75 @@ class Meter:
             return None
         return input_ids != pad_token_id
 
-    def _counts_on(self, device, longest):
-        """The device counts (made on `device`, the first batch's), with room
-        for sequences of `longest` positions."""
-        import torch
+    def _add_device_tokens(self, token_mask):
+        """Adds a dense batch's non-padding count to the device counts, without
+        waiting for the device."""
+        device = token_mask.device
+        counts = self._counts_on(device, 0)
+        tokens = token_mask.count_nonzero()  # int64, like the counts
+        self._device_tokens.add_(tokens if device == counts.device else tokens.to(counts.device))
 
+    def _count_varlen_on_host(self, handle, token_mask, position_ids, rows, length):
+        """Hands a CPU batch's tokens and sequence lengths to the library now."""
+        lengths = self._sequence_lengths(token_mask, position_ids, rows, length)
+        # Rows without a token, and the unused slots of packed rows, run no attention.
+        sequences = collections.Counter(lengths[lengths.ne(0)].tolist())
+        tokens = sum(sequence_length * count for sequence_length, count in sequences.items())
+        self._lib.fm_meter_add(handle, tokens, rows * length, 1)
+        self._totals.tokens += tokens
+        for sequence_length, count in sequences.items():
+            self._add_sequences(handle, sequence_length, count)
+
+    def _count_varlen_on_device(self, handle, token_mask, position_ids, rows, length):
+        """Adds a batch's sequence lengths to the device histogram (their sum
+        is its tokens), without waiting for the device, and its positions to
+        the library."""
+        lengths = self._sequence_lengths(token_mask, position_ids, rows, length)
+        device = lengths.device
+        counts = self._counts_on(device, length)
+        if device != counts.device:
+            lengths = lengths.to(counts.device)
+        ones = self._device_ones
+        if ones is None or ones.numel() < lengths.numel():
+            self._device_ones = ones = counts.new_ones(lengths.numel())
+        self._device_sequences.scatter_add_(0, lengths, ones)
+        self._lib.fm_meter_add_positions(handle, rows * length, 1)
+
+    def _counts_on(self, device, longest):
+        """The device counts (made on `device`, the first device batch's), with
+        room for sequences of `longest` positions."""
         size = 2 + longest if self._varlen else 1
         counts = self._device_counts
         if counts is None or counts.numel() < size:
+            import torch
+
             grown = torch.zeros(size, dtype=torch.int64, device=device if counts is None else counts.device)
             if counts is not None:
-                grown[: counts.numel()] += counts
+                grown[: counts.numel()] = counts
             self._device_counts = counts = grown
+            self._device_tokens = counts[0]
+            self._device_sequences = counts[1:]
         return counts
 
-    def _count_varlen_sequences(self, token_mask, position_ids, rows, length):
-        """Adds each executed sequence's length to the device histogram."""
-        import torch
-
+    @staticmethod
+    def _sequence_lengths(token_mask, position_ids, rows, length):
+        """Each executed sequence's token count (int64, on the batch's device):
+        one per row, or with position_ids one per packed sequence (a restart
+        at 0), in a slot per position of which the unused ones stay 0."""
         if position_ids is None:
-            lengths = token_mask.ne(0).sum(dim=1)
-        else:
-            starts = position_ids.expand(rows, length) == 0
-            starts[:, 0] = True  # every row starts a sequence
-            segment = starts.reshape(-1).to(torch.int64).cumsum(0) - 1
-            # Each position adds 1 to its sequence's length, padding 0.
-            weights = (torch.ones_like(segment) if token_mask is None
-                       else token_mask.reshape(-1).ne(0).to(device=segment.device, dtype=torch.int64))
-            lengths = torch.zeros_like(segment).scatter_add_(0, segment, weights)
-        counts = self._counts_on(lengths.device, length)
-        lengths = lengths.to(counts.device)
-        counts.scatter_add_(0, lengths + 1, torch.ones_like(lengths))
+            rows_mask = token_mask if token_mask.dim() == 2 else token_mask.reshape(rows, length)
+            return rows_mask.count_nonzero(dim=1)
+        starts = position_ids.expand(rows, length) == 0
+        starts[:, 0] = True  # every row starts a sequence
+        segment = starts.reshape(-1).cumsum(0) - 1  # int64
+        # Each position adds 1 to its sequence's length, padding 0.
+        weights = (segment.new_ones(segment.shape) if token_mask is None
+                   else token_mask.reshape(-1).ne(0).to(device=segment.device, dtype=segment.dtype))
+        return segment.new_zeros(segment.shape).scatter_add_(0, segment, weights)
+
+    def _add_sequences(self, handle, length, count):
+        self._lib.fm_meter_add_sequences(handle, length, count)
+        self._totals.sequences[length] += count
 
     # --- sync points -----------------------------------------------------
 
@@ -208,31 +286,52 @@ class Meter:
             return
         values = counts.tolist()
         counts.zero_()
-        self._lib.fm_meter_sync_tokens(handle, values[0])
-        self._totals.tokens += values[0]
-        for length, count in enumerate(values[2:], start=1):  # [1] holds empty rows
-            if count:
-                self._lib.fm_meter_add_sequences(handle, length, count)
-                self._totals.sequences[length] += count
+        sequences = values[1:]  # [L]: sequences of length L
+        tokens = values[0] + sum(length * count for length, count in enumerate(sequences))
+        self._lib.fm_meter_sync_tokens(handle, tokens)
+        self._totals.tokens += tokens
+        for length, count in enumerate(sequences):
+            if length and count:  # a sequence without a token runs no attention
+                self._add_sequences(handle, length, count)
 
-    def step(self, global_step):
-        """An optimizer step finished: returns the budget state (dict), e.g.
-        {"global_step": 10, "compute_flop": "1.2e18", "budget_fraction": 0.42,
-        "threshold_fraction": 0.1, "new_warnings": [...], "stop": False}.
+    def step(self, global_step, figures=False):
+        """An optimizer step finished: returns the budget state (dict).
 
-        "stop" is True when one more step would cross the budget; then save a
-        checkpoint, call checkpoint(), and end the run (end() then defaults to
-        status "stopped_by_budget"). Across ranks the stop is agreed (one
-        host-side all-reduce per step, only when a budget is set), so every
-        rank stops at the same step.
+        Always {"global_step", "stop", "new_warnings"}: "stop" is True when
+        one more step would cross the budget; then save a checkpoint, call
+        checkpoint(), and end the run (end() then defaults to status
+        "stopped_by_budget"). "new_warnings" are the budget's 50/80/90% marks
+        crossed at this step.
+
+        With the figures as well, e.g. {"global_step": 10, "compute_flop":
+        "1.2e18", "budget_flop": "3e18", "budget_fraction": 0.42,
+        "threshold_flop": ..., "threshold_fraction": 0.1, "new_warnings": [],
+        "stop": False}, when this step read the library's state: every step
+        of a run with a budget (the stop and the warnings come only in it),
+        the first step, and any step called with figures=True. Otherwise the
+        state is neither requested nor parsed, which is most of step()'s cost;
+        last_state keeps the last one read.
+
+        Across ranks the stop is agreed (one host-side all-reduce per step,
+        only when a budget is set), so every rank stops at the same step.
         """
         near_budget = (self.last_state or {}).get("budget_fraction", 0) >= _EXACT_BUDGET_FRACTION
         if near_budget or (self.sync_every and global_step % self.sync_every == 0):
             self.sync()
-        state = json.loads(_native.call("fm_meter_step", self._live_handle(), global_step, returns_text=True))
+        handle = self._live_handle()
+        reads_state = figures or self._has_budget is not False
+        if not reads_state:  # no budget: no stop, no warnings
+            error = ctypes.c_void_p()
+            status = self._lib.fm_meter_step(handle, global_step, None, ctypes.byref(error))
+            if status != 0:
+                raise _native.failure("fm_meter_step", status, error)
+            return {"global_step": global_step, "stop": False, "new_warnings": []}
+        state = json.loads(_native.call("fm_meter_step", handle, global_step, returns_text=True))
+        # The same on every rank (the same options), so all of them take part in the all-reduce.
+        self._has_budget = state["budget_flop"] is not None
         if self._has_budget and self._host_group.active:
-            state["stop"] = self._host_group.any(state.get("stop", False))
-        if state.get("stop"):
+            state["stop"] = self._host_group.any(state["stop"])
+        if state["stop"]:
             self.stopped_by_budget = True
         self.last_state = state
         return state
@@ -285,7 +384,7 @@ class Meter:
 
     def _live_handle(self):
         if self._handle is None:
-            raise FlopsMeterError("the meter has ended or was closed", "FM_INVALID_ARGUMENT")
+            raise _ended_error()
         return self._handle
 
     def __enter__(self):

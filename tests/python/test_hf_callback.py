@@ -21,7 +21,7 @@ import torch.nn as nn
 
 import flopsmeter
 import tiny_llama
-from flopsmeter import hf
+from flopsmeter import _native, hf
 from flopsmeter.model_info import count_parameters, method_options
 
 TOKENIZER = types.SimpleNamespace(pad_token_id=tiny_llama.PAD_ID, eos_token_id=tiny_llama.EOS_ID)
@@ -40,8 +40,8 @@ def training_arguments(output_dir, **overrides):
 
 class Trainer:
     """The Trainer's inner loop as the callbacks see it: DefaultFlowCallback's
-    decisions (log / save every N steps) made before on_step_end, then log
-    and save, then the stop check."""
+    decisions (log / save every N steps, stop at the last step) made before
+    on_step_end, then log and save, then the stop check."""
 
     def __init__(self, callback, model, args, global_step=0):
         self.callback, self.model, self.args = callback, model, args
@@ -53,6 +53,7 @@ class Trainer:
     def train(self, batches, micro_batches_per_step=1, end=True):
         args, state, control = self.args, self.state, self.control
         self.callback.on_train_begin(args, state, control, model=self.model, processing_class=TOKENIZER)
+        max_steps = state.global_step + -(-len(batches) // micro_batches_per_step)
         for start in range(0, len(batches), micro_batches_per_step):
             for batch in batches[start:start + micro_batches_per_step]:
                 self.callback.observe_batch(batch)
@@ -62,6 +63,7 @@ class Trainer:
             state.global_step += 1
             control.should_log = state.global_step % args.logging_steps == 0
             control.should_save = state.global_step % args.save_steps == 0
+            control.should_training_stop = state.global_step >= max_steps
             self.callback.on_step_end(args, state, control)
             if control.should_log:
                 logs = {"loss": 1.0}
@@ -219,6 +221,17 @@ class CallbackTest(unittest.TestCase):
             self.assertAlmostEqual(logs["flops/budget_fraction"], 2 * logs["flops/threshold_fraction"])
         self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
 
+    def test_without_budget_the_state_is_read_at_the_steps_that_log(self):
+        callback = hf.FlopsMeterCallback()
+        with mock.patch.object(_native.library(), "fm_meter_step", wraps=_native.library().fm_meter_step) as spy:
+            trainer = self.train(callback, batches=tiny_llama.padded_batches(10), logging_steps=2, save_steps=3)
+        # Step 1 learns there is no budget; 2 and 4 log; 5 is the last. Saving (3) needs no figures.
+        self.assertEqual([c.args[1] for c in spy.call_args_list if c.args[2] is not None], [1, 2, 4, 5])
+        self.assertEqual(spy.call_count, 5)
+        self.assertEqual(len(trainer.logs), 2)
+        self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
+        self.assertEqual(callback.record["status"], "completed")
+
     def test_resumed_training_continues_the_run(self):
         batches = tiny_llama.padded_batches(8)
         first = Trainer(hf.FlopsMeterCallback(), tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
@@ -232,7 +245,7 @@ class CallbackTest(unittest.TestCase):
         record = resumed.callback.record
         tokens = [int(b["attention_mask"].sum()) for b in batches]
         self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), sum(tokens))
-        self.assertEqual(int(record["tokens"]["lost_to_crashes"]), sum(tokens[4:]))
+        self.assertEqual(int(record["tokens"]["not_in_final_weights"]), sum(tokens[4:]))
         self.assertEqual(len(record["segments"]), 2)
 
     def test_metered_trainer_counts_each_training_step(self):

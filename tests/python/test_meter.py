@@ -4,6 +4,7 @@ Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so PYTHONPATH=python:tests/python \
      python3 -m unittest test_meter
 """
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -31,6 +32,22 @@ def exact_tokens(record):
 
 def mask_tokens(batches):
     return sum(int(b["attention_mask"].sum()) for b in batches)
+
+
+def on_device():
+    """Counts CPU batches as batches on an accelerator are counted (device
+    tensors, read back at sync points), for machines without one."""
+    return mock.patch.object(flopsmeter.Meter, "_cpu_batches_on_host", False)
+
+
+def state_requests(meter):
+    """A spy on fm_meter_step: its calls' state_json arguments, None where the
+    state was not requested."""
+    return mock.patch.object(meter._lib, "fm_meter_step", wraps=meter._lib.fm_meter_step)
+
+
+def requested_steps(spy):
+    return [c.args[1] for c in spy.call_args_list if c.args[2] is not None]
 
 
 def killed_after_checkpoint(run_dir, batches):
@@ -112,20 +129,77 @@ class MeterTest(unittest.TestCase):
         def spy(original):
             return lambda tensor, *args: reads.append(original.__name__) or original(tensor, *args)
 
-        with self.meter() as meter, \
+        with on_device(), self.meter() as meter, \
                 mock.patch.object(torch.Tensor, "item", spy(item)), \
                 mock.patch.object(torch.Tensor, "tolist", spy(tolist)):
             for step, batch in enumerate(batches, 1):
                 meter.add_batch(**batch)
-                before_sync = meter.step(step)
+                before_sync = meter.step(step, figures=True)
             self.assertEqual(reads, [])
             meter.sync()
             self.assertEqual(len(reads), 1)
-            after_sync = meter.step(len(batches) + 1)
+            after_sync = meter.step(len(batches) + 1, figures=True)
             # Until the sync every pending position counted as a token.
             self.assertLess(float(after_sync["compute_flop"]), float(before_sync["compute_flop"]))
             record = meter.end()
         self.assertEqual(exact_tokens(record), mask_tokens(batches))
+
+    def test_cpu_batches_are_counted_at_once(self):
+        batches = tiny_llama.padded_batches(3, seed=3)
+        with self.meter() as meter:
+            for batch in batches:
+                meter.add_batch(**batch)
+            before_sync = meter.step(1, figures=True)
+            meter.sync()
+            self.assertEqual(meter.step(2, figures=True)["compute_flop"], before_sync["compute_flop"])
+            self.assertEqual(exact_tokens(meter.end()), mask_tokens(batches))
+
+    def test_host_and_device_counting_agree(self):
+        """The same batches counted on the host (CPU tensors) and as on a
+        device give the same tokens and the same sequence histogram, dense and
+        varlen; both equal what the masks say."""
+        left = torch.tensor([[0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1]])  # left padding
+        empty_row = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.bool)  # all-padding row
+        wide = torch.tensor([[1, 1, 1, 1, 0, 0, 0, 1], [1, 1, 0, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 0]])
+        strided = wide.t().contiguous().t()[:, ::2]  # rows 1100, 1010, 1111 with strides (1, 6)
+        self.assertFalse(strided.is_contiguous())
+        batches = [
+            {"input_ids": torch.ones_like(left), "attention_mask": left},                  # rows of 4, 1, 6
+            {"input_ids": torch.ones(2, 6, dtype=torch.int64), "attention_mask": empty_row},  # 3, 0
+            {"input_ids": torch.ones(3, 4, dtype=torch.int64), "attention_mask": strided},    # 2, 2, 4
+            {"input_ids": torch.ones(5, dtype=torch.int64), "attention_mask": torch.tensor([1, 1, 1, 0, 0])},  # 3
+            {"input_ids": torch.tensor([[5, 6, 7, 2, 0, 0], [9, 2, 0, 0, 0, 0]]),  # 4, 2 (the mask from the ids)
+             "pad_token_id": 0, "eos_token_id": 2},
+            {"input_ids": torch.ones(1, 8, dtype=torch.int64),  # packed 3, 2, 3 positions: 3, 2, 2 tokens
+             "attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1, 1, 0]]),
+             "position_ids": torch.tensor([[0, 1, 2, 0, 1, 0, 1, 2]])},
+            {"input_ids": torch.ones(1, 6, dtype=torch.int64),  # packed, no mask: 2, 4
+             "position_ids": torch.tensor([0, 1, 0, 1, 2, 3])},
+            {"input_ids": torch.ones(2, 3, dtype=torch.int64)},  # no mask: every position, 3 and 3
+            {"input_ids": torch.ones(1, 6, dtype=torch.int64),  # non-zero entries are tokens, not ones: 5
+             "attention_mask": torch.tensor([[1, 1, 2, 2, 2, 0]])},
+        ]
+        tokens = 11 + 3 + 8 + 3 + 6 + 7 + 6 + 6 + 5  # the batches' in order
+        expected = {
+            "sdpa": {6: 3 + 2 + 2 + 1 + 1, 4: 3, 5: 1, 8: 1, 3: 2},  # each row at its padded length
+            # Each row's or packed sequence's tokens; the all-padding row runs none.
+            "flash_attention_2": {1: 1, 2: 2 + 1 + 2 + 1, 3: 1 + 1 + 1 + 2, 4: 1 + 1 + 1 + 1, 5: 1, 6: 1},
+        }
+        for attention, sequences in expected.items():
+            records = {}
+            for place in ("host", "device"):
+                name = f"{attention}-{place}"
+                counting = on_device() if place == "device" else contextlib.nullcontext()
+                with counting, self.meter(run_dir=os.path.join(self.directory.name, name),
+                                          attention=attention) as meter:
+                    for step, batch in enumerate(batches, 1):
+                        meter.add_batch(**batch)
+                        meter.step(step)
+                    self.assertEqual(meter._device_counts is None, place == "host")
+                    records[place] = meter.end()
+                self.assertEqual(self.journaled_sequences(name), sequences, name)
+                self.assertEqual(exact_tokens(records[place]), tokens, name)
+            self.assertEqual(records["host"]["tokens"]["spent"], records["device"]["tokens"]["spent"])
 
     def test_sync_every_reads_back_at_those_steps(self):
         batches = tiny_llama.padded_batches(4, seed=4)
@@ -156,6 +230,40 @@ class MeterTest(unittest.TestCase):
         self.assertTrue(record["budget"]["stopped_by_budget"])
         self.assertLessEqual(int(record["compliance"]["exact"]), budget)
 
+    def test_a_run_without_budget_reads_the_state_only_when_asked(self):
+        batches = tiny_llama.padded_batches(5, seed=6)
+        with self.meter() as meter, state_requests(meter) as spy:
+            states = []
+            for step, batch in enumerate(batches, 1):
+                meter.add_batch(**batch)
+                states.append(meter.step(step, figures=step == 4))
+            self.assertEqual(requested_steps(spy), [1, 4])  # the first step learns there is no budget
+            self.assertEqual(spy.call_count, 5)
+            self.assertEqual(states[4], {"global_step": 5, "stop": False, "new_warnings": []})
+            self.assertEqual(states[3]["global_step"], 4)
+            self.assertIsNone(states[3]["budget_flop"])
+            self.assertIs(meter.last_state, states[3])
+            self.assertLess(float(states[0]["compute_flop"]), float(states[3]["compute_flop"]))
+
+    def test_budget_warnings_and_stop_arrive_at_their_steps(self):
+        batch = {"input_ids": torch.ones(4, 16, dtype=torch.int64)}  # every step the same compute
+        per_step = self.compute_per_step(batch)
+        budget = per_step * 10 + per_step // 2  # 50% after step 6, 80% after 9, 90% after 10
+        warnings_by_step = {}
+        with self.meter(budget=budget) as meter, state_requests(meter) as spy:
+            for step in range(1, 100):
+                meter.add_batch(**batch)
+                state = meter.step(step)
+                if state["new_warnings"]:
+                    warnings_by_step[step] = [w.split(":")[0] for w in state["new_warnings"]]
+                if state["stop"]:
+                    break
+            self.assertEqual(requested_steps(spy), list(range(1, 11)))  # with a budget, every step
+        self.assertEqual(step, 10)
+        self.assertEqual(warnings_by_step, {6: ["budget 50.0% reached at step 6"],
+                                            9: ["budget 80.0% reached at step 9"],
+                                            10: ["budget 90.0% reached at step 10"]})
+
     def test_killed_run_is_reported_as_crashed_with_its_journal(self):
         tokens_by_step = self.killed_run()
         record = flopsmeter.report(self.run_dir)
@@ -176,7 +284,7 @@ class MeterTest(unittest.TestCase):
         # Spent: everything that ran; in the final weights: steps 1-3, then 4-6 once.
         self.assertEqual(exact_tokens(record), sum(tokens_by_step[:5]) + sum(tokens_by_step[3:6]))
         self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), sum(tokens_by_step))
-        self.assertEqual(int(record["tokens"]["lost_to_crashes"]), sum(tokens_by_step[3:5]))
+        self.assertEqual(int(record["tokens"]["not_in_final_weights"]), sum(tokens_by_step[3:5]))
 
     def killed_run(self):
         batches = tiny_llama.padded_batches(6, seed=1)
