@@ -23,7 +23,8 @@ __extension__ typedef unsigned __int128 Flop;  // an exact count of floating-poi
 
 // Decimal digits of `v`, e.g. "3233808384".
 std::string to_decimal(Flop v);
-// Nearest double (for display and ratios; never for decisions).
+// The correctly rounded double (to nearest, ties to even), for display and
+// ratios; never for decisions.
 double to_double(Flop v);
 // "3.2e+09"-style figure with `significant` significant digits.
 std::string to_scientific(Flop v, int significant = 3);
@@ -31,6 +32,8 @@ std::string to_scientific(Flop v, int significant = 3);
 // Overflow-checked arithmetic: false when the true result does not fit.
 bool checked_add(Flop a, Flop b, Flop* out);
 bool checked_mul(Flop a, Flop b, Flop* out);
+// Greatest common divisor; gcd(0, 0) = 0.
+Flop gcd(Flop a, Flop b);
 
 // Parses a non-negative decimal such as "8.4e22", "1e23", "3212749824" or
 // "6.5E+23" exactly. The value must be a whole number (a FLOP count);
@@ -45,7 +48,13 @@ struct Fraction {
   double to_double() const;
   // Decimal rendering: exact when den divides num, else "N/D (~x.xxe+yy)".
   std::string to_string() const;
+  // The same value in lowest terms.
+  Fraction reduced() const;
 };
+
+// a x b, cross-reduced first so that only a product that truly needs more
+// than 128 bits overflows; false then.
+bool checked_mul(const Fraction& a, const Fraction& b, Fraction* out);
 
 // Three-way comparison of an integer with a fraction: -1, 0, +1.
 // Exact (uses 256-bit intermediate products).

@@ -127,12 +127,13 @@ nlohmann::json sequences_delta_json(const std::map<uint64_t, uint64_t>& now, con
 
 class MeterImpl final : public Meter {
  public:
-  MeterImpl(MeterOptions options, Catalog catalog, RunAccounting accounting, ModificationThreshold threshold)
+  MeterImpl(MeterOptions options, Catalog catalog, RunAccounting accounting, ModificationThreshold threshold,
+            std::optional<Flop> budget)
       : options_(std::move(options)),
         catalog_(std::move(catalog)),
         accounting_(std::move(accounting)),
         threshold_(std::move(threshold)),
-        budget_(budget_limit(options_, threshold_)),
+        budget_(budget),
         threshold_double_(threshold_.threshold_flop.to_double()),
         budget_double_(budget_ ? to_double(*budget_) : 0) {}
 
@@ -583,6 +584,7 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
   FM_ASSIGN_OR_RETURN(RunAccounting accounting, resolve_accounting(options, catalog));
   FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(catalog.rules(), accounting.base));
+  FM_ASSIGN_OR_RETURN(std::optional<Flop> budget, budget_limit(options, threshold));
   const std::string journal_path = join_path(options.run_dir, journal_file_name(options.rank));
   JournalContents existing;
   if (is_regular_file(journal_path)) {
@@ -606,7 +608,8 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
       FM_RETURN_IF_ERROR(write_file_atomic(snapshot, text));
     }
   }
-  auto meter = std::make_unique<MeterImpl>(options, std::move(catalog), std::move(accounting), std::move(threshold));
+  auto meter = std::make_unique<MeterImpl>(options, std::move(catalog), std::move(accounting), std::move(threshold),
+                                           budget);
   FM_RETURN_IF_ERROR(meter->start(std::move(existing)));
   return std::unique_ptr<Meter>(std::move(meter));
 }

@@ -1,5 +1,6 @@
 #include "api/run_accounting.h"
 
+#include <charconv>
 #include <cmath>
 
 #include "adapters/files.h"
@@ -87,11 +88,34 @@ Result<FlopsEstimate> run_flops(const RunAccounting& a, const Workload& workload
   return e;
 }
 
-std::optional<Flop> budget_limit(const MeterOptions& options, const ModificationThreshold& threshold) {
-  if (options.budget_flop) return options.budget_flop;
-  if (!options.budget_fraction) return std::nullopt;
-  // A double carries 53 bits; the budget is a planning figure, rounded down.
-  return static_cast<Flop>(std::floor(threshold.threshold_flop.to_double() * *options.budget_fraction));
+std::string budget_fraction_decimal(double fraction) {
+  char text[400];  // enough for any double in fixed notation
+  const std::to_chars_result written = std::to_chars(text, text + sizeof text, fraction, std::chars_format::fixed);
+  return std::string(text, written.ptr);
+}
+
+Result<std::optional<Flop>> budget_limit(const MeterOptions& options, const ModificationThreshold& threshold) {
+  if (options.budget_flop) return std::optional<Flop>(*options.budget_flop);
+  if (!options.budget_fraction) return std::optional<Flop>();
+  const std::string decimal = budget_fraction_decimal(*options.budget_fraction);
+  Fraction fraction;
+  bool after_point = false;
+  for (char c : decimal) {
+    if (c == '.') {
+      after_point = true;
+      continue;
+    }
+    if (!checked_mul(fraction.num, 10, &fraction.num) || !checked_add(fraction.num, Flop(c - '0'), &fraction.num) ||
+        (after_point && !checked_mul(fraction.den, 10, &fraction.den))) {
+      return Status::Overflow("budget-fraction " + decimal + ": too many decimal places for an exact budget");
+    }
+  }
+  Fraction budget;
+  if (!checked_mul(fraction, threshold.threshold_flop, &budget)) {
+    return Status::Overflow("budget-fraction " + decimal + " x the threshold " + threshold.threshold_flop.to_string() +
+                            " does not fit in 128 bits");
+  }
+  return std::optional<Flop>(floor(budget));
 }
 
 }  // namespace flopsmeter

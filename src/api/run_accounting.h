@@ -40,9 +40,13 @@ Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Cata
 // All formulas for `workload`, with N from `accounting`.
 Result<FlopsEstimate> run_flops(const RunAccounting& accounting, const Workload& workload);
 
-// The budget in FLOP: --budget, or --budget-fraction times `threshold`
-// (rounded down); nullopt without a budget.
-std::optional<Flop> budget_limit(const MeterOptions& options, const ModificationThreshold& threshold);
+// The budget in FLOP, exact: --budget, or --budget-fraction times
+// `threshold`, computed on the fraction's shortest decimal (0.9 is 9/10,
+// not the double nearest it) and rounded down; nullopt without a budget.
+// Errors: kOverflow when the product needs more than 128 bits.
+Result<std::optional<Flop>> budget_limit(const MeterOptions& options, const ModificationThreshold& threshold);
+// The shortest decimal that reads back to `fraction`, e.g. "0.9".
+std::string budget_fraction_decimal(double fraction);
 
 }  // namespace flopsmeter
 

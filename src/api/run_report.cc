@@ -278,60 +278,11 @@ Workload workload_of(const Counts& c, const MeterOptions& o, uint64_t optimizer_
 
 nlohmann::json nullable(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
-Flop gcd(Flop a, Flop b) {
-  while (b != 0) {
-    a %= b;
-    std::swap(a, b);
-  }
-  return a;
-}
-
 // {"num": "1000...", "den": "3"} in lowest terms: the machine form of a
 // threshold, so that readers never parse Fraction::to_string()'s "(~...)".
 nlohmann::json rational_json(const Fraction& f) {
-  const Flop g = gcd(f.num, f.den);
-  return {{"num", to_decimal(f.num / g)}, {"den", to_decimal(f.den / g)}};
-}
-
-// The shortest decimal that reads back to `v`, e.g. "0.9": the budget
-// fraction as given (up to the 17 significant digits a double keeps).
-std::string shortest_decimal(double v) {
-  char text[400];  // enough for any double in fixed notation
-  const std::to_chars_result written = std::to_chars(text, text + sizeof text, v, std::chars_format::fixed);
-  return std::string(text, written.ptr);
-}
-
-// The budget in FLOP: --budget, or --budget-fraction times the threshold,
-// computed exactly on the fraction's decimal digits and rounded down.
-Result<Flop> exact_budget(const MeterOptions& options, const Fraction& threshold) {
-  if (options.budget_flop) return *options.budget_flop;
-  const std::string decimal = shortest_decimal(*options.budget_fraction);
-  Fraction fraction;
-  bool after_point = false;
-  for (char c : decimal) {
-    if (c == '.') {
-      after_point = true;
-      continue;
-    }
-    if (!checked_mul(fraction.num, 10, &fraction.num) || !checked_add(fraction.num, Flop(c - '0'), &fraction.num) ||
-        (after_point && !checked_mul(fraction.den, 10, &fraction.den))) {
-      return Status::Overflow("budget-fraction " + decimal +
-                              ": too many decimal places for an exact budget (38 at most)");
-    }
-  }
-  // Cross-reduced first, so that only a product that truly needs more than
-  // 128 bits overflows.
-  const Flop g_fraction = gcd(fraction.num, fraction.den), g_threshold = gcd(threshold.num, threshold.den);
-  const Fraction a{fraction.num / g_fraction, fraction.den / g_fraction};
-  const Fraction b{threshold.num / g_threshold, threshold.den / g_threshold};
-  const Flop g_ab = gcd(a.num, b.den), g_ba = gcd(b.num, a.den);
-  Fraction product;
-  if (!checked_mul(a.num / g_ab, b.num / g_ba, &product.num) ||
-      !checked_mul(a.den / g_ba, b.den / g_ab, &product.den)) {
-    return Status::Overflow("budget-fraction " + decimal + " x the threshold " + threshold.to_string() +
-                            " does not fit in 128 bits");
-  }
-  return floor(product);
+  const Fraction r = f.reduced();
+  return {{"num", to_decimal(r.num)}, {"den", to_decimal(r.den)}};
 }
 
 std::string join_ranks(const std::vector<uint32_t>& ranks) {
@@ -345,9 +296,9 @@ std::string join_ranks(const std::vector<uint32_t>& ranks) {
 nlohmann::json regime_json(const RuleResult& rr) {
   nlohmann::json j = rule_result_json(rr);
   j["threshold_rational"] = rational_json(rr.threshold);
-  j["compute_flop"] = nearest_double(rr.compute_flop);
-  j["headroom_flop"] = nearest_double(rr.headroom_flop);
-  j["headroom_tokens"] = rr.headroom_tokens ? nlohmann::json(nearest_double(*rr.headroom_tokens)) : nlohmann::json();
+  j["compute_flop"] = to_double(rr.compute_flop);
+  j["headroom_flop"] = to_double(rr.headroom_flop);
+  j["headroom_tokens"] = rr.headroom_tokens ? nlohmann::json(to_double(*rr.headroom_tokens)) : nlohmann::json();
   j["headroom_tokens_exact"] = rr.headroom_tokens ? nlohmann::json(to_decimal(*rr.headroom_tokens)) : nlohmann::json();
   return j;
 }
@@ -381,18 +332,6 @@ nlohmann::json sampler_json(uint32_t rank, const Segment& s) {
 }
 
 }  // namespace
-
-double nearest_double(Flop v) {
-  if (v <= UINT64_MAX) return static_cast<double>(static_cast<uint64_t>(v));
-  // The top 64 bits, with every bit below them folded into the lowest one
-  // (sticky): that bit lies under the double's rounding position, so the
-  // one rounding of the 64-bit conversion is the correct one for v; the
-  // scaling by a power of two is exact.
-  const int shift = 128 - std::countl_zero(static_cast<uint64_t>(v >> 64)) - 64;
-  const Flop below = v & ((Flop{1} << shift) - 1);
-  const uint64_t top = static_cast<uint64_t>(v >> shift) | (below != 0 ? 1 : 0);
-  return std::ldexp(static_cast<double>(top), shift);
-}
 
 std::string iso_time(double unix_seconds) {
   const auto whole = static_cast<time_t>(std::floor(unix_seconds));
@@ -633,20 +572,21 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   }
   std::optional<double> pct;
   if (acc.base.flop && *acc.base.flop > 0) {
-    pct = 100.0 * nearest_double(a.compliance_flop) / nearest_double(*acc.base.flop);
+    pct = 100.0 * to_double(a.compliance_flop) / to_double(*acc.base.flop);
   }
 
   nlohmann::json budget;
   if (options.budget_flop || options.budget_fraction) {
-    FM_ASSIGN_OR_RETURN(const Flop budget_flop, exact_budget(options, threshold.threshold_flop));
-    budget = {{"budget_flop", nearest_double(budget_flop)},
+    FM_ASSIGN_OR_RETURN(const std::optional<Flop> limit, budget_limit(options, threshold));
+    const Flop budget_flop = *limit;
+    budget = {{"budget_flop", to_double(budget_flop)},
               {"budget_exact", to_decimal(budget_flop)},
               {"basis", options.budget_flop ? "absolute" : "fraction_of_eu_modification_threshold"},
               {"fraction", nullable(options.budget_fraction)},
-              {"fraction_exact", options.budget_fraction ? nlohmann::json(shortest_decimal(*options.budget_fraction))
+              {"fraction_exact", options.budget_fraction ? nlohmann::json(budget_fraction_decimal(*options.budget_fraction))
                                                          : nlohmann::json()},
               {"used_fraction",
-               budget_flop > 0 ? nearest_double(a.compliance_flop) / nearest_double(budget_flop) : 0.0},
+               budget_flop > 0 ? to_double(a.compliance_flop) / to_double(budget_flop) : 0.0},
               {"stopped_by_budget", status == "stopped_by_budget"},
               {"events", budget_events}};
   }
@@ -672,8 +612,8 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       // The AWS toolkit's fields: same names, meanings fixed (docs/meter.md).
       {"N_total", acc.n_total},
       {"N_trainable", acc.n_trainable},
-      {"tokens_processed", nearest_double(spent.tokens)},
-      {"Flops_architecture", nearest_double(flops.peft_aware)},
+      {"tokens_processed", to_double(spent.tokens)},
+      {"Flops_architecture", to_double(flops.peft_aware)},
       {"Flops_hardware", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
       {"pct_of_pretrain", nullable(pct)},
       {"exceeds_30pct", exceeds_eu},
@@ -682,7 +622,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       {"training_duration_seconds", duration},
       {"gpu_size", options.world_size},
       {"gpu_rank", gpu_rank ? nlohmann::json(*gpu_rank) : nlohmann::json()},
-      {"Flops_original", acc.base.flop ? nlohmann::json(nearest_double(*acc.base.flop)) : nlohmann::json()},
+      {"Flops_original", acc.base.flop ? nlohmann::json(to_double(*acc.base.flop)) : nlohmann::json()},
       {"threshold_type", threshold.basis},
       {"threshold_value", threshold.threshold_flop.to_double()},
       {"training_job_name", options.job_name},
@@ -721,14 +661,14 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         {"gradient_checkpointing", options.gradient_checkpointing}}},
       {"compliance",
        {{"formula", compliance_formula_name(a.formula)},
-        {"flop", nearest_double(a.compliance_flop)},
+        {"flop", to_double(a.compliance_flop)},
         {"exact", to_decimal(a.compliance_flop)},
-        {"in_final_weights_flop", nearest_double(kept_flop)},
+        {"in_final_weights_flop", to_double(kept_flop)},
         {"in_final_weights_exact", to_decimal(kept_flop)},
         {"note", "the regimes compare all compute spent, including compute that is not in the final weights (the "
                  "conservative figure); in_final_weights is what the final weights were trained with"}}},
       {"base_model_compute",
-       {{"flop", acc.base.flop ? nlohmann::json(nearest_double(*acc.base.flop)) : nlohmann::json()},
+       {{"flop", acc.base.flop ? nlohmann::json(to_double(*acc.base.flop)) : nlohmann::json()},
         {"exact", acc.base.flop ? nlohmann::json(to_decimal(*acc.base.flop)) : nlohmann::json()},
         {"status", acc.base_status},
         {"source", acc.base.source},
@@ -769,10 +709,10 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   // formulas_json() rounds through to_double() and leaves out an unavailable
   // detailed count: the record's numbers are correctly rounded, its keys
   // always present.
-  record["flops"]["eu_6nd"] = nearest_double(flops.eu_6nd);
-  record["flops"]["peft_aware"] = nearest_double(flops.peft_aware);
+  record["flops"]["eu_6nd"] = to_double(flops.eu_6nd);
+  record["flops"]["peft_aware"] = to_double(flops.peft_aware);
   if (flops.detailed.available) {
-    record["flops"]["detailed"] = nearest_double(flops.detailed.total());
+    record["flops"]["detailed"] = to_double(flops.detailed.total());
   } else {
     record["flops_exact"]["detailed"] = nullptr;
   }

@@ -23,11 +23,6 @@ nlohmann::json gpu_totals_json(const GpuTotals& g);
 // its status and the world totals of the integration's collective.
 Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end);
 
-// The double nearest to `v`, ties to even: every JSON number the record
-// gives for an exact integer. (to_double() adds two separately rounded
-// halves, which can round twice above 2^64.)
-double nearest_double(Flop v);
-
 // ISO 8601 UTC with milliseconds, e.g. "2026-11-23T10:15:30.250Z".
 std::string iso_time(double unix_seconds);
 

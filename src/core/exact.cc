@@ -1,6 +1,7 @@
 #include "flopsmeter/exact.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 
@@ -46,9 +47,16 @@ std::string to_decimal(Flop v) {
 }
 
 double to_double(Flop v) {
-  // Split so the conversion rounds once per half; adequate for display.
-  return static_cast<double>(static_cast<uint64_t>(v >> 64)) * 18446744073709551616.0 +
-         static_cast<double>(static_cast<uint64_t>(v));
+  if (v <= UINT64_MAX) return static_cast<double>(static_cast<uint64_t>(v));
+  // The top 64 bits, with every bit below them folded into the lowest one
+  // (sticky): that bit lies under the double's rounding position, so the
+  // one rounding of the 64-bit conversion is the correct one for v; the
+  // scaling by a power of two is exact. (Adding the two halves as doubles
+  // would round twice.)
+  const int shift = 64 - std::countl_zero(static_cast<uint64_t>(v >> 64));
+  const Flop below = v & ((Flop{1} << shift) - 1);
+  const uint64_t top = static_cast<uint64_t>(v >> shift) | (below != 0 ? 1 : 0);
+  return std::ldexp(static_cast<double>(top), shift);
 }
 
 std::string to_scientific(Flop v, int significant) {
@@ -130,6 +138,32 @@ Result<Flop> parse_exact_integer(std::string_view text, std::string_view what) {
     }
   }
   return value;
+}
+
+Flop gcd(Flop a, Flop b) {
+  while (b != 0) {
+    a %= b;
+    std::swap(a, b);
+  }
+  return a;
+}
+
+Fraction Fraction::reduced() const {
+  const Flop g = gcd(num, den);
+  return g == 0 ? *this : Fraction{num / g, den / g};
+}
+
+bool checked_mul(const Fraction& a, const Fraction& b, Fraction* out) {
+  const Fraction x = a.reduced(), y = b.reduced();
+  const Flop g_xy = gcd(x.num, y.den), g_yx = gcd(y.num, x.den);
+  auto div = [](Flop v, Flop g) { return g == 0 ? v : v / g; };
+  Fraction product;
+  if (!checked_mul(div(x.num, g_xy), div(y.num, g_yx), &product.num) ||
+      !checked_mul(div(x.den, g_yx), div(y.den, g_xy), &product.den)) {
+    return false;
+  }
+  *out = product;
+  return true;
 }
 
 double Fraction::to_double() const { return flopsmeter::to_double(num) / flopsmeter::to_double(den); }
