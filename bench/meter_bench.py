@@ -10,7 +10,7 @@ micro-batches of 4 rows x 32 positions, right-padded with an attention_mask
 a step is tens of milliseconds of torch work, most of it per-op overhead. With the meter, every micro-batch calls
 meter.add_batch(input_ids=..., attention_mask=...) and every step
 meter.step(step)["stop"] (flopsmeter.Meter, python/flopsmeter, journal interval 10 s), once without a
-budget and once with budget_fraction=0.9 (far from reached), where every step reads the library's state.
+budget and once with budget_fraction=0.9 (far from reached), where steps go through fm_meter_step_budget.
 The baseline is the same loop without the meter. Runs of the three alternate, the
 order rotating per repetition, so the machine's load drifts onto all alike.
 

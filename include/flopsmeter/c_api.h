@@ -59,8 +59,8 @@ FM_API int fm_abi_version(void);
 FM_API const char* fm_version(void); /* "0.1.0"; static, do not free */
 FM_API void fm_free(void* p);
 
-/* Starts (or resumes, with "resume": true) a metered run in options.run_dir
- * and writes its begin record durably. */
+/* Starts (or resumes, with "resume": true) a metered run in the directory the
+ * options' "run" key names, and writes its begin line durably. */
 FM_API fm_status fm_meter_begin(const char* options_json, fm_meter** out, char** error);
 
 /* Hot path: lock-free, no I/O, no allocation. `tokens` are the non-padding
@@ -77,30 +77,42 @@ FM_API void fm_meter_sync_tokens(fm_meter* meter, uint64_t tokens);
 /* `count` executed attention sequences of `length` positions each. */
 FM_API void fm_meter_add_sequences(fm_meter* meter, uint64_t length, uint64_t count);
 
-/* An optimizer step finished. Appends a journal line when the journal
- * interval has passed, and returns the budget state as JSON in *state_json
- * (may be NULL): {"global_step": 10, "compute_flop": "1.2e18",
+/* An optimizer step finished. No I/O unless the step raises a budget
+ * warning or says stop (a journal line, fsync); progress lines come from the
+ * meter's own thread at the journal interval. Returns the budget state as
+ * JSON in *state_json (may be NULL): {"global_step": 10, "compute_flop": "1.2e18",
  * "budget_flop": "...", "budget_fraction": 0.42, "threshold_fraction": 0.1,
  * "new_warnings": ["..."], "stop": false}. "stop" is true when one more
  * step of the average size would cross the budget. */
 FM_API fm_status fm_meter_step(fm_meter* meter, uint64_t global_step, char** state_json, char** error);
+/* The same step for callers that act only on the budget, without a JSON
+ * round trip on quiet steps: *stop is set to 1 when fm_meter_step would say
+ * "stop", else 0; *news_json receives fm_meter_step's state JSON only on a
+ * step that raised a budget warning or says stop, else NULL. `stop` and
+ * `news_json` may be NULL. */
+FM_API fm_status fm_meter_step_budget(fm_meter* meter, uint64_t global_step, int* stop, char** news_json,
+                                      char** error);
 /* A checkpoint of the weights was saved at `global_step`: journal line, fsync. */
 FM_API fm_status fm_meter_checkpoint(fm_meter* meter, uint64_t global_step, const char* checkpoint_path,
                                      char** error);
 /* Appends a progress line to the journal now (fsync). */
 FM_API fm_status fm_meter_flush(fm_meter* meter, char** error);
 /* Finishes the run: end_json {"status": "completed" | "stopped_by_budget" |
- * "failed", "global_step": N, "world": {...}} (may be NULL). Stops the
- * sampler, writes the rank's final journal line and, on rank 0,
- * flops_meter.json atomically. *record_json receives the record. */
+ * "failed" | "interrupted", "global_step": N, "world": {"tokens": N,
+ * "positions": N, "micro_batches": N, "sequences": [[length, count], ...]}}
+ * (may be NULL: "completed"). Stops the sampler, writes the rank's final
+ * journal line and, on rank 0, flops_meter.json atomically. *record_json
+ * receives the record (schema "flopsmeter.run/2"; on other ranks a short
+ * "flopsmeter.rank_end/1" summary). */
 FM_API fm_status fm_meter_end(fm_meter* meter, const char* end_json, char** record_json, char** error);
 /* Frees the handle. Without fm_meter_end the run stays open: its journal is
  * what a crash leaves, and `flopsmeter report --run DIR` finalises it. */
 FM_API void fm_meter_free(fm_meter* meter);
 
 /* Finalises or re-reports the run in `run_dir` from its journals (several
- * rank shards merged); options_json may be NULL. Writes flops_meter.json
- * when options.write is true. */
+ * rank shards merged). options_json may be NULL, or {"write": true,
+ * "out": PATH, "data-dir": DIR}: "write" (re)writes flops_meter.json (in
+ * run_dir, or at "out"); "data-dir" overrides the rules and catalogs. */
 FM_API fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error);
 
 #ifdef __cplusplus

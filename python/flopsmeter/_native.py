@@ -90,6 +90,8 @@ def _declare(lib):
         "fm_meter_add_sequences": (None, [meter, u64, u64]),
         # fm_status fm_meter_step(fm_meter*, uint64_t global_step, char** state_json, char** error)
         "fm_meter_step": (ctypes.c_int, [meter, u64, char_out, char_out]),
+        # fm_status fm_meter_step_budget(fm_meter*, uint64_t global_step, int* stop, char** news_json, char** error)
+        "fm_meter_step_budget": (ctypes.c_int, [meter, u64, ctypes.POINTER(ctypes.c_int), char_out, char_out]),
         # fm_status fm_meter_checkpoint(fm_meter*, uint64_t global_step, const char* path, char** error)
         "fm_meter_checkpoint": (ctypes.c_int, [meter, u64, ctypes.c_char_p, char_out]),
         # fm_status fm_meter_flush(fm_meter*, char** error)
@@ -147,7 +149,7 @@ def library():
             "FM_NOT_FOUND")
 
 
-def _take_string(pointer):
+def take_string(pointer):
     """The text of a malloc'd char* from the library, freed."""
     if not pointer:
         return None
@@ -169,7 +171,7 @@ def call(function_name, *arguments, returns_text=False):
     if returns_text:
         result = ctypes.c_void_p()
         status = function(*arguments, ctypes.byref(result), ctypes.byref(error))
-        text = _take_string(result)
+        text = take_string(result)
     else:
         status = function(*arguments, ctypes.byref(error))
         text = None
@@ -182,7 +184,7 @@ def failure(function_name, status, error):
     """The FlopsMeterError for a non-zero fm_status from `function_name`,
     with the library's message taken (and freed) from `error`, a c_void_p."""
     code = _STATUS_NAMES.get(status, f"fm_status {status}")
-    return FlopsMeterError(_take_string(error) or f"{function_name} failed", code)
+    return FlopsMeterError(take_string(error) or f"{function_name} failed", code)
 
 
 def encode_json(value):

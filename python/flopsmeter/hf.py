@@ -7,6 +7,10 @@ and maybe_callback (the AWS recipe flag `compute_flops: true`).
                                           callbacks=[callback])
     trainer.train()      # flops_meter.json in args.output_dir (or FLOPS_METER_OUT)
 
+With a trainer class that cannot be changed, pass the callback as usual and
+call put_before_reporting(trainer) before train(), so that the flops metrics
+reach TensorBoard, W&B, ...
+
 The module imports without transformers: the callback then derives from a
 stand-in with the same method names, which is all the Trainer relies on.
 """
@@ -20,9 +24,14 @@ from .model_info import model_options
 
 try:
     from transformers import TrainerCallback as _TrainerCallback
+    from transformers.trainer_callback import DefaultFlowCallback as _FlowCallback
 except ImportError:
     class _TrainerCallback:
         """Stand-in for transformers.TrainerCallback: every event, doing nothing."""
+
+    class _FlowCallback(_TrainerCallback):
+        """Stand-in for transformers' DefaultFlowCallback, which decides at
+        each step whether the Trainer logs, evaluates, saves or stops."""
 
     for _event in ("on_init_end", "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
                    "on_step_begin", "on_pre_optimizer_step", "on_optimizer_step", "on_substep_end",
@@ -90,14 +99,20 @@ class FlopsMeterCallback(_TrainerCallback):
         for warning in budget.get("new_warnings", []):
             logger.warning("flopsmeter: %s", warning)
         if budget.get("stop"):
-            if not control.should_training_stop:
+            if control.should_training_stop:
+                pass  # the run ends at this step anyway
+            elif "compute_flop" in budget:
                 logger.warning("flopsmeter: compute %s FLOP; one more step would exceed the budget %s: "
-                               "saving a checkpoint and stopping", budget.get("compute_flop"),
-                               budget.get("budget_flop"))
+                               "saving a checkpoint and stopping", budget["compute_flop"], budget["budget_flop"])
+            else:  # this rank's guard was quiet; another rank's says stop
+                logger.warning("flopsmeter: another rank's budget guard says stop: saving a checkpoint and stopping")
             control.should_training_stop = True
             control.should_save = True
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        # The Trainer hands every callback the same dict in turn, so the
+        # reporting integrations see these only when this callback comes
+        # before them (put_before_reporting).
         if logs is not None:
             for key, value in self.flops_metrics().items():
                 logs.setdefault(key, value)
@@ -141,9 +156,9 @@ class FlopsMeterCallback(_TrainerCallback):
 
     def flops_metrics(self):
         """{"flops/compute", "flops/budget_fraction" (with a budget),
-        "flops/threshold_fraction"} as of the last step that read them (every
-        step with a budget, else the steps that log, evaluate or end
-        training); {} before one."""
+        "flops/threshold_fraction"} as of the last step that read them (the
+        steps that log, evaluate or end training, the first step, and with a
+        budget the steps that raise a warning or say stop); {} before one."""
         state = self.meter.last_state if self.meter is not None else None
         if state is None:
             return {}
@@ -204,27 +219,48 @@ class FlopsMeterCallback(_TrainerCallback):
             self.eos_token_id = getattr(tokenizer, "eos_token_id", None)
 
 
+def put_before_reporting(trainer):
+    """Moves the trainer's FlopsMeterCallback ahead of the reporting
+    integrations (TensorBoard, W&B, ...), right after the Trainer's
+    DefaultFlowCallback, and returns it.
+
+    The Trainer registers its integrations before the user's callbacks and
+    gives each callback's on_log the same logs dict in turn, so a
+    FlopsMeterCallback left in place adds its metrics after TensorBoard has
+    written them. It stays after DefaultFlowCallback, whose on_step_end
+    decides the logging and saving that the meter's on_step_end reads.
+    Raises ValueError unless the trainer has exactly one FlopsMeterCallback.
+    """
+    callbacks = trainer.callback_handler.callbacks
+    meters = [c for c in callbacks if isinstance(c, FlopsMeterCallback)]
+    if len(meters) != 1:
+        raise ValueError(f"{type(trainer).__name__} needs exactly one FlopsMeterCallback in callbacks=[...]; "
+                         f"found {len(meters)}")
+    callbacks.remove(meters[0])
+    after_flow = max((index + 1 for index, c in enumerate(callbacks) if isinstance(c, _FlowCallback)), default=0)
+    callbacks.insert(after_flow, meters[0])
+    return meters[0]
+
+
 def metered_trainer(trainer_class):
     """A subclass of `trainer_class` (Trainer, SFTTrainer, ...) that counts
-    every micro-batch it trains on, puts the flops metrics into its logs
-    before the reporting integrations (TensorBoard, W&B) see them, and ends
-    the run as failed or interrupted when train() raises. Give it a
-    FlopsMeterCallback in callbacks=[...]."""
+    every micro-batch it trains on, puts its FlopsMeterCallback before the
+    reporting integrations (put_before_reporting) and the flops metrics into
+    every logs dict, and ends the run as failed or interrupted when train()
+    raises. Give it a FlopsMeterCallback in callbacks=[...]."""
 
     class MeteredTrainer(trainer_class):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            callbacks = [c for c in self.callback_handler.callbacks if isinstance(c, FlopsMeterCallback)]
-            if len(callbacks) != 1:
-                raise ValueError(f"{type(self).__name__} needs exactly one FlopsMeterCallback in callbacks=[...]; "
-                                 f"found {len(callbacks)}")
-            self.flops_meter_callback = callbacks[0]
+            self.flops_meter_callback = put_before_reporting(self)
 
         def training_step(self, model, inputs, *args, **kwargs):
             self.flops_meter_callback.observe_batch(inputs)
             return super().training_step(model, inputs, *args, **kwargs)
 
         def log(self, logs, *args, **kwargs):
+            # Before Trainer.log copies the logs into state.log_history
+            # (trainer_state.json), which on_log comes too late for.
             logs.update(self.flops_meter_callback.flops_metrics())
             return super().log(logs, *args, **kwargs)
 

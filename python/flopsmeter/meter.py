@@ -10,14 +10,20 @@
     # the with block ends the run: flops_meter.json
 
 Tokens of batches on an accelerator are counted on their device: each
-micro-batch adds its non-padding count to a device tensor and its executed
-positions (batch x sequence length, known on the host) to the library at
-once; the device counts are read back in one copy only at sync points
-(sync(), checkpoint(), flush(), end(), every `sync_every` steps, and every
-step once compute passes 90% of a budget). Until then the library's budget
-guard counts each pending position as a token, which can only stop a run
-early, never late. Batches on the CPU are counted on the host at once, since
-reading their count copies nothing.
+micro-batch adds its non-padding count to a device tensor, read back in one
+copy only at sync points (sync(), checkpoint(), flush(), end(), every
+`sync_every` steps, and every step once compute passes 90% of a budget).
+Until then the library's budget guard counts each pending position as a
+token, which can only stop a run early, never late. Batches on the CPU are
+counted on the host (reading their count copies nothing).
+
+What is known on the host (tokens of CPU batches, executed positions,
+micro-batches, sequence lengths) is added up in Python and handed to the
+library in one call per kind at every step() and sync point, before the
+library's counts are read: a ctypes call costs more than the count. So at
+most the micro-batches since the last step() are not in the library yet,
+and only those are missing from a journal line the library's thread writes
+meanwhile, or lost if the process dies.
 """
 
 import collections
@@ -69,6 +75,25 @@ class _LocalTotals:
         self.sequences = collections.Counter()
 
 
+class _PendingCounts:
+    """Counts taken on the host since the last hand-over to the library:
+    micro-batches whose tokens were counted on the host (with those tokens and
+    their positions), micro-batches whose tokens are counted on the device
+    (with their positions), and executed attention sequences by length."""
+
+    def __init__(self):
+        self.sequences = collections.Counter()
+        self.clear()
+
+    def clear(self):
+        self.tokens = 0
+        self.positions = 0
+        self.micro_batches = 0
+        self.device_positions = 0
+        self.device_micro_batches = 0
+        self.sequences.clear()
+
+
 def _ended_error():
     return FlopsMeterError("the meter has ended or was closed", "FM_INVALID_ARGUMENT")
 
@@ -103,8 +128,9 @@ class Meter:
         self.sync_every = sync_every
         self._varlen = str(merged.get("attention", "")) in _VARLEN_KERNELS
         # Whether the library keeps a budget, from the first step's state
-        # (budget_flop); None until then. With one, every step reads the
-        # state: the stop and the warnings come only in it.
+        # (budget_flop); None until then. With one, steps go through
+        # fm_meter_step_budget, which gives the stop as a flag and the state
+        # only with a warning or a stop.
         self._has_budget = None
         self._handle = None
         handle = ctypes.c_void_p()
@@ -114,6 +140,7 @@ class Meter:
         # Collective: every rank creates its meter at the same point.
         self._host_group = _distributed.HostGroup()
         self._totals = _LocalTotals()
+        self._pending = _PendingCounts()
         # int64 on the device of the first batch counted there, read back at a
         # sync: [0] non-padding tokens of dense batches since the last sync;
         # with a varlen kernel [1 + L] sequences of length L, whose tokens are
@@ -125,7 +152,7 @@ class Meter:
         self._device_ones = None  # scatter_add_'s source for the histogram, grown as needed
         self._warned_pad_without_eos = False
         self.stopped_by_budget = False
-        # The last state read from the library (see step()); None before one.
+        # The last full state the library gave (see step()); None before one.
         self.last_state = None
 
     # --- per micro-batch -------------------------------------------------
@@ -141,8 +168,9 @@ class Meter:
         every position counts (pad == eos would drop real EOS tokens, and a
         pad id is never -100). labels are not used to count: prompt positions
         masked with -100 still run forward and backward. Other inputs
-        (pixel_values, ...) are ignored. A CPU batch's tokens reach the
-        library at once; a device batch's at the next sync point.
+        (pixel_values, ...) are ignored. What is counted reaches the library
+        at the next step() or sync point; a device batch's tokens at the next
+        sync point.
 
         Attention sequences: with a dense kernel each row is one sequence of
         the padded length. With a varlen kernel (attention="flash_attention_2")
@@ -154,8 +182,7 @@ class Meter:
         # CPU's caches full of torch's state, where each Python call costs
         # about a microsecond: the common case (a dense kernel) is written out
         # here rather than in helpers.
-        handle = self._handle
-        if handle is None:
+        if self._handle is None:
             raise _ended_error()
         for shaped in (attention_mask, input_ids, inputs_embeds, labels):
             if shaped is not None:
@@ -169,28 +196,27 @@ class Meter:
         if token_mask is not None and token_mask.dim() > 2:
             raise ValueError(f"add_batch: a mask of shape {tuple(token_mask.shape)}; it counts the (batch, length) "
                              "padding mask, not a 4-D attention mask")
-        totals = self._totals
-        totals.positions += positions
-        totals.micro_batches += 1
+        pending = self._pending
         varlen = self._varlen and (token_mask is not None or position_ids is not None)
         if varlen:
             host = self._cpu_batches_on_host and (position_ids if token_mask is None else token_mask).is_cpu
             count = self._count_varlen_on_host if host else self._count_varlen_on_device
-            count(handle, token_mask, position_ids, rows, length)
+            count(pending, token_mask, position_ids, rows, length)
             return
         if token_mask is None:  # every position is a token
-            self._lib.fm_meter_add(handle, positions, positions, 1)
-            totals.tokens += positions
+            pending.tokens += positions
+            pending.positions += positions
+            pending.micro_batches += 1
         elif self._cpu_batches_on_host and token_mask.is_cpu:  # its count is read without a device copy
-            tokens = int(token_mask.count_nonzero())
-            self._lib.fm_meter_add(handle, tokens, positions, 1)
-            totals.tokens += tokens
+            pending.tokens += int(token_mask.count_nonzero())
+            pending.positions += positions
+            pending.micro_batches += 1
         else:
             self._add_device_tokens(token_mask)
-            self._lib.fm_meter_add_positions(handle, positions, 1)
+            pending.device_positions += positions
+            pending.device_micro_batches += 1
         # Each row is one sequence of the padded length.
-        self._lib.fm_meter_add_sequences(handle, length, rows)
-        totals.sequences[length] += rows
+        pending.sequences[length] += rows
 
     def _token_mask_from_ids(self, input_ids, pad_token_id, eos_token_id):
         """Without attention_mask: a tensor whose non-zero entries are the tokens, or None for "all positions"."""
@@ -214,21 +240,20 @@ class Meter:
         tokens = token_mask.count_nonzero()  # int64, like the counts
         self._device_tokens.add_(tokens if device == counts.device else tokens.to(counts.device))
 
-    def _count_varlen_on_host(self, handle, token_mask, position_ids, rows, length):
-        """Hands a CPU batch's tokens and sequence lengths to the library now."""
+    def _count_varlen_on_host(self, pending, token_mask, position_ids, rows, length):
+        """Counts a CPU batch's tokens and sequence lengths on the host."""
         lengths = self._sequence_lengths(token_mask, position_ids, rows, length)
         # Rows without a token, and the unused slots of packed rows, run no attention.
-        sequences = collections.Counter(lengths[lengths.ne(0)].tolist())
-        tokens = sum(sequence_length * count for sequence_length, count in sequences.items())
-        self._lib.fm_meter_add(handle, tokens, rows * length, 1)
-        self._totals.tokens += tokens
-        for sequence_length, count in sequences.items():
-            self._add_sequences(handle, sequence_length, count)
+        executed = lengths[lengths.ne(0)].tolist()
+        pending.tokens += sum(executed)
+        pending.positions += rows * length
+        pending.micro_batches += 1
+        pending.sequences.update(executed)
 
-    def _count_varlen_on_device(self, handle, token_mask, position_ids, rows, length):
+    def _count_varlen_on_device(self, pending, token_mask, position_ids, rows, length):
         """Adds a batch's sequence lengths to the device histogram (their sum
         is its tokens), without waiting for the device, and its positions to
-        the library."""
+        the pending counts."""
         lengths = self._sequence_lengths(token_mask, position_ids, rows, length)
         device = lengths.device
         counts = self._counts_on(device, length)
@@ -238,7 +263,8 @@ class Meter:
         if ones is None or ones.numel() < lengths.numel():
             self._device_ones = ones = counts.new_ones(lengths.numel())
         self._device_sequences.scatter_add_(0, lengths, ones)
-        self._lib.fm_meter_add_positions(handle, rows * length, 1)
+        pending.device_positions += rows * length
+        pending.device_micro_batches += 1
 
     def _counts_on(self, device, longest):
         """The device counts (made on `device`, the first device batch's), with
@@ -272,15 +298,34 @@ class Meter:
                    else token_mask.reshape(-1).ne(0).to(device=segment.device, dtype=segment.dtype))
         return segment.new_zeros(segment.shape).scatter_add_(0, segment, weights)
 
-    def _add_sequences(self, handle, length, count):
-        self._lib.fm_meter_add_sequences(handle, length, count)
-        self._totals.sequences[length] += count
+    def _hand_over(self, handle):
+        """Hands the counts pending on the host to the library, one call per kind."""
+        pending = self._pending
+        if not (pending.micro_batches or pending.device_micro_batches):
+            return
+        lib = self._lib
+        if pending.micro_batches:
+            lib.fm_meter_add(handle, pending.tokens, pending.positions, pending.micro_batches)
+        if pending.device_micro_batches:
+            lib.fm_meter_add_positions(handle, pending.device_positions, pending.device_micro_batches)
+        totals = self._totals
+        # A loop, not Counter.update: cold, that costs about 10 µs a step.
+        sequences = totals.sequences
+        for length, count in pending.sequences.items():
+            lib.fm_meter_add_sequences(handle, length, count)
+            sequences[length] += count
+        totals.tokens += pending.tokens
+        totals.positions += pending.positions + pending.device_positions
+        totals.micro_batches += pending.micro_batches + pending.device_micro_batches
+        pending.clear()
 
     # --- sync points -----------------------------------------------------
 
     def sync(self):
-        """Reads the device counts back (one copy) and hands them to the library."""
+        """Hands the pending counts to the library, and reads the device
+        counts back (one copy) and hands them over too."""
         handle = self._live_handle()
+        self._hand_over(handle)
         counts = self._device_counts
         if counts is None:
             return
@@ -289,10 +334,12 @@ class Meter:
         sequences = values[1:]  # [L]: sequences of length L
         tokens = values[0] + sum(length * count for length, count in enumerate(sequences))
         self._lib.fm_meter_sync_tokens(handle, tokens)
-        self._totals.tokens += tokens
+        totals = self._totals
+        totals.tokens += tokens
         for length, count in enumerate(sequences):
             if length and count:  # a sequence without a token runs no attention
-                self._add_sequences(handle, length, count)
+                self._lib.fm_meter_add_sequences(handle, length, count)
+                totals.sequences[length] += count
 
     def step(self, global_step, figures=False):
         """An optimizer step finished: returns the budget state (dict).
@@ -306,34 +353,58 @@ class Meter:
         With the figures as well, e.g. {"global_step": 10, "compute_flop":
         "1.2e18", "budget_flop": "3e18", "budget_fraction": 0.42,
         "threshold_flop": ..., "threshold_fraction": 0.1, "new_warnings": [],
-        "stop": False}, when this step read the library's state: every step
-        of a run with a budget (the stop and the warnings come only in it),
-        the first step, and any step called with figures=True. Otherwise the
-        state is neither requested nor parsed, which is most of step()'s cost;
-        last_state keeps the last one read.
+        "stop": False}, when the library gave its full state: at the first
+        step (which tells whether there is a budget), at any step called with
+        figures=True, and, with a budget, at a step that raised a warning or
+        says stop. Otherwise the state is neither written nor parsed, which
+        is most of step()'s cost: without a budget fm_meter_step is asked for
+        none, with one fm_meter_step_budget gives the stop as a flag.
+        last_state keeps the last full state, which is therefore as of the
+        last such step, not necessarily this one.
 
         Across ranks the stop is agreed (one host-side all-reduce per step,
-        only when a budget is set), so every rank stops at the same step.
+        only when a budget is set), so every rank stops at the same step; a
+        rank told to stop by another may have no figures at that step.
         """
+        # The 90% warning comes at the step that crosses this share, so the
+        # full state it brings is what turns on the syncs at every step.
         near_budget = (self.last_state or {}).get("budget_fraction", 0) >= _EXACT_BUDGET_FRACTION
         if near_budget or (self.sync_every and global_step % self.sync_every == 0):
             self.sync()
         handle = self._live_handle()
-        reads_state = figures or self._has_budget is not False
-        if not reads_state:  # no budget: no stop, no warnings
+        self._hand_over(handle)
+        if figures or self._has_budget is None:
+            state = json.loads(_native.call("fm_meter_step", handle, global_step, returns_text=True))
+            # The same on every rank (the same options), so all of them take part in the all-reduce.
+            self._has_budget = state["budget_flop"] is not None
+            self.last_state = state
+        elif self._has_budget:
+            state = self._step_budget(handle, global_step)
+        else:  # no budget: no stop, no warnings
             error = ctypes.c_void_p()
             status = self._lib.fm_meter_step(handle, global_step, None, ctypes.byref(error))
             if status != 0:
                 raise _native.failure("fm_meter_step", status, error)
             return {"global_step": global_step, "stop": False, "new_warnings": []}
-        state = json.loads(_native.call("fm_meter_step", handle, global_step, returns_text=True))
-        # The same on every rank (the same options), so all of them take part in the all-reduce.
-        self._has_budget = state["budget_flop"] is not None
         if self._has_budget and self._host_group.active:
             state["stop"] = self._host_group.any(state["stop"])
         if state["stop"]:
             self.stopped_by_budget = True
-        self.last_state = state
+        return state
+
+    def _step_budget(self, handle, global_step):
+        """A step of a run with a budget: the full state (kept as last_state)
+        when the step raised a warning or says stop, else just the flag."""
+        stop = ctypes.c_int()
+        news = ctypes.c_void_p()
+        error = ctypes.c_void_p()
+        status = self._lib.fm_meter_step_budget(handle, global_step, ctypes.byref(stop), ctypes.byref(news),
+                                                ctypes.byref(error))
+        if status != 0:
+            raise _native.failure("fm_meter_step_budget", status, error)
+        if not news:
+            return {"global_step": global_step, "stop": bool(stop.value), "new_warnings": []}
+        self.last_state = state = json.loads(_native.take_string(news))
         return state
 
     def checkpoint(self, global_step, path):

@@ -62,9 +62,10 @@ Result<flopsmeter::EndOptions> end_options(const char* json) {
     } else if (key == "global_step" && value.is_number_unsigned()) {
       end.global_step = value.get<uint64_t>();
     } else if (key == "world" && value.is_object()) {
-      auto count = [&](const char* name) -> Result<std::optional<flopsmeter::Flop>> {
-        if (!value.contains(name)) return std::optional<flopsmeter::Flop>();
-        const auto& v = value[name];
+      // `world`, not the binding itself: clang before 16 cannot capture structured bindings.
+      auto count = [&world = value](const char* name) -> Result<std::optional<flopsmeter::Flop>> {
+        if (!world.contains(name)) return std::optional<flopsmeter::Flop>();
+        const auto& v = world[name];
         if (v.is_number_unsigned()) return std::optional<flopsmeter::Flop>(v.get<uint64_t>());
         if (v.is_string()) {
           FM_ASSIGN_OR_RETURN(flopsmeter::Flop f, flopsmeter::parse_exact_integer(v.get<std::string>(), std::string("world.") + name));
@@ -145,6 +146,20 @@ fm_status fm_meter_step(fm_meter* m, uint64_t global_step, char** state_json, ch
     if (m == nullptr) return Status::InvalidArgument("fm_meter_step: meter is NULL");
     FM_ASSIGN_OR_RETURN(flopsmeter::BudgetState s, m->meter->step(global_step));
     if (state_json != nullptr) *state_json = copy_string(budget_state_json(s).dump());
+    return Status();
+  });
+}
+
+fm_status fm_meter_step_budget(fm_meter* m, uint64_t global_step, int* stop, char** news_json, char** error) {
+  if (stop != nullptr) *stop = 0;
+  if (news_json != nullptr) *news_json = nullptr;
+  return guarded(error, [&]() -> Status {
+    if (m == nullptr) return Status::InvalidArgument("fm_meter_step_budget: meter is NULL");
+    FM_ASSIGN_OR_RETURN(flopsmeter::BudgetState s, m->meter->step(global_step));
+    if (stop != nullptr) *stop = s.stop ? 1 : 0;
+    if (news_json != nullptr && (s.stop || !s.new_warnings.empty())) {
+      *news_json = copy_string(budget_state_json(s).dump());
+    }
     return Status();
   });
 }

@@ -38,22 +38,53 @@ def training_arguments(output_dir, **overrides):
     return types.SimpleNamespace(output_dir=output_dir, **values)
 
 
-class Trainer:
-    """The Trainer's inner loop as the callbacks see it: DefaultFlowCallback's
-    decisions (log / save every N steps, stop at the last step) made before
-    on_step_end, then log and save, then the stop check."""
+class FlowCallback(hf._FlowCallback):
+    """DefaultFlowCallback's decisions at each step's end: log / save every N
+    steps, stop at the last step."""
 
-    def __init__(self, callback, model, args, global_step=0):
+    def on_step_end(self, args, state, control, **kwargs):
+        control.should_log = state.global_step % args.logging_steps == 0
+        control.should_save = state.global_step % args.save_steps == 0
+        if state.global_step >= state.max_steps:
+            control.should_training_stop = True
+
+
+class Reporter(hf._TrainerCallback):
+    """A reporting integration (TensorBoardCallback): writes what the logs
+    hold when its on_log runs."""
+
+    def __init__(self):
+        self.written = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.written.append(dict(logs))
+
+
+class Trainer:
+    """The Trainer's inner loop as the callbacks see it. Its callbacks are in
+    the Trainer's order, default_callbacks + the user's: the flow callback,
+    the reporting integrations, then `callback`. Each event goes to each in
+    turn with the same arguments; log() hands them one logs dict."""
+
+    def __init__(self, callback, model, args, global_step=0, reporting=()):
         self.callback, self.model, self.args = callback, model, args
-        self.state = types.SimpleNamespace(global_step=global_step, is_world_process_zero=True)
+        self.callback_handler = types.SimpleNamespace(callbacks=[FlowCallback(), *reporting, callback])
+        self.state = types.SimpleNamespace(global_step=global_step, max_steps=0, is_world_process_zero=True)
         self.control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=False)
         self.logs = []
         self.optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
 
+    def event(self, name, **kwargs):
+        for callback in self.callback_handler.callbacks:
+            getattr(callback, name)(self.args, self.state, self.control, **kwargs)
+
+    def log(self, logs):
+        self.event("on_log", logs=logs)
+
     def train(self, batches, micro_batches_per_step=1, end=True):
-        args, state, control = self.args, self.state, self.control
-        self.callback.on_train_begin(args, state, control, model=self.model, processing_class=TOKENIZER)
-        max_steps = state.global_step + -(-len(batches) // micro_batches_per_step)
+        state, control = self.state, self.control
+        self.event("on_train_begin", model=self.model, processing_class=TOKENIZER)
+        state.max_steps = state.global_step + -(-len(batches) // micro_batches_per_step)
         for start in range(0, len(batches), micro_batches_per_step):
             for batch in batches[start:start + micro_batches_per_step]:
                 self.callback.observe_batch(batch)
@@ -61,21 +92,18 @@ class Trainer:
             self.optimizer.step()
             self.optimizer.zero_grad()
             state.global_step += 1
-            control.should_log = state.global_step % args.logging_steps == 0
-            control.should_save = state.global_step % args.save_steps == 0
-            control.should_training_stop = state.global_step >= max_steps
-            self.callback.on_step_end(args, state, control)
+            self.event("on_step_end")
             if control.should_log:
                 logs = {"loss": 1.0}
-                self.callback.on_log(args, state, control, logs=logs)
+                self.log(logs)
                 self.logs.append(logs)
             if control.should_save:
-                self.callback.on_save(args, state, control)
+                self.event("on_save")
                 control.should_save = False
             if control.should_training_stop:
                 break
         if end:
-            self.callback.on_train_end(args, state, control)
+            self.event("on_train_end")
 
 
 def read_record(path):
@@ -220,6 +248,35 @@ class CallbackTest(unittest.TestCase):
             self.assertGreater(logs["flops/threshold_fraction"], 0)
             self.assertAlmostEqual(logs["flops/budget_fraction"], 2 * logs["flops/threshold_fraction"])
         self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
+
+    def test_reporting_integrations_see_the_flops_metrics(self):
+        def trainer(trainer_class, name, reporter):
+            model = tiny_llama.lora_wrap(tiny_llama.TinyLlama())
+            return trainer_class(hf.FlopsMeterCallback(budget_fraction=0.5), model,
+                                 training_arguments(os.path.join(self.directory.name, name)), reporting=[reporter])
+
+        # Left where the Trainer puts a user's callback, after the integrations: too late.
+        late = Reporter()
+        trainer(Trainer, "late", late).train(tiny_llama.padded_batches(8), micro_batches_per_step=2)
+        self.assertEqual(len(late.written), 2)
+        self.assertFalse([logs for logs in late.written if "flops/compute" in logs])
+
+        placed = Reporter()
+        plain = trainer(Trainer, "placed", placed)
+        self.assertIs(hf.put_before_reporting(plain), plain.callback)
+        metered_reporter = Reporter()
+        metered = trainer(hf.metered_trainer(Trainer), "metered", metered_reporter)
+        for reporter, placed_trainer in ((placed, plain), (metered_reporter, metered)):
+            # After the flow callback, whose step-end decisions the meter's reads.
+            self.assertEqual([type(c) for c in placed_trainer.callback_handler.callbacks],
+                             [FlowCallback, hf.FlopsMeterCallback, Reporter])
+            placed_trainer.train(tiny_llama.padded_batches(8), micro_batches_per_step=2)
+            self.assertEqual(reporter.written, placed_trainer.logs)
+            self.assertEqual(len(reporter.written), 2)
+            for logs in reporter.written:
+                self.assertGreater(logs["flops/compute"], 0)
+                self.assertGreater(logs["flops/budget_fraction"], 0)
+            self.assertLess(reporter.written[0]["flops/compute"], reporter.written[1]["flops/compute"])
 
     def test_without_budget_the_state_is_read_at_the_steps_that_log(self):
         callback = hf.FlopsMeterCallback()

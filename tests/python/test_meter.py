@@ -50,6 +50,11 @@ def requested_steps(spy):
     return [c.args[1] for c in spy.call_args_list if c.args[2] is not None]
 
 
+def budget_steps(meter):
+    """A spy on fm_meter_step_budget, the step of a run with a budget."""
+    return mock.patch.object(meter._lib, "fm_meter_step_budget", wraps=meter._lib.fm_meter_step_budget)
+
+
 def killed_after_checkpoint(run_dir, batches):
     """Meters a step per batch, checkpoints after the third, journals after
     the fifth, meters the sixth, then dies by SIGKILL: no end line, no cleanup."""
@@ -144,7 +149,7 @@ class MeterTest(unittest.TestCase):
             record = meter.end()
         self.assertEqual(exact_tokens(record), mask_tokens(batches))
 
-    def test_cpu_batches_are_counted_at_once(self):
+    def test_cpu_batches_are_counted_exactly_without_a_sync(self):
         batches = tiny_llama.padded_batches(3, seed=3)
         with self.meter() as meter:
             for batch in batches:
@@ -250,19 +255,68 @@ class MeterTest(unittest.TestCase):
         per_step = self.compute_per_step(batch)
         budget = per_step * 10 + per_step // 2  # 50% after step 6, 80% after 9, 90% after 10
         warnings_by_step = {}
-        with self.meter(budget=budget) as meter, state_requests(meter) as spy:
+        last_state_steps = []
+        with self.meter(budget=budget) as meter, state_requests(meter) as spy, budget_steps(meter) as budget_spy:
             for step in range(1, 100):
                 meter.add_batch(**batch)
                 state = meter.step(step)
+                last_state_steps.append(meter.last_state["global_step"])
                 if state["new_warnings"]:
                     warnings_by_step[step] = [w.split(":")[0] for w in state["new_warnings"]]
                 if state["stop"]:
                     break
-            self.assertEqual(requested_steps(spy), list(range(1, 11)))  # with a budget, every step
+            self.assertEqual(requested_steps(spy), [1])  # the first step learns there is a budget
+            self.assertEqual([c.args[1] for c in budget_spy.call_args_list], list(range(2, 11)))
+            self.assertTrue(meter.stopped_by_budget)
         self.assertEqual(step, 10)
         self.assertEqual(warnings_by_step, {6: ["budget 50.0% reached at step 6"],
                                             9: ["budget 80.0% reached at step 9"],
                                             10: ["budget 90.0% reached at step 10"]})
+        # last_state: the first step's, then each warning's or the stop's.
+        self.assertEqual(last_state_steps, [1, 1, 1, 1, 1, 6, 6, 6, 9, 10])
+        self.assertTrue(state["stop"])
+        self.assertIs(meter.last_state, state)
+
+    def test_a_quiet_budget_step_parses_no_json(self):
+        batch = {"input_ids": torch.ones(4, 16, dtype=torch.int64)}
+        per_step = self.compute_per_step(batch)
+        with self.meter(budget=per_step * 100) as meter:
+            meter.add_batch(**batch)
+            first = meter.step(1)  # learns there is a budget: the full state
+            with mock.patch.object(json, "loads", wraps=json.loads) as loads, \
+                    mock.patch.object(_native, "take_string", wraps=_native.take_string) as take_string, \
+                    budget_steps(meter) as budget_spy:
+                for step in range(2, 6):  # far from the 50% mark
+                    meter.add_batch(**batch)
+                    self.assertEqual(meter.step(step), {"global_step": step, "stop": False, "new_warnings": []})
+                self.assertEqual(budget_spy.call_count, 4)
+                self.assertEqual(loads.call_count, 0)
+                self.assertEqual(take_string.call_count, 0)
+                figures = meter.step(6, figures=True)  # the caller asks: the full state
+                self.assertEqual(loads.call_count, 1)
+            self.assertIs(meter.last_state, figures)
+            self.assertGreater(float(figures["compute_flop"]), float(first["compute_flop"]))
+
+    def test_cpu_counts_reach_the_library_in_one_call_per_step(self):
+        batches = tiny_llama.padded_batches(6, seed=7)
+        with self.meter(journal_interval=3600) as meter, \
+                mock.patch.object(meter._lib, "fm_meter_add", wraps=meter._lib.fm_meter_add) as add, \
+                mock.patch.object(meter._lib, "fm_meter_add_sequences",
+                                  wraps=meter._lib.fm_meter_add_sequences) as add_sequences:
+            for batch in batches[:3]:
+                meter.add_batch(**batch)
+            self.assertEqual((add.call_count, add_sequences.call_count), (0, 0))
+            meter.step(1)
+            self.assertEqual([c.args[1:] for c in add.call_args_list], [(mask_tokens(batches[:3]), 3 * 4 * 16, 3)])
+            self.assertEqual([c.args[1:] for c in add_sequences.call_args_list], [(16, 12)])
+            meter.step(2)  # nothing pending: no call
+            self.assertEqual(add.call_count, 1)
+            for batch in batches[3:]:
+                meter.add_batch(**batch)
+            meter.flush()  # a sync point hands them over too
+            self.assertEqual(add.call_args.args[1:], (mask_tokens(batches[3:]), 3 * 4 * 16, 3))
+            record = meter.end()
+        self.assertEqual(exact_tokens(record), mask_tokens(batches))
 
     def test_killed_run_is_reported_as_crashed_with_its_journal(self):
         tokens_by_step = self.killed_run()
