@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with clang in build-fuzz/ and runs it.
 #
-#   fuzz/run.sh [SECONDS] [TARGET]   # default 60 s, parsers_fuzz; or text_fuzz
+#   fuzz/run.sh [SECONDS] [TARGET]   # default 60 s, parsers_fuzz; or text_fuzz, meter_fuzz
 #
 # New inputs that reach new code go to build-fuzz/fuzz-corpus-TARGET/ (the seeds in
 # fuzz/corpus/TARGET/ are only read); a crashing input is written to
@@ -14,6 +14,13 @@ seconds="${1:-60}"
 target="${2:-parsers_fuzz}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
+case "$target" in
+  parsers_fuzz | text_fuzz | meter_fuzz) ;;
+  *) echo "usage: fuzz/run.sh [SECONDS] [parsers_fuzz|text_fuzz|meter_fuzz]" >&2; exit 2 ;;
+esac
+# A target's own dictionary (meter.dict for meter_fuzz) when it has one.
+dict="$root/fuzz/${target%_fuzz}.dict"
+[[ -f "$dict" ]] || dict="$root/fuzz/parsers.dict"
 
 cmake -S "$root" -B "$build" -G Ninja \
   -DFM_BUILD_FUZZ=ON -DFM_BUILD_TESTS=OFF \
@@ -26,7 +33,7 @@ mkdir -p "$build/fuzz-corpus-$target" "$build/fuzz-artifacts"
   -max_len=16384 \
   -timeout=10 \
   -rss_limit_mb=2048 \
-  -dict="$root/fuzz/parsers.dict" \
+  -dict="$dict" \
   -artifact_prefix="$build/fuzz-artifacts/" \
   -print_final_stats=1 \
   "$build/fuzz-corpus-$target" "$root/fuzz/corpus/$target"

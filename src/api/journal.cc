@@ -8,6 +8,7 @@
 
 #include "adapters/files.h"
 #include "adapters/sha256.h"
+#include "core/json_doc.h"
 
 namespace flopsmeter {
 namespace {
@@ -27,6 +28,29 @@ std::optional<std::pair<std::string_view, std::string_view>> split_hash(std::str
   std::string_view hash = line.substr(body.size() + kHashField.size(), kHexLength);
   if (line[line.size() - 2] != '"') return std::nullopt;
   return std::make_pair(body, hash);
+}
+
+// Deepest nesting of arrays and objects in JSON text, strings skipped; exact
+// for valid JSON. Checked before parsing: nlohmann builds a tree with loops,
+// but whoever reads the lines copies and dumps them recursively, and the
+// chain is no secret, so a line nested a million deep can carry valid hashes.
+size_t nesting_depth(std::string_view json) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace
@@ -61,11 +85,13 @@ Result<JournalContents> read_journal(const std::string& path) {
     auto parts = split_hash(line);
     nlohmann::json parsed;
     if (newline == std::string::npos) {
-      problem = "line not terminated";
+      problem = kUnterminatedLine;
     } else if (!parts) {
       problem = "no sha256 field at the end of the line";
     } else if (sha256_hex(parts->first) != parts->second) {
       problem = "sha256 does not match the line: it was changed after it was written";
+    } else if (nesting_depth(parts->first) > kMaxJsonDepth) {
+      problem = "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     } else {
       std::string body(parts->first);
       body += '}';
@@ -76,6 +102,7 @@ Result<JournalContents> read_journal(const std::string& path) {
       // Only the last line can be torn by a crash; anything else is damage.
       if (last) {
         out.torn_tail = true;
+        out.tail_problem = problem;
         break;
       }
       return fail(problem);
@@ -140,9 +167,10 @@ JournalWriter::~JournalWriter() {
 Status JournalWriter::append(nlohmann::json line) {
   if (fd_ < 0) return Status::Internal("journal writer is closed");
   nlohmann::json body = nlohmann::json::object();
+  for (auto& [key, value] : line.items()) body[key] = std::move(value);
+  // After the caller's keys: a "seq" or "prev" in `line` must not break the chain.
   body["seq"] = next_seq_;
   body["prev"] = prev_;
-  for (auto& [key, value] : line.items()) body[key] = std::move(value);
   std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.pop_back();  // the closing brace; the hash field goes before it
   const std::string hash = sha256_hex(text);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,11 +22,17 @@ std::string journal_file_name(uint32_t rank);
 // The rank of a journal file name, or -1 when `name` is not one.
 int64_t journal_rank(const std::string& name);
 
+// JournalContents::tail_problem for a last line without its newline.
+inline constexpr std::string_view kUnterminatedLine = "line not terminated";
+
 struct JournalContents {
   std::vector<nlohmann::json> lines;  // valid lines, in order
   std::string last_sha256;            // "" when empty
   uint64_t valid_bytes = 0;           // length of the valid prefix
   bool torn_tail = false;             // a partial or unverifiable last line was dropped
+  // Why it was: "line not terminated" is what a crash leaves; anything else
+  // (a complete line that fails its hash) means damage or an edit.
+  std::string tail_problem;
 };
 
 // Reads and verifies `path`. Errors: kParseError "PATH:LINE: ..." for a

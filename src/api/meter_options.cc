@@ -98,7 +98,9 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
   m.run_dir = o.get("run");
   if (m.run_dir.empty()) return Status::InvalidArgument("no run directory: give --run DIR (JSON key \"run\")");
   m.model = o.get("model");
-  m.model_name = o.get("model-name", m.model);
+  m.model_name = o.get("model-name");
+  // "" is no display name: the begin line omits it, and reading that back gives the model.
+  if (m.model_name.empty()) m.model_name = m.model;
   FM_ASSIGN_OR_RETURN(std::vector<MethodSpec> methods, method_specs(o));
   if (methods.size() != 1) return Status::InvalidArgument("--method: a run trains with one method, not a list");
   m.method = methods.front();

@@ -43,6 +43,7 @@ Result<std::vector<uint64_t>> option_uint_list(const OptionMap& a, const std::st
   std::vector<uint64_t> out;
   for (const std::string& item : split_list(a.get(name))) {
     FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, "--" + name));
+    if (v > UINT64_MAX) return Status::InvalidArgument("--" + name + " " + item + " is too large");
     out.push_back(static_cast<uint64_t>(v));
   }
   return out;

@@ -102,6 +102,7 @@ struct RankJournal {
   std::string path;
   std::string last_sha256;
   bool torn_tail = false;
+  std::string tail_problem;
   std::map<uint64_t, Segment> segments;
 };
 
@@ -132,6 +133,7 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
   r.path = path;
   r.last_sha256 = contents.last_sha256;
   r.torn_tail = contents.torn_tail;
+  r.tail_problem = contents.tail_problem;
   Segment* current = nullptr;
   for (const nlohmann::json& line : contents.lines) {
     const uint64_t seq = line["seq"].get<uint64_t>();
@@ -416,7 +418,14 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   for (const auto& [rank, r] : ranks) {
     journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
                                       {"torn_tail_dropped", r.torn_tail}};
-    if (r.torn_tail) notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
+    if (r.torn_tail && r.tail_problem == kUnterminatedLine) {
+      notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
+    } else if (r.torn_tail) {
+      // A crash leaves an unterminated line; a complete one that fails was changed.
+      warnings.push_back("rank " + std::to_string(rank) + ": the last line of " + journal_file_name(rank) +
+                         " was dropped: " + r.tail_problem + "; a crash leaves an unterminated line, so this one was "
+                         "damaged or edited after it was written");
+    }
     FM_ASSIGN_OR_RETURN(auto chain, final_weights_chain(r));
     for (const auto& [id, s] : r.segments) {
       if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -112,6 +113,46 @@ TEST(MeterJournal, LinesWithManyDistinctLengthsAreSpacedOut) {
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   const auto j = nlohmann::json::parse(rec->json);
   EXPECT_EQ(j["exact"]["tokens_processed"], std::to_string(8192 * 4097));
+}
+
+// A crash can only leave the last line unterminated; a complete last line
+// that fails its hash was changed, and the record says so as a warning.
+TEST(MeterJournal, AnEditedLastLineIsAWarningNotATornLine) {
+  for (const bool edited : {false, true}) {
+    TempDir dir;
+    {
+      auto meter = Meter::Begin(counts_only(dir.path(), 3600));
+      ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+      (*meter)->add(100, 100, 1);
+      ASSERT_TRUE((*meter)->flush().ok());
+      (*meter)->add(900, 900, 1);
+    }  // freed without end(): a last progress line with 1000 tokens
+    const std::string path = dir.path() + "/journal-rank0.jsonl";
+    std::string text;
+    {
+      std::ifstream in(path);
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const size_t last = text.rfind("\"tokens\":1000");
+    ASSERT_NE(last, std::string::npos);
+    if (edited) {
+      text.replace(last, 14, "\"tokens\":9000");  // the line stays complete
+    } else {
+      text.resize(text.size() - 20);  // a crash while writing: no newline
+    }
+    std::ofstream(path, std::ios::trunc) << text;
+    auto record = report_run(dir.path(), {});
+    ASSERT_TRUE(record.ok()) << record.status().ToString();
+    const auto j = nlohmann::json::parse(record->json);
+    EXPECT_EQ(j["exact"]["tokens_processed"], "100") << "the dropped line's counts are not taken";
+    const std::string warnings = j["warnings"].dump(), notes = j["notes"].dump();
+    if (edited) {
+      EXPECT_NE(warnings.find("damaged or edited"), std::string::npos) << warnings;
+    } else {
+      EXPECT_EQ(warnings.find("damaged or edited"), std::string::npos) << warnings;
+      EXPECT_NE(notes.find("torn last journal line"), std::string::npos) << notes;
+    }
+  }
 }
 
 }  // namespace
