@@ -220,6 +220,7 @@ static void spec_budget_steps_give_their_state_only_with_news(void) {
   REQUIRE(news_steps < stop_step); /* quiet steps gave no JSON */
   REQUIRE_OK(fm_meter_step_budget(meter, (uint64_t)stop_step + 1, NULL, NULL, &error), error); /* outputs optional */
   REQUIRE_OK(fm_meter_end(meter, "{\"status\": \"stopped_by_budget\"}", NULL, &error), error);
+  fm_meter_free(meter);
   scratch_close(&s);
 }
 
