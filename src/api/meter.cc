@@ -149,7 +149,7 @@ class MeterImpl final : public Meter {
     const std::string journal_path = join_path(options_.run_dir, journal_file_name(options_.rank));
     nlohmann::json resumed_from;
     if (!existing.lines.empty()) {
-      FM_RETURN_IF_ERROR(find_resume_point(existing, resumed_from));
+      FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));
       run_id_ = existing.lines.front().value("run_id", std::string());
     } else {
       FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir));
@@ -324,17 +324,18 @@ class MeterImpl final : public Meter {
   }
 
  private:
-  // Where a resumed segment continues from, and what earlier segments spent.
-  Status find_resume_point(const JournalContents& existing, nlohmann::json& resumed_from) {
-    // Per segment: its last line's cumulative counts (what it spent).
-    std::map<uint64_t, Flop> spent_tokens;
+  // Where a resumed segment continues from, and what earlier segments spent:
+  // the running figures (budget guard, step state) start from all of it, as
+  // the record's spent figure does.
+  Status find_resume_point(const JournalContents& existing, const std::string& journal_path,
+                           nlohmann::json& resumed_from) {
+    FM_ASSIGN_OR_RETURN(prior_, journal_spent(existing, journal_path));
     const nlohmann::json* best = nullptr;
     bool exact = false;
     for (const nlohmann::json& line : existing.lines) {
       const uint64_t seg = line.value("segment", uint64_t{0});
       segment_ = std::max(segment_, seg + 1);
       if (line.value("kind", std::string()) == "begin") continue;
-      spent_tokens[seg] = line.value("tokens", uint64_t{0});
       const uint64_t step = line.value("step", uint64_t{0});
       const bool is_checkpoint = line.value("kind", std::string()) == "checkpoint";
       if (options_.resume_step) {
@@ -350,8 +351,8 @@ class MeterImpl final : public Meter {
         exact = true;
       }
     }
-    for (const auto& [seg, tokens] : spent_tokens) prior_tokens_ += tokens;
     if (best != nullptr) {
+      last_step_.store(best->value("step", uint64_t{0}), std::memory_order_relaxed);
       resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
                       {"checkpoint", best->value("checkpoint", std::string())}, {"exact", exact}};
     } else {
@@ -359,11 +360,12 @@ class MeterImpl final : public Meter {
                    "resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
                    "spent, none of it as in the final weights");
     }
-    FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_tokens_, {}));
+    FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_.tokens, prior_.sequences));
     return Status();
   }
 
-  // The compliance formula's figure for `tokens` and `sequences`, scaled to
+  // The compliance formula's figure for `tokens` and `sequences` (all
+  // segments'), with the micro-batches and optimizer steps so far, scaled to
   // the world by the rank count (ranks run batches of the same shape).
   Result<Flop> compliance_flop(Flop tokens, std::map<uint64_t, uint64_t> sequences) {
     if (tokens == 0) return Flop{0};
@@ -372,7 +374,8 @@ class MeterImpl final : public Meter {
     w.sequences = std::move(sequences);
     w.kernel = options_.kernel;
     w.gradient_checkpointing = options_.gradient_checkpointing;
-    w.micro_batches = micro_batches_.load(std::memory_order_relaxed);
+    w.micro_batches = prior_.micro_batches + micro_batches_.load(std::memory_order_relaxed);
+    w.optimizer_steps = last_step_.load(std::memory_order_relaxed);
     FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
     Assessment a =
         assess(f, options_.compliance_formula, accounting_.base, options_.prior_modifications, catalog_.rules());
@@ -384,13 +387,15 @@ class MeterImpl final : public Meter {
   Flop counted_tokens() const {
     const uint64_t positions = positions_.load(std::memory_order_relaxed);
     const uint64_t covered = covered_positions_.load(std::memory_order_relaxed);
-    return prior_tokens_ + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
+    return prior_.tokens + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
   }
 
   // The compliance figure for the tokens now, published for step().
   Status recompute() {
     const Flop tokens = counted_tokens();
-    FM_ASSIGN_OR_RETURN(Flop flop, compliance_flop(tokens, sequences_.snapshot()));
+    std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
+    for (const auto& [length, count] : prior_.sequences) sequences[length] += count;
+    FM_ASSIGN_OR_RETURN(Flop flop, compliance_flop(tokens, std::move(sequences)));
     std::lock_guard lock(compute_mutex_);
     last_compute_ = flop;
     last_compute_tokens_ = tokens;
@@ -565,7 +570,7 @@ class MeterImpl final : public Meter {
   // The caller's thread only (step()).
   uint64_t steps_this_segment_ = 0;
   std::optional<uint64_t> first_step_;  // the global step before this segment's first
-  Flop prior_tokens_ = 0;
+  JournalSpent prior_;  // what earlier segments of this rank spent; set before the background thread starts
   Flop segment_start_compute_ = 0;
   size_t warned_ = 0;
   bool stop_announced_ = false;

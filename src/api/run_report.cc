@@ -126,8 +126,8 @@ bool process_alive(const nlohmann::json& begin) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
-Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
-  FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
+// One rank's journal, read from `contents` (whose file is `path`), by segment.
+Result<RankJournal> parse_rank(const JournalContents& contents, const std::string& path, uint32_t rank) {
   RankJournal r;
   r.rank = rank;
   r.path = path;
@@ -212,6 +212,11 @@ Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
   }
   if (r.segments.empty()) return Status::ParseError(path + ": no begin line");
   return r;
+}
+
+Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
+  FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
+  return parse_rank(contents, path, rank);
 }
 
 // How much of a segment the final weights hold: its counts up to line
@@ -367,6 +372,18 @@ nlohmann::json gpu_totals_json(const GpuTotals& g) {
           {"pids_seen", g.pids_seen},
           {"lost", g.lost},
           {"notes", g.notes}};
+}
+
+Result<JournalSpent> journal_spent(const JournalContents& contents, const std::string& path) {
+  FM_ASSIGN_OR_RETURN(RankJournal r, parse_rank(contents, path, 0));
+  Counts all;
+  for (const auto& [id, segment] : r.segments) all.add(segment.final);
+  JournalSpent spent;
+  spent.tokens = all.tokens;
+  spent.positions = all.positions;
+  spent.micro_batches = all.micro_batches.value_or(0);
+  spent.sequences = std::move(all.sequences);
+  return spent;
 }
 
 Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& report, const EndOptions* end) {

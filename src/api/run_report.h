@@ -4,17 +4,31 @@
 #ifndef FLOPSMETER_API_RUN_REPORT_H_
 #define FLOPSMETER_API_RUN_REPORT_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "adapters/gpu_sampler.h"
+#include "api/journal.h"
 #include "flopsmeter/meter.h"
 
 namespace flopsmeter {
 
 inline constexpr const char* kRunSchema = "flopsmeter.run/2";
 inline constexpr const char* kRecordFileName = "flops_meter.json";
+
+// What every segment of one rank's journal spent, each to its last line:
+// where a resumed meter's running figures start, counted as the record
+// counts them. `path` names the journal in errors.
+struct JournalSpent {
+  Flop tokens = 0;
+  Flop positions = 0;
+  uint64_t micro_batches = 0;  // 0 where the token source does not count them (watch)
+  std::map<uint64_t, uint64_t> sequences;
+};
+Result<JournalSpent> journal_spent(const JournalContents& contents, const std::string& path);
 
 // One GPU's sampler totals as a journal line carries them.
 nlohmann::json gpu_totals_json(const GpuTotals& g);

@@ -171,6 +171,39 @@ TEST(Meter, ResumingFromACheckpointCountsNothingTwiceAndFlagsTheLostCompute) {
   EXPECT_EQ(j["status"], "completed");
 }
 
+// The budget guard of a resumed run compares what the record will say: the
+// detailed formula over every segment's tokens, sequence lengths and
+// micro-batches, not the earlier segments' tokens alone.
+TEST(Meter, AResumedRunsFigureForTheBudgetIsTheRecordsSpentFigure) {
+  TempDir dir;
+  MeterOptions o;
+  o.run_dir = dir.path();
+  o.model = "gpt2";
+  in_killed_child([&] {
+    auto meter = Meter::Begin(o);
+    if (!meter.ok()) _exit(3);
+    (*meter)->add(3000, 4096, 4);
+    (*meter)->add_sequences(1024, 4);
+    (void)(*meter)->checkpoint(10, "ckpt-10");
+    (*meter)->add(700, 1024, 1);  // spent, then lost with the crash
+    (*meter)->add_sequences(1024, 1);
+    (void)(*meter)->flush();
+    die();
+  });
+  o.resume = true;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  (*meter)->add(2000, 2048, 2);
+  (*meter)->add_sequences(1024, 2);
+  auto state = (*meter)->step(12);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  ASSERT_TRUE((*meter)->end({}).ok());
+  auto j = record_of(dir.path());
+  EXPECT_EQ(j["exact"]["tokens_processed"], "5700");
+  EXPECT_EQ(j["compliance"]["formula"], "detailed");
+  EXPECT_EQ(j["compliance"]["exact"], to_decimal(state->compute_flop));
+}
+
 TEST(Meter, ARunDirectoryIsNotReusedWithoutResume) {
   TempDir dir;
   {
