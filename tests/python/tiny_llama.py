@@ -1,14 +1,18 @@
-"""A tiny Llama in plain torch for the Python package's tests: the parameter
-names and shapes of transformers' LlamaForCausalLM (so the library's count of
-its config.json equals the torch count, 86,848), a transformers-like config
-object, and a LoRA wrap built by hand the way PEFT wraps q_proj / v_proj."""
+"""The Python package's test model: examples/llama_model.py at a fixed tiny
+config (the library's count of its config.json equals the torch count,
+86,848), a LoRA wrap built by hand the way PEFT wraps q_proj / v_proj, and
+padded batches."""
 
 import json
+import os
+import sys
 import types
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+import llama_model  # noqa: E402  (the example's model, found through the path above)
 
 CONFIG = {
     "model_type": "llama",
@@ -29,86 +33,9 @@ PAD_ID = 0
 EOS_ID = 2
 
 
-class Config:
-    """What the meter reads of a transformers PretrainedConfig."""
-
-    def __init__(self, attn_implementation="sdpa", name_or_path="tiny-llama"):
-        for key, value in CONFIG.items():
-            setattr(self, key, value)
-        self._attn_implementation = attn_implementation
-        self._name_or_path = name_or_path
-
-    def to_json_file(self, path, use_diff=True):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(CONFIG, f)
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, size):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(size))
-
-    def forward(self, x):
-        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
-
-
-class DecoderLayer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        hidden, heads, kv_heads = CONFIG["hidden_size"], CONFIG["num_attention_heads"], CONFIG["num_key_value_heads"]
-        self.head_dim = hidden // heads
-        self.heads, self.kv_heads = heads, kv_heads
-        self.self_attn = nn.Module()
-        self.self_attn.q_proj = nn.Linear(hidden, heads * self.head_dim, bias=False)
-        self.self_attn.k_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
-        self.self_attn.v_proj = nn.Linear(hidden, kv_heads * self.head_dim, bias=False)
-        self.self_attn.o_proj = nn.Linear(heads * self.head_dim, hidden, bias=False)
-        self.mlp = nn.Module()
-        self.mlp.gate_proj = nn.Linear(hidden, CONFIG["intermediate_size"], bias=False)
-        self.mlp.up_proj = nn.Linear(hidden, CONFIG["intermediate_size"], bias=False)
-        self.mlp.down_proj = nn.Linear(CONFIG["intermediate_size"], hidden, bias=False)
-        self.input_layernorm = RMSNorm(hidden)
-        self.post_attention_layernorm = RMSNorm(hidden)
-
-    def forward(self, x, attention_bias):
-        batch, length, _ = x.shape
-        h = self.input_layernorm(x)
-        attn = self.self_attn
-        q = attn.q_proj(h).view(batch, length, self.heads, self.head_dim).transpose(1, 2)
-        k = attn.k_proj(h).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-        v = attn.v_proj(h).view(batch, length, self.kv_heads, self.head_dim).transpose(1, 2)
-        repeat = self.heads // self.kv_heads
-        k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-        scores = q @ k.transpose(-1, -2) / self.head_dim ** 0.5 + attention_bias
-        out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(batch, length, -1)
-        x = x + attn.o_proj(out)
-        h = self.post_attention_layernorm(x)
-        return x + self.mlp.down_proj(F.silu(self.mlp.gate_proj(h)) * self.mlp.up_proj(h))
-
-
-class TinyLlama(nn.Module):
-    """LlamaForCausalLM's structure at CONFIG's sizes; forward returns the loss."""
-
-    def __init__(self, attn_implementation="sdpa"):
-        super().__init__()
-        self.config = Config(attn_implementation)
-        self.model = nn.Module()
-        self.model.embed_tokens = nn.Embedding(CONFIG["vocab_size"], CONFIG["hidden_size"])
-        self.model.layers = nn.ModuleList(DecoderLayer() for _ in range(CONFIG["num_hidden_layers"]))
-        self.model.norm = RMSNorm(CONFIG["hidden_size"])
-        self.lm_head = nn.Linear(CONFIG["hidden_size"], CONFIG["vocab_size"], bias=False)
-
-    def forward(self, input_ids, attention_mask, labels):
-        length = input_ids.shape[1]
-        causal = torch.full((length, length), float("-inf")).triu(1)
-        padding = torch.where(attention_mask[:, None, None, :] > 0, 0.0, float("-inf"))
-        bias = (causal + padding).clamp(min=-1e9)
-        x = self.model.embed_tokens(input_ids)
-        for layer in self.model.layers:
-            x = layer(x, bias)
-        logits = self.lm_head(self.model.norm(x))
-        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                               ignore_index=-100)
+def TinyLlama(attn_implementation="sdpa"):
+    """LlamaForCausalLM's structure at CONFIG's sizes (examples/llama_model.py)."""
+    return llama_model.TinyLlama(CONFIG, attn_implementation)
 
 
 class LoraLinear(nn.Module):
