@@ -63,6 +63,12 @@ FM_API void fm_free(void* p);
  * options' "run" key names, and writes its begin line durably. */
 FM_API fm_status fm_meter_begin(const char* options_json, fm_meter** out, char** error);
 
+/* The run's id (run.json; the record's run_id). A job whose ranks keep
+ * node-local run directories passes rank 0's to the others as "run-id", so
+ * that `flopsmeter merge` takes their shards as one run. Owned by the meter:
+ * valid until fm_meter_free. NULL for a NULL meter. */
+FM_API const char* fm_meter_run_id(const fm_meter* meter);
+
 /* Hot path: lock-free, no I/O, no allocation. `tokens` are the non-padding
  * tokens of `positions` executed positions (padding included), over
  * `micro_batches` forward passes. */

@@ -90,6 +90,12 @@ struct MeterOptions {
   uint32_t world_size = 1;  // [world-size] (WORLD_SIZE)
   uint32_t local_rank = 0;  // [local-rank] (LOCAL_RANK)
   std::string node;         // [node] default: the host name
+  // The run's id, the same on every node (FLOPS_METER_RUN_ID). Without it the
+  // first rank to begin draws one into RUN_DIR/run.json, which ranks see only
+  // through a shared directory; with node-local directories, give every node
+  // the same id (the Python integration passes rank 0's to the others) so
+  // `flopsmeter merge` accepts their shards as one run.
+  std::string run_id;       // [run-id] letters, digits, '.', '_', '-'; at most 128
   // How long end() on rank 0 waits for the other ranks' final journal lines
   // before writing a record marked incomplete.
   double end_wait_s = 30;   // [end-wait]
@@ -195,6 +201,9 @@ class Meter {
   virtual void add_positions(uint64_t positions, uint64_t micro_batches) noexcept = 0;
   virtual void sync_tokens(uint64_t tokens) noexcept = 0;
   virtual void add_sequences(uint64_t length, uint64_t count) noexcept = 0;
+
+  // The run's id (run.json; the record's run_id), the same on every rank.
+  virtual const std::string& run_id() const = 0;
 
   // After an optimizer step: budget state; a journal line when one is due.
   virtual Result<BudgetState> step(uint64_t global_step) = 0;

@@ -45,6 +45,12 @@ class HostGroup:
     def active(self):
         return self._group is not None
 
+    def from_rank0(self, value):
+        """Rank 0's `value` (a str or None), on every rank."""
+        values = [value]
+        self._dist.broadcast_object_list(values, src=0, group=self._group)
+        return values[0]
+
     def any(self, flag):
         """True on every rank when `flag` is true on any rank."""
         import torch

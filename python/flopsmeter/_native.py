@@ -98,6 +98,8 @@ def _declare(lib):
         "fm_meter_flush": (ctypes.c_int, [meter, char_out]),
         # fm_status fm_meter_end(fm_meter*, const char* end_json, char** record_json, char** error)
         "fm_meter_end": (ctypes.c_int, [meter, ctypes.c_char_p, char_out, char_out]),
+        # const char* fm_meter_run_id(const fm_meter*)
+        "fm_meter_run_id": (ctypes.c_char_p, [meter]),
         # void fm_meter_free(fm_meter*)
         "fm_meter_free": (None, [meter]),
         # fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error)

@@ -133,12 +133,10 @@ class Meter:
         # only with a warning or a stop.
         self._has_budget = None
         self._handle = None
-        handle = ctypes.c_void_p()
-        _native.call("fm_meter_begin", _native.encode_json(merged), ctypes.byref(handle))
-        self._handle = handle
-        self._lib = _native.library()
         # Collective: every rank creates its meter at the same point.
         self._host_group = _distributed.HostGroup()
+        self._handle = self._begin(merged)
+        self._lib = _native.library()
         self._totals = _LocalTotals()
         self._pending = _PendingCounts()
         # int64 on the device of the first batch counted there, read back at a
@@ -154,6 +152,32 @@ class Meter:
         self.stopped_by_budget = False
         # The last full state the library gave (see step()); None before one.
         self.last_state = None
+
+    def _begin(self, options):
+        """fm_meter_begin. With several ranks and no run-id given, rank 0
+        begins first and its run id goes to the others: their run
+        directories may be node-local, and `flopsmeter merge` takes shards
+        of one run id only. A rank 0 that fails still answers (None), so the
+        others raise instead of waiting."""
+        handle = ctypes.c_void_p()
+        shares_id = (self._host_group.active and "run-id" not in options
+                     and not os.environ.get("FLOPS_METER_RUN_ID"))
+        if not shares_id:
+            _native.call("fm_meter_begin", _native.encode_json(options), ctypes.byref(handle))
+            return handle
+        if options.get("rank", 0) == 0:
+            try:
+                _native.call("fm_meter_begin", _native.encode_json(options), ctypes.byref(handle))
+            except BaseException:
+                self._host_group.from_rank0(None)
+                raise
+            self._host_group.from_rank0(_native.library().fm_meter_run_id(handle).decode())
+            return handle
+        run_id = self._host_group.from_rank0(None)
+        if run_id is None:
+            raise FlopsMeterError("rank 0 could not begin the run (its error says why)", "FM_INVALID_ARGUMENT")
+        _native.call("fm_meter_begin", _native.encode_json({**options, "run-id": run_id}), ctypes.byref(handle))
+        return handle
 
     # --- per micro-batch -------------------------------------------------
 

@@ -26,6 +26,7 @@
 #include "api/report_format.h"
 #include "api/run_accounting.h"
 #include "api/run_report.h"
+#include "core/strict_fields.h"
 #include "flopsmeter/version.h"
 
 namespace flopsmeter {
@@ -78,16 +79,28 @@ std::string random_run_id() {
 // The run's id, shared by all ranks through RUN/run.json: the first rank to
 // begin creates it (link() fails if another rank won the race), the others
 // read it.
-Result<std::string> shared_run_id(const std::string& run_dir) {
+// A directory that already holds a run holds that run only.
+Status check_same_run(const std::string& where, const std::string& held, const std::string& wanted) {
+  if (wanted.empty() || held == wanted) return Status();
+  return Status::InvalidArgument(where + " belongs to run '" + printable(held) + "', not to run-id '" + wanted +
+                                 "': choose another run directory, or the run's own id");
+}
+
+// The run's id: `wanted` (the run-id option) or a random one, created once
+// in run.json by the first rank to begin; the others read it.
+Result<std::string> shared_run_id(const std::string& run_dir, const std::string& wanted) {
   const std::string path = join_path(run_dir, kRunIdFile);
   for (int attempt = 0; attempt < 50; ++attempt) {
     if (is_regular_file(path)) {
       FM_ASSIGN_OR_RETURN(std::string text, read_file(path, 1 << 16));
       nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-      if (j.is_object() && j.contains("run_id") && j["run_id"].is_string()) return j["run_id"].get<std::string>();
-      return Status::ParseError(path + ": field 'run_id': expected a string");
+      if (!j.is_object() || !j.contains("run_id") || !j["run_id"].is_string()) {
+        return Status::ParseError(path + ": field 'run_id': expected a string");
+      }
+      FM_RETURN_IF_ERROR(check_same_run(path, j["run_id"].get<std::string>(), wanted));
+      return j["run_id"].get<std::string>();
     }
-    const nlohmann::json j = {{"schema", "flopsmeter.run_id/1"}, {"run_id", random_run_id()},
+    const nlohmann::json j = {{"schema", "flopsmeter.run_id/1"}, {"run_id", wanted.empty() ? random_run_id() : wanted},
                               {"created_at", iso_time(unix_now())}};
     const std::string temp = path + ".tmp." + std::to_string(::getpid());
     FM_RETURN_IF_ERROR(write_file_atomic(temp, j.dump(2) + "\n"));
@@ -149,10 +162,11 @@ class MeterImpl final : public Meter {
     const std::string journal_path = join_path(options_.run_dir, journal_file_name(options_.rank));
     nlohmann::json resumed_from;
     if (!existing.lines.empty()) {
-      FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));
       run_id_ = existing.lines.front().value("run_id", std::string());
+      FM_RETURN_IF_ERROR(check_same_run(journal_path, run_id_, options_.run_id));
+      FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));
     } else {
-      FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir));
+      FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir, options_.run_id));
     }
     FM_ASSIGN_OR_RETURN(journal_, JournalWriter::Open(journal_path, existing));
 
@@ -284,6 +298,8 @@ class MeterImpl final : public Meter {
     return s;
   }
 
+  const std::string& run_id() const override { return run_id_; }
+
   Status checkpoint(uint64_t global_step, std::string_view path) override {
     last_step_.store(global_step, std::memory_order_relaxed);
     return append_counts("checkpoint", {{"checkpoint", std::string(path)}});
@@ -298,6 +314,7 @@ class MeterImpl final : public Meter {
     if (sampler_) sampler_->stop();  // its snapshot keeps the final totals
     nlohmann::json end_line = {{"status", end.status}};
     if (!end.token_source.empty()) end_line["token_source"] = end.token_source;
+    if (!end.notes.empty()) end_line["notes"] = end.notes;  // journaled, so a later report keeps them
     FM_RETURN_IF_ERROR(append_counts("end", std::move(end_line)));
     ended_ = true;
     if (options_.rank != 0) {
@@ -365,8 +382,10 @@ class MeterImpl final : public Meter {
   }
 
   // The compliance formula's figure for `tokens` and `sequences` (all
-  // segments'), with the micro-batches and optimizer steps so far, scaled to
-  // the world by the rank count (ranks run batches of the same shape).
+  // segments'), with the micro-batches and optimizer steps so far, for the
+  // world: an integration counts its own rank's batches, scaled by the rank
+  // count (ranks run batches of the same shape); watch reads the job's own
+  // count, the world's already.
   Result<Flop> compliance_flop(Flop tokens, std::map<uint64_t, uint64_t> sequences) {
     if (tokens == 0) return Flop{0};
     Workload w;
@@ -379,7 +398,8 @@ class MeterImpl final : public Meter {
     FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
     Assessment a =
         assess(f, options_.compliance_formula, accounting_.base, options_.prior_modifications, catalog_.rules());
-    return a.compliance_flop * options_.world_size;
+    const bool per_rank = options_.token_source == MeterOptions().token_source;
+    return a.compliance_flop * (per_rank ? options_.world_size : 1);
   }
 
   // Tokens so far, all of this rank's segments, pending positions counted

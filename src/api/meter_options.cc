@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "core/json_doc.h"
+#include "core/strict_fields.h"
 #include "core/suggest.h"
 
 namespace flopsmeter {
@@ -29,6 +31,18 @@ bool is_switch(const std::string& name) {
 // Options whose value is a list of items that may contain commas.
 bool is_item_list(const std::string& name) {
   return name == "command" || name == "dataset" || name == "job-pids" || name == "spectrum-patterns";
+}
+
+// A run id names files and travels between nodes: a plain token.
+Status check_run_id(const std::string& id, const std::string& where) {
+  const bool plain = std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+  if (id.empty() || id.size() > 128 || !plain) {
+    return Status::InvalidArgument(where + " '" + printable(id) +
+                                   "': expected 1 to 128 letters, digits, '.', '_' or '-' (e.g. the job's id)");
+  }
+  return Status();
 }
 
 Result<uint32_t> option_u32(const OptionMap& o, const std::string& name) {
@@ -83,7 +97,7 @@ const std::vector<std::string>& meter_option_names() {
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
         "lora-target-regex", "lora-targets", "method", "model", "model-name", "model-package-group", "n-total",
         "n-trainable", "node", "nvml-library", "out", "peak-flops", "pretrain-flops", "prior-modifications", "rank",
-        "recipe", "recipe-details", "resume-step", "run", "sample-hz", "spectrum-file", "spectrum-fraction",
+        "recipe", "recipe-details", "resume-step", "run", "run-id", "sample-hz", "spectrum-file", "spectrum-fraction",
         "spectrum-patterns",
         "training-id", "visible-devices", "world-size"};
     for (const std::string& s : switch_names()) v.push_back(s);
@@ -188,6 +202,8 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
     m.resume = true;
   }
   m.output = o.get("out");
+  m.run_id = o.get("run-id");
+  if (o.has("run-id")) FM_RETURN_IF_ERROR(check_run_id(m.run_id, "--run-id"));
   m.job_name = o.get("job-name");
   m.training_id = o.get("training-id");
   m.recipe = o.get("recipe");
@@ -330,6 +346,7 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   j["world-size"] = m.world_size;
   j["local-rank"] = m.local_rank;
   text("node", m.node);
+  text("run-id", m.run_id);
   j["end-wait"] = m.end_wait_s;
   flag("nvml", m.nvml);
   j["nvml-library"] = m.nvml_library;
@@ -399,6 +416,12 @@ Status meter_options_from_environment(MeterOptions& m) {
   }
   if (m.job_name.empty()) {
     if (const char* v = env_value("TRAINING_JOB_NAME")) m.job_name = v;
+  }
+  if (m.run_id.empty()) {
+    if (const char* v = env_value("FLOPS_METER_RUN_ID")) {
+      m.run_id = v;
+      FM_RETURN_IF_ERROR(check_run_id(m.run_id, "environment FLOPS_METER_RUN_ID"));
+    }
   }
   if (m.node.empty()) {
     char host[256] = {0};

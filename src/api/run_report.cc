@@ -81,6 +81,7 @@ struct Segment {
   std::string token_source;
   bool micro_batches_known = true;  // the integration counts them (add() per micro-batch)
   nlohmann::json events = nlohmann::json::array();  // {"kind", "message"}
+  std::vector<std::string> notes;                    // the caller's observations, from the end line
 
   // Cumulative counts at the last line with a seq <= `seq`.
   Counts counts_at(uint64_t seq) const {
@@ -204,6 +205,10 @@ Result<RankJournal> parse_rank(const JournalContents& contents, const std::strin
       }
     }
     if (kind == "end") {
+      for (const auto& n : line.value("notes", nlohmann::json::array())) {
+        if (!n.is_string()) return Status::ParseError(where + ": field 'notes': expected strings");
+        current->notes.push_back(n.get<std::string>());
+      }
       current->ended = true;
       current->status = line.value("status", std::string("completed"));
       current->token_source = line.value("token_source", current->token_source);
@@ -457,6 +462,9 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         gpus.push_back(one);
       }
       if (nlohmann::json sampler = sampler_json(rank, s); !sampler.is_null()) samplers.push_back(std::move(sampler));
+      for (const std::string& n : s.notes) {
+        if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
+      }
       for (const auto& e : s.events) {
         const std::string kind = e["kind"].get<std::string>();
         nlohmann::json event = {{"rank", rank}, {"segment", id}, {"kind", kind}, {"message", e["message"]}};
@@ -505,10 +513,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
     }
     final_counts.add(final_segment.final);
   }
-  if (end != nullptr) {
-    status = end->status;
-    for (const std::string& n : end->notes) notes.push_back(n);
-  }
+  if (end != nullptr) status = end->status;
   if (ranks_by_world_size.size() > 1) {
     std::string says;
     for (const auto& [size, members] : ranks_by_world_size) {

@@ -191,6 +191,8 @@ fm_status fm_meter_end(fm_meter* m, const char* end_json, char** record_json, ch
 
 void fm_meter_free(fm_meter* m) { delete m; }
 
+const char* fm_meter_run_id(const fm_meter* m) { return m == nullptr ? nullptr : m->meter->run_id().c_str(); }
+
 fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error) {
   if (record_json != nullptr) *record_json = nullptr;
   return guarded(error, [&]() -> Status {

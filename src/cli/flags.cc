@@ -132,6 +132,17 @@ const std::vector<FlagDef>& all_flags() {
        "before the command starts belongs to the earlier segments and is not counted again; a count that goes "
        "back (a job restarted from an earlier checkpoint) is counted again from there, since re-done steps are "
        "spent compute."},
+      {"run-id", "ID", "Run", "The run's id, the same on every node (or FLOPS_METER_RUN_ID; e.g. the job's id)",
+       "Without it the first rank to begin draws an id into RUN/run.json, which other nodes see only through a "
+       "shared directory. With node-local run directories give every node the same id, so that `flopsmeter merge` "
+       "takes their shards as one run. A directory that holds another run is refused."},
+      {"node-rank", "R", "Run", "watch: this node's rank in a multi-node job (torchrun's --node-rank; default 0)",
+       "Run one watch per node, each with --node-rank and --nnodes: every node samples its own GPUs into its own "
+       "shard; node 0 also reads the job's tokens (--tokens-from, which only node 0 may give: the count a job "
+       "writes is the whole job's) and enforces the budget. Merge the shards with `flopsmeter merge`."},
+      {"nnodes", "N", "Run", "watch: the number of nodes in the job (torchrun's --nnodes; default 1)", ""},
+      {"end-wait", "S", "Run", "Seconds node/rank 0 waits at the end for the others' shards in --run (default 30)",
+       ""},
       {"job-name", "NAME", "Run", "Training job name for the record (or TRAINING_JOB_NAME)", ""},
       {"training-id", "ID", "Run", "Training id for the record", ""},
       {"recipe", "FILE", "Run", "The recipe/config file of the job: named and hashed in the record", ""},
@@ -211,8 +222,8 @@ const std::vector<CommandDef>& all_commands() {
         "freeze-embeddings", "spectrum-file", "spectrum-fraction", "n-total", "n-trainable", "attention",
         "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
-        "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "job-name", "training-id",
-        "recipe", "instance-type", "json", "data-dir"},
+        "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
+        "end-wait", "job-name", "training-id", "recipe", "instance-type", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
         "torchrun --nproc-per-node 8 train.py"},

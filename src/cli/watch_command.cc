@@ -220,16 +220,42 @@ class Watch {
   std::set<std::string> warned_;
 };
 
+// --node-rank / --nnodes: which shard of a multi-node job this watch writes.
+// The token count a job writes is the whole job's, so only node 0 reads it
+// (and with it enforces the budget); the other nodes record their GPUs.
+Status set_node(const ParsedArgs& a, MeterOptions& options) {
+  uint64_t node_rank = 0, nnodes = 1;
+  if (a.has("node-rank")) {
+    FM_ASSIGN_OR_RETURN(node_rank, option_uint(a, "node-rank"));
+  }
+  if (a.has("nnodes")) {
+    FM_ASSIGN_OR_RETURN(nnodes, option_uint(a, "nnodes"));
+  }
+  if (nnodes == 0 || nnodes > UINT32_MAX) return Status::InvalidArgument("--nnodes must be from 1 to 4294967295");
+  if (node_rank >= nnodes) {
+    return Status::InvalidArgument("--node-rank " + std::to_string(node_rank) + " is not below --nnodes " +
+                                   std::to_string(nnodes));
+  }
+  if (node_rank > 0 && (a.has("tokens-from") || options.budget_flop || options.budget_fraction)) {
+    return Status::InvalidArgument("--tokens-from and the budget are node 0's: the token count a job writes is the "
+                                   "whole job's, so node 0's watch reads it and stops the job; node " +
+                                   std::to_string(node_rank) + " records its GPUs");
+  }
+  options.rank = static_cast<uint32_t>(node_rank);
+  options.world_size = static_cast<uint32_t>(nnodes);
+  options.local_rank = 0;  // each node samples its own GPUs
+  return Status();
+}
+
 }  // namespace
 
 Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(MeterOptions options, meter_options_from_map(a));
   FM_RETURN_IF_ERROR(meter_options_from_environment(options));
   // watch meters a whole job from outside, one record: a RANK in its own
-  // environment belongs to some enclosing launcher, not to it.
-  options.rank = 0;
-  options.local_rank = 0;
-  options.world_size = 1;
+  // environment belongs to some enclosing launcher, not to it. A multi-node
+  // job runs one watch per node, node N writing rank N's shard.
+  FM_RETURN_IF_ERROR(set_node(a, options));
   if ((options.budget_flop || options.budget_fraction) && !a.has("tokens-from")) {
     return Status::InvalidArgument("a budget needs --tokens-from: from outside, the tokens the job reports are the "
                                    "only measure of the compute the budget limits");
@@ -296,6 +322,10 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   }
   if (a.has("json")) {
     out = record->json;
+  } else if (options.rank != 0) {
+    out = "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status + "): its GPUs are in " +
+          a.get("run") + "; node 0 writes the record: gather the nodes' run directories with flopsmeter merge --run "
+          "TARGET DIR...\n";
   } else {
     FM_ASSIGN_OR_RETURN(out, run_record_to_text(record->json));
   }

@@ -296,6 +296,28 @@ static void spec_a_run_is_continued_only_with_resume(void) {
   scratch_close(&s);
 }
 
+/* A job's id names the run on every node, whose directories may be
+ * node-local; without one the run draws its own, readable for the others. */
+static void spec_the_run_id_is_the_jobs_or_drawn_once(void) {
+  scratch s;
+  scratch_open(&s);
+  fm_meter* meter = NULL;
+  char* error = NULL;
+  REQUIRE_OK(fm_meter_begin(run_options(&s, "\"run-id\": \"job-9\""), &meter, &error), error);
+  REQUIRE(strcmp(fm_meter_run_id(meter), "job-9") == 0);
+  REQUIRE_OK(fm_meter_end(meter, NULL, NULL, &error), error);
+  REQUIRE(strcmp(fm_meter_run_id(meter), "job-9") == 0); /* until freed */
+  fm_meter_free(meter);
+  REQUIRE(fm_meter_run_id(NULL) == NULL);
+  scratch_close(&s);
+
+  scratch_open(&s);
+  REQUIRE_OK(fm_meter_begin(run_options(&s, ""), &meter, &error), error);
+  REQUIRE(strlen(fm_meter_run_id(meter)) == 32);
+  fm_meter_free(meter);
+  scratch_close(&s);
+}
+
 /* Freeing a handle without end leaves what a crash leaves: the journal up to
  * its last line, which a report finalises. */
 static void spec_a_run_freed_without_end_is_reported_from_its_journal(void) {
@@ -413,7 +435,7 @@ int main(void) {
    * the specs state their options in full. */
   const char* job_variables[] = {"PRETRAIN_FLOPS", "FLOPS_METER_NVML", "FLOPS_METER_OUT", "FLOPS_METER_PEAK_FLOPS",
                                  "FLOPS_METER_NVML_LIBRARY", "RANK", "WORLD_SIZE", "LOCAL_RANK",
-                                 "TRAINING_JOB_NAME"};
+                                 "TRAINING_JOB_NAME", "FLOPS_METER_RUN_ID"};
   for (size_t i = 0; i < sizeof job_variables / sizeof job_variables[0]; ++i) REQUIRE(unsetenv(job_variables[i]) == 0);
 
   spec_versions_are_reported_without_a_handle();
@@ -422,6 +444,7 @@ int main(void) {
   spec_a_catalog_model_gives_the_parameter_counts();
   spec_adds_from_many_threads_all_count();
   spec_a_run_is_continued_only_with_resume();
+  spec_the_run_id_is_the_jobs_or_drawn_once();
   spec_a_run_freed_without_end_is_reported_from_its_journal();
   spec_bad_options_are_refused_with_a_message();
   spec_null_pointers_are_tolerated_or_refused_as_documented();

@@ -207,6 +207,28 @@ budget_stop() {
 }
 check "the budget stops the command with SIGINT; the record says stopped_by_budget" budget_stop
 
+multi_node() {
+  # One watch per node, node-local directories, the job's id on both: node 1
+  # writes its shard, node 0 reads the job's (whole) token count and enforces
+  # the budget on it unscaled: 2 nodes must not make it twice the compute.
+  watch 0 --run "$D/node1" --run-id job-7 --node-rank 1 --nnodes 2 "${MODEL[@]}" -- true || return 1
+  grep -qF "node 1 of run job-7 (completed)" "$D/stdout" || { echo "node 1 says:"; cat "$D/stdout"; return 1; }
+  watch 5 --run "$D/node0" --run-id job-7 --node-rank 0 --nnodes 2 --end-wait 0 "${MODEL[@]}" \
+    --tokens-from "$D/mn-tokens" --budget 3e10 --json -- sh -c '
+    trap "exit 5" INT
+    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.05; done' "$D/mn-tokens" ||
+    return 1
+  json_has 'j["status"] == "stopped_by_budget" and 4000 <= j["tokens_processed"] <= 5000' || return 1
+  json_has 'j["complete"] is False' || return 1
+  "$FM" merge --run "$D/merged" --json "$D/node0" "$D/node1" >"$D/stdout" 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  json_has 'j["run_id"] == "job-7" and j["complete"] and j["gpu_size"] == 2' || return 1
+  json_has '4000 <= j["tokens_processed"] <= 5000' || return 1
+  json_has 'any("positions are unknown" in n for n in j["notes"])' || return 1
+  watch 2 --run "$D/node1b" --node-rank 1 --nnodes 2 "${MODEL[@]}" --tokens-from "$D/mn-tokens" -- true || return 1
+  stderr_has "--tokens-from and the budget are node 0's"
+}
+check "a multi-node job: a watch per node, one run id, node 0's tokens and budget, merged" multi_node
+
 # ------------------------------------------------------------ GPUs
 no_gpu() {
   watch 0 --run "$D/nogpu" "${MODEL[@]}" --nvml --nvml-library "$D/no-such-libnvidia-ml.so.1" --json -- true || return 1

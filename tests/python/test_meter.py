@@ -92,6 +92,33 @@ def one_of_two_ranks(rank, port, run_dir, budget, batch):
     torch.distributed.destroy_process_group()
 
 
+def one_of_two_nodes(rank, port, directory, options):
+    """One rank of a two-node gloo job whose run directories are node-local
+    (DIRECTORY/node<R>/run) and which names no run id. Writes what Meter()
+    did to DIRECTORY/begin<R>.json."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK="0")
+    os.environ.pop("FLOPS_METER_RUN_ID", None)
+    torch.distributed.init_process_group("gloo")
+    outcome = {}
+    try:
+        meter = flopsmeter.Meter(os.path.join(directory, f"node{rank}", "run"), n_total=tiny_llama.PARAMETERS,
+                                 n_trainable=tiny_llama.PARAMETERS, end_wait=0, **options)
+        meter.add_batch(attention_mask=torch.ones(2, 8, dtype=torch.int64))
+        meter.step(1)
+        outcome["status"] = meter.end()["status"]
+    except flopsmeter.FlopsMeterError as error:
+        outcome["error"] = str(error)
+    with open(os.path.join(directory, f"begin{rank}.json"), "w", encoding="utf-8") as f:
+        json.dump(outcome, f)
+    torch.distributed.destroy_process_group()
+
+
+def run_id_in(run_dir):
+    with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
+        return json.load(f)["run_id"]
+
+
 class MeterTest(unittest.TestCase):
     def setUp(self):
         self.directory = tempfile.TemporaryDirectory()
@@ -456,6 +483,35 @@ class MeterTest(unittest.TestCase):
         self.assertTrue(record["complete"])
         self.assertEqual(exact_tokens(record), batch_tokens * results[0]["stopped_at"])
         self.assertFalse([w for w in record["warnings"] if "all-reduced" in w], record["warnings"])
+
+    def two_nodes(self, **options):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        children = [FORK.Process(target=one_of_two_nodes, args=(rank, port, self.directory.name, options))
+                    for rank in (0, 1)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(90)
+        self.assertEqual([child.exitcode for child in children], [0, 0])
+        outcomes = []
+        for rank in (0, 1):
+            with open(os.path.join(self.directory.name, f"begin{rank}.json"), encoding="utf-8") as f:
+                outcomes.append(json.load(f))
+        return outcomes
+
+    def test_ranks_in_node_local_directories_share_rank_0s_run_id(self):
+        outcomes = self.two_nodes()
+        self.assertEqual(outcomes, [{"status": "completed"}, {"status": "completed"}])
+        node0, node1 = (os.path.join(self.directory.name, f"node{rank}", "run") for rank in (0, 1))
+        self.assertEqual(run_id_in(node0), run_id_in(node1))  # so `flopsmeter merge` takes both shards
+        self.assertTrue(os.path.exists(os.path.join(node1, "journal-rank1.jsonl")))
+
+    def test_a_rank_0_that_cannot_begin_does_not_leave_the_others_waiting(self):
+        outcomes = self.two_nodes(budget="lots")  # refused by the library
+        self.assertIn("error", outcomes[0])
+        self.assertIn("rank 0 could not begin the run", outcomes[1]["error"])
 
 
 if __name__ == "__main__":

@@ -204,6 +204,39 @@ TEST(Meter, AResumedRunsFigureForTheBudgetIsTheRecordsSpentFigure) {
   EXPECT_EQ(j["compliance"]["exact"], to_decimal(state->compute_flop));
 }
 
+TEST(Meter, ARunIdIsAPlainTokenAndADirectoryHoldsOneRun) {
+  TempDir dir;
+  MeterOptions o = counts_only(dir.path());
+  o.run_id = "job-1";
+  {
+    auto meter = Meter::Begin(o);
+    ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+    EXPECT_EQ((*meter)->run_id(), "job-1");
+  }
+  TempDir other;
+  MeterOptions another = counts_only(other.path());
+  another.run_id = "job-2";
+  std::filesystem::copy_file(dir.path() + "/run.json", other.path() + "/run.json");
+  auto refused = Meter::Begin(another);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("belongs to run 'job-1', not to run-id 'job-2'"), std::string::npos)
+      << refused.status().message();
+  o.resume = true;
+  o.run_id = "job-2";
+  auto resumed = Meter::Begin(o);
+  ASSERT_FALSE(resumed.ok()) << "a resume under another run id";
+  EXPECT_NE(resumed.status().message().find("journal-rank0.jsonl belongs to run 'job-1'"), std::string::npos);
+
+  OptionMap flags;
+  flags.values["run"] = dir.path();
+  flags.values["n-total"] = "1000";
+  flags.values["run-id"] = "../x";
+  auto invalid = meter_options_from_map(flags);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_NE(invalid.status().message().find("--run-id '../x': expected 1 to 128 letters"), std::string::npos)
+      << invalid.status().message();
+}
+
 TEST(Meter, ARunDirectoryIsNotReusedWithoutResume) {
   TempDir dir;
   {
@@ -295,9 +328,7 @@ TEST(Meter, MergeJoinsShardsKeptInSeparateDirectoriesAndRefusesAnotherRun) {
     o.rank = rank;
     o.world_size = 2;
     o.end_wait_s = 0;
-    if (rank == 1) {  // the same run: its id travels with the shared run.json
-      std::filesystem::copy_file(a.path() + "/run.json", b.path() + "/run.json");
-    }
+    o.run_id = "job-4711";  // node-local directories: the job's id makes them one run
     auto meter = Meter::Begin(o);
     ASSERT_TRUE(meter.ok()) << meter.status().ToString();
     (*meter)->add(10 + rank, 10 + rank, 1);
