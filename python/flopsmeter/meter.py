@@ -19,17 +19,19 @@ counted on the host (reading their count copies nothing).
 
 What is known on the host (tokens of CPU batches, executed positions,
 micro-batches, sequence lengths) is added up in Python and handed to the
-library in one call per kind at every step() and sync point, before the
-library's counts are read: a ctypes call costs more than the count. So at
-most the micro-batches since the last step() are not in the library yet,
-and only those are missing from a journal line the library's thread writes
-meanwhile, or lost if the process dies.
+library in one call per kind at every sync point and at step(): every step
+with a budget, at most every 0.1 s without one (a cold ctypes call costs
+more than the count). So at most the last 0.1 s of micro-batches (or those
+since the last step() with a budget) are not in the library yet, and only
+those are missing from a journal line the library's thread writes
+meanwhile, beyond what a process that dies loses after its last line.
 """
 
 import collections
 import ctypes
 import json
 import os
+import time
 import warnings
 
 from . import _distributed
@@ -43,6 +45,12 @@ _VARLEN_KERNELS = frozenset({"flash", "flash_attention_2", "flash_attention_3"})
 # Above this share of the budget every step syncs, so that the stop decision
 # near the budget rests on exact token counts.
 _EXACT_BUDGET_FRACTION = 0.9
+
+# Without a budget, step() tells the library of the steps (and hands over the
+# host counts) at most this often: its journal lines come every few seconds,
+# so it needs no more, and a cold ctypes call costs more than a fast step's
+# counting. Sync points (checkpoint, flush, end, sync) always hand over.
+_HAND_OVER_SECONDS = 0.1
 
 
 def option_key(name):
@@ -152,6 +160,10 @@ class Meter:
         self.stopped_by_budget = False
         # The last full state the library gave (see step()); None before one.
         self.last_state = None
+        # Without a budget: when step() next tells the library, and the last
+        # step it has not been told of (None when told of all).
+        self._next_hand_over = 0.0
+        self._untold_step = None
 
     def _begin(self, options):
         """fm_meter_begin. With several ranks and no run-id given, rank 0
@@ -382,7 +394,9 @@ class Meter:
         figures=True, and, with a budget, at a step that raised a warning or
         says stop. Otherwise the state is neither written nor parsed, which
         is most of step()'s cost: without a budget fm_meter_step is asked for
-        none, with one fm_meter_step_budget gives the stop as a flag.
+        none, and called (with the counts pending on the host) at most every
+        0.1 s; with one fm_meter_step_budget gives the stop as a flag at every
+        step.
         last_state keeps the last full state, which is therefore as of the
         last such step, not necessarily this one.
 
@@ -396,6 +410,13 @@ class Meter:
         if near_budget or (self.sync_every and global_step % self.sync_every == 0):
             self.sync()
         handle = self._live_handle()
+        if self._has_budget is False and not figures:
+            now = time.monotonic()
+            if now < self._next_hand_over:
+                self._untold_step = global_step
+                return {"global_step": global_step, "stop": False, "new_warnings": []}
+            self._next_hand_over = now + _HAND_OVER_SECONDS
+        self._untold_step = None
         self._hand_over(handle)
         if figures or self._has_budget is None:
             state = json.loads(_native.call("fm_meter_step", handle, global_step, returns_text=True))
@@ -431,15 +452,24 @@ class Meter:
         self.last_state = state = json.loads(_native.take_string(news))
         return state
 
+    def _tell_step(self, handle):
+        """Tells the library of the last step step() kept to itself."""
+        if self._untold_step is not None:
+            step, self._untold_step = self._untold_step, None
+            _native.call("fm_meter_step", handle, step, None)
+
     def checkpoint(self, global_step, path):
         """A checkpoint of the weights was saved at `global_step` (journal line, fsync)."""
         self.sync()
+        self._untold_step = None  # the checkpoint's line carries its step
         _native.call("fm_meter_checkpoint", self._live_handle(), global_step, os.fsencode(path))
 
     def flush(self):
         """Writes a progress line to the journal now (fsync)."""
         self.sync()
-        _native.call("fm_meter_flush", self._live_handle())
+        handle = self._live_handle()
+        self._tell_step(handle)
+        _native.call("fm_meter_flush", handle)
 
     def end(self, status=None, global_step=None, world=None):
         """Ends this process's segment and returns the record (dict); rank 0
@@ -453,6 +483,9 @@ class Meter:
         ranks may still be training and would never join.
         """
         self.sync()
+        if global_step is None:
+            global_step = self._untold_step
+        self._untold_step = None
         if status is None:
             status = "stopped_by_budget" if self.stopped_by_budget else "completed"
         if world is None and self._host_group.active and status in ("completed", "stopped_by_budget"):

@@ -263,19 +263,39 @@ class MeterTest(unittest.TestCase):
         self.assertLessEqual(int(record["compliance"]["exact"]), budget)
 
     def test_a_run_without_budget_reads_the_state_only_when_asked(self):
-        batches = tiny_llama.padded_batches(5, seed=6)
-        with self.meter() as meter, state_requests(meter) as spy:
+        batches = tiny_llama.padded_batches(6, seed=6)
+        clock = [100.0]  # 40 ms a step
+        with self.meter() as meter, state_requests(meter) as spy, \
+                mock.patch.object(flopsmeter.meter.time, "monotonic", lambda: clock[0]):
             states = []
             for step, batch in enumerate(batches, 1):
                 meter.add_batch(**batch)
                 states.append(meter.step(step, figures=step == 4))
+                clock[0] += 0.04
             self.assertEqual(requested_steps(spy), [1, 4])  # the first step learns there is no budget
-            self.assertEqual(spy.call_count, 5)
-            self.assertEqual(states[4], {"global_step": 5, "stop": False, "new_warnings": []})
+            # The library hears of steps at most every 0.1 s (2, then 5 at
+            # 0.12 s after 2), and whenever the caller asks for figures (4).
+            self.assertEqual([c.args[1] for c in spy.call_args_list], [1, 2, 4, 5])
+            self.assertEqual(states[5], {"global_step": 6, "stop": False, "new_warnings": []})
             self.assertEqual(states[3]["global_step"], 4)
             self.assertIsNone(states[3]["budget_flop"])
             self.assertIs(meter.last_state, states[3])
             self.assertLess(float(states[0]["compute_flop"]), float(states[3]["compute_flop"]))
+            record = meter.end()
+        # The untold last step and its batch reach the record at the end.
+        self.assertEqual(record["tokens"]["optimizer_steps"], 6)
+        self.assertEqual(exact_tokens(record), mask_tokens(batches))
+
+    def test_a_flush_tells_the_library_of_the_last_step(self):
+        batches = tiny_llama.padded_batches(3, seed=8)
+        with self.meter(journal_interval=3600) as meter:
+            for step, batch in enumerate(batches, 1):
+                meter.add_batch(**batch)
+                meter.step(step)  # 2 and 3 come within 0.1 s of each other
+            meter.flush()
+            with open(os.path.join(self.run_dir, "journal-rank0.jsonl"), encoding="utf-8") as f:
+                last = json.loads(f.read().splitlines()[-1])
+        self.assertEqual((last["step"], last["tokens"]), (3, mask_tokens(batches)))
 
     def test_budget_warnings_and_stop_arrive_at_their_steps(self):
         batch = {"input_ids": torch.ones(4, 16, dtype=torch.int64)}  # every step the same compute
