@@ -76,9 +76,6 @@ std::string random_run_id() {
   return text;
 }
 
-// The run's id, shared by all ranks through RUN/run.json: the first rank to
-// begin creates it (link() fails if another rank won the race), the others
-// read it.
 // A directory that already holds a run holds that run only.
 Status check_same_run(const std::string& where, const std::string& held, const std::string& wanted) {
   if (wanted.empty() || held == wanted) return Status();
@@ -86,8 +83,9 @@ Status check_same_run(const std::string& where, const std::string& held, const s
                                  "': choose another run directory, or the run's own id");
 }
 
-// The run's id: `wanted` (the run-id option) or a random one, created once
-// in run.json by the first rank to begin; the others read it.
+// The run's id, shared by the ranks through RUN/run.json: `wanted` (the
+// run-id option) or a random one. The first rank to begin creates the file
+// (link() fails if another rank won the race), the others read it.
 Result<std::string> shared_run_id(const std::string& run_dir, const std::string& wanted) {
   const std::string path = join_path(run_dir, kRunIdFile);
   for (int attempt = 0; attempt < 50; ++attempt) {
