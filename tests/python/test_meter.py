@@ -95,7 +95,7 @@ def one_of_two_ranks(rank, port, run_dir, budget, batch):
 def one_of_two_nodes(rank, port, directory, options):
     """One rank of a two-node gloo job whose run directories are node-local
     (DIRECTORY/node<R>/run) and which names no run id. Writes what Meter()
-    did to DIRECTORY/begin<R>.json."""
+    did to DIRECTORY/rank<R>.json."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
                       LOCAL_RANK="0")
     os.environ.pop("FLOPS_METER_RUN_ID", None)
@@ -109,7 +109,7 @@ def one_of_two_nodes(rank, port, directory, options):
         outcome["status"] = meter.end()["status"]
     except flopsmeter.FlopsMeterError as error:
         outcome["error"] = str(error)
-    with open(os.path.join(directory, f"begin{rank}.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(directory, f"rank{rank}.json"), "w", encoding="utf-8") as f:
         json.dump(outcome, f)
     torch.distributed.destroy_process_group()
 
@@ -478,16 +478,26 @@ class MeterTest(unittest.TestCase):
             meter.add_batch(input_ids=torch.ones(1, 4, dtype=torch.int64))
 
     def test_ranks_agree_on_the_budget_stop_and_end_together(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
         batch = tiny_llama.padded_batches(1, seed=2)[0]
         batch_tokens = int(batch["attention_mask"].sum())
         # Rank 0's compute (the library scales one rank's by the world size)
         # stops it after step 5; rank 1's own stays 0.
         budget = str(2 * self.compute_per_step(batch) * 5 + 1)
-        children = [FORK.Process(target=one_of_two_ranks, args=(rank, port, self.run_dir, budget, batch))
-                    for rank in (0, 1)]
+        results = self.two_ranks(one_of_two_ranks, self.run_dir, budget, batch)
+        with open(os.path.join(self.run_dir, "flops_meter.json"), encoding="utf-8") as f:
+            record = json.load(f)
+        self.assertEqual(record["status"], "stopped_by_budget")
+        self.assertTrue(record["complete"])
+        self.assertEqual(exact_tokens(record), batch_tokens * results[0]["stopped_at"])
+        self.assertFalse([w for w in record["warnings"] if "all-reduced" in w], record["warnings"])
+
+    def two_ranks(self, target, *args):
+        """Runs target(rank, port, *args) as ranks 0 and 1 of a gloo job, in
+        two processes; returns what each wrote to DIRECTORY/rank<R>.json."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        children = [FORK.Process(target=target, args=(rank, port, *args)) for rank in (0, 1)]
         for child in children:
             child.start()
         for child in children:
@@ -497,39 +507,17 @@ class MeterTest(unittest.TestCase):
         for rank in (0, 1):
             with open(os.path.join(self.directory.name, f"rank{rank}.json"), encoding="utf-8") as f:
                 results.append(json.load(f))
-        with open(os.path.join(self.run_dir, "flops_meter.json"), encoding="utf-8") as f:
-            record = json.load(f)
-        self.assertEqual(record["status"], "stopped_by_budget")
-        self.assertTrue(record["complete"])
-        self.assertEqual(exact_tokens(record), batch_tokens * results[0]["stopped_at"])
-        self.assertFalse([w for w in record["warnings"] if "all-reduced" in w], record["warnings"])
-
-    def two_nodes(self, **options):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        children = [FORK.Process(target=one_of_two_nodes, args=(rank, port, self.directory.name, options))
-                    for rank in (0, 1)]
-        for child in children:
-            child.start()
-        for child in children:
-            child.join(90)
-        self.assertEqual([child.exitcode for child in children], [0, 0])
-        outcomes = []
-        for rank in (0, 1):
-            with open(os.path.join(self.directory.name, f"begin{rank}.json"), encoding="utf-8") as f:
-                outcomes.append(json.load(f))
-        return outcomes
+        return results
 
     def test_ranks_in_node_local_directories_share_rank_0s_run_id(self):
-        outcomes = self.two_nodes()
+        outcomes = self.two_ranks(one_of_two_nodes, self.directory.name, {})
         self.assertEqual(outcomes, [{"status": "completed"}, {"status": "completed"}])
         node0, node1 = (os.path.join(self.directory.name, f"node{rank}", "run") for rank in (0, 1))
         self.assertEqual(run_id_in(node0), run_id_in(node1))  # so `flopsmeter merge` takes both shards
         self.assertTrue(os.path.exists(os.path.join(node1, "journal-rank1.jsonl")))
 
     def test_a_rank_0_that_cannot_begin_does_not_leave_the_others_waiting(self):
-        outcomes = self.two_nodes(budget="lots")  # refused by the library
+        outcomes = self.two_ranks(one_of_two_nodes, self.directory.name, {"budget": "lots"})  # refused by the library
         self.assertIn("error", outcomes[0])
         self.assertIn("rank 0 could not begin the run", outcomes[1]["error"])
 
