@@ -5,6 +5,7 @@
 
 #include "api/assessment.h"
 #include "api/report_format.h"
+#include "core/strict_fields.h"
 #include "flopsmeter/version.h"
 
 namespace flopsmeter {
@@ -104,7 +105,7 @@ const char* compliance_formula_name(ComplianceFormula f) {
 Result<ComplianceFormula> parse_compliance_formula(const std::string& name) {
   for (ComplianceFormula f : {ComplianceFormula::kDetailed, ComplianceFormula::kEu6nd, ComplianceFormula::kPeftAware})
     if (name == compliance_formula_name(f)) return f;
-  return Status::InvalidArgument("unknown formula '" + name + "'; expected detailed, eu_6nd or peft_aware");
+  return Status::InvalidArgument("unknown formula '" + printable(name) + "'; expected detailed, eu_6nd or peft_aware");
 }
 
 Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalog& catalog) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/meter_options.h"
+#include "core/strict_fields.h"
 #include "flopsmeter/meter.h"
 #include "flopsmeter/version.h"
 
@@ -58,7 +59,7 @@ Result<flopsmeter::EndOptions> end_options(const char* json) {
       static const char* kStatuses[] = {"completed", "stopped_by_budget", "failed", "interrupted"};
       bool known = false;
       for (const char* s : kStatuses) known = known || end.status == s;
-      if (!known) return Status::InvalidArgument("end options: status '" + end.status + "': expected completed, stopped_by_budget, failed or interrupted");
+      if (!known) return Status::InvalidArgument("end options: status '" + flopsmeter::printable(end.status) + "': expected completed, stopped_by_budget, failed or interrupted");
     } else if (key == "global_step" && value.is_number_unsigned()) {
       end.global_step = value.get<uint64_t>();
     } else if (key == "world" && value.is_object()) {
@@ -209,7 +210,7 @@ fm_status fm_report_run(const char* run_dir, const char* options_json, char** re
         } else if (key == "data-dir" && value.is_string()) {
           options.data_dir = value.get<std::string>();
         } else {
-          return Status::InvalidArgument("report options: unknown or mistyped key '" + key + "' (write, out, data-dir)");
+          return Status::InvalidArgument("report options: unknown or mistyped key '" + flopsmeter::printable(key) + "' (write, out, data-dir)");
         }
       }
     }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/strict_fields.h"
+
 namespace flopsmeter {
 namespace {
 
@@ -80,7 +82,7 @@ bool checked_mul(Flop a, Flop b, Flop* out) {
 
 Result<Flop> parse_exact_integer(std::string_view text, std::string_view what) {
   auto fail = [&](const std::string& why) -> Status {
-    return Status::InvalidArgument(std::string(what) + "='" + std::string(text) + "': " + why);
+    return Status::InvalidArgument(std::string(what) + "='" + printable(text) + "': " + why);
   };
   if (text.empty()) return fail("empty; expected a positive number such as 8.4e22");
   // Mantissa digits with an optional point, then an optional exponent.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "core/strict_fields.h"
+
 namespace flopsmeter {
 namespace {
 
@@ -283,7 +285,7 @@ Result<AttentionKernel> parse_attention_kernel(const std::string& name) {
     if (name == dense) return AttentionKernel::kDense;
   for (const char* flash : {"flash", "flash_attention_2", "flash_attention_3"})
     if (name == flash) return AttentionKernel::kFlash;
-  return Status::InvalidArgument("unknown attention kernel '" + name +
+  return Status::InvalidArgument("unknown attention kernel '" + printable(name) +
                                  "'; expected dense (eager, sdpa, math) or flash (flash_attention_2, flash_attention_3)");
 }
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <regex>
 
+#include "core/strict_fields.h"
+
 namespace flopsmeter {
 namespace {
 
@@ -100,7 +102,7 @@ Status plan_spectrum(const Model& model, TrainingPlan& plan) {
     try {
       compiled.emplace_back(p, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return Status::InvalidArgument("spectrum pattern '" + p + "' is not a valid regular expression: " + e.what());
+      return Status::InvalidArgument("spectrum pattern '" + printable(p) + "' is not a valid regular expression: " + e.what());
     }
   }
   size_t matched = 0;
@@ -175,7 +177,7 @@ Status plan_lora(const Model& model, TrainingPlan& plan) {
   if (o.r == 0) return Status::InvalidArgument("--lora-r must be a positive integer");
   if (!(o.dropout >= 0.0 && o.dropout < 1.0)) return Status::InvalidArgument("--lora-dropout must be in [0, 1)");
   if (o.bias != "none" && o.bias != "all" && o.bias != "lora_only") {
-    return Status::InvalidArgument("--lora-bias must be none, all or lora_only, got '" + o.bias + "'");
+    return Status::InvalidArgument("--lora-bias must be none, all or lora_only, got '" + printable(o.bias) + "'");
   }
   bool dora = plan.spec.kind == MethodKind::kDora;
   FM_ASSIGN_OR_RETURN(std::vector<const Module*> targets, lora_targets(model, o));
@@ -217,7 +219,7 @@ Status plan_modules_to_save(const Model& model, TrainingPlan& plan) {
       found = true;
       plan.saved_modules.push_back(m.path);
     }
-    if (!found) return Status::InvalidArgument("modules_to_save entry '" + key + "' matches no module of this model");
+    if (!found) return Status::InvalidArgument("modules_to_save entry '" + printable(key) + "' matches no module of this model");
   }
   return Status::Ok();
 }
@@ -241,7 +243,7 @@ Result<MethodKind> parse_method(const std::string& name) {
                        MethodKind::kQlora, MethodKind::kSpectrum}) {
     if (name == method_name(k)) return k;
   }
-  return Status::InvalidArgument("unknown method '" + name + "'; expected one of full, freeze, lora, dora, qlora, spectrum");
+  return Status::InvalidArgument("unknown method '" + printable(name) + "'; expected one of full, freeze, lora, dora, qlora, spectrum");
 }
 
 bool TrainingPlan::weight_trains(const Module& m) const {

@@ -48,6 +48,13 @@ TEST(Method, PeftGoldensMatchTrainableAndAllParams) {
   }
 }
 
+TEST(Method, AnUnknownNameIsQuotedWithoutItsControlBytes) {
+  auto m = parse_method("lora\x1b[2J");  // a terminal escape must not reach the user's screen
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(),
+            "unknown method 'lora\\x1b[2J'; expected one of full, freeze, lora, dora, qlora, spectrum");
+}
+
 TEST(Method, FullTrainsEverything) {
   Model m = catalog_model("openai-community/gpt2");
   TrainingPlan p = plan_or_die(m, MethodSpec{});
