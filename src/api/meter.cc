@@ -525,14 +525,19 @@ class MeterImpl final : public Meter {
   }
 
   // Rank 0 gives the others up to end_wait_s to write their end lines, so the
-  // record covers them; it never blocks longer and never deadlocks.
+  // record covers them; it never blocks longer and never deadlocks. Only
+  // ranks whose journals are in this directory are waited for: every rank
+  // began long before, so a journal that is not here is on another node's
+  // own directory (merged later), or its rank never began.
   void wait_for_other_ranks() {
     if (options_.world_size <= 1) return;
     const double deadline = monotonic_now() + options_.end_wait_s;
     while (true) {
       bool all = true;
       for (uint32_t r = 1; r < options_.world_size && all; ++r) {
-        auto contents = read_journal(join_path(options_.run_dir, journal_file_name(r)));
+        const std::string path = join_path(options_.run_dir, journal_file_name(r));
+        if (!is_regular_file(path)) continue;
+        auto contents = read_journal(path);
         all = contents.ok() && !contents->lines.empty() &&
               contents->lines.back().value("kind", std::string()) == "end";
       }

@@ -321,6 +321,47 @@ TEST(Meter, RanksInSeparateProcessesAddUpInTheRecord) {
   EXPECT_TRUE(rec->complete);
 }
 
+// Rank 0 waits for the ranks whose journals share its directory, and not
+// for a rank whose journal is on another node's disk (merged later).
+TEST(Meter, EndWaitsForRanksInItsDirectoryOnly) {
+  TempDir dir;
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // rank 1, here; still training when rank 0 ends
+    MeterOptions o = counts_only(dir.path());
+    o.rank = 1;
+    o.world_size = 3;
+    auto meter = Meter::Begin(o);
+    if (!meter.ok()) _exit(3);
+    (void)!::write(ready[1], "x", 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    (*meter)->add(100, 100, 1);
+    _exit((*meter)->end({}).ok() ? 0 : 4);
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  MeterOptions o = counts_only(dir.path());
+  o.world_size = 3;  // rank 2 is on another node
+  o.end_wait_s = 120;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  (*meter)->add(5, 5, 1);
+  const auto start = std::chrono::steady_clock::now();
+  auto rec = (*meter)->end({});
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(rec->tokens, 105u) << "rank 1's end line was waited for";
+  EXPECT_FALSE(rec->complete) << "rank 2's journal is not here";
+  EXPECT_LT(waited, 60) << "not the whole end-wait for a journal that is elsewhere";
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
 TEST(Meter, MergeJoinsShardsKeptInSeparateDirectoriesAndRefusesAnotherRun) {
   TempDir a, b, target, other;
   for (auto [dir, rank] : {std::pair{&a, 0u}, std::pair{&b, 1u}}) {
