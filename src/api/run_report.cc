@@ -831,6 +831,16 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
                     with_commas(r["N_trainable"].get<uint64_t>()));
   line("tokens", r["exact"]["tokens_processed"].get<std::string>() + " spent, " +
                      r["tokens"]["in_final_weights"]["tokens"].get<std::string>() + " in the final weights");
+  // Why compute is spent but not in the weights (a crash after a checkpoint,
+  // a resume from an earlier one): the part an auditor asks about first.
+  for (const auto& segment : r["segments"]) {
+    const nlohmann::json& lost = segment["not_in_final_weights"];
+    if (lost["tokens"].get<std::string>() == "0") continue;
+    line("  not in the weights", lost["tokens"].get<std::string>() + " tokens of segment " +
+                                     std::to_string(segment["segment"].get<uint64_t>()) + " (rank " +
+                                     std::to_string(segment["rank"].get<uint64_t>()) +
+                                     "): " + (lost["reason"].is_string() ? lost["reason"].get<std::string>() : "no reason recorded"));
+  }
   line("duration", std::to_string(static_cast<int64_t>(r["training_duration_seconds"].get<double>())) + " s");
   for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) line(std::string("  ") + f, figure(r["flops"][f]));
   line("compliance", r["compliance"]["formula"].get<std::string>() + ": " + figure(r["compliance"]["flop"]));

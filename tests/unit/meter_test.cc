@@ -169,6 +169,13 @@ TEST(Meter, ResumingFromACheckpointCountsNothingTwiceAndFlagsTheLostCompute) {
   EXPECT_EQ(j["segments"][1]["resumed_from"]["step"], 10);
   EXPECT_TRUE(j["segments"][1]["resumed_from"]["exact"].get<bool>());
   EXPECT_EQ(j["status"], "completed");
+  auto text = run_record_to_text(j.dump());
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_NE(text->find("tokens                  200 spent, 160 in the final weights\n"
+                       "  not in the weights    40 tokens of segment 1 (rank 0): segment 2 "
+                       "resumed from its checkpoint at step 10\n"),
+            std::string::npos)
+      << *text;
 }
 
 // The budget guard of a resumed run compares what the record will say: the
