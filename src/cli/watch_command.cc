@@ -304,6 +304,10 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   }
 
   Watch watch(child, *meter, *inbox, std::move(tokens), tokens_before);
+  if (options.world_size > 1 && options.run_id.empty()) {
+    watch.note("no --run-id: the nodes' shards are one run only if their --run directories are one shared "
+               "directory; with node-local directories give every node the same --run-id (e.g. the job's id)");
+  }
   if (tokens_before > 0) {
     watch.note(a.get("tokens-from") + " reported " + std::to_string(tokens_before) +
                " tokens before the command started: counted by the earlier segments, not again");

@@ -225,7 +225,9 @@ multi_node() {
   json_has '4000 <= j["tokens_processed"] <= 5000' || return 1
   json_has 'any("positions are unknown" in n for n in j["notes"])' || return 1
   watch 2 --run "$D/node1b" --node-rank 1 --nnodes 2 "${MODEL[@]}" --tokens-from "$D/mn-tokens" -- true || return 1
-  stderr_has "--tokens-from and the budget are node 0's"
+  stderr_has "--tokens-from and the budget are node 0's" || return 1
+  watch 0 --run "$D/node1c" --node-rank 1 --nnodes 2 "${MODEL[@]}" -- true || return 1
+  stderr_has "no --run-id: the nodes' shards are one run only if"
 }
 check "a multi-node job: a watch per node, one run id, node 0's tokens and budget, merged" multi_node
 
