@@ -125,7 +125,9 @@ def batch_order(count, seed):
 
 
 def latest_checkpoint(output):
-    steps = [int(name.split("-", 1)[1]) for name in os.listdir(output)
+    """(step, directory) of the newest OUTPUT/checkpoint-STEP, or (0, None)."""
+    names = os.listdir(output) if os.path.isdir(output) else []
+    steps = [int(name.split("-", 1)[1]) for name in names
              if name.startswith("checkpoint-") and name.split("-", 1)[1].isdigit()]
     return (max(steps), os.path.join(output, f"checkpoint-{max(steps)}")) if steps else (0, None)
 
