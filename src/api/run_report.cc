@@ -290,6 +290,14 @@ Workload workload_of(const Counts& c, const MeterOptions& o, uint64_t optimizer_
 
 nlohmann::json nullable(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); }
 
+// A count as a JSON integer, as the AWS toolkit wrote tokens_processed (a
+// double such as 12288.0 breaks readers that want an integer); a double only
+// past 2^64, which no token count reaches.
+nlohmann::json count_json(Flop v) {
+  if (v <= UINT64_MAX) return nlohmann::json(static_cast<uint64_t>(v));
+  return nlohmann::json(to_double(v));
+}
+
 // {"num": "1000...", "den": "3"} in lowest terms: the machine form of a
 // threshold, so that readers never parse Fraction::to_string()'s "(~...)".
 nlohmann::json rational_json(const Fraction& f) {
@@ -643,7 +651,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       // The AWS toolkit's fields: same names, meanings fixed (docs/meter.md).
       {"N_total", acc.n_total},
       {"N_trainable", acc.n_trainable},
-      {"tokens_processed", to_double(spent.tokens)},
+      {"tokens_processed", count_json(spent.tokens)},
       {"Flops_architecture", to_double(flops.peft_aware)},
       {"Flops_hardware", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
       {"pct_of_pretrain", nullable(pct)},

@@ -68,6 +68,8 @@ TEST(Meter, EndWritesTheRecordWithExactTokensAndTheAwsFields) {
   EXPECT_EQ(j["N_total"], 1000);
   EXPECT_EQ(j["N_trainable"], 10);
   EXPECT_EQ(j["exact"]["tokens_processed"], "1000");
+  EXPECT_TRUE(j["tokens_processed"].is_number_unsigned()) << "an integer, as the AWS toolkit wrote it";
+  EXPECT_EQ(j["tokens_processed"], 1000);
   EXPECT_EQ(j["tokens"]["spent"]["positions"], "1536");
   EXPECT_EQ(j["tokens"]["spent"]["padding"], "536");
   // (4 x 1000 + 2 x 10) x 1000, the AWS formula with post-wrap counts.
