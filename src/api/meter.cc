@@ -45,6 +45,10 @@ constexpr double kRecomputeSeconds = 1.0;
 // interval the journal would reach read_journal's size limit in under two
 // days. At 1 KiB/s it takes twelve. Short lines are not slowed.
 constexpr double kJournalBytesPerSecond = 1024;
+// At the end rank 0 waits this long (at most end-wait) for a rank whose
+// journal is not in its directory: a short job's ranks may still be
+// beginning, but a journal on another node's own disk never comes.
+constexpr double kAbsentJournalWaitSeconds = 5;
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -525,23 +529,29 @@ class MeterImpl final : public Meter {
   }
 
   // Rank 0 gives the others up to end_wait_s to write their end lines, so the
-  // record covers them; it never blocks longer and never deadlocks. Only
-  // ranks whose journals are in this directory are waited for: every rank
-  // began long before, so a journal that is not here is on another node's
-  // own directory (merged later), or its rank never began.
+  // record covers them; it never blocks longer and never deadlocks. A rank
+  // whose journal is not in this directory gets kAbsentJournalWaitSeconds to
+  // appear: after that it is taken to be on another node's own directory
+  // (merged later) or never to have begun.
   void wait_for_other_ranks() {
     if (options_.world_size <= 1) return;
-    const double deadline = monotonic_now() + options_.end_wait_s;
+    const double start = monotonic_now();
+    const double deadline = start + options_.end_wait_s;
+    const double absent_deadline = start + std::min(options_.end_wait_s, kAbsentJournalWaitSeconds);
     while (true) {
+      const double now = monotonic_now();
       bool all = true;
       for (uint32_t r = 1; r < options_.world_size && all; ++r) {
         const std::string path = join_path(options_.run_dir, journal_file_name(r));
-        if (!is_regular_file(path)) continue;
+        if (!is_regular_file(path)) {
+          all = now >= absent_deadline;
+          continue;
+        }
         auto contents = read_journal(path);
         all = contents.ok() && !contents->lines.empty() &&
               contents->lines.back().value("kind", std::string()) == "end";
       }
-      if (all || monotonic_now() >= deadline) return;
+      if (all || now >= deadline) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
