@@ -196,9 +196,11 @@ check "--resume continues a run: the job's count before it starts is not counted
 budget_stop() {
   rm -f "$D/int"
   # 6 FLOP per parameter-token: 6e9 FLOP per 1000 tokens against a 3e10 budget.
+  # A step every 0.5 s, slower than watch's 4 polls a second even on a slow
+  # (sanitizer) build, so the guard sees each step and stops after the fifth.
   watch 5 --run "$D/budget" "${MODEL[@]}" --tokens-from "$D/budget-tokens" --budget 3e10 --json -- sh -c '
     trap "echo got-int > \"$0.int\"; exit 5" INT
-    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.05; done' "$D/budget-tokens" ||
+    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.5; done' "$D/budget-tokens" ||
     return 1
   [[ $(cat "$D/budget-tokens.int") == got-int ]] || { echo "the command got no SIGINT"; return 1; }
   json_has 'j["status"] == "stopped_by_budget"' || return 1
@@ -216,7 +218,7 @@ multi_node() {
   watch 5 --run "$D/node0" --run-id job-7 --node-rank 0 --nnodes 2 --end-wait 0 "${MODEL[@]}" \
     --tokens-from "$D/mn-tokens" --budget 3e10 --json -- sh -c '
     trap "exit 5" INT
-    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.05; done' "$D/mn-tokens" ||
+    i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo $((i * 1000)) >> "$0"; sleep 0.5; done' "$D/mn-tokens" ||
     return 1
   json_has 'j["status"] == "stopped_by_budget" and 4000 <= j["tokens_processed"] <= 5000' || return 1
   json_has 'j["complete"] is False' || return 1
