@@ -395,7 +395,7 @@ class MeterImpl final : public Meter {
     w.sequences = std::move(sequences);
     w.kernel = options_.kernel;
     w.gradient_checkpointing = options_.gradient_checkpointing;
-    w.micro_batches = prior_.micro_batches + micro_batches_.load(std::memory_order_relaxed);
+    w.micro_batches = prior_.micro_batches.value_or(0) + micro_batches_.load(std::memory_order_relaxed);
     w.optimizer_steps = last_step_.load(std::memory_order_relaxed);
     FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
     Assessment a =
@@ -603,7 +603,7 @@ class MeterImpl final : public Meter {
   // The caller's thread only (step()).
   uint64_t steps_this_segment_ = 0;
   std::optional<uint64_t> first_step_;  // the global step before this segment's first
-  JournalSpent prior_;  // what earlier segments of this rank spent; set before the background thread starts
+  JournalCounts prior_;  // what earlier segments of this rank spent; set before the background thread starts
   Flop segment_start_compute_ = 0;
   size_t warned_ = 0;
   bool stop_announced_ = false;

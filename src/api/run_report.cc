@@ -25,38 +25,6 @@
 namespace flopsmeter {
 namespace {
 
-// What a segment had counted at one of its journal lines.
-struct Counts {
-  Flop tokens = 0;
-  Flop positions = 0;
-  // nullopt when the token source does not count forward passes (watch).
-  std::optional<uint64_t> micro_batches = 0;
-  std::map<uint64_t, uint64_t> sequences;
-
-  void add(const Counts& o) {
-    tokens += o.tokens;
-    positions += o.positions;
-    micro_batches = micro_batches && o.micro_batches ? std::optional(*micro_batches + *o.micro_batches) : std::nullopt;
-    for (const auto& [len, n] : o.sequences) sequences[len] += n;
-  }
-
-  // Takes away `o`, a part of these counts; saturating, since all-reduced
-  // totals that stand in for the journals need not contain every part.
-  void subtract(const Counts& o) {
-    tokens -= std::min(tokens, o.tokens);
-    positions -= std::min(positions, o.positions);
-    micro_batches = micro_batches && o.micro_batches
-                        ? std::optional(*micro_batches - std::min(*micro_batches, *o.micro_batches))
-                        : std::nullopt;
-    for (const auto& [len, n] : o.sequences) {
-      auto it = sequences.find(len);
-      if (it == sequences.end()) continue;
-      it->second -= std::min(it->second, n);
-      if (it->second == 0) sequences.erase(it);
-    }
-  }
-};
-
 struct Checkpoint {
   uint64_t seq = 0;
   uint64_t step = 0;
@@ -68,8 +36,8 @@ struct Segment {
   // Per line, keyed by seq: the cumulative scalars and the sequence lengths
   // added since the line before. Cumulative histograms per line would grow
   // with lines x distinct lengths; counts_at() sums the deltas instead.
-  std::map<uint64_t, Counts> lines;
-  Counts final;              // cumulative at the last line
+  std::map<uint64_t, JournalCounts> lines;
+  JournalCounts final;              // cumulative at the last line
   nlohmann::json last_gpus;  // the sampler's cumulative totals at the last line
   nlohmann::json sampler_notes = nlohmann::json::array();  // the sampler's, as of the last line that had them
   double t_begin = 0, t_last = 0;
@@ -84,11 +52,11 @@ struct Segment {
   std::vector<std::string> notes;                    // the caller's observations, from the end line
 
   // Cumulative counts at the last line with a seq <= `seq`.
-  Counts counts_at(uint64_t seq) const {
-    Counts c;
+  JournalCounts counts_at(uint64_t seq) const {
+    JournalCounts c;
     auto end = lines.upper_bound(seq);
     if (end == lines.begin()) return c;
-    const Counts& at = std::prev(end)->second;
+    const JournalCounts& at = std::prev(end)->second;
     c.tokens = at.tokens;
     c.positions = at.positions;
     c.micro_batches = at.micro_batches;
@@ -168,7 +136,7 @@ Result<RankJournal> parse_rank(const JournalContents& contents, const std::strin
     if (kind != "progress" && kind != "checkpoint" && kind != "end") {
       return Status::ParseError(where + ": field 'kind': unknown kind '" + kind + "'");
     }
-    Counts c;  // scalars cumulative, sequences this line's delta
+    JournalCounts c;  // scalars cumulative, sequences this line's delta
     FM_ASSIGN_OR_RETURN(c.tokens, decimal_field(line, "tokens", where));
     FM_ASSIGN_OR_RETURN(c.positions, decimal_field(line, "positions", where));
     // A source that does not count micro-batches journals 0 for them: unknown.
@@ -270,14 +238,14 @@ Result<std::map<uint64_t, InFinalWeights>> final_weights_chain(const RankJournal
   return chain;
 }
 
-nlohmann::json counts_json(const Counts& c) {
+nlohmann::json counts_json(const JournalCounts& c) {
   return {{"tokens", to_decimal(c.tokens)},
           {"positions", to_decimal(c.positions)},
           {"padding", to_decimal(c.positions >= c.tokens ? c.positions - c.tokens : 0)},
           {"micro_batches", c.micro_batches ? nlohmann::json(*c.micro_batches) : nlohmann::json()}};
 }
 
-Workload workload_of(const Counts& c, const MeterOptions& o, uint64_t optimizer_steps) {
+Workload workload_of(const JournalCounts& c, const MeterOptions& o, uint64_t optimizer_steps) {
   Workload w;
   w.tokens = c.tokens;
   w.sequences = c.sequences;
@@ -387,16 +355,11 @@ nlohmann::json gpu_totals_json(const GpuTotals& g) {
           {"notes", g.notes}};
 }
 
-Result<JournalSpent> journal_spent(const JournalContents& contents, const std::string& path) {
+Result<JournalCounts> journal_spent(const JournalContents& contents, const std::string& path) {
   FM_ASSIGN_OR_RETURN(RankJournal r, parse_rank(contents, path, 0));
-  Counts all;
+  JournalCounts all;
   for (const auto& [id, segment] : r.segments) all.add(segment.final);
-  JournalSpent spent;
-  spent.tokens = all.tokens;
-  spent.positions = all.positions;
-  spent.micro_batches = all.micro_batches.value_or(0);
-  spent.sequences = std::move(all.sequences);
-  return spent;
+  return all;
 }
 
 Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& report, const EndOptions* end) {
@@ -444,7 +407,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   // The ranks' final segments' counts; what earlier segments spent; what no
   // saved weights hold (a segment's counts after the line its successor
   // resumed from, or after the checkpoint an unfinished final segment left).
-  Counts final_counts, spent_before_final, not_in_weights;
+  JournalCounts final_counts, spent_before_final, not_in_weights;
   for (const auto& [rank, r] : ranks) {
     journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
                                       {"torn_tail_dropped", r.torn_tail}};
@@ -479,7 +442,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         (kind.starts_with("budget_") ? budget_events : other_events).push_back(std::move(event));
       }
       // What of this segment no saved weights hold, and why.
-      Counts lost = s.final;
+      JournalCounts lost = s.final;
       std::string reason = "no later segment resumed from it (a resume without a checkpoint line)";
       if (auto in = chain.find(id); in != chain.end()) {
         lost.subtract(s.counts_at(in->second.through_seq));
@@ -541,7 +504,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   // The collective's totals cover the ending segment of every rank.
   if (end != nullptr && end->world_tokens) {
     if (!missing.empty()) {
-      Counts world;
+      JournalCounts world;
       world.tokens = *end->world_tokens;
       world.positions = end->world_positions.value_or(*end->world_tokens);
       world.micro_batches = end->world_micro_batches ? end->world_micro_batches : final_counts.micro_batches;
@@ -557,9 +520,9 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
                          ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
     }
   }
-  Counts spent = spent_before_final;
+  JournalCounts spent = spent_before_final;
   spent.add(final_counts);
-  Counts kept = spent;
+  JournalCounts kept = spent;
   kept.subtract(not_in_weights);
   if (!missing.empty()) {
     warnings.push_back("journals of rank(s) " + join_ranks(missing) + " of " + std::to_string(options.world_size) +
