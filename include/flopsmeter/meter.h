@@ -53,6 +53,10 @@ namespace flopsmeter {
 // are the CLI flag names shown in brackets; meter_options_from_json() reads
 // them and meter_options_from_environment() fills what the job's environment
 // says (PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT, RANK, ...).
+// MeterOptions::token_source of an integration that calls add() per
+// micro-batch, counting its own rank's batches.
+inline constexpr const char* kIntegrationTokenSource = "meter";
+
 struct MeterOptions {
   std::string run_dir;  // [run] required; created if missing
 
@@ -130,7 +134,7 @@ struct MeterOptions {
   // micro-batch. `flopsmeter watch` sets "watch" (cumulative tokens read from
   // the job's files, so micro-batches are unknown) or "none" (no
   // --tokens-from).
-  std::string token_source = "meter";
+  std::string token_source{kIntegrationTokenSource};
 };
 
 // Reads options from a JSON object keyed by flag names (values: strings,

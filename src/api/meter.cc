@@ -150,7 +150,8 @@ class MeterImpl final : public Meter {
         threshold_(std::move(threshold)),
         budget_(budget),
         threshold_double_(threshold_.threshold_flop.to_double()),
-        budget_double_(budget_ ? to_double(*budget_) : 0) {}
+        budget_double_(budget_ ? to_double(*budget_) : 0),
+        world_scale_(options_.token_source == kIntegrationTokenSource ? options_.world_size : 1) {}
 
   ~MeterImpl() override {
     stop_background();
@@ -400,8 +401,7 @@ class MeterImpl final : public Meter {
     FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
     Assessment a =
         assess(f, options_.compliance_formula, accounting_.base, options_.prior_modifications, catalog_.rules());
-    const bool per_rank = options_.token_source == MeterOptions().token_source;
-    return a.compliance_flop * (per_rank ? options_.world_size : 1);
+    return a.compliance_flop * world_scale_;
   }
 
   // Tokens so far, all of this rank's segments, pending positions counted
@@ -563,6 +563,9 @@ class MeterImpl final : public Meter {
   std::optional<Flop> budget_;
   const double threshold_double_;
   const double budget_double_;
+  // What one rank's compliance figure is multiplied by for the world's: the
+  // rank count for an integration's own-rank counts, 1 for watch's job-wide ones.
+  const uint64_t world_scale_;
   JournalWriter journal_;
   std::string run_id_;
   uint64_t segment_ = 1;  // this process's segment: one more than the journal's last

@@ -75,9 +75,6 @@ struct RankJournal {
   std::map<uint64_t, Segment> segments;
 };
 
-// MeterOptions::token_source's default: the integration counts every
-// micro-batch through add(); also what journals without the field mean.
-const std::string kIntegrationTokenSource = MeterOptions().token_source;
 
 Result<Flop> decimal_field(const nlohmann::json& line, const char* key, const std::string& where) {
   if (!line.contains(key)) return Flop{0};
