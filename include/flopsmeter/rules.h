@@ -110,6 +110,11 @@ struct Regime {
   // Sentence with the placeholder {compare}, filled with "greater than" or
   // "greater than or equal to" per `comparison`.
   std::string explanation;
+  // What each verdict means for the person who ran the job, from the file's
+  // optional "outcomes" ("you become the provider of a new general-purpose
+  // AI model"); empty when the file has none.
+  std::string outcome_exceeds;
+  std::string outcome_below;
   std::string origin;  // the file this entry was read from (parse_rules' origin)
 };
 
@@ -156,6 +161,19 @@ struct BaseCompute {
 
 struct RuleInput {
   Flop modification_flop = 0;  // this run's compute, FLOP (from `formula_name`)
+  // The modification's compute could not be established (a run that trained
+  // steps but counted no tokens): `modification_flop` is then meaningless,
+  // and a verdict is reached only where it does not depend on it (a base
+  // that alone exceeds a cumulative threshold) or through
+  // `modification_upper_bound`.
+  bool modification_undetermined = false;
+  std::string undetermined_reason;  // why, in words; shown with every verdict it leaves open
+  // A figure known to be at least the modification's compute (the hardware
+  // bound of a run whose GPUs were all sampled). With an undetermined
+  // modification, a regime that this figure does not exceed is decided
+  // "below" by it.
+  std::optional<Flop> modification_upper_bound;
+  std::string upper_bound_name;  // e.g. "hardware bound"
   BaseCompute base;
   // Earlier modifications of the same model lineage, FLOP. Added to the
   // cumulative figure only; the modification rule compares this run alone.
@@ -167,9 +185,22 @@ struct RuleInput {
   std::string formula_name;  // which formula modification_flop comes from
 };
 
+// A regime's verdict for one run.
+enum class Verdict {
+  kBelow,         // the compared compute does not exceed the threshold
+  kExceeds,       // it exceeds
+  kUndetermined,  // it depends on a figure nobody has (see RuleResult::determinate)
+};
+const char* verdict_name(Verdict verdict);  // "below" | "exceeds" | "undetermined"
+
 struct RuleResult {
   std::string regime_id;
   std::string name;
+  std::string jurisdiction;
+  // What the verdict means for the person who ran the job, in the rules'
+  // own words (Regime::outcome_exceeds / outcome_below); "" when the rules
+  // give none or the verdict is undetermined.
+  std::string outcome;
   RegimeStatus status = RegimeStatus::kInForce;
   bool in_force = false;  // status == kInForce; historical regimes never are
   Fraction threshold;     // FLOP, exact
@@ -185,8 +216,20 @@ struct RuleResult {
   Comparison comparison = Comparison::kGreaterThan;
   bool exceeds = false;  // exact comparison of compute_flop with threshold
   // False when the verdict depends on a figure nobody has: a cumulative regime
-  // whose base compute is unknown, and whose known part does not exceed.
+  // whose base compute is unknown, and whose known part does not exceed; or
+  // an undetermined modification that no upper bound decides.
   bool determinate = true;
+  Verdict verdict = Verdict::kBelow;  // exceeds / determinate as one value
+  // Undetermined for want of the base model's compute alone (a cumulative
+  // regime with an unknown base): no figure of the run would decide it.
+  bool open_for_base = false;
+  // What reached the verdict: "compliance figure", the upper bound's name,
+  // "base model alone", or "" when undetermined.
+  std::string decided_by;
+  // Cumulative regimes with a known base: the base model's own compute
+  // exceeds the threshold, whatever was done to it since. Such a result is
+  // the base provider's matter, context for a downstream modifier.
+  bool base_alone_exceeds = false;
   double fraction_of_threshold = 0;  // compute_flop / threshold (display only)
   // FLOP still available before the verdict flips: the smallest integer
   // compute that exceeds (gt: floor(threshold) + 1; ge: ceil(threshold)) minus
@@ -196,6 +239,13 @@ struct RuleResult {
   // training tokens fit, assuming every further token costs the same FLOP as
   // this run's average. nullopt when tokens or modification_flop is 0.
   std::optional<Flop> headroom_tokens;
+  // When it exceeds: FLOP above the largest compute that would not, and the
+  // training tokens to cut from this run to get there at its average FLOP
+  // per token (rounded up). tokens_to_cut is nullopt when cutting this run
+  // cannot help (the base and earlier modifications alone exceed) or the
+  // run's tokens are unknown.
+  Flop excess_flop = 0;
+  std::optional<Flop> tokens_to_cut;
   std::string explanation;  // filled template, the figures and the citation
   // Caveats worth a reader's attention: the verdict is within the error margin,
   // another formula disagrees, the regime is historical or not confirmed, the
@@ -205,6 +255,13 @@ struct RuleResult {
 
 // One result per regime of `rules`, in file order. Never fails.
 std::vector<RuleResult> evaluate_rules(const RuleSet& rules, const RuleInput& input);
+
+// Whether a result is about the modifier's own obligations: an in-force
+// regime that compares the modification, or a cumulative one that the base
+// model does not exceed on its own (so the modifications decide it). The
+// others are context: historical or unconfirmed regimes, and thresholds the
+// base model already exceeds.
+bool concerns_modifier(const RuleResult& result);
 
 // The EU modification threshold alone, for the JSON summary.
 struct ModificationThreshold {

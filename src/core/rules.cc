@@ -288,7 +288,7 @@ const std::vector<std::string> kRootKeys = {"schema", "data_version", "regimes",
 const std::vector<std::string> kRegimeKeys = {
     "id",         "name",        "jurisdiction",   "legal_source",    "url",
     "status",     "status_note", "effective_from", "effective_until", "compute_basis",
-    "comparison", "threshold",   "explanation"};
+    "comparison", "threshold",   "explanation", "outcomes"};
 constexpr char kRulesSchema[] = "flopsmeter.rules/1";
 
 // Every "{...}" in the template must be "{compare}".
@@ -362,6 +362,13 @@ Result<Regime> ParseRegime(const FieldReader& reader, const Json& node, const st
                       ParseThreshold(reader, *threshold, FieldReader::Child(pointer, "threshold")));
   FM_ASSIGN_OR_RETURN(r.explanation, reader.RequiredString(node, pointer, "explanation"));
   FM_RETURN_IF_ERROR(CheckTemplate(reader, FieldReader::Child(pointer, "explanation"), r.explanation));
+  if (const Json* outcomes = FieldReader::Member(node, "outcomes"); outcomes != nullptr) {
+    const std::string at = FieldReader::Child(pointer, "outcomes");
+    FM_RETURN_IF_ERROR(reader.RequireObject(*outcomes, at));
+    FM_RETURN_IF_ERROR(reader.CheckKeys(*outcomes, at, {"exceeds", "below"}));
+    FM_ASSIGN_OR_RETURN(r.outcome_exceeds, reader.RequiredString(*outcomes, at, "exceeds"));
+    FM_ASSIGN_OR_RETURN(r.outcome_below, reader.RequiredString(*outcomes, at, "below"));
+  }
   return r;
 }
 
@@ -479,10 +486,45 @@ std::string status_warning(const Regime& regime) {
   return "";
 }
 
+// Sets the compared compute and the verdict. A known modification is
+// compared as it is; an undetermined one leaves the verdict open unless what
+// is known without it (the base and earlier modifications) already exceeds,
+// or an upper bound of it does not.
+void decide(const Regime& regime, const RuleInput& input, RuleResult& r) {
+  const bool cumulative = regime.compute_basis == ComputeBasis::kCumulative;
+  const bool base_missing = cumulative && !input.base.flop;
+  if (cumulative && input.base.flop) r.base_alone_exceeds = exceeds_flop(*input.base.flop, r.threshold, regime.comparison);
+  if (!input.modification_undetermined) {
+    r.compute_flop = compute_for(regime, input, input.modification_flop);
+    r.verdict = exceeds_flop(r.compute_flop, r.threshold, regime.comparison) ? Verdict::kExceeds
+                : base_missing                                               ? Verdict::kUndetermined
+                                                                             : Verdict::kBelow;
+    if (r.verdict != Verdict::kUndetermined) r.decided_by = "compliance figure";
+  } else {
+    r.compute_flop = compute_for(regime, input, 0);  // the known part
+    r.verdict = Verdict::kUndetermined;
+    if (cumulative && exceeds_flop(r.compute_flop, r.threshold, regime.comparison)) {
+      r.verdict = Verdict::kExceeds;
+      r.decided_by = input.prior_modifications_flop > 0 ? "base model and earlier modifications" : "base model alone";
+    } else if (input.modification_upper_bound && !base_missing) {
+      const Flop bound = compute_for(regime, input, *input.modification_upper_bound);
+      if (!exceeds_flop(bound, r.threshold, regime.comparison)) {
+        r.compute_flop = bound;
+        r.verdict = Verdict::kBelow;
+        r.decided_by = input.upper_bound_name;
+      }
+    }
+  }
+  r.exceeds = r.verdict == Verdict::kExceeds;
+  r.determinate = r.verdict != Verdict::kUndetermined;
+  r.open_for_base = !r.determinate && base_missing;
+}
+
 RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const RuleInput& input) {
   RuleResult r;
   r.regime_id = regime.id;
   r.name = regime.name;
+  r.jurisdiction = regime.jurisdiction;
   r.status = regime.status;
   r.in_force = regime.status == RegimeStatus::kInForce;
   r.compute_basis = regime.compute_basis;
@@ -493,11 +535,10 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   r.threshold_basis = chosen.basis;
   r.warnings = std::move(chosen.warnings);
 
-  r.compute_flop = compute_for(regime, input, input.modification_flop);
+  decide(regime, input, r);
+  if (r.determinate) r.outcome = r.exceeds ? regime.outcome_exceeds : regime.outcome_below;
   if (r.compute_flop == kFlopMax) r.warnings.push_back("compute figure saturated at 2^128 - 1 FLOP");
-  r.exceeds = exceeds_flop(r.compute_flop, r.threshold, regime.comparison);
   const bool base_missing = regime.compute_basis == ComputeBasis::kCumulative && !input.base.flop;
-  r.determinate = !(base_missing && !r.exceeds);
   r.fraction_of_threshold = to_double(r.compute_flop) / r.threshold.to_double();
 
   // The smallest integer compute with the opposite verdict.
@@ -509,15 +550,29 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
     first_exceeding = ceil(r.threshold);
   }
   if (!reachable) first_exceeding = kFlopMax;
-  r.headroom_flop = r.exceeds || r.compute_flop >= first_exceeding ? 0 : first_exceeding - r.compute_flop;
-  if (input.tokens > 0 && input.modification_flop > 0) {
+  const bool figures_known = !input.modification_undetermined;
+  r.headroom_flop = r.exceeds || !figures_known || r.compute_flop >= first_exceeding ? 0 : first_exceeding - r.compute_flop;
+  if (figures_known && input.tokens > 0 && input.modification_flop > 0) {
     const Mixed tokens = multiply_divide(r.headroom_flop, input.tokens, input.modification_flop);
     if (!tokens.overflow) r.headroom_tokens = tokens.whole;
+  }
+  if (r.exceeds && first_exceeding > 0) {
+    r.excess_flop = r.compute_flop - (first_exceeding - 1);
+    // Cutting this run helps only when it carries the whole excess.
+    if (figures_known && input.tokens > 0 && input.modification_flop > 0 && r.excess_flop <= input.modification_flop) {
+      const Mixed cut = multiply_divide(r.excess_flop, input.tokens, input.modification_flop);
+      if (!cut.overflow) r.tokens_to_cut = cut.whole + (cut.remainder > 0 ? 1 : 0);
+    }
   }
 
   // Explanation: the rule, this run's figures, the verdict, the source.
   std::string verdict = r.exceeds ? "exceeds" : "does not exceed";
-  if (!r.determinate) verdict = "the known part does not exceed; the total is unknown";
+  if (!r.determinate) {
+    verdict = figures_known ? "the known part does not exceed; the total is unknown"
+                            : "undetermined: " + input.undetermined_reason;
+  } else if (!figures_known) {
+    verdict += " (decided by the " + r.decided_by + ")";
+  }
   std::string text = fill_template(regime.explanation, regime.comparison) +
                      " This run: " + scientific(r.compute_flop) + " FLOP (" +
                      compute_basis_name(regime.compute_basis);
@@ -529,7 +584,7 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   std::snprintf(percent, sizeof percent, "%.4g%%", r.fraction_of_threshold * 100.0);
   text += ") against " + scientific(r.threshold) + " FLOP (" + chosen.how + ", " +
           comparison_name(regime.comparison) + "): " + verdict + " (" + percent + " of the threshold";
-  if (!r.exceeds) {
+  if (!r.exceeds && figures_known) {
     text += "; headroom " + scientific(r.headroom_flop) + " FLOP";
     if (r.headroom_tokens) {
       text += ", about " + scientific(*r.headroom_tokens) +
@@ -548,6 +603,8 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
         "base model compute unknown: the cumulative figure counts only earlier modifications and "
         "this run, a lower bound; give the base compute (--pretrain-flops) to decide");
   }
+
+  if (!figures_known) return r;  // the checks below weigh a figure nobody has
 
   // (a) Error margin: the verdict at compute x (1 - m) and at compute x (1 + m).
   const Fraction& m = rules.error_margin;
@@ -598,6 +655,19 @@ std::string python_space_2e(double v) {
 // ---------------------------------------------------------------------------
 
 const char* regime_status_name(RegimeStatus status) { return name_of(kStatusNames, status); }
+
+const char* verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kBelow: return "below";
+    case Verdict::kExceeds: return "exceeds";
+    case Verdict::kUndetermined: return "undetermined";
+  }
+  return "undetermined";
+}
+
+bool concerns_modifier(const RuleResult& result) {
+  return result.in_force && (result.compute_basis == ComputeBasis::kModification || !result.base_alone_exceeds);
+}
 const char* compute_basis_name(ComputeBasis basis) { return name_of(kBasisNames, basis); }
 const char* comparison_name(Comparison comparison) { return name_of(kComparisonNames, comparison); }
 
