@@ -5,6 +5,7 @@
 
 #include "api/assessment.h"
 #include "api/report_format.h"
+#include "api/verdict.h"
 #include "core/strict_fields.h"
 #include "flopsmeter/version.h"
 
@@ -262,6 +263,8 @@ std::string estimate_to_json(const EstimateReport& r) {
 
 std::string estimate_to_text(const EstimateReport& r) {
   std::ostringstream o;
+  // The answer first: what each method would make of the person running it.
+  o << verdict_text(estimate_outcomes(r)) << "\n";
   const Model& m = r.model.model;
   o << "Model      " << m.id << " (" << m.arch.model_type << ", " << r.model.source_kind << ")\n";
   o << "Parameters " << with_commas(r.params.total) << " total";

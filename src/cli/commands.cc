@@ -11,6 +11,7 @@
 
 #include "api/option_map.h"
 #include "api/report_format.h"
+#include "api/verdict.h"
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/load.h"
@@ -208,17 +209,26 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   return r;
 }
 
+// --fail-if-exceeds[=REGIMES]: the exit status for `outcomes`, with every
+// trip said on stderr (which regime, method, figure and threshold).
+Result<int> gate_exit_status(const ParsedArgs& a, const RuleSet& rules, const std::vector<RegimeOutcomes>& outcomes) {
+  if (!a.has("fail-if-exceeds")) return kExitOk;
+  FM_ASSIGN_OR_RETURN(GateSpec gate, parse_gate(a.get("fail-if-exceeds"), rules));
+  int status = kExitOk;
+  for (const GateTrip& trip : gate_trips(gate, outcomes)) {
+    const bool exceeded = trip.verdict == Verdict::kExceeds;
+    std::fprintf(stderr, "flopsmeter: --fail-if-exceeds: %s\n", gate_trip_text(trip).c_str());
+    status = exceeded ? kExitExceeded : (status == kExitOk ? kExitUndetermined : status);
+  }
+  return status;
+}
+
 Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
   FM_ASSIGN_OR_RETURN(EstimateReport report, run_estimate(request, catalog));
   out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
-  if (a.has("fail-if-exceeds")) {
-    for (const MethodEstimate& m : report.methods)
-      for (const RuleResult& r : m.regimes)
-        if (r.in_force && r.exceeds) return kExitExceeded;
-  }
-  return kExitOk;
+  return gate_exit_status(a, catalog.rules(), estimate_outcomes(report));
 }
 
 Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
@@ -390,8 +400,28 @@ Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
   return kExitOk;
 }
 
-// The record as JSON or text; exit 1 when an in-force regime is exceeded
-// and --fail-if-exceeds asks for it (report/merge share this).
+}  // namespace
+
+Result<int> record_exit_status(const ParsedArgs& a, const RunRecord& record) {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
+  const RegimeOutcomes outcome{"", record.formula, record.regimes, record.tokens, record.undetermined,
+                               record.undetermined_reason};
+  FM_ASSIGN_OR_RETURN(const int gated, gate_exit_status(a, catalog.rules(), {outcome}));
+  if (gated != kExitOk) return gated;
+  // A run whose compute is unknown never passes as "below": said loudly.
+  bool open = false;
+  for (const RuleResult& r : record.regimes) open = open || (concerns_modifier(r) && !r.determinate && !r.open_for_base);
+  if (record.undetermined && open) {
+    std::fprintf(stderr, "flopsmeter: the run's compute is UNDETERMINED: %s\n", record.undetermined_reason.c_str());
+    return kExitUndetermined;
+  }
+  return kExitOk;
+}
+
+namespace {
+
+// The record as JSON or text, and the exit status its verdicts give
+// (report/merge share this).
 Result<int> print_record(const ParsedArgs& a, const RunRecord& record, std::string& out) {
   if (a.has("json")) {
     out += record.json;
@@ -399,7 +429,7 @@ Result<int> print_record(const ParsedArgs& a, const RunRecord& record, std::stri
     FM_ASSIGN_OR_RETURN(std::string text, run_record_to_text(record.json));
     out += text;
   }
-  return kExitOk;
+  return record_exit_status(a, record);
 }
 
 ReportOptions report_options(const ParsedArgs& a) {

@@ -5,22 +5,25 @@
 
 #include <string>
 
+#include "cli/exit_status.h"
 #include "cli/flags.h"
+#include "flopsmeter/meter.h"
 #include "flopsmeter/status.h"
 
 namespace flopsmeter::cli {
-
-// Exit codes, documented in every --help.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitExceeded = 1;
-inline constexpr int kExitError = 2;
 
 // Runs `command`; writes its output to `out`. Returns the exit code, or an
 // error Status the caller prints.
 Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::string& out);
 
-// `flopsmeter watch` (watch_command.cc): returns COMMAND's exit status.
+// `flopsmeter watch` (watch_command.cc): returns COMMAND's exit status, or
+// when that is 0, the record's (record_exit_status()).
 Result<int> run_watch(const ParsedArgs& a, std::string& out);
+
+// The exit status a run record gives: the gate's (--fail-if-exceeds), else
+// kExitUndetermined when the run's compute is unknown and a verdict that
+// concerns the modifier is left open; each said on stderr.
+Result<int> record_exit_status(const ParsedArgs& a, const RunRecord& record);
 
 }  // namespace flopsmeter::cli
 

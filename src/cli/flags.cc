@@ -1,10 +1,12 @@
 #include "cli/flags.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <set>
 #include <sstream>
 
+#include "cli/exit_status.h"
 #include "core/suggest.h"
 
 namespace flopsmeter::cli {
@@ -92,7 +94,12 @@ const std::vector<FlagDef>& all_flags() {
       {"prior-modifications", "F", "Rules", "FLOP already spent on earlier modifications of this lineage", ""},
       {"compliance-formula", "NAME", "Rules", "Formula the regimes compare: detailed, eu_6nd, peft_aware", ""},
       {"aws-compat", "", "Rules", "Also show the AWS toolkit's verdict (0.30, 3.3e22)", ""},
-      {"fail-if-exceeds", "", "Rules", "Exit 1 when an in-force regime is exceeded", ""},
+      {"fail-if-exceeds", "[REGIMES]", "Rules", "Exit 1 when a regime you must act on is exceeded (3: undetermined)",
+       "Without a value the gate decides your own obligations as a modifier: eu_modification, and every other "
+       "in-force regime that the modification itself takes over its threshold (not one the base model already "
+       "exceeds on its own). A comma-separated list of regime ids (see `flopsmeter rules`) or 'all' gates on "
+       "those instead; give it as --fail-if-exceeds=LIST, or as the next argument when that is such a list. "
+       "Every exit 1 or 3 prints which regime, method, figure and threshold tripped the gate"},
       // Hardware
       {"gpu", "NAME", "Hardware", "GPU catalog id or exact NVML name (see `flopsmeter gpus`)", ""},
       {"gpus", "N", "Hardware", "Number of GPUs", ""},
@@ -199,15 +206,16 @@ const std::vector<CommandDef>& all_commands() {
        "resumed job continues from its checkpoint; compute a crashed segment spent after it is reported as spent and "
        "not in the final weights) and evaluates every regime. A run whose processes died is reported with what its "
        "journals hold. --write (re)writes flops_meter.json atomically.",
-       {"run", "write", "out", "json", "data-dir"},
-       {"flopsmeter report --run runs/llama-lora", "flopsmeter report --run runs/llama-lora --write --json"},
+       {"run", "write", "out", "fail-if-exceeds", "json", "data-dir"},
+       {"flopsmeter report --run runs/llama-lora", "flopsmeter report --run runs/llama-lora --write --json",
+        "flopsmeter report --run runs/llama-lora --fail-if-exceeds"},
        0, 0},
       {"merge",
        "Merge the rank shards of one run kept in several directories",
        "flopsmeter merge --run TARGET SOURCE...",
        "Copies the journals of each SOURCE run directory (e.g. one per node) into TARGET, refusing shards of another "
        "run or two different shards of one rank, then reports the merged run and writes TARGET/flops_meter.json.",
-       {"run", "out", "json", "data-dir"},
+       {"run", "out", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter merge --run runs/all node0/runs/a node1/runs/a"},
        1, SIZE_MAX},
       {"watch",
@@ -223,7 +231,7 @@ const std::vector<CommandDef>& all_commands() {
         "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
         "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
-        "end-wait", "job-name", "training-id", "recipe", "instance-type", "json", "data-dir"},
+        "end-wait", "job-name", "training-id", "recipe", "instance-type", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
         "torchrun --nproc-per-node 8 train.py"},
@@ -276,6 +284,33 @@ const CommandDef* find_command(const std::string& name) {
   return nullptr;
 }
 
+namespace {
+
+// A placeholder in brackets ("[REGIMES]") marks a value that may be left out.
+bool takes_optional_value(const FlagDef& f) { return f.value.size() > 2 && f.value.front() == '['; }
+
+// The next argument is an optional value only when it reads as a list of
+// ids ("eu_modification,us_ca_sb53", "all"), never as a model or a path.
+bool looks_like_id_list(const std::string& arg) {
+  if (arg == "all") return true;
+  bool any_underscore = false;
+  for (size_t start = 0; start <= arg.size();) {
+    const size_t comma = std::min(arg.find(',', start), arg.size());
+    const std::string item = arg.substr(start, comma - start);
+    if (item.empty() || !std::islower(static_cast<unsigned char>(item[0]))) return false;
+    for (char c : item) {
+      if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) && c != '_') {
+        return false;
+      }
+      any_underscore = any_underscore || c == '_';
+    }
+    start = comma + 1;
+  }
+  return any_underscore;
+}
+
+}  // namespace
+
 Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& args) {
   ParsedArgs out;
   auto accepts = [&](const std::string& name) {
@@ -316,7 +351,9 @@ Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::
       if (!near.empty()) msg += "; did you mean --" + near[0] + (near.size() > 1 ? " or --" + near[1] : "") + "?";
       return Status::InvalidArgument(msg + " (flopsmeter " + command.name + " -h lists them)");
     }
-    if (def->value.empty()) {
+    if (takes_optional_value(*def)) {
+      if (!inline_value && i + 1 < args.size() && looks_like_id_list(args[i + 1])) value = args[++i];
+    } else if (def->value.empty()) {
       if (inline_value) return Status::InvalidArgument("--" + name + " takes no value");
     } else if (!inline_value) {
       if (i + 1 >= args.size()) return Status::InvalidArgument("--" + name + " needs a value (" + def->value + ")");
@@ -338,7 +375,10 @@ Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::
 
 namespace {
 
-std::string flag_label(const FlagDef& f) { return "--" + f.name + (f.value.empty() ? "" : " " + f.value); }
+std::string flag_label(const FlagDef& f) {
+  if (takes_optional_value(f)) return "--" + f.name + "[=" + f.value.substr(1, f.value.size() - 2) + "]";
+  return "--" + f.name + (f.value.empty() ? "" : " " + f.value);
+}
 
 // Wraps prose at `width` columns with `indent` spaces.
 std::string wrap(const std::string& text, size_t indent, size_t width = 88) {
@@ -388,7 +428,7 @@ std::string short_help(const CommandDef& c) {
 
 std::string long_help(const CommandDef& c) {
   std::string out = c.summary + "\n\nUsage: " + c.usage + "\n\n" + wrap(c.description, 0) + flags_section(c, true);
-  out += "\nExit status: 0 success; 1 --fail-if-exceeds and an in-force regime is exceeded; 2 error.\n";
+  out += "\nExit status: " + std::string(kExitStatusText) + "\n";
   out += "\nExamples:\n";
   for (const std::string& e : c.examples) out += "  " + e + "\n";
   return out;
@@ -404,7 +444,7 @@ std::string top_level_help(bool long_form) {
   out += "\n  flopsmeter COMMAND --help   explains a command with examples\n  flopsmeter --version\n";
   if (long_form) {
     out += "\nEnvironment: PRETRAIN_FLOPS (base compute, as the AWS toolkit), FLOPSMETER_DATA_DIR (data overrides).\n"
-           "Exit status: 0 success; 1 a checked regime is exceeded (--fail-if-exceeds); 2 error.\n"
+           "Exit status: " + std::string(kExitStatusText) + "\n"
            "Documentation: docs/ (formulas.md derives every formula with sources).\n";
   }
   out += "\nExample:\n  flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora --tokens 5e7\n";

@@ -87,10 +87,32 @@ bad_pretrain() {
 check "invalid base compute is a clear error naming its source (exit 2)" bad_pretrain
 
 fail_if_exceeds() {
-  expect_exit 1 estimate --model meta-llama/Meta-Llama-3-70B --method full --tokens 1e12 --fail-if-exceeds &&
-  expect_exit 0 estimate --model openai-community/gpt2 --method full --tokens 1e6 --fail-if-exceeds
+  # Llama 3 70B's own compute (7.861e24, catalog) exceeds the EU GPAI criterion;
+  # a fine-tune of 4.2e23 FLOP stays below a third of it: the modifier's gate passes.
+  expect_exit 0 estimate --model meta-llama/Meta-Llama-3-70B --method full --tokens 1e12 --fail-if-exceeds &&
+  grep -q "^context: the base model alone exceeds EU eu_gpai_indicative" "$WORK/stdout" &&
+  # ... unless that regime is named; then the trip names regime, method, figure and threshold.
+  expect_exit 1 estimate --model meta-llama/Meta-Llama-3-70B --method full --tokens 1e12 \
+    --fail-if-exceeds eu_gpai_indicative,eu_modification &&
+  grep -q "fail-if-exceeds: eu_gpai_indicative (method full, formula detailed): .* FLOP exceeds the threshold 1.00e+23 FLOP (absolute)" \
+    "$WORK/stderr" &&
+  ! grep -q "eu_modification" "$WORK/stderr" &&
+  expect_exit 0 estimate --model openai-community/gpt2 --method full --tokens 1e6 --fail-if-exceeds &&
+  # A modification over a third of the unknown-base default makes the modifier a provider.
+  expect_exit 1 estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora --tokens 3e12 --fail-if-exceeds &&
+  grep -q "fail-if-exceeds: eu_modification (method full, formula detailed): .* exceeds the threshold 3.33e+22 FLOP (unknown_gpai)" \
+    "$WORK/stderr" &&
+  grep -q "you become the provider of a new general-purpose AI model" "$WORK/stdout" &&
+  grep -q "to stay below, cut at least" "$WORK/stdout" &&
+  # Named regimes that cannot be decided (the base's compute is unknown) trip the gate as undetermined.
+  expect_exit 3 estimate --model openai-community/gpt2 --method full --tokens 1e6 --fail-if-exceeds=all &&
+  grep -q "fail-if-exceeds: eu_gpai_indicative (method full, formula detailed): undetermined: the base model's compute is unknown" \
+    "$WORK/stderr" &&
+  expect_exit 0 estimate --model openai-community/gpt2 --method full --tokens 1e6 --pretrain-flops 1e21 --fail-if-exceeds=all &&
+  expect_exit 2 estimate --model openai-community/gpt2 --method full --tokens 1e6 --fail-if-exceeds=eu_modifcation &&
+  grep -q "unknown regime 'eu_modifcation' to gate on; did you mean eu_modification" "$WORK/stderr"
 }
-check "--fail-if-exceeds exits 1 only when an in-force regime is exceeded" fail_if_exceeds
+check "--fail-if-exceeds gates on the modifier's own obligations, or on the regimes named" fail_if_exceeds
 
 aws_compat() {
   expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --pretrain-flops 9e22 --aws-compat --json &&
