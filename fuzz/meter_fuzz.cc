@@ -164,8 +164,8 @@ void CheckAcceptedJournal(std::string_view text, const JournalContents& journal)
 // chain: the file then reads back as the same lines plus the new one.
 void CheckWriterContinues(const JournalContents& journal) {
   {
-    auto writer = JournalWriter::Open(JournalPath(), journal);
-    Check(writer.ok());
+    auto writer = JournalWriter::OpenLocked(JournalPath());
+    Check(writer.ok() && writer->ContinueAfter(journal).ok());
     Check(writer->next_seq() == journal.lines.size());
     Check(writer->append({{"kind", "progress"}}).ok());
   }
@@ -233,8 +233,8 @@ void FuzzJournalWriter(std::string_view input) {
 
   WriteJournalFile("");
   {
-    auto writer = JournalWriter::Open(JournalPath(), JournalContents{});
-    Check(writer.ok());
+    auto writer = JournalWriter::OpenLocked(JournalPath());
+    Check(writer.ok() && writer->ContinueAfter(JournalContents{}).ok());
     for (const Json& line : lines) Check(writer->append(line).ok());
   }
   auto written = flopsmeter::read_journal(JournalPath());

@@ -183,12 +183,19 @@ struct EndOptions {
 
 // The finished record: flops_meter.json's text and the figures a caller acts on.
 struct RunRecord {
-  std::string json;  // schema "flopsmeter.run/2"; docs/meter.md, schemas/README.md
+  std::string json;  // schema "flopsmeter.run/3"; docs/meter.md, schemas/README.md
   std::string status;
   bool complete = true;   // every rank's journal seen, every segment ended
   Flop tokens = 0;        // non-padding tokens spent, all ranks and segments
-  Flop compliance_flop = 0;
+  Flop compliance_flop = 0;  // meaningless when `undetermined`
   bool exceeds_in_force = false;  // an in-force regime is exceeded
+  // The run trained but its compute cannot be established (steps without a
+  // token count, a watched job that exposes none): every verdict that
+  // depends on it is undetermined, never "below".
+  bool undetermined = false;
+  std::string undetermined_reason;
+  std::string formula;              // the formula the regimes compared
+  std::vector<RuleResult> regimes;  // every regime's result, in the rules' order
 };
 
 class Meter {
@@ -208,13 +215,27 @@ class Meter {
 
   // The run's id (run.json; the record's run_id), the same on every rank.
   virtual const std::string& run_id() const = 0;
+  // Tokens that earlier segments of this rank journaled (0 for a new run):
+  // what an integration reading a cumulative count from the job (watch) has
+  // already had metered when the job resumes.
+  virtual Flop resumed_tokens() const = 0;
 
-  // After an optimizer step: budget state; a journal line when one is due.
+  // After an optimizer step: budget state. The compute figure is exact for
+  // what was counted (pending token counts taken as all their positions), so
+  // it is never below the record's; the guard stops before a step as costly
+  // as the costliest so far would cross the budget. Journal lines come from
+  // a background thread; a journal that cannot be written (a full disk) is
+  // retried there and never fails a step: the counts stay in memory and the
+  // next line that can be written says what was missed.
   virtual Result<BudgetState> step(uint64_t global_step) = 0;
-  // A checkpoint of the weights was saved: journal line, fsync.
+  // A checkpoint of the weights was saved: journal line, fsync. An error
+  // means the line is not durable (the meter goes on; a resume from this
+  // checkpoint is then recorded as an under-count event).
   virtual Status checkpoint(uint64_t global_step, std::string_view path) = 0;
   virtual Status flush() = 0;
-  // Ends the segment; on rank 0 also writes flops_meter.json atomically.
+  // Ends the segment; on rank 0 also writes flops_meter.json atomically. An
+  // end line that cannot be journaled does not stop the record: it is made
+  // from the meter's memory and says so.
   virtual Result<RunRecord> end(const EndOptions& options) = 0;
 };
 

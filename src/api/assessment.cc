@@ -14,7 +14,7 @@ Flop formula_figure(const FlopsEstimate& f, ComplianceFormula which) {
 }
 
 Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const BaseCompute& base,
-                  Flop prior_modifications, const RuleSet& rules) {
+                  Flop prior_modifications, const RuleSet& rules, const std::optional<UnknownModification>& unknown) {
   Assessment a;
   a.formula = requested;
   if (a.formula == ComplianceFormula::kDetailed && !f.detailed.available) {
@@ -29,6 +29,12 @@ Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const Bas
   in.prior_modifications_flop = prior_modifications;
   in.tokens = f.tokens;
   in.formula_name = compliance_formula_name(a.formula);
+  if (unknown) {
+    in.modification_undetermined = true;
+    in.undetermined_reason = unknown->reason;
+    in.modification_upper_bound = unknown->upper_bound;
+    in.upper_bound_name = unknown->upper_bound_name;
+  }
   for (ComplianceFormula other : {ComplianceFormula::kDetailed, ComplianceFormula::kEu6nd, ComplianceFormula::kPeftAware}) {
     if (other == a.formula) continue;
     if (other == ComplianceFormula::kDetailed && !f.detailed.available) continue;

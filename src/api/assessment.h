@@ -4,6 +4,7 @@
 #ifndef FLOPSMETER_API_ASSESSMENT_H_
 #define FLOPSMETER_API_ASSESSMENT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,20 @@ struct Assessment {
 // The figure of `which` in `f`.
 Flop formula_figure(const FlopsEstimate& f, ComplianceFormula which);
 
+// A run whose compute cannot be established from its counts.
+struct UnknownModification {
+  std::string reason;  // in words, for every verdict it leaves open
+  std::optional<Flop> upper_bound;  // a figure known to be at least the compute (the hardware bound)
+  std::string upper_bound_name;
+};
+
 // Evaluates every regime on `requested` (eu_6nd when the detailed count is
-// unavailable, with a warning), naming the other formulas' figures.
+// unavailable, with a warning), naming the other formulas' figures. With
+// `unknown`, the figures are not compared: each regime is undetermined unless
+// the base alone or the upper bound decides it.
 Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const BaseCompute& base,
-                  Flop prior_modifications, const RuleSet& rules);
+                  Flop prior_modifications, const RuleSet& rules,
+                  const std::optional<UnknownModification>& unknown = std::nullopt);
 
 // {"flops": {...}, "flops_exact": {...}, "formulas": {...}}: each formula's
 // figure, exact value, inputs, source and assumptions.

@@ -1,6 +1,8 @@
 #include "api/journal.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,7 +70,20 @@ int64_t journal_rank(const std::string& name) {
   return std::stoll(digits);
 }
 
+// A journal path must name a regular file itself, not a link to one.
+Status check_journal_file(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Status();  // missing: the reader or writer says so
+  if (S_ISLNK(st.st_mode)) {
+    return Status::InvalidArgument(path + ": is a symbolic link; a run journal must be a regular file in the run "
+                                   "directory (remove the link)");
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": is not a regular file");
+  return Status();
+}
+
 Result<JournalContents> read_journal(const std::string& path) {
+  FM_RETURN_IF_ERROR(check_journal_file(path));
   FM_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxJournalBytes));
   JournalContents out;
   size_t pos = 0;
@@ -116,6 +131,7 @@ Result<JournalContents> read_journal(const std::string& path) {
       return fail("'seq' is not " + std::to_string(out.lines.size()));
     }
     out.last_sha256 = std::string(parts->second);
+    out.line_sha256.push_back(out.last_sha256);
     out.lines.push_back(std::move(parsed));
     pos = newline + 1;
     out.valid_bytes = pos;
@@ -123,24 +139,46 @@ Result<JournalContents> read_journal(const std::string& path) {
   return out;
 }
 
-Result<JournalWriter> JournalWriter::Open(const std::string& path, const JournalContents& existing) {
+Result<JournalWriter> JournalWriter::OpenLocked(const std::string& path) {
+  FM_RETURN_IF_ERROR(check_journal_file(path));
   JournalWriter w;
   w.path_ = path;
-  w.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  // O_NONBLOCK: a FIFO planted under the journal's name must not hang the open.
+  constexpr int kFlags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  w.fd_ = ::open(path.c_str(), kFlags | O_CREAT | O_EXCL, 0644);
+  w.created_ = w.fd_ >= 0;
+  if (w.fd_ < 0 && errno == EEXIST) w.fd_ = ::open(path.c_str(), kFlags);
   if (w.fd_ < 0) return Status::IoError(path + ": cannot open for writing: " + std::strerror(errno));
-  // Cut a torn tail so that the next line follows the last valid one.
-  if (::ftruncate(w.fd_, static_cast<off_t>(existing.valid_bytes)) != 0 ||
-      ::lseek(w.fd_, 0, SEEK_END) < 0) {
-    return Status::IoError(path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(w.fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument(path + ": is not a regular file");
   }
-  w.prev_ = existing.last_sha256;
-  w.next_seq_ = existing.lines.size();
+  if (::flock(w.fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::InvalidArgument(path + ": another process is writing this journal (two meters of the same "
+                                     "rank in one run directory): give each job its own run directory, and each "
+                                     "process of a job its own rank");
+    }
+    return Status::IoError(path + ": cannot lock: " + std::strerror(errno));
+  }
+  if (::fcntl(w.fd_, F_SETFL, O_RDWR) != 0) return Status::IoError(path + ": " + std::strerror(errno));
   return w;
+}
+
+Status JournalWriter::ContinueAfter(const JournalContents& existing) {
+  if (fd_ < 0) return Status::Internal("journal writer is closed");
+  if (::ftruncate(fd_, static_cast<off_t>(existing.valid_bytes)) != 0 || ::lseek(fd_, 0, SEEK_END) < 0) {
+    return Status::IoError(path_ + ": " + std::strerror(errno));
+  }
+  prev_ = existing.last_sha256;
+  next_seq_ = existing.lines.size();
+  return Status();
 }
 
 JournalWriter::JournalWriter(JournalWriter&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(other.fd_),
+      created_(other.created_),
       prev_(std::move(other.prev_)),
       next_seq_(other.next_seq_),
       last_line_bytes_(other.last_line_bytes_) {
@@ -152,6 +190,7 @@ JournalWriter& JournalWriter::operator=(JournalWriter&& other) noexcept {
     if (fd_ >= 0) ::close(fd_);
     path_ = std::move(other.path_);
     fd_ = other.fd_;
+    created_ = other.created_;
     prev_ = std::move(other.prev_);
     next_seq_ = other.next_seq_;
     last_line_bytes_ = other.last_line_bytes_;
@@ -164,13 +203,18 @@ JournalWriter::~JournalWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status JournalWriter::append(nlohmann::json line) {
-  if (fd_ < 0) return Status::Internal("journal writer is closed");
+nlohmann::json JournalWriter::stamped(nlohmann::json line) const {
   nlohmann::json body = nlohmann::json::object();
   for (auto& [key, value] : line.items()) body[key] = std::move(value);
   // After the caller's keys: a "seq" or "prev" in `line` must not break the chain.
   body["seq"] = next_seq_;
   body["prev"] = prev_;
+  return body;
+}
+
+Status JournalWriter::append(nlohmann::json line) {
+  if (fd_ < 0) return Status::Internal("journal writer is closed");
+  const nlohmann::json body = stamped(std::move(line));
   std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.pop_back();  // the closing brace; the hash field goes before it
   const std::string hash = sha256_hex(text);

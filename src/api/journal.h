@@ -27,6 +27,7 @@ inline constexpr std::string_view kUnterminatedLine = "line not terminated";
 
 struct JournalContents {
   std::vector<nlohmann::json> lines;  // valid lines, in order
+  std::vector<std::string> line_sha256;  // each valid line's own hash, in order
   std::string last_sha256;            // "" when empty
   uint64_t valid_bytes = 0;           // length of the valid prefix
   bool torn_tail = false;             // a partial or unverifiable last line was dropped
@@ -36,14 +37,27 @@ struct JournalContents {
 };
 
 // Reads and verifies `path`. Errors: kParseError "PATH:LINE: ..." for a
-// damaged or edited line that is not the last one; read errors as read_file.
+// damaged or edited line that is not the last one; kInvalidArgument for a
+// path that is a symbolic link or not a regular file (a journal is never
+// either, and following a planted link would read, and on resume cut, a file
+// outside the run directory); read errors as read_file.
 Result<JournalContents> read_journal(const std::string& path);
 
 class JournalWriter {
  public:
-  // Opens `path` for appending after `existing` (its verified contents; a
-  // torn tail is cut off first). The file is created if missing.
-  static Result<JournalWriter> Open(const std::string& path, const JournalContents& existing);
+  // Opens `path` (created if missing, never through a symbolic link) and
+  // takes an exclusive lock on it, held until the writer is destroyed: one
+  // writer per journal, so two meters of one rank in one directory (two jobs
+  // sharing an output directory, a launcher that leaves RANK unset) cannot
+  // interleave their lines. Errors: kInvalidArgument naming the path when
+  // another process holds the lock or the path is not a regular file.
+  static Result<JournalWriter> OpenLocked(const std::string& path);
+  // Continues after `existing`, the verified contents read under the lock:
+  // a torn or damaged tail is cut off so the next line follows the last
+  // valid one.
+  Status ContinueAfter(const JournalContents& existing);
+  // True when OpenLocked created the file (so a refused begin can remove it).
+  bool created() const { return created_; }
   JournalWriter() = default;  // closed: append() fails
   JournalWriter(JournalWriter&& other) noexcept;
   JournalWriter& operator=(JournalWriter&& other) noexcept;
@@ -53,6 +67,9 @@ class JournalWriter {
 
   // Adds "seq" and "prev", writes the line and fsyncs. `line` must be an object.
   Status append(nlohmann::json line);
+  // `line` with the "seq" and "prev" append() would give it, unwritten: how a
+  // line that could not be written is read with the others from memory.
+  nlohmann::json stamped(nlohmann::json line) const;
   uint64_t next_seq() const { return next_seq_; }
   // Bytes of the last line appended (0 before the first).
   uint64_t last_line_bytes() const { return last_line_bytes_; }
@@ -60,6 +77,7 @@ class JournalWriter {
  private:
   std::string path_;
   int fd_ = -1;
+  bool created_ = false;
   std::string prev_;
   uint64_t next_seq_ = 0;
   uint64_t last_line_bytes_ = 0;

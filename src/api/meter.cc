@@ -35,10 +35,6 @@ namespace {
 constexpr const char* kRunIdFile = "run.json";
 // Budget warnings, as fractions of the budget.
 constexpr double kBudgetWarnings[] = {0.5, 0.8, 0.9};
-// How often the background thread redoes the full formula; in between
-// step() scales the last result by the tokens added (the detailed count
-// walks every module).
-constexpr double kRecomputeSeconds = 1.0;
 // Progress lines are spaced so the journal grows by at most this much per
 // second on average: with varlen attention a line can carry thousands of
 // distinct sequence lengths (71 KiB for 8192), and at the default 10 s
@@ -151,27 +147,34 @@ class MeterImpl final : public Meter {
         budget_(budget),
         threshold_double_(threshold_.threshold_flop.to_double()),
         budget_double_(budget_ ? to_double(*budget_) : 0),
-        world_scale_(options_.token_source == kIntegrationTokenSource ? options_.world_size : 1) {}
+        world_scale_(options_.token_source == kIntegrationTokenSource ? options_.world_size : 1),
+        counter_(accounting_, options_.kernel, options_.gradient_checkpointing, options_.compliance_formula) {}
 
   ~MeterImpl() override {
     stop_background();
-    if (ended_) return;
+    if (ended_ || !begun_) return;
     // Freed without end(): keep what was counted; the run stays open.
     if (sampler_) sampler_->stop();
     (void)append_counts("progress", {});
   }
 
-  Status start(JournalContents existing) {
+  Status start(JournalWriter journal, JournalContents existing) {
     const std::string journal_path = join_path(options_.run_dir, journal_file_name(options_.rank));
     nlohmann::json resumed_from;
     if (!existing.lines.empty()) {
       run_id_ = existing.lines.front().value("run_id", std::string());
       FM_RETURN_IF_ERROR(check_same_run(journal_path, run_id_, options_.run_id));
       FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));
+      // What a resume sees wrong is said in the journal, so that it outlives
+      // the lines it is about (a later report cannot see a dropped line).
+      for (std::string& problem : journal_integrity_problems(options_.run_dir, options_.rank, existing, options_.output)) {
+        record_event("integrity", std::move(problem));
+      }
     } else {
       FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir, options_.run_id));
     }
-    FM_ASSIGN_OR_RETURN(journal_, JournalWriter::Open(journal_path, existing));
+    journal_ = std::move(journal);
+    FM_RETURN_IF_ERROR(journal_.ContinueAfter(existing));
 
     nlohmann::json sampler = {{"enabled", false}};
     if (options_.nvml && options_.local_rank == 0) {
@@ -221,16 +224,13 @@ class MeterImpl final : public Meter {
                             {"tool_version", FLOPSMETER_VERSION_STRING},
                             {"rules_version", catalog_.rules().data_version},
                             {"options", meter_options_json(options_)},
-                            {"accounting",
-                             {{"n_total", accounting_.n_total},
-                              {"n_trainable", accounting_.n_trainable},
-                              {"counts_source", accounting_.counts_source},
-                              {"notes", accounting_.notes}}},
+                            {"accounting", accounting_pins(accounting_, options_)},
                             {"sampler", sampler},
                             {"token_source", options_.token_source},
                             {"provenance", provenance},
                             {"resumed_from", resumed_from}};
     FM_RETURN_IF_ERROR(journal_.append(std::move(begin)));
+    begun_ = true;
     last_journal_ = monotonic_now();
     background_ = std::thread([this] { background_loop(); });
     return Status();
@@ -253,22 +253,29 @@ class MeterImpl final : public Meter {
   void add_sequences(uint64_t length, uint64_t count) noexcept override { sequences_.add(length, count); }
 
   Result<BudgetState> step(uint64_t global_step) override {
-    if (background_failed_.load(std::memory_order_relaxed)) {
-      std::lock_guard lock(journal_mutex_);
-      return background_error_;
-    }
     // Steps since the segment began, by the trainer's own count: a caller may
     // report several steps at once (watch polls).
-    if (!first_step_) first_step_ = global_step > 0 ? global_step - 1 : 0;
+    if (!first_step_) {
+      first_step_ = global_step > 0 ? global_step - 1 : 0;
+      previous_step_ = *first_step_;
+      previous_figure_ = segment_start_compute_;
+    }
     last_step_.store(global_step, std::memory_order_relaxed);
-    steps_this_segment_ = std::max<uint64_t>(1, global_step - std::min(global_step, *first_step_));
     BudgetState s;
     s.global_step = global_step;
     s.budget_flop = budget_;
     s.threshold_flop = threshold_.threshold_flop;
-    FM_ASSIGN_OR_RETURN(s.compute_flop, compute_for_budget());
+    FM_ASSIGN_OR_RETURN(s.compute_flop, running_figure());
     const double compute = to_double(s.compute_flop);
     s.threshold_fraction = compute / threshold_double_;
+    // The costliest step so far, per step: what the guard expects the next
+    // one may cost. The average would let a run of growing steps cross.
+    if (global_step > previous_step_) {
+      const Flop spent = s.compute_flop - std::min(s.compute_flop, previous_figure_);
+      largest_step_ = std::max(largest_step_, spent / (global_step - previous_step_));
+      previous_step_ = global_step;
+      previous_figure_ = s.compute_flop;
+    }
     if (budget_) {
       const double budget = budget_double_;
       s.budget_fraction = compute / budget;
@@ -281,23 +288,33 @@ class MeterImpl final : public Meter {
         s.new_warnings.push_back(w);
         record_event("budget_warning", w);
       }
-      // Stop before the step that would cross: the lookahead's steps of average size ahead.
-      const double per_step =
-          std::max(0.0, compute - to_double(segment_start_compute_)) / static_cast<double>(steps_this_segment_);
-      const double ahead = per_step * static_cast<double>(options_.budget_lookahead_steps);
-      if (compute + ahead > budget && !stop_announced_) {
+      // Stop before the step that would cross: the lookahead's steps, each
+      // as costly as the costliest so far.
+      Flop ahead = 0, after = 0;
+      const bool fits = checked_mul(largest_step_, options_.budget_lookahead_steps, &ahead) &&
+                        checked_add(s.compute_flop, ahead, &after);
+      if ((!fits || after > *budget_) && !stop_announced_) {
         stop_announced_ = true;
         s.stop = true;
         record_event("budget_stop", "budget: stop requested after step " + std::to_string(global_step) + " (" +
-                                        sci(s.compute_flop, 3) + " FLOP spent; the next step would take it past " +
-                                        sci(*budget_, 3) + ")");
+                                        sci(s.compute_flop, 3) + " FLOP spent; " +
+                                        std::to_string(options_.budget_lookahead_steps) + " more step(s) as costly "
+                                        "as the costliest so far (" + sci(largest_step_, 3) +
+                                        " FLOP) would take it past " + sci(*budget_, 3) + ")");
       } else {
         s.stop = stop_announced_;
       }
+      if (s.compute_flop > *budget_ && !overshoot_recorded_) {
+        overshoot_recorded_ = true;
+        record_event("budget_exceeded", "budget exceeded at step " + std::to_string(global_step) + ": " +
+                                            sci(s.compute_flop, 3) + " FLOP against " + sci(*budget_, 3) +
+                                            " (a step costlier than every step before it)");
+      }
     }
     // Progress lines at the interval come from the background thread; a
-    // warning or a stop is made durable before the caller acts on it.
-    if (!s.new_warnings.empty() || s.stop) FM_RETURN_IF_ERROR(append_counts("progress", {}));
+    // warning or a stop is journaled before the caller acts on it, and a
+    // journal that cannot be written is retried, never the caller's failure.
+    if (!s.new_warnings.empty() || s.stop) (void)append_counts("progress", {});
     return s;
   }
 
@@ -305,8 +322,18 @@ class MeterImpl final : public Meter {
 
   Status checkpoint(uint64_t global_step, std::string_view path) override {
     last_step_.store(global_step, std::memory_order_relaxed);
-    return append_counts("checkpoint", {{"checkpoint", std::string(path)}});
+    Status written = append_counts("checkpoint", {{"checkpoint", std::string(path)}});
+    if (!written.ok()) {
+      record_event("checkpoint_not_journaled", "the checkpoint at step " + std::to_string(global_step) + " (" +
+                                                   std::string(path) + ") could not be journaled: " +
+                                                   written.message() + "; a resume from it is counted from the "
+                                                   "line before, as an under-count event");
+    }
+    return written;
   }
+
+  Flop resumed_tokens() const override { return prior_.tokens; }
+  bool begun() const { return begun_; }
 
   Status flush() override { return append_counts("progress", {}); }
 
@@ -318,7 +345,17 @@ class MeterImpl final : public Meter {
     nlohmann::json end_line = {{"status", end.status}};
     if (!end.token_source.empty()) end_line["token_source"] = end.token_source;
     if (!end.notes.empty()) end_line["notes"] = end.notes;  // journaled, so a later report keeps them
-    FM_RETURN_IF_ERROR(append_counts("end", std::move(end_line)));
+    ReportExtras extras;
+    if (Status written = append_counts("end", end_line); !written.ok()) {
+      // The record is still made, from what this process holds: the lines
+      // that could not be written, as the journal would have had them.
+      record_event("journal_write_failed", "the end line could not be journaled (" + written.message() +
+                                               "): the record was made from the meter's memory; a later report "
+                                               "from the journal will see this segment as crashed");
+      extras.rank = options_.rank;
+      std::lock_guard lock(journal_mutex_);
+      extras.unwritten_lines.push_back(journal_.stamped(counts_line("end", std::move(end_line), sequences_.snapshot())));
+    }
     ended_ = true;
     if (options_.rank != 0) {
       RunRecord r;
@@ -340,7 +377,7 @@ class MeterImpl final : public Meter {
     report.write = true;
     report.output = options_.output;
     report.data_dir = options_.data_dir;
-    return build_run_record(options_.run_dir, report, &end);
+    return build_run_record(options_.run_dir, report, &end, extras);
   }
 
  private:
@@ -349,7 +386,7 @@ class MeterImpl final : public Meter {
   // the record's spent figure does.
   Status find_resume_point(const JournalContents& existing, const std::string& journal_path,
                            nlohmann::json& resumed_from) {
-    FM_ASSIGN_OR_RETURN(prior_, journal_spent(existing, journal_path));
+    FM_ASSIGN_OR_RETURN(prior_, journal_spent(existing, journal_path, options_.rank));
     const nlohmann::json* best = nullptr;
     bool exact = false;
     for (const nlohmann::json& line : existing.lines) {
@@ -371,6 +408,9 @@ class MeterImpl final : public Meter {
         exact = true;
       }
     }
+    if (best != nullptr && !exact && options_.resume_step) {
+      report_resume_gap(existing, *best, *options_.resume_step);
+    }
     if (best != nullptr) {
       last_step_.store(best->value("step", uint64_t{0}), std::memory_order_relaxed);
       resumed_from = {{"segment", (*best)["segment"]}, {"seq", (*best)["seq"]}, {"step", best->value("step", uint64_t{0})},
@@ -380,28 +420,49 @@ class MeterImpl final : public Meter {
                    "resumed without a checkpoint line in the journal: the earlier segments' compute counts as "
                    "spent, none of it as in the final weights");
     }
-    FM_ASSIGN_OR_RETURN(segment_start_compute_, compliance_flop(prior_.tokens, prior_.sequences));
+    FM_ASSIGN_OR_RETURN(segment_start_compute_, scaled_to_world(prior_.tokens, prior_.sequences));
     return Status();
   }
 
+  // The job resumed from weights at `step` that no checkpoint line records
+  // (killed between saving and journaling): the record counts the earlier
+  // segment only to `from`, its last line at or before that step, so the
+  // final weights hold up to the next line's tokens more than it says.
+  void report_resume_gap(const JournalContents& existing, const nlohmann::json& from, uint64_t step) {
+    const uint64_t from_step = from.value("step", uint64_t{0});
+    if (from_step == step) return;
+    const uint64_t segment = from.value("segment", uint64_t{0});
+    const std::string from_tokens = from.contains("tokens") ? from["tokens"].dump() : "0";
+    std::string next = "no later line of that segment";
+    for (const nlohmann::json& line : existing.lines) {
+      if (line.value("segment", uint64_t{0}) == segment && line.value("step", uint64_t{0}) > from_step &&
+          line.value("kind", std::string()) != "begin") {
+        next = "its next line, at step " + std::to_string(line.value("step", uint64_t{0})) + ", had " +
+               (line.contains("tokens") ? line["tokens"].dump() : std::string("0")) + " tokens";
+        break;
+      }
+    }
+    record_event("undercount", "resumed at step " + std::to_string(step) + " with no checkpoint line there (killed "
+                               "between saving the checkpoint and journaling it?): the final weights are counted "
+                               "from segment " + std::to_string(segment) + "'s line at step " +
+                               std::to_string(from_step) + " (" + from_tokens + " tokens); " + next +
+                               "; tokens.in_final_weights is short by the steps in between (the spent figure is "
+                               "unaffected)");
+  }
+
   // The compliance formula's figure for `tokens` and `sequences` (all
-  // segments'), with the micro-batches and optimizer steps so far, for the
-  // world: an integration counts its own rank's batches, scaled by the rank
-  // count (ranks run batches of the same shape); watch reads the job's own
-  // count, the world's already.
-  Result<Flop> compliance_flop(Flop tokens, std::map<uint64_t, uint64_t> sequences) {
-    if (tokens == 0) return Flop{0};
-    Workload w;
-    w.tokens = tokens;
-    w.sequences = std::move(sequences);
-    w.kernel = options_.kernel;
-    w.gradient_checkpointing = options_.gradient_checkpointing;
-    w.micro_batches = prior_.micro_batches.value_or(0) + micro_batches_.load(std::memory_order_relaxed);
-    w.optimizer_steps = last_step_.load(std::memory_order_relaxed);
-    FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
-    Assessment a =
-        assess(f, options_.compliance_formula, accounting_.base, options_.prior_modifications, catalog_.rules());
-    return a.compliance_flop * world_scale_;
+  // segments'), with the micro-batches so far, for the world: an
+  // integration counts its own rank's batches, scaled by the rank count
+  // (ranks run batches of the same shape; a distributed integration agrees
+  // on stopping as soon as any rank's figure says so, which makes the
+  // largest rank's figure times the ranks the guard's, never below the sum);
+  // watch reads the job's own count, the world's already.
+  Result<Flop> scaled_to_world(Flop tokens, const std::map<uint64_t, uint64_t>& sequences) {
+    const uint64_t micro_batches = prior_.micro_batches.value_or(0) + micro_batches_.load(std::memory_order_relaxed);
+    FM_ASSIGN_OR_RETURN(const Flop own, counter_.figure(tokens, sequences, micro_batches));
+    Flop world = 0;
+    if (!checked_mul(own, world_scale_, &world)) return Status::Overflow("the compute figure exceeds 128 bits");
+    return world;
   }
 
   // Tokens so far, all of this rank's segments, pending positions counted
@@ -412,31 +473,12 @@ class MeterImpl final : public Meter {
     return prior_.tokens + tokens_.load(std::memory_order_relaxed) + (positions - std::min(positions, covered));
   }
 
-  // The compliance figure for the tokens now, published for step().
-  Status recompute() {
-    const Flop tokens = counted_tokens();
+  // The compliance figure of everything counted so far, exact (an upper
+  // bound while token counts are pending): the budget guard's figure.
+  Result<Flop> running_figure() {
     std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
     for (const auto& [length, count] : prior_.sequences) sequences[length] += count;
-    FM_ASSIGN_OR_RETURN(Flop flop, compliance_flop(tokens, std::move(sequences)));
-    std::lock_guard lock(compute_mutex_);
-    last_compute_ = flop;
-    last_compute_tokens_ = tokens;
-    return Status();
-  }
-
-  // Compute so far. The full count walks every module, so the background
-  // thread redoes it every kRecomputeSeconds; step() scales the last count's
-  // FLOP per token to the tokens now, and counts here only until there is one.
-  Result<Flop> compute_for_budget() {
-    const Flop tokens = counted_tokens();
-    std::unique_lock lock(compute_mutex_);
-    if (last_compute_tokens_ == 0) {
-      lock.unlock();
-      FM_RETURN_IF_ERROR(recompute());
-      lock.lock();
-    }
-    if (last_compute_tokens_ == 0 || tokens == last_compute_tokens_) return last_compute_;
-    return static_cast<Flop>(to_double(last_compute_) / to_double(last_compute_tokens_) * to_double(tokens));
+    return scaled_to_world(counted_tokens(), sequences);
   }
 
   // `kind` lets the record tell budget events (budget_*) from the others.
@@ -451,11 +493,10 @@ class MeterImpl final : public Meter {
     return std::max(options_.journal_interval_s, static_cast<double>(last_counts_line_bytes_) / kJournalBytesPerSecond);
   }
 
-  // Progress lines and the formula's recompute, off the training thread: a
-  // line's fsync takes milliseconds (tens on a busy disk), and a recompute
-  // with thousands of distinct lengths as long.
+  // Progress lines, off the training thread: a line's fsync takes
+  // milliseconds (tens on a busy disk). A line that cannot be written is
+  // retried at the next interval; the counts stay in memory meanwhile.
   void background_loop() {
-    double next_recompute = monotonic_now() + kRecomputeSeconds;
     std::unique_lock wake(wake_mutex_);
     while (!stopping_) {
       double journal_due;
@@ -463,30 +504,12 @@ class MeterImpl final : public Meter {
         std::lock_guard lock(journal_mutex_);
         journal_due = last_journal_ + journal_spacing();
       }
-      const double wait = std::max(0.01, std::min(journal_due, next_recompute) - monotonic_now());
+      const double wait = std::max(0.01, journal_due - monotonic_now());
       if (wake_.wait_for(wake, std::chrono::duration<double>(wait), [this] { return stopping_; })) break;
       wake.unlock();
-      const double now = monotonic_now();
-      Status status;
-      if (now >= next_recompute) {
-        next_recompute = now + kRecomputeSeconds;
-        if (counted_tokens() != last_recomputed_tokens()) status = recompute();
-      }
-      if (status.ok() && now >= journal_due) status = append_counts("progress", {});
+      if (monotonic_now() >= journal_due) (void)append_counts("progress", {});
       wake.lock();
-      if (!status.ok()) {
-        // step() reports it on the training thread; the caller decides.
-        std::lock_guard lock(journal_mutex_);
-        background_error_ = status;
-        background_failed_.store(true, std::memory_order_relaxed);
-        return;
-      }
     }
-  }
-
-  Flop last_recomputed_tokens() {
-    std::lock_guard lock(compute_mutex_);
-    return last_compute_tokens_;
   }
 
   void stop_background() {
@@ -498,9 +521,10 @@ class MeterImpl final : public Meter {
     if (background_.joinable()) background_.join();
   }
 
-  Status append_counts(const char* kind, nlohmann::json extra) {
-    std::lock_guard lock(journal_mutex_);
-    std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
+  // A counts line of `kind` as of now (`sequences`: the histogram now), with
+  // `extra` fields and the events not yet journaled. REQUIRES: journal_mutex_
+  // held.
+  nlohmann::json counts_line(const char* kind, nlohmann::json extra, const std::map<uint64_t, uint64_t>& sequences) {
     nlohmann::json line = {{"kind", kind},
                            {"segment", segment_},
                            {"t", unix_now()},
@@ -516,15 +540,35 @@ class MeterImpl final : public Meter {
       line["gpus"] = gpus;
       line["sampler_notes"] = snapshot.notes;  // cumulative, e.g. a sampling thread that stopped early
     }
-    if (!events_.empty()) {
-      line["events"] = events_;
-      events_.clear();
+    nlohmann::json events = events_;
+    if (unwritten_lines_ > 0) {
+      events.push_back({{"kind", "journal_gap"},
+                        {"message", std::to_string(unwritten_lines_) + " journal line(s) could not be written from " +
+                                        iso_time(first_unwritten_t_) + " (" + last_write_error_ +
+                                        "): the counts were kept in memory, and this line carries them"}});
     }
+    if (!events.empty()) line["events"] = std::move(events);
     for (auto& [key, value] : extra.items()) line[key] = std::move(value);
-    FM_RETURN_IF_ERROR(journal_.append(std::move(line)));
+    return line;
+  }
+
+  // Appends a counts line. On failure (a full disk, say) nothing is lost
+  // but durability: the counts and events stay in memory for the next line,
+  // which says how many could not be written.
+  Status append_counts(const char* kind, nlohmann::json extra) {
+    std::lock_guard lock(journal_mutex_);
+    std::map<uint64_t, uint64_t> sequences = sequences_.snapshot();
+    Status written = journal_.append(counts_line(kind, std::move(extra), sequences));
+    last_journal_ = monotonic_now();
+    if (!written.ok()) {
+      if (unwritten_lines_++ == 0) first_unwritten_t_ = unix_now();
+      last_write_error_ = written.message();
+      return written;
+    }
+    events_.clear();
+    unwritten_lines_ = 0;
     last_counts_line_bytes_ = journal_.last_line_bytes();
     journaled_sequences_ = std::move(sequences);
-    last_journal_ = monotonic_now();
     return Status();
   }
 
@@ -566,6 +610,7 @@ class MeterImpl final : public Meter {
   // What one rank's compliance figure is multiplied by for the world's: the
   // rank count for an integration's own-rank counts, 1 for watch's job-wide ones.
   const uint64_t world_scale_;
+  ComplianceCounter counter_;  // the caller's thread only (step())
   JournalWriter journal_;
   std::string run_id_;
   uint64_t segment_ = 1;  // this process's segment: one more than the journal's last
@@ -579,8 +624,7 @@ class MeterImpl final : public Meter {
   std::atomic<uint64_t> positions_{0};
   std::atomic<uint64_t> covered_positions_{0};
   std::atomic<uint64_t> micro_batches_{0};
-  alignas(64) std::atomic<bool> background_failed_{false};
-  ConcurrentLengthHistogram sequences_;
+  alignas(64) ConcurrentLengthHistogram sequences_;
 
   std::atomic<uint64_t> last_step_{0};
 
@@ -590,13 +634,11 @@ class MeterImpl final : public Meter {
   std::map<uint64_t, uint64_t> journaled_sequences_;
   nlohmann::json events_ = nlohmann::json::array();  // {"kind", "message"} objects for the next journal line
   double last_journal_ = 0;
-  Status background_error_;
   uint64_t last_counts_line_bytes_ = 0;  // the begin line's size says nothing of the next ones
-
-  // The last full count, published by recompute().
-  std::mutex compute_mutex_;
-  Flop last_compute_ = 0;
-  Flop last_compute_tokens_ = 0;
+  // Lines that could not be written since the last one that was.
+  uint64_t unwritten_lines_ = 0;
+  double first_unwritten_t_ = 0;
+  std::string last_write_error_;
 
   std::mutex wake_mutex_;
   std::condition_variable wake_;
@@ -604,12 +646,16 @@ class MeterImpl final : public Meter {
   std::thread background_;
 
   // The caller's thread only (step()).
-  uint64_t steps_this_segment_ = 0;
   std::optional<uint64_t> first_step_;  // the global step before this segment's first
+  uint64_t previous_step_ = 0;          // the step of the last step() call
+  Flop previous_figure_ = 0;            // the running figure then
+  Flop largest_step_ = 0;               // the costliest step of this segment, FLOP per step
+  bool overshoot_recorded_ = false;
   JournalCounts prior_;  // what earlier segments of this rank spent; set before the background thread starts
   Flop segment_start_compute_ = 0;
   size_t warned_ = 0;
   bool stop_announced_ = false;
+  bool begun_ = false;  // the begin line is in the journal
   bool ended_ = false;
 };
 
@@ -626,32 +672,49 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
   FM_ASSIGN_OR_RETURN(RunAccounting accounting, resolve_accounting(options, catalog));
   FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(catalog.rules(), accounting.base));
   FM_ASSIGN_OR_RETURN(std::optional<Flop> budget, budget_limit(options, threshold));
-  const std::string journal_path = join_path(options.run_dir, journal_file_name(options.rank));
-  JournalContents existing;
-  if (is_regular_file(journal_path)) {
-    FM_ASSIGN_OR_RETURN(existing, read_journal(journal_path));
-  }
-  if (!existing.lines.empty() && !options.resume) {
-    return Status::InvalidArgument(journal_path + " already holds a run: pass --resume (\"resume\": true) to continue "
-                                   "it, or choose a new run directory");
-  }
   FM_RETURN_IF_ERROR(make_directories(options.run_dir));
   // The record's directory must exist at the end, hours from now: make sure now.
   if (const size_t slash = options.output.rfind('/'); slash != std::string::npos && slash > 0) {
     FM_RETURN_IF_ERROR(make_directories(options.output.substr(0, slash)));
+  }
+  // The lock comes first: whatever this meter reads of its journal stays
+  // true while it runs, and a second meter of this rank is refused here,
+  // before its training starts.
+  const std::string journal_path = join_path(options.run_dir, journal_file_name(options.rank));
+  FM_ASSIGN_OR_RETURN(JournalWriter journal, JournalWriter::OpenLocked(journal_path));
+  auto refuse = [&](Status why) {
+    if (journal.created()) ::unlink(journal_path.c_str());  // leave no empty journal behind
+    return why;
+  };
+  Result<JournalContents> existing = read_journal(journal_path);
+  if (!existing.ok()) return refuse(existing.status());
+  if (!existing->lines.empty() && !options.resume) {
+    return refuse(Status::InvalidArgument(journal_path + " already holds a run: pass --resume (\"resume\": true) to "
+                                          "continue it, or choose a new run directory"));
+  }
+  if (!existing->lines.empty()) {
+    if (Status same = check_resume_pins(existing->lines, journal_path, accounting_pins(accounting, options));
+        !same.ok()) {
+      return refuse(same);
+    }
   }
   // Keep the model's config beside the journals, so the run can be reported
   // after the model files are gone.
   if (options.rank == 0 && !accounting.config_file.empty()) {
     const std::string snapshot = join_path(options.run_dir, kModelConfigSnapshot);
     if (!is_regular_file(snapshot) && is_regular_file(accounting.config_file)) {
-      FM_ASSIGN_OR_RETURN(std::string text, read_file(accounting.config_file, uint64_t{64} << 20));
-      FM_RETURN_IF_ERROR(write_file_atomic(snapshot, text));
+      Result<std::string> text = read_file(accounting.config_file, uint64_t{64} << 20);
+      if (!text.ok()) return refuse(text.status());
+      if (Status written = write_file_atomic(snapshot, *text); !written.ok()) return refuse(written);
     }
   }
   auto meter = std::make_unique<MeterImpl>(options, std::move(catalog), std::move(accounting), std::move(threshold),
                                            budget);
-  FM_RETURN_IF_ERROR(meter->start(std::move(existing)));
+  const bool created = journal.created();
+  if (Status started = meter->start(std::move(journal), std::move(*existing)); !started.ok()) {
+    if (created && !meter->begun()) ::unlink(journal_path.c_str());
+    return started;
+  }
   return std::unique_ptr<Meter>(std::move(meter));
 }
 

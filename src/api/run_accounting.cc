@@ -4,17 +4,21 @@
 #include <cmath>
 
 #include "adapters/files.h"
+#include "adapters/sha256.h"
+#include "api/report_format.h"
+#include "core/json_doc.h"
 
 namespace flopsmeter {
 
-Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Catalog& catalog) {
+Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Catalog& catalog, ModelSource source) {
   RunAccounting a;
   if (!options.model.empty()) {
-    auto loaded = load_model(options.model, catalog);
     const std::string snapshot = join_path(options.run_dir, kModelConfigSnapshot);
-    if (!loaded.ok() && is_regular_file(snapshot)) {
-      a.notes.push_back("model '" + options.model + "' could not be loaded now (" + loaded.status().message() +
-                        "); the run directory's copy of its config.json was used");
+    const bool recorded = source == ModelSource::kRecorded && is_regular_file(snapshot);
+    Result<LoadedModel> loaded = load_model(recorded ? snapshot : options.model, catalog);
+    if (!loaded.ok() && !recorded && is_regular_file(snapshot)) {
+      a.notes.push_back("model '" + printable_text(options.model) + "' could not be loaded now (" +
+                        loaded.status().message() + "); the run directory's copy of its config.json was used");
       loaded = load_model(snapshot, catalog);
     }
     if (loaded.ok()) {
@@ -30,7 +34,7 @@ Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Cata
     } else if (!options.n_total) {
       return loaded.status();
     } else {
-      a.notes.push_back("model '" + options.model + "' could not be loaded (" + loaded.status().message() +
+      a.notes.push_back("model '" + printable_text(options.model) + "' could not be loaded (" + loaded.status().message() +
                         "); the formulas use the trainer's counts and the detailed count is unavailable");
     }
   }
@@ -86,6 +90,127 @@ Result<FlopsEstimate> run_flops(const RunAccounting& a, const Workload& workload
                     checked_add(four_n, two_t, &per_token) && checked_mul(per_token, e.tokens, &e.peft_aware);
   if (!fits) return Status::Overflow("6ND exceeds 128 bits; check the token count");
   return e;
+}
+
+namespace {
+
+// Single-sequence lengths whose figures fingerprint the formulas: short and
+// long, odd and even, past the sliding windows of the models that have them.
+constexpr uint64_t kProbeLengths[] = {1, 7, 128, 1000, 4096, 32771};
+
+nlohmann::json probe_json(const RunAccounting& a, const MeterOptions& options) {
+  nlohmann::json probe = nlohmann::json::object();
+  for (uint64_t length : kProbeLengths) {
+    Workload w;
+    w.sequences[length] = 1;
+    w.tokens = length;
+    w.kernel = options.kernel;
+    w.gradient_checkpointing = options.gradient_checkpointing;
+    w.micro_batches = 1;
+    Result<FlopsEstimate> f = run_flops(a, w);
+    if (!f.ok()) return nullptr;
+    probe[std::to_string(length)] = {{"eu_6nd", to_decimal(f->eu_6nd)},
+                                     {"peft_aware", to_decimal(f->peft_aware)},
+                                     {"detailed", f->detailed.available ? nlohmann::json(to_decimal(f->detailed.total()))
+                                                                        : nlohmann::json()}};
+  }
+  return probe;
+}
+
+}  // namespace
+
+nlohmann::json accounting_pins(const RunAccounting& a, const MeterOptions& options) {
+  nlohmann::json config_sha256;
+  if (!a.config_file.empty()) {
+    if (Result<FileDigest> d = sha256_file(a.config_file); d.ok()) config_sha256 = d->sha256;
+  }
+  return {{"n_total", a.n_total},
+          {"n_trainable", a.n_trainable},
+          {"counts_source", a.counts_source},
+          {"notes", a.notes},
+          {"base",
+           {{"flop", a.base.flop ? nlohmann::json(to_decimal(*a.base.flop)) : nlohmann::json()},
+            {"source", a.base.source},
+            {"status", a.base_status},
+            {"systemic_risk", a.base.systemic_risk}}},
+          {"model_config_sha256", config_sha256},
+          {"probe", probe_json(a, options)}};
+}
+
+std::vector<std::string> pin_differences(const nlohmann::json& then, const nlohmann::json& now) {
+  std::vector<std::string> out;
+  auto differ = [&](const nlohmann::json& a, const nlohmann::json& b, const char* key, const std::string& what) {
+    if (!a.is_object() || !b.is_object() || !a.contains(key) || !b.contains(key) || a[key] == b[key]) return;
+    out.push_back(what + ": " + printable_text(a[key].dump()) + " then, " + printable_text(b[key].dump()) + " now");
+  };
+  differ(then, now, "n_total", "N_total");
+  differ(then, now, "n_trainable", "N_trainable");
+  // The base's figure and designation decide; where it was read from (the
+  // variable or the option of the same value) does not.
+  if (then.contains("base") && now.contains("base")) {
+    differ(then["base"], now["base"], "flop", "the base model's compute");
+    differ(then["base"], now["base"], "systemic_risk", "the base model's systemic-risk designation");
+  }
+  // A catalog model has no config file: only two hashes can differ.
+  if (then.value("model_config_sha256", nlohmann::json()).is_string() &&
+      now.value("model_config_sha256", nlohmann::json()).is_string()) {
+    differ(then, now, "model_config_sha256", "the model config's SHA-256");
+  }
+  differ(then, now, "probe", "the formulas' figures for the same sequences (the architecture or method resolves differently)");
+  return out;
+}
+
+ComplianceCounter::ComplianceCounter(const RunAccounting& accounting, AttentionKernel kernel,
+                                     bool gradient_checkpointing, ComplianceFormula requested)
+    : accounting_(accounting), kernel_(kernel), gradient_checkpointing_(gradient_checkpointing), requested_(requested) {}
+
+Result<Flop> ComplianceCounter::detailed_total(uint64_t length, uint64_t micro_batches) {
+  Workload w;
+  w.sequences[length] = 1;
+  w.tokens = length;
+  w.kernel = kernel_;
+  w.gradient_checkpointing = gradient_checkpointing_;
+  w.micro_batches = micro_batches;
+  FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
+  return f.detailed.total();
+}
+
+Result<Flop> ComplianceCounter::figure(Flop tokens, const std::map<uint64_t, uint64_t>& sequences,
+                                       uint64_t micro_batches) {
+  const bool detailed = requested_ == ComplianceFormula::kDetailed && accounting_.plan &&
+                        accounting_.loaded->model.known_architecture && !sequences.empty();
+  if (!detailed) {
+    // What assess() falls back to without the detailed count: 6ND.
+    Flop per_token = 0, total = 0;
+    const bool peft = requested_ == ComplianceFormula::kPeftAware;
+    const bool fits = peft ? checked_mul(4, accounting_.n_total, &per_token) &&
+                                 checked_add(per_token, Flop{2} * accounting_.n_trainable, &per_token)
+                           : checked_mul(6, accounting_.n_total, &per_token);
+    if (!fits || !checked_mul(per_token, tokens, &total)) return Status::Overflow("6ND exceeds 128 bits");
+    return total;
+  }
+  if (!per_pass_) {
+    FM_ASSIGN_OR_RETURN(const Flop one, detailed_total(1, 1));
+    FM_ASSIGN_OR_RETURN(const Flop two, detailed_total(1, 2));
+    per_pass_ = two - one;
+  }
+  Flop total = 0, passes = 0, cost = 0;
+  for (const auto& [length, count] : sequences) {
+    auto it = per_sequence_.find(length);
+    if (it == per_sequence_.end()) {
+      FM_ASSIGN_OR_RETURN(const Flop one, detailed_total(length, 1));
+      it = per_sequence_.emplace(length, one - *per_pass_).first;
+    }
+    passes += count;
+    if (!checked_mul(it->second, count, &cost) || !checked_add(total, cost, &total)) {
+      return Status::Overflow("the detailed FLOP count exceeds 128 bits");
+    }
+  }
+  if (micro_batches > 0) passes = micro_batches;
+  if (!checked_mul(*per_pass_, passes, &cost) || !checked_add(total, cost, &total)) {
+    return Status::Overflow("the detailed FLOP count exceeds 128 bits");
+  }
+  return total;
 }
 
 std::string budget_fraction_decimal(double fraction) {

@@ -3,11 +3,15 @@
 #ifndef FLOPSMETER_API_RUN_ACCOUNTING_H_
 #define FLOPSMETER_API_RUN_ACCOUNTING_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "flopsmeter/catalog.h"
+#include "flopsmeter/estimate.h"
 #include "flopsmeter/flops.h"
 #include "flopsmeter/load.h"
 #include "flopsmeter/meter.h"
@@ -31,14 +35,58 @@ struct RunAccounting {
   std::vector<std::string> notes;     // cross-checks and fallbacks worth stating
 };
 
-// Loads options.model (falling back to RUN_DIR/model_config.json when the
-// original is gone), plans options.method on it and cross-checks the
+// Where a run's model comes from.
+enum class ModelSource {
+  kAsGiven,   // options.model, falling back to RUN_DIR/model_config.json when it is gone (begin)
+  kRecorded,  // RUN_DIR/model_config.json first, the copy made at begin (reports)
+};
+
+// Loads the model, plans options.method on it and cross-checks the
 // trainer's counts. Errors: the model cannot be loaded and no counts were
 // given; the method does not apply to the model.
-Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Catalog& catalog);
+Result<RunAccounting> resolve_accounting(const MeterOptions& options, const Catalog& catalog,
+                                         ModelSource source = ModelSource::kAsGiven);
+
+// What a run's figures rest on, pinned in every segment's begin line (its
+// "accounting"): the counts, the base compute, the config's SHA-256, and a
+// fingerprint of the formulas (each one's figure for a single sequence at a
+// few lengths: the formulas are fixed costs per sequence of a length plus
+// per pass, so equal fingerprints mean equal figures for any counts).
+nlohmann::json accounting_pins(const RunAccounting& accounting, const MeterOptions& options);
+// What differs between pins taken then and now, in words; empty when they
+// agree (pins from before a field existed do not count as differing).
+std::vector<std::string> pin_differences(const nlohmann::json& then, const nlohmann::json& now);
 
 // All formulas for `workload`, with N from `accounting`.
 Result<FlopsEstimate> run_flops(const RunAccounting& accounting, const Workload& workload);
+
+// The compliance formula's figure for a run's counts, cheap enough for every
+// step of the budget guard: the detailed count is linear in the executed
+// sequences (a fixed cost per sequence of each length) and in the forward
+// passes, so the per-length costs are worked out once per distinct length
+// and summed. Equal to assess()'s compliance figure on run_flops() for the
+// same counts, except that a mixture-of-experts layer, whose per-expert share
+// the formula rounds up once over the whole workload, is rounded up here per
+// length: never below it (the guard's figure must be an upper bound), and at
+// most a few FLOP per distinct length above.
+class ComplianceCounter {
+ public:
+  ComplianceCounter(const RunAccounting& accounting, AttentionKernel kernel, bool gradient_checkpointing,
+                    ComplianceFormula requested);
+  // `tokens` (non-padding), `sequences` executed by length, `micro_batches`
+  // (0: unknown, one pass per sequence as the formula assumes).
+  Result<Flop> figure(Flop tokens, const std::map<uint64_t, uint64_t>& sequences, uint64_t micro_batches);
+
+ private:
+  Result<Flop> detailed_total(uint64_t length, uint64_t micro_batches);
+
+  const RunAccounting& accounting_;
+  AttentionKernel kernel_;
+  bool gradient_checkpointing_;
+  ComplianceFormula requested_;
+  std::map<uint64_t, Flop> per_sequence_;  // detailed FLOP of one sequence of each length, passes apart
+  std::optional<Flop> per_pass_;           // detailed FLOP of one forward pass as such (DoRA's weight norm)
+};
 
 // The budget in FLOP, exact: --budget, or --budget-fraction times
 // `threshold`, computed on the fraction's shortest decimal (0.9 is 9/10,

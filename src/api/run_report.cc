@@ -1,13 +1,10 @@
 #include "api/run_report.h"
 
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -20,220 +17,17 @@
 #include "api/meter_options.h"
 #include "api/report_format.h"
 #include "api/run_accounting.h"
+#include "api/run_journals.h"
+#include "api/verdict.h"
+#include "core/json_doc.h"
+#include "core/strict_fields.h"
 #include "flopsmeter/version.h"
 
 namespace flopsmeter {
 namespace {
 
-struct Checkpoint {
-  uint64_t seq = 0;
-  uint64_t step = 0;
-};
-
-struct Segment {
-  uint64_t id = 0;
-  nlohmann::json begin;
-  // Per line, keyed by seq: the cumulative scalars and the sequence lengths
-  // added since the line before. Cumulative histograms per line would grow
-  // with lines x distinct lengths; counts_at() sums the deltas instead.
-  std::map<uint64_t, JournalCounts> lines;
-  JournalCounts final;              // cumulative at the last line
-  nlohmann::json last_gpus;  // the sampler's cumulative totals at the last line
-  nlohmann::json sampler_notes = nlohmann::json::array();  // the sampler's, as of the last line that had them
-  double t_begin = 0, t_last = 0;
-  uint64_t last_step = 0;
-  std::optional<Checkpoint> last_checkpoint;
-  bool ended = false;
-  std::string status;  // the end line's status, else "crashed" or "running"
-  // The begin line's MeterOptions::token_source, refined by the end line's.
-  std::string token_source;
-  bool micro_batches_known = true;  // the integration counts them (add() per micro-batch)
-  nlohmann::json events = nlohmann::json::array();  // {"kind", "message"}
-  std::vector<std::string> notes;                    // the caller's observations, from the end line
-
-  // Cumulative counts at the last line with a seq <= `seq`.
-  JournalCounts counts_at(uint64_t seq) const {
-    JournalCounts c;
-    auto end = lines.upper_bound(seq);
-    if (end == lines.begin()) return c;
-    const JournalCounts& at = std::prev(end)->second;
-    c.tokens = at.tokens;
-    c.positions = at.positions;
-    c.micro_batches = at.micro_batches;
-    for (auto it = lines.begin(); it != end; ++it)
-      for (const auto& [len, n] : it->second.sequences) c.sequences[len] += n;
-    return c;
-  }
-};
-
-struct RankJournal {
-  uint32_t rank = 0;
-  std::string path;
-  std::string last_sha256;
-  bool torn_tail = false;
-  std::string tail_problem;
-  std::map<uint64_t, Segment> segments;
-};
-
-
-Result<Flop> decimal_field(const nlohmann::json& line, const char* key, const std::string& where) {
-  if (!line.contains(key)) return Flop{0};
-  const auto& v = line[key];
-  if (v.is_number_unsigned()) return Flop{v.get<uint64_t>()};
-  if (v.is_string()) return parse_exact_integer(v.get<std::string>(), where + ": " + key);
-  return Status::ParseError(where + ": field '" + key + "': expected a whole number");
-}
-
-bool process_alive(const nlohmann::json& begin) {
-  char host[256] = {0};
-  if (::gethostname(host, sizeof host - 1) != 0) return false;
-  if (begin.value("host", std::string()) != host || !begin.contains("pid")) return false;
-  const auto pid = begin["pid"].get<int64_t>();
-  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
-}
-
-// One rank's journal, read from `contents` (whose file is `path`), by segment.
-Result<RankJournal> parse_rank(const JournalContents& contents, const std::string& path, uint32_t rank) {
-  RankJournal r;
-  r.rank = rank;
-  r.path = path;
-  r.last_sha256 = contents.last_sha256;
-  r.torn_tail = contents.torn_tail;
-  r.tail_problem = contents.tail_problem;
-  Segment* current = nullptr;
-  for (const nlohmann::json& line : contents.lines) {
-    const uint64_t seq = line["seq"].get<uint64_t>();
-    const std::string where = path + ":" + std::to_string(seq + 1);
-    const std::string kind = line.value("kind", std::string());
-    if (!line.contains("segment") || !line["segment"].is_number_unsigned()) {
-      return Status::ParseError(where + ": field 'segment': expected a whole number");
-    }
-    const uint64_t segment = line["segment"].get<uint64_t>();
-    const double t = line.value("t", 0.0);
-    if (kind == "begin") {
-      if (r.segments.count(segment)) return Status::ParseError(where + ": segment " + std::to_string(segment) + " begins twice");
-      Segment& s = r.segments[segment];
-      s.id = segment;
-      s.begin = line;
-      s.t_begin = s.t_last = t;
-      s.token_source = line.value("token_source", kIntegrationTokenSource);
-      s.micro_batches_known = s.token_source == kIntegrationTokenSource;
-      if (!s.micro_batches_known) s.final.micro_batches = std::nullopt;
-      s.lines[seq] = s.final;
-      const nlohmann::json& sampler = line.contains("sampler") ? line["sampler"] : nlohmann::json();
-      if (sampler.is_object() && sampler.contains("notes")) s.sampler_notes = sampler["notes"];
-      s.status = process_alive(line) ? "running" : "crashed";
-      current = &s;
-      continue;
-    }
-    if (current == nullptr || current->id != segment) {
-      return Status::ParseError(where + ": a '" + kind + "' line of segment " + std::to_string(segment) +
-                                " outside that segment");
-    }
-    if (kind != "progress" && kind != "checkpoint" && kind != "end") {
-      return Status::ParseError(where + ": field 'kind': unknown kind '" + kind + "'");
-    }
-    JournalCounts c;  // scalars cumulative, sequences this line's delta
-    FM_ASSIGN_OR_RETURN(c.tokens, decimal_field(line, "tokens", where));
-    FM_ASSIGN_OR_RETURN(c.positions, decimal_field(line, "positions", where));
-    // A source that does not count micro-batches journals 0 for them: unknown.
-    if (current->micro_batches_known) {
-      c.micro_batches = line.value("micro_batches", uint64_t{0});
-    } else {
-      c.micro_batches = std::nullopt;
-    }
-    if (line.contains("sequences")) {
-      for (const auto& pair : line["sequences"]) {
-        if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_unsigned() || !pair[1].is_number_unsigned()) {
-          return Status::ParseError(where + ": field 'sequences': expected [length, count] pairs");
-        }
-        c.sequences[pair[0].get<uint64_t>()] += pair[1].get<uint64_t>();
-      }
-    }
-    current->final.tokens = c.tokens;
-    current->final.positions = c.positions;
-    current->final.micro_batches = c.micro_batches;
-    for (const auto& [len, n] : c.sequences) current->final.sequences[len] += n;
-    current->lines[seq] = std::move(c);
-    current->last_step = line.value("step", current->last_step);
-    current->t_last = t;
-    if (kind == "checkpoint") current->last_checkpoint = Checkpoint{seq, current->last_step};
-    if (line.contains("gpus")) current->last_gpus = line["gpus"];
-    if (line.contains("sampler_notes")) current->sampler_notes = line["sampler_notes"];
-    if (line.contains("events")) {
-      for (const auto& e : line["events"]) {
-        if (!e.is_object() || !e.contains("kind") || !e["kind"].is_string() || !e.contains("message") ||
-            !e["message"].is_string()) {
-          return Status::ParseError(where + ": field 'events': expected {\"kind\", \"message\"} objects");
-        }
-        current->events.push_back(e);
-      }
-    }
-    if (kind == "end") {
-      for (const auto& n : line.value("notes", nlohmann::json::array())) {
-        if (!n.is_string()) return Status::ParseError(where + ": field 'notes': expected strings");
-        current->notes.push_back(n.get<std::string>());
-      }
-      current->ended = true;
-      current->status = line.value("status", std::string("completed"));
-      current->token_source = line.value("token_source", current->token_source);
-      current = nullptr;  // nothing may follow an end line but a new segment
-    }
-  }
-  if (r.segments.empty()) return Status::ParseError(path + ": no begin line");
-  return r;
-}
-
-Result<RankJournal> load_rank(const std::string& path, uint32_t rank) {
-  FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
-  return parse_rank(contents, path, rank);
-}
-
-// How much of a segment the final weights hold: its counts up to line
-// `through_seq`; `reason` says why what follows is not in them (empty when
-// the segment counts to its end).
-struct InFinalWeights {
-  uint64_t through_seq = 0;
-  std::string reason;
-};
-
-// Walks back from a rank's final segment through the points each segment
-// resumed from. The final segment counts to its end when it completed (the
-// trainer saves the final weights) or is still running; otherwise the saved
-// weights are its last checkpoint's. A segment the walk does not reach is
-// not in the final weights at all.
-Result<std::map<uint64_t, InFinalWeights>> final_weights_chain(const RankJournal& r) {
-  std::map<uint64_t, InFinalWeights> chain;
-  const Segment& final = r.segments.rbegin()->second;
-  InFinalWeights in{final.lines.rbegin()->first, ""};
-  if (final.status != "completed" && final.status != "running" && final.last_checkpoint) {
-    in = {final.last_checkpoint->seq, final.status + " after its last checkpoint (step " +
-                                          std::to_string(final.last_checkpoint->step) +
-                                          "): the final weights are that checkpoint's"};
-  }
-  for (uint64_t segment = final.id;;) {
-    chain[segment] = in;
-    const nlohmann::json from = r.segments.at(segment).begin.value("resumed_from", nlohmann::json());
-    if (!from.is_object()) break;
-    const uint64_t from_segment = from.value("segment", uint64_t{0}), from_seq = from.value("seq", uint64_t{0});
-    if (from_segment >= segment) {
-      return Status::ParseError(r.path + ": segment " + std::to_string(segment) + " resumes from a later segment");
-    }
-    auto earlier = r.segments.find(from_segment);
-    if (earlier == r.segments.end()) {
-      return Status::ParseError(r.path + ": resumed_from names segment " + std::to_string(from_segment) +
-                                ", which is not there");
-    }
-    if (from_seq < earlier->second.lines.begin()->first) {
-      return Status::ParseError(r.path + ": resumed_from names a line before its segment");
-    }
-    in = {from_seq, "segment " + std::to_string(segment) + " resumed from its " +
-                        (from.value("exact", false) ? "checkpoint" : "journal line (no checkpoint line there)") +
-                        " at step " + std::to_string(from.value("step", uint64_t{0}))};
-    segment = from_segment;
-  }
-  return chain;
-}
+// A flops_meter.json this large is not one of ours.
+constexpr uint64_t kMaxRecordBytes = uint64_t{64} << 20;
 
 nlohmann::json counts_json(const JournalCounts& c) {
   return {{"tokens", to_decimal(c.tokens)},
@@ -307,7 +101,7 @@ nlohmann::json sampler_json(uint32_t rank, const Segment& s) {
   const std::string driver = sampler.value("driver_version", std::string());
   return {{"rank", rank},
           {"segment", s.id},
-          {"node", s.begin.value("host", std::string())},
+          {"node", s.begin["host"]},
           {"local_rank", s.begin.value("local_rank", uint64_t{0})},
           {"state", state},
           {"driver_version", driver.empty() ? nlohmann::json() : nlohmann::json(driver)},
@@ -316,9 +110,311 @@ nlohmann::json sampler_json(uint32_t rank, const Segment& s) {
           {"notes", s.sampler_notes}};
 }
 
+// The record file at `path`, when there is one to compare with: a regular
+// file of ours, read without following a planted FIFO or device.
+std::optional<nlohmann::json> existing_record(const std::string& path) {
+  struct stat st;
+  if (path.empty() || ::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  Result<std::string> text = read_file(path, kMaxRecordBytes);
+  if (!text.ok()) return std::nullopt;
+  nlohmann::json record = nlohmann::json::parse(*text, nullptr, false);
+  if (!record.is_object()) return std::nullopt;
+  return record;
+}
+
+// Everything the journals add up to, over ranks and segments.
+struct RunTotals {
+  const RankJournal* lead = nullptr;  // rank 0, or the lowest rank present
+  const Segment* lead_final = nullptr;
+  std::string status;
+  uint64_t optimizer_steps = 0;
+  JournalCounts spent, kept;
+  bool complete = true;
+  std::vector<uint32_t> missing;  // ranks of the world without a journal here
+  double first_begin = 0, last_line = 0, duration = 0;
+  nlohmann::json segments = nlohmann::json::array();
+  nlohmann::json gpus = nlohmann::json::array();
+  nlohmann::json samplers = nlohmann::json::array();
+  nlohmann::json journals = nlohmann::json::object();
+  nlohmann::json budget_events = nlohmann::json::array(), other_events = nlohmann::json::array();
+  std::vector<std::string> warnings, notes, integrity;
+};
+
+void add_unique(std::vector<std::string>& list, const std::string& item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+}
+
+// One segment into the totals: its events, notes, GPUs, and the part of it
+// that no saved weights hold.
+void add_segment(RunTotals& t, const RankJournal& r, const Segment& s,
+                 const std::map<uint64_t, InFinalWeights>& chain, JournalCounts& not_in_weights) {
+  t.first_begin = t.first_begin == 0 ? s.t_begin : std::min(t.first_begin, s.t_begin);
+  t.last_line = std::max(t.last_line, s.t_last);
+  if (&r == t.lead) t.duration += s.t_last - s.t_begin;
+  for (const auto& g : s.last_gpus) {
+    nlohmann::json one = g;
+    one["rank"] = r.rank;
+    one["segment"] = s.id;
+    one["node"] = s.begin["host"];
+    t.gpus.push_back(one);
+  }
+  if (nlohmann::json sampler = sampler_json(r.rank, s); !sampler.is_null()) t.samplers.push_back(std::move(sampler));
+  for (const std::string& n : s.notes) add_unique(t.notes, n);
+  for (const auto& e : s.events) {
+    const std::string kind = e["kind"].get<std::string>();
+    nlohmann::json event = {{"rank", r.rank}, {"segment", s.id}, {"kind", kind}, {"message", e["message"]}};
+    if (kind == "integrity" || kind == "undercount" || kind == "journal_gap" || kind == "journal_write_failed" ||
+        kind == "checkpoint_not_journaled") {
+      add_unique(t.warnings, "rank " + std::to_string(r.rank) + " segment " + std::to_string(s.id) + ": " +
+                                 e["message"].get<std::string>());
+    }
+    (kind.starts_with("budget_") ? t.budget_events : t.other_events).push_back(std::move(event));
+  }
+  JournalCounts lost = s.final;
+  std::string reason = "no later segment resumed from it (a resume without a checkpoint line)";
+  if (auto in = chain.find(s.id); in != chain.end()) {
+    lost.subtract(s.counts_at(in->second.through_seq));
+    reason = in->second.reason;
+  }
+  not_in_weights.add(lost);
+  t.segments.push_back({{"rank", r.rank},
+                        {"segment", s.id},
+                        {"status", s.status},
+                        {"host", s.begin["host"]},
+                        {"pid", s.begin["pid"]},
+                        {"world_size", s.begin["world_size"]},
+                        {"started_at", iso_time(s.t_begin)},
+                        {"last_line_at", iso_time(s.t_last)},
+                        {"last_step", s.last_step},
+                        {"spent", counts_json(s.final)},
+                        {"not_in_final_weights",
+                         {{"tokens", to_decimal(lost.tokens)},
+                          {"reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)}}},
+                        {"resumed_from", s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json()}});
+  if (!s.ended && s.status == "crashed") {
+    t.notes.push_back("rank " + std::to_string(r.rank) + " segment " + std::to_string(s.id) +
+                      " has no end line: its process died; compute after its last journal line (" + iso_time(s.t_last) +
+                      ") is not recorded");
+  }
+}
+
+Result<RunTotals> add_up(const std::map<uint32_t, RankJournal>& ranks, const std::string& run_dir,
+                         const MeterOptions& options, const EndOptions* end) {
+  RunTotals t;
+  t.lead = &ranks.begin()->second;
+  t.lead_final = &t.lead->segments.rbegin()->second;
+  std::map<uint64_t, std::vector<uint32_t>> ranks_by_world_size;
+  // The ranks' final segments' counts; what earlier segments spent; what no
+  // saved weights hold (a segment's counts after the line its successor
+  // resumed from, or after the checkpoint an unfinished final segment left).
+  JournalCounts final_counts, spent_before_final, not_in_weights;
+  bool all_ended = true;
+  for (const auto& [rank, r] : ranks) {
+    const JournalContents& c = r.contents;
+    t.journals[std::to_string(rank)] = {{"file", journal_file_name(rank)},
+                                        {"last_sha256", c.last_sha256},
+                                        {"lines", c.line_sha256.size()},
+                                        {"torn_tail_dropped", c.torn_tail}};
+    if (c.torn_tail && c.tail_problem == kUnterminatedLine) {
+      t.notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
+    }
+    for (std::string& p : journal_integrity_problems(run_dir, rank, c, options.output)) add_unique(t.integrity, p);
+    FM_ASSIGN_OR_RETURN(auto chain, final_weights_chain(r));
+    for (const auto& [id, s] : r.segments) {
+      if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);
+      add_segment(t, r, s, chain, not_in_weights);
+    }
+    const Segment& final_segment = r.segments.rbegin()->second;
+    all_ended = all_ended && final_segment.ended;
+    if (final_segment.status != "completed" && final_segment.status != "running" && !final_segment.last_checkpoint) {
+      t.notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(final_segment.id) + " ended " +
+                        final_segment.status + " without a checkpoint line: which of its compute saved weights hold is "
+                        "unknown, and tokens.in_final_weights counts all of it");
+    }
+    ranks_by_world_size[final_segment.begin["world_size"].get<uint64_t>()].push_back(rank);
+    if (&r == t.lead) {
+      t.status = final_segment.status;
+      t.optimizer_steps = final_segment.last_step;
+    }
+    final_counts.add(final_segment.final);
+  }
+  if (end != nullptr) t.status = end->status;
+  if (ranks_by_world_size.size() > 1) {
+    std::string says;
+    for (const auto& [size, members] : ranks_by_world_size) {
+      says += (says.empty() ? "" : "; ") + std::string(members.size() == 1 ? "rank " : "ranks ") + join_ranks(members) +
+              (members.size() == 1 ? " says " : " say ") + std::to_string(size);
+    }
+    t.warnings.push_back("the ranks' journals disagree on the world size (" + says + "): the record takes rank " +
+                         std::to_string(t.lead->rank) + "'s (" + std::to_string(options.world_size) +
+                         ") for gpu_size and the missing ranks, and adds up every journal present");
+  }
+  // Ranks whose journals are not here: the collective's totals stand in.
+  for (uint32_t rank = 0; rank < options.world_size; ++rank)
+    if (!ranks.count(rank)) t.missing.push_back(rank);
+  t.complete = t.missing.empty() && all_ended;
+  if (end != nullptr && end->world_tokens) {
+    if (!t.missing.empty()) {
+      JournalCounts world;
+      world.tokens = *end->world_tokens;
+      world.positions = end->world_positions.value_or(*end->world_tokens);
+      world.micro_batches = end->world_micro_batches ? end->world_micro_batches : final_counts.micro_batches;
+      world.sequences = end->world_sequences.empty() ? final_counts.sequences : end->world_sequences;
+      t.notes.push_back("the journals of " + std::to_string(t.missing.size()) +
+                        " rank(s) are not in this directory; the ending segment's totals come from the training "
+                        "job's all-reduce at train end");
+      final_counts = world;
+      t.missing.clear();
+      t.complete = all_ended;
+    } else if (*end->world_tokens != final_counts.tokens) {
+      t.warnings.push_back("the all-reduced token total (" + to_decimal(*end->world_tokens) +
+                           ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
+    }
+  }
+  t.spent = spent_before_final;
+  t.spent.add(final_counts);
+  t.kept = t.spent;
+  t.kept.subtract(not_in_weights);
+  if (!t.missing.empty()) {
+    t.warnings.push_back("journals of rank(s) " + join_ranks(t.missing) + " of " + std::to_string(options.world_size) +
+                         " are missing: the totals cover only the ranks present; merge the other ranks' run "
+                         "directories (merge)");
+  }
+  return t;
+}
+
+// The GPUs' figures over every node and segment.
+struct HardwareSummary {
+  bool have_gpus = false;
+  double bound = 0, util_weighted = 0, energy = 0;
+  std::string gpu_name;  // distinct names, sorted, joined
+  std::vector<std::string> energy_methods;
+  std::optional<uint32_t> gpu_rank;  // the lowest rank with GPU data
+  std::string sampler_state;
+  // Every segment of every node's sampling rank was sampled: the bound is
+  // an upper bound of the whole run's executed FLOP.
+  bool covers_run = false;
+};
+
+HardwareSummary summarize_hardware(const RunTotals& t, const std::map<uint32_t, RankJournal>& ranks) {
+  HardwareSummary h;
+  std::set<std::string> names, methods;
+  for (const auto& g : t.gpus) {
+    h.bound += g.value("bound_flop", 0.0);
+    h.util_weighted += g.value("utilization_flop", 0.0);
+    h.energy += g.value("energy_j", 0.0);
+    names.insert(g.value("name", std::string()));
+    methods.insert(g.value("energy_method", std::string()));
+    h.gpu_rank = std::min(h.gpu_rank.value_or(UINT32_MAX), g["rank"].get<uint32_t>());
+  }
+  h.have_gpus = !t.gpus.empty();
+  for (const std::string& n : names) h.gpu_name += (h.gpu_name.empty() ? "" : ", ") + n;
+  h.energy_methods.assign(methods.begin(), methods.end());
+  // One state for the run, the first that applies: sampled on some node;
+  // unavailable (with why); sampled by another rank, whose journal is not
+  // here; not requested.
+  h.sampler_state = "not requested (nvml / FLOPS_METER_NVML=1)";
+  for (const auto& sampler : t.samplers) {
+    const std::string state = sampler["state"].get<std::string>();
+    if (state == "sampled" || h.sampler_state == "sampled") {
+      h.sampler_state = "sampled";
+    } else if (state.starts_with("unavailable: ") || !h.sampler_state.starts_with("unavailable: ")) {
+      h.sampler_state = state;
+    }
+  }
+  h.covers_run = h.have_gpus && t.complete;
+  for (const auto& [rank, r] : ranks) {
+    for (const auto& [id, s] : r.segments) {
+      if (s.begin.value("local_rank", uint64_t{0}) != 0) continue;
+      const nlohmann::json& sampler = s.begin.contains("sampler") ? s.begin["sampler"] : nlohmann::json();
+      h.covers_run = h.covers_run && sampler.is_object() && sampler.value("enabled", false);
+    }
+  }
+  return h;
+}
+
+// Why the modification's compute cannot be established from the counts,
+// if it cannot: a job that exposed no token count, or steps without tokens.
+std::optional<UnknownModification> unknown_modification(const RunTotals& t, const HardwareSummary& h) {
+  std::optional<UnknownModification> unknown;
+  const std::string& source = t.lead_final->token_source;
+  const bool trained = t.optimizer_steps > 0 || t.spent.positions > 0 || t.spent.micro_batches.value_or(0) > 0;
+  if (source == "none") {
+    unknown.emplace();
+    unknown->reason = "the job exposed no token count (watch was given no token source), so its compute is unknown";
+  } else if (t.spent.tokens == 0 && trained) {
+    unknown.emplace();
+    unknown->reason = std::to_string(t.optimizer_steps) + " optimizer steps ran but no tokens were counted (token "
+                      "source: " + source + "), so the compute is unknown";
+  }
+  if (unknown && h.covers_run && std::isfinite(h.bound) && h.bound < 1e38) {
+    unknown->upper_bound = static_cast<Flop>(std::ceil(h.bound));
+    unknown->upper_bound_name = "hardware bound";
+  }
+  return unknown;
+}
+
+nlohmann::json budget_json(const MeterOptions& options, const ModificationThreshold& threshold, const Flop& compliance,
+                           bool undetermined, const RunTotals& t, std::vector<std::string>& warnings) {
+  if (!options.budget_flop && !options.budget_fraction) return nullptr;
+  Result<std::optional<Flop>> limit = budget_limit(options, threshold);
+  if (!limit.ok() || !*limit) return nullptr;
+  const Flop budget_flop = **limit;
+  if (!undetermined && compliance > budget_flop) {
+    warnings.push_back("the run spent " + sci(compliance, 3) + " FLOP, over its budget of " + sci(budget_flop, 3) +
+                       " FLOP");
+  }
+  return {{"budget_flop", to_double(budget_flop)},
+          {"budget_exact", to_decimal(budget_flop)},
+          {"basis", options.budget_flop ? "absolute" : "fraction_of_eu_modification_threshold"},
+          {"fraction", nullable(options.budget_fraction)},
+          {"fraction_exact", options.budget_fraction ? nlohmann::json(budget_fraction_decimal(*options.budget_fraction))
+                                                     : nlohmann::json()},
+          {"used_fraction", undetermined || budget_flop == 0 ? nlohmann::json()
+                                                             : nlohmann::json(to_double(compliance) / to_double(budget_flop))},
+          {"stopped_by_budget", t.status == "stopped_by_budget"},
+          {"events", t.budget_events}};
+}
+
+// The run's options (the lead's latest begin line) and the accounting they
+// resolve to now, checked against what the journal pinned at begin.
+struct RunBasis {
+  MeterOptions options;
+  Catalog catalog;
+  RunAccounting accounting;
+};
+
+Result<RunBasis> recorded_basis(const Segment& lead_final, const std::string& lead_path, const std::string& run_dir,
+                                const ReportOptions& report, std::vector<std::string>& notes) {
+  FM_ASSIGN_OR_RETURN(MeterOptions options,
+                      meter_options_from_json(lead_final.begin["options"].dump(), lead_path + ": begin options"));
+  if (!report.data_dir.empty()) options.data_dir = report.data_dir;
+  options.run_dir = run_dir;
+  FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
+  FM_ASSIGN_OR_RETURN(RunAccounting accounting, resolve_accounting(options, catalog, ModelSource::kRecorded));
+  const nlohmann::json& begin = lead_final.begin;
+  if (begin.contains("accounting") && begin["accounting"].contains("probe")) {
+    const std::vector<std::string> changed = pin_differences(begin["accounting"], accounting_pins(accounting, options));
+    if (!changed.empty()) {
+      return Status::InvalidArgument(run_dir + ": the run cannot be reported as it was metered: " + join(changed, "; ") +
+                                     ". The journal pinned what its figures rest on at begin; restore the model files "
+                                     "and data of that time (or the run directory's model_config.json)");
+    }
+  } else {
+    notes.push_back("the journal predates pinned accounting: the model was resolved from the files found now");
+  }
+  const std::string rules_then = begin.value("rules_version", std::string());
+  if (!rules_then.empty() && rules_then != catalog.rules().data_version) {
+    notes.push_back("rules data " + printable_text(rules_then) + " at begin, " + catalog.rules().data_version +
+                    " now: the regimes are evaluated under the rules of now");
+  }
+  return RunBasis{std::move(options), std::move(catalog), std::move(accounting)};
+}
+
 }  // namespace
 
 std::string iso_time(double unix_seconds) {
+  if (!std::isfinite(unix_seconds) || unix_seconds < 0 || unix_seconds > 253402300799.0) unix_seconds = 0;
   const auto whole = static_cast<time_t>(std::floor(unix_seconds));
   const int millis = static_cast<int>((unix_seconds - static_cast<double>(whole)) * 1000.0);
   std::tm tm{};
@@ -352,275 +448,140 @@ nlohmann::json gpu_totals_json(const GpuTotals& g) {
           {"notes", g.notes}};
 }
 
-Result<JournalCounts> journal_spent(const JournalContents& contents, const std::string& path) {
-  FM_ASSIGN_OR_RETURN(RankJournal r, parse_rank(contents, path, 0));
+Result<JournalCounts> journal_spent(const JournalContents& contents, const std::string& path, uint32_t rank) {
+  FM_ASSIGN_OR_RETURN(RankJournal r, parse_rank(contents, path, rank));
   JournalCounts all;
   for (const auto& [id, segment] : r.segments) all.add(segment.final);
   return all;
 }
 
-Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& report, const EndOptions* end) {
-  FM_ASSIGN_OR_RETURN(std::vector<std::string> names, list_directory(run_dir));
-  std::map<uint32_t, RankJournal> ranks;
-  for (const std::string& name : names) {
-    const int64_t rank = journal_rank(name);
-    if (rank < 0) continue;
-    FM_ASSIGN_OR_RETURN(RankJournal r, load_rank(join_path(run_dir, name), static_cast<uint32_t>(rank)));
-    ranks.emplace(static_cast<uint32_t>(rank), std::move(r));
+std::vector<std::string> journal_integrity_problems(const std::string& run_dir, uint32_t rank,
+                                                    const JournalContents& contents, const std::string& record_path) {
+  std::vector<std::string> problems;
+  const std::string name = journal_file_name(rank);
+  if (contents.torn_tail && contents.tail_problem != kUnterminatedLine) {
+    problems.push_back("the last line of " + name + " was dropped: " + contents.tail_problem +
+                       "; a crash leaves an unterminated line, so this one was damaged or edited after it was written");
   }
-  if (ranks.empty()) {
-    return Status::NotFound(run_dir + ": no journal-rank<R>.jsonl files: not a flopsmeter run directory");
+  std::vector<std::string> records = {join_path(run_dir, kRecordFileName)};
+  if (!record_path.empty() && record_path != records.front()) records.push_back(record_path);
+  for (const std::string& path : records) {
+    const std::optional<nlohmann::json> record = existing_record(path);
+    if (!record) continue;
+    const nlohmann::json* pinned = nullptr;
+    if (record->contains("provenance") && (*record)["provenance"].is_object() &&
+        (*record)["provenance"].contains("journals") && (*record)["provenance"]["journals"].is_object()) {
+      const nlohmann::json& journals = (*record)["provenance"]["journals"];
+      if (journals.contains(std::to_string(rank))) pinned = &journals[std::to_string(rank)];
+    }
+    if (pinned == nullptr || !pinned->is_object() || !pinned->contains("last_sha256") ||
+        !(*pinned)["last_sha256"].is_string() || (*pinned)["last_sha256"] == "") {
+      continue;
+    }
+    const std::string hash = (*pinned)["last_sha256"].get<std::string>();
+    const auto& hashes = contents.line_sha256;
+    if (std::find(hashes.begin(), hashes.end(), hash) == hashes.end()) {
+      const std::string written = record->value("written_at", nlohmann::json()).is_string()
+                                      ? (*record)["written_at"].get<std::string>()
+                                      : std::string("earlier");
+      problems.push_back(printable_text(path) + " (written " + printable_text(written) + ") pinned " + name +
+                         "'s last line as " + printable_text(hash.substr(0, 16)) +
+                         "..., which the journal no longer holds: lines were removed or rewritten after that record "
+                         "was written");
+    }
   }
-  // The run's options are rank 0's (or the lowest rank's) latest begin line.
+  return problems;
+}
+
+Status check_resume_pins(const std::vector<nlohmann::json>& lines, const std::string& path, const nlohmann::json& pins) {
+  const nlohmann::json* begin = nullptr;
+  for (const nlohmann::json& line : lines)
+    if (line.is_object() && line.value("kind", nlohmann::json()) == "begin") begin = &line;
+  if (begin == nullptr || !begin->contains("accounting") || !(*begin)["accounting"].is_object()) return Status();
+  const std::vector<std::string> changed = pin_differences((*begin)["accounting"], pins);
+  if (changed.empty()) return Status();
+  return Status::InvalidArgument(path + ": the resumed run would count differently from how it began: " +
+                                 join(changed, "; ") +
+                                 "; resume with the same model, method and base compute, or start a new run directory");
+}
+
+Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& report, const EndOptions* end,
+                                   const ReportExtras& extras) {
+  FM_ASSIGN_OR_RETURN(auto ranks, read_run_journals(run_dir, extras));
   const RankJournal& lead = ranks.begin()->second;
-  const Segment& lead_final = lead.segments.rbegin()->second;
-  const std::string run_id = lead_final.begin.value("run_id", std::string());
-  for (const auto& [rank, r] : ranks) {
-    for (const auto& [id, s] : r.segments) {
-      if (s.begin.value("run_id", std::string()) != run_id) {
-        return Status::ParseError(r.path + ": segment " + std::to_string(id) + " belongs to run '" +
-                                  s.begin.value("run_id", std::string()) + "', not '" + run_id + "'");
-      }
-    }
-  }
-  FM_ASSIGN_OR_RETURN(MeterOptions options,
-                      meter_options_from_json(lead_final.begin["options"].dump(), lead.path + ": begin options"));
-  if (!report.data_dir.empty()) options.data_dir = report.data_dir;
-  options.run_dir = run_dir;
-  FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
-  FM_ASSIGN_OR_RETURN(RunAccounting acc, resolve_accounting(options, catalog));
+  std::vector<std::string> basis_notes;
+  FM_ASSIGN_OR_RETURN(RunBasis basis,
+                      recorded_basis(lead.segments.rbegin()->second, lead.path, run_dir, report, basis_notes));
+  const MeterOptions& options = basis.options;
+  const RunAccounting& acc = basis.accounting;
+  FM_ASSIGN_OR_RETURN(RunTotals t, add_up(ranks, run_dir, options, end));
+  std::vector<std::string> warnings = acc.notes;
+  for (std::string& w : t.warnings) warnings.push_back(std::move(w));
+  for (const std::string& p : t.integrity) warnings.push_back("integrity: " + p);
+  std::vector<std::string> notes = std::move(t.notes);
+  for (std::string& n : basis_notes) notes.push_back(std::move(n));
 
-  std::vector<std::string> warnings = acc.notes, notes;
-  nlohmann::json segments = nlohmann::json::array();
-  nlohmann::json gpus = nlohmann::json::array();
-  nlohmann::json samplers = nlohmann::json::array();
-  nlohmann::json journals = nlohmann::json::object();
-  nlohmann::json budget_events = nlohmann::json::array(), other_events = nlohmann::json::array();
-  std::map<uint64_t, std::vector<uint32_t>> ranks_by_world_size;
-  double first_begin = 0, last_line = 0, duration_rank0 = 0;
-  bool all_ended = true;
-  std::string status;
-  uint64_t optimizer_steps = 0;
-  // The ranks' final segments' counts; what earlier segments spent; what no
-  // saved weights hold (a segment's counts after the line its successor
-  // resumed from, or after the checkpoint an unfinished final segment left).
-  JournalCounts final_counts, spent_before_final, not_in_weights;
-  for (const auto& [rank, r] : ranks) {
-    journals[std::to_string(rank)] = {{"file", journal_file_name(rank)}, {"last_sha256", r.last_sha256},
-                                      {"torn_tail_dropped", r.torn_tail}};
-    if (r.torn_tail && r.tail_problem == kUnterminatedLine) {
-      notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
-    } else if (r.torn_tail) {
-      // A crash leaves an unterminated line; a complete one that fails was changed.
-      warnings.push_back("rank " + std::to_string(rank) + ": the last line of " + journal_file_name(rank) +
-                         " was dropped: " + r.tail_problem + "; a crash leaves an unterminated line, so this one was "
-                         "damaged or edited after it was written");
-    }
-    FM_ASSIGN_OR_RETURN(auto chain, final_weights_chain(r));
-    for (const auto& [id, s] : r.segments) {
-      if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);
-      first_begin = first_begin == 0 ? s.t_begin : std::min(first_begin, s.t_begin);
-      last_line = std::max(last_line, s.t_last);
-      if (rank == lead.rank) duration_rank0 += s.t_last - s.t_begin;
-      for (const auto& g : s.last_gpus) {
-        nlohmann::json one = g;
-        one["rank"] = rank;
-        one["segment"] = id;
-        one["node"] = s.begin.value("host", std::string());
-        gpus.push_back(one);
-      }
-      if (nlohmann::json sampler = sampler_json(rank, s); !sampler.is_null()) samplers.push_back(std::move(sampler));
-      for (const std::string& n : s.notes) {
-        if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
-      }
-      for (const auto& e : s.events) {
-        const std::string kind = e["kind"].get<std::string>();
-        nlohmann::json event = {{"rank", rank}, {"segment", id}, {"kind", kind}, {"message", e["message"]}};
-        (kind.starts_with("budget_") ? budget_events : other_events).push_back(std::move(event));
-      }
-      // What of this segment no saved weights hold, and why.
-      JournalCounts lost = s.final;
-      std::string reason = "no later segment resumed from it (a resume without a checkpoint line)";
-      if (auto in = chain.find(id); in != chain.end()) {
-        lost.subtract(s.counts_at(in->second.through_seq));
-        reason = in->second.reason;
-      }
-      not_in_weights.add(lost);
-      nlohmann::json seg = {{"rank", rank},
-                            {"segment", id},
-                            {"status", s.status},
-                            {"host", s.begin.value("host", std::string())},
-                            {"pid", s.begin.value("pid", int64_t{0})},
-                            {"world_size", s.begin.value("world_size", uint64_t{1})},
-                            {"started_at", iso_time(s.t_begin)},
-                            {"last_line_at", iso_time(s.t_last)},
-                            {"last_step", s.last_step},
-                            {"spent", counts_json(s.final)},
-                            {"not_in_final_weights",
-                             {{"tokens", to_decimal(lost.tokens)},
-                              {"reason", reason.empty() ? nlohmann::json() : nlohmann::json(reason)}}},
-                            {"resumed_from", s.begin.contains("resumed_from") ? s.begin["resumed_from"] : nlohmann::json()}};
-      if (!s.ended && s.status == "crashed") {
-        notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(id) +
-                        " has no end line: its process died; compute after its last journal line (" +
-                        iso_time(s.t_last) + ") is not recorded");
-      }
-      segments.push_back(seg);
-    }
-    const Segment& final_segment = r.segments.rbegin()->second;
-    all_ended = all_ended && final_segment.ended;
-    if (final_segment.status != "completed" && final_segment.status != "running" && !final_segment.last_checkpoint) {
-      notes.push_back("rank " + std::to_string(rank) + " segment " + std::to_string(final_segment.id) + " ended " +
-                      final_segment.status + " without a checkpoint line: which of its compute saved weights hold is "
-                      "unknown, and tokens.in_final_weights counts all of it");
-    }
-    ranks_by_world_size[final_segment.begin.value("world_size", uint64_t{1})].push_back(rank);
-    if (rank == lead.rank) {
-      status = final_segment.status;
-      optimizer_steps = final_segment.last_step;
-    }
-    final_counts.add(final_segment.final);
-  }
-  if (end != nullptr) status = end->status;
-  if (ranks_by_world_size.size() > 1) {
-    std::string says;
-    for (const auto& [size, members] : ranks_by_world_size) {
-      says += (says.empty() ? "" : "; ") + std::string(members.size() == 1 ? "rank " : "ranks ") + join_ranks(members) +
-              (members.size() == 1 ? " says " : " say ") + std::to_string(size);
-    }
-    warnings.push_back("the ranks' journals disagree on the world size (" + says + "): the record takes rank " +
-                       std::to_string(lead.rank) + "'s (" + std::to_string(options.world_size) +
-                       ") for gpu_size and the missing ranks, and adds up every journal present");
-  }
-
-  // Ranks whose journals are not here: the collective's totals stand in.
-  std::vector<uint32_t> missing;
-  for (uint32_t rank = 0; rank < options.world_size; ++rank)
-    if (!ranks.count(rank)) missing.push_back(rank);
-  bool complete = missing.empty() && all_ended;
-  // The collective's totals cover the ending segment of every rank.
-  if (end != nullptr && end->world_tokens) {
-    if (!missing.empty()) {
-      JournalCounts world;
-      world.tokens = *end->world_tokens;
-      world.positions = end->world_positions.value_or(*end->world_tokens);
-      world.micro_batches = end->world_micro_batches ? end->world_micro_batches : final_counts.micro_batches;
-      world.sequences = end->world_sequences.empty() ? final_counts.sequences : end->world_sequences;
-      notes.push_back("the journals of " + std::to_string(missing.size()) +
-                      " rank(s) are not in this directory; the ending segment's totals come from the training job's "
-                      "all-reduce at train end");
-      final_counts = world;
-      missing.clear();
-      complete = all_ended;
-    } else if (*end->world_tokens != final_counts.tokens) {
-      warnings.push_back("the all-reduced token total (" + to_decimal(*end->world_tokens) +
-                         ") differs from the journals' ending segments (" + to_decimal(final_counts.tokens) + ")");
-    }
-  }
-  JournalCounts spent = spent_before_final;
-  spent.add(final_counts);
-  JournalCounts kept = spent;
-  kept.subtract(not_in_weights);
-  if (!missing.empty()) {
-    warnings.push_back("journals of rank(s) " + join_ranks(missing) + " of " + std::to_string(options.world_size) +
-                       " are missing: the totals cover only the ranks present; merge the other ranks' run directories "
-                       "with `flopsmeter merge`");
-  }
-
-  FM_ASSIGN_OR_RETURN(FlopsEstimate flops, run_flops(acc, workload_of(spent, options, optimizer_steps)));
-  Assessment a = assess(flops, options.compliance_formula, acc.base, options.prior_modifications, catalog.rules());
-  FM_ASSIGN_OR_RETURN(FlopsEstimate kept_flops, run_flops(acc, workload_of(kept, options, optimizer_steps)));
+  const HardwareSummary h = summarize_hardware(t, ranks);
+  const std::optional<UnknownModification> unknown = unknown_modification(t, h);
+  const Workload spent_workload = workload_of(t.spent, options, t.optimizer_steps);
+  FM_ASSIGN_OR_RETURN(FlopsEstimate flops, run_flops(acc, spent_workload));
+  Assessment a = assess(flops, options.compliance_formula, acc.base, options.prior_modifications,
+                        basis.catalog.rules(), unknown);
+  FM_ASSIGN_OR_RETURN(FlopsEstimate kept_flops, run_flops(acc, workload_of(t.kept, options, t.optimizer_steps)));
   const Flop kept_flop = formula_figure(kept_flops, a.formula);
   for (std::string& w : a.warnings) warnings.push_back(std::move(w));
-  FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(catalog.rules(), acc.base));
+  FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(basis.catalog.rules(), acc.base));
 
-  // Hardware: every sampled GPU of every node and segment.
-  double bound = 0, util_weighted = 0, energy = 0;
-  std::set<std::string> gpu_names, energy_methods;
-  std::optional<uint32_t> gpu_rank;  // the lowest rank with GPU data
-  for (const auto& g : gpus) {
-    bound += g.value("bound_flop", 0.0);
-    util_weighted += g.value("utilization_flop", 0.0);
-    energy += g.value("energy_j", 0.0);
-    gpu_names.insert(g.value("name", std::string()));
-    energy_methods.insert(g.value("energy_method", std::string()));
-    gpu_rank = std::min(gpu_rank.value_or(UINT32_MAX), g["rank"].get<uint32_t>());
-  }
-  // One state for the run, the first that applies: sampled on some node;
-  // unavailable (with why); sampled by another rank, whose journal is not
-  // here; not requested.
-  std::string sampler_state = "not requested (--nvml / FLOPS_METER_NVML=1)";
-  for (const auto& sampler : samplers) {
-    const std::string state = sampler["state"].get<std::string>();
-    if (state == "sampled" || sampler_state == "sampled") {
-      sampler_state = "sampled";
-    } else if (state.starts_with("unavailable: ") || !sampler_state.starts_with("unavailable: ")) {
-      sampler_state = state;
-    }
-  }
-  const bool have_gpus = !gpus.empty();
-  std::string gpu_name;
-  for (const std::string& n : gpu_names) gpu_name += (gpu_name.empty() ? "" : ", ") + n;
-
-  bool exceeds_in_force = false, exceeds_eu = false;
+  bool exceeds_in_force = false;
+  std::optional<bool> exceeds_eu;
   nlohmann::json regimes = nlohmann::json::array();
   for (const RuleResult& rr : a.regimes) {
     regimes.push_back(regime_json(rr));
     exceeds_in_force = exceeds_in_force || (rr.in_force && rr.exceeds);
-    if (rr.regime_id == "eu_modification") exceeds_eu = rr.exceeds;
+    if (rr.regime_id == "eu_modification" && rr.determinate) exceeds_eu = rr.exceeds;
   }
+  const bool undetermined = unknown.has_value();
   std::optional<double> pct;
-  if (acc.base.flop && *acc.base.flop > 0) {
+  if (acc.base.flop && *acc.base.flop > 0 && !undetermined) {
     pct = 100.0 * to_double(a.compliance_flop) / to_double(*acc.base.flop);
   }
-
-  nlohmann::json budget;
-  if (options.budget_flop || options.budget_fraction) {
-    FM_ASSIGN_OR_RETURN(const std::optional<Flop> limit, budget_limit(options, threshold));
-    const Flop budget_flop = *limit;
-    budget = {{"budget_flop", to_double(budget_flop)},
-              {"budget_exact", to_decimal(budget_flop)},
-              {"basis", options.budget_flop ? "absolute" : "fraction_of_eu_modification_threshold"},
-              {"fraction", nullable(options.budget_fraction)},
-              {"fraction_exact", options.budget_fraction ? nlohmann::json(budget_fraction_decimal(*options.budget_fraction))
-                                                         : nlohmann::json()},
-              {"used_fraction",
-               budget_flop > 0 ? to_double(a.compliance_flop) / to_double(budget_flop) : 0.0},
-              {"stopped_by_budget", status == "stopped_by_budget"},
-              {"events", budget_events}};
-  }
+  const RegimeOutcomes outcomes{"", compliance_formula_name(a.formula), a.regimes, t.spent.tokens, undetermined,
+                                undetermined ? unknown->reason : ""};
+  const std::vector<GateTrip> default_trips = gate_trips(GateSpec{}, {outcomes});
+  auto figure = [&](const nlohmann::json& value) { return undetermined ? nlohmann::json() : value; };
+  nlohmann::json budget = budget_json(options, threshold, a.compliance_flop, undetermined, t, warnings);
 
   // Provenance: the begin line's hashes and options, the journals' final hashes.
-  const nlohmann::json& begin = lead_final.begin;
+  const nlohmann::json& begin = t.lead_final->begin;
   nlohmann::json provenance = begin.contains("provenance") ? begin["provenance"] : nlohmann::json::object();
   for (const char* file_key : {"recipe", "datasets", "model_config"}) {
     if (!provenance.contains(file_key)) provenance[file_key] = nullptr;
   }
   provenance["options"] = begin["options"];
   provenance["options"].erase("command");  // provenance.command already holds it
-  provenance["journals"] = journals;
-  provenance["rules_version"] = catalog.rules().data_version;
-  provenance["data_sources"] = catalog.sources();
+  provenance["journals"] = t.journals;
+  provenance["rules_version"] = basis.catalog.rules().data_version;
+  provenance["data_sources"] = basis.catalog.sources();
   provenance["tool_version_at_begin"] = begin.value("tool_version", std::string());
+  provenance["accounting_pinned"] = begin.contains("accounting") ? begin["accounting"] : nlohmann::json();
 
-  const double duration = duration_rank0;
   nlohmann::json record = {
       {"schema", kRunSchema},
-      {"schema_version", 2},
+      {"schema_version", 3},
       {"tool", {{"name", "flopsmeter"}, {"version", FLOPSMETER_VERSION_STRING}}},
       // The AWS toolkit's fields: same names, meanings fixed (docs/meter.md).
       {"N_total", acc.n_total},
       {"N_trainable", acc.n_trainable},
-      {"tokens_processed", count_json(spent.tokens)},
-      {"Flops_architecture", to_double(flops.peft_aware)},
-      {"Flops_hardware", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
+      {"tokens_processed", count_json(t.spent.tokens)},
+      {"Flops_architecture", figure(to_double(flops.peft_aware))},
+      {"Flops_hardware", h.have_gpus ? nlohmann::json(h.bound) : nlohmann::json()},
       {"pct_of_pretrain", nullable(pct)},
-      {"exceeds_30pct", exceeds_eu},
+      {"exceeds_30pct", exceeds_eu ? nlohmann::json(*exceeds_eu) : nlohmann::json()},
       {"model_name", options.model_name},
       {"num_epochs", options.epochs ? nlohmann::json(*options.epochs) : nlohmann::json()},
-      {"training_duration_seconds", duration},
+      {"training_duration_seconds", t.duration},
       {"gpu_size", options.world_size},
-      {"gpu_rank", gpu_rank ? nlohmann::json(*gpu_rank) : nlohmann::json()},
+      {"gpu_rank", h.gpu_rank ? nlohmann::json(*h.gpu_rank) : nlohmann::json()},
       {"Flops_original", acc.base.flop ? nlohmann::json(to_double(*acc.base.flop)) : nlohmann::json()},
       {"threshold_type", threshold.basis},
       {"threshold_value", threshold.threshold_flop.to_double()},
@@ -628,29 +589,43 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
       {"training_id", options.training_id},
       {"recipe_config", options.recipe},
       {"recipe_config_details",
-       options.recipe_details.empty() ? nlohmann::json() : nlohmann::json::parse(options.recipe_details)},
-      {"gpu_name", have_gpus ? nlohmann::json(gpu_name) : nlohmann::json()},
+       options.recipe_details.empty() ? nlohmann::json() : nlohmann::json::parse(options.recipe_details, nullptr, false)},
+      {"gpu_name", h.have_gpus ? nlohmann::json(h.gpu_name) : nlohmann::json()},
       {"instance_type", options.instance_type},
       {"model_package_group_name", options.model_package_group},
       // flopsmeter's additions.
-      {"run_id", run_id},
-      {"status", status},
-      {"complete", complete},
-      {"started_at", iso_time(first_begin)},
-      {"ended_at", iso_time(last_line)},
+      {"run_id", begin["run_id"]},
+      {"status", t.status},
+      {"complete", t.complete},
+      {"started_at", iso_time(t.first_begin)},
+      {"ended_at", iso_time(t.last_line)},
+      {"verdict",
+       {{"determined", !undetermined},
+        {"undetermined_reason", undetermined ? nlohmann::json(unknown->reason) : nlohmann::json()},
+        {"upper_bound", undetermined && unknown->upper_bound ? nlohmann::json(to_decimal(*unknown->upper_bound))
+                                                              : nlohmann::json()},
+        {"headlines", verdict_headlines({outcomes})},
+        {"text", verdict_text({outcomes})},
+        {"gate_trips", gate_trips_json(default_trips)}}},
+      {"integrity",
+       {{"problems", t.integrity},
+        {"proves",
+         "each journal line is unchanged since a meter (or someone able to recompute the hash chain) wrote it; "
+         "lines removed from the end, or a chain rewritten whole, show only against a record that pinned the "
+         "journals' last lines (flops_meter.json's provenance.journals) or a signed ledger"}}},
       {"exact",
-       {{"tokens_processed", to_decimal(spent.tokens)},
-        {"Flops_architecture", to_decimal(flops.peft_aware)},
+       {{"tokens_processed", to_decimal(t.spent.tokens)},
+        {"Flops_architecture", figure(to_decimal(flops.peft_aware))},
         {"threshold_value", threshold.threshold_flop.to_string()},
         {"threshold_value_rational", rational_json(threshold.threshold_flop)},
-        {"compliance_flop", to_decimal(a.compliance_flop)}}},
+        {"compliance_flop", figure(to_decimal(a.compliance_flop))}}},
       {"tokens",
-       {{"source", lead_final.token_source},
-        {"spent", counts_json(spent)},
-        {"in_final_weights", counts_json(kept)},
-        {"not_in_final_weights", to_decimal(spent.tokens - kept.tokens)},
-        {"optimizer_steps", optimizer_steps},
-        {"distinct_sequence_lengths", spent.sequences.size()}}},
+       {{"source", t.lead_final->token_source},
+        {"spent", counts_json(t.spent)},
+        {"in_final_weights", counts_json(t.kept)},
+        {"not_in_final_weights", to_decimal(t.spent.tokens - t.kept.tokens)},
+        {"optimizer_steps", t.optimizer_steps},
+        {"distinct_sequence_lengths", t.spent.sequences.size()}}},
       {"model",
        {{"ref", options.model},
         {"counts_source", acc.counts_source},
@@ -660,10 +635,10 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         {"gradient_checkpointing", options.gradient_checkpointing}}},
       {"compliance",
        {{"formula", compliance_formula_name(a.formula)},
-        {"flop", to_double(a.compliance_flop)},
-        {"exact", to_decimal(a.compliance_flop)},
-        {"in_final_weights_flop", to_double(kept_flop)},
-        {"in_final_weights_exact", to_decimal(kept_flop)},
+        {"flop", figure(to_double(a.compliance_flop))},
+        {"exact", figure(to_decimal(a.compliance_flop))},
+        {"in_final_weights_flop", figure(to_double(kept_flop))},
+        {"in_final_weights_exact", figure(to_decimal(kept_flop))},
         {"note", "the regimes compare all compute spent, including compute that is not in the final weights (the "
                  "conservative figure); in_final_weights is what the final weights were trained with"}}},
       {"base_model_compute",
@@ -680,49 +655,54 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         {"explanation", threshold.explanation}}},
       {"regimes", regimes},
       {"budget", budget},
-      {"events", other_events},
+      {"events", t.other_events},
       {"hardware",
-       {{"sampler", sampler_state},
-        {"samplers", samplers},
-        {"bound_flop", have_gpus ? nlohmann::json(bound) : nlohmann::json()},
-        {"utilization_weighted_flop", have_gpus ? nlohmann::json(util_weighted) : nlohmann::json()},
+       {{"sampler", h.sampler_state},
+        {"samplers", t.samplers},
+        {"bound_flop", h.have_gpus ? nlohmann::json(h.bound) : nlohmann::json()},
+        {"bound_covers_run", h.covers_run},
+        {"utilization_weighted_flop", h.have_gpus ? nlohmann::json(h.util_weighted) : nlohmann::json()},
         {"formula", "bound = sum over GPUs of the integral of peak(dtype, SM clock) dt (U = 1, an upper bound on "
                     "executed FLOP); utilization_weighted multiplies by NVML utilization.gpu, the share of time a "
                     "kernel ran, and is not a bound"},
         {"dtype", dtype_name(options.dtype)},
-        {"gpus", gpus}}},
+        {"gpus", t.gpus}}},
       {"energy",
-       {{"joules", have_gpus ? nlohmann::json(energy) : nlohmann::json()},
-        {"kwh", have_gpus ? nlohmann::json(energy / 3.6e6) : nlohmann::json()},
-        {"mwh", have_gpus ? nlohmann::json(energy / 3.6e9) : nlohmann::json()},
-        {"methods", std::vector<std::string>(energy_methods.begin(), energy_methods.end())}}},
-      {"segments", segments},
-      {"ranks",
-       {{"world_size", options.world_size}, {"journals", ranks.size()}, {"missing", missing}}},
+       {{"joules", h.have_gpus ? nlohmann::json(h.energy) : nlohmann::json()},
+        {"kwh", h.have_gpus ? nlohmann::json(h.energy / 3.6e6) : nlohmann::json()},
+        {"mwh", h.have_gpus ? nlohmann::json(h.energy / 3.6e9) : nlohmann::json()},
+        {"methods", h.energy_methods}}},
+      {"segments", t.segments},
+      {"ranks", {{"world_size", options.world_size}, {"journals", ranks.size()}, {"missing", t.missing}}},
       {"provenance", provenance},
       {"warnings", warnings},
       {"notes", notes},
       {"written_at", iso_time(static_cast<double>(std::time(nullptr)))},
   };
-  record.update(formulas_json(flops, acc.n_total, acc.n_trainable, workload_of(spent, options, optimizer_steps)));
+  record.update(formulas_json(flops, acc.n_total, acc.n_trainable, spent_workload));
   // formulas_json() rounds through to_double() and leaves out an unavailable
   // detailed count: the record's numbers are correctly rounded, its keys
-  // always present.
-  record["flops"]["eu_6nd"] = to_double(flops.eu_6nd);
-  record["flops"]["peft_aware"] = to_double(flops.peft_aware);
-  if (flops.detailed.available) {
-    record["flops"]["detailed"] = to_double(flops.detailed.total());
-  } else {
-    record["flops_exact"]["detailed"] = nullptr;
+  // always present; an undetermined run has no figures to show.
+  record["flops"]["eu_6nd"] = figure(to_double(flops.eu_6nd));
+  record["flops"]["peft_aware"] = figure(to_double(flops.peft_aware));
+  record["flops"]["detailed"] = flops.detailed.available ? figure(to_double(flops.detailed.total())) : nullptr;
+  if (undetermined || !flops.detailed.available) record["flops_exact"]["detailed"] = nullptr;
+  if (undetermined) {
+    record["flops_exact"]["eu_6nd"] = nullptr;
+    record["flops_exact"]["peft_aware"] = nullptr;
   }
 
   RunRecord out;
-  out.json = record.dump(2) + "\n";
-  out.status = status;
-  out.complete = complete;
-  out.tokens = spent.tokens;
+  out.json = record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  out.status = t.status;
+  out.complete = t.complete;
+  out.tokens = t.spent.tokens;
   out.compliance_flop = a.compliance_flop;
   out.exceeds_in_force = exceeds_in_force;
+  out.undetermined = undetermined;
+  out.undetermined_reason = undetermined ? unknown->reason : "";
+  out.formula = compliance_formula_name(a.formula);
+  out.regimes = a.regimes;
   if (report.write) {
     std::string path = report.output.empty() ? options.output : report.output;
     if (path.empty()) path = join_path(run_dir, kRecordFileName);
@@ -738,24 +718,30 @@ Result<RunRecord> report_run(const std::string& run_dir, const ReportOptions& op
 Result<RunRecord> merge_runs(const std::vector<std::string>& sources, const std::string& target,
                              const ReportOptions& options) {
   if (sources.empty()) return Status::InvalidArgument("merge: no source run directories given");
-  // Gather and check every shard before copying any, so a refused merge
-  // leaves the target untouched.
+  // Gather and check every shard, each as a report reads it, before copying
+  // any: a refused merge leaves the target untouched.
   std::map<std::string, std::pair<std::string, std::string>> shards;  // name -> (path, contents)
   std::string run_id;
   for (const std::string& dir : sources) {
     FM_ASSIGN_OR_RETURN(std::vector<std::string> names, list_directory(dir));
     bool any = false;
     for (const std::string& name : names) {
-      if (journal_rank(name) < 0) continue;
+      const int64_t rank = journal_rank(name);
+      if (rank < 0) continue;
       any = true;
       const std::string path = join_path(dir, name);
       FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
       if (contents.lines.empty()) continue;
-      const std::string id = contents.lines.front().value("run_id", std::string());
+      const size_t valid_bytes = contents.valid_bytes;
+      FM_ASSIGN_OR_RETURN(RankJournal parsed, parse_rank(std::move(contents), path, static_cast<uint32_t>(rank)));
+      const std::string id = parsed.segments.begin()->second.begin["run_id"].get<std::string>();
       if (run_id.empty()) run_id = id;
-      if (id != run_id) return Status::InvalidArgument(path + ": belongs to run '" + id + "', not '" + run_id + "'");
+      if (id != run_id) {
+        return Status::InvalidArgument(path + ": belongs to run '" + printable_text(id) + "', not '" +
+                                       printable_text(run_id) + "'");
+      }
       FM_ASSIGN_OR_RETURN(std::string text, read_file(path, uint64_t{1} << 30));
-      text.resize(contents.valid_bytes);
+      text.resize(std::min(text.size(), valid_bytes));
       auto [it, fresh] = shards.emplace(name, std::make_pair(path, text));
       if (!fresh && it->second.second != text) {
         return Status::InvalidArgument(path + " and " + it->second.first + " are different journals of the same rank");
@@ -763,71 +749,22 @@ Result<RunRecord> merge_runs(const std::vector<std::string>& sources, const std:
     }
     if (!any) return Status::NotFound(dir + ": no journal-rank<R>.jsonl files");
   }
+  for (const auto& [name, shard] : shards) {
+    const std::string dest = join_path(target, name);
+    if (!is_regular_file(dest)) continue;
+    FM_ASSIGN_OR_RETURN(std::string existing, read_file(dest, uint64_t{1} << 30));
+    if (existing != shard.second) return Status::InvalidArgument(dest + " already holds a different journal of this rank");
+  }
   if (!is_directory(target)) {
     if (::mkdir(target.c_str(), 0755) != 0) return Status::IoError(target + ": cannot create: " + std::strerror(errno));
   }
   for (const auto& [name, shard] : shards) {
     const std::string dest = join_path(target, name);
-    if (is_regular_file(dest)) {
-      FM_ASSIGN_OR_RETURN(std::string existing, read_file(dest, uint64_t{1} << 30));
-      if (existing != shard.second) {
-        return Status::InvalidArgument(dest + " already holds a different journal of this rank");
-      }
-      continue;
-    }
-    FM_RETURN_IF_ERROR(write_file_atomic(dest, shard.second));
+    if (!is_regular_file(dest)) FM_RETURN_IF_ERROR(write_file_atomic(dest, shard.second));
   }
   ReportOptions write = options;
   write.write = true;
   return build_run_record(target, write, nullptr);
-}
-
-Result<std::string> run_record_to_text(const std::string& record_json) {
-  nlohmann::json r = nlohmann::json::parse(record_json, nullptr, false);
-  if (!r.is_object() || r.value("schema", std::string()) != kRunSchema) {
-    return Status::ParseError("not a flopsmeter run record (schema " + std::string(kRunSchema) + ")");
-  }
-  std::string out;
-  auto line = [&](const std::string& label, const std::string& value) {
-    out += label + std::string(label.size() < 24 ? 24 - label.size() : 1, ' ') + value + "\n";
-  };
-  auto figure = [](const nlohmann::json& v) { return v.is_number() ? sci(v.get<double>(), 3) + " FLOP" : std::string("unavailable"); };
-  line("run", r["run_id"].get<std::string>() + " (" + r["status"].get<std::string>() +
-                  (r["complete"].get<bool>() ? "" : ", incomplete") + ")");
-  line("model", r["model_name"].get<std::string>() + ", " + r["model"]["method"].get<std::string>() + ", N_total " +
-                    with_commas(r["N_total"].get<uint64_t>()) + ", N_trainable " +
-                    with_commas(r["N_trainable"].get<uint64_t>()));
-  line("tokens", r["exact"]["tokens_processed"].get<std::string>() + " spent, " +
-                     r["tokens"]["in_final_weights"]["tokens"].get<std::string>() + " in the final weights");
-  // Why compute is spent but not in the weights (a crash after a checkpoint,
-  // a resume from an earlier one): the part an auditor asks about first.
-  for (const auto& segment : r["segments"]) {
-    const nlohmann::json& lost = segment["not_in_final_weights"];
-    if (lost["tokens"].get<std::string>() == "0") continue;
-    line("  not in the weights", lost["tokens"].get<std::string>() + " tokens of segment " +
-                                     std::to_string(segment["segment"].get<uint64_t>()) + " (rank " +
-                                     std::to_string(segment["rank"].get<uint64_t>()) +
-                                     "): " + (lost["reason"].is_string() ? lost["reason"].get<std::string>() : "no reason recorded"));
-  }
-  line("duration", std::to_string(static_cast<int64_t>(r["training_duration_seconds"].get<double>())) + " s");
-  for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) line(std::string("  ") + f, figure(r["flops"][f]));
-  line("compliance", r["compliance"]["formula"].get<std::string>() + ": " + figure(r["compliance"]["flop"]));
-  line("hardware bound (U=1)", figure(r["hardware"]["bound_flop"]) + " [" + r["hardware"]["sampler"].get<std::string>() + "]");
-  if (r["energy"]["kwh"].is_number()) line("energy", sci(r["energy"]["kwh"].get<double>(), 3) + " kWh");
-  line("EU threshold", sci(r["threshold_value"].get<double>(), 3) + " FLOP (" + r["threshold_type"].get<std::string>() + ")");
-  for (const auto& reg : r["regimes"]) {
-    if (!reg.value("in_force", false)) continue;
-    line("  " + reg.value("id", std::string()),
-         std::string(reg.value("exceeds", false) ? "EXCEEDS" : "below") + " (" +
-             percent(reg.value("fraction_of_threshold", 0.0)) + " of the threshold)");
-  }
-  if (r["budget"].is_object()) {
-    line("budget", percent(r["budget"]["used_fraction"].get<double>()) + " used" +
-                       (r["budget"]["stopped_by_budget"].get<bool>() ? ", training stopped by the budget" : ""));
-  }
-  for (const auto& w : r["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
-  for (const auto& n : r["notes"]) out += "note: " + n.get<std::string>() + "\n";
-  return out;
 }
 
 }  // namespace flopsmeter

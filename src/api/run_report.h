@@ -1,5 +1,5 @@
 // Reading a run directory back: every rank's journal, every segment, added
-// up into flops_meter.json ("flopsmeter.run/2"). The meter's end() and
+// up into flops_meter.json ("flopsmeter.run/3"). The meter's end() and
 // `flopsmeter report` both build the record here.
 #ifndef FLOPSMETER_API_RUN_REPORT_H_
 #define FLOPSMETER_API_RUN_REPORT_H_
@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +19,7 @@
 
 namespace flopsmeter {
 
-inline constexpr const char* kRunSchema = "flopsmeter.run/2";
+inline constexpr const char* kRunSchema = "flopsmeter.run/3";
 inline constexpr const char* kRecordFileName = "flops_meter.json";
 
 // What a segment had counted at one of its journal lines, or several
@@ -57,14 +58,38 @@ struct JournalCounts {
 // What every segment of one rank's journal spent, each to its last line:
 // where a resumed meter's running figures start, counted as the record
 // counts them. `path` names the journal in errors.
-Result<JournalCounts> journal_spent(const JournalContents& contents, const std::string& path);
+Result<JournalCounts> journal_spent(const JournalContents& contents, const std::string& path, uint32_t rank);
 
 // One GPU's sampler totals as a journal line carries them.
 nlohmann::json gpu_totals_json(const GpuTotals& g);
 
+// What the ending meter holds that its journal does not: lines it could not
+// write (a full disk), stamped as the journal would have had them.
+struct ReportExtras {
+  uint32_t rank = 0;
+  std::vector<nlohmann::json> unwritten_lines;
+};
+
 // The record of `run_dir`. `end`, when given, is the ending rank 0's view:
-// its status and the world totals of the integration's collective.
-Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end);
+// its status and the world totals of the integration's collective. A run
+// is reported on the model, method and base compute its journal pinned at
+// begin: when they resolve differently now (other files, other data), the
+// report is refused with what changed.
+Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end,
+                                   const ReportExtras& extras = {});
+
+// What can be told, without a key, of a rank's journal having been changed:
+// a last line that is complete but fails its check (an edit, not a crash),
+// and a flops_meter.json (in `run_dir`, and at `record_path` when given)
+// that pinned a last line the journal no longer holds (lines removed or
+// rewritten since the record was written). In words; empty when none.
+std::vector<std::string> journal_integrity_problems(const std::string& run_dir, uint32_t rank,
+                                                    const JournalContents& contents, const std::string& record_path);
+
+// A resumed run must count as it began: the same model, method and base
+// compute. Errors name what differs between the last begin line of `lines`
+// (the journal at `path`) and `pins` (accounting_pins() now).
+Status check_resume_pins(const std::vector<nlohmann::json>& lines, const std::string& path, const nlohmann::json& pins);
 
 // ISO 8601 UTC with milliseconds, e.g. "2026-11-23T10:15:30.250Z".
 std::string iso_time(double unix_seconds);

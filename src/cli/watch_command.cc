@@ -22,6 +22,7 @@
 #include "adapters/child_process.h"
 #include "api/meter_options.h"
 #include "api/report_format.h"
+#include "core/json_doc.h"
 #include "api/token_source.h"
 #include "cli/commands.h"
 #include "flopsmeter/meter.h"
@@ -285,10 +286,20 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   // metered by the earlier segments.
   std::optional<TokenSource> tokens;
   uint64_t tokens_before = 0;
+  std::string gap_note;
   if (a.has("tokens-from")) {
     tokens.emplace(a.get("tokens-from"));
     if (options.resume) {
       if (std::optional<TokenProgress> before = tokens->poll(false)) tokens_before = before->tokens;
+    }
+    // The job trained past what the earlier segments metered (their watch
+    // died before its last poll): the gap is counted now, not discarded.
+    const Flop metered = meter->resumed_tokens();
+    if (tokens_before > metered) {
+      gap_note = "the job reported " + std::to_string(tokens_before) + " tokens before it started again, but the "
+                 "earlier segments metered " + to_decimal(metered) + ": the " + to_decimal(tokens_before - metered) +
+                 " tokens in between (trained after the earlier watch's last reading) are counted by this segment";
+      tokens_before = static_cast<uint64_t>(metered);
     }
   }
 
@@ -304,12 +315,13 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   }
 
   Watch watch(child, *meter, *inbox, std::move(tokens), tokens_before);
+  if (!gap_note.empty()) watch.note(gap_note);
   if (options.world_size > 1 && options.run_id.empty()) {
     watch.note("no --run-id: the nodes' shards are one run only if their --run directories are one shared "
                "directory; with node-local directories give every node the same --run-id (e.g. the job's id)");
   }
-  if (tokens_before > 0) {
-    watch.note(a.get("tokens-from") + " reported " + std::to_string(tokens_before) +
+  if (tokens_before > 0 && gap_note.empty()) {
+    watch.note(printable_text(a.get("tokens-from")) + " reported " + std::to_string(tokens_before) +
                " tokens before the command started: counted by the earlier segments, not again");
   }
   FM_ASSIGN_OR_RETURN(ChildExit exit, watch.run());
@@ -324,16 +336,20 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
     return record.status().WithContext(command.front() + " exited with " + std::to_string(exit.status) +
                                        ", but its record could not be written");
   }
+  if (options.rank != 0) {
+    out = a.has("json") ? record->json
+                        : "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status +
+                              "): its GPUs are in " + a.get("run") + "; node 0 writes the record: gather the nodes' "
+                              "run directories with flopsmeter merge --run TARGET DIR...\n";
+    return exit.status;
+  }
   if (a.has("json")) {
     out = record->json;
-  } else if (options.rank != 0) {
-    out = "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status + "): its GPUs are in " +
-          a.get("run") + "; node 0 writes the record: gather the nodes' run directories with flopsmeter merge --run "
-          "TARGET DIR...\n";
   } else {
     FM_ASSIGN_OR_RETURN(out, run_record_to_text(record->json));
   }
-  return exit.status;
+  if (exit.status != 0) return exit.status;
+  return record_exit_status(a, *record);
 }
 
 }  // namespace flopsmeter::cli

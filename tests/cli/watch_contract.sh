@@ -80,9 +80,16 @@ wait_for() {  # wait_for FILE: up to 10 s
 
 # ------------------------------------------------------------ exit status
 exit_status() {
-  watch 0 --run "$D/ok" "${MODEL[@]}" --json -- true || return 1
+  # Without a token source the job's compute is unknown: never "below" (exit 3).
+  watch 3 --run "$D/ok" "${MODEL[@]}" --json -- true || return 1
   json_has 'j["status"] == "completed"' || return 1
+  json_has 'j["verdict"]["determined"] is False and j["exceeds_30pct"] is None and j["compliance"]["flop"] is None' ||
+    return 1
+  stderr_has "the run's compute is UNDETERMINED: the job exposed no token count" || return 1
   [[ -f $D/ok/flops_meter.json ]] || { echo "no flops_meter.json"; return 1; }
+  watch 0 --run "$D/ok-tokens" "${MODEL[@]}" --tokens-from "$D/ok-tokens.txt" --json -- sh -c 'echo 100 > "$0"' \
+    "$D/ok-tokens.txt" || return 1
+  json_has 'j["verdict"]["determined"] is True and j["exceeds_30pct"] is False' || return 1
   watch 3 --run "$D/three" "${MODEL[@]}" --json -- sh -c 'exit 3' || return 1
   json_has 'j["status"] == "failed"' || return 1
   watch 137 --run "$D/killed" "${MODEL[@]}" --json -- sh -c 'kill -9 $$' || return 1
@@ -99,9 +106,12 @@ check "a missing command exits 127 like a shell, before anything is metered" not
 
 verbatim() {
   # after --, options of flopsmeter's (and -h) belong to the command
-  watch 0 --run "$D/verbatim" "${MODEL[@]}" -- sh -c 'printf "%s|" "$@" > "$0"' "$D/args" --json -h --help || return 1
+  watch 3 --run "$D/verbatim" "${MODEL[@]}" -- sh -c 'printf "%s|" "$@" > "$0"' "$D/args" --json -h --help || return 1
   [[ $(cat "$D/args") == "--json|-h|--help|" ]] || { echo "the command got: $(cat "$D/args")"; return 1; }
-  head -1 "$D/stdout" | grep -q '^run ' || { echo "stdout is not the text record:"; head -3 "$D/stdout"; return 1; }
+  # The text record leads with the answer: here, that there is none.
+  head -1 "$D/stdout" | grep -q '^UNDETERMINED (eu_modification' ||
+    { echo "stdout does not lead with the verdict:"; head -3 "$D/stdout"; return 1; }
+  grep -q '^run ' "$D/stdout" || { echo "stdout is not the text record:"; head -3 "$D/stdout"; return 1; }
 }
 check "arguments after -- are the command's, verbatim" verbatim
 
@@ -113,6 +123,33 @@ begin_fails() {
   stderr_has "a budget needs --tokens-from"
 }
 check "invalid options exit 2 and the command never runs" begin_fails
+
+one_writer() {
+  # Two watches on one run directory (the same rank): the second is refused
+  # before its command runs, and the first one's journal stays readable.
+  rm -f "$D/ready1" "$D/ran2"
+  "$FM" watch --run "$D/shared" "${MODEL[@]}" --tokens-from "$D/shared-tokens" -- \
+    sh -c 'echo 10 > "$0"; touch "$0.ready"; sleep 1' "$D/shared-tokens" >/dev/null 2>&1 &
+  local w=$!
+  wait_for "$D/shared-tokens.ready" || { kill -9 $w; return 1; }
+  watch 2 --run "$D/shared" --resume "${MODEL[@]}" -- touch "$D/ran2" || { wait $w; return 1; }
+  stderr_has "another process is writing this journal" || { wait $w; return 1; }
+  [[ ! -e $D/ran2 ]] || { echo "the second command ran"; wait $w; return 1; }
+  wait $w || { echo "the first watch failed"; return 1; }
+  "$FM" report --run "$D/shared" --json >"$D/stdout" 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  json_has 'j["tokens_processed"] == 10 and len(j["segments"]) == 1'
+}
+check "a second meter of the same rank in one run directory is refused before its command runs" one_writer
+
+symlinked_journal() {
+  mkdir -p "$D/planted"
+  echo outside > "$D/outside"
+  ln -s "$D/outside" "$D/planted/journal-rank0.jsonl"
+  watch 2 --run "$D/planted" "${MODEL[@]}" -- touch "$D/ran-planted" || return 1
+  stderr_has "journal-rank0.jsonl: is a symbolic link" || return 1
+  [[ $(cat "$D/outside") == outside && ! -e $D/ran-planted ]] || { echo "the link's target was touched"; return 1; }
+}
+check "a journal planted as a symbolic link is refused, its target untouched" symlinked_journal
 
 # ------------------------------------------------------------ signals
 forwarded_term() {
@@ -193,6 +230,20 @@ resumed() {
 }
 check "--resume continues a run: the job's count before it starts is not counted again, re-done steps are" resumed
 
+resumed_gap() {
+  # The earlier watch read 3000; the job wrote 3600 before it died (after the
+  # watch's last reading). The restarted job starts from 3600: the 600 were
+  # trained and are counted now, not discarded.
+  watch 1 --run "$D/gap" "${MODEL[@]}" --tokens-from "$D/gap-tokens" -- \
+    sh -c 'printf "1000\n2000\n3000\n" >> "$0"; exit 1' "$D/gap-tokens" || return 1
+  echo 3600 >> "$D/gap-tokens"
+  watch 0 --run "$D/gap" --resume "${MODEL[@]}" --tokens-from "$D/gap-tokens" --json -- \
+    sh -c 'sleep 0.3; echo 4000 >> "$0"' "$D/gap-tokens" || return 1
+  json_has 'j["tokens"]["spent"]["tokens"] == "4000"' || return 1
+  stderr_has "the job reported 3600 tokens before it started again, but the earlier segments metered 3000"
+}
+check "--resume counts the tokens the job trained after the earlier watch's last reading" resumed_gap
+
 budget_stop() {
   rm -f "$D/int"
   # 6 FLOP per parameter-token: 6e9 FLOP per 1000 tokens against a 3e10 budget.
@@ -235,7 +286,7 @@ check "a multi-node job: a watch per node, one run id, node 0's tokens and budge
 
 # ------------------------------------------------------------ GPUs
 no_gpu() {
-  watch 0 --run "$D/nogpu" "${MODEL[@]}" --nvml --nvml-library "$D/no-such-libnvidia-ml.so.1" --json -- true || return 1
+  watch 3 --run "$D/nogpu" "${MODEL[@]}" --nvml --nvml-library "$D/no-such-libnvidia-ml.so.1" --json -- true || return 1
   json_has 'j["hardware"]["bound_flop"] is None and j["hardware"]["sampler"].startswith("unavailable")' || return 1
   json_has 'j["energy"]["joules"] is None'
 }
@@ -267,7 +318,11 @@ fake_nvml() {
   wait $w || { echo "exit $?"; cat "$D/stderr"; return 1; }
   json_has "[g['uuid'] for g in j['hardware']['gpus'] if g['attributed_seconds'] > 0] == ['GPU-job']" || return 1
   json_has "[g['pids_seen'] for g in j['hardware']['gpus'] if g['uuid'] == 'GPU-job'] == [[$child]]" || return 1
-  json_has 'j["hardware"]["bound_flop"] > 0 and j["energy"]["joules"] > 0'
+  json_has 'j["hardware"]["bound_flop"] > 0 and j["energy"]["joules"] > 0' || return 1
+  # No token count, but every GPU of the job sampled: the hardware upper bound
+  # decides the modification's verdict, and says so.
+  json_has 'j["hardware"]["bound_covers_run"] and j["verdict"]["determined"] is False' || return 1
+  json_has '[r["decided_by"] for r in j["regimes"] if r["id"] == "eu_modification"] == ["hardware bound"]'
 }
 if [[ -n $FAKE_NVML ]]; then
   check "GPUs count only while the command's processes run on them (fake NVML)" fake_nvml

@@ -237,6 +237,13 @@ class RecordSchemaTest(unittest.TestCase):
         self.assertEqual(r["Flops_original"], r["base_model_compute"]["flop"], what)
         self.assertCorrectlyRounded(r, what)
         self.assertThresholdForms(r, what)
+        if not r["verdict"]["determined"]:
+            # An undetermined run shows no figure of its own: null, never 0.
+            figures = [r["Flops_architecture"], r["compliance"]["flop"], r["compliance"]["exact"],
+                       r["exact"]["compliance_flop"]] + [r["flops"][k] for k in ("eu_6nd", "peft_aware", "detailed")]
+            self.assertEqual(figures, [None] * len(figures), what)
+            self.assertTrue(r["verdict"]["undetermined_reason"], what)
+            return
         n_total, n_trainable, d = r["N_total"], r["N_trainable"], int(r["exact"]["tokens_processed"])
         self.assertEqual(int(r["flops_exact"]["eu_6nd"]), 6 * n_total * d, what)
         self.assertEqual(int(r["flops_exact"]["peft_aware"]), (4 * n_total + 2 * n_trainable) * d, what)
@@ -273,7 +280,7 @@ class RecordSchemaTest(unittest.TestCase):
                     int(threshold["num"]), int(threshold["den"]))
                 self.assertEqual(int(budget["budget_exact"]), exact_budget.numerator // exact_budget.denominator, what)
             for event in budget["events"]:
-                self.assertIn(event["kind"], ("budget_warning", "budget_stop"), what)
+                self.assertIn(event["kind"], ("budget_warning", "budget_stop", "budget_exceeded"), what)
         for event in r["events"]:
             self.assertFalse(event["kind"].startswith("budget_"), what)
         ranks_with_gpus = [g["rank"] for g in r["hardware"]["gpus"]]
@@ -605,11 +612,11 @@ class RecordSchemaTest(unittest.TestCase):
         self.assertEqual([s["state"] for s in r["hardware"]["samplers"]], ["sampled by local rank 0 of this node"])
         self.assertIsNone(r["gpu_rank"])
 
-    def watch(self, run_dir, job, *flags):
+    def watch(self, run_dir, job, *flags, exit_status=0):
         done = subprocess.run([self.cli, "watch", "--run", run_dir, "--n-total", "1000", "--json", *flags, "--",
                                "/bin/sh", "-c", job], capture_output=True, text=True, timeout=60,
                               env=clean_environment())
-        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.returncode, exit_status, done.stderr)
         return json.loads(done.stdout)
 
     def test_watch_records_where_its_tokens_come_from(self):
@@ -626,9 +633,13 @@ class RecordSchemaTest(unittest.TestCase):
                     self.assertEqual(r["tokens"]["source"], source, view)
                     self.assertEqual(r["tokens"]["spent"]["tokens"], tokens, view)
                     self.assertIsNone(r["tokens"]["spent"]["micro_batches"], view)
-        r = self.watch(self.new_dir(), "true")
+        # Without a token source the compute is undetermined: figures null, exit 3.
+        r = self.watch(self.new_dir(), "true", exit_status=3)
         self.assertValid(r, "watch without --tokens-from")
         self.assertEqual(r["tokens"]["source"], "none")
+        self.assertFalse(r["verdict"]["determined"])
+        self.assertIsNone(r["compliance"]["flop"])
+        self.assertIsNone(r["exceeds_30pct"])
 
     def test_nvml_requested_without_a_library(self):
         run = self.new_dir()

@@ -41,8 +41,9 @@ TEST(JournalFuzzRegression, TheWriterKeepsItsOwnSeqAndPrevOverTheLines) {
       R"({"checkpoint":"ckpt-10","kind":"checkpoint","prev":"35be21547a79a9ff63a75ab1bd9257b921d4d9f5b3a99d5a5c825c222fc0c86c",)"
       R"("seq":2,"step":10,"tokens":800,"sha256":"a3dcca0c5c101bc3b90b27120f5d6464e19e90e572a7d6713c12778e407b7441"})");
   {
-    auto writer = JournalWriter::Open(path, JournalContents{});
+    auto writer = JournalWriter::OpenLocked(path);
     ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    ASSERT_TRUE(writer->ContinueAfter(JournalContents{}).ok());
     ASSERT_TRUE(writer->append({{"kind", "begin"}}).ok());
     ASSERT_TRUE(writer->append(copied).ok());
   }

@@ -64,7 +64,7 @@ TEST(Meter, EndWritesTheRecordWithExactTokensAndTheAwsFields) {
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_EQ(rec->tokens, 1000u);
   auto j = nlohmann::json::parse(std::ifstream(dir.path() + "/flops_meter.json"));
-  EXPECT_EQ(j["schema"], "flopsmeter.run/2");
+  EXPECT_EQ(j["schema"], "flopsmeter.run/3");
   EXPECT_EQ(j["N_total"], 1000);
   EXPECT_EQ(j["N_trainable"], 10);
   EXPECT_EQ(j["exact"]["tokens_processed"], "1000");
