@@ -77,10 +77,38 @@ def _counted_class(loader_class):
                                         "__qualname__": name})
 
 
-class _RunCounts:
-    """One run's batches on their way to the meter."""
+def _never_raises(handler):
+    """A Trainer event that never raises: the meter must not stop the job it
+    meters (only the budget guard does, through `control`). An error (the
+    library's I/O error on a full disk, an ended meter, ...) is logged as a
+    warning and training goes on."""
 
-    def __init__(self, args):
+    @functools.wraps(handler)
+    def contained(self, args, state, control, **kwargs):
+        try:
+            return handler(self, args, state, control, **kwargs)
+        except Exception as error:  # any error: the job matters more than its record
+            if handler.__name__ == "on_train_begin" and self.meter is None:
+                self._warn_once(f"the run could not begin ({error}): training goes on UNMETERED and no "
+                                "flops_meter.json is written")
+            else:
+                self._warn_once(f"{handler.__name__} failed ({type(error).__name__}: {error}); training goes on, "
+                                "and the run's record may miss what this event does")
+            return None
+
+    return contained
+
+
+class _RunCounts:
+    """One run's count of the batches that reached the meter, for the checks
+    at train end."""
+
+    def __init__(self, args, state):
+        self.first_step = state.global_step  # steps before it were trained by an earlier segment
+        self.counted = 0  # batches counted
+        self.uncounted = 0  # batches whose counting failed
+        self.since_step = 0  # batches that reached the counting place since the last optimizer step
+        self.steps_without_batches = 0
         # Batches the train_dataloader handed over that have not trained yet:
         # at most a gradient-accumulation window, which the Trainer fetches
         # whole (0: counted as fetched).
@@ -96,7 +124,8 @@ class FlopsMeterCallback(_TrainerCallback):
     Each batch is counted in exactly one place, chosen at train begin:
     training_step under metered_trainer; else the train_dataloader the
     Trainer hands its events (a stock Trainer or SFTTrainer); else a collator
-    made by wrap_collator; else observe_batch by hand.
+    made by wrap_collator; else observe_batch by hand. The events never
+    raise: the meter's errors are logged and training goes on.
 
     run_dir: the run directory (journals); default FLOPS_METER_RUN_DIR, else
     OUTPUT_DIR/flops_meter_run. pad_token_id / eos_token_id: only for batches
@@ -127,17 +156,18 @@ class FlopsMeterCallback(_TrainerCallback):
         self._run = None  # _RunCounts, from train begin
         self._counted_loaders = []  # (loader, its own class) counting for this run
         self._wrapped_skip_module = None  # transformers.trainer while its skip_first_batches counts
-        self._warnings = set()  # the warnings given in this run
+        self._warnings = collections.Counter()
 
     # --- Trainer events --------------------------------------------------
 
+    @_never_raises
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         self._stop_counting()  # a train() that raised never reached train end
         self.record = None
         self.meter = None
         self._batch_source = None
         self._warnings.clear()
-        self._run = _RunCounts(args)
+        self._run = _RunCounts(args, state)
         run_dir = self.run_dir or os.environ.get("FLOPS_METER_RUN_DIR") or os.path.join(args.output_dir,
                                                                                         "flops_meter_run")
         options = self._options_from_model(model, run_dir)
@@ -147,11 +177,15 @@ class FlopsMeterCallback(_TrainerCallback):
         self.meter = Meter(run_dir, options, sync_every=self.sync_every)
         self._batch_source = self._choose_batch_source(train_dataloader, resumed=state.global_step > 0)
 
+    @_never_raises
     def on_substep_end(self, args, state, control, **kwargs):
         if self._batch_source == "dataloader":
             self._trained_one()
 
+    @_never_raises
     def on_step_end(self, args, state, control, **kwargs):
+        if self.meter is None:
+            return
         run = self._run
         if self._batch_source == "dataloader":
             self._trained_one()
@@ -159,6 +193,13 @@ class FlopsMeterCallback(_TrainerCallback):
                 run.window = 0
                 while run.fetched:
                     self._count(run.fetched.popleft(), "dataloader")
+        if run.since_step == 0:
+            run.steps_without_batches += 1
+            if run.steps_without_batches == 1:
+                logger.warning("flopsmeter: optimizer step %d ran without a batch reaching the meter (counted in %s): "
+                               "its tokens are missing from the run's count", state.global_step,
+                               self._batch_source)
+        run.since_step = 0
         # The Trainer decided in DefaultFlowCallback.on_step_end (called
         # first) whether this step logs, evaluates (its metrics are logged),
         # saves or is the last: those are the sync points, and the steps
@@ -181,6 +222,7 @@ class FlopsMeterCallback(_TrainerCallback):
             control.should_training_stop = True
             control.should_save = True
 
+    @_never_raises
     def on_log(self, args, state, control, logs=None, **kwargs):
         # The Trainer hands every callback the same dict in turn, so the
         # reporting integrations see these only when this callback comes
@@ -189,16 +231,27 @@ class FlopsMeterCallback(_TrainerCallback):
             for key, value in self.flops_metrics().items():
                 logs.setdefault(key, value)
 
+    @_never_raises
     def on_save(self, args, state, control, **kwargs):
+        if self.meter is None:
+            return
         checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
         self.meter.checkpoint(state.global_step, checkpoint)
 
+    @_never_raises
     def on_train_end(self, args, state, control, **kwargs):
         meter, self.meter = self.meter, None
+        if meter is None:
+            return
         try:
             self.record = meter.end(global_step=state.global_step)
+        except Exception as error:  # as in any event: logged, and training (here, what follows it) goes on
+            self._warn_once(f"on_train_end failed ({type(error).__name__}: {error}): no flops_meter.json is "
+                            "written; the run's journal keeps it, as after a crash (flopsmeter.report finalises it)")
         finally:
             self._stop_counting()
+            meter.close()
+        self._check_counts(state, meter.world_totals)
         if getattr(state, "is_world_process_zero", True) and self.record:
             logger.info("flopsmeter: run %s: %s tokens", self.record.get("status"),
                         self.record.get("tokens_processed"))
@@ -265,7 +318,18 @@ class FlopsMeterCallback(_TrainerCallback):
                 self._warn_once(f"observe_batch: this run counts its batches in {self._batch_source}; the batches "
                                 "given by hand are not counted again")
             return
-        self.meter.add_batch(pad_token_id=self.pad_token_id, eos_token_id=self.eos_token_id, **batch)
+        run = self._run
+        run.since_step += 1
+        if self.meter is None:  # the run could not begin (warned)
+            return
+        try:
+            self.meter.add_batch(pad_token_id=self.pad_token_id, eos_token_id=self.eos_token_id, **batch)
+        except Exception as error:  # counting must not stop training either
+            run.uncounted += 1
+            self._warn_once(f"a batch could not be counted ({type(error).__name__}: {error}); training goes on "
+                            "and the run's tokens miss it")
+        else:
+            run.counted += 1
 
     def _choose_batch_source(self, train_dataloader, resumed):
         """Where this run counts its batches: one place, so that none is
@@ -296,7 +360,9 @@ class FlopsMeterCallback(_TrainerCallback):
         skip_first_batches(train_dataloader, n), a new loader accelerate
         builds of its own class, through transformers.trainer's global name
         (Trainer._inner_training_loop in transformers 4.4x to 5.x). That name is
-        wrapped until train end so that the new loader counts too."""
+        wrapped until train end so that the new loader counts too; a trainer
+        that skips otherwise leaves steps without batches, which are
+        warned about."""
         module = sys.modules.get("transformers.trainer")
         skip = getattr(module, "skip_first_batches", None)
         if skip is None:
@@ -330,10 +396,32 @@ class FlopsMeterCallback(_TrainerCallback):
         if hasattr(skip, "flopsmeter_skip"):
             module.skip_first_batches = skip.flopsmeter_skip
 
+    # --- train end checks ------------------------------------------------
+
+    def _check_counts(self, state, world):
+        """The warnings at train end: no tokens, steps without batches,
+        batches not counted, and the errors logged once that came again."""
+        run = self._run
+        steps = state.global_step - run.first_step
+        if steps > 0 and world is not None and world["tokens"] == 0:
+            logger.warning("flopsmeter: %d optimizer steps and NO TOKENS COUNTED: flops_meter.json records no "
+                           "training compute for this run. Count the batches (metered_trainer, a Trainer that hands "
+                           "its events the train_dataloader, wrap_collator)", steps)
+        elif run.steps_without_batches:
+            logger.warning("flopsmeter: %d of %d optimizer steps ran without a batch reaching the meter: the record "
+                           "misses their tokens", run.steps_without_batches, steps)
+        if run.uncounted:
+            logger.warning("flopsmeter: %d of %d batches could not be counted: the record misses their tokens",
+                           run.uncounted, run.uncounted + run.counted)
+        for message, times in self._warnings.items():
+            if times > 1:
+                logger.warning("flopsmeter: %s (%d times in this run)", message, times)
+
     def _warn_once(self, message):
-        """Logs `message` as a warning the first time it comes in a run."""
-        if message not in self._warnings:
-            self._warnings.add(message)
+        """Logs `message` as a warning the first time it comes in a run; the
+        repeats are counted and summed up at train end."""
+        self._warnings[message] += 1
+        if self._warnings[message] == 1:
             logger.warning("flopsmeter: %s", message)
 
     def flops_metrics(self):

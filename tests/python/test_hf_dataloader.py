@@ -1,14 +1,16 @@
 """FlopsMeterCallback alone on a stock Trainer: it counts the batches of the
 train_dataloader the Trainer hands its events, exactly the batches trained,
-once. The Trainer's loop is emulated_trainer's (transformers' order and
-arguments, accelerate's prefetching DataLoaderShard, real DataLoaders); the
-library is the real one.
+once, and never stops the job for its own errors. The Trainer's loop is
+emulated_trainer's (transformers' order and arguments, accelerate's
+prefetching DataLoaderShard, real DataLoaders); the library is the real one.
 
 Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so PYTHONPATH=python:tests/python \\
      python3 -m unittest test_hf_dataloader
 """
 
+import json
 import os
+import shutil
 import tempfile
 import types
 import unittest
@@ -185,6 +187,63 @@ class DataLoaderTest(unittest.TestCase):
         # The loader the Trainer made and the one it skipped with are their own classes again.
         self.assertIs(trainer.loop_module().skip_first_batches, skip_first_batches)
         self.assertIs(type(trainer.callback_handler.train_dataloader), DataLoaderShard)
+
+    def test_steps_without_counted_tokens_warn_loudly(self):
+        callback = hf.FlopsMeterCallback()
+        trainer = self.trainer(callback, tiny_llama.padded_batches(4), trainer_options={"hands_over_dataloader": False})
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer.train()
+        self.assertIn("4 optimizer steps and NO TOKENS COUNTED", logged.output[-1])
+        self.assertEqual(int(callback.record["tokens"]["spent"]["tokens"]), 0)
+
+    def test_meter_errors_do_not_stop_training(self):
+        class CloseTheMeter(hf._TrainerCallback):  # an invalid state: the meter ended under the callback
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == 2:
+                    callback.meter.close()
+
+        callback = hf.FlopsMeterCallback()
+        trainer = self.trainer(callback, tiny_llama.padded_batches(6), trainer_options={"reporting": [CloseTheMeter()]})
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer.train()
+        self.assertEqual(trainer.state.global_step, 6)
+        # Steps 2 to 6 could neither count their batch nor step the meter.
+        for warning in ("a batch could not be counted (FlopsMeterError: the meter has ended or was closed",
+                        "on_step_end failed (FlopsMeterError: the meter has ended or was closed"):
+            self.assertTrue(any(warning in line and "(5 times in this run)" in line for line in logged.output),
+                            logged.output)
+        self.assertTrue(any("5 of 6 batches could not be counted" in line for line in logged.output), logged.output)
+
+        # An option the library refuses: training goes on, unmetered.
+        callback = hf.FlopsMeterCallback(lora_rank=8)
+        trainer = self.trainer(callback, tiny_llama.padded_batches(2), output_dir=os.path.join(self.directory, "a"))
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer.train()
+        self.assertEqual(trainer.state.global_step, 2)
+        self.assertIn('the run could not begin (meter options: unknown option "lora-rank"', logged.output[0])
+        self.assertIsNone(callback.record)
+
+        # The record cannot be written (its directory is gone): an I/O error at train end.
+        out = os.path.join(self.directory, "records", "flops_meter.json")
+        os.makedirs(os.path.dirname(out))
+        os.environ["FLOPS_METER_OUT"] = out
+
+        class RemoveTheRecordsDirectory(hf._TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                shutil.rmtree(os.path.dirname(out), ignore_errors=True)
+
+        callback = hf.FlopsMeterCallback()
+        trainer = self.trainer(callback, tiny_llama.padded_batches(2), output_dir=os.path.join(self.directory, "b"),
+                               trainer_options={"reporting": [RemoveTheRecordsDirectory()]})
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer.train()
+        self.assertEqual(trainer.state.global_step, 2)
+        self.assertIsNone(callback.record)
+        self.assertTrue(any("on_train_end failed (FlopsMeterError" in line for line in logged.output), logged.output)
+        # The journal keeps the run, as after a crash.
+        with open(os.path.join(self.directory, "b", "flops_meter_run", "journal-rank0.jsonl"), encoding="utf-8") as f:
+            self.assertEqual(json.loads(f.readline())["kind"], "begin")
+
 
 if __name__ == "__main__":
     unittest.main()
