@@ -105,7 +105,9 @@ class _RunCounts:
 
     def __init__(self, args, state):
         self.first_step = state.global_step  # steps before it were trained by an earlier segment
+        self.tokens_seen = getattr(state, "num_input_tokens_seen", None)  # the Trainer's count at train begin
         self.counted = 0  # batches counted
+        self.tokens_from_trainer = False  # no batch counted: num_input_tokens_seen gave the tokens
         self.uncounted = 0  # batches whose counting failed
         self.since_step = 0  # batches that reached the counting place since the last optimizer step
         self.steps_without_batches = 0
@@ -124,8 +126,10 @@ class FlopsMeterCallback(_TrainerCallback):
     Each batch is counted in exactly one place, chosen at train begin:
     training_step under metered_trainer; else the train_dataloader the
     Trainer hands its events (a stock Trainer or SFTTrainer); else a collator
-    made by wrap_collator; else observe_batch by hand. The events never
-    raise: the meter's errors are logged and training goes on.
+    made by wrap_collator; else observe_batch by hand. When none counted a
+    batch, the Trainer's num_input_tokens_seen (include_num_input_tokens_seen)
+    gives the tokens at train end. The events never raise: the meter's errors
+    are logged and training goes on.
 
     run_dir: the run directory (journals); default FLOPS_METER_RUN_DIR, else
     OUTPUT_DIR/flops_meter_run. pad_token_id / eos_token_id: only for batches
@@ -243,7 +247,10 @@ class FlopsMeterCallback(_TrainerCallback):
         meter, self.meter = self.meter, None
         if meter is None:
             return
+        trainer_count = self._trainer_count(args, state)
         try:
+            if self._run.counted == 0 and trainer_count is not None:
+                self._adopt_trainer_count(meter, state, *trainer_count)
             self.record = meter.end(global_step=state.global_step)
         except Exception as error:  # as in any event: logged, and training (here, what follows it) goes on
             self._warn_once(f"on_train_end failed ({type(error).__name__}: {error}): no flops_meter.json is "
@@ -251,7 +258,7 @@ class FlopsMeterCallback(_TrainerCallback):
         finally:
             self._stop_counting()
             meter.close()
-        self._check_counts(state, meter.world_totals)
+        self._check_counts(state, meter.world_totals, trainer_count)
         if getattr(state, "is_world_process_zero", True) and self.record:
             logger.info("flopsmeter: run %s: %s tokens", self.record.get("status"),
                         self.record.get("tokens_processed"))
@@ -398,21 +405,56 @@ class FlopsMeterCallback(_TrainerCallback):
 
     # --- train end checks ------------------------------------------------
 
-    def _check_counts(self, state, world):
+    def _trainer_count(self, args, state):
+        """What the Trainer counted in this run, all ranks: (its
+        num_input_tokens_seen's growth, "tokens" or "positions"), or None
+        when it does not count. With include_num_input_tokens_seen=True or
+        "all" it adds each micro-batch's main input numel (positions, padding
+        included); "non_padding" adds attention_mask's sum (transformers PR
+        https://github.com/huggingface/transformers/pull/40416). Both are
+        gathered over the ranks (accelerator.gather)."""
+        mode = getattr(args, "include_num_input_tokens_seen", False)
+        seen = getattr(state, "num_input_tokens_seen", None)
+        if mode in (False, None, "no") or seen is None or self._run.tokens_seen is None:
+            return None
+        return seen - self._run.tokens_seen, "tokens" if mode == "non_padding" else "positions"
+
+    def _adopt_trainer_count(self, meter, state, figure, counts):
+        """No batch was counted: the Trainer's own count is the run's tokens."""
+        if figure <= 0:
+            return
+        if getattr(state, "is_world_process_zero", True):  # the figure is every rank's
+            meter.add_counts(figure, figure)
+        self._run.tokens_from_trainer = True
+        what = "non-padding tokens" if counts == "tokens" else "positions of the main input, padding included"
+        self._warn_once(f"no batch was counted in this run: its tokens are the Trainer's num_input_tokens_seen, "
+                        f"{figure} ({what}, all ranks), without sequence lengths or micro-batches; the budget "
+                        "guard had nothing to count while it ran")
+
+    def _check_counts(self, state, world, trainer_count):
         """The warnings at train end: no tokens, steps without batches,
-        batches not counted, and the errors logged once that came again."""
+        batches not counted, a disagreement with the Trainer's count, and
+        the errors logged once that came again."""
         run = self._run
         steps = state.global_step - run.first_step
         if steps > 0 and world is not None and world["tokens"] == 0:
             logger.warning("flopsmeter: %d optimizer steps and NO TOKENS COUNTED: flops_meter.json records no "
                            "training compute for this run. Count the batches (metered_trainer, a Trainer that hands "
-                           "its events the train_dataloader, wrap_collator)", steps)
-        elif run.steps_without_batches:
+                           "its events the train_dataloader, wrap_collator) or set "
+                           "include_num_input_tokens_seen=\"non_padding\"", steps)
+        elif run.steps_without_batches and not run.tokens_from_trainer:
             logger.warning("flopsmeter: %d of %d optimizer steps ran without a batch reaching the meter: the record "
                            "misses their tokens", run.steps_without_batches, steps)
         if run.uncounted:
             logger.warning("flopsmeter: %d of %d batches could not be counted: the record misses their tokens",
                            run.uncounted, run.uncounted + run.counted)
+        if run.counted and trainer_count is not None and world is not None:
+            figure, counts = trainer_count
+            if world.get(counts) != figure:
+                logger.warning("flopsmeter: the meter counted %s %s in this run, the Trainer's "
+                               "num_input_tokens_seen grew by %d; the record keeps the meter's count of the batches "
+                               "the model received (docs/python.md, section 3, says when they differ)",
+                               world.get(counts), counts, figure)
         for message, times in self._warnings.items():
             if times > 1:
                 logger.warning("flopsmeter: %s (%d times in this run)", message, times)

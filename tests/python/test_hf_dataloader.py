@@ -28,6 +28,18 @@ LIBRARY_ENVIRONMENT = ("FLOPS_METER_OUT", "PRETRAIN_FLOPS", "FLOPS_METER_NVML", 
                        "TRAINING_JOB_NAME", "RANK", "WORLD_SIZE", "LOCAL_RANK")
 
 
+class OwnLoopTrainer(Trainer):
+    """A trainer whose training loop is its own module's copy (as Unsloth
+    compiles one): it finds skip_first_batches among that module's globals,
+    not transformers.trainer's."""
+
+    own_module = types.ModuleType("own_training_loop")
+    own_module.skip_first_batches = skip_first_batches
+
+    def loop_module(self):
+        return self.own_module
+
+
 class LoaderClasses(hf._TrainerCallback):
     """What the Trainer's train_dataloader says its class is, at each step's end."""
 
@@ -187,6 +199,38 @@ class DataLoaderTest(unittest.TestCase):
         # The loader the Trainer made and the one it skipped with are their own classes again.
         self.assertIs(trainer.loop_module().skip_first_batches, skip_first_batches)
         self.assertIs(type(trainer.callback_handler.train_dataloader), DataLoaderShard)
+
+    def test_a_resume_the_callback_cannot_see_is_warned_about(self):
+        batches = tiny_llama.padded_batches(8)
+        self.trainer(hf.FlopsMeterCallback(), batches, max_steps=3).train()
+        checkpoint = os.path.join(self.output_dir, "checkpoint-2")
+        callback = hf.FlopsMeterCallback()
+        trainer = self.trainer(callback, batches, OwnLoopTrainer, resume_from_checkpoint=checkpoint,
+                               num_train_epochs=2.0, include_num_input_tokens_seen="non_padding")
+        with self.assertLogs("flopsmeter", "WARNING") as logged:
+            trainer.train(resume_from_checkpoint=checkpoint)
+        # The resumed epoch's 6 batches went uncounted; the next epoch's 8 counted.
+        self.assertIn("optimizer step 3 ran without a batch reaching the meter", logged.output[0])
+        self.assertTrue(any("6 of 14 optimizer steps ran without a batch" in line for line in logged.output),
+                        logged.output)
+        self.assertTrue(any(f"the meter counted {tokens_of(batches)} tokens in this run, the Trainer's "
+                            f"num_input_tokens_seen grew by {tokens_of(trainer.trained)}" in line
+                            for line in logged.output), logged.output)
+
+    def test_num_input_tokens_seen_gives_the_tokens_when_no_batch_is_seen(self):
+        batches = tiny_llama.padded_batches(6)
+        for mode, expected in (("non_padding", tokens_of(batches)), ("all", 6 * 4 * 16)):
+            with self.subTest(mode=mode):
+                callback = hf.FlopsMeterCallback()
+                # A Trainer whose events carry no train_dataloader.
+                trainer = self.trainer(callback, batches, output_dir=os.path.join(self.directory, mode),
+                                       include_num_input_tokens_seen=mode,
+                                       trainer_options={"hands_over_dataloader": False})
+                with self.assertLogs("flopsmeter", "WARNING") as logged:
+                    trainer.train()
+                self.assertTrue(any(f"its tokens are the Trainer's num_input_tokens_seen, {expected}" in line
+                                    for line in logged.output), logged.output)
+                self.assertEqual(int(callback.record["tokens"]["spent"]["tokens"]), expected)
 
     def test_steps_without_counted_tokens_warn_loudly(self):
         callback = hf.FlopsMeterCallback()
