@@ -158,6 +158,10 @@ class Meter:
         self._device_ones = None  # scatter_add_'s source for the histogram, grown as needed
         self._warned_pad_without_eos = False
         self.stopped_by_budget = False
+        # After end(): this segment's {"tokens", "positions", "micro_batches"}
+        # over all ranks, as the library was given them; None before, and
+        # after a failed or interrupted end of a multi-rank job (no collectives).
+        self.world_totals = None
         # The last full state the library gave (see step()); None before one.
         self.last_state = None
         # Without a budget: when step() next tells the library, and the last
@@ -254,6 +258,18 @@ class Meter:
         # Each row is one sequence of the padded length.
         pending.sequences[length] += rows
 
+    def add_counts(self, tokens, positions, micro_batches=0):
+        """Adds counts taken without the batches, e.g. a trainer's own token
+        count: `tokens` non-padding tokens in `positions` executed positions
+        over `micro_batches` forward passes (0: not known). They bring no
+        sequence lengths, so the record's detailed count cannot cover them.
+        They reach the library at the next step() or sync point."""
+        self._live_handle()
+        pending = self._pending
+        pending.tokens += tokens
+        pending.positions += positions
+        pending.micro_batches += micro_batches
+
     def _token_mask_from_ids(self, input_ids, pad_token_id, eos_token_id):
         """Without attention_mask: a tensor whose non-zero entries are the tokens, or None for "all positions"."""
         if input_ids is None or pad_token_id is None:
@@ -337,10 +353,11 @@ class Meter:
     def _hand_over(self, handle):
         """Hands the counts pending on the host to the library, one call per kind."""
         pending = self._pending
-        if not (pending.micro_batches or pending.device_micro_batches):
+        host = pending.micro_batches or pending.positions  # add_counts may know no micro-batches
+        if not (host or pending.device_micro_batches):
             return
         lib = self._lib
-        if pending.micro_batches:
+        if host:
             lib.fm_meter_add(handle, pending.tokens, pending.positions, pending.micro_batches)
         if pending.device_micro_batches:
             lib.fm_meter_add_positions(handle, pending.device_positions, pending.device_micro_batches)
@@ -488,10 +505,16 @@ class Meter:
         self._untold_step = None
         if status is None:
             status = "stopped_by_budget" if self.stopped_by_budget else "completed"
+        totals = self._totals
         if world is None and self._host_group.active and status in ("completed", "stopped_by_budget"):
-            totals = self._totals
             world = self._host_group.sum_totals(totals.tokens, totals.positions, totals.micro_batches,
                                                 totals.sequences)
+        if world is not None:
+            self.world_totals = {key: int(world[key]) for key in ("tokens", "positions", "micro_batches")
+                                 if key in world}
+        elif not self._host_group.active:
+            self.world_totals = {"tokens": totals.tokens, "positions": totals.positions,
+                                 "micro_batches": totals.micro_batches}
         end = {"status": status}
         if global_step is not None:
             end["global_step"] = global_step

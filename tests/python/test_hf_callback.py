@@ -1,7 +1,6 @@
-"""flopsmeter.hf over the real libflopsmeter, driven through the Trainer's
-callback protocol by hand (transformers is not needed): the events, in the
-Trainer's order, with args / state / control objects carrying the attributes
-the Trainer's own have.
+"""flopsmeter.hf over the real libflopsmeter, driven by the Trainer's loop
+as emulated_trainer follows it (transformers is not needed): the events, in
+the Trainer's order and with its arguments, over real DataLoaders.
 
 Run: FLOPSMETER_LIBRARY=BUILD/libflopsmeter.so PYTHONPATH=python:tests/python \
      python3 -m unittest test_hf_callback
@@ -21,6 +20,7 @@ import torch.nn as nn
 
 import flopsmeter
 import tiny_llama
+from emulated_trainer import FlowCallback, Reporter, Trainer, rows_of, tokens_of, training_arguments
 from flopsmeter import _native, hf
 from flopsmeter.model_info import count_parameters, method_options
 
@@ -28,82 +28,6 @@ TOKENIZER = types.SimpleNamespace(pad_token_id=tiny_llama.PAD_ID, eos_token_id=t
 # The variables the library reads; cleared so the tests see only their own.
 LIBRARY_ENVIRONMENT = ("FLOPS_METER_OUT", "PRETRAIN_FLOPS", "FLOPS_METER_NVML", "FLOPS_METER_RUN_DIR",
                        "TRAINING_JOB_NAME", "RANK", "WORLD_SIZE", "LOCAL_RANK")
-
-
-def training_arguments(output_dir, **overrides):
-    """What FlopsMeterCallback reads of transformers.TrainingArguments."""
-    values = dict(num_train_epochs=3.0, max_steps=-1, gradient_checkpointing=False,
-                  run_name=output_dir, resume_from_checkpoint=None, logging_steps=2, save_steps=2)
-    values.update(overrides)
-    return types.SimpleNamespace(output_dir=output_dir, **values)
-
-
-class FlowCallback(hf._FlowCallback):
-    """DefaultFlowCallback's decisions at each step's end: log / save every N
-    steps, stop at the last step."""
-
-    def on_step_end(self, args, state, control, **kwargs):
-        control.should_log = state.global_step % args.logging_steps == 0
-        control.should_save = state.global_step % args.save_steps == 0
-        if state.global_step >= state.max_steps:
-            control.should_training_stop = True
-
-
-class Reporter(hf._TrainerCallback):
-    """A reporting integration (TensorBoardCallback): writes what the logs
-    hold when its on_log runs."""
-
-    def __init__(self):
-        self.written = []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        self.written.append(dict(logs))
-
-
-class Trainer:
-    """The Trainer's inner loop as the callbacks see it. Its callbacks are in
-    the Trainer's order, default_callbacks + the user's: the flow callback,
-    the reporting integrations, then `callback`. Each event goes to each in
-    turn with the same arguments; log() hands them one logs dict."""
-
-    def __init__(self, callback, model, args, global_step=0, reporting=()):
-        self.callback, self.model, self.args = callback, model, args
-        self.callback_handler = types.SimpleNamespace(callbacks=[FlowCallback(), *reporting, callback])
-        self.state = types.SimpleNamespace(global_step=global_step, max_steps=0, is_world_process_zero=True)
-        self.control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=False)
-        self.logs = []
-        self.optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-
-    def event(self, name, **kwargs):
-        for callback in self.callback_handler.callbacks:
-            getattr(callback, name)(self.args, self.state, self.control, **kwargs)
-
-    def log(self, logs):
-        self.event("on_log", logs=logs)
-
-    def train(self, batches, micro_batches_per_step=1, end=True):
-        state, control = self.state, self.control
-        self.event("on_train_begin", model=self.model, processing_class=TOKENIZER)
-        state.max_steps = state.global_step + -(-len(batches) // micro_batches_per_step)
-        for start in range(0, len(batches), micro_batches_per_step):
-            for batch in batches[start:start + micro_batches_per_step]:
-                self.callback.observe_batch(batch)
-                self.model(**batch).backward()
-            self.optimizer.step()
-            self.optimizer.zero_grad()
-            state.global_step += 1
-            self.event("on_step_end")
-            if control.should_log:
-                logs = {"loss": 1.0}
-                self.log(logs)
-                self.logs.append(logs)
-            if control.should_save:
-                self.event("on_save")
-                control.should_save = False
-            if control.should_training_stop:
-                break
-        if end:
-            self.event("on_train_end")
 
 
 def read_record(path):
@@ -123,16 +47,20 @@ class CallbackTest(unittest.TestCase):
             os.environ.pop(name, None)
 
     def train(self, callback, model=None, batches=None, **argument_overrides):
+        """One epoch of `batches` (default 8), two micro-batches a step, with the callback alone."""
         torch.manual_seed(0)
-        trainer = Trainer(callback, model or tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
-                          training_arguments(**{"output_dir": self.output_dir, **argument_overrides}))
-        trainer.train(tiny_llama.padded_batches(8) if batches is None else batches, micro_batches_per_step=2)
+        args = training_arguments(**{"output_dir": self.output_dir, "gradient_accumulation_steps": 2,
+                                     **argument_overrides})
+        trainer = Trainer(model or tiny_llama.lora_wrap(tiny_llama.TinyLlama()), args,
+                          rows_of(tiny_llama.padded_batches(8) if batches is None else batches),
+                          callbacks=[callback], processing_class=TOKENIZER)
+        trainer.train()
         return trainer
 
     def test_lora_run_is_recorded_with_counts_after_the_peft_wrap(self):
         callback = hf.FlopsMeterCallback()
         batches = tiny_llama.padded_batches(8)
-        self.train(callback, batches=batches)
+        self.train(callback, batches=batches, num_train_epochs=2.0)
         record = read_record(os.path.join(self.output_dir, "flops_meter.json"))
         self.assertEqual(callback.record["run_id"], record["run_id"])
         self.assertEqual(record["status"], "completed")
@@ -141,9 +69,8 @@ class CallbackTest(unittest.TestCase):
         self.assertEqual(record["model"]["method"], "lora")
         self.assertEqual(record["model"]["attention"], "sdpa")
         self.assertEqual(record["model_name"], "tiny-llama")
-        self.assertEqual(record["num_epochs"], 3)
-        self.assertEqual(int(record["exact"]["tokens_processed"]),
-                         sum(int(b["attention_mask"].sum()) for b in batches))
+        self.assertEqual(record["num_epochs"], 2)
+        self.assertEqual(int(record["exact"]["tokens_processed"]), 2 * tokens_of(batches))
         # The library planned LoRA on the saved config.json and got the same counts.
         self.assertFalse([n for n in record["warnings"] + record["notes"] if "planning" in n], record["warnings"])
         self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run", "model_config.json")))
@@ -242,37 +169,39 @@ class CallbackTest(unittest.TestCase):
 
     def test_logs_carry_the_flops_metrics(self):
         trainer = self.train(hf.FlopsMeterCallback(budget_fraction=0.5))
-        self.assertEqual(len(trainer.logs), 2)
-        for logs in trainer.logs:
+        step_logs = [logs for logs in trainer.logged if "loss" in logs]
+        self.assertEqual(len(step_logs), 2)
+        for logs in step_logs:
             self.assertGreater(logs["flops/compute"], 0)
             self.assertGreater(logs["flops/threshold_fraction"], 0)
             self.assertAlmostEqual(logs["flops/budget_fraction"], 2 * logs["flops/threshold_fraction"])
-        self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
+        self.assertLess(step_logs[0]["flops/compute"], step_logs[1]["flops/compute"])
 
     def test_reporting_integrations_see_the_flops_metrics(self):
         def trainer(trainer_class, name, reporter):
-            model = tiny_llama.lora_wrap(tiny_llama.TinyLlama())
-            return trainer_class(hf.FlopsMeterCallback(budget_fraction=0.5), model,
-                                 training_arguments(os.path.join(self.directory.name, name)), reporting=[reporter])
+            args = training_arguments(os.path.join(self.directory.name, name), gradient_accumulation_steps=2)
+            return trainer_class(tiny_llama.lora_wrap(tiny_llama.TinyLlama()), args,
+                                 rows_of(tiny_llama.padded_batches(8)), reporting=[reporter],
+                                 callbacks=[hf.FlopsMeterCallback(budget_fraction=0.5)], processing_class=TOKENIZER)
 
         # Left where the Trainer puts a user's callback, after the integrations: too late.
         late = Reporter()
-        trainer(Trainer, "late", late).train(tiny_llama.padded_batches(8), micro_batches_per_step=2)
-        self.assertEqual(len(late.written), 2)
+        trainer(Trainer, "late", late).train()
+        self.assertEqual(len(late.written), 3)  # steps 2 and 4, and the train metrics
         self.assertFalse([logs for logs in late.written if "flops/compute" in logs])
 
         placed = Reporter()
         plain = trainer(Trainer, "placed", placed)
-        self.assertIs(hf.put_before_reporting(plain), plain.callback)
+        self.assertIs(hf.put_before_reporting(plain), plain.callback_handler.callbacks[1])
         metered_reporter = Reporter()
         metered = trainer(hf.metered_trainer(Trainer), "metered", metered_reporter)
         for reporter, placed_trainer in ((placed, plain), (metered_reporter, metered)):
             # After the flow callback, whose step-end decisions the meter's reads.
             self.assertEqual([type(c) for c in placed_trainer.callback_handler.callbacks],
                              [FlowCallback, hf.FlopsMeterCallback, Reporter])
-            placed_trainer.train(tiny_llama.padded_batches(8), micro_batches_per_step=2)
-            self.assertEqual(reporter.written, placed_trainer.logs)
-            self.assertEqual(len(reporter.written), 2)
+            placed_trainer.train()
+            self.assertEqual(reporter.written, placed_trainer.logged)
+            self.assertEqual(len(reporter.written), 3)
             for logs in reporter.written:
                 self.assertGreater(logs["flops/compute"], 0)
                 self.assertGreater(logs["flops/budget_fraction"], 0)
@@ -285,24 +214,39 @@ class CallbackTest(unittest.TestCase):
         # Step 1 learns there is no budget; 2 and 4 log; 5 is the last. Saving (3) needs no figures.
         self.assertEqual([c.args[1] for c in spy.call_args_list if c.args[2] is not None], [1, 2, 4, 5])
         self.assertEqual(spy.call_count, 5)
-        self.assertEqual(len(trainer.logs), 2)
-        self.assertLess(trainer.logs[0]["flops/compute"], trainer.logs[1]["flops/compute"])
+        step_logs = [logs for logs in trainer.logged if "loss" in logs]
+        self.assertEqual(len(step_logs), 2)
+        self.assertLess(step_logs[0]["flops/compute"], step_logs[1]["flops/compute"])
         self.assertEqual(callback.record["status"], "completed")
 
     def test_resumed_training_continues_the_run(self):
+        class ProcessKilled(Exception):
+            pass
+
+        class KillAtTrainEnd(hf._TrainerCallback):  # before the meter's: its on_train_end never runs
+            def on_train_end(self, args, state, control, **kwargs):
+                raise ProcessKilled
+
         batches = tiny_llama.padded_batches(8)
-        first = Trainer(hf.FlopsMeterCallback(), tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
-                        training_arguments(self.output_dir))
-        first.train(batches, end=False)  # saves at steps 2, 4, 6, 8; no train end
-        first.callback.meter.close()
-        # Restarted from checkpoint-4: the Trainer restores global_step before on_train_begin.
-        resumed = Trainer(hf.FlopsMeterCallback(), tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
-                          training_arguments(self.output_dir, resume_from_checkpoint="checkpoint-4"), global_step=4)
-        resumed.train(batches[4:])
-        record = resumed.callback.record
-        tokens = [int(b["attention_mask"].sum()) for b in batches]
-        self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), sum(tokens))
-        self.assertEqual(int(record["tokens"]["not_in_final_weights"]), sum(tokens[4:]))
+        first_callback = hf.FlopsMeterCallback()
+        first = Trainer(tiny_llama.lora_wrap(tiny_llama.TinyLlama()), training_arguments(self.output_dir),
+                        rows_of(batches), callbacks=[first_callback], reporting=[KillAtTrainEnd()])
+        with self.assertRaises(ProcessKilled):
+            first.train()  # saves at steps 2, 4, 6, 8
+        first_callback.meter.close()
+        # Restarted from checkpoint-4, inside the epoch: the Trainer restores
+        # global_step before on_train_begin and iterates
+        # skip_first_batches(train_dataloader, 4), a new loader.
+        checkpoint = os.path.join(self.output_dir, "checkpoint-4")
+        callback = hf.FlopsMeterCallback()
+        resumed = Trainer(tiny_llama.lora_wrap(tiny_llama.TinyLlama()),
+                          training_arguments(self.output_dir, resume_from_checkpoint=checkpoint), rows_of(batches),
+                          callbacks=[callback])
+        resumed.train(resume_from_checkpoint=checkpoint)
+        self.assertEqual(len(resumed.trained), 4)
+        record = callback.record
+        self.assertEqual(int(record["tokens"]["in_final_weights"]["tokens"]), tokens_of(batches))
+        self.assertEqual(int(record["tokens"]["not_in_final_weights"]), tokens_of(batches[4:]))
         self.assertEqual(len(record["segments"]), 2)
 
     def test_metered_trainer_counts_each_training_step(self):
@@ -344,14 +288,14 @@ class CallbackTest(unittest.TestCase):
         self.assertEqual(int(record["exact"]["tokens_processed"]), sum(int(b["attention_mask"].sum()) for b in batches))
 
     def test_wrapped_collator_counts_batches_in_the_main_process_only(self):
+        # A loop whose events carry no train_dataloader: the wrapped collator counts.
         callback = hf.FlopsMeterCallback()
+        collate = callback.wrap_collator(torch.utils.data.default_collate)
         args = training_arguments(self.output_dir)
         state = types.SimpleNamespace(global_step=0, is_world_process_zero=True)
         control = types.SimpleNamespace(should_training_stop=False, should_save=False, should_log=False)
         callback.on_train_begin(args, state, control, model=tiny_llama.TinyLlama())
-        rows = [b for batch in tiny_llama.padded_batches(2) for b in
-                ({k: v[i] for k, v in batch.items()} for i in range(4))]
-        collate = callback.wrap_collator(torch.utils.data.default_collate)
+        rows = rows_of(tiny_llama.padded_batches(2))
         for _ in torch.utils.data.DataLoader(rows, batch_size=4, collate_fn=collate):
             pass
         with self.assertRaisesRegex(RuntimeError, "cannot reach the meter"):

@@ -186,6 +186,18 @@ class MeterTest(unittest.TestCase):
             self.assertEqual(meter.step(2, figures=True)["compute_flop"], before_sync["compute_flop"])
             self.assertEqual(exact_tokens(meter.end()), mask_tokens(batches))
 
+    def test_counts_taken_without_batches_reach_the_record(self):
+        batch = tiny_llama.padded_batches(1)[0]
+        meter = self.meter()
+        meter.add_batch(**batch)
+        meter.step(1)
+        meter.add_counts(100, 150)  # a trainer's own count, micro-batches unknown
+        meter.step(2, figures=True)
+        spent = meter.end()["tokens"]["spent"]
+        expected = {"tokens": mask_tokens([batch]) + 100, "positions": 4 * 16 + 150, "micro_batches": 1}
+        self.assertEqual({key: int(value) for key, value in spent.items() if key in expected}, expected)
+        self.assertEqual(meter.world_totals, expected)
+
     def test_host_and_device_counting_agree(self):
         """The same batches counted on the host (CPU tensors) and as on a
         device give the same tokens and the same sequence histogram, dense and
