@@ -105,11 +105,14 @@ FM_API fm_status fm_meter_checkpoint(fm_meter* meter, uint64_t global_step, cons
 FM_API fm_status fm_meter_flush(fm_meter* meter, char** error);
 /* Finishes the run: end_json {"status": "completed" | "stopped_by_budget" |
  * "failed" | "interrupted", "global_step": N, "world": {"tokens": N,
- * "positions": N, "micro_batches": N, "sequences": [[length, count], ...]}}
- * (may be NULL: "completed"). Stops the sampler, writes the rank's final
- * journal line and, on rank 0, flops_meter.json atomically. *record_json
- * receives the record (schema "flopsmeter.run/2"; on other ranks a short
- * "flopsmeter.rank_end/1" summary). */
+ * "positions": N, "micro_batches": N, "sequences": [[length, count], ...]},
+ * "notes": ["..."], "token_source": "..."} (may be NULL: "completed"; notes
+ * are the caller's observations, journaled and kept in the record's notes;
+ * token_source says what the token figures were read from). Stops the
+ * sampler, writes the rank's final journal line and, on rank 0,
+ * flops_meter.json atomically. *record_json receives the record (schema
+ * "flopsmeter.run/3"; on other ranks a short "flopsmeter.rank_end/1"
+ * summary). */
 FM_API fm_status fm_meter_end(fm_meter* meter, const char* end_json, char** record_json, char** error);
 /* Frees the handle. Without fm_meter_end the run stays open: its journal is
  * what a crash leaves, and `flopsmeter report --run DIR` finalises it. */

@@ -108,6 +108,7 @@ class _RunCounts:
         self.tokens_seen = getattr(state, "num_input_tokens_seen", None)  # the Trainer's count at train begin
         self.counted = 0  # batches counted
         self.tokens_from_trainer = False  # no batch counted: num_input_tokens_seen gave the tokens
+        self.end_notes = []  # observations for the record's notes, passed to the meter's end
         self.uncounted = 0  # batches whose counting failed
         self.since_step = 0  # batches that reached the counting place since the last optimizer step
         self.steps_without_batches = 0
@@ -251,7 +252,7 @@ class FlopsMeterCallback(_TrainerCallback):
         try:
             if self._run.counted == 0 and trainer_count is not None:
                 self._adopt_trainer_count(meter, state, *trainer_count)
-            self.record = meter.end(global_step=state.global_step)
+            self.record = meter.end(global_step=state.global_step, notes=self._run.end_notes)
         except Exception as error:  # as in any event: logged, and training (here, what follows it) goes on
             self._warn_once(f"on_train_end failed ({type(error).__name__}: {error}): no flops_meter.json is "
                             "written; the run's journal keeps it, as after a crash (flopsmeter.report finalises it)")
@@ -427,9 +428,11 @@ class FlopsMeterCallback(_TrainerCallback):
             meter.add_counts(figure, figure)
         self._run.tokens_from_trainer = True
         what = "non-padding tokens" if counts == "tokens" else "positions of the main input, padding included"
-        self._warn_once(f"no batch was counted in this run: its tokens are the Trainer's num_input_tokens_seen, "
-                        f"{figure} ({what}, all ranks), without sequence lengths or micro-batches; the budget "
-                        "guard had nothing to count while it ran")
+        note = (f"no batch was counted in this run: its tokens are the Trainer's num_input_tokens_seen, "
+                f"{figure} ({what}, all ranks), without sequence lengths or micro-batches; the budget "
+                "guard had nothing to count while it ran")
+        self._warn_once(note)
+        self._run.end_notes.append(note)
 
     def _check_counts(self, state, world, trainer_count):
         """The warnings at train end: no tokens, steps without batches,

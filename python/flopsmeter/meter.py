@@ -488,7 +488,7 @@ class Meter:
         self._tell_step(handle)
         _native.call("fm_meter_flush", handle)
 
-    def end(self, status=None, global_step=None, world=None):
+    def end(self, status=None, global_step=None, world=None, notes=None):
         """Ends this process's segment and returns the record (dict); rank 0
         also writes flops_meter.json. Frees the meter.
 
@@ -497,7 +497,9 @@ class Meter:
         (see fm_meter_end); by default, when a process group has several ranks
         and the run ends normally, every rank sums its totals in two host-side
         all-reduces. A failed or interrupted end skips them, because the other
-        ranks may still be training and would never join.
+        ranks may still be training and would never join. notes: the
+        caller's observations (strings), journaled and kept in the record's
+        notes.
         """
         self.sync()
         if global_step is None:
@@ -520,6 +522,8 @@ class Meter:
             end["global_step"] = global_step
         if world is not None:
             end["world"] = world
+        if notes:
+            end["notes"] = [str(note) for note in notes]
         try:
             record = _native.call("fm_meter_end", self._live_handle(), _native.encode_json(end), returns_text=True)
         finally:

@@ -86,9 +86,16 @@ Result<flopsmeter::EndOptions> end_options(const char* json) {
           end.world_sequences[pair[0].get<uint64_t>()] += pair[1].get<uint64_t>();
         }
       }
+    } else if (key == "notes" && value.is_array()) {
+      for (const auto& note : value) {
+        if (!note.is_string()) return Status::InvalidArgument("end options: notes: expected strings");
+        end.notes.push_back(note.get<std::string>());
+      }
+    } else if (key == "token_source" && value.is_string()) {
+      end.token_source = value.get<std::string>();
     } else {
-      return Status::InvalidArgument("end options: unknown or mistyped key '" + key +
-                                     "' (status, global_step, world)");
+      return Status::InvalidArgument("end options: unknown or mistyped key '" + flopsmeter::printable(key) +
+                                     "' (status, global_step, world, notes, token_source)");
     }
   }
   return end;

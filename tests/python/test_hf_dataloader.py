@@ -231,6 +231,9 @@ class DataLoaderTest(unittest.TestCase):
                 self.assertTrue(any(f"its tokens are the Trainer's num_input_tokens_seen, {expected}" in line
                                     for line in logged.output), logged.output)
                 self.assertEqual(int(callback.record["tokens"]["spent"]["tokens"]), expected)
+                # The record says where its tokens came from.
+                self.assertTrue(any("num_input_tokens_seen" in note for note in callback.record["notes"]),
+                                callback.record["notes"])
 
     def test_steps_without_counted_tokens_warn_loudly(self):
         callback = hf.FlopsMeterCallback()
@@ -239,6 +242,11 @@ class DataLoaderTest(unittest.TestCase):
             trainer.train()
         self.assertIn("4 optimizer steps and NO TOKENS COUNTED", logged.output[-1])
         self.assertEqual(int(callback.record["tokens"]["spent"]["tokens"]), 0)
+        # ... and the record never reads "below": its compute is undetermined.
+        self.assertFalse(callback.record["verdict"]["determined"])
+        self.assertIn("4 optimizer steps ran but no tokens were counted", callback.record["verdict"]["undetermined_reason"])
+        self.assertIsNone(callback.record["exceeds_30pct"])
+        self.assertIsNone(callback.record["compliance"]["flop"])
 
     def test_meter_errors_do_not_stop_training(self):
         class CloseTheMeter(hf._TrainerCallback):  # an invalid state: the meter ended under the callback
