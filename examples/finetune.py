@@ -165,9 +165,13 @@ def main(argv):
     # What a user writes: the counts and method from the model as it trains,
     # its config saved for the detailed formula, the run's budget.
     options = flopsmeter.model_options(model, config_dir=os.path.join(args.output, "model"))
+    # The step's bounds (rows of at most max_length, micro_batch_size rows,
+    # grad_accum micro-batches) make the budget a guarantee, not a prediction.
     meter = flopsmeter.Meter(args.run, options, budget=args.budget, resume=args.resume or None,
                              resume_step=start if args.resume else None, dataset=[args.data],
-                             command=[sys.executable, *sys.argv], journal_interval=1)
+                             command=[sys.executable, *sys.argv], journal_interval=1,
+                             max_length=args.max_length, micro_batch_size=args.micro_batch_size,
+                             grad_accum=args.grad_accum)
     total, trainable = options["n-total"], options["n-trainable"]
     print(f"model {total:,} parameters ({trainable:,} trainable); {len(samples):,} samples, "
           f"{skipped} lines skipped as not JSON")

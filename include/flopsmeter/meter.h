@@ -84,10 +84,20 @@ struct MeterOptions {
   // modification threshold that applies to this base. At most one.
   std::optional<Flop> budget_flop;         // [budget]
   std::optional<double> budget_fraction;   // [budget-fraction] in (0, 1]
-  // Steps of average size the guard looks ahead: 1 stops before the step
-  // that would cross. A distributed integration that agrees on stopping only
-  // at logging steps passes its logging interval.
+  // Steps the guard looks ahead: 1 stops before the step that would cross.
+  // A distributed integration that agrees on stopping only at logging steps
+  // passes its logging interval.
   uint64_t budget_lookahead_steps = 1;     // [budget-lookahead]
+  // What bounds one optimizer step of this rank: a micro-batch holds at most
+  // micro_batch_size rows of at most max_length positions (or as many
+  // positions in shorter sequences), and a step runs grad_accum of them.
+  // With all three the guard looks ahead by the costliest step they allow,
+  // and a run it stops never exceeds its budget; without them it looks ahead
+  // by the costliest step so far, a prediction that a step costlier than
+  // every one before it can overrun (the record then says by how much).
+  std::optional<uint64_t> max_length;        // [max-length]
+  std::optional<uint64_t> micro_batch_size;  // [micro-batch-size]
+  std::optional<uint64_t> grad_accum;        // [grad-accum]
 
   // Distributed.
   uint32_t rank = 0;        // [rank] (RANK)

@@ -521,6 +521,17 @@ class FlopsMeterCallback(_TrainerCallback):
             # The Trainer makes output_dir only when it saves; the record is written at the end.
             os.makedirs(args.output_dir, exist_ok=True)
             options["out"] = os.path.join(args.output_dir, "flops_meter.json")
+        # What bounds one optimizer step: with all three the budget guard
+        # looks ahead by the costliest step they allow, so a run it stops
+        # never exceeds its budget. TRL's SFTConfig names the truncation
+        # length max_length (max_seq_length until its removal in TRL 0.20:
+        # https://github.com/huggingface/trl/pull/3912); the plain Trainer has
+        # none, and the guard then predicts from the costliest step so far.
+        max_length = getattr(args, "max_length", None) or getattr(args, "max_seq_length", None)
+        if isinstance(max_length, int) and max_length > 0:
+            options["max-length"] = max_length
+            options["micro-batch-size"] = max(int(getattr(args, "per_device_train_batch_size", 1) or 1), 1)
+            options["grad-accum"] = max(int(getattr(args, "gradient_accumulation_steps", 1) or 1), 1)
         if state.global_step > 0:
             options["resume-step"] = state.global_step
         if state.global_step > 0 or getattr(args, "resume_from_checkpoint", None):

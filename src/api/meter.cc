@@ -162,9 +162,9 @@ class MeterImpl final : public Meter {
     const std::string journal_path = join_path(options_.run_dir, journal_file_name(options_.rank));
     nlohmann::json resumed_from;
     if (!existing.lines.empty()) {
-      run_id_ = existing.lines.front().value("run_id", std::string());
+      FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));  // checks every line's fields
+      run_id_ = existing.lines.front()["run_id"].get<std::string>();
       FM_RETURN_IF_ERROR(check_same_run(journal_path, run_id_, options_.run_id));
-      FM_RETURN_IF_ERROR(find_resume_point(existing, journal_path, resumed_from));
       // What a resume sees wrong is said in the journal, so that it outlives
       // the lines it is about (a later report cannot see a dropped line).
       for (std::string& problem : journal_integrity_problems(options_.run_dir, options_.rank, existing, options_.output)) {
@@ -173,6 +173,7 @@ class MeterImpl final : public Meter {
     } else {
       FM_ASSIGN_OR_RETURN(run_id_, shared_run_id(options_.run_dir, options_.run_id));
     }
+    FM_ASSIGN_OR_RETURN(step_bound_, declared_step_bound());
     journal_ = std::move(journal);
     FM_RETURN_IF_ERROR(journal_.ContinueAfter(existing));
 
@@ -289,18 +290,27 @@ class MeterImpl final : public Meter {
         record_event("budget_warning", w);
       }
       // Stop before the step that would cross: the lookahead's steps, each
-      // as costly as the costliest so far.
+      // as costly as the costliest the declared shapes allow, or as the
+      // costliest so far.
+      if (step_bound_ && largest_step_ > *step_bound_ && !bound_broken_recorded_) {
+        bound_broken_recorded_ = true;
+        record_event("budget_bound_exceeded",
+                     "budget: a step cost " + sci(largest_step_, 3) + " FLOP, more than the " + sci(*step_bound_, 3) +
+                         " FLOP the declared max-length, micro-batch-size and grad-accum allow: the guard now looks "
+                         "ahead by the costliest step so far, a prediction");
+      }
+      const Flop step_ahead = std::max(step_bound_.value_or(0), largest_step_);
       Flop ahead = 0, after = 0;
-      const bool fits = checked_mul(largest_step_, options_.budget_lookahead_steps, &ahead) &&
+      const bool fits = checked_mul(step_ahead, options_.budget_lookahead_steps, &ahead) &&
                         checked_add(s.compute_flop, ahead, &after);
       if ((!fits || after > *budget_) && !stop_announced_) {
         stop_announced_ = true;
         s.stop = true;
         record_event("budget_stop", "budget: stop requested after step " + std::to_string(global_step) + " (" +
                                         sci(s.compute_flop, 3) + " FLOP spent; " +
-                                        std::to_string(options_.budget_lookahead_steps) + " more step(s) as costly "
-                                        "as the costliest so far (" + sci(largest_step_, 3) +
-                                        " FLOP) would take it past " + sci(*budget_, 3) + ")");
+                                        std::to_string(options_.budget_lookahead_steps) + " more step(s) of " +
+                                        sci(step_ahead, 3) + " FLOP, " + guard_basis() + ", would take it past " +
+                                        sci(*budget_, 3) + ")");
       } else {
         s.stop = stop_announced_;
       }
@@ -319,6 +329,12 @@ class MeterImpl final : public Meter {
   }
 
   const std::string& run_id() const override { return run_id_; }
+
+  // How the guard bounds the next step, in words.
+  std::string guard_basis() const {
+    if (step_bound_ && *step_bound_ >= largest_step_) return "the costliest step the declared shapes allow";
+    return "the costliest step so far";
+  }
 
   Status checkpoint(uint64_t global_step, std::string_view path) override {
     last_step_.store(global_step, std::memory_order_relaxed);
@@ -422,6 +438,22 @@ class MeterImpl final : public Meter {
     }
     FM_ASSIGN_OR_RETURN(segment_start_compute_, scaled_to_world(prior_.tokens, prior_.sequences));
     return Status();
+  }
+
+  // The costliest step the declared shapes allow, for the world: grad_accum
+  // micro-batches, each of micro_batch_size rows of max_length positions.
+  // Any micro-batch of at most that many positions costs no more, since a
+  // sequence's cost per position grows with its length.
+  Result<std::optional<Flop>> declared_step_bound() {
+    if (!options_.max_length || !options_.micro_batch_size || !options_.grad_accum) return std::optional<Flop>();
+    const uint64_t length = *options_.max_length, rows = *options_.micro_batch_size;
+    Flop tokens = 0, step = 0;
+    if (!checked_mul(length, rows, &tokens)) return Status::Overflow("max-length x micro-batch-size exceeds 128 bits");
+    FM_ASSIGN_OR_RETURN(const Flop micro_batch, counter_.figure(tokens, {{length, rows}}, 1));
+    if (!checked_mul(micro_batch, *options_.grad_accum, &step) || !checked_mul(step, world_scale_, &step)) {
+      return Status::Overflow("the declared step bound exceeds 128 bits");
+    }
+    return std::optional<Flop>(step);
   }
 
   // The job resumed from weights at `step` that no checkpoint line records
@@ -650,7 +682,9 @@ class MeterImpl final : public Meter {
   uint64_t previous_step_ = 0;          // the step of the last step() call
   Flop previous_figure_ = 0;            // the running figure then
   Flop largest_step_ = 0;               // the costliest step of this segment, FLOP per step
+  std::optional<Flop> step_bound_;      // the costliest step the declared shapes allow
   bool overshoot_recorded_ = false;
+  bool bound_broken_recorded_ = false;
   JournalCounts prior_;  // what earlier segments of this rank spent; set before the background thread starts
   Flop segment_start_compute_ = 0;
   size_t warned_ = 0;

@@ -93,9 +93,10 @@ const std::vector<std::string>& meter_option_names() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v = {
         "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
-        "end-wait", "epochs", "freeze-layers", "instance-type", "job-name", "job-pids", "journal-interval",
+        "end-wait", "epochs", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
-        "lora-target-regex", "lora-targets", "method", "model", "model-name", "model-package-group", "n-total",
+        "lora-target-regex", "lora-targets", "max-length", "method", "micro-batch-size", "model", "model-name",
+        "model-package-group", "n-total",
         "n-trainable", "node", "nvml-library", "out", "peak-flops", "pretrain-flops", "prior-modifications", "rank",
         "recipe", "recipe-details", "resume-step", "run", "run-id", "sample-hz", "spectrum-file", "spectrum-fraction",
         "spectrum-patterns",
@@ -165,6 +166,13 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
   if (o.has("budget-lookahead")) {
     FM_ASSIGN_OR_RETURN(m.budget_lookahead_steps, option_uint(o, "budget-lookahead"));
     if (m.budget_lookahead_steps == 0) return Status::InvalidArgument("--budget-lookahead must be at least 1");
+  }
+  for (const auto& [name, field] : {std::pair{"max-length", &m.max_length},
+                                     std::pair{"micro-batch-size", &m.micro_batch_size},
+                                     std::pair{"grad-accum", &m.grad_accum}}) {
+    if (!o.has(name)) continue;
+    FM_ASSIGN_OR_RETURN(*field, option_uint(o, name));
+    if (**field == 0) return Status::InvalidArgument(std::string("--") + name + " must be at least 1");
   }
   if (o.has("rank")) {
     FM_ASSIGN_OR_RETURN(m.rank, option_u32(o, "rank"));
@@ -342,6 +350,9 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   if (m.budget_flop) j["budget"] = to_decimal(*m.budget_flop);
   if (m.budget_fraction) j["budget-fraction"] = *m.budget_fraction;
   j["budget-lookahead"] = m.budget_lookahead_steps;
+  if (m.max_length) j["max-length"] = *m.max_length;
+  if (m.micro_batch_size) j["micro-batch-size"] = *m.micro_batch_size;
+  if (m.grad_accum) j["grad-accum"] = *m.grad_accum;
   j["rank"] = m.rank;
   j["world-size"] = m.world_size;
   j["local-rank"] = m.local_rank;

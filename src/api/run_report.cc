@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -373,6 +374,11 @@ nlohmann::json budget_json(const MeterOptions& options, const ModificationThresh
           {"used_fraction", undetermined || budget_flop == 0 ? nlohmann::json()
                                                              : nlohmann::json(to_double(compliance) / to_double(budget_flop))},
           {"stopped_by_budget", t.status == "stopped_by_budget"},
+          {"guard", options.max_length && options.micro_batch_size && options.grad_accum
+                        ? "declared: no step costs more than max-length, micro-batch-size and grad-accum allow, so a "
+                          "run the guard stops stays within its budget"
+                        : "predicted: the guard looked ahead by the costliest step so far; a costlier step can "
+                          "overrun (declare max-length, micro-batch-size and grad-accum for a guarantee)"},
           {"events", t.budget_events}};
 }
 
@@ -715,6 +721,42 @@ Result<RunRecord> report_run(const std::string& run_dir, const ReportOptions& op
   return build_run_record(run_dir, options, nullptr);
 }
 
+namespace {
+
+// Reports the run `shards` (file name -> (source path, contents)) would make
+// in `target`, with the journals `target` already holds, in a directory of
+// its own beside `target`, removed afterwards.
+Status report_staged(const std::string& target, const std::map<std::string, std::pair<std::string, std::string>>& shards,
+                     const ReportOptions& options) {
+  const std::string staging = target + ".merging." + std::to_string(::getpid());
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    return Status::IoError(staging + ": cannot create a staging directory: " + std::strerror(errno));
+  }
+  Status status;
+  if (is_directory(target)) {
+    Result<std::vector<std::string>> names = list_directory(target);
+    for (const std::string& name : names.ok() ? *names : std::vector<std::string>()) {
+      if (!status.ok() || (journal_rank(name) < 0 && name != kModelConfigSnapshot) || shards.count(name)) continue;
+      Result<std::string> text = read_file(join_path(target, name), uint64_t{1} << 30);
+      status = text.ok() ? write_file_atomic(join_path(staging, name), *text) : text.status();
+    }
+    if (!names.ok()) status = names.status();
+  }
+  for (const auto& [name, shard] : shards) {
+    if (status.ok()) status = write_file_atomic(join_path(staging, name), shard.second);
+  }
+  if (status.ok()) {
+    ReportOptions dry = options;
+    dry.write = false;
+    status = build_run_record(staging, dry, nullptr).status();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(staging, ignored);
+  return status.ok() ? status : status.WithContext("merge into " + target + " refused, nothing written");
+}
+
+}  // namespace
+
 Result<RunRecord> merge_runs(const std::vector<std::string>& sources, const std::string& target,
                              const ReportOptions& options) {
   if (sources.empty()) return Status::InvalidArgument("merge: no source run directories given");
@@ -755,6 +797,18 @@ Result<RunRecord> merge_runs(const std::vector<std::string>& sources, const std:
     FM_ASSIGN_OR_RETURN(std::string existing, read_file(dest, uint64_t{1} << 30));
     if (existing != shard.second) return Status::InvalidArgument(dest + " already holds a different journal of this rank");
   }
+  // The model config's copy travels with the shards: the report reads the
+  // model from it, as it was at begin.
+  for (const std::string& dir : sources) {
+    const std::string snapshot = join_path(dir, kModelConfigSnapshot);
+    if (!shards.count(kModelConfigSnapshot) && is_regular_file(snapshot)) {
+      FM_ASSIGN_OR_RETURN(std::string text, read_file(snapshot, uint64_t{64} << 20));
+      shards[kModelConfigSnapshot] = {snapshot, std::move(text)};
+    }
+  }
+  // The merged run must report before anything reaches the target: it is
+  // reported first in a staging directory beside it.
+  FM_RETURN_IF_ERROR(report_staged(target, shards, options));
   if (!is_directory(target)) {
     if (::mkdir(target.c_str(), 0755) != 0) return Status::IoError(target + ": cannot create: " + std::strerror(errno));
   }

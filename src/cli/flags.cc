@@ -130,9 +130,11 @@ const std::vector<FlagDef>& all_flags() {
       {"budget-fraction", "X", "Run", "Stop before compute would exceed X times the EU modification threshold",
        "X in (0, 1], e.g. 0.9: warnings at 50%, 80% and 90% of the budget, then a graceful stop before the step that "
        "would cross it. The record says the run was stopped by the budget."},
-      {"budget-lookahead", "N", "Run", "Stop for the budget N average steps before it would be crossed (default 1)",
-       "The stop comes after the step at which the compute so far plus N steps of the segment's average size would "
-       "pass the budget; raise N when steps vary in size or the job takes several steps to stop."},
+      {"budget-lookahead", "N", "Run", "Stop for the budget N steps before it would be crossed (default 1)",
+       "The stop comes after the step at which the compute so far plus N of the costliest steps would pass the "
+       "budget. With --max-length, --micro-batch-size and --grad-accum the costliest step is the one they allow (a "
+       "guarantee: the run never exceeds the budget); without them it is the costliest step so far (a prediction). "
+       "Raise N when the job takes several steps to stop."},
       {"tokens-from", "FILE", "Run", "watch: read tokens from a trainer_state.json or a token file",
        "A Hugging Face trainer_state.json (its num_input_tokens_seen, written at each checkpoint), or a text file "
        "the job appends to, one cumulative non-padding token count per line. With --resume, the count found there "
@@ -229,7 +231,8 @@ const std::vector<CommandDef>& all_commands() {
         "lora-target-regex", "lora-bias", "lora-modules-to-save", "lora-dropout", "lora-layers", "freeze-layers",
         "freeze-embeddings", "spectrum-file", "spectrum-fraction", "n-total", "n-trainable", "attention",
         "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
-        "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
+        "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "max-length", "micro-batch-size",
+        "grad-accum", "nvml", "nvml-library", "sample-hz",
         "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
         "end-wait", "job-name", "training-id", "recipe", "instance-type", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",

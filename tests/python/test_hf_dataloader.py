@@ -167,6 +167,25 @@ class DataLoaderTest(unittest.TestCase):
         self.assertLessEqual(int(callback.record["compliance"]["exact"]), budget)
         self.assert_counted(callback.record, trainer.trained)
 
+    def test_trls_max_length_makes_the_budget_a_guarantee(self):
+        """With SFTConfig's max_length, per_device_train_batch_size and
+        gradient_accumulation_steps the guard knows the costliest step
+        possible: a run of steps of growing length stops within its budget
+        (with the costliest step so far it would not know the next is longer)."""
+        batches = [tiny_llama.padded_batches(1, rows=4, length=length, seed=length)[0] for length in range(4, 64, 3)]
+        probe = hf.FlopsMeterCallback(run_dir=os.path.join(self.directory, "probe"))
+        self.trainer(probe, batches, output_dir=os.path.join(self.directory, "probe-out")).train()
+        budget = int(probe.record["exact"]["compliance_flop"]) // 2
+        callback = hf.FlopsMeterCallback(budget=budget)
+        trainer = self.trainer(callback, batches, save_steps=100, max_length=64)
+        with self.assertLogs("flopsmeter", "WARNING"):
+            trainer.train()
+        self.assertEqual(callback.record["status"], "stopped_by_budget")
+        self.assertLessEqual(int(callback.record["compliance"]["exact"]), budget)
+        self.assertTrue(callback.record["budget"]["guard"].startswith("declared: "))
+        options = callback.record["provenance"]["options"]
+        self.assertEqual((options["max-length"], options["micro-batch-size"], options["grad-accum"]), (64, 4, 1))
+
     def test_metered_trainer_and_a_wrapped_collator_count_each_batch_once(self):
         batches = tiny_llama.padded_batches(10)
         for metered in (False, True):

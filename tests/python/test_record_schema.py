@@ -280,7 +280,8 @@ class RecordSchemaTest(unittest.TestCase):
                     int(threshold["num"]), int(threshold["den"]))
                 self.assertEqual(int(budget["budget_exact"]), exact_budget.numerator // exact_budget.denominator, what)
             for event in budget["events"]:
-                self.assertIn(event["kind"], ("budget_warning", "budget_stop", "budget_exceeded"), what)
+                self.assertIn(event["kind"], ("budget_warning", "budget_stop", "budget_exceeded",
+                                              "budget_bound_exceeded"), what)
         for event in r["events"]:
             self.assertFalse(event["kind"].startswith("budget_"), what)
         ranks_with_gpus = [g["rank"] for g in r["hardware"]["gpus"]]
