@@ -29,6 +29,10 @@
 //    reads back as the prefix of whole lines before the cut; with any byte
 //    changed it is refused naming the changed line, or, when the change is in
 //    the last line, read back as the lines before it;
+//  - an accepted journal's lines, whatever their fields hold, are parsed into
+//    segments, walked and reported with an error naming the journal or a
+//    record whose text prints; nothing aborts (type-confused fields were
+//    uncaught exceptions before journal_fields);
 //  - accepted options keep the documented invariants and their JSON
 //    (meter_options_json) reads back to the same options.
 #include <fcntl.h>
@@ -48,6 +52,8 @@
 #include "adapters/sha256.h"
 #include "api/journal.h"
 #include "api/meter_options.h"
+#include "api/run_journals.h"
+#include "api/run_report.h"
 #include "core/json_doc.h"
 
 namespace {
@@ -175,6 +181,28 @@ void CheckWriterContinues(const JournalContents& journal) {
   for (size_t i = 0; i < journal.lines.size(); ++i) Check(again->lines[i] == journal.lines[i]);
 }
 
+// What lies behind the hash check: every field of every line type-checked
+// (journal_fields), the segments added up, the resume chain walked, and the
+// whole report built. Each answers with a parse error naming the journal, or
+// reads the run; none may abort.
+void CheckReadBack(const JournalContents& journal) {
+  auto rank = flopsmeter::parse_rank(journal, JournalPath(), 0);
+  if (!rank.ok()) {
+    Check(rank.status().code() == flopsmeter::StatusCode::kParseError);
+    CheckMessage(rank.status(), JournalPath());
+    return;
+  }
+  auto chain = flopsmeter::final_weights_chain(*rank);
+  if (!chain.ok()) CheckMessage(chain.status(), JournalPath());
+  for (const auto& [id, segment] : rank->segments) (void)segment.counts_at(segment.lines.rbegin()->first);
+  auto record = flopsmeter::report_run(journal_directory, {});
+  if (record.ok()) {
+    Check(flopsmeter::run_record_to_text(record->json).ok());
+  } else {
+    for (char c : record.status().message()) Check(static_cast<unsigned char>(c) >= 0x20 && c != 0x7F);
+  }
+}
+
 void FuzzJournalBytes(std::string_view bytes) {
   WriteJournalFile(bytes);
   auto journal = flopsmeter::read_journal(JournalPath());
@@ -184,6 +212,7 @@ void FuzzJournalBytes(std::string_view bytes) {
     return;
   }
   CheckAcceptedJournal(bytes, *journal);
+  CheckReadBack(*journal);
   CheckWriterContinues(*journal);
 }
 
