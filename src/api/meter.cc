@@ -167,7 +167,8 @@ class MeterImpl final : public Meter {
       FM_RETURN_IF_ERROR(check_same_run(journal_path, run_id_, options_.run_id));
       // What a resume sees wrong is said in the journal, so that it outlives
       // the lines it is about (a later report cannot see a dropped line).
-      for (std::string& problem : journal_integrity_problems(options_.run_dir, options_.rank, existing, options_.output)) {
+      const RecordPins pins = read_record_pins(options_.run_dir, options_.output);
+      for (std::string& problem : journal_integrity_problems(options_.rank, existing, pins)) {
         record_event("integrity", std::move(problem));
       }
     } else {

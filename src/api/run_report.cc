@@ -202,6 +202,7 @@ void add_segment(RunTotals& t, const RankJournal& r, const Segment& s,
 Result<RunTotals> add_up(const std::map<uint32_t, RankJournal>& ranks, const std::string& run_dir,
                          const MeterOptions& options, const EndOptions* end) {
   RunTotals t;
+  const RecordPins pins = read_record_pins(run_dir, options.output);
   t.lead = &ranks.begin()->second;
   t.lead_final = &t.lead->segments.rbegin()->second;
   std::map<uint64_t, std::vector<uint32_t>> ranks_by_world_size;
@@ -219,7 +220,7 @@ Result<RunTotals> add_up(const std::map<uint32_t, RankJournal>& ranks, const std
     if (c.torn_tail && c.tail_problem == kUnterminatedLine) {
       t.notes.push_back("rank " + std::to_string(rank) + ": a torn last journal line (a crash while writing it) was dropped");
     }
-    for (std::string& p : journal_integrity_problems(run_dir, rank, c, options.output)) add_unique(t.integrity, p);
+    for (std::string& p : journal_integrity_problems(rank, c, pins)) add_unique(t.integrity, p);
     FM_ASSIGN_OR_RETURN(auto chain, final_weights_chain(r));
     for (const auto& [id, s] : r.segments) {
       if (id != r.segments.rbegin()->first) spent_before_final.add(s.final);
@@ -461,40 +462,51 @@ Result<JournalCounts> journal_spent(const JournalContents& contents, const std::
   return all;
 }
 
-std::vector<std::string> journal_integrity_problems(const std::string& run_dir, uint32_t rank,
-                                                    const JournalContents& contents, const std::string& record_path) {
+RecordPins read_record_pins(const std::string& run_dir, const std::string& record_path) {
+  RecordPins pins;
+  std::vector<std::string> paths = {join_path(run_dir, kRecordFileName)};
+  if (!record_path.empty() && record_path != paths.front()) paths.push_back(record_path);
+  for (const std::string& path : paths) {
+    const std::optional<nlohmann::json> record = existing_record(path);
+    if (!record) continue;
+    RecordPins::Record r;
+    r.path = path;
+    const nlohmann::json& written = record->value("written_at", nlohmann::json());
+    r.written_at = written.is_string() ? written.get<std::string>() : "earlier";
+    const nlohmann::json& provenance = record->value("provenance", nlohmann::json());
+    const nlohmann::json journals = provenance.is_object() ? provenance.value("journals", nlohmann::json()) : nullptr;
+    if (!journals.is_object()) continue;
+    for (const auto& [key, entry] : journals.items()) {
+      const int64_t rank = key.size() <= 9 && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos
+                               ? std::stoll(key)
+                               : -1;
+      const nlohmann::json hash = entry.is_object() ? entry.value("last_sha256", nlohmann::json()) : nullptr;
+      if (rank >= 0 && hash.is_string() && !hash.get<std::string>().empty()) {
+        r.last_sha256[static_cast<uint32_t>(rank)] = hash.get<std::string>();
+      }
+    }
+    pins.records.push_back(std::move(r));
+  }
+  return pins;
+}
+
+std::vector<std::string> journal_integrity_problems(uint32_t rank, const JournalContents& contents,
+                                                    const RecordPins& pins) {
   std::vector<std::string> problems;
   const std::string name = journal_file_name(rank);
   if (contents.torn_tail && contents.tail_problem != kUnterminatedLine) {
     problems.push_back("the last line of " + name + " was dropped: " + contents.tail_problem +
                        "; a crash leaves an unterminated line, so this one was damaged or edited after it was written");
   }
-  std::vector<std::string> records = {join_path(run_dir, kRecordFileName)};
-  if (!record_path.empty() && record_path != records.front()) records.push_back(record_path);
-  for (const std::string& path : records) {
-    const std::optional<nlohmann::json> record = existing_record(path);
-    if (!record) continue;
-    const nlohmann::json* pinned = nullptr;
-    if (record->contains("provenance") && (*record)["provenance"].is_object() &&
-        (*record)["provenance"].contains("journals") && (*record)["provenance"]["journals"].is_object()) {
-      const nlohmann::json& journals = (*record)["provenance"]["journals"];
-      if (journals.contains(std::to_string(rank))) pinned = &journals[std::to_string(rank)];
-    }
-    if (pinned == nullptr || !pinned->is_object() || !pinned->contains("last_sha256") ||
-        !(*pinned)["last_sha256"].is_string() || (*pinned)["last_sha256"] == "") {
-      continue;
-    }
-    const std::string hash = (*pinned)["last_sha256"].get<std::string>();
+  for (const RecordPins::Record& record : pins.records) {
+    const auto pinned = record.last_sha256.find(rank);
+    if (pinned == record.last_sha256.end()) continue;
     const auto& hashes = contents.line_sha256;
-    if (std::find(hashes.begin(), hashes.end(), hash) == hashes.end()) {
-      const std::string written = record->value("written_at", nlohmann::json()).is_string()
-                                      ? (*record)["written_at"].get<std::string>()
-                                      : std::string("earlier");
-      problems.push_back(printable_text(path) + " (written " + printable_text(written) + ") pinned " + name +
-                         "'s last line as " + printable_text(hash.substr(0, 16)) +
-                         "..., which the journal no longer holds: lines were removed or rewritten after that record "
-                         "was written");
-    }
+    if (std::find(hashes.begin(), hashes.end(), pinned->second) != hashes.end()) continue;
+    problems.push_back(printable_text(record.path) + " (written " + printable_text(record.written_at) + ") pinned " +
+                       name + "'s last line as " + printable_text(pinned->second.substr(0, 16)) +
+                       "..., which the journal no longer holds: lines were removed or rewritten after that record "
+                       "was written");
   }
   return problems;
 }

@@ -78,13 +78,26 @@ struct ReportExtras {
 Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptions& options, const EndOptions* end,
                                    const ReportExtras& extras = {});
 
+// The journals' last lines as the records of a run pinned them: each
+// flops_meter.json found (in `run_dir`, and at `record_path` when given), by
+// rank.
+struct RecordPins {
+  struct Record {
+    std::string path;
+    std::string written_at;
+    std::map<uint32_t, std::string> last_sha256;  // rank -> the pinned last line's hash
+  };
+  std::vector<Record> records;
+};
+RecordPins read_record_pins(const std::string& run_dir, const std::string& record_path);
+
 // What can be told, without a key, of a rank's journal having been changed:
 // a last line that is complete but fails its check (an edit, not a crash),
-// and a flops_meter.json (in `run_dir`, and at `record_path` when given)
-// that pinned a last line the journal no longer holds (lines removed or
-// rewritten since the record was written). In words; empty when none.
-std::vector<std::string> journal_integrity_problems(const std::string& run_dir, uint32_t rank,
-                                                    const JournalContents& contents, const std::string& record_path);
+// and a record that pinned a last line the journal no longer holds (lines
+// removed or rewritten since the record was written). In words; empty when
+// none.
+std::vector<std::string> journal_integrity_problems(uint32_t rank, const JournalContents& contents,
+                                                    const RecordPins& pins);
 
 // A resumed run must count as it began: the same model, method and base
 // compute. Errors name what differs between the last begin line of `lines`
