@@ -34,7 +34,7 @@ Result<std::vector<DataFile>> directory_files(const std::string& dir) {
   if (!is_directory(dir)) return Status::NotFound("data directory '" + dir + "' does not exist or is not a directory");
   for (const char* name : {"rules.json", "gpus.json"}) {
     std::string path = join_path(dir, name);
-    if (!is_regular_file(path)) continue;
+    if (!path_exists(path)) continue;
     FM_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxDataFileBytes));
     out.push_back({name, std::move(text), path});
   }

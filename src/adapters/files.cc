@@ -13,65 +13,36 @@
 #include <system_error>
 #include <utility>
 
+#include "core/json_doc.h"  // printable_text
+
 namespace flopsmeter {
 namespace {
 
-// Bytes asked of read() at a time when the size is not known in advance.
+// Bytes asked of read() at a time.
 constexpr size_t kReadChunkBytes = size_t{1} << 16;
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
+
+// How messages name a path: as given, with control characters escaped.
+std::string shown(const std::string& path) { return printable_text(path); }
 
 // A Status for a failed system call on `path`. `action` says what we were
 // doing ("open", "read") for the errors that need it.
 Status errno_status(int error, const std::string& path, const char* action) {
   switch (error) {
-    case ENOENT: return Status::NotFound(path + ": no such file or directory");
-    case ENOTDIR: return Status::NotFound(path + ": a component of the path is not a directory");
+    case ENOENT: return Status::NotFound(shown(path) + ": no such file or directory");
+    case ENOTDIR: return Status::NotFound(shown(path) + ": a component of the path is not a directory");
     case EACCES:
-    case EPERM: return Status::IoError(path + ": permission denied (" + action + ")");
-    case EISDIR: return Status::InvalidArgument(path + ": is a directory, expected a file");
-    default: return Status::IoError(path + ": " + action + " failed: " + errno_text(error));
+    case EPERM: return Status::IoError(shown(path) + ": permission denied (" + action + ")");
+    case EISDIR: return not_a_regular_file(path, S_IFDIR);
+    default: return Status::IoError(shown(path) + ": " + action + " failed: " + errno_text(error));
   }
 }
 
 // `size_text` is "123" or "more than 123".
 Status too_big(const std::string& path, const std::string& size_text, uint64_t max_bytes) {
-  return Status::InvalidArgument(path + ": file is " + size_text + " bytes, above the limit of " +
+  return Status::InvalidArgument(shown(path) + ": file is " + size_text + " bytes, above the limit of " +
                                  std::to_string(max_bytes) + " bytes");
-}
-
-// Closes a file descriptor when it goes out of scope.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-Result<int> open_for_reading(const std::string& path, struct stat* info) {
-  int fd = -1;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return errno_status(errno, path, "open");
-  if (::fstat(fd, info) != 0) {
-    const int error = errno;
-    ::close(fd);
-    return errno_status(error, path, "stat");
-  }
-  if (S_ISDIR(info->st_mode)) {
-    ::close(fd);
-    return errno_status(EISDIR, path, "open");
-  }
-  return fd;
 }
 
 // Writes all of `data`, retrying short writes and interruptions.
@@ -112,26 +83,81 @@ void sync_parent_directory(const std::string& path) {
 
 }  // namespace
 
-Result<std::string> read_file(const std::string& path, uint64_t max_bytes) {
-  struct stat info {};
-  FM_ASSIGN_OR_RETURN(int raw_fd, open_for_reading(path, &info));
-  FdCloser fd(raw_fd);
-  const bool regular = S_ISREG(info.st_mode);
-  if (regular && static_cast<uint64_t>(info.st_size) > max_bytes) {
-    return too_big(path, std::to_string(info.st_size), max_bytes);
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
   }
+  return *this;
+}
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int FileDescriptor::release() { return std::exchange(fd_, -1); }
+
+std::string_view file_type_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFSOCK: return "a socket";
+    default: return "an unknown kind of file";
+  }
+}
+
+Status not_a_regular_file(const std::string& path, mode_t mode) {
+  return Status::InvalidArgument(shown(path) + ": is " + std::string(file_type_name(mode)) +
+                                 ", expected a file");
+}
+
+Result<RegularFile> open_regular_file(const std::string& path, int access, FinalSymlink final_symlink) {
+  const bool follow = final_symlink == FinalSymlink::kFollow;
+  // Looking first means a device is never opened at all (opening some has
+  // effects of its own); what open() then finds is checked again below.
+  struct stat info {};
+  if ((follow ? ::stat(path.c_str(), &info) : ::lstat(path.c_str(), &info)) != 0) {
+    return errno_status(errno, path, "open");
+  }
+  if (!S_ISREG(info.st_mode)) return not_a_regular_file(path, info.st_mode);
+  const int flags = (access & ~O_CREAT) | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+  int raw_fd = -1;
+  do {
+    raw_fd = ::open(path.c_str(), flags);
+  } while (raw_fd < 0 && errno == EINTR);
+  if (raw_fd < 0) {
+    if (errno == ELOOP && !follow) return not_a_regular_file(path, S_IFLNK);
+    return errno_status(errno, path, "open");
+  }
+  FileDescriptor fd(raw_fd);
+  if (::fstat(fd.get(), &info) != 0) return errno_status(errno, path, "stat");
+  if (!S_ISREG(info.st_mode)) return not_a_regular_file(path, info.st_mode);
+  const int status_flags = ::fcntl(fd.get(), F_GETFL);
+  if (status_flags < 0 || ::fcntl(fd.get(), F_SETFL, status_flags & ~O_NONBLOCK) != 0) {
+    return errno_status(errno, path, "open");
+  }
+  return RegularFile{std::move(fd), static_cast<uint64_t>(info.st_size)};
+}
+
+Result<std::string> read_file(const std::string& path, uint64_t max_bytes) {
+  FM_ASSIGN_OR_RETURN(RegularFile file, open_regular_file(path, O_RDONLY, FinalSymlink::kFollow));
+  if (file.size > max_bytes) return too_big(path, std::to_string(file.size), max_bytes);
   try {
     std::string contents;
-    if (regular) contents.reserve(static_cast<size_t>(info.st_size));
+    contents.reserve(static_cast<size_t>(file.size));
     std::string chunk(kReadChunkBytes, '\0');
     while (true) {
-      const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
+      const ssize_t got = ::read(file.fd.get(), chunk.data(), chunk.size());
       if (got < 0) {
         if (errno == EINTR) continue;
         return errno_status(errno, path, "read");
       }
       if (got == 0) break;
-      // A file growing while we read, or a pipe, can pass the limit late.
+      // A file growing while we read can pass the limit late.
       if (contents.size() + static_cast<uint64_t>(got) > max_bytes) {
         return too_big(path, "more than " + std::to_string(max_bytes), max_bytes);
       }
@@ -139,42 +165,18 @@ Result<std::string> read_file(const std::string& path, uint64_t max_bytes) {
     }
     return contents;
   } catch (const std::bad_alloc&) {
-    return Status::IoError(path + ": out of memory reading the file");
+    return Status::IoError(shown(path) + ": out of memory reading the file");
   }
 }
 
 Result<InputFile> InputFile::open(const std::string& path) {
-  struct stat info {};
-  FM_ASSIGN_OR_RETURN(int raw_fd, open_for_reading(path, &info));
-  FdCloser fd(raw_fd);
-  if (!S_ISREG(info.st_mode)) {
-    return Status::InvalidArgument(path + ": not a regular file");
-  }
-  return InputFile(path, fd.release(), static_cast<uint64_t>(info.st_size));
-}
-
-InputFile::InputFile(InputFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      fd_(std::exchange(other.fd_, -1)),
-      size_(other.size_) {}
-
-InputFile& InputFile::operator=(InputFile&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    path_ = std::move(other.path_);
-    fd_ = std::exchange(other.fd_, -1);
-    size_ = other.size_;
-  }
-  return *this;
-}
-
-InputFile::~InputFile() {
-  if (fd_ >= 0) ::close(fd_);
+  FM_ASSIGN_OR_RETURN(RegularFile file, open_regular_file(path, O_RDONLY, FinalSymlink::kFollow));
+  return InputFile(path, std::move(file));
 }
 
 Result<std::string> InputFile::read_at(uint64_t offset, uint64_t length) const {
   if (offset > size_ || length > size_ - offset) {
-    return Status::ParseError(path_ + ": wanted bytes " + std::to_string(offset) + " to " +
+    return Status::ParseError(shown(path_) + ": wanted bytes " + std::to_string(offset) + " to " +
                               std::to_string(offset + length) + " but the file is " +
                               std::to_string(size_) + " bytes (truncated?)");
   }
@@ -182,14 +184,14 @@ Result<std::string> InputFile::read_at(uint64_t offset, uint64_t length) const {
     std::string data(static_cast<size_t>(length), '\0');
     size_t done = 0;
     while (done < data.size()) {
-      const ssize_t got = ::pread(fd_, data.data() + done, data.size() - done,
+      const ssize_t got = ::pread(fd_.get(), data.data() + done, data.size() - done,
                                   static_cast<off_t>(offset + done));
       if (got < 0) {
         if (errno == EINTR) continue;
         return errno_status(errno, path_, "read");
       }
       if (got == 0) {
-        return Status::ParseError(path_ + ": file ended at byte " + std::to_string(offset + done) +
+        return Status::ParseError(shown(path_) + ": file ended at byte " + std::to_string(offset + done) +
                                   " while reading up to byte " + std::to_string(offset + length) +
                                   " (it shrank while being read?)");
       }
@@ -197,18 +199,20 @@ Result<std::string> InputFile::read_at(uint64_t offset, uint64_t length) const {
     }
     return data;
   } catch (const std::bad_alloc&) {
-    return Status::IoError(path_ + ": out of memory reading " + std::to_string(length) +
+    return Status::IoError(shown(path_) + ": out of memory reading " + std::to_string(length) +
                            " bytes");
   }
 }
 
 Status write_file_atomic(const std::string& path, std::string_view contents) {
   if (path.empty() || path.back() == '/') {
-    return Status::InvalidArgument("'" + path + "': not a file path");
+    return Status::InvalidArgument("'" + shown(path) + "': not a file path");
   }
+  // What is at `path` itself: rename() would replace a link, a device or a
+  // FIFO with our file.
   struct stat existing {};
-  const bool replacing = ::stat(path.c_str(), &existing) == 0;
-  if (replacing && S_ISDIR(existing.st_mode)) return errno_status(EISDIR, path, "write");
+  const bool replacing = ::lstat(path.c_str(), &existing) == 0;
+  if (replacing && !S_ISREG(existing.st_mode)) return not_a_regular_file(path, existing.st_mode);
 
   std::string temporary;
   int raw_fd = -1;
@@ -219,9 +223,9 @@ Status write_file_atomic(const std::string& path, std::string_view contents) {
       return errno_status(errno, path, "create a temporary file for");
     }
   }
-  if (raw_fd < 0) return Status::IoError(path + ": could not pick a temporary file name");
+  if (raw_fd < 0) return Status::IoError(shown(path) + ": could not pick a temporary file name");
 
-  FdCloser fd(raw_fd);
+  FileDescriptor fd(raw_fd);
   // Any failure from here on must remove the temporary file.
   auto fail = [&](const char* action) {
     const int error = errno;
@@ -238,6 +242,11 @@ Status write_file_atomic(const std::string& path, std::string_view contents) {
   return Status::Ok();
 }
 
+bool path_exists(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0;
+}
+
 bool is_directory(const std::string& path) {
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
@@ -251,7 +260,7 @@ bool is_regular_file(const std::string& path) {
 Result<std::vector<std::string>> list_directory(const std::string& path) {
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) {
-    if (errno == ENOTDIR) return Status::InvalidArgument(path + ": not a directory");
+    if (errno == ENOTDIR) return Status::InvalidArgument(shown(path) + ": not a directory");
     return errno_status(errno, path, "open directory");
   }
   std::vector<std::string> names;
@@ -266,7 +275,7 @@ Result<std::vector<std::string>> list_directory(const std::string& path) {
     }
   } catch (const std::bad_alloc&) {
     ::closedir(dir);
-    return Status::IoError(path + ": out of memory listing the directory");
+    return Status::IoError(shown(path) + ": out of memory listing the directory");
   }
   const int error = errno;
   ::closedir(dir);

@@ -21,7 +21,7 @@ Result<JsonDoc> read_config(const std::string& path) {
 Result<LoadedModel> load_checkpoint(const std::string& dir) {
   std::string config_path = join_path(dir, "config.json");
   std::optional<JsonDoc> config;
-  if (is_regular_file(config_path)) {
+  if (path_exists(config_path)) {
     FM_ASSIGN_OR_RETURN(JsonDoc doc, read_config(config_path));
     config = std::move(doc);
   }
@@ -52,7 +52,7 @@ Result<LoadedModel> load_checkpoint(const std::string& dir) {
 Result<LoadedModel> load_model(const std::string& ref, const Catalog& catalog) {
   if (ref.empty()) return Status::InvalidArgument("no model given; pass a catalog id, a config.json or a checkpoint directory");
   if (is_directory(ref)) return load_checkpoint(ref);
-  if (is_regular_file(ref)) {
+  if (path_exists(ref)) {
     FM_ASSIGN_OR_RETURN(JsonDoc doc, read_config(ref));
     LoadedModel out;
     out.source_kind = "config";

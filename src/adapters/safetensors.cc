@@ -315,7 +315,6 @@ Result<CheckpointTensors> read_plain_checkpoint(const std::string& dir,
       continue;
     }
     const std::string path = join_path(dir, name);
-    if (!is_regular_file(path)) continue;
     FM_ASSIGN_OR_RETURN(std::vector<TensorHeader> tensors, read_safetensors_file(path));
     FM_RETURN_IF_ERROR(merge_tensors(std::move(tensors), path, &by_name));
     checkpoint.files.push_back(path);

@@ -2,12 +2,16 @@
 
 #include <openssl/evp.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 
 namespace flopsmeter {
 namespace {
@@ -39,21 +43,21 @@ std::string sha256_hex(std::string_view data) {
 }
 
 Result<FileDigest> sha256_file(const std::string& path) {
-  if (is_directory(path)) return Status::InvalidArgument(path + ": is a directory, expected a file");
-  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) {
-    if (errno == ENOENT) return Status::NotFound(path + ": no such file or directory");
-    return Status::IoError(path + ": " + std::strerror(errno));
-  }
+  FM_ASSIGN_OR_RETURN(RegularFile file, open_regular_file(path, O_RDONLY, FinalSymlink::kFollow));
   DigestContext d;
   FileDigest out;
   char buffer[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, f.get())) > 0) {
-    d.update(buffer, n);
-    out.bytes += n;
+  // The bytes the file held when opened: one still being appended to is
+  // hashed as it was then, and the hash ends.
+  while (out.bytes < file.size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buffer, file.size - out.bytes));
+    const ssize_t got = ::read(file.fd.get(), buffer, want);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::IoError(printable_text(path) + ": read failed: " + std::strerror(errno));
+    if (got == 0) break;  // it shrank while being read: the bytes it still had
+    d.update(buffer, static_cast<size_t>(got));
+    out.bytes += static_cast<uint64_t>(got);
   }
-  if (std::ferror(f.get())) return Status::IoError(path + ": read error");
   out.sha256 = d.hex();
   return out;
 }

@@ -17,8 +17,9 @@ struct FileDigest {
   std::string sha256;
   uint64_t bytes = 0;
 };
-// Streams the file; errors as read_file's (NotFound, InvalidArgument for a
-// directory, IoError).
+// Streams the regular file at `path` (symbolic links followed), up to the
+// size it had when opened; errors as read_file's (NotFound,
+// InvalidArgument for anything but a regular file, IoError).
 Result<FileDigest> sha256_file(const std::string& path);
 
 }  // namespace flopsmeter

@@ -258,7 +258,7 @@ std::string estimate_to_json(const EstimateReport& r) {
                                 {"note", "planning figure: U = 1 is the upper bound; the Guidelines' worked examples "
                                          "(Annex A.3) assume U = 0.5 as typical; pass --utilization to use another"}};
   }
-  return out.dump(2) + "\n";
+  return json_text(out);
 }
 
 std::string estimate_to_text(const EstimateReport& r) {

@@ -215,6 +215,8 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
   m.job_name = o.get("job-name");
   m.training_id = o.get("training-id");
   m.recipe = o.get("recipe");
+  // watch's --dataset FILES (comma-separated); the JSON options give a list.
+  if (o.has("dataset")) m.dataset_files = split_list(o.get("dataset"));
   m.recipe_details = o.get("recipe-details");
   if (!m.recipe_details.empty() && !nlohmann::json::accept(m.recipe_details)) {
     return Status::InvalidArgument("--recipe-details: not valid JSON");

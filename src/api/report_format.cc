@@ -36,6 +36,10 @@ nlohmann::json exact_figure(const Fraction& f) {
   return j;
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params) {
   const Model& m = loaded.model;
   nlohmann::json breakdown = nlohmann::json::object();

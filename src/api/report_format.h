@@ -23,6 +23,11 @@ std::string sci(double v, int significant = 2);
 // "12.5%"
 std::string percent(double ratio);
 
+// `j` as JSON text indented by 2, with a final newline. Strings that are not
+// valid UTF-8 (a file name can be anything) get U+FFFD for each bad byte
+// instead of making dump() throw.
+std::string json_text(const nlohmann::json& j);
+
 // JSON number for an exact figure (nearest double).
 nlohmann::json number(Flop v);
 // {"flop": 1.0e22, "exact": "10000000000000000000000"}; a fraction adds "fraction".

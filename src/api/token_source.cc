@@ -7,6 +7,7 @@
 #include <set>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 
 namespace flopsmeter {
 namespace {
@@ -37,9 +38,13 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, s.find_last_not_of(space) - b + 1);
 }
 
-// At most 40 characters of `s` for a message.
+// At most 40 bytes of `s` for a message, control characters escaped.
 std::string excerpt(std::string_view s) {
-  return s.size() <= 40 ? std::string(s) : std::string(s.substr(0, 40)) + "...";
+  return s.size() <= 40 ? printable_text(s) : printable_text(s.substr(0, 40)) + "...";
+}
+
+bool ends_value(char c) {
+  return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 }  // namespace
@@ -54,7 +59,7 @@ Result<TrainerState> parse_trainer_state(std::string_view text, const std::strin
     }
   };
   auto error = [&](size_t at_line, const std::string& what) {
-    return Status::ParseError(origin + ":" + std::to_string(at_line) + ": " + what);
+    return Status::ParseError(printable_text(origin) + ":" + std::to_string(at_line) + ": " + what);
   };
   skip_space();
   if (i >= text.size() || text[i] != '{') return error(line, "not a JSON object (is this a trainer_state.json?)");
@@ -83,7 +88,7 @@ Result<TrainerState> parse_trainer_state(std::string_view text, const std::strin
       ++i;
       skip_space();
       const size_t start = i;
-      while (i < text.size() && text.find_first_of(",}] \t\r\n", i) != i) ++i;
+      while (i < text.size() && !ends_value(text[i])) ++i;
       const std::string_view value = text.substr(start, i - start);
       const std::optional<uint64_t> number = parse_uint(value);
       if (!number) {
@@ -132,7 +137,12 @@ void TokenSource::note(std::string text) {
 
 std::optional<TokenSource::FileStamp> TokenSource::stamp_of(const std::string& path) {
   struct stat st{};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) {
+    // A FIFO would block the read and a device never end: said, not read.
+    note(not_a_regular_file(path, st.st_mode).message() + "; not read");
+    return std::nullopt;
+  }
   FileStamp stamp;
   stamp.device = static_cast<uint64_t>(st.st_dev);
   stamp.inode = static_cast<uint64_t>(st.st_ino);
@@ -176,7 +186,7 @@ std::optional<TokenProgress> TokenSource::progress_from_state(const TrainerState
   progress.file = file;
   progress.step = state.global_step;
   if (!state.num_input_tokens_seen) {
-    note(path_ + ": trainer_state.json has no num_input_tokens_seen (the job's transformers does not record it): "
+    note(printable_text(path_) + ": trainer_state.json has no num_input_tokens_seen (the job's transformers does not record it): "
          "its tokens are unknown");
   } else if (*state.num_input_tokens_seen == 0 && state.global_step > 0) {
     note("num_input_tokens_seen stays 0 after optimizer steps: the job does not count tokens; set "
@@ -188,7 +198,7 @@ std::optional<TokenProgress> TokenSource::progress_from_state(const TrainerState
   }
   progress.tokens = state.num_input_tokens_seen.value_or(0);
   if (last_ && progress.tokens < last_->tokens) {
-    note(file + ": num_input_tokens_seen went down (from " + std::to_string(last_->tokens) + " to " +
+    note(printable_text(file) + ": num_input_tokens_seen went down (from " + std::to_string(last_->tokens) + " to " +
          std::to_string(progress.tokens) + "; another run in the same directory?): ignored");
     return std::nullopt;
   }
@@ -245,9 +255,9 @@ std::optional<TokenProgress> TokenSource::poll_output_dir() {
 void TokenSource::note_token_line(std::string text) {
   ++token_bad_lines_;
   if (token_bad_lines_ <= kMaxTokenLineNotes) {
-    note(path_ + ":" + std::to_string(token_line_number_) + ": " + text + "; line ignored");
+    note(printable_text(path_) + ":" + std::to_string(token_line_number_) + ": " + text + "; line ignored");
   } else if (token_bad_lines_ == kMaxTokenLineNotes + 1) {
-    note(path_ + ": further malformed lines are ignored without a note");
+    note(printable_text(path_) + ": further malformed lines are ignored without a note");
   }
 }
 
@@ -296,7 +306,7 @@ std::optional<TokenProgress> TokenSource::poll_token_file() {
       note_token_line("'" + excerpt(line) + "' is not a token count (one cumulative count per line)");
     } else {
       if (*count < token_count_) {
-        note(path_ + ":" + std::to_string(token_line_number_) + ": " + std::to_string(*count) +
+        note(printable_text(path_) + ":" + std::to_string(token_line_number_) + ": " + std::to_string(*count) +
              " is below the previous count " + std::to_string(token_count_) +
              ": the job counts again from an earlier point (a restart from a checkpoint?); what it does again "
              "counts as spent");
@@ -308,7 +318,7 @@ std::optional<TokenProgress> TokenSource::poll_token_file() {
     }
   }
   if (begin == 0 && length == kMaxTokenFileRead) {
-    note(path_ + ":" + std::to_string(token_line_number_ + 1) +
+    note(printable_text(path_) + ":" + std::to_string(token_line_number_ + 1) +
          ": a line longer than 1 MiB: not a token file (one cumulative count per line); no longer read");
     token_file_given_up_ = true;
     return std::nullopt;

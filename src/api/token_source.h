@@ -82,7 +82,9 @@ class TokenSource {
     int64_t mtime_ns = 0;
     bool operator==(const FileStamp& other) const = default;
   };
-  static std::optional<FileStamp> stamp_of(const std::string& path);
+  // Nullopt when nothing is at `path`, or (with a note) something other
+  // than a regular file.
+  std::optional<FileStamp> stamp_of(const std::string& path);
 
   // The last reading of one trainer_state.json, kept until the file changes.
   struct CachedState {

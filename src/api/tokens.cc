@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 #include "core/sequence_layout.h"
 #include "dataset/record_reader.h"
 #include "dataset/sample.h"
@@ -72,7 +73,9 @@ class Pipeline {
  public:
   Pipeline(const TokenCountRequest& request, const SampleTokenizer& tokenizer, unsigned threads)
       : request_(request), tokenizer_(tokenizer), threads_(threads),
-        max_in_flight_(size_t{4} * threads + 2) {}
+        max_in_flight_(size_t{4} * threads + 2) {
+    for (const std::string& file : request.files) shown_files_.push_back(printable_text(file));
+  }
 
   Status run(TokenCountReport* report);
 
@@ -86,6 +89,8 @@ class Pipeline {
   const SampleTokenizer& tokenizer_;
   const unsigned threads_;
   const size_t max_in_flight_;
+  // How messages name the files: control characters escaped.
+  std::vector<std::string> shown_files_;
 
   std::mutex mu_;
   std::condition_variable changed_;
@@ -178,7 +183,7 @@ void Pipeline::work() {
     result.file_index = batch.file_index;
     result.bytes_mark = batch.bytes_mark;
     result.outcomes.reserve(batch.records.size());
-    const std::string& file = request_.files[batch.file_index];
+    const std::string& file = shown_files_[batch.file_index];
     for (const RawRecord& record : batch.records) result.outcomes.push_back(process(record, batch.format, file));
     std::lock_guard<std::mutex> lock(mu_);
     done_.emplace(batch.sequence, std::move(result));

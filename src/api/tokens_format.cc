@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/report_format.h"
+#include "core/json_doc.h"  // printable_text
 #include "flopsmeter/tokens.h"
 #include "flopsmeter/version.h"
 
@@ -73,7 +74,7 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
   return j;
 }
 
-std::string tokens_to_json(const TokenCountReport& r) { return token_count_json(r).dump(2) + "\n"; }
+std::string tokens_to_json(const TokenCountReport& r) { return json_text(token_count_json(r)); }
 
 std::string tokens_to_text(const TokenCountReport& r) {
   std::string out;
@@ -82,7 +83,9 @@ std::string tokens_to_text(const TokenCountReport& r) {
     out.append(label.size() < 12 ? 12 - label.size() : 1, ' ');
     out += value + "\n";
   };
-  line("tokenizer", r.tokenizer.source + " (" + r.tokenizer.model_type + ", " + with_commas(r.tokenizer.vocab_size) +
+  // File names, notes (which quote tokens and paths) and skipped records'
+  // reasons come from user input: printed with control characters escaped.
+  line("tokenizer", printable_text(r.tokenizer.source) + " (" + r.tokenizer.model_type + ", " + with_commas(r.tokenizer.vocab_size) +
                         " tokens)");
   line("files", std::to_string(r.files.size()) + (r.files.size() == 1 ? " file, " : " files, ") +
                     with_commas(r.file_bytes) + " bytes" +
@@ -110,14 +113,14 @@ std::string tokens_to_text(const TokenCountReport& r) {
                     fixed(r.load_seconds, 2) + " s");
   if (!r.notes.empty()) {
     out += "notes:\n";
-    for (const std::string& n : r.notes) out += "  - " + n + "\n";
+    for (const std::string& n : r.notes) out += "  - " + printable_text(n) + "\n";
   }
   if (!r.skipped_examples.empty()) {
     // The first few; --json lists more.
     constexpr size_t kShown = 5;
     out += "skipped:\n";
     const size_t shown = std::min(kShown, r.skipped_examples.size());
-    for (size_t i = 0; i < shown; ++i) out += "  " + r.skipped_examples[i].reason + "\n";
+    for (size_t i = 0; i < shown; ++i) out += "  " + printable_text(r.skipped_examples[i].reason) + "\n";
     if (r.skipped > shown) out += "  ... and " + with_commas(r.skipped - shown) + " more (--strict stops at the first)\n";
   }
   return out;

@@ -12,6 +12,7 @@
 #include "api/option_map.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
+#include "core/json_doc.h"  // printable_text
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/load.h"
@@ -131,7 +132,7 @@ Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
     std::fflush(stdout);
     if (report->skipped > 0) {
       std::fprintf(stderr, "flopsmeter: %s records skipped (first: %s)\n", with_commas(report->skipped).c_str(),
-                   report->skipped_examples.front().reason.c_str());
+                   printable_text(report->skipped_examples.front().reason).c_str());
     }
     return kExitOk;
   }
@@ -249,17 +250,19 @@ Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
       }
       j["modules"] = mods;
     }
-    out = j.dump(2) + "\n";
+    out = json_text(j);
     return kExitOk;
   }
+  // Names come from user files and catalogs: printed with control characters escaped.
+  const auto shown = [](const std::string& text) { return printable_text(text); };
   std::ostringstream o;
-  o << "Model       " << m.id << " (" << m.arch.model_type << ", from " << loaded.source_kind << ")\n";
+  o << "Model       " << shown(m.id) << " (" << shown(m.arch.model_type) << ", from " << loaded.source_kind << ")\n";
   o << "Parameters  " << with_commas(b.total) << "  (= transformers model.num_parameters())\n";
   if (b.active_per_token != b.total) o << "Active      " << with_commas(b.active_per_token) << " per token\n";
   if (loaded.catalog_entry && loaded.catalog_entry->published_params) {
     uint64_t pub = *loaded.catalog_entry->published_params;
     o << "Published   " << with_commas(pub) << (pub == b.total ? "  (matches)" : "  (DIFFERS)") << "  "
-      << loaded.catalog_entry->published_params_source << "\n";
+      << shown(loaded.catalog_entry->published_params_source) << "\n";
   }
   o << "\nBreakdown\n";
   for (const auto& [component, n] : b.by_component) {
@@ -275,15 +278,15 @@ Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
     if (m.arch.num_experts > 0) o << ", experts " << m.arch.num_experts << " (top " << m.arch.experts_per_token << ")";
     o << (m.arch.tied_embeddings ? ", tied embeddings" : ", untied embeddings") << "\n";
   }
-  if (!m.quantization.empty()) o << "Quantization  " << m.quantization << "\n";
-  for (const std::string& n : m.notes) o << "Note: " << n << "\n";
+  if (!m.quantization.empty()) o << "Quantization  " << shown(m.quantization) << "\n";
+  for (const std::string& n : m.notes) o << "Note: " << shown(n) << "\n";
   if (a.has("modules")) {
     o << "\nModules (path, in -> out, parameters)\n";
     for (const Module& mod : m.modules) {
       uint64_t n = 0;
       for (const Parameter& p : mod.params) n += p.numel;
-      o << "  " << mod.path << "  " << mod.in_features << " -> " << mod.out_features << "  " << with_commas(n)
-        << (mod.tied_to.empty() ? "" : "  (tied to " + mod.tied_to + ")") << "\n";
+      o << "  " << shown(mod.path) << "  " << mod.in_features << " -> " << mod.out_features << "  " << with_commas(n)
+        << (mod.tied_to.empty() ? "" : "  (tied to " + shown(mod.tied_to) + ")") << "\n";
     }
   }
   out = o.str();
@@ -315,19 +318,20 @@ Result<int> run_rules(const ParsedArgs& a, std::string& out) {
                          {"comparison", comparison_name(r.comparison)}, {"threshold", threshold},
                          {"explanation", r.explanation}, {"origin", r.origin}});
     }
-    out = nlohmann::json({{"schema", "flopsmeter.rules-list/1"},
-                          {"data_version", rules.data_version},
-                          {"error_margin", exact_figure(rules.error_margin)},
-                          {"regimes", regimes}})
-              .dump(2) +
-          "\n";
+    out = json_text({{"schema", "flopsmeter.rules-list/1"},
+                     {"data_version", rules.data_version},
+                     {"error_margin", exact_figure(rules.error_margin)},
+                     {"regimes", regimes}});
     return kExitOk;
   }
+  // Rules may come from a user's --data-dir: printed with control characters escaped.
+  const auto shown = [](const std::string& text) { return printable_text(text); };
   std::ostringstream o;
-  o << "Regimes (rules data " << rules.data_version << "; estimates within " << percent(rules.error_margin.to_double())
-    << " are flagged as uncertain)\n";
+  o << "Regimes (rules data " << shown(rules.data_version) << "; estimates within "
+    << percent(rules.error_margin.to_double()) << " are flagged as uncertain)\n";
   for (const Regime& r : rules.regimes) {
-    o << "\n" << r.id << "  [" << regime_status_name(r.status) << "]  " << r.jurisdiction << "\n  " << r.name << "\n  ";
+    o << "\n" << shown(r.id) << "  [" << regime_status_name(r.status) << "]  " << shown(r.jurisdiction) << "\n  "
+      << shown(r.name) << "\n  ";
     if (r.threshold.kind == Threshold::Kind::kAbsolute) {
       o << compute_basis_name(r.compute_basis) << " compute " << comparison_name(r.comparison) << " "
         << sci(r.threshold.absolute_flop.to_double(), 3) << " FLOP";
@@ -338,27 +342,35 @@ Result<int> run_rules(const ParsedArgs& a, std::string& out) {
         o << ", systemic-risk base: " << sci(r.threshold.unknown_base_systemic_risk->to_double(), 3);
       }
     }
-    o << "\n  Source: " << r.legal_source << (r.url.empty() ? "" : " <" + r.url + ">") << "\n";
-    if (!r.status_note.empty()) o << "  Status: " << r.status_note << "\n";
+    o << "\n  Source: " << shown(r.legal_source) << (r.url.empty() ? "" : " <" + shown(r.url) + ">") << "\n";
+    if (!r.status_note.empty()) o << "  Status: " << shown(r.status_note) << "\n";
   }
   out = o.str();
   return kExitOk;
 }
 
+// `text` padded with spaces to `width` columns (bytes), on the left or the
+// right; longer text is kept whole, so a long name moves the columns
+// instead of being cut (a cut could drop the line's end).
+std::string padded(std::string text, size_t width, bool align_right = false) {
+  if (text.size() < width) text.insert(align_right ? 0 : text.size(), width - text.size(), ' ');
+  return text;
+}
+
 Result<int> run_models(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   nlohmann::json list = nlohmann::json::array();
-  std::ostringstream o;
-  char line[256];
-  std::snprintf(line, sizeof line, "%-42s %-12s %16s  %s\n", "id", "type", "parameters", "pretraining compute");
-  o << line;
+  // Catalog entries may come from a user's --data-dir: names printed escaped.
+  auto row = [](const std::string& id, const std::string& type, const std::string& params, const std::string& pre) {
+    return padded(printable_text(id), 42) + " " + padded(printable_text(type), 12) + " " + padded(params, 16, true) +
+           "  " + printable_text(pre) + "\n";
+  };
+  std::string text = row("id", "type", "parameters", "pretraining compute");
   for (const CatalogModel& c : catalog.models()) {
     FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(c.id, catalog));
     ParamBreakdown b = count_parameters(loaded.model);
     std::string pre = c.pretraining.flop ? sci(*c.pretraining.flop) + " (" + c.pretraining.status + ")" : "not published";
-    std::snprintf(line, sizeof line, "%-42s %-12s %16s  %s\n", c.id.c_str(), loaded.model.arch.model_type.c_str(),
-                  with_commas(b.total).c_str(), pre.c_str());
-    o << line;
+    text += row(c.id, loaded.model.arch.model_type, with_commas(b.total), pre);
     nlohmann::json j = {{"id", c.id}, {"model_type", loaded.model.arch.model_type}, {"params_total", b.total},
                         {"params_active", b.active_per_token}, {"pretraining_status", c.pretraining.status},
                         {"config_source", c.config_source}};
@@ -366,19 +378,22 @@ Result<int> run_models(const ParsedArgs& a, std::string& out) {
     if (c.pretraining.flop) j["pretraining_source"] = c.pretraining.source;
     list.push_back(j);
   }
-  out = a.has("json") ? nlohmann::json({{"schema", "flopsmeter.models/1"}, {"models", list}}).dump(2) + "\n" : o.str();
+  out = a.has("json") ? json_text({{"schema", "flopsmeter.models/1"}, {"models", list}}) : text;
   return kExitOk;
 }
 
 Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   nlohmann::json list = nlohmann::json::array();
-  std::ostringstream o;
-  o << "Dense peak TFLOP/s (not 2:4 sparse). Matched by exact NVML name.\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "%-14s %-26s %8s %8s %8s %8s %8s  %s\n", "id", "name", "fp32", "tf32", "bf16",
-                "fp16", "fp8", "status");
-  o << line;
+  // Catalog entries may come from a user's --data-dir: names printed escaped.
+  auto row = [](const std::string& id, const std::string& name, const std::vector<std::string>& peaks,
+                const std::string& status) {
+    std::string line = padded(printable_text(id), 14) + " " + padded(printable_text(name), 26);
+    for (const std::string& peak : peaks) line += " " + padded(peak, 8, true);
+    return line + "  " + status + "\n";
+  };
+  std::string text = "Dense peak TFLOP/s (not 2:4 sparse). Matched by exact NVML name.\n" +
+                     row("id", "name", {"fp32", "tf32", "bf16", "fp16", "fp8"}, "status");
   for (const GpuSpec& g : catalog.gpus().gpus) {
     auto cell = [&](DType t) {
       std::optional<double> p = g.peak(t);
@@ -386,17 +401,16 @@ Result<int> run_gpus(const ParsedArgs& a, std::string& out) {
       std::snprintf(buf, sizeof buf, "%.1f", p ? *p / 1e12 : 0.0);
       return p ? std::string(buf) : std::string("-");
     };
-    std::snprintf(line, sizeof line, "%-14s %-26s %8s %8s %8s %8s %8s  %s\n", g.id.c_str(), g.name.c_str(),
-                  cell(DType::kFp32).c_str(), cell(DType::kTf32).c_str(), cell(DType::kBf16).c_str(),
-                  cell(DType::kFp16).c_str(), cell(DType::kFp8).c_str(), gpu_data_status_name(g.status));
-    o << line;
+    text += row(g.id, g.name,
+                {cell(DType::kFp32), cell(DType::kTf32), cell(DType::kBf16), cell(DType::kFp16), cell(DType::kFp8)},
+                gpu_data_status_name(g.status));
     nlohmann::json peaks = nlohmann::json::object();
     for (DType t : g.supported_dtypes()) peaks[dtype_name(t)] = *g.peak(t);
     list.push_back({{"id", g.id}, {"name", g.name}, {"match", g.match}, {"architecture", g.architecture},
                     {"dense_peak_flop_per_s", peaks}, {"source", g.source}, {"url", g.url},
                     {"status", gpu_data_status_name(g.status)}});
   }
-  out = a.has("json") ? nlohmann::json({{"schema", "flopsmeter.gpus-list/1"}, {"gpus", list}}).dump(2) + "\n" : o.str();
+  out = a.has("json") ? json_text({{"schema", "flopsmeter.gpus-list/1"}, {"gpus", list}}) : text;
   return kExitOk;
 }
 

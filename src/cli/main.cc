@@ -7,13 +7,17 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "core/json_doc.h"  // printable_text
 #include "core/suggest.h"
 #include "flopsmeter/version.h"
 
 namespace {
 
+// Messages quote file names, arguments and file contents: printed with
+// control characters escaped, so that none can move the cursor or forge a
+// line of output.
 int fail(const std::string& message) {
-  std::cerr << "flopsmeter: " << message << "\n";
+  std::cerr << "flopsmeter: " << flopsmeter::printable_text(message) << "\n";
   return flopsmeter::cli::kExitError;
 }
 

@@ -22,9 +22,9 @@
 #include "adapters/child_process.h"
 #include "api/meter_options.h"
 #include "api/report_format.h"
-#include "core/json_doc.h"
 #include "api/token_source.h"
 #include "cli/commands.h"
+#include "core/json_doc.h"  // printable_text
 #include "flopsmeter/meter.h"
 
 namespace flopsmeter::cli {
@@ -37,6 +37,13 @@ constexpr int kPassedSignals[] = {SIGUSR1, SIGUSR2};
 
 constexpr std::chrono::milliseconds kPollInterval{250};
 constexpr double kProgressSeconds = 1.0;
+
+// "flopsmeter: watch: TEXT" on stderr. TEXT quotes the command's arguments
+// and file names: control characters are escaped, so none can move the
+// cursor or forge a line.
+void say(const std::string& text) {
+  std::fprintf(stderr, "flopsmeter: watch: %s\n", printable_text(text).c_str());
+}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -120,7 +127,7 @@ class Watch {
     if (!progress) return;
     token_file_ = progress->file;
     if (progress->tokens < tokens_seen_) {
-      note(progress->file + ": the job's token count went back from " + std::to_string(tokens_seen_) + " to " +
+      note(printable_text(progress->file) + ": the job's token count went back from " + std::to_string(tokens_seen_) + " to " +
            std::to_string(progress->tokens) + " (restarted from an earlier checkpoint?): what it does again is "
            "counted again, as spent compute");
       tokens_seen_ = progress->tokens;
@@ -130,7 +137,7 @@ class Watch {
       if (!positions_noted_) {
         positions_noted_ = true;
         note("positions are unknown from outside the job: the executed positions (padding included) are taken "
-             "equal to the tokens " + progress->file + " reports");
+             "equal to the tokens " + printable_text(progress->file) + " reports");
       }
       // Positions = tokens; micro-batches unknown.
       meter_.add(delta, delta, 0);
@@ -176,7 +183,7 @@ class Watch {
 
   void message(const std::string& text) {
     clear_progress();
-    std::fprintf(stderr, "flopsmeter: watch: %s\n", text.c_str());
+    say(text);
   }
 
  public:
@@ -272,7 +279,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
 
   Result<std::unique_ptr<ChildProcess>> prepared = ChildProcess::Prepare(command);
   if (!prepared.ok()) {
-    std::fprintf(stderr, "flopsmeter: watch: %s\n", prepared.status().message().c_str());
+    say(prepared.status().message());
     return exit_status_for_spawn_error(prepared.status());
   }
   ChildProcess& child = **prepared;
@@ -304,11 +311,11 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   }
 
   if (Status started = child.run(); !started.ok()) {
-    std::fprintf(stderr, "flopsmeter: watch: %s\n", started.message().c_str());
+    say(started.message());
     EndOptions failed;
     failed.status = "failed";
     if (Result<RunRecord> record = meter->end(failed); !record.ok()) {
-      std::fprintf(stderr, "flopsmeter: watch: %s\n", record.status().message().c_str());
+      say(record.status().message());
     }
     FM_ASSIGN_OR_RETURN(ChildExit exit, child.wait());
     return exit.status;
@@ -339,7 +346,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   if (options.rank != 0) {
     out = a.has("json") ? record->json
                         : "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status +
-                              "): its GPUs are in " + a.get("run") + "; node 0 writes the record: gather the nodes' "
+                              "): its GPUs are in " + printable_text(a.get("run")) + "; node 0 writes the record: gather the nodes' "
                               "run directories with flopsmeter merge --run TARGET DIR...\n";
     return exit.status;
   }

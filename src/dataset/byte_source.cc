@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 
 namespace flopsmeter {
 namespace {
@@ -22,14 +23,6 @@ constexpr std::string_view kGzipMagic = "\x1f\x8b";
 constexpr std::string_view kZstdMagic = "\x28\xb5\x2f\xfd";
 // Bytes looked at to recognise the compression.
 constexpr size_t kMagicBytes = kZstdMagic.size();
-
-// The message files.h gives for a path that cannot be opened as a file, so
-// that every flopsmeter command words these errors the same way.
-Status open_error(const std::string& path, int error) {
-  Result<InputFile> probe = InputFile::open(path);
-  if (!probe.ok()) return probe.status();
-  return Status::IoError(path + ": open failed: " + std::generic_category().message(error));
-}
 
 // zlib counts in uInt; larger buffers are handed over in parts.
 uInt clamp_to_uint(size_t n) { return static_cast<uInt>(std::min<size_t>(n, UINT_MAX)); }
@@ -151,42 +144,43 @@ ByteSource::~ByteSource() {
 Result<std::unique_ptr<ByteSource>> ByteSource::Open(const std::string& path,
                                                      size_t input_chunk_bytes) {
   if (input_chunk_bytes == 0) return Status::InvalidArgument("ByteSource: input_chunk_bytes is 0");
-  const bool is_stdin = path == "-";
-  int fd = STDIN_FILENO;
-  if (!is_stdin) {
-    do {
-      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return open_error(path, errno);
+  if (path != "-") {
+    // A named dataset is a regular file: a FIFO or a device would block or
+    // never end.
+    FM_ASSIGN_OR_RETURN(RegularFile file, open_regular_file(path, O_RDONLY, FinalSymlink::kFollow));
+    ::posix_fadvise(file.fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint; failure is harmless
+    auto source = std::unique_ptr<ByteSource>(
+        new ByteSource(printable_text(path), file.fd.release(), /*owns_fd=*/true, file.size, input_chunk_bytes));
+    FM_RETURN_IF_ERROR(source->choose_decoder());
+    return source;
   }
+  // Standard input may be a pipe, a terminal or a file.
   struct stat info {};
-  const bool stat_ok = ::fstat(fd, &info) == 0;
-  const int stat_errno = errno;
+  if (::fstat(STDIN_FILENO, &info) != 0) {
+    return Status::IoError("<stdin>: stat failed: " + std::generic_category().message(errno));
+  }
+  if (S_ISDIR(info.st_mode)) return not_a_regular_file("<stdin>", info.st_mode);
   std::optional<uint64_t> size;
-  if (stat_ok && S_ISREG(info.st_mode)) size = static_cast<uint64_t>(info.st_size);
-  // Owns the descriptor from here on, so every return below closes it.
+  if (S_ISREG(info.st_mode)) size = static_cast<uint64_t>(info.st_size);
   auto source = std::unique_ptr<ByteSource>(
-      new ByteSource(is_stdin ? "<stdin>" : path, fd, !is_stdin, size, input_chunk_bytes));
-  if (!stat_ok) {
-    return Status::IoError(source->path_ + ": stat failed: " +
-                           std::generic_category().message(stat_errno));
-  }
-  if (S_ISDIR(info.st_mode)) return open_error(path, EISDIR);
-  if (size) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint; failure is harmless
-  source->input_ = std::make_unique_for_overwrite<char[]>(source->input_capacity_);
-  while (source->input_end_ < kMagicBytes && !source->input_eof_) {
-    FM_RETURN_IF_ERROR(source->fill_input().status());
-  }
-  const std::string_view head(source->input_.get(), source->input_end_);
+      new ByteSource("<stdin>", STDIN_FILENO, /*owns_fd=*/false, size, input_chunk_bytes));
+  FM_RETURN_IF_ERROR(source->choose_decoder());
+  return source;
+}
+
+Status ByteSource::choose_decoder() {
+  input_ = std::make_unique_for_overwrite<char[]>(input_capacity_);
+  while (input_end_ < kMagicBytes && !input_eof_) FM_RETURN_IF_ERROR(fill_input().status());
+  const std::string_view head(input_.get(), input_end_);
   Result<std::unique_ptr<Decoder>> decoder = std::unique_ptr<Decoder>();
   if (head.starts_with(kGzipMagic)) {
     decoder = GzipDecoder::Create();
   } else if (head.starts_with(kZstdMagic)) {
     decoder = ZstdDecoder::Create();
   }
-  if (!decoder.ok()) return decoder.status().WithContext(source->path_);
-  source->decoder_ = std::move(decoder).value();
-  return source;
+  if (!decoder.ok()) return decoder.status().WithContext(path_);
+  decoder_ = std::move(decoder).value();
+  return Status::Ok();
 }
 
 std::string_view ByteSource::compression() const {

@@ -46,9 +46,11 @@ inline constexpr size_t kDefaultInputChunkBytes = size_t{1} << 18;  // 256 KiB
 
 class ByteSource {
  public:
-  // Opens `path` ("-" is standard input, which is not closed) and looks at
-  // its first bytes to choose the decoder. Fails with the errors of
-  // files.h (NotFound, InvalidArgument for a directory, IoError).
+  // Opens `path` ("-" is standard input, which is not closed and may be a
+  // pipe) and looks at its first bytes to choose the decoder. A named path
+  // must be a regular file, opened without blocking (open_regular_file()):
+  // a FIFO or a device is refused. Fails with the errors of files.h
+  // (NotFound, InvalidArgument for what is not a regular file, IoError).
   // `input_chunk_bytes` (> 0) is how much is read per system call; tests
   // make it tiny so that compressed data arrives in small pieces.
   static Result<std::unique_ptr<ByteSource>> Open(
@@ -72,7 +74,8 @@ class ByteSource {
   std::optional<uint64_t> file_size() const { return file_size_; }
   // "none", "gzip" or "zstd".
   std::string_view compression() const;
-  // The path as given, or "<stdin>" for "-": how messages name the file.
+  // How messages name the file: the path as given with control characters
+  // escaped (printable_text), or "<stdin>" for "-".
   const std::string& path() const { return path_; }
 
  private:
@@ -83,6 +86,8 @@ class ByteSource {
   ByteSource(std::string path, int fd, bool owns_fd, std::optional<uint64_t> file_size,
              size_t input_chunk_bytes);
 
+  // Reads the first bytes and picks the decoder they call for.
+  Status choose_decoder();
   // One read() of the file, retried when interrupted.
   Result<size_t> read_from_file(char* buf, size_t cap);
   // Reads from the file into the free end of the input buffer; false at end

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "core/json_doc.h"
 #include "core/suggest.h"
@@ -123,28 +125,107 @@ size_t find_lone_surrogate_escape(std::string_view json, size_t from) {
 // ---------------------------------------------------------------------------
 // JSON parsing
 
-// nlohmann's own tree builder with nesting capped at kMaxJsonDepth, as
-// parse_json_document() caps it, so that code walking samples recursively
-// (dump(), chat templates) never meets a million nested brackets.
-class DepthLimitedDomParser : public nlohmann::detail::json_sax_dom_parser<Json> {
+// Builds a record's tree from nlohmann's SAX events in time linear in its
+// size. nlohmann's own builder finds each new key by scanning the object
+// (ordered_json keeps keys in a vector), which made a record with 200,000
+// keys take half a minute; here an object past kIndexedObjectKeys keys gets
+// a hash index of its keys. A repeated key keeps its first place and takes
+// the last value, as Python's json.loads does. Nesting is capped at
+// kMaxJsonDepth, as parse_json_document() caps it, so that code walking
+// samples recursively (dump(), chat templates) never meets a million nested
+// brackets.
+class RecordTreeBuilder final : public nlohmann::json_sax<Json> {
  public:
-  explicit DepthLimitedDomParser(Json& result)
-      : json_sax_dom_parser(result, /*allow_exceptions_=*/false) {}
-  bool start_object(std::size_t size) { return enter() && json_sax_dom_parser::start_object(size); }
-  bool start_array(std::size_t size) { return enter() && json_sax_dom_parser::start_array(size); }
-  bool end_object() {
-    --depth_;
-    return json_sax_dom_parser::end_object();
-  }
-  bool end_array() {
-    --depth_;
-    return json_sax_dom_parser::end_array();
+  explicit RecordTreeBuilder(Json* root) : root_(root) {}
+
+  bool null() override { return put(nullptr); }
+  bool boolean(bool value) override { return put(value); }
+  bool number_integer(number_integer_t value) override { return put(value); }
+  bool number_unsigned(number_unsigned_t value) override { return put(value); }
+  bool number_float(number_float_t value, const string_t& /*text*/) override { return put(value); }
+  bool string(string_t& value) override { return put(std::move(value)); }
+  bool binary(binary_t& value) override { return put(Json::binary(std::move(value))); }
+  bool start_object(std::size_t /*size*/) override { return open(Json::object()); }
+  bool start_array(std::size_t /*size*/) override { return open(Json::array()); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& key) override;
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& /*error*/) override {
+    return false;
   }
 
  private:
-  bool enter() { return ++depth_ <= kMaxJsonDepth; }
-  size_t depth_ = 0;
+  // Objects up to this size are searched key by key, which is faster than
+  // hashing for the few keys records usually have.
+  static constexpr size_t kIndexedObjectKeys = 32;
+
+  struct Frame {
+    Json* container;
+    std::unordered_map<std::string, size_t> key_positions;  // objects past kIndexedObjectKeys
+  };
+
+  // Where the next value goes: the root, the slot of the key just read, or
+  // the end of the innermost array.
+  Json* slot() {
+    if (frames_.empty()) return root_;
+    Json& container = *frames_.back().container;
+    if (container.is_array()) {
+      container.push_back(nullptr);
+      return &container.back();
+    }
+    return pending_;
+  }
+  bool put(Json value) {
+    *slot() = std::move(value);
+    return true;
+  }
+  bool open(Json container) {
+    if (frames_.size() >= kMaxJsonDepth) return false;
+    Json* at = slot();
+    *at = std::move(container);
+    frames_.push_back(Frame{at, {}});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return true;
+  }
+
+  Json* root_;
+  std::vector<Frame> frames_;
+  Json* pending_ = nullptr;
 };
+
+bool RecordTreeBuilder::key(string_t& key) {
+  Frame& frame = frames_.back();
+  // The object's entries as the vector they are: ordered_map's own
+  // operator[] and emplace search by key.
+  auto& entries = static_cast<Json::object_t::Container&>(frame.container->get_ref<Json::object_t&>());
+  std::optional<size_t> found;
+  if (!frame.key_positions.empty()) {
+    const auto it = frame.key_positions.find(key);
+    if (it != frame.key_positions.end()) found = it->second;
+  } else {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].first == key) {
+        found = i;
+        break;
+      }
+    }
+  }
+  if (found) {
+    pending_ = &entries[*found].second;
+    return true;
+  }
+  if (entries.size() == kIndexedObjectKeys) {
+    for (size_t i = 0; i < entries.size(); ++i) frame.key_positions.emplace(entries[i].first, i);
+  }
+  if (!frame.key_positions.empty()) frame.key_positions.emplace(key, entries.size());
+  entries.emplace_back(std::move(key), nullptr);
+  pending_ = &entries.back().second;
+  return true;
+}
 
 // Where a record is, for messages.
 struct RecordContext {
@@ -154,7 +235,7 @@ struct RecordContext {
   std::string where() const { return std::string(file) + ":" + std::to_string(record.line); }
 };
 
-// The syntax error in `json`, which DepthLimitedDomParser refused, in
+// The syntax error in `json`, which RecordTreeBuilder refused, in
 // parse_json_document()'s words. It writes "ORIGIN:LINE:COL: what"; with an
 // empty origin the position is read back and moved to the record's place in
 // the file.
@@ -196,12 +277,11 @@ Status type_error(const RecordContext& context, std::string_view field, std::str
 }
 
 // "found keys: 'question', 'answer'" in the order the record writes them.
-std::string found_keys(const RecordContext& context) {
-  const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(context.json, nullptr, false);
-  if (!ordered.is_object() || ordered.empty()) return "found no keys";
+std::string found_keys(const Json& record) {
+  if (!record.is_object() || record.empty()) return "found no keys";
   std::string out = "found keys: ";
   size_t listed = 0;
-  for (const auto& item : ordered.items()) {
+  for (const auto& item : record.items()) {
     if (listed == kMaxListedKeys) {
       out += ", ...";
       break;
@@ -221,7 +301,7 @@ Json* member(Json& object, std::string_view key) {
 Result<Json*> required_member(Json& object, std::string_view key, const RecordContext& context) {
   Json* value = member(object, key);
   if (value == nullptr) {
-    return field_error(context, key, "required field is missing (" + found_keys(context) + ")");
+    return field_error(context, key, "required field is missing (" + found_keys(object) + ")");
   }
   return value;
 }
@@ -448,7 +528,7 @@ Result<Sample> sample_from_fields(Json& root, const SampleOptions& options,
   return Status::ParseError(context.where() +
                             ": no training text: expected one of 'text', 'messages', "
                             "'conversations', 'prompt'+'completion', 'instruction'+'output' (" +
-                            found_keys(context) + "); use --field to name it");
+                            found_keys(root) + "); use --field to name it");
 }
 
 // A chat record's "tools" (function schemas) go to the template with the
@@ -478,8 +558,8 @@ Result<Sample> json_sample(const RawRecord& record, const SampleOptions& options
   const RecordContext context{file, record, json};
   try {
     Json root;
-    DepthLimitedDomParser parser(root);
-    if (!Json::sax_parse(json.data(), json.data() + json.size(), &parser)) {
+    RecordTreeBuilder builder(&root);
+    if (!Json::sax_parse(json.data(), json.data() + json.size(), &builder)) {
       return syntax_error(context);
     }
     FM_ASSIGN_OR_RETURN(Sample sample, sample_from_object(root, options, context));

@@ -295,9 +295,9 @@ Status BindArguments(std::string_view function, const Arguments& args, std::span
 }
 
 Result<Value> MakeString(std::string text, Arena* arena) {
-  if (text.size() > kMaxStringBytes) {
+  if (text.size() > MaxValueBytes(*arena)) {
     return Status::InvalidArgument("string of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                                   std::to_string(kMaxStringBytes));
+                                   std::to_string(MaxValueBytes(*arena)));
   }
   return Value::String(arena->Copy(text));
 }
@@ -428,7 +428,7 @@ Result<Value> FormatString(std::string_view format, const Arguments& args, Arena
       if (arg == nullptr) return Status::InvalidArgument("KeyError: '" + std::string(field) + "'");
     }
     FM_RETURN_IF_ERROR(conversion == 'r' ? AppendRepr(*arg, &out) : AppendStr(*arg, &out));
-    if (out.size() > kMaxStringBytes) return MakeString(std::move(out), arena);
+    if (out.size() > MaxValueBytes(*arena)) return MakeString(std::move(out), arena);
   }
   return MakeString(std::move(out), arena);
 }
@@ -537,7 +537,7 @@ Result<Value> CallStringMethod(std::string_view text, MethodId method, const Arg
                                          std::string(TypeName(items[i])) + " found");
         }
         out.append(items[i].string());
-        if (out.size() > kMaxStringBytes) break;
+        if (out.size() > MaxValueBytes(*arena)) break;
       }
       return MakeString(std::move(out), arena);
     }

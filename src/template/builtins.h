@@ -143,7 +143,7 @@ Status BindArguments(std::string_view function, const Arguments& args, std::span
 // %B %a %A %y %j %p %I %e %%); other directives are copied as written.
 std::string FormatTime(std::string_view format, const std::tm& time);
 
-// A string built by a builtin, copied into the arena; fails past kMaxStringBytes.
+// A string built by a builtin, copied into the arena; fails past MaxValueBytes().
 Result<Value> MakeString(std::string text, Arena* arena);
 // A list built by a builtin, copied into the arena.
 Value MakeList(std::span<const Value> items, Arena* arena, ValueKind kind = ValueKind::kList);

@@ -17,8 +17,28 @@ Result<std::string> ChatTemplate::Render(const nlohmann::ordered_json& context) 
   return Render(context, local);
 }
 
+namespace {
+
+// About the bytes of `value` as JSON text: strings and keys by their
+// length, everything else by a few bytes. Nesting is bounded (kMaxJsonDepth
+// for records), so the recursion is too.
+size_t json_text_bytes(const nlohmann::ordered_json& value) {
+  constexpr size_t kScalarBytes = 4;
+  if (value.is_string()) return value.get_ref<const std::string&>().size() + kScalarBytes;
+  size_t bytes = kScalarBytes;
+  if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) bytes += key.size() + json_text_bytes(member);
+  } else if (value.is_array()) {
+    for (const nlohmann::ordered_json& element : value) bytes += json_text_bytes(element);
+  }
+  return bytes;
+}
+
+}  // namespace
+
 Result<std::string> ChatTemplate::Render(const nlohmann::ordered_json& context, const std::tm& now) const {
-  return jinja::RenderProgram(*program_, context, now);
+  const size_t input_bytes = program_->source.size() + json_text_bytes(context);
+  return jinja::RenderProgram(*program_, context, now, jinja::RenderLimits::ForInput(input_bytes));
 }
 
 const std::string& ChatTemplate::name() const { return program_->name; }

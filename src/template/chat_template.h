@@ -24,10 +24,12 @@
 // raised: msg"); any other runtime failure is InvalidArgument (or
 // Unsupported) "NAME:LINE:COL: message", naming the expression at fault.
 //
-// Rendering is bounded whatever the template and context: at most 64 MiB of
-// output, 512 MiB of working memory, 10 million steps of work (loop
-// iterations, macro calls, scans of large values) and macro recursion 100
-// deep; past a bound Render returns an error.
+// Rendering is bounded whatever the template and context, in proportion to
+// their size (jinja::RenderLimits::ForInput): output, working memory and
+// steps of work (loop iterations, macro calls, scans of large values) grow
+// with the bytes of template and context, up to 64 MiB of output, 512 MiB of
+// memory and 10 million steps, and macro recursion stops at 100 deep; past a
+// bound Render returns an error.
 //
 // Thread safety: a ChatTemplate is immutable once parsed; Render may be
 // called from many threads at once. Copies share the parsed template.

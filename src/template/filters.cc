@@ -330,7 +330,7 @@ Result<Value> Join(const Value& value, const Arguments& args, RenderEnv* env) {
     if (i > 0) out.append(separator);
     FM_ASSIGN_OR_RETURN(const Value picked, Pick(items[i], slots[1], env->arena));
     FM_RETURN_IF_ERROR(AppendStr(picked, &out));
-    if (out.size() > kMaxStringBytes) break;
+    if (out.size() > MaxValueBytes(*env->arena)) break;
   }
   return MakeString(std::move(out), env->arena);
 }
@@ -361,7 +361,7 @@ Result<Value> Indent(const Value& value, const Arguments& args, RenderEnv* env) 
     if (i > 0) out.push_back('\n');
     if (i > 0 && (blank || !lines[i].empty())) out.append(indentation);
     out.append(lines[i]);
-    if (out.size() > kMaxStringBytes) break;
+    if (out.size() > MaxValueBytes(*env->arena)) break;
   }
   if (first) out.insert(0, indentation);
   return MakeString(std::move(out), env->arena);

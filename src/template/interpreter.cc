@@ -612,7 +612,7 @@ class Renderer {
     if (a.is_number() && b.is_number()) return NumericArithmetic(op, a, b);
     if (op == BinaryOp::kAdd) {
       if (a.is_string() && b.is_string()) {
-        if (a.string().size() + b.string().size() > kMaxStringBytes) {
+        if (a.string().size() + b.string().size() > MaxValueBytes(arena_)) {
           return Status::InvalidArgument("string concatenation exceeds the size limit");
         }
         // Markup + str escapes the plain string (markupsafe), either side.
@@ -648,7 +648,7 @@ class Renderer {
   Result<Value> Repeat(const Value& v, int64_t times) {
     const size_t count = times <= 0 ? 0 : static_cast<size_t>(times);
     const size_t unit = v.is_string() ? v.string().size() : v.items().size() * sizeof(Value);
-    if (unit != 0 && count > kMaxStringBytes / unit) {
+    if (unit != 0 && count > MaxValueBytes(arena_) / unit) {
       return Status::InvalidArgument("repetition result exceeds the size limit");
     }
     if (v.is_string()) {
@@ -760,6 +760,20 @@ class Renderer {
 };
 
 }  // namespace
+
+RenderLimits RenderLimits::ForInput(size_t input_bytes) {
+  const RenderLimits most;
+  // Saturates instead of wrapping for absurd sizes.
+  auto scaled = [input_bytes](uint64_t base, uint64_t per_byte, uint64_t cap) -> uint64_t {
+    if (input_bytes > (cap - base) / per_byte) return cap;
+    return base + per_byte * input_bytes;
+  };
+  RenderLimits limits;
+  limits.max_output_bytes = scaled(size_t{1} << 20, 64, most.max_output_bytes);
+  limits.max_memory_bytes = scaled(size_t{32} << 20, 256, most.max_memory_bytes);
+  limits.max_steps = scaled(100'000, 1'000, most.max_steps);
+  return limits;
+}
 
 Result<std::string> RenderProgram(const Program& program, const nlohmann::ordered_json& context, const std::tm& now,
                                   const RenderLimits& limits) {

@@ -30,6 +30,15 @@ struct RenderLimits {
   uint64_t max_steps = 10'000'000;
   // Macros calling macros, recursion included.
   int max_call_depth = 100;
+
+  // The limits for a render given `input_bytes` (the template's source
+  // plus the text of the context), so that what a render may cost grows
+  // with what it was given: output 1 MiB + 64 bytes per input byte, memory
+  // 32 MiB + 256 bytes per input byte, 100,000 steps + 1,000 per input
+  // byte, each at most the default above. A 62-byte record rendered by a
+  // 5 KB template gets 1.3 MiB of output, 33 MiB of memory and 5.2 million
+  // steps; the largest chat templates need a small fraction of that.
+  static RenderLimits ForInput(size_t input_bytes);
 };
 
 // Renders `program`. `context` must be a JSON object; its members become

@@ -15,6 +15,7 @@
 #ifndef FLOPSMETER_TEMPLATE_VALUE_H_
 #define FLOPSMETER_TEMPLATE_VALUE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -232,6 +233,10 @@ struct IteratorData {
 inline constexpr int kMaxValueDepth = 256;
 // Largest string or list one operation may build.
 inline constexpr size_t kMaxStringBytes = size_t{64} << 20;
+
+// The same for one render: no more than its memory limit either, so a
+// small render cannot build a 64 MiB string in one step ('a' * 60000000).
+inline size_t MaxValueBytes(const Arena& arena) { return std::min(kMaxStringBytes, arena.limit()); }
 
 // Python truthiness: empty strings and containers, zero, None and undefined
 // are false.

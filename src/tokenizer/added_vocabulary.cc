@@ -67,7 +67,8 @@ Result<AddedVocabulary> AddedVocabulary::Build(std::vector<AddedToken> tokens,
     const AddedToken& t = v.tokens_[i];
     if (t.normalized && normalizer != nullptr) {
       std::string content = t.content;
-      FM_RETURN_IF_ERROR(normalizer->normalize(&content));
+      const Status normalized = normalizer->normalize(&content, TextBudget(content.size()));
+      if (!normalized.ok()) return normalized.WithContext("added token " + std::to_string(i));
       v.normalized_.insert(content, i);
     } else if (t.normalized) {
       v.normalized_.insert(t.content, i);
@@ -124,9 +125,13 @@ Status AddedVocabulary::split(std::string_view text, const Normalizer* normalize
   std::vector<Match> raw_matches;
   find(text, raw_, &raw_matches);
   std::vector<Match> normalized_matches;
+  TextBudget budget(text.size());
   auto emit_text = [&](std::string_view stretch, bool at_start) -> Status {
     std::string normalized(stretch);
-    if (normalizer != nullptr) FM_RETURN_IF_ERROR(normalizer->normalize(&normalized));
+    if (normalizer != nullptr) {
+      FM_RETURN_IF_ERROR(normalizer->normalize(&normalized, budget));
+      budget.spend(normalized.size());
+    }
     normalized_matches.clear();
     find(normalized, normalized_, &normalized_matches);
     size_t prev = 0;

@@ -44,7 +44,8 @@ class AddedVocabulary {
   static Result<AddedVocabulary> Build(std::vector<AddedToken> tokens, const Normalizer* normalizer);
 
   // Cuts `text` at added tokens and normalizes the stretches between them
-  // (each stretch separately, as tokenizers does).
+  // (each stretch separately, as tokenizers does), within one TextBudget
+  // for the whole of `text`.
   Status split(std::string_view text, const Normalizer* normalizer, std::vector<TextSegment>* out) const;
 
   const std::vector<AddedToken>& tokens() const { return tokens_; }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/strict_fields.h"  // printable
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -89,8 +90,8 @@ Bpe::Bpe(Vocabulary vocab, std::vector<std::pair<std::string, std::string>> merg
     auto merged = vocab_.find(a + b);
     if (ia == vocab_.end() || ib == vocab_.end() || merged == vocab_.end()) {
       const std::string& missing = ia == vocab_.end() ? a : ib == vocab_.end() ? b : a + b;
-      *status = Status::ParseError("merge " + std::to_string(rank) + " (\"" + a + " " + b +
-                                   "\"): token \"" + missing + "\" is not in the vocabulary");
+      *status = Status::ParseError("merge " + std::to_string(rank) + " (\"" + printable(a + " " + b) +
+                                   "\"): token \"" + printable(missing) + "\" is not in the vocabulary");
       return;
     }
     // A repeated pair keeps its last rank, as tokenizers' map does.
@@ -137,7 +138,7 @@ Bpe::Bpe(Vocabulary vocab, std::vector<std::pair<std::string, std::string>> merg
   if (options_.unk_token) {
     auto it = vocab_.find(*options_.unk_token);
     if (it == vocab_.end()) {
-      *status = Status::ParseError("unk_token \"" + *options_.unk_token + "\" is not in the vocabulary");
+      *status = Status::ParseError("unk_token \"" + printable(*options_.unk_token) + "\" is not in the vocabulary");
       return;
     }
     unk_id_ = it->second;

@@ -9,12 +9,14 @@
 namespace flopsmeter {
 namespace {
 
+// Unicode forms and case mapping grow text by a bounded factor (NFKC at
+// most 18 characters for one), so the result is checked once built.
 class UnicodeForm final : public Normalizer {
  public:
   explicit UnicodeForm(unicode::NormalForm form) : form_(form) {}
-  Status normalize(std::string* text) const override {
+  Status normalize(std::string* text, const TextBudget& budget) const override {
     *text = unicode::normalize(*text, form_);
-    return Status::Ok();
+    return budget.check(text->size(), stage());
   }
 
  private:
@@ -23,17 +25,29 @@ class UnicodeForm final : public Normalizer {
 
 class Lowercase final : public Normalizer {
  public:
-  Status normalize(std::string* text) const override {
+  Status normalize(std::string* text, const TextBudget& budget) const override {
     *text = unicode::to_lower(*text);
-    return Status::Ok();
+    return budget.check(text->size(), stage());
   }
 };
+
+// `text` without nonspacing marks.
+std::string without_nonspacing_marks(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t start = pos;
+    const char32_t cp = unicode::next_code_point(text, &pos);
+    if (!unicode::is_nonspacing_mark(cp)) out.append(text, start, pos - start);
+  }
+  return out;
+}
 
 // Removes white space (the White_Space property) at either end.
 class Strip final : public Normalizer {
  public:
   Strip(bool left, bool right) : left_(left), right_(right) {}
-  Status normalize(std::string* text) const override {
+  Status normalize(std::string* text, const TextBudget& /*budget*/) const override {
     const std::string_view all = *text;
     const size_t begin = left_ ? unicode::leading_whitespace_length(all) : 0;
     const size_t end = right_ ? begin + unicode::trailing_whitespace_start(all.substr(begin)) : all.size();
@@ -49,15 +63,8 @@ class Strip final : public Normalizer {
 // Removes nonspacing marks (meant to follow NFD/NFKD).
 class StripAccents final : public Normalizer {
  public:
-  Status normalize(std::string* text) const override {
-    std::string out;
-    out.reserve(text->size());
-    for (size_t pos = 0; pos < text->size();) {
-      const size_t start = pos;
-      const char32_t cp = unicode::next_code_point(*text, &pos);
-      if (!unicode::is_nonspacing_mark(cp)) out.append(*text, start, pos - start);
-    }
-    *text = std::move(out);
+  Status normalize(std::string* text, const TextBudget& /*budget*/) const override {
+    *text = without_nonspacing_marks(*text);
     return Status::Ok();
   }
 };
@@ -66,7 +73,10 @@ class Replace final : public Normalizer {
  public:
   Replace(Pattern pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
-  Status normalize(std::string* text) const override { return pattern_.replace_all(text, content_); }
+  Status normalize(std::string* text, const TextBudget& budget) const override {
+    FM_ASSIGN_OR_RETURN(const bool fits, pattern_.replace_all(text, content_, budget.available()));
+    return fits ? Status::Ok() : budget.exceeded(stage());
+  }
 
  private:
   Pattern pattern_;
@@ -77,8 +87,10 @@ class Replace final : public Normalizer {
 class Prepend final : public Normalizer {
  public:
   explicit Prepend(std::string prefix) : prefix_(std::move(prefix)) {}
-  Status normalize(std::string* text) const override {
-    if (!text->empty()) text->insert(0, prefix_);
+  Status normalize(std::string* text, const TextBudget& budget) const override {
+    if (text->empty()) return Status::Ok();
+    FM_RETURN_IF_ERROR(budget.check(text->size() + prefix_.size(), stage()));
+    text->insert(0, prefix_);
     return Status::Ok();
   }
 
@@ -93,7 +105,7 @@ class BertNormalizer final : public Normalizer {
   BertNormalizer(bool clean_text, bool chinese_chars, bool strip_accents, bool lowercase)
       : clean_text_(clean_text), chinese_chars_(chinese_chars),
         strip_accents_(strip_accents), lowercase_(lowercase) {}
-  Status normalize(std::string* text) const override {
+  Status normalize(std::string* text, const TextBudget& budget) const override {
     std::string out;
     out.reserve(text->size());
     for (size_t pos = 0; pos < text->size();) {
@@ -114,13 +126,10 @@ class BertNormalizer final : public Normalizer {
       }
       out.append(*text, start, pos - start);
     }
-    if (strip_accents_) {
-      out = unicode::normalize(out, unicode::NormalForm::kNFD);
-      FM_RETURN_IF_ERROR(StripAccents().normalize(&out));
-    }
+    if (strip_accents_) out = without_nonspacing_marks(unicode::normalize(out, unicode::NormalForm::kNFD));
     if (lowercase_) out = unicode::to_lower(out);
     *text = std::move(out);
-    return Status::Ok();
+    return budget.check(text->size(), stage());
   }
 
  private:
@@ -131,8 +140,8 @@ class NormalizerSequence final : public Normalizer {
  public:
   explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> steps)
       : steps_(std::move(steps)) {}
-  Status normalize(std::string* text) const override {
-    for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->normalize(text));
+  Status normalize(std::string* text, const TextBudget& budget) const override {
+    for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->normalize(text, budget));
     return Status::Ok();
   }
 
@@ -140,13 +149,8 @@ class NormalizerSequence final : public Normalizer {
   std::vector<std::unique_ptr<Normalizer>> steps_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<Normalizer>> parse_normalizer(const JsonDoc& doc,
-                                                     const nlohmann::json& spec,
-                                                     const std::string& pointer) {
-  if (spec.is_null()) return std::unique_ptr<Normalizer>();
-  FM_ASSIGN_OR_RETURN(std::string type, doc.get_string(spec, pointer, "type"));
+Result<std::unique_ptr<Normalizer>> parse_normalizer_type(const JsonDoc& doc, const nlohmann::json& spec,
+                                                          const std::string& pointer, const std::string& type) {
   if (type == "NFC") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFC));
   if (type == "NFD") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFD));
   if (type == "NFKC") return std::unique_ptr<Normalizer>(new UnicodeForm(unicode::NormalForm::kNFKC));
@@ -189,6 +193,17 @@ Result<std::unique_ptr<Normalizer>> parse_normalizer(const JsonDoc& doc,
   return unsupported_type(doc, pointer, "normalizer", type,
                           "NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, Replace, "
                           "Prepend, BertNormalizer, Sequence");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Normalizer>> parse_normalizer(const JsonDoc& doc, const nlohmann::json& spec,
+                                                     const std::string& pointer) {
+  if (spec.is_null()) return std::unique_ptr<Normalizer>();
+  FM_ASSIGN_OR_RETURN(std::string type, doc.get_string(spec, pointer, "type"));
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<Normalizer> normalizer, parse_normalizer_type(doc, spec, pointer, type));
+  normalizer->set_stage(stage_name("normalizer", pointer, type));
+  return normalizer;
 }
 
 }  // namespace flopsmeter

@@ -11,13 +11,24 @@
 
 #include "core/json_doc.h"
 #include "flopsmeter/status.h"
+#include "tokenizer/text_budget.h"
 
 namespace flopsmeter {
 
 class Normalizer {
  public:
   virtual ~Normalizer() = default;
-  virtual Status normalize(std::string* text) const = 0;
+  // Normalizes `*text`, one stretch of a sample. A step that would make it
+  // longer than budget.available() fails with budget.exceeded(stage())
+  // instead, before building the longer text where it can.
+  virtual Status normalize(std::string* text, const TextBudget& budget) const = 0;
+
+  // How messages name this step: "normalizer 7 (Replace)".
+  const std::string& stage() const { return stage_; }
+  void set_stage(std::string stage) { stage_ = std::move(stage); }
+
+ private:
+  std::string stage_;
 };
 
 // The normalizer described by `spec` (at JSON pointer `pointer` of `doc`);

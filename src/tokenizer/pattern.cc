@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "core/strict_fields.h"  // printable
+
 #include "tokenizer/unicode.h"
 
 namespace flopsmeter {
@@ -42,7 +44,7 @@ Result<Pattern> Pattern::Regex(std::string_view pattern) {
                           ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &info);
   if (rc != ONIG_NORMAL) {
     compiled->handle = nullptr;
-    return Status::ParseError("regex /" + std::string(pattern) + "/: " + onig_message(rc, &info));
+    return Status::ParseError("regex /" + printable(pattern) + "/: " + printable_text(onig_message(rc, &info)));
   }
   return Pattern(std::string(pattern), std::move(compiled));
 }
@@ -68,7 +70,7 @@ Status Pattern::find_all(std::string_view text, std::vector<Span>* matches) cons
                                ONIG_OPTION_NONE);
     if (rc == ONIG_MISMATCH) break;
     if (rc < 0) {
-      status = Status::Internal("regex /" + text_ + "/: " + onig_message(rc, nullptr));
+      status = Status::Internal("regex /" + printable(text_) + "/: " + onig_message(rc, nullptr));
       break;
     }
     const auto first = static_cast<size_t>(region->beg[0]);
@@ -86,13 +88,19 @@ Status Pattern::find_all(std::string_view text, std::vector<Span>* matches) cons
   return status;
 }
 
-Status Pattern::replace_all(std::string* text, std::string_view content) const {
+Result<bool> Pattern::replace_all(std::string* text, std::string_view content, size_t max_bytes) const {
   thread_local std::vector<Span> matches;
   matches.clear();
   FM_RETURN_IF_ERROR(find_all(*text, &matches));
-  if (matches.empty()) return Status::Ok();
+  if (matches.empty()) return text->size() <= max_bytes;
+  size_t matched = 0;
+  for (const Span& m : matches) matched += m.second - m.first;
+  const size_t kept = text->size() - matched;
+  if (kept > max_bytes || (!content.empty() && matches.size() > (max_bytes - kept) / content.size())) {
+    return false;
+  }
   std::string out;
-  out.reserve(text->size() + matches.size() * content.size());
+  out.reserve(kept + matches.size() * content.size());
   size_t prev = 0;
   for (const Span& m : matches) {
     out.append(*text, prev, m.first - prev);
@@ -101,7 +109,7 @@ Status Pattern::replace_all(std::string* text, std::string_view content) const {
   }
   out.append(*text, prev, std::string::npos);
   *text = std::move(out);
-  return Status::Ok();
+  return true;
 }
 
 }  // namespace flopsmeter

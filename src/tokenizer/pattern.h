@@ -33,8 +33,10 @@ class Pattern {
   // after an empty match the search resumes one character later.
   // Fails only if Oniguruma gives up (e.g. its retry limit).
   Status find_all(std::string_view text, std::vector<Span>* matches) const;
-  // Replaces every match in `*text` with `content`.
-  Status replace_all(std::string* text, std::string_view content) const;
+  // Replaces every match in `*text` with `content`, unless the result would
+  // be longer than `max_bytes`: then returns false and leaves `*text` as it
+  // was, without building the longer text.
+  Result<bool> replace_all(std::string* text, std::string_view content, size_t max_bytes) const;
 
   const std::string& text() const { return text_; }
   bool is_literal() const { return compiled_ == nullptr; }

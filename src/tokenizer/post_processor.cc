@@ -1,9 +1,15 @@
 #include "tokenizer/post_processor.h"
 
+#include "core/strict_fields.h"  // printable
 #include "tokenizer/tokenizer_json.h"
 
 namespace flopsmeter {
 namespace {
+
+Status too_many_special_tokens(const JsonDoc& doc, const std::string& pointer) {
+  return doc.error(pointer, "adds more than " + std::to_string(kMaxSpecialTokensPerSequence) +
+                                " special tokens to every sequence");
+}
 
 // TemplateProcessing's "single": a list of {"SpecialToken": {"id": NAME}}
 // and one {"Sequence": {"id": "A"}}; NAME's ids come from special_tokens.
@@ -31,10 +37,11 @@ Result<SpecialTokenTemplate> parse_template(const JsonDoc& doc, const nlohmann::
     FM_ASSIGN_OR_RETURN(std::string name,
                         doc.get_string(*special, JsonDoc::child(item_pointer, "SpecialToken"), "id"));
     if (!JsonDoc::has(*specials, name)) {
-      return doc.error(item_pointer, "special token \"" + name + "\" is not in special_tokens");
+      return doc.error(item_pointer, "special token \"" + printable(name) + "\" is not in special_tokens");
     }
     const std::string entry_pointer = JsonDoc::child(specials_pointer, name);
     FM_ASSIGN_OR_RETURN(const nlohmann::json* ids, doc.get_array((*specials)[name], entry_pointer, "ids"));
+    if (out.size() + ids->size() > kMaxSpecialTokensPerSequence) return too_many_special_tokens(doc, pointer);
     for (size_t k = 0; k < ids->size(); ++k) {
       FM_ASSIGN_OR_RETURN(uint64_t id, doc.as_uint((*ids)[k], JsonDoc::child(JsonDoc::child(entry_pointer, "ids"), k)));
       (seen_sequence ? out.suffix : out.prefix).push_back(static_cast<uint32_t>(id));
@@ -73,6 +80,7 @@ Result<SpecialTokenTemplate> parse_post_processor(const JsonDoc& doc, const nloh
     for (size_t i = 0; i < steps->size(); ++i) {
       FM_ASSIGN_OR_RETURN(SpecialTokenTemplate step,
                           parse_post_processor(doc, (*steps)[i], JsonDoc::child(steps_pointer, i)));
+      if (out.size() + step.size() > kMaxSpecialTokensPerSequence) return too_many_special_tokens(doc, pointer);
       out.prefix.insert(out.prefix.begin(), step.prefix.begin(), step.prefix.end());
       out.suffix.insert(out.suffix.end(), step.suffix.begin(), step.suffix.end());
     }

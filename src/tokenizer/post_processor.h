@@ -15,6 +15,12 @@
 
 namespace flopsmeter {
 
+// Most special tokens a post-processor may put around one sequence. Real
+// ones add at most 3 ([CLS] ... [SEP], <s> ... </s>); a template that lists
+// one special token many times, each with many ids, would otherwise add
+// millions of ids to every sample.
+inline constexpr size_t kMaxSpecialTokensPerSequence = 1024;
+
 // The ids placed before and after a single sequence.
 struct SpecialTokenTemplate {
   std::vector<uint32_t> prefix;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <utility>
 
+#include "core/strict_fields.h"  // printable
 #include "tokenizer/pattern.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/unicode.h"
@@ -122,7 +123,7 @@ class Split final : public PreTokenizer {
  public:
   Split(Pattern pattern, Behavior behavior, bool invert)
       : pattern_(std::move(pattern)), behavior_(behavior), invert_(invert) {}
-  Status split(std::vector<Piece>* pieces) const override {
+  Status split(std::vector<Piece>* pieces, const TextBudget& /*budget*/) const override {
     return split_pieces(pieces, behavior_, invert_, pattern_matcher(&pattern_));
   }
   // The pattern, when the cut keeps matches and gaps alike.
@@ -140,7 +141,7 @@ class CharSplit final : public PreTokenizer {
  public:
   CharSplit(std::function<bool(char32_t)> pred, Behavior behavior)
       : find_(char_matcher(std::move(pred))), behavior_(behavior) {}
-  Status split(std::vector<Piece>* pieces) const override {
+  Status split(std::vector<Piece>* pieces, const TextBudget& /*budget*/) const override {
     return split_pieces(pieces, behavior_, false, find_);
   }
 
@@ -157,7 +158,9 @@ class ByteLevel final : public PreTokenizer {
  public:
   ByteLevel(bool add_prefix_space, std::unique_ptr<Pattern> regex)
       : add_prefix_space_(add_prefix_space), regex_(std::move(regex)) {}
-  Status split(std::vector<Piece>* pieces) const override {
+  // The prefix space and the byte mapping at most double the text each, so
+  // the pieces are checked as they are mapped.
+  Status split(std::vector<Piece>* pieces, const TextBudget& budget) const override {
     if (add_prefix_space_) {
       for (Piece& piece : *pieces) {
         if (piece.text.empty() || piece.text[0] != ' ') piece.text.insert(0, " ");
@@ -166,10 +169,13 @@ class ByteLevel final : public PreTokenizer {
     if (regex_) {
       FM_RETURN_IF_ERROR(split_pieces(pieces, Behavior::kIsolated, false, pattern_matcher(regex_.get())));
     }
+    size_t total = 0;
     for (Piece& piece : *pieces) {
       std::string mapped;
       append_byte_level(piece.text, &mapped);
       piece.text = std::move(mapped);
+      total += piece.text.size();
+      FM_RETURN_IF_ERROR(budget.check(total, stage()));
     }
     return Status::Ok();
   }
@@ -190,14 +196,20 @@ class Metaspace final : public PreTokenizer {
   Metaspace(std::string replacement, PrependScheme scheme, bool split)
       : replacement_(std::move(replacement)), scheme_(scheme), split_(split),
         space_(Pattern::Literal(" ")), marker_(Pattern::Literal(replacement_)) {}
-  Status split(std::vector<Piece>* pieces) const override {
+  // The replacement may be long: each piece is checked before it is built.
+  Status split(std::vector<Piece>* pieces, const TextBudget& budget) const override {
+    size_t total = 0;
     for (Piece& piece : *pieces) {
-      FM_RETURN_IF_ERROR(space_.replace_all(&piece.text, replacement_));
+      const size_t room = budget.available() - std::min(total, budget.available());
+      FM_ASSIGN_OR_RETURN(const bool fits, space_.replace_all(&piece.text, replacement_, room));
+      if (!fits) return budget.exceeded(stage());
       const bool starts = piece.text.rfind(replacement_, 0) == 0;
       if (!starts && (scheme_ == PrependScheme::kAlways ||
                       (scheme_ == PrependScheme::kFirst && piece.at_start))) {
+        FM_RETURN_IF_ERROR(budget.check(total + piece.text.size() + replacement_.size(), stage()));
         piece.text.insert(0, replacement_);
       }
+      total += piece.text.size();
     }
     if (!split_) return Status::Ok();
     return split_pieces(pieces, Behavior::kMergedWithNext, false, pattern_matcher(&marker_));
@@ -215,8 +227,8 @@ class PreTokenizerSequence final : public PreTokenizer {
  public:
   explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> steps)
       : steps_(std::move(steps)) {}
-  Status split(std::vector<Piece>* pieces) const override {
-    for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->split(pieces));
+  Status split(std::vector<Piece>* pieces, const TextBudget& budget) const override {
+    for (const auto& step : steps_) FM_RETURN_IF_ERROR(step->split(pieces, budget));
     return Status::Ok();
   }
   const Pattern* byte_level_pattern() const override {
@@ -240,7 +252,7 @@ Result<Behavior> parse_behavior(const JsonDoc& doc, const nlohmann::json& spec,
   if (name == "MergedWithNext") return Behavior::kMergedWithNext;
   if (name == "Contiguous") return Behavior::kContiguous;
   return doc.error(JsonDoc::child(pointer, "behavior"),
-                   "unknown behavior \"" + name +
+                   "unknown behavior \"" + printable(name) +
                        "\" (expected Removed, Isolated, MergedWithPrevious, MergedWithNext or Contiguous)");
 }
 
@@ -273,12 +285,11 @@ void append_byte_level(std::string_view raw, std::string* out) {
   out->resize(static_cast<size_t>(at - out->data()));
 }
 
-Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
-                                                          const nlohmann::json& spec,
-                                                          const std::string& pointer) {
+namespace {
+
+Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer_type(const JsonDoc& doc, const nlohmann::json& spec,
+                                                               const std::string& pointer, const std::string& type) {
   using Ptr = std::unique_ptr<PreTokenizer>;
-  if (spec.is_null()) return Ptr();
-  FM_ASSIGN_OR_RETURN(std::string type, doc.get_string(spec, pointer, "type"));
   if (type == "Split") {
     FM_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(doc, spec, pointer));
     FM_ASSIGN_OR_RETURN(Behavior behavior, parse_behavior(doc, spec, pointer, "Removed"));
@@ -309,7 +320,7 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
         scheme = PrependScheme::kFirst;
       } else {
         return doc.error(JsonDoc::child(pointer, "prepend_scheme"),
-                         "unknown prepend_scheme \"" + name + "\" (expected always, never or first)");
+                         "unknown prepend_scheme \"" + printable(name) + "\" (expected always, never or first)");
       }
     } else {
       // Files written before prepend_scheme existed say add_prefix_space.
@@ -359,6 +370,17 @@ Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,
   return unsupported_type(doc, pointer, "pre-tokenizer", type,
                           "Split, ByteLevel, Metaspace, Whitespace, WhitespaceSplit, Digits, "
                           "Punctuation, CharDelimiterSplit, BertPreTokenizer, Sequence");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc, const nlohmann::json& spec,
+                                                          const std::string& pointer) {
+  if (spec.is_null()) return std::unique_ptr<PreTokenizer>();
+  FM_ASSIGN_OR_RETURN(std::string type, doc.get_string(spec, pointer, "type"));
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<PreTokenizer> pre_tokenizer, parse_pre_tokenizer_type(doc, spec, pointer, type));
+  pre_tokenizer->set_stage(stage_name("pre-tokenizer", pointer, type));
+  return pre_tokenizer;
 }
 
 }  // namespace flopsmeter

@@ -16,6 +16,7 @@
 #include "core/json_doc.h"
 #include "flopsmeter/status.h"
 #include "tokenizer/pattern.h"
+#include "tokenizer/text_budget.h"
 
 namespace flopsmeter {
 
@@ -28,8 +29,10 @@ struct Piece {
 class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
-  // Replaces each piece by its sub-pieces; empty pieces are dropped.
-  virtual Status split(std::vector<Piece>* pieces) const = 0;
+  // Replaces each piece by its sub-pieces; empty pieces are dropped. A step
+  // that would make the pieces longer than budget.available() in all fails
+  // with budget.exceeded(stage()) instead.
+  virtual Status split(std::vector<Piece>* pieces, const TextBudget& budget) const = 0;
   // When this pre-tokenizer is exactly "cut at this pattern's matches
   // (keeping both matches and gaps), then write each byte as a ByteLevel
   // character", the pattern; null otherwise. GPT-2, Llama 3, Qwen and
@@ -37,6 +40,13 @@ class PreTokenizer {
   // per-piece strings: a piece is mapped only when the model has not seen
   // it before.
   virtual const Pattern* byte_level_pattern() const { return nullptr; }
+
+  // How messages name this step: "pre-tokenizer 1 (Metaspace)".
+  const std::string& stage() const { return stage_; }
+  void set_stage(std::string stage) { stage_ = std::move(stage); }
+
+ private:
+  std::string stage_;
 };
 
 Result<std::unique_ptr<PreTokenizer>> parse_pre_tokenizer(const JsonDoc& doc,

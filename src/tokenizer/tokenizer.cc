@@ -143,7 +143,9 @@ Result<Tokenizer> Tokenizer::FromText(std::string_view tokenizer_json, std::stri
   size_t outside_vocab = 0;
   for (const AddedToken& t : added) outside_vocab += impl->model->token_to_id(t.content) ? 0 : 1;
   impl->info.added_tokens = added.size();
-  FM_ASSIGN_OR_RETURN(impl->added, AddedVocabulary::Build(std::move(added), impl->normalizer.get()));
+  Result<AddedVocabulary> vocabulary = AddedVocabulary::Build(std::move(added), impl->normalizer.get());
+  if (!vocabulary.ok()) return vocabulary.status().WithContext(printable_text(origin));
+  impl->added = std::move(vocabulary).value();
   impl->info.model_type = std::string(impl->model->type());
   impl->info.vocab_size = impl->model->vocab_size() + outside_vocab;
   if (const nlohmann::json& trunc = member("truncation"); !trunc.is_null()) {
@@ -175,7 +177,10 @@ Status Tokenizer::encode(std::string_view text, bool add_special_tokens, std::ve
   thread_local std::vector<TextSegment> segments;
   thread_local std::vector<Piece> pieces;
   segments.clear();
-  FM_RETURN_IF_ERROR(impl.added.split(text, impl.normalizer.get(), &segments));
+  // Budget errors name the stage; the file is named here.
+  auto in_file = [&](const Status& status) { return status.WithContext(printable_text(impl.info.source)); };
+  if (Status split = impl.added.split(text, impl.normalizer.get(), &segments); !split.ok()) return in_file(split);
+  TextBudget pieces_budget(text.size());
   if (add_special_tokens) ids->insert(ids->end(), impl.specials.prefix.begin(), impl.specials.prefix.end());
   const size_t body = ids->size();
   for (TextSegment& segment : segments) {
@@ -203,8 +208,13 @@ Status Tokenizer::encode(std::string_view text, bool add_special_tokens, std::ve
     }
     pieces.clear();
     pieces.push_back({std::move(segment.text), segment.at_start});
-    if (impl.pre_tokenizer) FM_RETURN_IF_ERROR(impl.pre_tokenizer->split(&pieces));
-    for (const Piece& piece : pieces) FM_RETURN_IF_ERROR(impl.model->tokenize(piece.text, ids));
+    if (impl.pre_tokenizer) {
+      if (Status split = impl.pre_tokenizer->split(&pieces, pieces_budget); !split.ok()) return in_file(split);
+    }
+    for (const Piece& piece : pieces) {
+      pieces_budget.spend(piece.text.size());
+      FM_RETURN_IF_ERROR(impl.model->tokenize(piece.text, ids));
+    }
   }
   if (impl.truncation) {
     const size_t specials = add_special_tokens ? impl.specials.size() : 0;

@@ -21,6 +21,12 @@ namespace flopsmeter {
 Result<Pattern> parse_pattern(const JsonDoc& doc, const nlohmann::json& spec,
                               const std::string& pointer);
 
+// How messages name the pipeline step at `pointer` of type `type`:
+// "normalizer 7 (Replace)" for "/normalizer/normalizers/7", "normalizer
+// 2.0 (NFC)" inside nested sequences, "normalizer (NFKC)" for a lone one.
+// `step` is "normalizer" or "pre-tokenizer".
+std::string stage_name(std::string_view step, const std::string& pointer, std::string_view type);
+
 // An Unsupported error for a component type flopsmeter does not implement.
 Status unsupported_type(const JsonDoc& doc, const std::string& pointer, std::string_view what,
                         std::string_view type, std::string_view supported);

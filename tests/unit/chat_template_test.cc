@@ -792,6 +792,51 @@ TEST(ChatTemplateLimits, MemoryStopsAtItsLimit) {
               HasSubstr("rendering needs more than 1 MiB of memory"));
 }
 
+// ChatTemplate::Render's limits grow with the template and the context, so
+// a tiny record cannot make a render use the defaults' hundreds of MiB.
+TEST(ChatTemplateLimits, ForInputGrowsWithTheInputUpToTheDefaults) {
+  const jinja::RenderLimits none = jinja::RenderLimits::ForInput(0);
+  EXPECT_EQ(none.max_output_bytes, size_t{1} << 20);
+  EXPECT_EQ(none.max_memory_bytes, size_t{32} << 20);
+  EXPECT_EQ(none.max_steps, 100'000u);
+  EXPECT_EQ(none.max_call_depth, 100);
+  const jinja::RenderLimits small = jinja::RenderLimits::ForInput(5000);
+  EXPECT_EQ(small.max_output_bytes, (size_t{1} << 20) + 64 * 5000);
+  EXPECT_EQ(small.max_memory_bytes, (size_t{32} << 20) + 256 * 5000);
+  EXPECT_EQ(small.max_steps, 100'000u + 1'000 * 5000);
+  const jinja::RenderLimits most;
+  for (size_t huge : {size_t{1} << 30, SIZE_MAX}) {
+    const jinja::RenderLimits big = jinja::RenderLimits::ForInput(huge);
+    EXPECT_EQ(big.max_output_bytes, most.max_output_bytes);
+    EXPECT_EQ(big.max_memory_bytes, most.max_memory_bytes);
+    EXPECT_EQ(big.max_steps, most.max_steps);
+  }
+}
+
+// 40 MB fitted under the old fixed 64 MiB cap; a render of a few bytes now
+// builds no string larger than its memory limit (32 MiB and a little).
+TEST(ChatTemplateLimits, ASmallRenderCannotBuildAHugeString) {
+  EXPECT_THAT(RenderError("{{ ('ab' * 20000000)|length }}").message(),
+              HasSubstr("repetition result exceeds the size limit"));
+}
+
+TEST(ChatTemplateLimits, ASmallRenderStopsAtItsScaledSteps) {
+  // The old fixed limit was 10,000,000 steps; this template is 80 bytes and
+  // its empty context counts 4.
+  const std::string loops = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}";
+  ASSERT_EQ(loops.size(), 80u);
+  EXPECT_EQ(RenderError(loops).message(),
+            "t:1:32: more than 184000 steps of work (loop iterations, macro calls, scans of large values)");
+}
+
+TEST(ChatTemplateLimits, ASmallRenderStopsAtItsScaledMemory) {
+  // Each range() keeps 100,000 values alive: 240 MB in all, under the old
+  // fixed 512 MiB. 32 MiB + 256 bytes for each of the template's 64 bytes
+  // and the empty context's 4.
+  EXPECT_THAT(RenderError("{% for i in range(100) %}{% set x = range(100000) %}{% endfor %}").message(),
+              HasSubstr("rendering needs more than 33571840 bytes of memory"));
+}
+
 TEST(ChatTemplate, DeeplyNestedExpressionIsASyntaxError) {
   EXPECT_THAT(ParseError("{{ " + std::string(1000, '(') + "1" + std::string(1000, ')') + " }}").message(),
               HasSubstr("nested too deeply"));

@@ -272,6 +272,26 @@ TEST_F(DatasetReaderTest, ByteSourceOfADirectorySaysSo) {
   EXPECT_EQ(source.status().message(), dir_.path() + ": is a directory, expected a file");
 }
 
+// Before open_regular_file() this blocked in open() forever.
+TEST_F(DatasetReaderTest, ByteSourceRefusesAFifoWithoutBlocking) {
+  const std::string path = dir_.fifo("train.jsonl");
+  Result<std::unique_ptr<ByteSource>> source = ByteSource::Open(path);
+  ASSERT_FALSE(source.ok());
+  EXPECT_EQ(source.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(source.status().message(), path + ": is a FIFO, expected a file");
+  EXPECT_EQ(ByteSource::Open("/dev/zero").status().message(), "/dev/zero: is a character device, expected a file");
+}
+
+TEST_F(DatasetReaderTest, MessagesNameTheFileWithControlCharactersEscaped) {
+  const std::string path = File("a\nb\x1b[1m.jsonl", "{\"text\": 1}\n[");
+  Result<std::unique_ptr<RecordReader>> reader = RecordReader::Open(path, DatasetFormat::kJsonArray, TextUnit::kLine);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->path(), dir_.path() + "/a\\x0ab\\x1b[1m.jsonl");
+  std::vector<RawRecord> batch;
+  EXPECT_EQ((*reader)->next_batch(&batch, 1 << 20).status().message(),
+            dir_.path() + "/a\\x0ab\\x1b[1m.jsonl:1:1: expected a JSON array starting with '[', found '{'");
+}
+
 TEST_F(DatasetReaderTest, ByteSourceReadsStandardInputForADash) {
   const std::string path = File("stdin.gz", Gzip("from stdin\n"));
   std::FILE* file = std::fopen(path.c_str(), "rb");

@@ -290,6 +290,35 @@ TEST(DatasetSampleTest, DuplicateKeysKeepTheLastValueAsPythonDoes) {
   EXPECT_EQ(Parse(R"({"text": "first", "text": "last"})").text, "last");
 }
 
+// Records with many keys are read in linear time (bench/hostile_inputs_bench.sh
+// measures it: 200,000 keys took 33 s); what they mean must not change.
+std::string ManyKeys(size_t count, const std::string& last) {
+  std::string json = "{";
+  for (size_t i = 0; i < count; ++i) json += "\"k" + std::to_string(i) + "\": " + std::to_string(i) + ", ";
+  return json + last + "}";
+}
+
+TEST(DatasetSampleTest, RecordsWithManyKeysKeepMeaningAndOrder) {
+  EXPECT_EQ(Parse(ManyKeys(200'000, R"("text": "t")")).text, "t");
+  // A repeated key past the point where keys are hashed: first place, last value.
+  const Sample chat = Parse(R"({"messages": [)" + ManyKeys(40, R"("role": "user", "k3": "again", "content": "c")") + "]}");
+  ASSERT_EQ(chat.messages.size(), 1u);
+  const Json& message = chat.messages[0];
+  EXPECT_EQ(message.size(), 42u);
+  EXPECT_EQ(message["k3"], "again");
+  std::vector<std::string> keys;
+  for (const auto& item : message.items()) keys.push_back(item.key());
+  EXPECT_EQ(keys[3], "k3");
+  EXPECT_EQ(keys[40], "role");
+  EXPECT_EQ(keys[41], "content");
+  EXPECT_EQ(Parse(R"({"text": "a", )" + ManyKeys(50, R"("text": "b", "x": 1, "text": "c")").substr(1)).text, "c");
+}
+
+TEST(DatasetSampleTest, RecordWithManyKeysAndNoTrainingTextListsTheFirstTen) {
+  EXPECT_THAT(Error(ManyKeys(200'000, R"("end": 0)")),
+              HasSubstr("(found keys: 'k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9', ...)"));
+}
+
 TEST(DatasetSampleTest, RecordWithoutTrainingTextNamesTheKeysFound) {
   EXPECT_EQ(Error(R"({"question": "q", "answer": "a"})"),
             "data.jsonl:17: no training text: expected one of 'text', 'messages', "

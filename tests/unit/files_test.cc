@@ -1,6 +1,7 @@
 // files: reading, atomic writing and listing, with the errors a user sees.
 #include "adapters/files.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -37,6 +38,7 @@ class FilesTest : public ::testing::Test {
   }
 
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  void Mkfifo(const std::string& name) const { ASSERT_EQ(::mkfifo(Path(name).c_str(), 0600), 0); }
   void Write(const std::string& name, const std::string& contents) const {
     std::ofstream(Path(name), std::ios::binary) << contents;
   }
@@ -85,14 +87,40 @@ TEST_F(FilesTest, ReadFileAboveTheLimitIsRefused) {
   EXPECT_TRUE(read_file(Path("big.json"), 11).ok());
 }
 
-TEST_F(FilesTest, ReadFileOfAnEndlessDeviceStopsAtTheLimit) {
+TEST_F(FilesTest, ReadFileRefusesDevices) {
   Result<std::string> read = read_file("/dev/zero", 100000);
   ASSERT_FALSE(read.ok());
-  EXPECT_EQ(read.status().message(),
-            "/dev/zero: file is more than 100000 bytes, above the limit of 100000 bytes");
-  Result<std::string> empty = read_file("/dev/null", 10);
-  ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(*empty, "");
+  EXPECT_EQ(read.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(read.status().message(), "/dev/zero: is a character device, expected a file");
+  EXPECT_EQ(read_file("/dev/null", 10).status().message(),
+            "/dev/null: is a character device, expected a file");
+}
+
+// Before open_regular_file() this blocked in open() forever, waiting for a
+// writer (ctest's TIMEOUT turns that into a failure).
+TEST_F(FilesTest, ReadFileRefusesAFifoWithoutBlocking) {
+  Mkfifo("tokenizer.json");
+  Result<std::string> read = read_file(Path("tokenizer.json"), 100);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(read.status().message(), Path("tokenizer.json") + ": is a FIFO, expected a file");
+}
+
+TEST_F(FilesTest, ReadFileFollowsSymbolicLinks) {
+  Write("blob", "{}");
+  ASSERT_EQ(::symlink(Path("blob").c_str(), Path("config.json").c_str()), 0);
+  EXPECT_EQ(*read_file(Path("config.json"), 100), "{}");
+  ASSERT_EQ(::symlink(Path("none").c_str(), Path("dangling.json").c_str()), 0);
+  EXPECT_EQ(read_file(Path("dangling.json"), 100).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(FilesTest, MessagesEscapeControlCharactersInPaths) {
+  Result<std::string> read = read_file(Path("a\nforged: line\x1b[2J"), 100);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().message(), Path("a\\x0aforged: line\\x1b[2J") + ": no such file or directory");
+  Mkfifo("b\x1b]0;title\x07");
+  EXPECT_EQ(read_file(Path("b\x1b]0;title\x07"), 100).status().message(),
+            Path("b\\x1b]0;title\\x07") + ": is a FIFO, expected a file");
 }
 
 TEST_F(FilesTest, ReadFileWithoutPermissionIsAnIoError) {
@@ -124,8 +152,73 @@ TEST_F(FilesTest, InputFileReadsRanges) {
 
 TEST_F(FilesTest, InputFileWantsARegularFile) {
   EXPECT_EQ(InputFile::open(dir_).status().message(), dir_ + ": is a directory, expected a file");
-  EXPECT_EQ(InputFile::open("/dev/null").status().message(), "/dev/null: not a regular file");
+  EXPECT_EQ(InputFile::open("/dev/null").status().message(), "/dev/null: is a character device, expected a file");
+  Mkfifo("model.safetensors");
+  EXPECT_EQ(InputFile::open(Path("model.safetensors")).status().message(),
+            Path("model.safetensors") + ": is a FIFO, expected a file");
   EXPECT_EQ(InputFile::open(Path("none")).status().code(), StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------------------
+// open_regular_file
+
+TEST_F(FilesTest, OpenRegularFileGivesABlockingDescriptorAndTheSize) {
+  Write("journal.jsonl", "0123456789");
+  Result<RegularFile> file = open_regular_file(Path("journal.jsonl"), O_WRONLY | O_APPEND, FinalSymlink::kRefuse);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(file->size, 10u);
+  const int flags = ::fcntl(file->fd.get(), F_GETFL);
+  EXPECT_EQ(flags & O_NONBLOCK, 0);
+  EXPECT_NE(flags & O_APPEND, 0);
+  EXPECT_NE(::fcntl(file->fd.get(), F_GETFD) & FD_CLOEXEC, 0);
+  ASSERT_EQ(::write(file->fd.get(), "ab", 2), 2);
+  EXPECT_EQ(*read_file(Path("journal.jsonl"), 100), "0123456789ab");
+}
+
+TEST_F(FilesTest, OpenRegularFileNeverCreates) {
+  Result<RegularFile> file = open_regular_file(Path("new.jsonl"), O_WRONLY | O_CREAT, FinalSymlink::kRefuse);
+  EXPECT_EQ(file.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(Entries(), ::testing::IsEmpty());
+}
+
+TEST_F(FilesTest, OpenRegularFileRefusesWhatIsNotARegularFileWithoutBlocking) {
+  Mkfifo("fifo");
+  ASSERT_EQ(::mkdir(Path("dir").c_str(), 0755), 0);
+  for (int access : {O_RDONLY, O_WRONLY, O_RDWR}) {
+    for (FinalSymlink link : {FinalSymlink::kFollow, FinalSymlink::kRefuse}) {
+      EXPECT_EQ(open_regular_file(Path("fifo"), access, link).status().message(),
+                Path("fifo") + ": is a FIFO, expected a file");
+      EXPECT_EQ(open_regular_file(Path("dir"), access, link).status().message(),
+                Path("dir") + ": is a directory, expected a file");
+      EXPECT_EQ(open_regular_file("/dev/null", access, link).status().message(),
+                "/dev/null: is a character device, expected a file");
+    }
+  }
+}
+
+TEST_F(FilesTest, OpenRegularFileFollowsOrRefusesAFinalSymbolicLink) {
+  Write("target", "x");
+  ASSERT_EQ(::symlink(Path("target").c_str(), Path("link").c_str()), 0);
+  EXPECT_TRUE(open_regular_file(Path("link"), O_RDONLY, FinalSymlink::kFollow).ok());
+  Result<RegularFile> refused = open_regular_file(Path("link"), O_WRONLY, FinalSymlink::kRefuse);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), Path("link") + ": is a symbolic link, expected a file");
+  // A link to a FIFO is refused as the FIFO when followed.
+  Mkfifo("fifo");
+  ASSERT_EQ(::symlink(Path("fifo").c_str(), Path("to-fifo").c_str()), 0);
+  EXPECT_EQ(open_regular_file(Path("to-fifo"), O_RDONLY, FinalSymlink::kFollow).status().message(),
+            Path("to-fifo") + ": is a FIFO, expected a file");
+}
+
+TEST(FilesTypeNameTest, NamesEveryKindOfFile) {
+  EXPECT_EQ(file_type_name(S_IFREG | 0644), "a regular file");
+  EXPECT_EQ(file_type_name(S_IFDIR), "a directory");
+  EXPECT_EQ(file_type_name(S_IFIFO), "a FIFO");
+  EXPECT_EQ(file_type_name(S_IFCHR), "a character device");
+  EXPECT_EQ(file_type_name(S_IFBLK), "a block device");
+  EXPECT_EQ(file_type_name(S_IFLNK), "a symbolic link");
+  EXPECT_EQ(file_type_name(S_IFSOCK), "a socket");
 }
 
 // ---------------------------------------------------------------------------
@@ -162,6 +255,26 @@ TEST_F(FilesTest, WriteFileAtomicOverADirectoryFails) {
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(), Path("sub") + ": is a directory, expected a file");
   EXPECT_EQ(write_file_atomic("", "x").code(), StatusCode::kInvalidArgument);
+}
+
+// rename() would have put a regular file in place of each of these.
+TEST_F(FilesTest, WriteFileAtomicLeavesWhatIsNotARegularFileAlone) {
+  Write("target.json", "theirs");
+  ASSERT_EQ(::symlink(Path("target.json").c_str(), Path("link.json").c_str()), 0);
+  Status link = write_file_atomic(Path("link.json"), "ours");
+  EXPECT_EQ(link.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(link.message(), Path("link.json") + ": is a symbolic link, expected a file");
+  struct stat info {};
+  ASSERT_EQ(::lstat(Path("link.json").c_str(), &info), 0);
+  EXPECT_TRUE(S_ISLNK(info.st_mode));
+  EXPECT_EQ(*read_file(Path("target.json"), 100), "theirs");
+
+  Mkfifo("flops_meter.json");
+  EXPECT_EQ(write_file_atomic(Path("flops_meter.json"), "ours").message(),
+            Path("flops_meter.json") + ": is a FIFO, expected a file");
+  ASSERT_EQ(::lstat(Path("flops_meter.json").c_str(), &info), 0);
+  EXPECT_TRUE(S_ISFIFO(info.st_mode));
+  EXPECT_THAT(Entries(), ElementsAre("flops_meter.json", "link.json", "target.json"));  // no temporary left
 }
 
 TEST_F(FilesTest, WriteFileAtomicFailingMidWriteLeavesTheOldFileAndNoTemporary) {

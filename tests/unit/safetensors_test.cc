@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -349,6 +350,14 @@ TEST_F(SafetensorsFileTest, CheckpointOfLooseFilesReadsEverySafetensorsFile) {
   EXPECT_THAT(Names(checkpoint->tensors),
               ElementsAre("embed.weight", "lm_head.weight", "norm.weight"));
   EXPECT_THAT(checkpoint->files, ElementsAre(Path("a.safetensors"), Path("b.safetensors")));
+}
+
+// Loose files used to be skipped unless regular; a FIFO among them is now
+// named (a shard's header is read from a regular file only, never blocking).
+TEST_F(SafetensorsFileTest, CheckpointWithAFifoForAShardSaysSo) {
+  WriteShard("a.safetensors", {"x"});
+  ASSERT_EQ(::mkfifo(Path("b.safetensors").c_str(), 0600), 0);
+  EXPECT_EQ(read_checkpoint_directory(dir_).status().message(), Path("b.safetensors") + ": is a FIFO, expected a file");
 }
 
 TEST_F(SafetensorsFileTest, CheckpointWithoutSafetensorsFilesIsNotFound) {

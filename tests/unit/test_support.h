@@ -4,6 +4,7 @@
 #define FLOPSMETER_TESTS_UNIT_TEST_SUPPORT_H_
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -74,6 +75,12 @@ class TempDir {
     std::string p = path_ + "/" + name;
     std::filesystem::create_directories(std::filesystem::path(p).parent_path());
     std::ofstream(p, std::ios::binary) << contents;
+    return p;
+  }
+  // A FIFO nobody writes to: reading it would block forever.
+  std::string fifo(const std::string& name) const {
+    std::string p = path_ + "/" + name;
+    EXPECT_EQ(::mkfifo(p.c_str(), 0600), 0) << p;
     return p;
   }
 

@@ -233,6 +233,29 @@ TEST_F(TokenSourceTest, ARewrittenTokenFileIsReadFromTheStart) {
   EXPECT_THAT(source.take_notes(), IsEmpty());
 }
 
+// A FIFO would block the read (and the watch with it): it is noted, never opened.
+TEST_F(TokenSourceTest, AFifoIsNotedAndNotRead) {
+  dir_.fifo("tokens\x1b[2J.txt");
+  TokenSource source(Path("tokens\x1b[2J.txt"));
+  EXPECT_FALSE(source.poll().has_value());
+  EXPECT_FALSE(source.poll().has_value());
+  EXPECT_THAT(source.take_notes(),
+              ElementsAre(Path("tokens\\x1b[2J.txt") + ": is a FIFO, expected a file; not read"));
+  dir_.fifo("trainer_state.json");
+  TokenSource state(Path("trainer_state.json"));
+  EXPECT_FALSE(state.poll().has_value());
+  EXPECT_THAT(state.take_notes(), ElementsAre(Path("trainer_state.json") + ": is a FIFO, expected a file; not read"));
+}
+
+TEST_F(TokenSourceTest, ALongNumberInATrainerStateIsReadInLinearTime) {
+  // Each digit used to rescan the rest of the value: 20 MB took minutes.
+  const std::string digits(20'000'000, '7');
+  Result<TrainerState> state = parse_trainer_state("{\"global_step\": " + digits + "}", "s.json");
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.status().message(),
+            "s.json:1: field 'global_step': expected a non-negative integer, got '7777777777777777777777777777777777777777...'");
+}
+
 TEST_F(TokenSourceTest, AFileWithoutLinesIsGivenUp) {
   TokenSource source(Path("data.bin"));
   Write("data.bin", std::string((1 << 20) + 10, 'x'));

@@ -6,8 +6,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
+
+#include "test_support.h"
 
 namespace flopsmeter {
 namespace {
@@ -273,6 +276,128 @@ TEST(Tokenizer, EncodesTheSameFromManyThreads) {
   }
   for (auto& th : threads) th.join();
   for (const auto& r : results) EXPECT_EQ(r, results[0]);
+}
+
+// ---------------------------------------------------------------------------
+// Text expansion: each phase may grow a sample to 64 times its bytes plus
+// 4096 (TextBudget), so a tokenizer.json cannot take memory and time
+// unbounded by the input.
+
+Status encode_error(const Json& tokenizer_json, std::string_view text) {
+  std::vector<uint32_t> out;
+  return load(tokenizer_json).encode(text, false, &out);
+}
+
+// A Sequence of `count` copies of `step` under `steps_key`.
+Json sequence_of(const char* steps_key, size_t count, const Json& step) {
+  return {{"type", "Sequence"}, {steps_key, Json(std::vector<Json>(count, step))}};
+}
+
+// Before TextBudget, 40 doublings of a 62-byte sample took 4.6 GB and aborted.
+TEST(TokenizerExpansion, ChainedReplaceNormalizersStopAtTheBudget) {
+  Json j = bpe({"a"}, {});
+  j["normalizer"] = sequence_of("normalizers", 40,
+                                {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}});
+  // 62 * 2^7 = 7936 bytes fit in 62 * 64 + 4096 = 8064; the 8th doubling does not.
+  EXPECT_EQ(encode_error(j, std::string(62, 'a')).message(),
+            "tokenizer.json: normalizer 7 (Replace) expands a 62-byte sample past 8064 bytes");
+}
+
+TEST(TokenizerExpansion, PrependIsCheckedBeforeItGrowsTheText) {
+  Json j = bpe({"a"}, {});
+  j["normalizer"] = sequence_of("normalizers", 10, {{"type", "Prepend"}, {"prepend", std::string(1000, 'p')}});
+  EXPECT_EQ(encode_error(j, "a").message(),
+            "tokenizer.json: normalizer 4 (Prepend) expands a 1-byte sample past 4160 bytes");
+}
+
+TEST(TokenizerExpansion, StretchesBetweenAddedTokensShareOneBudget) {
+  Json j = bpe({"a", "<s>"}, {});
+  j["normalizer"] = {{"type", "Prepend"}, {"prepend", std::string(3000, 'p')}};
+  j["added_tokens"] = Json::array({{{"id", 1}, {"content", "<s>"}, {"special", true}}});
+  EXPECT_THAT(ids(load(j), "a"), ElementsAre(0));  // one stretch of 3001 bytes fits in 4160
+  EXPECT_EQ(encode_error(j, "a<s>a").message(),
+            "tokenizer.json: normalizer (Prepend) expands a 5-byte sample past 4416 bytes");
+}
+
+TEST(TokenizerExpansion, ChainedByteLevelPreTokenizersStopAtTheBudget) {
+  Json j = bpe({"a"}, {});
+  j["pre_tokenizer"] = sequence_of("pretokenizers", 10,
+                                   {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
+  // Every byte of "é" is above 0x7F, so each pass doubles the text: 100 *
+  // 2^7 = 12800 bytes passes 100 * 64 + 4096 = 10496 at the seventh pass.
+  std::string text;
+  for (int i = 0; i < 50; ++i) text += "\xC3\xA9";
+  EXPECT_EQ(encode_error(j, text).message(),
+            "tokenizer.json: pre-tokenizer 6 (ByteLevel) expands a 100-byte sample past 10496 bytes");
+}
+
+TEST(TokenizerExpansion, MetaspaceReplacementIsCheckedBeforeItIsWritten) {
+  Json j = bpe({"a"}, {});
+  j["pre_tokenizer"] = sequence_of("pretokenizers", 20,
+                                   {{"type", "Metaspace"}, {"replacement", "  "}, {"prepend_scheme", "never"},
+                                    {"split", false}});
+  EXPECT_EQ(encode_error(j, std::string(62, ' ')).message(),
+            "tokenizer.json: pre-tokenizer 7 (Metaspace) expands a 62-byte sample past 8064 bytes");
+}
+
+TEST(TokenizerExpansion, NormalizedAddedTokensAreCheckedAtLoad) {
+  Json j = bpe({"a"}, {});
+  j["normalizer"] = sequence_of("normalizers", 40,
+                                {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}});
+  j["added_tokens"] = Json::array({{{"id", 1}, {"content", "aaaa"}, {"special", false}, {"normalized", true}}});
+  EXPECT_EQ(load_error(j).message(),
+            "tokenizer.json: added token 0: normalizer 10 (Replace) expands a 4-byte sample past 4352 bytes");
+}
+
+TEST(TokenizerExpansion, NestedSequencesNameTheStepByItsPath) {
+  Json j = bpe({"a"}, {});
+  const Json doubling = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}};
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", Json::array({{{"type", "NFC"}}, sequence_of("normalizers", 20, doubling)})}};
+  EXPECT_EQ(encode_error(j, std::string(62, 'a')).message(),
+            "tokenizer.json: normalizer 1.7 (Replace) expands a 62-byte sample past 8064 bytes");
+}
+
+// NFKC's largest expansion (U+FDFA, 3 bytes to 33) followed by Metaspace
+// and ByteLevel stays far inside the budget.
+TEST(TokenizerExpansion, RealExpansionsFitTheBudget) {
+  Json j = bpe({"a"}, {});
+  j["normalizer"] = {{"type", "NFKC"}};
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers", Json::array({{{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}},
+                                                       {{"type", "ByteLevel"}, {"add_prefix_space", false},
+                                                        {"use_regex", false}}})}};
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "\xEF\xB7\xBA";  // U+FDFA
+  std::vector<uint32_t> out;
+  const Status status = load(j).encode(text, false, &out);
+  EXPECT_TRUE(status.ok()) << status.message();
+}
+
+TEST(TokenizerExpansion, PostProcessorsAddAtMost1024SpecialTokens) {
+  Json j = bpe({"<bos>", "a"}, {});
+  j["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", Json::array({{{"SpecialToken", {{"id", "<bos>"}, {"type_id", 0}}}},
+                              {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+      {"special_tokens", {{"<bos>", {{"id", "<bos>"}, {"ids", std::vector<int>(1025, 0)}, {"tokens", {"<bos>"}}}}}}};
+  EXPECT_THAT(load_error(j).message(),
+              HasSubstr("field 'post_processor': adds more than 1024 special tokens to every sequence"));
+  j["post_processor"]["special_tokens"]["<bos>"]["ids"] = std::vector<int>(1024, 0);
+  EXPECT_EQ(load(j).info().special_tokens_per_sequence, 1024u);
+}
+
+// tokenizer_config.json is optional, but one that is a FIFO is an error,
+// not silently skipped and not a read that blocks.
+TEST(Tokenizer, LoadRefusesATokenizerFileThatIsAFifo) {
+  flopsmeter::testing::TempDir dir;
+  dir.fifo("tokenizer.json");
+  EXPECT_EQ(Tokenizer::Load(dir.path()).status().message(), dir.path() + "/tokenizer.json: is a FIFO, expected a file");
+  std::filesystem::remove(dir.path() + "/tokenizer.json");
+  dir.file("tokenizer.json", bpe({"a"}, {}).dump());
+  dir.fifo("tokenizer_config.json");
+  EXPECT_EQ(Tokenizer::Load(dir.path()).status().message(),
+            dir.path() + "/tokenizer_config.json: is a FIFO, expected a file");
 }
 
 TEST(Tokenizer, LoadNamesAMissingTokenizerJson) {
