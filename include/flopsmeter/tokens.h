@@ -95,6 +95,14 @@ struct SkippedRecord {
   std::string file;
   uint64_t line = 0;
   std::string reason;  // "FILE:LINE: ..." as printed
+  std::string cause;   // the reason without its "FILE:LINE[:COLUMN]: " location
+};
+
+// Skipped records that share a cause.
+struct SkippedCause {
+  std::string cause;  // SkippedRecord::cause
+  uint64_t count = 0;  // among the first skipped records (skipped_examples)
+  std::string first;  // "FILE:LINE" of the first one
 };
 
 struct TokenCountReport {
@@ -105,6 +113,7 @@ struct TokenCountReport {
   uint64_t samples = 0;         // counted
   uint64_t skipped = 0;         // malformed, not counted
   std::vector<SkippedRecord> skipped_examples;  // the first few, for the report
+  std::vector<SkippedCause> skipped_causes;     // skipped_examples grouped by cause
   uint64_t invalid_utf8 = 0;    // invalid sequences replaced by U+FFFD
   std::map<std::string, uint64_t> samples_by_kind;  // "text", "chat", ...
   Flop tokens_before_truncation = 0;
@@ -126,6 +135,8 @@ struct TokenCountReport {
   double count_seconds = 0;
 };
 
+// InvalidArgument when records were read but every one was skipped (the
+// message groups the first causes); a dataset with no records counts zero.
 Result<TokenCountReport> count_tokens(const TokenCountRequest& request);
 
 // The report as JSON (schema "flopsmeter.tokens/1") and as text.

@@ -30,6 +30,9 @@ nlohmann::json exact_figure(const Fraction& f);
 
 // A token count ("flopsmeter.tokens/1"), also embedded in estimates.
 nlohmann::json token_count_json(const TokenCountReport& report);
+// The skipped records grouped by cause, one line each (the first line starts
+// with `first_indent`, the others with `indent`); "" when none was skipped.
+std::string skipped_text(const TokenCountReport& report, const std::string& first_indent, const std::string& indent);
 
 // The model block: id, source, type, totals, breakdown, notes.
 nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"
 #include "core/sequence_layout.h"
 #include "dataset/record_reader.h"
 #include "dataset/sample.h"
@@ -65,6 +66,46 @@ struct BatchResult {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The reason without its "FILE:LINE: " or "FILE:LINE:COLUMN: " location.
+std::string cause_of(const std::string& reason, const std::string& file, uint64_t line) {
+  const std::string location = file + ":" + std::to_string(line) + ":";
+  if (reason.rfind(location, 0) != 0) return reason;
+  size_t at = location.size();
+  size_t column_end = at;
+  while (column_end < reason.size() && reason[column_end] >= '0' && reason[column_end] <= '9') ++column_end;
+  if (column_end > at && column_end < reason.size() && reason[column_end] == ':') at = column_end + 1;
+  while (at < reason.size() && reason[at] == ' ') ++at;
+  return reason.substr(at);
+}
+
+// The first skipped records grouped by cause, in order of first appearance.
+std::vector<SkippedCause> group_causes(const std::vector<SkippedRecord>& skipped) {
+  std::vector<SkippedCause> causes;
+  for (const SkippedRecord& s : skipped) {
+    auto same = std::find_if(causes.begin(), causes.end(), [&](const SkippedCause& c) { return c.cause == s.cause; });
+    if (same != causes.end()) {
+      ++same->count;
+    } else {
+      causes.push_back({s.cause, 1, s.file + ":" + std::to_string(s.line)});
+    }
+  }
+  return causes;
+}
+
+// Why nothing could be counted: the first causes, grouped.
+Status nothing_counted(const TokenCountReport& report) {
+  constexpr size_t kShown = 3;
+  std::string why;
+  for (size_t i = 0; i < report.skipped_causes.size() && i < kShown; ++i) {
+    const SkippedCause& c = report.skipped_causes[i];
+    why += (i > 0 ? "; " : "") + std::to_string(c.count) + " x " + printable_text(c.cause) + " (first at " +
+           printable_text(c.first) + ")";
+  }
+  if (report.skipped_causes.size() > kShown) why += "; and other causes";
+  return Status::InvalidArgument("none of the " + std::to_string(report.skipped) +
+                                 " records could be counted, all were skipped: " + why);
 }
 
 // The shared state of one count.
@@ -235,7 +276,7 @@ Status Pipeline::run(TokenCountReport* report) {
         }
         ++report->skipped;
         if (report->skipped_examples.size() < kMaxSkippedExamples) {
-          report->skipped_examples.push_back({*sc.file, o.line, o.error});
+          report->skipped_examples.push_back({*sc.file, o.line, o.error, cause_of(o.error, *sc.file, o.line)});
         }
         sc.error = &o.error;
       } else {
@@ -377,6 +418,8 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   Pipeline pipeline(request, sample_tokenizer, threads);
   FM_RETURN_IF_ERROR(pipeline.run(&report));
   report.count_seconds = seconds_since(count_start);
+  report.skipped_causes = group_causes(report.skipped_examples);
+  if (report.samples == 0 && report.skipped > 0) return nothing_counted(report);
   report.notes = convention_notes(request, sample_tokenizer, report);
   return report;
 }

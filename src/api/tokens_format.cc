@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/report_format.h"
+#include "core/json_doc.h"
 #include "flopsmeter/tokens.h"
 #include "flopsmeter/version.h"
 
@@ -49,6 +50,11 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
     skipped.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
   }
   j["skipped_examples"] = skipped;
+  nlohmann::json causes = nlohmann::json::array();
+  for (const SkippedCause& c : r.skipped_causes) {
+    causes.push_back({{"cause", c.cause}, {"count", c.count}, {"first", c.first}});
+  }
+  j["skipped_causes"] = causes;
   j["samples_by_kind"] = r.samples_by_kind;
   j["invalid_utf8_replaced"] = r.invalid_utf8;
   j["tokens"] = count_json(r.tokens);
@@ -73,7 +79,9 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
   return j;
 }
 
-std::string tokens_to_json(const TokenCountReport& r) { return token_count_json(r).dump(2) + "\n"; }
+std::string tokens_to_json(const TokenCountReport& r) {
+  return token_count_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 std::string tokens_to_text(const TokenCountReport& r) {
   std::string out;
@@ -82,16 +90,18 @@ std::string tokens_to_text(const TokenCountReport& r) {
     out.append(label.size() < 12 ? 12 - label.size() : 1, ' ');
     out += value + "\n";
   };
-  line("tokenizer", r.tokenizer.source + " (" + r.tokenizer.model_type + ", " + with_commas(r.tokenizer.vocab_size) +
-                        " tokens)");
+  line("tokenizer", printable_text(r.tokenizer.source) + " (" + r.tokenizer.model_type + ", " +
+                        with_commas(r.tokenizer.vocab_size) + " tokens)");
   line("files", std::to_string(r.files.size()) + (r.files.size() == 1 ? " file, " : " files, ") +
                     with_commas(r.file_bytes) + " bytes" +
                     (r.decoded_bytes != r.file_bytes ? " (" + with_commas(r.decoded_bytes) + " decompressed)" : ""));
   std::string kinds;
   for (const auto& [kind, n] : r.samples_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + with_commas(n);
   line("samples", with_commas(r.samples) + " counted" + (kinds.empty() ? "" : " (" + kinds + ")") + ", " +
-                      with_commas(r.skipped) + " skipped");
-  line("tokens", with_commas(r.tokens) + " trained on (non-padding)");
+                      with_commas(r.skipped) + (r.skipped > 0 ? " SKIPPED (not counted)" : " skipped"));
+  out += skipped_text(r, "skipped     ", "            ");
+  line("tokens", with_commas(r.tokens) + " trained on (non-padding)" +
+                     (r.skipped > 0 ? ", in the counted samples only" : ""));
   if (r.tokens_before_truncation != r.tokens) {
     line("", with_commas(r.tokens_before_truncation) + " before truncation; " + with_commas(r.truncated_samples) +
                  " samples truncated");
@@ -112,13 +122,23 @@ std::string tokens_to_text(const TokenCountReport& r) {
     out += "notes:\n";
     for (const std::string& n : r.notes) out += "  - " + n + "\n";
   }
-  if (!r.skipped_examples.empty()) {
-    // The first few; --json lists more.
-    constexpr size_t kShown = 5;
-    out += "skipped:\n";
-    const size_t shown = std::min(kShown, r.skipped_examples.size());
-    for (size_t i = 0; i < shown; ++i) out += "  " + r.skipped_examples[i].reason + "\n";
-    if (r.skipped > shown) out += "  ... and " + with_commas(r.skipped - shown) + " more (--strict stops at the first)\n";
+  return out;
+}
+
+std::string skipped_text(const TokenCountReport& r, const std::string& first_indent, const std::string& indent) {
+  if (r.skipped_causes.empty()) return "";
+  // The first causes; --json lists the first records.
+  constexpr size_t kShown = 5;
+  std::string out;
+  uint64_t shown_records = 0;
+  for (size_t i = 0; i < r.skipped_causes.size() && i < kShown; ++i) {
+    const SkippedCause& c = r.skipped_causes[i];
+    out += (i == 0 ? first_indent : indent) + with_commas(c.count) + " x " + printable_text(c.cause) + " (first at " +
+           printable_text(c.first) + ")\n";
+    shown_records += c.count;
+  }
+  if (r.skipped > shown_records) {
+    out += indent + "... and " + with_commas(r.skipped - shown_records) + " more (--strict stops at the first)\n";
   }
   return out;
 }

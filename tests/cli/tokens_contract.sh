@@ -300,6 +300,28 @@ estimate_dataset() {
     json_has "j['dataset']['tokens'] == $n"
 }
 check "estimate --dataset: workload tokens = the tokens count (x --epochs 2), with a dataset block" estimate_dataset
+# Every record skipped: the error says why (chat records, no chat template).
+CHATS="$WORK/chats.jsonl"
+printf '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n%.0s' 1 2 3 >"$CHATS"
+all_skipped() {
+  expect_exit 2 tokens --tokenizer "$TOK" "$CHATS" && stderr_has "3 x chat record" && stderr_has "chats.jsonl:1" &&
+    expect_exit 2 estimate --model "$MODEL" --method full --dataset "$CHATS" --tokenizer "$TOK" &&
+    stderr_has "3 x chat record" && stderr_has "chat_template"
+}
+check "every record skipped: tokens and estimate say why" all_skipped
+# A file name with a terminal escape and invalid UTF-8: escaped in the text
+# reports, and the JSON still prints.
+odd_names() {
+  local odd="$WORK/odd"$'\x1b[31m\xff'".jsonl"
+  cp "$BAD" "$odd"
+  expect_exit 0 tokens --tokenizer "$TOK" "$odd" || return 1
+  ! grep -q $'\x1b' "$WORK/stdout" && grep -qF 'odd\x1b[31m\xff.jsonl' "$WORK/stdout" ||
+    { echo "the file name is not escaped:"; cat -v "$WORK/stdout"; return 1; }
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$odd" --tokenizer "$TOK3" || return 1
+  ! grep -q $'\x1b' "$WORK/stdout" || { echo "estimate prints the escape:"; cat -v "$WORK/stdout"; return 1; }
+  expect_exit 0 tokens --tokenizer "$TOK" --json "$odd" && json_has "j['skipped'] == 1"
+}
+check "user-given names are escaped in the text reports; --json survives invalid UTF-8" odd_names
 check "estimate --dataset without --tokenizer: exit 2 naming --tokenizer" \
   err_case "--tokenizer" estimate --model "$MODEL" --method full --dataset "$DATA"
 check "estimate --dataset with --tokens: exit 2 naming both" \
