@@ -25,6 +25,12 @@ std::string percent(double ratio);
 
 // JSON number for an exact figure (nearest double).
 nlohmann::json number(Flop v);
+
+// A fixed-point value in units of 2^-fraction_bits (an expected figure):
+// "2,281,892.4" to `decimals` places, rounded (without the commas for JSON);
+// and as the nearest double.
+std::string fixed_point_text(Flop units, unsigned fraction_bits, int decimals = 1, bool commas = true);
+double fixed_point_double(Flop units, unsigned fraction_bits);
 // {"flop": 1.0e22, "exact": "10000000000000000000000"}; a fraction adds "fraction".
 nlohmann::json exact_figure(const Fraction& f);
 

@@ -68,6 +68,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+LayoutOptions layout_options(const TokenCountRequest& r) {
+  return {r.layout, r.max_length, r.batch_size.value_or(kTrainerDefaultBatchSize), r.order, r.pad_to_max_length,
+          r.packing_chunk};
+}
+
 // The reason without its "FILE:LINE: " or "FILE:LINE:COLUMN: " location.
 std::string cause_of(const std::string& reason, const std::string& file, uint64_t line) {
   const std::string location = file + ":" + std::to_string(line) + ":";
@@ -235,8 +240,7 @@ Status Pipeline::run(TokenCountReport* report) {
     const auto size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
     if (!ec) total_bytes += size;
   }
-  LayoutAccumulator layout({request_.layout, request_.max_length, request_.batch_size,
-                            request_.pad_to_max_length, request_.packing_chunk});
+  LayoutAccumulator layout(layout_options(request_));
   std::vector<std::thread> workers;
   std::thread reader([this] { read_files(); });
   for (unsigned i = 0; i < threads_; ++i) workers.emplace_back([this] { work(); });
@@ -316,15 +320,34 @@ Status Pipeline::run(TokenCountReport* report) {
   report->tokens_before_truncation = layout.tokens_before_truncation();
   report->truncated_samples = layout.truncated_samples();
   report->tokens = layout.tokens();
+  report->sample_lengths = layout.sample_lengths();
   report->rows = layout.rows();
-  report->positions = layout.positions();
-  report->padding = layout.positions() - layout.tokens();
-  report->sequences = layout.sequences();
-  report->sum_squared_lengths = layout.sum_squared_lengths();
+  if (order_matters(layout_options(request_))) {
+    FM_ASSIGN_OR_RETURN(report->shuffled, layout.shuffled_padding());
+  } else {
+    report->positions = layout.positions();
+    report->padding = layout.positions() - layout.tokens();
+    report->sequences = layout.sequences();
+    report->sum_squared_lengths = layout.sum_squared_lengths();
+  }
   if (request_.on_progress) {
     request_.on_progress({report->file_bytes, total_bytes, report->samples, report->tokens, seconds_since(start)});
   }
   return Status::Ok();
+}
+
+std::string padded_note(const TokenCountRequest& request) {
+  const uint64_t batch = request.batch_size.value_or(kTrainerDefaultBatchSize);
+  std::string note = "padded: batches of " + std::to_string(batch) + " samples";
+  if (!request.batch_size) note += " (transformers' default per_device_train_batch_size, none being given)";
+  if (request.pad_to_max_length) return note + ", every row padded to max length, so the order does not matter";
+  note += ", each padded to its longest sample, as TRL's DataCollatorForLanguageModeling pads";
+  if (request.order == SampleOrder::kFile) {
+    return note + "; the file order is taken as the batch order (a shuffled run pads differently)";
+  }
+  return note + "; in random order, as the Trainer's RandomSampler shuffles every epoch: the padded figures are " +
+         "expected over uniformly random shuffles (in units of 2^-" + std::to_string(kExpectedFractionBits) +
+         " of a row), beside the order that pads the most";
 }
 
 std::vector<std::string> convention_notes(const TokenCountRequest& request, const SampleTokenizer& tokenizer,
@@ -361,9 +384,7 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
       notes.push_back("each sample is one sequence, no padding");
       break;
     case SequenceLayout::kPadded:
-      notes.push_back("consecutive samples in batches of " + std::to_string(request.batch_size) + ", padded to " +
-                      (request.pad_to_max_length ? "max length" : "the batch's longest sample") +
-                      "; the file order is taken as the batch order (a shuffled run pads differently)");
+      notes.push_back(padded_note(request));
       break;
     case SequenceLayout::kPackedWrapped:
       notes.push_back("samples concatenated and cut into blocks of max length (TRL packing \"wrapped\")");
@@ -379,6 +400,8 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
 
 }  // namespace
 
+const char* sample_order_name(SampleOrder order) { return order == SampleOrder::kRandom ? "random" : "file"; }
+
 const char* layout_name(SequenceLayout layout) {
   switch (layout) {
     case SequenceLayout::kUnpadded: return "unpadded";
@@ -392,8 +415,7 @@ const char* layout_name(SequenceLayout layout) {
 Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   if (request.files.empty()) return Status::InvalidArgument("no dataset files given");
   if (request.tokenizer.empty()) return Status::InvalidArgument("no tokenizer given (--tokenizer PATH)");
-  FM_RETURN_IF_ERROR(validate_layout({request.layout, request.max_length, request.batch_size,
-                                      request.pad_to_max_length, request.packing_chunk}));
+  FM_RETURN_IF_ERROR(validate_layout(layout_options(request)));
   const auto load_start = std::chrono::steady_clock::now();
   FM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(request.tokenizer));
   std::optional<std::string> chat_template;
@@ -410,6 +432,13 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   report.tokenizer = tokenizer.info();
   report.files = request.files;
   report.layout = request.layout;
+  report.max_length = request.max_length;
+  if (request.layout == SequenceLayout::kPadded) {
+    report.batch_size = request.batch_size.value_or(kTrainerDefaultBatchSize);
+    report.default_batch_size = !request.batch_size;
+    report.order = request.order;
+    report.pad_to_max_length = request.pad_to_max_length;
+  }
   report.load_seconds = seconds_since(load_start);
 
   unsigned threads = request.threads;

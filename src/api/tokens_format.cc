@@ -26,6 +26,65 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+double expected_double(Flop units) { return fixed_point_double(units, kExpectedFractionBits); }
+
+// Expected padding: expected positions less the tokens, in units.
+Flop expected_padding(const TokenCountReport& r) {
+  const Flop tokens = r.tokens << kExpectedFractionBits;
+  return r.shuffled->expected_positions > tokens ? r.shuffled->expected_positions - tokens : 0;
+}
+
+nlohmann::json shuffled_json(const TokenCountReport& r) {
+  const ShuffledPadding& s = *r.shuffled;
+  nlohmann::json expected_rows = nlohmann::json::array();
+  for (const auto& [length, count] : s.expected_sequences) expected_rows.push_back({length, expected_double(count)});
+  nlohmann::json worst_rows = nlohmann::json::array();
+  for (const auto& [length, count] : s.worst_sequences) worst_rows.push_back({length, count});
+  return {{"expected",
+           {{"positions", expected_double(s.expected_positions)},
+            {"padding", expected_double(expected_padding(r))},
+            {"sum_squared_lengths", expected_double(s.expected_sum_squared_lengths)},
+            {"sequences", expected_rows},
+            {"precision", "averages over uniformly random shuffles, computed in units of 2^-" +
+                              std::to_string(kExpectedFractionBits) + " of a row"}}},
+          {"worst_case",
+           {{"positions", count_json(s.worst_positions)},
+            {"padding", count_json(s.worst_positions - r.tokens)},
+            {"sum_squared_lengths", count_json(s.worst_sum_squared_lengths)},
+            {"sequences", worst_rows}}}};
+}
+
+nlohmann::json layout_json(const TokenCountReport& r) {
+  nlohmann::json j = {{"name", layout_name(r.layout)}, {"rows", r.rows}};
+  if (r.layout == SequenceLayout::kPadded) {
+    j["batch_size"] = r.batch_size;
+    j["batch_size_default"] = r.default_batch_size;
+    j["order"] = sample_order_name(r.order);
+    j["pad_to_max_length"] = r.pad_to_max_length;
+  }
+  if (r.shuffled) {
+    j.update(shuffled_json(r));
+    return j;
+  }
+  nlohmann::json sequences = nlohmann::json::array();
+  for (const auto& [length, count] : r.sequences) sequences.push_back({length, count});
+  j["positions"] = count_json(r.positions);
+  j["padding"] = count_json(r.padding);
+  j["sum_squared_lengths"] = count_json(r.sum_squared_lengths);
+  j["sequences"] = sequences;
+  return j;
+}
+
+// "padded, 4,809 sequences in batches of 8, random order"
+std::string layout_summary(const TokenCountReport& r) {
+  std::string out = std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences";
+  if (r.layout == SequenceLayout::kPadded) {
+    out += " in batches of " + with_commas(r.batch_size) +
+           (r.pad_to_max_length ? ", padded to max length" : std::string(", ") + sample_order_name(r.order) + " order");
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json token_count_json(const TokenCountReport& r) {
@@ -62,14 +121,7 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
   j["truncated_samples"] = r.truncated_samples;
   j["special_tokens"] = count_json(r.special_tokens);
   j["longest_sample"] = r.longest_sample;
-  nlohmann::json sequences = nlohmann::json::array();
-  for (const auto& [length, count] : r.sequences) sequences.push_back({length, count});
-  j["layout"] = {{"name", layout_name(r.layout)},
-                 {"rows", r.rows},
-                 {"positions", count_json(r.positions)},
-                 {"padding", count_json(r.padding)},
-                 {"sum_squared_lengths", count_json(r.sum_squared_lengths)},
-                 {"sequences", sequences}};
+  j["layout"] = layout_json(r);
   j["notes"] = r.notes;
   const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
   j["timing"] = {{"load_seconds", r.load_seconds},
@@ -109,11 +161,27 @@ std::string tokens_to_text(const TokenCountReport& r) {
   line("", with_commas(r.special_tokens) + " special tokens added; longest sample " +
                with_commas(r.longest_sample) + " tokens");
   if (r.invalid_utf8 > 0) line("", with_commas(r.invalid_utf8) + " invalid UTF-8 sequences replaced by U+FFFD");
-  const double pad_share = r.positions > 0 ? as_double(r.padding) / as_double(r.positions) : 0;
-  line("layout", std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences, " +
-                     with_commas(r.positions) + " positions (" + with_commas(r.padding) + " padding, " +
-                     percent(pad_share) + ")");
-  line("attention", "sum of squared sequence lengths " + with_commas(r.sum_squared_lengths));
+  line("layout", layout_summary(r));
+  if (r.shuffled) {
+    const ShuffledPadding& s = *r.shuffled;
+    const double expected_positions = expected_double(s.expected_positions);
+    line("", "expected " + fixed_point_text(s.expected_positions, kExpectedFractionBits) + " positions (" +
+                 fixed_point_text(expected_padding(r), kExpectedFractionBits) + " padding, " +
+                 percent(expected_positions > 0 ? expected_double(expected_padding(r)) / expected_positions : 0) +
+                 "), averaged over shuffles");
+    const Flop worst_padding = s.worst_positions - r.tokens;
+    const double worst_share = s.worst_positions > 0 ? as_double(worst_padding) / as_double(s.worst_positions) : 0;
+    line("", "worst order " + with_commas(s.worst_positions) + " positions (" + with_commas(worst_padding) +
+                 " padding, " + percent(worst_share) + ")");
+    line("attention", "sum of squared sequence lengths: expected " +
+                          fixed_point_text(s.expected_sum_squared_lengths, kExpectedFractionBits) + ", worst order " +
+                          with_commas(s.worst_sum_squared_lengths));
+  } else {
+    const double pad_share = r.positions > 0 ? as_double(r.padding) / as_double(r.positions) : 0;
+    line("", with_commas(r.positions) + " positions (" + with_commas(r.padding) + " padding, " + percent(pad_share) +
+                 ")");
+    line("attention", "sum of squared sequence lengths " + with_commas(r.sum_squared_lengths));
+  }
   const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
   line("speed", fixed(static_cast<double>(r.decoded_bytes) / 1e6 / secs, 1) + " MB/s, " +
                     fixed(as_double(r.tokens_before_truncation) / 1e6 / secs, 2) + "M tokens/s; tokenizer loaded in " +

@@ -30,9 +30,11 @@ Result<std::string> model_ref(const ParsedArgs& a) {
   return Status::InvalidArgument("no model given; pass --model MODEL (a catalog id, config.json or checkpoint directory)");
 }
 
-// The dataset options `tokens` and `estimate --dataset` share.
-Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
+// The dataset options `tokens` and `estimate --dataset` share; the layout
+// defaults to `default_layout`.
+Result<TokenCountRequest> token_count_request(const ParsedArgs& a, SequenceLayout default_layout) {
   TokenCountRequest r;
+  r.layout = default_layout;
   r.tokenizer = a.get("tokenizer");
   if (a.has("format")) {
     FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json"}));
@@ -61,6 +63,13 @@ Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
   }
   if (a.has("batch-size")) {
     FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
+  }
+  if (a.has("order")) {
+    if (r.layout != SequenceLayout::kPadded) {
+      return Status::InvalidArgument("--order applies to --layout padded (the order a trainer batches samples in)");
+    }
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "order", {"random", "file"}));
+    r.order = static_cast<SampleOrder>(i);
   }
   r.pad_to_max_length = a.has("pad-to-max-length");
   if (a.has("packing-chunk")) {
@@ -92,7 +101,8 @@ Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
 }
 
 Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
-  FM_ASSIGN_OR_RETURN(TokenCountRequest request, token_count_request(a));
+  // The dataset's own lengths by default: exact, whatever the trainer's batch and order.
+  FM_ASSIGN_OR_RETURN(TokenCountRequest request, token_count_request(a, SequenceLayout::kUnpadded));
   if (request.tokenizer.empty()) return Status::InvalidArgument("tokens needs --tokenizer PATH");
   request.files = a.positional;
   const bool ids = a.has("ids");
@@ -149,7 +159,9 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.samples, option_uint(a, "samples"));
   }
   if (a.has("dataset")) {
-    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a));
+    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a, SequenceLayout::kUnpadded));
+    // The estimate's workload takes the sequences of a fixed order.
+    if (!a.has("order")) dataset.order = SampleOrder::kFile;
     dataset.files = split_list(a.get("dataset"));
     r.dataset = std::move(dataset);
   }

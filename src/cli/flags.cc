@@ -72,11 +72,17 @@ const std::vector<FlagDef>& all_flags() {
       {"append-eos", "yes|no", "Dataset", "End text and completions with eos_token when missing (default yes, as TRL)", ""},
       {"max-length", "N", "Dataset", "Truncate samples to N tokens (and the packing block size)", ""},
       {"layout", "L", "Dataset", "unpadded, padded, packed-wrapped or packed-bfd (default unpadded)",
-       "unpadded: one sequence per sample. padded: batches of --batch-size consecutive samples padded to the longest "
-       "(or to --max-length with --pad-to-max-length). packed-wrapped: all samples concatenated and cut into "
-       "--max-length blocks. packed-bfd: TRL's default packing, best-fit decreasing per --packing-chunk samples, "
-       "attention within each sample."},
-      {"batch-size", "N", "Dataset", "Samples per padded batch (default 1)", ""},
+       "unpadded: one sequence per sample. padded: batches of --batch-size samples padded to the batch's longest "
+       "sample, as TRL's SFTTrainer pads by default (or to --max-length with --pad-to-max-length), in random order "
+       "unless --order file. packed-wrapped: all samples concatenated and cut into --max-length blocks. packed-bfd: "
+       "TRL's packing=True default, best-fit decreasing per --packing-chunk samples, attention within each sample. "
+       "tokens defaults to unpadded: the dataset's own lengths, exact whatever the trainer's batch and order."},
+      {"batch-size", "N", "Dataset", "Samples per padded batch (default 8, transformers' per_device_train_batch_size)",
+       ""},
+      {"order", "O", "Dataset", "padded: random (default) or file order",
+       "random: the Trainer draws a fresh shuffle every epoch (RandomSampler), so the padded figures are expected over "
+       "uniformly random shuffles, with the order that pads the most beside them. file: batches of consecutive samples "
+       "in the files' order, as a sequential sampler takes them."},
       {"pad-to-max-length", "", "Dataset", "padded: pad every batch to --max-length", ""},
       {"packing-chunk", "N", "Dataset", "packed-bfd: samples packed together (default 1000, TRL's)", ""},
       {"threads", "N", "Dataset", "Worker threads (default: one per core)", ""},
@@ -167,8 +173,8 @@ const std::vector<CommandDef>& all_commands() {
        {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
-        "special-tokens", "append-eos", "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk",
-        "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
+        "special-tokens", "append-eos", "max-length", "layout", "batch-size", "order", "pad-to-max-length",
+        "packing-chunk", "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},
        {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
@@ -186,8 +192,8 @@ const std::vector<CommandDef>& all_commands() {
        "needs. Malformed records are reported with file and line and skipped (--strict stops instead). Streams with "
        "bounded memory on all cores; results do not depend on the thread count.",
        {"tokenizer", "format", "text-unit", "schema", "field", "chat-template", "special-tokens", "append-eos",
-        "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk", "threads", "strict", "per-sample",
-        "ids", "no-progress", "json"},
+        "max-length", "layout", "batch-size", "order", "pad-to-max-length", "packing-chunk", "threads", "strict",
+        "per-sample", "ids", "no-progress", "json"},
        {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
         "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
         "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},

@@ -205,12 +205,49 @@ check "unpadded: one sequence per sample" \
   layout_case unpadded 0 1 0 1000
 check "unpadded --max-length: samples truncated" \
   layout_case unpadded $MAXLEN 1 0 1000 --max-length $MAXLEN
-check "padded --batch-size $BATCH: each batch padded to its longest" \
-  layout_case padded 0 $BATCH 0 1000 --layout padded --batch-size $BATCH
-check "padded --batch-size $BATCH --max-length $MAXLEN: truncate, then pad to the batch's longest" \
-  layout_case padded $MAXLEN $BATCH 0 1000 --layout padded --batch-size $BATCH --max-length $MAXLEN
+check "padded --batch-size $BATCH --order file: each batch padded to its longest" \
+  layout_case padded 0 $BATCH 0 1000 --layout padded --batch-size $BATCH --order file
+check "padded --batch-size $BATCH --order file --max-length $MAXLEN: truncate, then pad to the batch's longest" \
+  layout_case padded $MAXLEN $BATCH 0 1000 --layout padded --batch-size $BATCH --order file --max-length $MAXLEN
 check "padded --pad-to-max-length: every row padded to --max-length" \
   layout_case padded $MAXLEN $BATCH 1 1000 --layout padded --batch-size $BATCH --max-length $MAXLEN --pad-to-max-length
+
+# Random order (the default for padded): the mean and the maximum over all
+# 8! orders of the tiny dataset, enumerated here, against the closed forms.
+shuffled_exact() {
+  rm -f "$WORK/expected.json"
+  expect_exit 0 tokens --tokenizer "$TOK" --json --layout padded --batch-size $BATCH "$DATA" &&
+    json_has "j['layout']['order'] == 'random' and j['layout']['batch_size'] == $BATCH and 'positions' not in j['layout']" &&
+    "$PY" - "$WORK/per_sample" "$WORK/stdout" $BATCH <<'PY'
+import itertools, json, sys
+from fractions import Fraction
+counts = [int(l) for l in open(sys.argv[1]).read().split()]
+j = json.load(open(sys.argv[2]))["layout"]
+batch = int(sys.argv[3])
+orders = pos_sum = sq_sum = pos_max = sq_max = 0
+for order in itertools.permutations(counts):
+    pos = sq = 0
+    for i in range(0, len(order), batch):
+        b = order[i:i + batch]
+        pos += max(b) * len(b)
+        sq += max(b) ** 2 * len(b)
+    orders += 1
+    pos_sum += pos
+    sq_sum += sq
+    pos_max = max(pos_max, pos)
+    sq_max = max(sq_max, sq)
+mean_pos, mean_sq = Fraction(pos_sum, orders), Fraction(sq_sum, orders)
+# counts in units of 2^-32 of a row: far within 1e-6 of a position here
+ok = abs(j["expected"]["positions"] - float(mean_pos)) < 1e-6
+ok = ok and abs(j["expected"]["sum_squared_lengths"] - float(mean_sq)) < 1e-4
+ok = ok and j["worst_case"]["positions"] == pos_max and j["worst_case"]["sum_squared_lengths"] == sq_max
+if not ok:
+    print("expected", float(mean_pos), float(mean_sq), "max", pos_max, sq_max, "got", json.dumps(j))
+    sys.exit(1)
+PY
+}
+check "padded in random order: the mean and maximum over all orders" shuffled_exact
+
 check "packed-wrapped --max-length $MAXLEN: the stream cut into blocks, nothing truncated" \
   layout_case packed-wrapped $MAXLEN 1 0 1000 --layout packed-wrapped --max-length $MAXLEN
 check "packed-bfd --max-length $MAXLEN: best-fit decreasing bins, attention per sample" \
@@ -322,6 +359,9 @@ odd_names() {
   expect_exit 0 tokens --tokenizer "$TOK" --json "$odd" && json_has "j['skipped'] == 1"
 }
 check "user-given names are escaped in the text reports; --json survives invalid UTF-8" odd_names
+check "--order with another layout than padded: exit 2 naming --order" \
+  err_case "--order" tokens --tokenizer "$TOK" --order file "$DATA"
+
 check "estimate --dataset without --tokenizer: exit 2 naming --tokenizer" \
   err_case "--tokenizer" estimate --model "$MODEL" --method full --dataset "$DATA"
 check "estimate --dataset with --tokens: exit 2 naming both" \

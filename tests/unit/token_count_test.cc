@@ -66,5 +66,27 @@ TEST(TokenCount, AnEmptyDatasetCountsZero) {
   EXPECT_EQ(report->samples, 0u);
 }
 
+TEST(TokenCount, PaddedBatchesDefaultToTheTrainersSizeInRandomOrder) {
+  testing::TempDir dir;
+  TokenCountRequest r;
+  r.tokenizer = tiny_tokenizer(dir);
+  std::string lines;
+  for (int i = 1; i <= 20; ++i) lines += "{\"text\": \"" + std::string(static_cast<size_t>(i), 'a') + "\"}\n";
+  r.files = {dir.file("d.jsonl", lines)};
+  r.layout = SequenceLayout::kPadded;
+  auto report = count_tokens(r);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->batch_size, kTrainerDefaultBatchSize);
+  EXPECT_TRUE(report->default_batch_size);
+  EXPECT_EQ(report->order, SampleOrder::kRandom);
+  ASSERT_TRUE(report->shuffled.has_value());
+  EXPECT_EQ(report->positions, 0u);  // no fixed-order figures
+  // Samples of 3..22 tokens; at worst 22, 21 lead the full batches and 20 the last 4.
+  EXPECT_EQ(report->shuffled->worst_positions, 8u * 22 + 8u * 21 + 4u * 20);
+  const std::string text = tokens_to_text(*report);
+  EXPECT_THAT(text, HasSubstr("random order"));
+  EXPECT_THAT(text, HasSubstr("worst order 424 positions"));
+}
+
 }  // namespace
 }  // namespace flopsmeter
