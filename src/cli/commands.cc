@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 #include "api/option_map.h"
 #include "api/report_format.h"
+#include "core/json_doc.h"
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/load.h"
@@ -148,6 +150,21 @@ Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
   return kExitOk;
 }
 
+// --epochs as transformers' num_train_epochs takes it: a positive decimal
+// number, 3 or 2.5 (Python's float(), without its inf, nan and spaces).
+Result<double> epochs_option(const ParsedArgs& a) {
+  const std::string text = a.get("epochs");
+  const bool decimal = !text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.') &&
+                       text.find_first_not_of("0123456789.eE+-") == std::string::npos;
+  char* end = nullptr;
+  const double epochs = decimal ? std::strtod(text.c_str(), &end) : 0;
+  if (!decimal || *end != '\0' || !std::isfinite(epochs) || !(epochs > 0)) {
+    return Status::InvalidArgument("--epochs '" + printable_text(text) +
+                                   "': expected a positive number of epochs, such as 3 or 2.5");
+  }
+  return epochs;
+}
+
 Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   EstimateRequest r;
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
@@ -159,9 +176,8 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.samples, option_uint(a, "samples"));
   }
   if (a.has("dataset")) {
-    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a, SequenceLayout::kUnpadded));
-    // The estimate's workload takes the sequences of a fixed order.
-    if (!a.has("order")) dataset.order = SampleOrder::kFile;
+    // What a default TRL run executes: padded batches in random order.
+    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a, SequenceLayout::kPadded));
     dataset.files = split_list(a.get("dataset"));
     r.dataset = std::move(dataset);
   }
@@ -169,7 +185,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.seq_len, option_uint(a, "seq-len"));
   }
   if (a.has("epochs")) {
-    FM_ASSIGN_OR_RETURN(r.epochs, option_uint(a, "epochs"));
+    FM_ASSIGN_OR_RETURN(r.epochs, epochs_option(a));
   }
   if (a.has("attention")) {
     FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
@@ -177,6 +193,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   r.gradient_checkpointing = a.has("gradient-checkpointing");
   if (a.has("micro-batch-size")) {
     FM_ASSIGN_OR_RETURN(r.micro_batch_size, option_uint(a, "micro-batch-size"));
+    if (r.micro_batch_size == 0) return Status::InvalidArgument("--micro-batch-size must be at least 1");
   }
   if (a.has("grad-accum")) {
     FM_ASSIGN_OR_RETURN(r.gradient_accumulation, option_uint(a, "grad-accum"));

@@ -65,6 +65,23 @@ LengthCounts longest(const LengthCounts& lengths, uint64_t count) {
   return out;
 }
 
+Result<std::map<uint64_t, Flop>> expected_share(const LengthCounts& rows, uint64_t drawn, uint64_t total) {
+  std::map<uint64_t, Flop> share;
+  if (total == 0) return share;
+  Flop cumulative = 0, previous = 0;
+  for (const auto& [length, count] : rows) {
+    cumulative += count;
+    Flop units = 0;
+    if (!checked_mul(cumulative, drawn, &units) || !checked_mul(units, Flop{1} << kExpectedFractionBits, &units)) {
+      return Status::Overflow("the expected share of the sequences exceeds 128 bits");
+    }
+    const Flop at_most = (units + total / 2) / total;
+    if (at_most > previous) share[length] = at_most - previous;
+    previous = at_most;
+  }
+  return share;
+}
+
 Result<std::map<uint64_t, Flop>> expected_padded_rows(const LengthCounts& samples, uint64_t batch_size,
                                                       uint64_t full_batches, uint64_t remainder_batches) {
   const uint64_t n = sample_count(samples);

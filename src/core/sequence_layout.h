@@ -64,6 +64,11 @@ LengthCounts worst_padded_rows(const LengthCounts& samples, uint64_t batch_size,
 // The `count` longest entries of `lengths` (all of them when there are fewer).
 LengthCounts longest(const LengthCounts& lengths, uint64_t count);
 
+// The expected part of `rows` found in `drawn` of its `total` rows drawn
+// uniformly at random: rows x drawn / total, in units of
+// 2^-kExpectedFractionBits, rounded cumulatively like expected_padded_rows.
+Result<std::map<uint64_t, Flop>> expected_share(const LengthCounts& rows, uint64_t drawn, uint64_t total);
+
 class LayoutAccumulator {
  public:
   explicit LayoutAccumulator(LayoutOptions options) : options_(options) {}
