@@ -377,6 +377,24 @@ std::string workload_text(const EstimateReport& r) {
   return out;
 }
 
+// The AWS toolkit's verdict per method, as its record writes it.
+std::string aws_text(const EstimateReport& r) {
+  std::string out = "\nAWS toolkit's verdict (its rule on peft_aware: 0.30 of a known base of 1e23 or more, else "
+                    "3.3e22; not the Guidelines' rule)\n";
+  for (const MethodEstimate& me : r.methods) {
+    const AwsCompatResult& a = *me.aws;
+    char pct[32] = "null";
+    if (a.pct_of_pretrain) std::snprintf(pct, sizeof pct, "%.3g", *a.pct_of_pretrain);
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "  %-9s threshold_type %s, threshold_value %s, exceeds_30pct %s, pct_of_pretrain %s\n",
+                  method_name(me.plan.spec.kind), a.threshold_type.c_str(), sci(a.threshold_value, 3).c_str(),
+                  a.exceeds_30pct ? (*a.exceeds_30pct ? "true" : "false") : "null", pct);
+    out += row;
+  }
+  return out;
+}
+
 std::string method_table(const EstimateReport& r) {
   const bool worst = r.workload.worst_case.has_value();
   auto row = [&](const std::string& method, const std::string& trainable, const std::string& share,
@@ -432,6 +450,7 @@ std::string estimate_to_text(const EstimateReport& r) {
   o << "EU modification threshold " << sci(r.eu_threshold.threshold_flop.to_double(), 3) << " FLOP ("
     << r.eu_threshold.basis << ")\n\n";
   o << method_table(r);
+  if (r.methods.front().aws) o << aws_text(r);
   o << "\nRegimes (compared figure: " << compliance_formula_name(r.methods.front().compliance_formula) << ")\n";
   for (size_t i = 0; i < r.methods.front().regimes.size(); ++i) {
     const RuleResult& first = r.methods.front().regimes[i];
