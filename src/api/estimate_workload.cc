@@ -17,7 +17,7 @@ constexpr uint64_t kTrlDefaultMaxLength = 1024;
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
 
-Status too_large() { return Status::Overflow("the workload's counts exceed 128 bits"); }
+Status too_large() { return Status::Overflow("the workload's counts are too large to keep exactly"); }
 
 // "2.5", "3": the shortest text that reads back as `v`.
 std::string number_text(double v) {
@@ -137,8 +137,10 @@ Result<RunCases> row_run(const EpochSchedule& s, const LengthCounts& sequences, 
   FM_ASSIGN_OR_RETURN(c.expected_sequences, expected_share(sequences, drawn, s.units_per_epoch));
   for (const auto& [length, count] : sequences) {
     Flop whole = 0;
-    if (!checked_mul(count, s.whole_epochs, &whole) || !checked_mul(whole, Flop{1} << kExpectedFractionBits, &whole) ||
-        !checked_add(c.expected_sequences[length], whole, &c.expected_sequences[length])) {
+    if (!checked_mul(count, s.whole_epochs, &whole) || !checked_mul(whole, Flop{1} << kExpectedFractionBits, &whole)) {
+      return too_large();
+    }
+    if (whole > 0 && !checked_add(c.expected_sequences[length], whole, &c.expected_sequences[length])) {
       return too_large();
     }
   }
@@ -160,12 +162,13 @@ Result<RunCases> row_run(const EpochSchedule& s, const LengthCounts& sequences, 
   return c;
 }
 
-// The expected counts as a Workload: shifted right (rounded) by as few bits
-// as fit every count in 64 bits, so in units of 2^-(kExpectedFractionBits -
-// shift). Overflow when even whole rows do not fit.
+// The expected counts as a Workload (64-bit counts): in units of
+// 2^-(kExpectedFractionBits - shift), the shift being the fewest bits
+// (rounded off) that fit every count. Overflow when even whole rows do not.
 Status set_fixed_point(const RunCases& c, const Workload& shape, EstimateWorkload* w) {
-  Flop largest = std::max<Flop>(static_cast<Flop>(shape.micro_batches), shape.optimizer_steps)
-                 << kExpectedFractionBits;
+  const Flop micro = static_cast<Flop>(shape.micro_batches) << kExpectedFractionBits;
+  const Flop steps = static_cast<Flop>(shape.optimizer_steps) << kExpectedFractionBits;
+  Flop largest = std::max(micro, steps);
   for (const auto& [length, count] : c.expected_sequences) largest = std::max(largest, count);
   unsigned shift = 0;
   auto shifted = [&](Flop v) { return shift == 0 ? v : (v + (Flop{1} << (shift - 1))) >> shift; };
@@ -178,8 +181,8 @@ Status set_fixed_point(const RunCases& c, const Workload& shape, EstimateWorkloa
     if (shifted(count) > 0) w->expected.sequences[length] = static_cast<uint64_t>(shifted(count));
   }
   w->expected.tokens = shifted(c.expected_tokens);
-  w->expected.micro_batches = shape.micro_batches << w->fraction_bits;
-  w->expected.optimizer_steps = shape.optimizer_steps << w->fraction_bits;
+  w->expected.micro_batches = static_cast<uint64_t>(shifted(micro));
+  w->expected.optimizer_steps = static_cast<uint64_t>(shifted(steps));
   return Status::Ok();
 }
 
@@ -215,7 +218,6 @@ Result<EstimateWorkload> finish_workload(const EstimateRequest& r, const EpochSc
     w.expected = std::move(worst);
     return w;
   }
-  if (worst.micro_batches > UINT64_MAX >> kExpectedFractionBits) return too_large();
   FM_RETURN_IF_ERROR(set_fixed_point(c, worst, &w));
   w.worst_case = std::move(worst);
   w.worst_case_is_bound = c.worst_is_bound;
