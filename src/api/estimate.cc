@@ -360,9 +360,10 @@ std::string workload_text(const EstimateReport& r) {
   const EstimateWorkload& w = r.workload;
   const Workload& shape = exact_shape(w);
   std::string out = "Workload   D = " +
-                    (w.tokens.den == 1 ? with_commas(w.tokens.num)
-                                       : fixed_point_text(w.expected.tokens, w.fraction_bits) + " (expected)") +
-                    " tokens; attention " + attention_kernel_name(shape.kernel) +
+                    (w.tokens.den == 1 ? with_commas(w.tokens.num) + " tokens"
+                                       : fixed_point_text(w.expected.tokens, w.fraction_bits) +
+                                             " tokens (expected over shuffles)") +
+                    "; attention " + attention_kernel_name(shape.kernel) +
                     (shape.gradient_checkpointing ? "; gradient checkpointing" : "") + "\n";
   const Positions expected = expected_positions(w);
   out += "           executed positions " + std::string(w.worst_case ? "expected " : "") + expected.text() + " (" +
