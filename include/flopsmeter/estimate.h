@@ -5,7 +5,7 @@
 //   req.model = "meta-llama/Llama-3.2-3B-Instruct";
 //   req.methods = {full, lora};
 //   req.tokens_per_epoch = 50'000'000;
-//   req.epochs = 3;
+//   req.epochs = 2.5;
 //   auto report = flopsmeter::run_estimate(req, catalog);
 //   std::cout << flopsmeter::estimate_to_json(*report);
 //
@@ -37,15 +37,19 @@ struct EstimateRequest {
   std::vector<MethodSpec> methods;   // at least one
 
   // Workload: tokens_per_epoch, or samples (each filling seq_len), or a
-  // dataset counted exactly (its tokenizer defaults to the model directory's).
+  // dataset counted exactly (its tokenizer defaults to the model directory's;
+  // its layout is what the trainer executes, by default padded batches in
+  // random order).
   std::optional<Flop> tokens_per_epoch;
   std::optional<TokenCountRequest> dataset;
   std::optional<uint64_t> samples;
   std::optional<uint64_t> seq_len;   // default: min(2048, max_position_embeddings), stated
-  uint64_t epochs = 1;
+  double epochs = 1;                 // transformers' num_train_epochs: positive, may be fractional
   AttentionKernel kernel = AttentionKernel::kDense;
   bool gradient_checkpointing = false;
-  uint64_t micro_batch_size = 0;     // 0: unknown
+  // per_device_train_batch_size. 0: not given; a dataset's batches then hold
+  // kTrainerDefaultBatchSize, and with tokens or samples it is unknown.
+  uint64_t micro_batch_size = 0;
   uint64_t gradient_accumulation = 1;
   uint64_t data_parallel = 1;        // ranks sharing the batch
 
@@ -65,22 +69,65 @@ struct EstimateRequest {
   double utilization = 1.0;
 };
 
+// The sample order that executes the most, beside the expected figures.
+struct WorstCase {
+  FlopsEstimate flops;
+  Flop compliance_flop = 0;
+  // In-force regimes this order would exceed although the expected figure
+  // does not, in words.
+  std::vector<std::string> changed_verdicts;
+};
+
 struct MethodEstimate {
   TrainingPlan plan;
-  FlopsEstimate flops;
+  FlopsEstimate flops;  // expected over shuffles when the order matters, to the nearest FLOP
   ComplianceFormula compliance_formula = ComplianceFormula::kDetailed;  // the one actually used
   Flop compliance_flop = 0;
   std::vector<RuleResult> regimes;
   std::optional<AwsCompatResult> aws;
+  std::optional<WorstCase> worst_case;  // when the order matters
   std::vector<std::string> warnings;
+};
+
+// How transformers' Trainer turns epochs into optimizer steps
+// (Trainer.set_initial_training_values): a fractional epoch trains the first
+// steps of one more epoch, a fresh shuffle.
+struct EpochSchedule {
+  double epochs = 1;               // as given
+  std::string unit;                // what is batched: "samples", "packed rows", "sequences"
+  uint64_t units_per_epoch = 0;
+  uint64_t batch_size = 1;         // units per micro-batch
+  uint64_t per_step = 1;           // micro-batches per optimizer step: grad_accum x data_parallel
+  uint64_t batches_per_epoch = 0;  // ceil(units / batch_size)
+  uint64_t steps_per_epoch = 0;    // max(ceil(batches / per_step), 1)
+  uint64_t max_steps = 0;          // ceil(epochs x steps_per_epoch), in double precision as Python computes it
+  uint64_t whole_epochs = 0;       // max_steps / steps_per_epoch
+  uint64_t partial_steps = 0;      // max_steps % steps_per_epoch
+  uint64_t partial_batches = 0;    // partial_steps x per_step: full batches of the partial epoch
+};
+
+// What the run executes, as the formulas take it.
+struct EstimateWorkload {
+  // The workload of the figures the regimes compare: exact, or, when the
+  // order of the samples matters, expected over uniformly random shuffles
+  // with every count (tokens, sequences, micro-batches, steps) in units of
+  // 2^-fraction_bits.
+  Workload expected;
+  unsigned fraction_bits = 0;
+  // The order that executes the most, when the order matters (exact counts).
+  std::optional<Workload> worst_case;
+  bool worst_case_is_bound = false;  // an upper bound rather than an attained order (stated in assumptions)
+  Fraction tokens;                   // D over all epochs, exactly (expected when a partial epoch trains a share)
+  EpochSchedule schedule;
+  bool batch_size_known = false;     // micro-batches and optimizer steps are counted
+  std::vector<std::string> assumptions;
 };
 
 struct EstimateReport {
   EstimateRequest request;
   LoadedModel model;
   ParamBreakdown params;
-  Workload workload;
-  std::vector<std::string> workload_assumptions;
+  EstimateWorkload workload;
   std::optional<TokenCountReport> dataset;  // when D was counted from a dataset
   BaseCompute base;
   std::string base_status;           // "given", "catalog: published", "unknown", ...

@@ -1,93 +1,51 @@
 #include "flopsmeter/estimate.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "api/assessment.h"
+#include "api/estimate_workload.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
+#include "core/json_doc.h"
 #include "core/strict_fields.h"
 #include "flopsmeter/version.h"
 
 namespace flopsmeter {
 namespace {
 
-constexpr uint64_t kDefaultSeqLen = 2048;
-
-uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
-
-Result<Workload> build_workload(const EstimateRequest& r, const Model& model, const TokenCountReport* dataset,
-                                std::vector<std::string>& notes) {
-  if (r.epochs == 0) return Status::InvalidArgument("--epochs must be at least 1");
-  const int sources = (r.tokens_per_epoch ? 1 : 0) + (r.samples ? 1 : 0) + (dataset ? 1 : 0);
-  if (sources > 1) return Status::InvalidArgument("give one of --tokens, --samples or --dataset, not several");
-  if (sources == 0) {
-    return Status::InvalidArgument("no workload: give --dataset FILES, --tokens N, or --samples N with --seq-len L");
+// The batch of a dataset's samples: the micro-batch size, which the dataset
+// request may carry instead; 0 when neither gives one.
+Result<uint64_t> dataset_batch_size(const EstimateRequest& r) {
+  const std::optional<uint64_t>& padded = r.dataset->batch_size;
+  if (padded && r.micro_batch_size > 0 && *padded != r.micro_batch_size) {
+    return Status::InvalidArgument("the dataset's batch (" + std::to_string(*padded) + ") and the micro-batch size (" +
+                                   std::to_string(r.micro_batch_size) +
+                                   ") differ; both are the trainer's per_device_train_batch_size");
   }
-  if (dataset) {
-    if (r.seq_len) return Status::InvalidArgument("--seq-len does not apply to --dataset (use --max-length)");
-    Workload w;
-    w.kernel = r.kernel;
-    w.gradient_checkpointing = r.gradient_checkpointing;
-    if (!checked_mul(dataset->tokens, r.epochs, &w.tokens)) return Status::Overflow("dataset tokens x epochs overflows");
-    for (const auto& [length, count] : dataset->sequences) w.sequences[length] = count * r.epochs;
-    notes.push_back("D counted exactly from the dataset: " + with_commas(dataset->tokens) + " trained-on tokens in " +
-                    with_commas(dataset->samples) + " samples per epoch (" + with_commas(dataset->skipped) +
-                    " malformed records skipped); sequences as laid out (" + layout_name(dataset->layout) + ")");
-    for (const std::string& n : dataset->notes) notes.push_back("dataset: " + n);
-    if (r.epochs > 1) notes.push_back(std::to_string(r.epochs) + " epochs: D counts every epoch");
-    if (r.micro_batch_size > 0) {
-      const uint64_t micro_per_epoch = ceil_div(dataset->rows, r.micro_batch_size);
-      w.micro_batches = micro_per_epoch * r.epochs;
-      const uint64_t per_step =
-          std::max<uint64_t>(1, r.gradient_accumulation) * std::max<uint64_t>(1, r.data_parallel);
-      w.optimizer_steps = ceil_div(micro_per_epoch, per_step) * r.epochs;
+  return r.micro_batch_size > 0 ? r.micro_batch_size : padded.value_or(0);
+}
+
+// The order that executes the most, assessed like the expected figure; the
+// in-force verdicts it would change become a warning.
+WorstCase assess_worst_case(FlopsEstimate flops, const EstimateRequest& request, const BaseCompute& base,
+                            const RuleSet& rules, MethodEstimate& m) {
+  WorstCase w;
+  Assessment a = assess(flops, request.compliance_formula, base, request.prior_modifications, rules);
+  w.flops = std::move(flops);
+  w.compliance_flop = a.compliance_flop;
+  for (size_t i = 0; i < a.regimes.size() && i < m.regimes.size(); ++i) {
+    const RuleResult& expected = m.regimes[i];
+    if (expected.in_force && a.regimes[i].exceeds && !expected.exceeds) {
+      w.changed_verdicts.push_back(expected.regime_id);
     }
-    return w;
   }
-  uint64_t seq = 0;
-  if (r.seq_len) {
-    if (*r.seq_len == 0) return Status::InvalidArgument("--seq-len must be positive");
-    seq = *r.seq_len;
-  } else if (r.samples) {
-    return Status::InvalidArgument("--samples needs --seq-len (tokens per sample)");
-  } else {
-    seq = kDefaultSeqLen;
-    if (model.arch.max_position_embeddings > 0) seq = std::min<uint64_t>(seq, model.arch.max_position_embeddings);
-    notes.push_back("sequence length not given: " + std::to_string(seq) +
-                    " assumed for the attention term (--seq-len sets it)");
-  }
-  Workload w;
-  w.kernel = r.kernel;
-  w.gradient_checkpointing = r.gradient_checkpointing;
-  uint64_t sequences_per_epoch = 0;
-  if (r.samples) {
-    if (*r.samples == 0) return Status::InvalidArgument("--samples must be positive");
-    sequences_per_epoch = *r.samples;
-    w.sequences[seq] = *r.samples * r.epochs;
-    w.tokens = static_cast<Flop>(*r.samples) * seq * r.epochs;
-    notes.push_back("every sample assumed to fill --seq-len " + std::to_string(seq) +
-                    " tokens (an upper bound; `--dataset` counts them exactly)");
-  } else {
-    Flop d = *r.tokens_per_epoch;
-    if (d == 0) return Status::InvalidArgument("--tokens must be positive");
-    Flop full = d / seq, rest = d % seq;
-    if (full > 0) w.sequences[seq] += static_cast<uint64_t>(full) * r.epochs;
-    if (rest > 0) w.sequences[static_cast<uint64_t>(rest)] += r.epochs;
-    sequences_per_epoch = static_cast<uint64_t>(full + (rest > 0 ? 1 : 0));
-    w.tokens = d * r.epochs;
-    notes.push_back("tokens packed into sequences of " + std::to_string(seq) + " (" +
-                    std::to_string(sequences_per_epoch) + " per epoch)");
-  }
-  if (r.epochs > 1) notes.push_back(std::to_string(r.epochs) + " epochs: D counts every epoch");
-  if (r.micro_batch_size > 0) {
-    uint64_t micro_per_epoch = ceil_div(sequences_per_epoch, r.micro_batch_size);
-    w.micro_batches = micro_per_epoch * r.epochs;
-    uint64_t per_step = std::max<uint64_t>(1, r.gradient_accumulation) * std::max<uint64_t>(1, r.data_parallel);
-    w.optimizer_steps = ceil_div(micro_per_epoch, per_step) * r.epochs;
-    notes.push_back("micro-batch " + std::to_string(r.micro_batch_size) + ", gradient accumulation " +
-                    std::to_string(r.gradient_accumulation) + ", data-parallel ranks " + std::to_string(r.data_parallel) +
-                    ": " + std::to_string(w.optimizer_steps) + " optimizer steps");
+  if (!w.changed_verdicts.empty()) {
+    m.warnings.push_back("in the sample order that executes the most, " + sci(w.compliance_flop) + " FLOP (" +
+                         compliance_formula_name(a.formula) + ") would EXCEED " + join(w.changed_verdicts, ", ") +
+                         ", which the expected " + sci(m.compliance_flop) + " FLOP does not");
   }
   return w;
 }
@@ -116,6 +74,7 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog));
   const Model& model = report.model.model;
   report.params = count_parameters(model);
+  EstimateRequest resolved = request;
   if (request.dataset) {
     TokenCountRequest dataset = *request.dataset;
     // The tokenizer travels with a checkpoint directory.
@@ -123,11 +82,12 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
     if (dataset.tokenizer.empty()) {
       return Status::InvalidArgument("--dataset needs --tokenizer PATH (the model is not a directory holding one)");
     }
+    FM_ASSIGN_OR_RETURN(resolved.micro_batch_size, dataset_batch_size(request));
+    if (resolved.micro_batch_size > 0) dataset.batch_size = resolved.micro_batch_size;
     FM_ASSIGN_OR_RETURN(TokenCountReport counted, count_tokens(dataset));
     report.dataset = std::move(counted);
   }
-  FM_ASSIGN_OR_RETURN(report.workload, build_workload(request, model, report.dataset ? &*report.dataset : nullptr,
-                                                      report.workload_assumptions));
+  FM_ASSIGN_OR_RETURN(report.workload, build_workload(resolved, model, report.dataset ? &*report.dataset : nullptr));
   report.rules_version = catalog.rules().data_version;
   report.data_sources = catalog.sources();
 
@@ -150,13 +110,17 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   for (const MethodSpec& spec : request.methods) {
     MethodEstimate m;
     FM_ASSIGN_OR_RETURN(m.plan, plan_training(model, spec));
-    FM_ASSIGN_OR_RETURN(m.flops, estimate_flops(model, m.plan, report.workload));
+    FM_ASSIGN_OR_RETURN(WorkloadFlops flops, workload_flops(model, m.plan, report.workload));
+    m.flops = std::move(flops.expected);
     Assessment a = assess(m.flops, request.compliance_formula, report.base, request.prior_modifications,
                           catalog.rules());
     m.compliance_formula = a.formula;
     m.compliance_flop = a.compliance_flop;
     m.regimes = std::move(a.regimes);
     m.warnings = std::move(a.warnings);
+    if (flops.worst_case) {
+      m.worst_case = assess_worst_case(std::move(*flops.worst_case), request, report.base, catalog.rules(), m);
+    }
     if (request.aws_compat) {
       std::optional<double> pretrain;
       if (report.base.flop) pretrain = to_double(*report.base.flop);
@@ -182,42 +146,170 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   return report;
 }
 
+namespace {
+
+// The counts of the workload that are whole numbers in every order: the
+// worst case's when the expected one is fixed point.
+const Workload& exact_shape(const EstimateWorkload& w) { return w.worst_case ? *w.worst_case : w.expected; }
+
+// D: "696350", or "1392699/2 (~6.96e+05)" when a partial epoch's share is fractional.
+std::string tokens_exact(const EstimateWorkload& w) { return w.tokens.to_string(); }
+
+// Executed positions (padding included) in units of 2^-fraction_bits.
+struct Positions {
+  Flop units = 0;
+  Flop tokens_units = 0;
+  unsigned bits = 0;
+  double padding_share() const {
+    return units > tokens_units ? to_double(units - tokens_units) / to_double(units) : 0.0;
+  }
+  std::string text() const { return bits == 0 ? with_commas(units) : fixed_point_text(units, bits); }
+  std::string json() const { return bits == 0 ? to_decimal(units) : fixed_point_text(units, bits, 3, false); }
+};
+
+Positions expected_positions(const EstimateWorkload& w) {
+  return {w.expected.executed_positions(), w.expected.tokens, w.fraction_bits};
+}
+
+Positions worst_positions(const EstimateWorkload& w) {
+  return {w.worst_case->executed_positions(), w.worst_case->tokens, 0};
+}
+
+// Epochs as given: 3, not 3.0.
+nlohmann::json epochs_json(double epochs) {
+  if (epochs == std::floor(epochs) && epochs < 0x1p53) return static_cast<uint64_t>(epochs);
+  return epochs;
+}
+
+nlohmann::json schedule_json(const EstimateWorkload& w) {
+  const EpochSchedule& s = w.schedule;
+  return {{"unit", s.unit},
+          {"units_per_epoch", s.units_per_epoch},
+          {"batch_size", s.batch_size},
+          {"batch_size_known", w.batch_size_known},
+          {"micro_batches_per_step", s.per_step},
+          {"batches_per_epoch", s.batches_per_epoch},
+          {"steps_per_epoch", s.steps_per_epoch},
+          {"max_steps", s.max_steps},
+          {"whole_epochs", s.whole_epochs},
+          {"partial_epoch_steps", s.partial_steps},
+          {"partial_epoch_batches", s.partial_batches},
+          {"arithmetic",
+           {"batches_per_epoch = ceil(" + std::to_string(s.units_per_epoch) + " / " + std::to_string(s.batch_size) +
+                ") = " + std::to_string(s.batches_per_epoch),
+            "steps_per_epoch = max(ceil(" + std::to_string(s.batches_per_epoch) + " / " + std::to_string(s.per_step) +
+                "), 1) = " + std::to_string(s.steps_per_epoch),
+            "max_steps = ceil(" + epochs_json(s.epochs).dump() + " x " + std::to_string(s.steps_per_epoch) +
+                ") = " + std::to_string(s.max_steps) + " (a double product, as Python computes it)",
+            "whole_epochs = " + std::to_string(s.max_steps) + " div " + std::to_string(s.steps_per_epoch) + " = " +
+                std::to_string(s.whole_epochs) + "; partial epoch = " + std::to_string(s.partial_steps) +
+                " steps = " + std::to_string(s.partial_batches) + " batches",
+            "D = " + std::to_string(s.whole_epochs) + " x epoch tokens + epoch tokens x " +
+                std::to_string(s.partial_batches * s.batch_size) + " / " + std::to_string(s.units_per_epoch) +
+                " = " + tokens_exact(w)}}};
+}
+
+nlohmann::json workload_json(const EstimateReport& r) {
+  const EstimateWorkload& w = r.workload;
+  const Workload& shape = exact_shape(w);
+  const Positions expected = expected_positions(w);
+  nlohmann::json j = {{"tokens", w.tokens.to_double()},
+                      {"tokens_exact", tokens_exact(w)},
+                      {"executed_positions", expected.json()},
+                      {"padding_share", expected.padding_share()},
+                      {"expected_over_shuffles", w.fraction_bits > 0},
+                      {"fraction_bits", w.fraction_bits},
+                      {"epochs", epochs_json(r.request.epochs)},
+                      {"schedule", schedule_json(w)},
+                      {"attention_kernel", attention_kernel_name(shape.kernel)},
+                      {"gradient_checkpointing", shape.gradient_checkpointing},
+                      {"micro_batches", shape.micro_batches},
+                      {"optimizer_steps", shape.optimizer_steps},
+                      {"assumptions", w.assumptions}};
+  if (w.worst_case) {
+    const Positions worst = worst_positions(w);
+    j["worst_case"] = {{"tokens", number(w.worst_case->tokens)},
+                       {"tokens_exact", to_decimal(w.worst_case->tokens)},
+                       {"executed_positions", worst.json()},
+                       {"padding_share", worst.padding_share()},
+                       {"upper_bound", w.worst_case_is_bound}};
+  } else {
+    j["worst_case"] = nullptr;
+  }
+  if (r.dataset) {
+    const TokenCountReport& d = *r.dataset;
+    j["layout"] = {{"name", layout_name(d.layout)}};
+    if (d.layout == SequenceLayout::kPadded) {
+      j["layout"]["order"] = sample_order_name(d.order);
+      j["layout"]["batch_size"] = d.batch_size;
+      j["layout"]["batch_size_default"] = d.default_batch_size;
+    }
+    j["dataset_coverage"] = {{"records_counted", d.samples},
+                             {"records_skipped", d.skipped},
+                             {"d_covers", d.skipped > 0 ? "the counted records only" : "every record"}};
+  }
+  return j;
+}
+
+nlohmann::json aws_json(const AwsCompatResult& aws) {
+  return {{"threshold_type", aws.threshold_type},
+          {"threshold_value", aws.threshold_value},
+          {"effective_threshold_flop", aws.effective_threshold_flop},
+          {"exceeds_30pct", aws.exceeds_30pct ? nlohmann::json(*aws.exceeds_30pct) : nlohmann::json()},
+          {"pct_of_pretrain", aws.pct_of_pretrain ? nlohmann::json(*aws.pct_of_pretrain) : nlohmann::json()},
+          {"note", "the AWS toolkit's rule (0.30, 3.3e22), reproduced for comparison; not the Guidelines' rule"}};
+}
+
+nlohmann::json method_json(const EstimateReport& r, const MethodEstimate& m) {
+  nlohmann::json regimes = nlohmann::json::array();
+  for (const RuleResult& rr : m.regimes) regimes.push_back(rule_result_json(rr));
+  nlohmann::json adapters = nlohmann::json::array();
+  for (const Adapter& a : m.plan.adapters) {
+    adapters.push_back({{"module", a.module_path}, {"r", a.r}, {"in", a.in_features}, {"out", a.out_features},
+                        {"params", a.lora_params + a.magnitude_params}});
+  }
+  nlohmann::json j = {
+      {"method", method_name(m.plan.spec.kind)},
+      {"params_trainable", m.plan.params_trainable},
+      {"params_all", m.plan.params_all},
+      {"trainable_fraction", static_cast<double>(m.plan.params_trainable) / static_cast<double>(m.plan.params_all)},
+      {"adapters", adapters.size()},
+      {"tokens", r.workload.tokens.to_double()},
+      {"tokens_exact", tokens_exact(r.workload)},
+      {"compliance_formula", compliance_formula_name(m.compliance_formula)},
+      {"compliance_flop", number(m.compliance_flop)},
+      {"compliance_exact", to_decimal(m.compliance_flop)},
+      {"regimes", regimes},
+      {"notes", m.plan.notes},
+      {"warnings", m.warnings},
+  };
+  j.update(formulas_json(m.flops, m.plan.params_all, m.plan.params_trainable, exact_shape(r.workload)));
+  if (r.workload.fraction_bits > 0) {
+    // The inputs of the expected figures, rather than the worst case's.
+    nlohmann::json& formulas = j["formulas"];
+    for (const char* f : {"eu_6nd", "peft_aware"}) formulas[f]["inputs"]["D"] = tokens_exact(r.workload);
+    if (formulas["detailed"].contains("inputs")) {
+      formulas["detailed"]["inputs"]["executed_positions"] = expected_positions(r.workload).json();
+    }
+  }
+  if (m.worst_case) {
+    const WorstCase& w = *m.worst_case;
+    nlohmann::json worst = formulas_json(w.flops, m.plan.params_all, m.plan.params_trainable, *r.workload.worst_case);
+    j["worst_case"] = {{"flops", worst["flops"]},
+                       {"flops_exact", worst["flops_exact"]},
+                       {"compliance_flop", number(w.compliance_flop)},
+                       {"compliance_exact", to_decimal(w.compliance_flop)},
+                       {"changed_verdicts", w.changed_verdicts}};
+  }
+  if (m.aws) j["aws_compat"] = aws_json(*m.aws);
+  return j;
+}
+
+}  // namespace
+
 std::string estimate_to_json(const EstimateReport& r) {
   nlohmann::json methods = nlohmann::json::array();
-  for (const MethodEstimate& m : r.methods) {
-    nlohmann::json regimes = nlohmann::json::array();
-    for (const RuleResult& rr : m.regimes) regimes.push_back(rule_result_json(rr));
-    nlohmann::json adapters = nlohmann::json::array();
-    for (const Adapter& a : m.plan.adapters) {
-      adapters.push_back({{"module", a.module_path}, {"r", a.r}, {"in", a.in_features}, {"out", a.out_features},
-                          {"params", a.lora_params + a.magnitude_params}});
-    }
-    nlohmann::json j = {
-        {"method", method_name(m.plan.spec.kind)},
-        {"params_trainable", m.plan.params_trainable},
-        {"params_all", m.plan.params_all},
-        {"trainable_fraction", static_cast<double>(m.plan.params_trainable) / static_cast<double>(m.plan.params_all)},
-        {"adapters", adapters.size()},
-        {"tokens", number(r.workload.tokens)},
-        {"tokens_exact", to_decimal(r.workload.tokens)},
-        {"compliance_formula", compliance_formula_name(m.compliance_formula)},
-        {"compliance_flop", number(m.compliance_flop)},
-        {"compliance_exact", to_decimal(m.compliance_flop)},
-        {"regimes", regimes},
-        {"notes", m.plan.notes},
-        {"warnings", m.warnings},
-    };
-    j.update(formulas_json(m.flops, m.plan.params_all, m.plan.params_trainable, r.workload));
-    if (m.aws) {
-      j["aws_compat"] = {{"threshold_type", m.aws->threshold_type},
-                         {"threshold_value", m.aws->threshold_value},
-                         {"effective_threshold_flop", m.aws->effective_threshold_flop},
-                         {"exceeds_30pct", m.aws->exceeds_30pct ? nlohmann::json(*m.aws->exceeds_30pct) : nlohmann::json()},
-                         {"pct_of_pretrain", m.aws->pct_of_pretrain ? nlohmann::json(*m.aws->pct_of_pretrain) : nlohmann::json()},
-                         {"note", "the AWS toolkit's rule (0.30, 3.3e22), reproduced for comparison; not the Guidelines' rule"}};
-    }
-    methods.push_back(j);
-  }
+  for (const MethodEstimate& m : r.methods) methods.push_back(method_json(r, m));
   nlohmann::json base = {{"status", r.base_status}, {"systemic_risk", r.base.systemic_risk}};
   base["flop"] = r.base.flop ? number(*r.base.flop) : nlohmann::json();
   if (r.base.flop) base["exact"] = to_decimal(*r.base.flop);
@@ -226,16 +318,7 @@ std::string estimate_to_json(const EstimateReport& r) {
       {"schema", "flopsmeter.estimate/1"},
       {"tool", {{"name", "flopsmeter"}, {"version", FLOPSMETER_VERSION_STRING}}},
       {"model", model_json(r.model, r.params)},
-      {"workload",
-       {{"tokens", number(r.workload.tokens)},
-        {"tokens_exact", to_decimal(r.workload.tokens)},
-        {"executed_positions", to_decimal(r.workload.executed_positions())},
-        {"epochs", r.request.epochs},
-        {"attention_kernel", attention_kernel_name(r.workload.kernel)},
-        {"gradient_checkpointing", r.workload.gradient_checkpointing},
-        {"micro_batches", r.workload.micro_batches},
-        {"optimizer_steps", r.workload.optimizer_steps},
-        {"assumptions", r.workload_assumptions}}},
+      {"workload", workload_json(r)},
       {"base_model_compute", base},
       {"eu_modification_threshold",
        {{"threshold_flop", r.eu_threshold.threshold_flop.to_double()},
@@ -261,29 +344,77 @@ std::string estimate_to_json(const EstimateReport& r) {
   return json_text(out);
 }
 
-std::string estimate_to_text(const EstimateReport& r) {
-  std::ostringstream o;
-  // The answer first: what each method would make of the person running it.
-  o << verdict_text(estimate_outcomes(r)) << "\n";
-  const Model& m = r.model.model;
-  o << "Model      " << m.id << " (" << m.arch.model_type << ", " << r.model.source_kind << ")\n";
-  o << "Parameters " << with_commas(r.params.total) << " total";
-  if (r.params.active_per_token != r.params.total) o << ", " << with_commas(r.params.active_per_token) << " active per token";
-  o << "\n";
-  o << "Workload   D = " << with_commas(r.workload.tokens) << " tokens; attention "
-    << attention_kernel_name(r.workload.kernel) << (r.workload.gradient_checkpointing ? "; gradient checkpointing" : "")
-    << "\n";
-  for (const std::string& a : r.workload_assumptions) o << "           - " << a << "\n";
-  o << "Base       " << (r.base.flop ? sci(*r.base.flop) + " FLOP (" + r.base_status + ": " + r.base.source + ")"
-                                    : std::string("pretraining compute unknown"))
-    << (r.base.systemic_risk ? ", systemic-risk base" : "") << "\n";
-  o << "EU modification threshold " << sci(r.eu_threshold.threshold_flop.to_double(), 3) << " FLOP ("
-    << r.eu_threshold.basis << ")\n\n";
+namespace {
 
-  char row[256];
-  std::snprintf(row, sizeof row, "%-9s %15s %9s %10s %10s %10s  %-16s %s\n", "method", "trainable", "share",
-                "eu_6nd", "peft_aware", "detailed", "EU modif.", "headroom");
-  o << row;
+// "Dataset    train.jsonl: 1,920 records counted, 80 SKIPPED ...", with the
+// skipped records' causes, so that what D covers is read first.
+std::string dataset_text(const TokenCountReport& d) {
+  std::string files;
+  for (const std::string& f : d.files) files += (files.empty() ? "" : ", ") + printable_text(f);
+  std::string out = "Dataset    " + files + ": " + with_commas(d.samples) + " records counted, ";
+  if (d.skipped == 0) return out + "none skipped\n";
+  out += with_commas(d.skipped) + " SKIPPED and not in D: D covers the counted records only\n";
+  return out + skipped_text(d, "           skipped: ", "                    ");
+}
+
+std::string workload_text(const EstimateReport& r) {
+  const EstimateWorkload& w = r.workload;
+  const Workload& shape = exact_shape(w);
+  std::string out = "Workload   D = " +
+                    (w.tokens.den == 1 ? with_commas(w.tokens.num) + " tokens"
+                                       : fixed_point_text(w.expected.tokens, w.fraction_bits) +
+                                             " tokens (expected over shuffles)") +
+                    "; attention " + attention_kernel_name(shape.kernel) +
+                    (shape.gradient_checkpointing ? "; gradient checkpointing" : "") + "\n";
+  const Positions expected = expected_positions(w);
+  out += "           executed positions " + std::string(w.worst_case ? "expected " : "") + expected.text() + " (" +
+         percent(expected.padding_share()) + " padding)";
+  if (w.worst_case) {
+    const Positions worst = worst_positions(w);
+    out += "; " + std::string(w.worst_case_is_bound ? "at most " : "worst-case order ") + worst.text() + " (" +
+           percent(worst.padding_share()) + " padding)";
+  }
+  out += "\n";
+  for (const std::string& a : w.assumptions) out += "           - " + a + "\n";
+  return out;
+}
+
+// The AWS toolkit's verdict per method, as its record writes it.
+std::string aws_text(const EstimateReport& r) {
+  std::string out = "\nAWS toolkit's verdict (its rule on peft_aware: 0.30 of a known base of 1e23 or more, else "
+                    "3.3e22; not the Guidelines' rule)\n";
+  for (const MethodEstimate& me : r.methods) {
+    const AwsCompatResult& a = *me.aws;
+    char pct[32] = "null";
+    if (a.pct_of_pretrain) std::snprintf(pct, sizeof pct, "%.3g", *a.pct_of_pretrain);
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "  %-9s threshold_type %s, threshold_value %s, exceeds_30pct %s, pct_of_pretrain %s\n",
+                  method_name(me.plan.spec.kind), a.threshold_type.c_str(), sci(a.threshold_value, 3).c_str(),
+                  a.exceeds_30pct ? (*a.exceeds_30pct ? "true" : "false") : "null", pct);
+    out += row;
+  }
+  return out;
+}
+
+std::string method_table(const EstimateReport& r) {
+  const bool worst = r.workload.worst_case.has_value();
+  auto row = [&](const std::string& method, const std::string& trainable, const std::string& share,
+                 const std::string& eu_6nd, const std::string& peft_aware, const std::string& detailed,
+                 const std::string& worst_figure, const std::string& verdict, const std::string& headroom) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-9s %15s %9s %10s %10s %10s", method.c_str(), trainable.c_str(), share.c_str(),
+                  eu_6nd.c_str(), peft_aware.c_str(), detailed.c_str());
+    std::string out = line;
+    if (worst) {
+      std::snprintf(line, sizeof line, " %10s", worst_figure.c_str());
+      out += line;
+    }
+    std::snprintf(line, sizeof line, "  %-16s %s\n", verdict.c_str(), headroom.c_str());
+    return out + line;
+  };
+  std::string out = row("method", "trainable", "share", "eu_6nd", "peft_aware", "detailed", "worst", "EU modif.",
+                        "headroom");
   for (const MethodEstimate& me : r.methods) {
     const RuleResult* eu = nullptr;
     for (const RuleResult& rr : me.regimes)
@@ -291,14 +422,39 @@ std::string estimate_to_text(const EstimateReport& r) {
     std::string verdict = eu ? (eu->exceeds ? "EXCEEDS" : "below") + std::string(" ") + percent(eu->fraction_of_threshold)
                              : "-";
     std::string headroom = eu && eu->headroom_tokens ? sci(*eu->headroom_tokens) + " tokens" : "-";
-    std::snprintf(row, sizeof row, "%-9s %15s %9s %10s %10s %10s  %-16s %s\n", method_name(me.plan.spec.kind),
-                  with_commas(me.plan.params_trainable).c_str(),
-                  percent(static_cast<double>(me.plan.params_trainable) / static_cast<double>(me.plan.params_all)).c_str(),
-                  sci(me.flops.eu_6nd).c_str(), sci(me.flops.peft_aware).c_str(),
-                  me.flops.detailed.available ? sci(me.flops.detailed.total()).c_str() : "n/a", verdict.c_str(),
-                  headroom.c_str());
-    o << row;
+    out += row(method_name(me.plan.spec.kind), with_commas(me.plan.params_trainable),
+               percent(static_cast<double>(me.plan.params_trainable) / static_cast<double>(me.plan.params_all)),
+               sci(me.flops.eu_6nd), sci(me.flops.peft_aware),
+               me.flops.detailed.available ? sci(me.flops.detailed.total()) : "n/a",
+               me.worst_case ? sci(me.worst_case->compliance_flop) : "-", verdict, headroom);
   }
+  if (worst) {
+    out += std::string("(figures expected over shuffles; worst: the compared figure in the sample order that ") +
+           (r.workload.worst_case_is_bound ? "executes the most, bounded" : "executes the most") + ")\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string estimate_to_text(const EstimateReport& r) {
+  std::ostringstream o;
+  // The answer first: what each method would make of the person running it.
+  o << verdict_text(estimate_outcomes(r)) << "\n";
+  const Model& m = r.model.model;
+  o << "Model      " << printable_text(m.id) << " (" << m.arch.model_type << ", " << r.model.source_kind << ")\n";
+  o << "Parameters " << with_commas(r.params.total) << " total";
+  if (r.params.active_per_token != r.params.total) o << ", " << with_commas(r.params.active_per_token) << " active per token";
+  o << "\n";
+  if (r.dataset) o << dataset_text(*r.dataset);
+  o << workload_text(r);
+  o << "Base       " << (r.base.flop ? sci(*r.base.flop) + " FLOP (" + r.base_status + ": " + r.base.source + ")"
+                                    : std::string("pretraining compute unknown"))
+    << (r.base.systemic_risk ? ", systemic-risk base" : "") << "\n";
+  o << "EU modification threshold " << sci(r.eu_threshold.threshold_flop.to_double(), 3) << " FLOP ("
+    << r.eu_threshold.basis << ")\n\n";
+  o << method_table(r);
+  if (r.methods.front().aws) o << aws_text(r);
   o << "\nRegimes (compared figure: " << compliance_formula_name(r.methods.front().compliance_formula) << ")\n";
   for (size_t i = 0; i < r.methods.front().regimes.size(); ++i) {
     const RuleResult& first = r.methods.front().regimes[i];

@@ -1,5 +1,6 @@
 #include "api/report_format.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace flopsmeter {
@@ -29,6 +30,23 @@ std::string percent(double ratio) {
 }
 
 nlohmann::json number(Flop v) { return to_double(v); }
+
+std::string fixed_point_text(Flop units, unsigned fraction_bits, int decimals, bool commas) {
+  Flop scale = 1;
+  for (int i = 0; i < decimals; ++i) scale *= 10;
+  // round(units x 10^decimals / 2^bits), split into whole and decimal digits
+  const Flop scaled = ((units * scale) + (fraction_bits > 0 ? Flop{1} << (fraction_bits - 1) : 0)) >> fraction_bits;
+  std::string out = commas ? with_commas(scaled / scale) : to_decimal(scaled / scale);
+  if (decimals > 0) {
+    std::string digits = to_decimal(scaled % scale);
+    out += "." + std::string(static_cast<size_t>(decimals) - digits.size(), '0') + digits;
+  }
+  return out;
+}
+
+double fixed_point_double(Flop units, unsigned fraction_bits) {
+  return std::ldexp(to_double(units), -static_cast<int>(fraction_bits));
+}
 
 nlohmann::json exact_figure(const Fraction& f) {
   nlohmann::json j = {{"flop", f.to_double()}, {"exact", f.to_string()}};

@@ -30,11 +30,20 @@ std::string json_text(const nlohmann::json& j);
 
 // JSON number for an exact figure (nearest double).
 nlohmann::json number(Flop v);
+
+// A fixed-point value in units of 2^-fraction_bits (an expected figure):
+// "2,281,892.4" to `decimals` places, rounded (without the commas for JSON);
+// and as the nearest double.
+std::string fixed_point_text(Flop units, unsigned fraction_bits, int decimals = 1, bool commas = true);
+double fixed_point_double(Flop units, unsigned fraction_bits);
 // {"flop": 1.0e22, "exact": "10000000000000000000000"}; a fraction adds "fraction".
 nlohmann::json exact_figure(const Fraction& f);
 
 // A token count ("flopsmeter.tokens/1"), also embedded in estimates.
 nlohmann::json token_count_json(const TokenCountReport& report);
+// The skipped records grouped by cause, one line each (the first line starts
+// with `first_indent`, the others with `indent`); "" when none was skipped.
+std::string skipped_text(const TokenCountReport& report, const std::string& first_indent, const std::string& indent);
 
 // The model block: id, source, type, totals, breakdown, notes.
 nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params);

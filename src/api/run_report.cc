@@ -344,6 +344,9 @@ std::optional<UnknownModification> unknown_modification(const RunTotals& t, cons
   if (source == "none") {
     unknown.emplace();
     unknown->reason = "the job exposed no token count (watch was given no token source), so its compute is unknown";
+  } else if (source == "watch" && t.spent.tokens == 0) {
+    unknown.emplace();
+    unknown->reason = "the job's token source never gave a count, so its compute is unknown";
   } else if (t.spent.tokens == 0 && trained) {
     unknown.emplace();
     unknown->reason = std::to_string(t.optimizer_steps) + " optimizer steps ran but no tokens were counted (token "

@@ -68,6 +68,51 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+LayoutOptions layout_options(const TokenCountRequest& r) {
+  return {r.layout, r.max_length, r.batch_size.value_or(kTrainerDefaultBatchSize), r.order, r.pad_to_max_length,
+          r.packing_chunk};
+}
+
+// The reason without its "FILE:LINE: " or "FILE:LINE:COLUMN: " location.
+std::string cause_of(const std::string& reason, const std::string& file, uint64_t line) {
+  const std::string location = file + ":" + std::to_string(line) + ":";
+  if (reason.rfind(location, 0) != 0) return reason;
+  size_t at = location.size();
+  size_t column_end = at;
+  while (column_end < reason.size() && reason[column_end] >= '0' && reason[column_end] <= '9') ++column_end;
+  if (column_end > at && column_end < reason.size() && reason[column_end] == ':') at = column_end + 1;
+  while (at < reason.size() && reason[at] == ' ') ++at;
+  return reason.substr(at);
+}
+
+// The first skipped records grouped by cause, in order of first appearance.
+std::vector<SkippedCause> group_causes(const std::vector<SkippedRecord>& skipped) {
+  std::vector<SkippedCause> causes;
+  for (const SkippedRecord& s : skipped) {
+    auto same = std::find_if(causes.begin(), causes.end(), [&](const SkippedCause& c) { return c.cause == s.cause; });
+    if (same != causes.end()) {
+      ++same->count;
+    } else {
+      causes.push_back({s.cause, 1, s.file + ":" + std::to_string(s.line)});
+    }
+  }
+  return causes;
+}
+
+// Why nothing could be counted: the first causes, grouped.
+Status nothing_counted(const TokenCountReport& report) {
+  constexpr size_t kShown = 3;
+  std::string why;
+  for (size_t i = 0; i < report.skipped_causes.size() && i < kShown; ++i) {
+    const SkippedCause& c = report.skipped_causes[i];
+    why += (i > 0 ? "; " : "") + std::to_string(c.count) + " x " + printable_text(c.cause) + " (first at " +
+           printable_text(c.first) + ")";
+  }
+  if (report.skipped_causes.size() > kShown) why += "; and other causes";
+  return Status::InvalidArgument("none of the " + std::to_string(report.skipped) +
+                                 " records could be counted, all were skipped: " + why);
+}
+
 // The shared state of one count.
 class Pipeline {
  public:
@@ -199,8 +244,7 @@ Status Pipeline::run(TokenCountReport* report) {
     const auto size = f == "-" ? 0 : std::filesystem::file_size(f, ec);
     if (!ec) total_bytes += size;
   }
-  LayoutAccumulator layout({request_.layout, request_.max_length, request_.batch_size,
-                            request_.pad_to_max_length, request_.packing_chunk});
+  LayoutAccumulator layout(layout_options(request_));
   std::vector<std::thread> workers;
   std::thread reader([this] { read_files(); });
   for (unsigned i = 0; i < threads_; ++i) workers.emplace_back([this] { work(); });
@@ -240,7 +284,7 @@ Status Pipeline::run(TokenCountReport* report) {
         }
         ++report->skipped;
         if (report->skipped_examples.size() < kMaxSkippedExamples) {
-          report->skipped_examples.push_back({*sc.file, o.line, o.error});
+          report->skipped_examples.push_back({*sc.file, o.line, o.error, cause_of(o.error, *sc.file, o.line)});
         }
         sc.error = &o.error;
       } else {
@@ -280,15 +324,34 @@ Status Pipeline::run(TokenCountReport* report) {
   report->tokens_before_truncation = layout.tokens_before_truncation();
   report->truncated_samples = layout.truncated_samples();
   report->tokens = layout.tokens();
+  report->sample_lengths = layout.sample_lengths();
   report->rows = layout.rows();
-  report->positions = layout.positions();
-  report->padding = layout.positions() - layout.tokens();
-  report->sequences = layout.sequences();
-  report->sum_squared_lengths = layout.sum_squared_lengths();
+  if (order_matters(layout_options(request_))) {
+    FM_ASSIGN_OR_RETURN(report->shuffled, layout.shuffled_padding());
+  } else {
+    report->positions = layout.positions();
+    report->padding = layout.positions() - layout.tokens();
+    report->sequences = layout.sequences();
+    report->sum_squared_lengths = layout.sum_squared_lengths();
+  }
   if (request_.on_progress) {
     request_.on_progress({report->file_bytes, total_bytes, report->samples, report->tokens, seconds_since(start)});
   }
   return Status::Ok();
+}
+
+std::string padded_note(const TokenCountRequest& request) {
+  const uint64_t batch = request.batch_size.value_or(kTrainerDefaultBatchSize);
+  std::string note = "padded: batches of " + std::to_string(batch) + " samples";
+  if (!request.batch_size) note += " (transformers' default per_device_train_batch_size, none being given)";
+  if (request.pad_to_max_length) return note + ", every row padded to max length, so the order does not matter";
+  note += ", each padded to its longest sample, as TRL's DataCollatorForLanguageModeling pads";
+  if (request.order == SampleOrder::kFile) {
+    return note + "; the file order is taken as the batch order (a shuffled run pads differently)";
+  }
+  return note + "; in random order, as the Trainer's RandomSampler shuffles every epoch: the padded figures are " +
+         "expected over uniformly random shuffles (in units of 2^-" + std::to_string(kExpectedFractionBits) +
+         " of a row), beside the order that pads the most";
 }
 
 std::vector<std::string> convention_notes(const TokenCountRequest& request, const SampleTokenizer& tokenizer,
@@ -325,9 +388,7 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
       notes.push_back("each sample is one sequence, no padding");
       break;
     case SequenceLayout::kPadded:
-      notes.push_back("consecutive samples in batches of " + std::to_string(request.batch_size) + ", padded to " +
-                      (request.pad_to_max_length ? "max length" : "the batch's longest sample") +
-                      "; the file order is taken as the batch order (a shuffled run pads differently)");
+      notes.push_back(padded_note(request));
       break;
     case SequenceLayout::kPackedWrapped:
       notes.push_back("samples concatenated and cut into blocks of max length (TRL packing \"wrapped\")");
@@ -343,6 +404,8 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
 
 }  // namespace
 
+const char* sample_order_name(SampleOrder order) { return order == SampleOrder::kRandom ? "random" : "file"; }
+
 const char* layout_name(SequenceLayout layout) {
   switch (layout) {
     case SequenceLayout::kUnpadded: return "unpadded";
@@ -356,8 +419,7 @@ const char* layout_name(SequenceLayout layout) {
 Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   if (request.files.empty()) return Status::InvalidArgument("no dataset files given");
   if (request.tokenizer.empty()) return Status::InvalidArgument("no tokenizer given (--tokenizer PATH)");
-  FM_RETURN_IF_ERROR(validate_layout({request.layout, request.max_length, request.batch_size,
-                                      request.pad_to_max_length, request.packing_chunk}));
+  FM_RETURN_IF_ERROR(validate_layout(layout_options(request)));
   const auto load_start = std::chrono::steady_clock::now();
   FM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(request.tokenizer));
   std::optional<std::string> chat_template;
@@ -374,6 +436,13 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   report.tokenizer = tokenizer.info();
   report.files = request.files;
   report.layout = request.layout;
+  report.max_length = request.max_length;
+  if (request.layout == SequenceLayout::kPadded) {
+    report.batch_size = request.batch_size.value_or(kTrainerDefaultBatchSize);
+    report.default_batch_size = !request.batch_size;
+    report.order = request.order;
+    report.pad_to_max_length = request.pad_to_max_length;
+  }
   report.load_seconds = seconds_since(load_start);
 
   unsigned threads = request.threads;
@@ -382,6 +451,8 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
   Pipeline pipeline(request, sample_tokenizer, threads);
   FM_RETURN_IF_ERROR(pipeline.run(&report));
   report.count_seconds = seconds_since(count_start);
+  report.skipped_causes = group_causes(report.skipped_examples);
+  if (report.samples == 0 && report.skipped > 0) return nothing_counted(report);
   report.notes = convention_notes(request, sample_tokenizer, report);
   return report;
 }

@@ -26,6 +26,65 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+double expected_double(Flop units) { return fixed_point_double(units, kExpectedFractionBits); }
+
+// Expected padding: expected positions less the tokens, in units.
+Flop expected_padding(const TokenCountReport& r) {
+  const Flop tokens = r.tokens << kExpectedFractionBits;
+  return r.shuffled->expected_positions > tokens ? r.shuffled->expected_positions - tokens : 0;
+}
+
+nlohmann::json shuffled_json(const TokenCountReport& r) {
+  const ShuffledPadding& s = *r.shuffled;
+  nlohmann::json expected_rows = nlohmann::json::array();
+  for (const auto& [length, count] : s.expected_sequences) expected_rows.push_back({length, expected_double(count)});
+  nlohmann::json worst_rows = nlohmann::json::array();
+  for (const auto& [length, count] : s.worst_sequences) worst_rows.push_back({length, count});
+  return {{"expected",
+           {{"positions", expected_double(s.expected_positions)},
+            {"padding", expected_double(expected_padding(r))},
+            {"sum_squared_lengths", expected_double(s.expected_sum_squared_lengths)},
+            {"sequences", expected_rows},
+            {"precision", "averages over uniformly random shuffles, computed in units of 2^-" +
+                              std::to_string(kExpectedFractionBits) + " of a row"}}},
+          {"worst_case",
+           {{"positions", count_json(s.worst_positions)},
+            {"padding", count_json(s.worst_positions - r.tokens)},
+            {"sum_squared_lengths", count_json(s.worst_sum_squared_lengths)},
+            {"sequences", worst_rows}}}};
+}
+
+nlohmann::json layout_json(const TokenCountReport& r) {
+  nlohmann::json j = {{"name", layout_name(r.layout)}, {"rows", r.rows}};
+  if (r.layout == SequenceLayout::kPadded) {
+    j["batch_size"] = r.batch_size;
+    j["batch_size_default"] = r.default_batch_size;
+    j["order"] = sample_order_name(r.order);
+    j["pad_to_max_length"] = r.pad_to_max_length;
+  }
+  if (r.shuffled) {
+    j.update(shuffled_json(r));
+    return j;
+  }
+  nlohmann::json sequences = nlohmann::json::array();
+  for (const auto& [length, count] : r.sequences) sequences.push_back({length, count});
+  j["positions"] = count_json(r.positions);
+  j["padding"] = count_json(r.padding);
+  j["sum_squared_lengths"] = count_json(r.sum_squared_lengths);
+  j["sequences"] = sequences;
+  return j;
+}
+
+// "padded, 4,809 sequences in batches of 8, random order"
+std::string layout_summary(const TokenCountReport& r) {
+  std::string out = std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences";
+  if (r.layout == SequenceLayout::kPadded) {
+    out += " in batches of " + with_commas(r.batch_size) +
+           (r.pad_to_max_length ? ", padded to max length" : std::string(", ") + sample_order_name(r.order) + " order");
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json token_count_json(const TokenCountReport& r) {
@@ -50,6 +109,11 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
     skipped.push_back({{"file", s.file}, {"line", s.line}, {"reason", s.reason}});
   }
   j["skipped_examples"] = skipped;
+  nlohmann::json causes = nlohmann::json::array();
+  for (const SkippedCause& c : r.skipped_causes) {
+    causes.push_back({{"cause", c.cause}, {"count", c.count}, {"first", c.first}});
+  }
+  j["skipped_causes"] = causes;
   j["samples_by_kind"] = r.samples_by_kind;
   j["invalid_utf8_replaced"] = r.invalid_utf8;
   j["tokens"] = count_json(r.tokens);
@@ -57,14 +121,7 @@ nlohmann::json token_count_json(const TokenCountReport& r) {
   j["truncated_samples"] = r.truncated_samples;
   j["special_tokens"] = count_json(r.special_tokens);
   j["longest_sample"] = r.longest_sample;
-  nlohmann::json sequences = nlohmann::json::array();
-  for (const auto& [length, count] : r.sequences) sequences.push_back({length, count});
-  j["layout"] = {{"name", layout_name(r.layout)},
-                 {"rows", r.rows},
-                 {"positions", count_json(r.positions)},
-                 {"padding", count_json(r.padding)},
-                 {"sum_squared_lengths", count_json(r.sum_squared_lengths)},
-                 {"sequences", sequences}};
+  j["layout"] = layout_json(r);
   j["notes"] = r.notes;
   const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
   j["timing"] = {{"load_seconds", r.load_seconds},
@@ -83,18 +140,18 @@ std::string tokens_to_text(const TokenCountReport& r) {
     out.append(label.size() < 12 ? 12 - label.size() : 1, ' ');
     out += value + "\n";
   };
-  // File names, notes (which quote tokens and paths) and skipped records'
-  // reasons come from user input: printed with control characters escaped.
-  line("tokenizer", printable_text(r.tokenizer.source) + " (" + r.tokenizer.model_type + ", " + with_commas(r.tokenizer.vocab_size) +
-                        " tokens)");
+  line("tokenizer", printable_text(r.tokenizer.source) + " (" + r.tokenizer.model_type + ", " +
+                        with_commas(r.tokenizer.vocab_size) + " tokens)");
   line("files", std::to_string(r.files.size()) + (r.files.size() == 1 ? " file, " : " files, ") +
                     with_commas(r.file_bytes) + " bytes" +
                     (r.decoded_bytes != r.file_bytes ? " (" + with_commas(r.decoded_bytes) + " decompressed)" : ""));
   std::string kinds;
   for (const auto& [kind, n] : r.samples_by_kind) kinds += (kinds.empty() ? "" : ", ") + kind + " " + with_commas(n);
   line("samples", with_commas(r.samples) + " counted" + (kinds.empty() ? "" : " (" + kinds + ")") + ", " +
-                      with_commas(r.skipped) + " skipped");
-  line("tokens", with_commas(r.tokens) + " trained on (non-padding)");
+                      with_commas(r.skipped) + (r.skipped > 0 ? " SKIPPED (not counted)" : " skipped"));
+  out += skipped_text(r, "skipped     ", "            ");
+  line("tokens", with_commas(r.tokens) + " trained on (non-padding)" +
+                     (r.skipped > 0 ? ", in the counted samples only" : ""));
   if (r.tokens_before_truncation != r.tokens) {
     line("", with_commas(r.tokens_before_truncation) + " before truncation; " + with_commas(r.truncated_samples) +
                  " samples truncated");
@@ -102,11 +159,27 @@ std::string tokens_to_text(const TokenCountReport& r) {
   line("", with_commas(r.special_tokens) + " special tokens added; longest sample " +
                with_commas(r.longest_sample) + " tokens");
   if (r.invalid_utf8 > 0) line("", with_commas(r.invalid_utf8) + " invalid UTF-8 sequences replaced by U+FFFD");
-  const double pad_share = r.positions > 0 ? as_double(r.padding) / as_double(r.positions) : 0;
-  line("layout", std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences, " +
-                     with_commas(r.positions) + " positions (" + with_commas(r.padding) + " padding, " +
-                     percent(pad_share) + ")");
-  line("attention", "sum of squared sequence lengths " + with_commas(r.sum_squared_lengths));
+  line("layout", layout_summary(r));
+  if (r.shuffled) {
+    const ShuffledPadding& s = *r.shuffled;
+    const double expected_positions = expected_double(s.expected_positions);
+    line("", "expected " + fixed_point_text(s.expected_positions, kExpectedFractionBits) + " positions (" +
+                 fixed_point_text(expected_padding(r), kExpectedFractionBits) + " padding, " +
+                 percent(expected_positions > 0 ? expected_double(expected_padding(r)) / expected_positions : 0) +
+                 "), averaged over shuffles");
+    const Flop worst_padding = s.worst_positions - r.tokens;
+    const double worst_share = s.worst_positions > 0 ? as_double(worst_padding) / as_double(s.worst_positions) : 0;
+    line("", "worst order " + with_commas(s.worst_positions) + " positions (" + with_commas(worst_padding) +
+                 " padding, " + percent(worst_share) + ")");
+    line("attention", "sum of squared sequence lengths: expected " +
+                          fixed_point_text(s.expected_sum_squared_lengths, kExpectedFractionBits) + ", worst order " +
+                          with_commas(s.worst_sum_squared_lengths));
+  } else {
+    const double pad_share = r.positions > 0 ? as_double(r.padding) / as_double(r.positions) : 0;
+    line("", with_commas(r.positions) + " positions (" + with_commas(r.padding) + " padding, " + percent(pad_share) +
+                 ")");
+    line("attention", "sum of squared sequence lengths " + with_commas(r.sum_squared_lengths));
+  }
   const double secs = r.count_seconds > 0 ? r.count_seconds : 1e-9;
   line("speed", fixed(static_cast<double>(r.decoded_bytes) / 1e6 / secs, 1) + " MB/s, " +
                     fixed(as_double(r.tokens_before_truncation) / 1e6 / secs, 2) + "M tokens/s; tokenizer loaded in " +
@@ -115,13 +188,23 @@ std::string tokens_to_text(const TokenCountReport& r) {
     out += "notes:\n";
     for (const std::string& n : r.notes) out += "  - " + printable_text(n) + "\n";
   }
-  if (!r.skipped_examples.empty()) {
-    // The first few; --json lists more.
-    constexpr size_t kShown = 5;
-    out += "skipped:\n";
-    const size_t shown = std::min(kShown, r.skipped_examples.size());
-    for (size_t i = 0; i < shown; ++i) out += "  " + printable_text(r.skipped_examples[i].reason) + "\n";
-    if (r.skipped > shown) out += "  ... and " + with_commas(r.skipped - shown) + " more (--strict stops at the first)\n";
+  return out;
+}
+
+std::string skipped_text(const TokenCountReport& r, const std::string& first_indent, const std::string& indent) {
+  if (r.skipped_causes.empty()) return "";
+  // The first causes; --json lists the first records.
+  constexpr size_t kShown = 5;
+  std::string out;
+  uint64_t shown_records = 0;
+  for (size_t i = 0; i < r.skipped_causes.size() && i < kShown; ++i) {
+    const SkippedCause& c = r.skipped_causes[i];
+    out += (i == 0 ? first_indent : indent) + with_commas(c.count) + " x " + printable_text(c.cause) + " (first at " +
+           printable_text(c.first) + ")\n";
+    shown_records += c.count;
+  }
+  if (r.skipped > shown_records) {
+    out += indent + "... and " + with_commas(r.skipped - shown_records) + " more (--strict stops at the first)\n";
   }
   return out;
 }

@@ -119,7 +119,7 @@ std::vector<RegimeOutcomes> estimate_outcomes(const EstimateReport& report) {
   std::vector<RegimeOutcomes> outcomes;
   for (const MethodEstimate& m : report.methods) {
     outcomes.push_back({method_name(m.plan.spec.kind), compliance_formula_name(m.compliance_formula), m.regimes,
-                        report.workload.tokens, false, ""});
+                        m.flops.tokens, false, ""});
   }
   return outcomes;
 }

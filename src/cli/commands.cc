@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -32,9 +33,11 @@ Result<std::string> model_ref(const ParsedArgs& a) {
   return Status::InvalidArgument("no model given; pass --model MODEL (a catalog id, config.json or checkpoint directory)");
 }
 
-// The dataset options `tokens` and `estimate --dataset` share.
-Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
+// The dataset options `tokens` and `estimate --dataset` share; the layout
+// defaults to `default_layout`.
+Result<TokenCountRequest> token_count_request(const ParsedArgs& a, SequenceLayout default_layout) {
   TokenCountRequest r;
+  r.layout = default_layout;
   r.tokenizer = a.get("tokenizer");
   if (a.has("format")) {
     FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json"}));
@@ -63,6 +66,13 @@ Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
   }
   if (a.has("batch-size")) {
     FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
+  }
+  if (a.has("order")) {
+    if (r.layout != SequenceLayout::kPadded) {
+      return Status::InvalidArgument("--order applies to --layout padded (the order a trainer batches samples in)");
+    }
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "order", {"random", "file"}));
+    r.order = static_cast<SampleOrder>(i);
   }
   r.pad_to_max_length = a.has("pad-to-max-length");
   if (a.has("packing-chunk")) {
@@ -94,7 +104,8 @@ Result<TokenCountRequest> token_count_request(const ParsedArgs& a) {
 }
 
 Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
-  FM_ASSIGN_OR_RETURN(TokenCountRequest request, token_count_request(a));
+  // The dataset's own lengths by default: exact, whatever the trainer's batch and order.
+  FM_ASSIGN_OR_RETURN(TokenCountRequest request, token_count_request(a, SequenceLayout::kUnpadded));
   if (request.tokenizer.empty()) return Status::InvalidArgument("tokens needs --tokenizer PATH");
   request.files = a.positional;
   const bool ids = a.has("ids");
@@ -140,6 +151,21 @@ Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
   return kExitOk;
 }
 
+// --epochs as transformers' num_train_epochs takes it: a positive decimal
+// number, 3 or 2.5 (Python's float(), without its inf, nan and spaces).
+Result<double> epochs_option(const ParsedArgs& a) {
+  const std::string text = a.get("epochs");
+  const bool decimal = !text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.') &&
+                       text.find_first_not_of("0123456789.eE+-") == std::string::npos;
+  char* end = nullptr;
+  const double epochs = decimal ? std::strtod(text.c_str(), &end) : 0;
+  if (!decimal || *end != '\0' || !std::isfinite(epochs) || !(epochs > 0)) {
+    return Status::InvalidArgument("--epochs '" + printable_text(text) +
+                                   "': expected a positive number of epochs, such as 3 or 2.5");
+  }
+  return epochs;
+}
+
 Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   EstimateRequest r;
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
@@ -151,7 +177,8 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.samples, option_uint(a, "samples"));
   }
   if (a.has("dataset")) {
-    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a));
+    // What a default TRL run executes: padded batches in random order.
+    FM_ASSIGN_OR_RETURN(TokenCountRequest dataset, token_count_request(a, SequenceLayout::kPadded));
     dataset.files = split_list(a.get("dataset"));
     r.dataset = std::move(dataset);
   }
@@ -159,7 +186,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.seq_len, option_uint(a, "seq-len"));
   }
   if (a.has("epochs")) {
-    FM_ASSIGN_OR_RETURN(r.epochs, option_uint(a, "epochs"));
+    FM_ASSIGN_OR_RETURN(r.epochs, epochs_option(a));
   }
   if (a.has("attention")) {
     FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
@@ -167,6 +194,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   r.gradient_checkpointing = a.has("gradient-checkpointing");
   if (a.has("micro-batch-size")) {
     FM_ASSIGN_OR_RETURN(r.micro_batch_size, option_uint(a, "micro-batch-size"));
+    if (r.micro_batch_size == 0) return Status::InvalidArgument("--micro-batch-size must be at least 1");
   }
   if (a.has("grad-accum")) {
     FM_ASSIGN_OR_RETURN(r.gradient_accumulation, option_uint(a, "grad-accum"));

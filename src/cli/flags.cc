@@ -43,12 +43,17 @@ const std::vector<FlagDef>& all_flags() {
       {"tokens", "N", "Workload", "Training tokens per epoch (e.g. 5e7)", ""},
       {"samples", "N", "Workload", "Samples per epoch (with --seq-len)", ""},
       {"seq-len", "L", "Workload", "Tokens per sequence (default min(2048, max positions))", ""},
-      {"epochs", "N", "Workload", "Epochs (default 1)", ""},
+      {"epochs", "N", "Workload", "Epochs (default 1); estimate takes fractions such as 2.5",
+       "As transformers' num_train_epochs: the Trainer runs ceil(epochs x optimizer steps per epoch) steps, so a "
+       "fraction trains the first batches of one more shuffled epoch (estimate counts their expected tokens)."},
       {"attention", "KERNEL", "Workload", "dense (eager, sdpa) or flash (default dense)",
        "Dense kernels execute the full seq^2 of QK^T and AV even under the causal mask; flash-style kernels skip "
        "masked blocks. Dense is the conservative default."},
       {"gradient-checkpointing", "", "Workload", "Count recomputation (reported separately)", ""},
-      {"micro-batch-size", "N", "Workload", "Sequences per micro-batch (enables optimizer steps)", ""},
+      {"micro-batch-size", "N", "Workload",
+       "Sequences per micro-batch, per_device_train_batch_size (enables optimizer steps)",
+       "With --dataset it is also the padded batch, and defaults to 8, transformers' default "
+       "per_device_train_batch_size. With --tokens or --samples it is unknown unless given."},
       {"grad-accum", "N", "Workload", "Gradient accumulation steps (default 1)", ""},
       {"data-parallel", "N", "Workload", "Data-parallel ranks sharing the batch (default 1)", ""},
       // Dataset
@@ -73,12 +78,19 @@ const std::vector<FlagDef>& all_flags() {
        "writes its own, as apply_chat_template does."},
       {"append-eos", "yes|no", "Dataset", "End text and completions with eos_token when missing (default yes, as TRL)", ""},
       {"max-length", "N", "Dataset", "Truncate samples to N tokens (and the packing block size)", ""},
-      {"layout", "L", "Dataset", "unpadded, padded, packed-wrapped or packed-bfd (default unpadded)",
-       "unpadded: one sequence per sample. padded: batches of --batch-size consecutive samples padded to the longest "
-       "(or to --max-length with --pad-to-max-length). packed-wrapped: all samples concatenated and cut into "
-       "--max-length blocks. packed-bfd: TRL's default packing, best-fit decreasing per --packing-chunk samples, "
-       "attention within each sample."},
-      {"batch-size", "N", "Dataset", "Samples per padded batch (default 1)", ""},
+      {"layout", "L", "Dataset", "unpadded, padded, packed-wrapped or packed-bfd (tokens: unpadded; estimate: padded)",
+       "unpadded: one sequence per sample. padded: batches of samples (--batch-size for tokens, --micro-batch-size for "
+       "estimate; default 8) padded to the batch's longest sample, as TRL's SFTTrainer pads by default (or to "
+       "--max-length with --pad-to-max-length), in random order unless --order file. packed-wrapped: all samples "
+       "concatenated and cut into --max-length blocks. packed-bfd: TRL's packing=True default, best-fit decreasing per "
+       "--packing-chunk samples, attention within each sample. tokens defaults to unpadded: the dataset's own "
+       "lengths, exact whatever the trainer's batch and order; estimate defaults to what a TRL run executes."},
+      {"batch-size", "N", "Dataset", "Samples per padded batch (default 8, transformers' per_device_train_batch_size)",
+       ""},
+      {"order", "O", "Dataset", "padded: random (default) or file order",
+       "random: the Trainer draws a fresh shuffle every epoch (RandomSampler), so the padded figures are expected over "
+       "uniformly random shuffles, with the order that pads the most beside them. file: batches of consecutive samples "
+       "in the files' order, as a sequential sampler takes them."},
       {"pad-to-max-length", "", "Dataset", "padded: pad every batch to --max-length", ""},
       {"packing-chunk", "N", "Dataset", "packed-bfd: samples packed together (default 1000, TRL's)", ""},
       {"threads", "N", "Dataset", "Worker threads (default: one per core)", ""},
@@ -176,7 +188,7 @@ const std::vector<CommandDef>& all_commands() {
        {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
-        "special-tokens", "append-eos", "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk",
+        "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
         "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},
@@ -195,8 +207,8 @@ const std::vector<CommandDef>& all_commands() {
        "needs. Malformed records are reported with file and line and skipped (--strict stops instead). Streams with "
        "bounded memory on all cores; results do not depend on the thread count.",
        {"tokenizer", "format", "text-unit", "schema", "field", "chat-template", "special-tokens", "append-eos",
-        "max-length", "layout", "batch-size", "pad-to-max-length", "packing-chunk", "threads", "strict", "per-sample",
-        "ids", "no-progress", "json"},
+        "max-length", "layout", "batch-size", "order", "pad-to-max-length", "packing-chunk", "threads", "strict",
+        "per-sample", "ids", "no-progress", "json"},
        {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
         "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
         "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},

@@ -1,7 +1,8 @@
 // From per-sample token counts, in input order, to the sequences a trainer
 // executes: truncation, padding in batches, or packing (see SequenceLayout
-// in flopsmeter/tokens.h). Pure arithmetic; memory is bounded by the batch
-// or packing chunk.
+// in flopsmeter/tokens.h), and for padded batches in random order the
+// expected and worst-case rows. Pure arithmetic; memory is bounded by the
+// batch or packing chunk and the number of distinct sample lengths.
 #ifndef FLOPSMETER_CORE_SEQUENCE_LAYOUT_H_
 #define FLOPSMETER_CORE_SEQUENCE_LAYOUT_H_
 
@@ -19,7 +20,8 @@ namespace flopsmeter {
 struct LayoutOptions {
   SequenceLayout layout = SequenceLayout::kUnpadded;
   std::optional<uint64_t> max_length;
-  uint64_t batch_size = 1;
+  uint64_t batch_size = kTrainerDefaultBatchSize;
+  SampleOrder order = SampleOrder::kRandom;
   bool pad_to_max_length = false;
   uint64_t packing_chunk = 1000;
 };
@@ -27,6 +29,45 @@ struct LayoutOptions {
 // InvalidArgument when the options do not describe a layout (packing or
 // pad_to_max_length without max_length, zero sizes).
 Status validate_layout(const LayoutOptions& options);
+
+// Whether the executed sequences depend on the order of the samples: padded
+// batches in random order, unless every row is padded to max_length.
+bool order_matters(const LayoutOptions& options);
+
+// Samples (or sequences) by length.
+using LengthCounts = std::map<uint64_t, uint64_t>;
+
+// Padded rows by length, expected over uniformly random shuffles, in units of
+// 2^-kExpectedFractionBits row: `full_batches` batches of `batch_size`
+// samples and `remainder_batches` batches of the n mod batch_size samples an
+// epoch leaves over. A uniformly random shuffle cut into batches makes every
+// batch a uniformly random subset of the samples, so a batch of k samples is
+// padded to at most v with probability C(c_v, k) / C(n, k), c_v being the
+// samples of length <= v. The expected rows padded to at most v are summed
+// over the batches and rounded, and the rows by length are their differences,
+// so the expected executed work of the whole run is off by less than one
+// unit times the cost of one longest row. Overflow when a count exceeds 128
+// bits.
+Result<std::map<uint64_t, Flop>> expected_padded_rows(const LengthCounts& samples, uint64_t batch_size,
+                                                      uint64_t full_batches, uint64_t remainder_batches);
+
+// Padded rows by length in the order of one shuffle that executes the most
+// in its first `full_batches` full batches (and, with `remainder_batch`, the
+// batch of the samples left over): the longest samples each lead a batch,
+// the longest of them the full batches. No order pads a row longer, since
+// the i-th longest batch maximum is at most the i-th longest sample, and this
+// order reaches that bound in every batch, so it is a true maximum of every
+// count that grows with the rows' lengths.
+LengthCounts worst_padded_rows(const LengthCounts& samples, uint64_t batch_size, uint64_t full_batches,
+                               bool remainder_batch);
+
+// The `count` longest entries of `lengths` (all of them when there are fewer).
+LengthCounts longest(const LengthCounts& lengths, uint64_t count);
+
+// The expected part of `rows` found in `drawn` of its `total` rows drawn
+// uniformly at random: rows x drawn / total, in units of
+// 2^-kExpectedFractionBits, rounded cumulatively like expected_padded_rows.
+Result<std::map<uint64_t, Flop>> expected_share(const LengthCounts& rows, uint64_t drawn, uint64_t total);
 
 class LayoutAccumulator {
  public:
@@ -40,10 +81,16 @@ class LayoutAccumulator {
   Flop tokens_before_truncation() const { return before_; }
   uint64_t truncated_samples() const { return truncated_; }
   Flop tokens() const { return tokens_; }
+  // Samples by length after truncation, zero-length ones included.
+  const LengthCounts& sample_lengths() const { return samples_; }
   uint64_t rows() const { return rows_; }
+  // The sequences of a layout whose order is fixed; empty when
+  // order_matters(), where shuffled_padding() describes them.
   Flop positions() const { return positions_; }
   const std::map<uint64_t, uint64_t>& sequences() const { return sequences_; }
   Flop sum_squared_lengths() const;
+  // One epoch of padded batches in random order, expected and at worst.
+  Result<ShuffledPadding> shuffled_padding() const;
 
  private:
   void flush_batch();
@@ -54,6 +101,7 @@ class LayoutAccumulator {
   Flop before_ = 0;
   uint64_t truncated_ = 0;
   Flop tokens_ = 0;
+  LengthCounts samples_;
   uint64_t rows_ = 0;
   Flop positions_ = 0;
   std::map<uint64_t, uint64_t> sequences_;

@@ -120,6 +120,19 @@ aws_compat() {
 }
 check "--aws-compat reproduces the AWS toolkit's threshold choice" aws_compat
 
+aws_compat_text() {
+  expect_exit 0 estimate --model openai-community/gpt2 --method full,lora --lora-targets c_attn --tokens 1e9 \
+    --pretrain-flops 2e23 --aws-compat || return 1
+  local field
+  for field in "threshold_type 30pct_of_actual_pretraining" "threshold_value 2.00e+23" "exceeds_30pct false" \
+    "pct_of_pretrain"; do
+    [[ $(grep -c "$field" "$WORK/stdout") -eq 2 ]] || { echo "not one '$field' per method:"; cat "$WORK/stdout"; return 1; }
+  done
+  expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --pretrain-flops 2e23 &&
+  ! grep -q "threshold_type" "$WORK/stdout"
+}
+check "--aws-compat shows the AWS toolkit's verdict in the text, per method" aws_compat_text
+
 hardware() {
   expect_exit 0 estimate --model openai-community/gpt2 --tokens 1e9 --gpu h100-sxm --gpus 8 --hours 10 --json &&
   json_has "abs(j['hardware_estimate']['flop'] - 8*36000*j['hardware_estimate']['peak_flop_per_s']) < 1e6" &&

@@ -205,12 +205,88 @@ check "unpadded: one sequence per sample" \
   layout_case unpadded 0 1 0 1000
 check "unpadded --max-length: samples truncated" \
   layout_case unpadded $MAXLEN 1 0 1000 --max-length $MAXLEN
-check "padded --batch-size $BATCH: each batch padded to its longest" \
-  layout_case padded 0 $BATCH 0 1000 --layout padded --batch-size $BATCH
-check "padded --batch-size $BATCH --max-length $MAXLEN: truncate, then pad to the batch's longest" \
-  layout_case padded $MAXLEN $BATCH 0 1000 --layout padded --batch-size $BATCH --max-length $MAXLEN
+check "padded --batch-size $BATCH --order file: each batch padded to its longest" \
+  layout_case padded 0 $BATCH 0 1000 --layout padded --batch-size $BATCH --order file
+check "padded --batch-size $BATCH --order file --max-length $MAXLEN: truncate, then pad to the batch's longest" \
+  layout_case padded $MAXLEN $BATCH 0 1000 --layout padded --batch-size $BATCH --order file --max-length $MAXLEN
 check "padded --pad-to-max-length: every row padded to --max-length" \
   layout_case padded $MAXLEN $BATCH 1 1000 --layout padded --batch-size $BATCH --max-length $MAXLEN --pad-to-max-length
+
+# Random order (the default for padded): the mean and the maximum over all
+# 8! orders of the tiny dataset, enumerated here, against the closed forms.
+shuffled_exact() {
+  rm -f "$WORK/expected.json"
+  expect_exit 0 tokens --tokenizer "$TOK" --json --layout padded --batch-size $BATCH "$DATA" &&
+    json_has "j['layout']['order'] == 'random' and j['layout']['batch_size'] == $BATCH and 'positions' not in j['layout']" &&
+    "$PY" - "$WORK/per_sample" "$WORK/stdout" $BATCH <<'PY'
+import itertools, json, sys
+from fractions import Fraction
+counts = [int(l) for l in open(sys.argv[1]).read().split()]
+j = json.load(open(sys.argv[2]))["layout"]
+batch = int(sys.argv[3])
+orders = pos_sum = sq_sum = pos_max = sq_max = 0
+for order in itertools.permutations(counts):
+    pos = sq = 0
+    for i in range(0, len(order), batch):
+        b = order[i:i + batch]
+        pos += max(b) * len(b)
+        sq += max(b) ** 2 * len(b)
+    orders += 1
+    pos_sum += pos
+    sq_sum += sq
+    pos_max = max(pos_max, pos)
+    sq_max = max(sq_max, sq)
+mean_pos, mean_sq = Fraction(pos_sum, orders), Fraction(sq_sum, orders)
+# counts in units of 2^-32 of a row: far within 1e-6 of a position here
+ok = abs(j["expected"]["positions"] - float(mean_pos)) < 1e-6
+ok = ok and abs(j["expected"]["sum_squared_lengths"] - float(mean_sq)) < 1e-4
+ok = ok and j["worst_case"]["positions"] == pos_max and j["worst_case"]["sum_squared_lengths"] == sq_max
+if not ok:
+    print("expected", float(mean_pos), float(mean_sq), "max", pos_max, sq_max, "got", json.dumps(j))
+    sys.exit(1)
+PY
+}
+check "padded in random order: the mean and maximum over all orders" shuffled_exact
+
+# End to end: a run simulated as the Trainer runs it (a fresh shuffle per
+# epoch, batches of --micro-batch-size, then the first steps of one more
+# epoch) executes on average the positions and tokens the estimate expects.
+simulated_run() {
+  rm -f "$WORK/expected.json"
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --micro-batch-size $BATCH \
+    --epochs 2.5 --json --no-progress || return 1
+  cp "$WORK/stdout" "$WORK/estimate.json"
+  expect_exit 0 tokens --tokenizer "$TOK3" --per-sample "$DATA" || return 1
+  "$PY" - "$WORK/stdout" "$WORK/estimate.json" $BATCH <<'PY'
+import json, math, random, sys
+counts = [int(l) for l in open(sys.argv[1]).read().split()]
+w = json.load(open(sys.argv[2]))["workload"]
+batch = int(sys.argv[3])
+max_steps = math.ceil(2.5 * math.ceil(len(counts) / batch))  # grad_accum 1, one rank
+rng = random.Random(11)
+runs, positions, tokens = 20000, 0, 0
+for _ in range(runs):
+    steps = 0
+    while steps < max_steps:
+        order = counts[:]
+        rng.shuffle(order)
+        for i in range(0, len(order), batch):
+            if steps == max_steps:
+                break
+            b = order[i:i + batch]
+            positions += max(b) * len(b)
+            tokens += sum(b)
+            steps += 1
+mean = positions / runs
+expected = float(w["executed_positions"])
+ok = w["schedule"]["max_steps"] == max_steps and abs(mean - expected) < 0.01 * expected
+ok = ok and abs(tokens / runs - w["tokens"]) < 0.01 * w["tokens"]
+ok = ok and float(w["worst_case"]["executed_positions"]) >= mean
+if not ok:
+    print("simulated", mean, tokens / runs, "estimate", json.dumps(w)[:1500])
+    sys.exit(1)
+PY
+}
 check "packed-wrapped --max-length $MAXLEN: the stream cut into blocks, nothing truncated" \
   layout_case packed-wrapped $MAXLEN 1 0 1000 --layout packed-wrapped --max-length $MAXLEN
 check "packed-bfd --max-length $MAXLEN: best-fit decreasing bins, attention per sample" \
@@ -287,19 +363,95 @@ estimate_dataset() {
   n=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['tokens'])")
   sumsq=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['layout']['sum_squared_lengths'])")
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "tokens --json gave tokens '$n'"; return 1; }
-  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --json &&
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --layout unpadded --json &&
     json_has "j['schema'] == 'flopsmeter.estimate/1'" &&
     json_has "j['workload']['tokens_exact'] == '$n' and j['workload']['tokens'] == $n" &&
     json_has "all(m['tokens'] == $n for m in j['methods'])" &&
     json_has "isinstance(j.get('dataset'), dict) and j['dataset']['schema'] == 'flopsmeter.tokens/1'" &&
     json_has "j['dataset']['tokens'] == $n and j['dataset']['samples'] == ${#COUNTS[@]} and j['dataset']['skipped'] == 0" &&
     json_has "j['dataset']['layout']['sum_squared_lengths'] == $sumsq" &&
-    expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --epochs 2 --json &&
+    expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --layout unpadded \
+      --epochs 2 --json &&
     json_has "j['workload']['tokens_exact'] == str(2 * $n) and j['workload']['epochs'] == 2" &&
     json_has "all(m['tokens'] == 2 * $n for m in j['methods'])" &&
     json_has "j['dataset']['tokens'] == $n"
 }
 check "estimate --dataset: workload tokens = the tokens count (x --epochs 2), with a dataset block" estimate_dataset
+# What a default TRL run executes: padded batches of 8 in random order (16
+# samples, so that the order matters).
+estimate_default_layout() {
+  rm -f "$WORK/expected.json"
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA,$DATA" --tokenizer "$TOK3" --json &&
+    json_has "j['workload']['layout'] == {'name': 'padded', 'order': 'random', 'batch_size': 8, 'batch_size_default': True}" &&
+    json_has "j['workload']['expected_over_shuffles'] and j['workload']['padding_share'] > 0" &&
+    json_has "float(j['workload']['executed_positions']) > j['workload']['tokens']" &&
+    json_has "float(j['workload']['worst_case']['executed_positions']) >= float(j['workload']['executed_positions'])" &&
+    json_has "all(m['worst_case']['compliance_flop'] >= m['compliance_flop'] for m in j['methods'])" &&
+    expect_exit 0 estimate --model "$MODEL" --method full --dataset "$DATA,$DATA" --tokenizer "$TOK3" || return 1
+  grep -q "executed positions expected .*padding); worst-case order" "$WORK/stdout" ||
+    { echo "no expected and worst-case positions with the padding share:"; cat "$WORK/stdout"; return 1; }
+}
+check "estimate --dataset defaults to padded batches of 8 in random order, expected and worst case" \
+  estimate_default_layout
+check "a simulated shuffled run averages the expected positions and tokens (--epochs 2.5)" simulated_run
+
+fractional_epochs() {
+  rm -f "$WORK/expected.json"
+  # 10 sequences of 100, batches of 2: 5 steps per epoch; ceil(2.5 x 5) = 13 steps: 2 epochs and 3 batches
+  expect_exit 0 estimate --model "$MODEL" --method full --tokens 1000 --seq-len 100 --micro-batch-size 2 \
+    --epochs 2.5 --json &&
+    json_has "j['workload']['epochs'] == 2.5 and j['workload']['schedule']['max_steps'] == 13" &&
+    json_has "j['workload']['tokens_exact'] == '2600' and j['workload']['optimizer_steps'] == 13" &&
+    expect_exit 0 estimate --model "$MODEL" --method full --tokens 1000 --epochs 3 --json &&
+    json_has "j['workload']['epochs'] == 3 and j['workload']['tokens_exact'] == '3000'" &&
+    expect_exit 2 estimate --model "$MODEL" --method full --tokens 1000 --epochs 0 && stderr_has "epochs" &&
+    expect_exit 2 estimate --model "$MODEL" --method full --tokens 1000 --epochs 2.5x && stderr_has "--epochs" || return 1
+  ! grep -q "FLOP" "$WORK/stderr" || { echo "an --epochs error talks about FLOP:"; cat "$WORK/stderr"; return 1; }
+}
+check "estimate --epochs 2.5 steps as transformers does; epoch errors talk about epochs" fractional_epochs
+
+# Skipped records are reported first, and D is not called exact.
+estimate_skips() {
+  rm -f "$WORK/expected.json"
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$BAD" --tokenizer "$TOK3" || return 1
+  local skipped workload
+  skipped=$(grep -n "SKIPPED" "$WORK/stdout" | head -1 | cut -d: -f1)
+  workload=$(grep -n "^Workload" "$WORK/stdout" | cut -d: -f1)
+  [[ -n $skipped && $skipped -lt $workload ]] || { echo "skips not reported before the workload:"; cat "$WORK/stdout"; return 1; }
+  grep -q "bad.jsonl:3" "$WORK/stdout" || { echo "the skipped record is not named"; cat "$WORK/stdout"; return 1; }
+  ! grep -qi "counted exactly" "$WORK/stdout" || { echo "D called exact with records skipped"; cat "$WORK/stdout"; return 1; }
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$BAD" --tokenizer "$TOK3" --json &&
+    json_has "j['workload']['dataset_coverage'] == {'records_counted': 3, 'records_skipped': 1, 'd_covers': 'the counted records only'}"
+}
+check "estimate: skipped records come first and D is not called exact" estimate_skips
+
+# Every record skipped: the error says why (chat records, no chat template).
+CHATS="$WORK/chats.jsonl"
+printf '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n%.0s' 1 2 3 >"$CHATS"
+all_skipped() {
+  expect_exit 2 tokens --tokenizer "$TOK" "$CHATS" && stderr_has "3 x chat record" && stderr_has "chats.jsonl:1" &&
+    expect_exit 2 estimate --model "$MODEL" --method full --dataset "$CHATS" --tokenizer "$TOK" &&
+    stderr_has "3 x chat record" && stderr_has "chat_template"
+}
+check "every record skipped: tokens and estimate say why" all_skipped
+# A file name with a terminal escape and invalid UTF-8: escaped in the text
+# reports, and the JSON still prints.
+odd_names() {
+  local odd="$WORK/odd"$'\x1b[31m\xff'".jsonl"
+  cp "$BAD" "$odd"
+  expect_exit 0 tokens --tokenizer "$TOK" "$odd" || return 1
+  ! grep -q $'\x1b' "$WORK/stdout" && grep -qF 'odd\x1b[31m\xff.jsonl' "$WORK/stdout" ||
+    { echo "the file name is not escaped:"; cat -v "$WORK/stdout"; return 1; }
+  expect_exit 0 estimate --model "$MODEL" --method full --dataset "$odd" --tokenizer "$TOK3" || return 1
+  ! grep -q $'\x1b' "$WORK/stdout" || { echo "estimate prints the escape:"; cat -v "$WORK/stdout"; return 1; }
+  expect_exit 0 tokens --tokenizer "$TOK" --json "$odd" && json_has "j['skipped'] == 1"
+}
+check "user-given names are escaped in the text reports; --json survives invalid UTF-8" odd_names
+check "--order with another layout than padded: exit 2 naming --order" \
+  err_case "--order" tokens --tokenizer "$TOK" --order file "$DATA"
+check "estimate --batch-size: exit 2 pointing to --micro-batch-size" \
+  err_case "--micro-batch-size" estimate --model "$MODEL" --method full --dataset "$DATA" --tokenizer "$TOK3" --batch-size 4
+
 check "estimate --dataset without --tokenizer: exit 2 naming --tokenizer" \
   err_case "--tokenizer" estimate --model "$MODEL" --method full --dataset "$DATA"
 check "estimate --dataset with --tokens: exit 2 naming both" \
