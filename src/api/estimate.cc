@@ -421,7 +421,13 @@ std::string method_table(const EstimateReport& r) {
       if (rr.regime_id == "eu_modification") eu = &rr;
     std::string verdict = eu ? (eu->exceeds ? "EXCEEDS" : "below") + std::string(" ") + percent(eu->fraction_of_threshold)
                              : "-";
-    std::string headroom = eu && eu->headroom_tokens ? sci(*eu->headroom_tokens) + " tokens" : "-";
+    // Headroom before the threshold, or, past it, what to cut to get under.
+    std::string headroom = "-";
+    if (eu && eu->exceeds) {
+      headroom = eu->tokens_to_cut ? "cut " + sci(*eu->tokens_to_cut) + " tokens" : "-";
+    } else if (eu && eu->headroom_tokens) {
+      headroom = sci(*eu->headroom_tokens) + " tokens";
+    }
     out += row(method_name(me.plan.spec.kind), with_commas(me.plan.params_trainable),
                percent(static_cast<double>(me.plan.params_trainable) / static_cast<double>(me.plan.params_all)),
                sci(me.flops.eu_6nd), sci(me.flops.peft_aware),
@@ -434,6 +440,8 @@ std::string method_table(const EstimateReport& r) {
   }
   return out;
 }
+
+std::string notes_text(const EstimateReport& r);
 
 }  // namespace
 
@@ -455,25 +463,21 @@ std::string estimate_to_text(const EstimateReport& r) {
     << r.eu_threshold.basis << ")\n\n";
   o << method_table(r);
   if (r.methods.front().aws) o << aws_text(r);
-  o << "\nRegimes (compared figure: " << compliance_formula_name(r.methods.front().compliance_formula) << ")\n";
-  for (size_t i = 0; i < r.methods.front().regimes.size(); ++i) {
-    const RuleResult& first = r.methods.front().regimes[i];
-    o << "  " << first.regime_id << " [" << regime_status_name(first.status) << "] threshold "
-      << sci(first.threshold.to_double(), 3) << " (" << first.threshold_basis << ", "
-      << compute_basis_name(first.compute_basis) << "):";
-    for (const MethodEstimate& me : r.methods) {
-      const RuleResult& rr = me.regimes[i];
-      o << " " << method_name(me.plan.spec.kind) << "=" << (rr.exceeds ? "EXCEEDS" : (rr.determinate ? "below" : "below?"));
-    }
-    o << "\n";
+  o << notes_text(r);
+  if (r.hardware) {
+    o << "\nHardware estimate (planning): " << r.hardware->formula << "\n  peak: " << r.hardware->source << "\n";
   }
-  bool indeterminate = false;
-  for (const MethodEstimate& me : r.methods)
-    for (const RuleResult& rr : me.regimes) indeterminate = indeterminate || !rr.determinate;
-  if (indeterminate) {
-    o << "  (below? = below on the known part; the cumulative figure needs the base model's compute)\n";
-  }
-  // Caveats common to every method are printed once.
+  o << "\nEU explanation: " << r.eu_threshold.explanation << "\n";
+  o << "Details, formulas and sources: --json. Rules data " << r.rules_version << ".\n";
+  return o.str();
+}
+
+namespace {
+
+// The regimes' caveats and the plans' notes: those common to every method
+// once, then each method's own.
+std::string notes_text(const EstimateReport& r) {
+  std::ostringstream o;
   std::vector<std::vector<std::string>> per_method;
   for (const MethodEstimate& me : r.methods) {
     std::vector<std::string> lines;
@@ -503,12 +507,9 @@ std::string estimate_to_text(const EstimateReport& r) {
     o << "\nNotes for " << method_name(r.methods[i].plan.spec.kind) << ":\n";
     for (const std::string& l : own) o << "  - " << l << "\n";
   }
-  if (r.hardware) {
-    o << "\nHardware estimate (planning): " << r.hardware->formula << "\n  peak: " << r.hardware->source << "\n";
-  }
-  o << "\nEU explanation: " << r.eu_threshold.explanation << "\n";
-  o << "Details, formulas and sources: --json. Rules data " << r.rules_version << ".\n";
   return o.str();
 }
+
+}  // namespace
 
 }  // namespace flopsmeter

@@ -121,6 +121,7 @@ nlohmann::json rule_result_json(const RuleResult& r) {
       {"concerns_modifier", concerns_modifier(r)},
       {"base_alone_exceeds", r.base_alone_exceeds},
       {"open_for_base", r.open_for_base},
+      {"within_error_margin", r.within_error_margin},
       {"excess_flop", number(r.excess_flop)},
       {"excess_exact", to_decimal(r.excess_flop)},
       {"tokens_to_cut", r.tokens_to_cut ? nlohmann::json(to_decimal(*r.tokens_to_cut)) : nlohmann::json()},

@@ -59,6 +59,9 @@ std::string answer(const RuleResult& r, const RegimeOutcomes& o) {
       text += "; the base model and earlier modifications already take it there, cutting this run cannot";
     }
   }
+  if (r.within_error_margin) {
+    text += "; WITHIN the Guidelines' 30% error margin of the threshold: document the method and its uncertainty";
+  }
   if (o.modification_undetermined && r.determinate) {
     text += " (the compliance figure itself is undetermined: " + o.undetermined_reason + ")";
   }
@@ -139,7 +142,8 @@ std::string verdict_text(const std::vector<RegimeOutcomes>& outcomes) {
   for (size_t i = 0; i < regime_count(outcomes); ++i) {
     const RuleResult& r = outcomes.front().regimes[i];
     if (r.in_force) continue;
-    reference += "  " + r.regime_id + " [" + regime_status_name(r.status) + "]:";
+    reference += "  " + r.regime_id + " [" + regime_status_name(r.status) + "] " + sci(r.threshold.to_double(), 3) +
+                 " FLOP, " + compute_basis_name(r.compute_basis) + ":";
     for (const RegimeOutcomes& o : outcomes) {
       reference += " " + (o.label.empty() ? std::string() : printable_text(o.label) + "=") +
                    verdict_name(o.regimes[i].verdict);

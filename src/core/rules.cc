@@ -615,6 +615,7 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
     const bool high =
         exceeds_mixed(multiply_divide(r.compute_flop, high_factor, m.den), r.threshold, regime.comparison);
     if (low != high) {
+      r.within_error_margin = true;
       const std::string pct = percent_text(m);
       r.warnings.push_back("within the " + pct + " error margin: the estimate " + scientific(r.compute_flop) +
                            " FLOP off by " + pct + " either way (" +

@@ -54,7 +54,8 @@ TEST(Issue11Verdict, AThresholdTheBaseExceedsOnItsOwnIsContextNotTheModifiersExc
   EXPECT_NE(text.find("\ncontext: the base model alone exceeds EU eu_gpai_indicative's 1.00e+23 FLOP threshold"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("not in force (for reference only):\n  us_ny_raise [not_confirmed]: below"), std::string::npos)
+  EXPECT_NE(text.find("not in force (for reference only):\n  us_ny_raise [not_confirmed] 1.00e+26 FLOP, cumulative: below"),
+            std::string::npos)
       << text;
 }
 
