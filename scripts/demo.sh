@@ -66,7 +66,7 @@ echo "step that would cross the budget, counting both segments' compute."
 finetune --resume
 run report --run "$RUN"
 echo
-echo "The record, $RUN/flops_meter.json (schema flopsmeter.run/2), keeps the AWS toolkit's names:"
+echo "The record, $RUN/flops_meter.json (schema flopsmeter.run/3), keeps the AWS toolkit's names:"
 "$PYTHON" - "$RUN/flops_meter.json" <<'PY'
 import json, sys
 record = json.load(open(sys.argv[1]))

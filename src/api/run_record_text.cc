@@ -33,9 +33,11 @@ class Fields {
     const Json& v = at(path);
     return v.is_string() ? printable_text(v.get<std::string>()) : std::string("?");
   }
-  std::string flop(std::initializer_list<const char*> path) const {
+  // A figure, or `missing` for null: "undetermined" for the run's own
+  // figures, "unavailable" for what was not measured.
+  std::string flop(std::initializer_list<const char*> path, const char* missing = "undetermined") const {
     const Json& v = at(path);
-    return v.is_number() ? sci(v.get<double>(), 3) + " FLOP" : std::string("undetermined");
+    return v.is_number() ? sci(v.get<double>(), 3) + " FLOP" : std::string(missing);
   }
   std::string count(std::initializer_list<const char*> path) const {
     const Json& v = at(path);
@@ -108,11 +110,13 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
   out += field_line("duration", (duration.is_number() ? std::to_string(static_cast<int64_t>(duration.get<double>()))
                                                       : std::string("?")) +
                                     " s");
+  const bool determined = f.at({"verdict", "determined"}) != false;
   for (const char* formula : {"eu_6nd", "peft_aware", "detailed"}) {
-    out += field_line(std::string("  ") + formula, f.flop({"flops", formula}));
+    out += field_line(std::string("  ") + formula, f.flop({"flops", formula}, determined ? "unavailable" : "undetermined"));
   }
   out += field_line("compliance", f.text({"compliance", "formula"}) + ": " + f.flop({"compliance", "flop"}));
-  out += field_line("hardware bound (U=1)", f.flop({"hardware", "bound_flop"}) + " [" + f.text({"hardware", "sampler"}) + "]");
+  out += field_line("hardware bound (U=1)",
+                    f.flop({"hardware", "bound_flop"}, "unavailable") + " [" + f.text({"hardware", "sampler"}) + "]");
   const Json& kwh = f.at({"energy", "kwh"});
   if (kwh.is_number()) out += field_line("energy", sci(kwh.get<double>(), 3) + " kWh");
   out += field_line("EU threshold", f.flop({"threshold_value"}) + " (" + f.text({"threshold_type"}) + ")");

@@ -1,6 +1,7 @@
 #include "api/verdict.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "api/report_format.h"
 #include "core/json_doc.h"
@@ -83,6 +84,33 @@ bool any_concerns(const std::vector<RegimeOutcomes>& outcomes, size_t i) {
                      [i](const RegimeOutcomes& o) { return concerns_modifier(o.regimes[i]); });
 }
 
+// One line for every method of an estimate when they come to the same
+// answer with nothing of their own to add (no cut, no error margin): the
+// outcome once, each method's figure after it. nullopt otherwise.
+std::optional<std::string> shared_answer(const std::vector<RegimeOutcomes>& outcomes, size_t i) {
+  const RuleResult& first = outcomes.front().regimes[i];
+  std::string figures;
+  for (const RegimeOutcomes& o : outcomes) {
+    const RuleResult& r = o.regimes[i];
+    if (r.verdict != first.verdict || r.open_for_base != first.open_for_base || r.tokens_to_cut ||
+        r.within_error_margin || o.modification_undetermined || r.compute_basis != first.compute_basis) {
+      return std::nullopt;
+    }
+    figures += (figures.empty() ? "" : ", ") + printable_text(o.label) + " " + sci(r.compute_flop, 3) + " (" +
+               percent(r.fraction_of_threshold) + ")";
+  }
+  const std::string what = "each method's " +
+                           std::string(first.compute_basis == ComputeBasis::kCumulative ? "cumulative " : "") +
+                           "FLOP (" + outcomes.front().formula + ") and its share of " + threshold_text(first) + ": " +
+                           figures;
+  if (first.open_for_base) {
+    return "depends on the base model's compute, which is unknown; give it (PRETRAIN_FLOPS) to decide. Known so far, " +
+           what;
+  }
+  if (first.verdict == Verdict::kUndetermined) return std::nullopt;
+  return outcome_phrase(first) + " with every method; " + what;
+}
+
 // The first part: the answer for each concerning regime. A run whose
 // compute is unknown says so once, for every regime it leaves open.
 std::vector<std::string> headline_lines(const std::vector<RegimeOutcomes>& outcomes) {
@@ -102,6 +130,10 @@ std::vector<std::string> headline_lines(const std::vector<RegimeOutcomes>& outco
     if (outcomes.size() == 1) {
       if (outcomes.front().modification_undetermined && !first.determinate && !first.open_for_base) continue;  // said above
       lines.push_back(regime_heading(first) + ": " + answer(first, outcomes.front()));
+      continue;
+    }
+    if (const std::optional<std::string> shared = shared_answer(outcomes, i)) {
+      lines.push_back(regime_heading(first) + ": " + *shared);
       continue;
     }
     lines.push_back(regime_heading(first) + ":");
@@ -144,9 +176,14 @@ std::string verdict_text(const std::vector<RegimeOutcomes>& outcomes) {
     if (r.in_force) continue;
     reference += "  " + r.regime_id + " [" + regime_status_name(r.status) + "] " + sci(r.threshold.to_double(), 3) +
                  " FLOP, " + compute_basis_name(r.compute_basis) + ":";
-    for (const RegimeOutcomes& o : outcomes) {
-      reference += " " + (o.label.empty() ? std::string() : printable_text(o.label) + "=") +
-                   verdict_name(o.regimes[i].verdict);
+    const bool alike = std::all_of(outcomes.begin(), outcomes.end(),
+                                   [&](const RegimeOutcomes& o) { return o.regimes[i].verdict == r.verdict; });
+    if (alike) {
+      reference += std::string(" ") + verdict_name(r.verdict);
+    } else {
+      for (const RegimeOutcomes& o : outcomes) {
+        reference += " " + printable_text(o.label) + "=" + verdict_name(o.regimes[i].verdict);
+      }
     }
     reference += "\n";
   }
