@@ -23,34 +23,10 @@ command -v python3 >/dev/null 2>&1 || { echo "hostile_files_contract: python3 no
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostile_files_contract.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
+FM_CONTRACT_TIMEOUT=20
+# shellcheck source=lib/contract.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
 ESC=$'\e'
-
-check() {  # check NAME FUNCTION...: passes when it returns 0
-  local name=$1
-  shift
-  if "$@" >"$WORK/check.log" 2>&1; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-    sed 's/^/  | /' "$WORK/check.log" | head -30
-  fi
-}
-
-# expect_exit CODE ARGS...: runs flopsmeter (at most 20 s), keeps stdout/stderr
-expect_exit() {
-  local want=$1
-  shift
-  timeout -k 5 20 "$FM" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
-  local got=$?
-  if [[ $got -ne $want ]]; then
-    echo "exit $got, wanted $want: flopsmeter $*"
-    head -c 2000 "$WORK/stderr"
-    return 1
-  fi
-}
 
 # has FILE TEXT: FILE (stdout or stderr) contains TEXT
 has() {
@@ -193,5 +169,4 @@ escaped_watch_messages() {
 }
 check "watch prints the command's name escaped" escaped_watch_messages
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+report_checks hostile_files_contract

@@ -31,33 +31,9 @@ PY=$(python3 -c 'import sys; print(sys.executable)') && [[ -x $PY ]] || PY=pytho
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tokens_contract.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-passed=0
-failed=0
+# shellcheck source=lib/contract.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
 
-check() {  # check NAME FUNCTION...: passes when it returns 0
-  local name=$1
-  shift
-  if "$@" >"$WORK/check.log" 2>&1; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-    sed 's/^/  | /' "$WORK/check.log" | head -30
-  fi
-}
-
-# expect_exit CODE ARGS...: runs flopsmeter, keeps stdout/stderr
-expect_exit() {
-  local want=$1
-  shift
-  "$FM" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
-  local got=$?
-  if [[ $got -ne $want ]]; then
-    echo "exit $got, wanted $want: flopsmeter $*"
-    head -c 2000 "$WORK/stderr"
-    return 1
-  fi
-}
 stderr_has() {  # stderr_has FIXED_STRING
   grep -qF -- "$1" "$WORK/stderr" || { echo "stderr does not name '$1':"; head -c 2000 "$WORK/stderr"; return 1; }
 }
@@ -459,5 +435,4 @@ check "estimate --dataset with --tokens: exit 2 naming both" \
 check "estimate --dataset on a missing file: exit 2 naming it" \
   err_case "nosuch.jsonl" estimate --model "$MODEL" --method full --dataset "$WORK/nosuch.jsonl" --tokenizer "$TOK3"
 
-echo "tokens_contract: $passed passed, $failed failed"
-((failed == 0))
+report_checks tokens_contract

@@ -24,22 +24,11 @@ FAKE_NVML=$(find "$(dirname "$FM")/tests/fake_nvml" -name 'libnvidia-ml-fake.so'
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/watch_contract.XXXXXX")
 trap 'rm -rf "$D"' EXIT
-passed=0
-failed=0
+WORK=$D
+# shellcheck source=lib/contract.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
 # A model by its counts, so no catalog model is loaded.
 MODEL=(--n-total 1000000 --n-trainable 1000000)
-
-check() {  # check NAME FUNCTION...: passes when it returns 0
-  local name=$1
-  shift
-  if "$@" >"$D/check.log" 2>&1; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name"
-    sed 's/^/  | /' "$D/check.log" | head -30
-  fi
-}
 
 # watch WANT_EXIT ARGS...: runs flopsmeter watch, keeps stdout and stderr
 watch() {
@@ -330,5 +319,4 @@ else
   echo "watch_contract: fake NVML library not built beside $FM; GPU attribution not checked"
 fi
 
-echo "watch_contract: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+report_checks watch_contract

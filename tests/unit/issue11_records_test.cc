@@ -16,34 +16,22 @@
 #include "api/journal.h"
 #include "api/run_report.h"
 #include "flopsmeter/meter.h"
+#include "meter_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
 namespace {
 
+using testing::journal_path;
+using testing::record_of;
 using testing::TempDir;
 
-MeterOptions counts_only(const std::string& run) {
-  MeterOptions o;
-  o.run_dir = run;
-  o.model_name = "tiny";
-  o.n_total = 1000;
-  o.n_trainable = 10;
-  o.journal_interval_s = 3600;
-  return o;
-}
-
-std::string journal_path(const std::string& run) { return run + "/journal-rank0.jsonl"; }
+// Runs metered by counts alone, with no progress line but the ones a test asks for.
+MeterOptions counts_only(const std::string& run) { return testing::counts_only(run, 3600); }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-nlohmann::json report_json(const std::string& run) {
-  auto r = report_run(run, {});
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? nlohmann::json::parse(r->json) : nlohmann::json();
 }
 
 // A finished run of two segments' worth of lines: begin, checkpoint, end.
@@ -96,7 +84,7 @@ TEST(Issue11Records, ASecondMeterOfTheSameRankIsRefusedAtBegin) {
       << second.status().message();
   (*first)->add(10, 10, 1);
   ASSERT_TRUE((*first)->end({}).ok());
-  EXPECT_EQ(report_json(dir.path())["exact"]["tokens_processed"], "10");
+  EXPECT_EQ(record_of(dir.path())["exact"]["tokens_processed"], "10");
 }
 
 // Six processes begin in one directory at once (one output_dir, RANK unset):
@@ -134,7 +122,7 @@ TEST(Issue11Records, MetersRacingForOneDirectoryLeaveOneReadableJournal) {
     metered += code == 0;
   }
   EXPECT_EQ(metered, 1);
-  EXPECT_EQ(report_json(dir.path())["exact"]["tokens_processed"], "10");
+  EXPECT_EQ(record_of(dir.path())["exact"]["tokens_processed"], "10");
 }
 
 // ---------------------------------------------------------------- symlinks
@@ -243,7 +231,7 @@ TEST(Issue11Records, ARewrittenOrTruncatedJournalShowsAgainstTheRecordThatPinned
       }
     }
     rewrite_chained(dir.path(), lines);
-    const nlohmann::json j = report_json(dir.path());
+    const nlohmann::json j = record_of(dir.path());
     ASSERT_EQ(j["integrity"]["problems"].size(), 1u) << j["integrity"].dump();
     EXPECT_NE(j["integrity"]["problems"][0].get<std::string>().find("no longer holds"), std::string::npos);
     EXPECT_NE(j["warnings"].dump().find("integrity: "), std::string::npos);
@@ -275,7 +263,7 @@ TEST(Issue11Records, AnEditedLastLineDroppedAtResumeStaysAWarning) {
   auto meter = Meter::Begin(o);
   ASSERT_TRUE(meter.ok()) << meter.status().ToString();
   ASSERT_TRUE((*meter)->end({}).ok());  // the edited line is gone from the file now
-  const nlohmann::json j = report_json(dir.path());
+  const nlohmann::json j = record_of(dir.path());
   EXPECT_NE(j["warnings"].dump().find("damaged or edited after it was written"), std::string::npos)
       << j["warnings"].dump();
 }
@@ -298,7 +286,7 @@ TEST(Issue11Records, AReportUsesThePinnedModelAndRefusesWhenItsFiguresChanged) {
     (*meter)->add_sequences(1024, 1);
     ASSERT_TRUE((*meter)->end({}).ok());
   }
-  const nlohmann::json before = report_json(run);
+  const nlohmann::json before = record_of(run);
   // Another model answering to the same name at report time is refused, not
   // re-planned: a catalog override that makes gpt2 larger.
   const std::string data = dir.path() + "/data";
@@ -313,7 +301,7 @@ TEST(Issue11Records, AReportUsesThePinnedModelAndRefusesWhenItsFiguresChanged) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("cannot be reported as it was metered"), std::string::npos)
       << refused.status().message();
-  EXPECT_EQ(report_json(run)["exact"]["compliance_flop"], before["exact"]["compliance_flop"]);
+  EXPECT_EQ(record_of(run)["exact"]["compliance_flop"], before["exact"]["compliance_flop"]);
 }
 
 TEST(Issue11Records, AResumeThatWouldCountDifferentlyIsRefused) {
@@ -360,7 +348,7 @@ TEST(Issue11Records, AResumeFromAnUnjournaledCheckpointIsAnUnderCountEvent) {
   ASSERT_TRUE(meter.ok()) << meter.status().ToString();
   (*meter)->add(5, 5, 1);
   ASSERT_TRUE((*meter)->end({}).ok());
-  const nlohmann::json j = report_json(dir.path());
+  const nlohmann::json j = record_of(dir.path());
   bool found = false;
   for (const auto& e : j["events"]) {
     if (e["kind"] != "undercount") continue;
@@ -404,7 +392,7 @@ TEST(Issue11Records, AFullDiskNeverFailsAStepAndTheRecordSaysWhatWasNotJournaled
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &original), 0);  // space again
   ASSERT_TRUE((*meter)->flush().ok());
   ASSERT_TRUE((*meter)->end({}).ok());
-  const nlohmann::json j = report_json(dir.path());
+  const nlohmann::json j = record_of(dir.path());
   EXPECT_EQ(j["exact"]["tokens_processed"], "600");  // nothing lost
   const std::string warnings = j["warnings"].dump();
   EXPECT_NE(warnings.find("journal line(s) could not be written"), std::string::npos) << warnings;
@@ -441,7 +429,7 @@ TEST(Issue11Records, AnEndLineThatCannotBeWrittenStillGivesTheRecord) {
   EXPECT_EQ(j["exact"]["tokens_processed"], "5000");
   EXPECT_EQ(j["status"], "completed");
   EXPECT_NE(j["warnings"].dump().find("the end line could not be journaled"), std::string::npos);
-  EXPECT_EQ(report_json(dir.path())["status"], "crashed");
+  EXPECT_EQ(record_of(dir.path())["status"], "crashed");
 }
 
 // ---------------------------------------------------------------- escaping
@@ -466,7 +454,7 @@ TEST(Issue11Records, ControlCharactersInNamesAreEscapedInTheText) {
 TEST(Issue11Records, ADamagedRecordPrintsWhatItHas) {
   TempDir dir;
   finished_run(dir.path());
-  nlohmann::json j = report_json(dir.path());
+  nlohmann::json j = record_of(dir.path());
   for (const char* key : {"N_total", "segments", "budget", "compliance", "verdict", "warnings", "exact"}) {
     nlohmann::json damaged = j;
     damaged[key] = "wrong";

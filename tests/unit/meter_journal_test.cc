@@ -13,22 +13,14 @@
 #include <thread>
 
 #include "flopsmeter/meter.h"
+#include "meter_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
 namespace {
 
+using testing::counts_only;
 using testing::TempDir;
-
-MeterOptions counts_only(const std::string& run, double journal_interval_s) {
-  MeterOptions o;
-  o.run_dir = run;
-  o.model_name = "tiny";
-  o.n_total = 1000;
-  o.n_trainable = 10;
-  o.journal_interval_s = journal_interval_s;
-  return o;
-}
 
 std::vector<nlohmann::json> journal_lines(const std::string& run) {
   std::vector<nlohmann::json> lines;

@@ -11,31 +11,16 @@
 #include "api/meter_options.h"
 #include "api/run_report.h"
 #include "flopsmeter/meter.h"
+#include "meter_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
 namespace {
 
+using testing::counts_only;
+using testing::journal_path;
+using testing::record_of;
 using testing::TempDir;
-
-MeterOptions counts_only(const std::string& run) {
-  MeterOptions o;
-  o.run_dir = run;
-  o.model_name = "tiny";
-  o.n_total = 1000;
-  o.n_trainable = 10;
-  return o;
-}
-
-nlohmann::json record_of(const std::string& run) {
-  auto r = report_run(run, {});
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? nlohmann::json::parse(r->json) : nlohmann::json();
-}
-
-std::string journal_path(const std::string& run, int rank = 0) {
-  return run + "/journal-rank" + std::to_string(rank) + ".jsonl";
-}
 
 // Runs `body` in a child process that must end with die(): killed without
 // ending the meter (or running any destructor), as a SIGKILL or a preempted

@@ -1,0 +1,37 @@
+# Shared by the contract scripts in tests/cli/: checks that count passes and
+# failures, and flopsmeter run under a time limit with its output kept.
+# Source it after setting FM (the binary) and WORK (a scratch directory).
+passed=0
+failed=0
+
+check() {  # check NAME FUNCTION...: passes when it returns 0
+  local name=$1
+  shift
+  if "$@" >"$WORK/check.log" 2>&1; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name"
+    sed 's/^/  | /' "$WORK/check.log" | head -30
+  fi
+}
+
+# expect_exit CODE ARGS...: runs flopsmeter (at most 120 s: a hang is a
+# failure, not a stuck test), keeps stdout and stderr in $WORK
+expect_exit() {
+  local want=$1
+  shift
+  timeout -k 5 "${FM_CONTRACT_TIMEOUT:-120}" "$FM" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
+  local got=$?
+  if [[ $got -ne $want ]]; then
+    echo "exit $got, wanted $want: flopsmeter $*"
+    head -c 2000 "$WORK/stderr"
+    return 1
+  fi
+}
+
+# report_checks NAME: the summary line, and the script's exit status
+report_checks() {
+  echo "$1: $passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+}
