@@ -9,8 +9,12 @@ PACKAGES=(
   nlohmann-json3-dev
   libonig-dev libicu-dev zlib1g-dev libzstd-dev libssl-dev
   libgtest-dev libgmock-dev
+  libsqlite3-dev libpq-dev libsodium-dev
   python3 python3-torch python3-jinja2 python3-jsonschema
   git openssl ca-certificates
+  # The ledger's tests run against a real PostgreSQL server (started and
+  # stopped by the test script) and tamper through the databases' own CLIs.
+  postgresql sqlite3
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the
 # machine's own when it has one, Debian's otherwise.

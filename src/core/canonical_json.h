@@ -1,0 +1,35 @@
+// Canonical JSON, after RFC 8785 (JSON Canonicalization Scheme): no white
+// space, object members sorted by their names' UTF-16 code units, strings
+// with only the escapes RFC 8785 3.2.2.2 requires, numbers as ECMAScript
+// serialises them (the shortest text that reads back to the same double;
+// integers up to 2^53 exactly). The ledger hashes and signs entries in this
+// form, so that the same entry always has the same bytes whoever wrote it.
+//
+// Pure; thread-safe.
+#ifndef FLOPSMETER_CORE_CANONICAL_JSON_H_
+#define FLOPSMETER_CORE_CANONICAL_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "flopsmeter/status.h"
+
+namespace flopsmeter {
+
+// The canonical text of `value`. Errors (kInvalidArgument, naming the JSON
+// pointer of the value at fault): a string that is not valid UTF-8, a
+// non-finite number, an integer beyond 2^53 in magnitude (it would not read
+// back exactly as a double: give such figures as decimal strings), nesting
+// deeper than kMaxJsonDepth.
+Result<std::string> canonical_json(const nlohmann::json& value);
+
+// Whether `text` is already the canonical text of the JSON it holds (the
+// ledger's verify checks every stored entry so). Errors: kParseError for text
+// that is not JSON.
+Result<bool> is_canonical_json(std::string_view text);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_CORE_CANONICAL_JSON_H_
