@@ -149,10 +149,12 @@ TEST(Issue11Records, AJournalPlantedAsASymbolicLinkIsRefusedAndItsTargetUntouche
 
 // ---------------------------------------------------------------- fields
 
-// Every field of every line, given a value of the wrong type (or removed),
-// under a valid chain: the report, merge and a resume answer with an error
-// naming the file, line and field, or read the run; they never abort, and a
-// refused merge writes nothing.
+// Every field of every line, given a value of the wrong type (each field two
+// of the wrong types, in turn, so that every type meets every field across
+// the lines) or removed, under a valid chain: the report, merge and a resume
+// answer with an error naming the file, line and field, or read the run;
+// they never abort, and a refused merge writes nothing. (fuzz/meter_fuzz
+// goes on from here with any bytes.)
 TEST(Issue11Records, TypeConfusedFieldsAreErrorsNamingTheFieldNeverAborts) {
   TempDir dir;
   const std::string good = dir.path() + "/good";
@@ -161,9 +163,11 @@ TEST(Issue11Records, TypeConfusedFieldsAreErrorsNamingTheFieldNeverAborts) {
   const std::vector<nlohmann::json> wrong = {"text", -3, 2.5, true, nullptr, nlohmann::json::array({1, "x"}),
                                              nlohmann::json::object({{"k", 1}})};
   int refused = 0, read = 0;
+  size_t field = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     for (const auto& [key, value] : lines[i].items()) {
-      for (size_t w = 0; w <= wrong.size(); ++w) {
+      ++field;
+      for (const size_t w : {field % wrong.size(), (field + 3) % wrong.size(), wrong.size()}) {
         std::vector<nlohmann::json> changed = lines;
         if (w == wrong.size()) {
           changed[i].erase(key);
@@ -197,7 +201,7 @@ TEST(Issue11Records, TypeConfusedFieldsAreErrorsNamingTheFieldNeverAborts) {
       }
     }
   }
-  EXPECT_GT(refused, 50);  // most confusions matter; the rest are ignored fields
+  EXPECT_GT(refused, 30);  // most confusions matter; the rest are ignored fields
   EXPECT_GT(read, 0);
 }
 
