@@ -246,6 +246,10 @@ struct RuleResult {
   // run's tokens are unknown.
   Flop excess_flop = 0;
   std::optional<Flop> tokens_to_cut;
+  // The compared compute, 30% (the rules' error margin) lower or higher,
+  // would give the other verdict: the Guidelines' uncertainty flag (Annex
+  // A.2); a warning says so too.
+  bool within_error_margin = false;
   std::string explanation;  // filled template, the figures and the citation
   // Caveats worth a reader's attention: the verdict is within the error margin,
   // another formula disagrees, the regime is historical or not confirmed, the
