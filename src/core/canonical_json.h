@@ -18,16 +18,20 @@
 
 namespace flopsmeter {
 
-// The canonical text of `value`. Errors (kInvalidArgument, naming the JSON
-// pointer of the value at fault): a string that is not valid UTF-8, a
-// non-finite number, an integer beyond 2^53 in magnitude (it would not read
-// back exactly as a double: give such figures as decimal strings), nesting
-// deeper than kMaxJsonDepth.
+// The canonical text of `value`. Errors (kInvalidArgument, "canonical JSON
+// at "/records/3/flops": ...", naming the JSON pointer of the value at
+// fault): a string or member name that is not valid UTF-8, a non-finite
+// number, an integer beyond 2^53 in magnitude (it would not read back
+// exactly as a double: give such figures as decimal strings), nesting deeper
+// than kMaxJsonDepth, binary data. A number held as a double is always
+// written, as ECMAScript writes it (1e20 as 100000000000000000000).
 Result<std::string> canonical_json(const nlohmann::json& value);
 
 // Whether `text` is already the canonical text of the JSON it holds (the
 // ledger's verify checks every stored entry so). Errors: kParseError for text
-// that is not JSON.
+// that is not JSON as parse_json_document() reads it (duplicate member names
+// and nesting past kMaxJsonDepth included); canonical_json()'s errors for
+// JSON that has no canonical text (an integer beyond 2^53).
 Result<bool> is_canonical_json(std::string_view text);
 
 }  // namespace flopsmeter
