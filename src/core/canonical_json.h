@@ -28,10 +28,14 @@ namespace flopsmeter {
 Result<std::string> canonical_json(const nlohmann::json& value);
 
 // Whether `text` is already the canonical text of the JSON it holds (the
-// ledger's verify checks every stored entry so). Errors: kParseError for text
-// that is not JSON as parse_json_document() reads it (duplicate member names
-// and nesting past kMaxJsonDepth included); canonical_json()'s errors for
-// JSON that has no canonical text (an integer beyond 2^53).
+// ledger's verify checks every stored entry so), every number read as a
+// double as RFC 8785 reads them: canonical_json()'s text for any value it
+// accepts is canonical (1e19 is written 10000000000000000000, an integer
+// to a JSON parser), and 9007199254740993 is not (it reads as ...992).
+// Errors: kParseError for text that is not JSON as parse_json_document()
+// reads it (duplicate member names and nesting past kMaxJsonDepth
+// included); kInvalidArgument for a string that is not UTF-8 (not seen from
+// text nlohmann parsed).
 Result<bool> is_canonical_json(std::string_view text);
 
 }  // namespace flopsmeter
