@@ -38,7 +38,8 @@ size_t bom_length(std::string_view text) {
   return text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
 }
 
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0.
+}  // namespace
+
 size_t utf8_sequence_length(std::string_view s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   size_t length = 0;
@@ -63,8 +64,6 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   if (code < min_code || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
   return length;
 }
-
-}  // namespace
 
 std::string printable_text(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

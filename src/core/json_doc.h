@@ -203,6 +203,11 @@ Result<JsonDoc> parse_json_document(std::string_view text, std::string origin,
 // an error message.
 std::string printable_text(std::string_view text);
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (Unicode's
+// table 3-7: no overlong forms, surrogates or values past U+10FFFF), or 0
+// when the bytes there are not one. REQUIRES: i < s.size().
+size_t utf8_sequence_length(std::string_view s, size_t i);
+
 // Line and column of byte `offset` in `text` (offset == text.size() is the
 // position just past the end).
 TextPosition text_position_at(std::string_view text, size_t offset);
