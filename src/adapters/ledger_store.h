@@ -77,7 +77,11 @@ class LedgerStore {
   // URL): kParseError for a file that is not a SQLite database or a database
   // without this schema ("not a flopsmeter ledger"), kUnsupported for
   // another schema version, kIoError for a server or file that cannot be
-  // reached.
+  // reached, kInvalidArgument for a path that is not a regular file (a
+  // symbolic link, FIFO, device or directory; SQLite's -wal, -shm and
+  // -journal files beside it too) and for a URL libpq cannot parse. Text
+  // written must be UTF-8 without NUL (kInvalidArgument), as PostgreSQL
+  // requires; indices and sizes at most 2^63 - 1 (kOverflow).
   static Result<std::unique_ptr<LedgerStore>> Open(const std::string& location, bool create);
   virtual ~LedgerStore() = default;
 
@@ -91,7 +95,10 @@ class LedgerStore {
   // An exclusive write transaction. Nothing it writes is visible to readers
   // before commit(); destroyed without commit() (or the process killed) it
   // leaves the ledger as it was. Waits for other writers (up to a minute,
-  // then kIoError naming the ledger as busy).
+  // then kIoError naming the ledger as busy). One at a time per store (a
+  // second is kInternal), and it must not outlive its store. The store's
+  // own reads run in its transaction: while it is open they see its rows.
+  // After a failed operation it writes nothing more and commit() fails.
   class Writer {
    public:
     virtual ~Writer() = default;
