@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -108,8 +111,10 @@ void append_ecmascript_number(double x, std::string* out) {
   const char* const end = std::to_chars(buffer, buffer + sizeof buffer, x, std::chars_format::scientific).ptr;
   const std::string_view text(buffer, static_cast<size_t>(end - buffer));
   const size_t e = text.find('e');
-  std::string digits(1, text[0]);
-  if (e > 1) digits.append(text.substr(2, e - 2));
+  char digit_buffer[24];  // at most 17 significant digits
+  digit_buffer[0] = text[0];
+  if (e > 1) text.copy(digit_buffer + 1, e - 2, 2);
+  const std::string_view digits(digit_buffer, e > 1 ? e - 1 : 1);
   const char* exponent_text = text.data() + e + 1;
   if (*exponent_text == '+') ++exponent_text;  // from_chars reads no plus sign
   int exponent = 0;
@@ -117,25 +122,26 @@ void append_ecmascript_number(double x, std::string* out) {
   const int k = static_cast<int>(digits.size());
   const int n = exponent + 1;
   if (k <= n && n <= 21) {
-    *out += digits;
+    out->append(digits);
     out->append(static_cast<size_t>(n - k), '0');
   } else if (0 < n && n <= 21) {
-    out->append(digits, 0, static_cast<size_t>(n));
+    out->append(digits.substr(0, static_cast<size_t>(n)));
     out->push_back('.');
-    out->append(digits, static_cast<size_t>(n));
+    out->append(digits.substr(static_cast<size_t>(n)));
   } else if (-6 < n && n <= 0) {
-    *out += "0.";
+    out->append("0.");
     out->append(static_cast<size_t>(-n), '0');
-    *out += digits;
+    out->append(digits);
   } else {
     out->push_back(digits[0]);
     if (k > 1) {
       out->push_back('.');
-      out->append(digits, 1);
+      out->append(digits.substr(1));
     }
     out->push_back('e');
     out->push_back(n - 1 < 0 ? '-' : '+');
-    *out += std::to_string(std::abs(n - 1));
+    char exponent_buffer[8];
+    out->append(exponent_buffer, std::to_chars(exponent_buffer, exponent_buffer + 8, std::abs(n - 1)).ptr);
   }
 }
 
@@ -263,15 +269,174 @@ Status CanonicalWriter::WriteInteger(bool negative, uint64_t magnitude) {
     append_ecmascript_number(negative ? -value : value, &out_);
     return Status::Ok();
   }
-  const std::string text = (negative ? "-" : "") + std::to_string(magnitude);
   if (magnitude > kMaxExactInteger) {
-    return Error("the integer " + text +
+    return Error("the integer " + std::string(negative ? "-" : "") + std::to_string(magnitude) +
                  " is beyond 2^53 in magnitude, where doubles no longer hold every integer; give it as a decimal "
                  "string");
   }
   // Below 2^53 (< 10^21) ECMAScript writes an integer's plain digits.
-  out_ += text;
+  if (negative) out_.push_back('-');
+  char buffer[24];
+  out_.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, magnitude).ptr);
   return Status::Ok();
+}
+
+// Whether `text` is canonical JSON, checked in one pass without building a
+// tree: the ledger's verify checks every entry, and parsing and rewriting
+// costs several times more. True only where parsing and rewriting would give
+// `text` back; false for anything else, text that is not JSON included.
+class CanonicalTextCheck {
+ public:
+  explicit CanonicalTextCheck(std::string_view text) : text_(text) {}
+  bool Run() { return Value(0) && at_ == text_.size(); }
+
+ private:
+  bool Value(size_t depth);
+  bool Object(size_t depth);
+  bool Array(size_t depth);
+  bool String(std::string* decoded);
+  bool Escape(std::string* decoded);
+  bool Number();
+  bool Literal(std::string_view word);
+  bool Next(char c) {
+    if (at_ >= text_.size() || text_[at_] != c) return false;
+    ++at_;
+    return true;
+  }
+  size_t Digits() {
+    const size_t begin = at_;
+    while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
+    return at_ - begin;
+  }
+
+  std::string_view text_;
+  size_t at_ = 0;
+  std::string number_;  // scratch for a number's canonical text
+};
+
+bool CanonicalTextCheck::Value(size_t depth) {
+  if (at_ >= text_.size()) return false;
+  switch (text_[at_]) {
+    case '{': return depth < kMaxJsonDepth && Object(depth + 1);
+    case '[': return depth < kMaxJsonDepth && Array(depth + 1);
+    case '"': return String(nullptr);
+    case 't': return Literal("true");
+    case 'f': return Literal("false");
+    case 'n': return Literal("null");
+    default: return Number();
+  }
+}
+
+bool CanonicalTextCheck::Object(size_t depth) {
+  ++at_;
+  if (Next('}')) return true;
+  std::string previous;
+  std::string name;
+  for (bool first = true;; first = false) {
+    name.clear();
+    // Names strictly rising in UTF-16 order: sorted, and none twice.
+    if (!String(&name) || (!first && !utf16_less(previous, name))) return false;
+    if (!Next(':') || !Value(depth)) return false;
+    if (!Next(',')) return Next('}');
+    std::swap(previous, name);
+  }
+}
+
+bool CanonicalTextCheck::Array(size_t depth) {
+  ++at_;
+  if (Next(']')) return true;
+  do {
+    if (!Value(depth)) return false;
+  } while (Next(','));
+  return Next(']');
+}
+
+bool CanonicalTextCheck::String(std::string* decoded) {
+  if (!Next('"')) return false;
+  while (at_ < text_.size()) {
+    const auto byte = static_cast<unsigned char>(text_[at_]);
+    if (byte == '"') {
+      ++at_;
+      return true;
+    }
+    if (byte == '\\') {
+      if (!Escape(decoded)) return false;
+      continue;
+    }
+    const size_t length = byte < 0x20 ? 0 : utf8_sequence_length(text_, at_);
+    if (length == 0) return false;
+    if (decoded != nullptr) decoded->append(text_.substr(at_, length));
+    at_ += length;
+  }
+  return false;
+}
+
+// Only the escapes append_string_literal writes.
+bool CanonicalTextCheck::Escape(std::string* decoded) {
+  if (at_ + 1 >= text_.size()) return false;
+  char value = 0;
+  switch (text_[at_ + 1]) {
+    case '"': value = '"'; break;
+    case '\\': value = '\\'; break;
+    case 'b': value = '\b'; break;
+    case 't': value = '\t'; break;
+    case 'n': value = '\n'; break;
+    case 'f': value = '\f'; break;
+    case 'r': value = '\r'; break;
+    case 'u': {
+      // \u00xx, lowercase, for a control without a short escape.
+      static constexpr std::string_view kHex = "0123456789abcdef";
+      const std::string_view digits = text_.substr(at_ + 2, 4);
+      if (digits.size() != 4 || digits[0] != '0' || digits[1] != '0' || (digits[2] != '0' && digits[2] != '1')) {
+        return false;
+      }
+      const size_t low = kHex.find(digits[3]);
+      if (low == std::string_view::npos) return false;
+      value = static_cast<char>((digits[2] - '0') * 16 + static_cast<int>(low));
+      if (value == '\b' || value == '\t' || value == '\n' || value == '\f' || value == '\r') return false;
+      at_ += 4;
+      break;
+    }
+    default: return false;
+  }
+  at_ += 2;
+  if (decoded != nullptr) decoded->push_back(value);
+  return true;
+}
+
+bool CanonicalTextCheck::Number() {
+  // The JSON grammar first: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  const size_t begin = at_;
+  Next('-');
+  if (at_ >= text_.size() || text_[at_] < '0' || text_[at_] > '9') return false;
+  const bool leading_zero = text_[at_] == '0';
+  const size_t integer_digits = Digits();
+  if (leading_zero && integer_digits > 1) return false;
+  bool plain_integer = true;
+  if (Next('.')) {
+    plain_integer = false;
+    if (Digits() == 0) return false;
+  }
+  if (Next('e') || Next('E')) {
+    plain_integer = false;
+    if (!Next('+')) Next('-');
+    if (Digits() == 0) return false;
+  }
+  const std::string_view token = text_.substr(begin, at_ - begin);
+  // Up to 15 digits an integer is exact and written as itself; "-0" is "0".
+  if (plain_integer && integer_digits <= 15) return token != "-0";
+  double value = 0;
+  const std::from_chars_result read = std::from_chars(token.data(), token.data() + token.size(), value);
+  if (read.ec != std::errc() || read.ptr != token.data() + token.size() || !std::isfinite(value)) return false;
+  number_.clear();
+  append_ecmascript_number(value, &number_);
+  return number_ == token;
+}
+
+bool CanonicalTextCheck::Literal(std::string_view word) {
+  if (text_.substr(at_, word.size()) != word) return false;
+  at_ += word.size();
+  return true;
 }
 
 }  // namespace
@@ -283,6 +448,8 @@ Result<std::string> canonical_json(const nlohmann::json& value) {
 }
 
 Result<bool> is_canonical_json(std::string_view text) {
+  if (text.size() <= kMaxJsonDocumentBytes && CanonicalTextCheck(text).Run()) return true;
+  // Not canonical, or not JSON at all: parsing tells which, and why.
   FM_ASSIGN_OR_RETURN(JsonDoc doc, parse_json_document(text, "JSON text"));
   CanonicalWriter writer(Integers::kReadAsDouble);
   FM_RETURN_IF_ERROR(writer.Write(doc.root, 0));

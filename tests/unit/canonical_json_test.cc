@@ -325,6 +325,37 @@ TEST(IsCanonicalJsonTest, AcceptsCanonicalTextOnly) {
   EXPECT_FALSE(is("\xEF\xBB\xBF[1]"));     // a byte order mark
 }
 
+TEST(IsCanonicalJsonTest, ChecksEveryFormTheWriterUses) {
+  // is_canonical_json scans canonical text without parsing it; these are the
+  // forms that scan must accept, and their near misses it must not.
+  const auto is = [](std::string_view text) {
+    Result<bool> r = is_canonical_json(text);
+    EXPECT_TRUE(r.ok()) << text << ": " << r.status().ToString();
+    return r.ok() && *r;
+  };
+  EXPECT_TRUE(is("[5e-324,1.7976931348623157e+308,-0.000001,1e-7,9007199254740992,123456789012345,"
+                 "1234567890123456,0,-1,0.5,1e+21,999999999999999900000]"));
+  EXPECT_TRUE(is("[true,false,null,[],{},[[{}]]]"));
+  EXPECT_TRUE(is("\"\\b\\t\\n\\f\\r\\u0000\\u000b\\u001f\\\"\\\\\x7f\u00e9\U0001F600\""));
+  EXPECT_TRUE(is("{\"\":1,\"a\":{\"a\":1,\"b\":2},\"b\":[]}"));
+  EXPECT_TRUE(is("{\"\U0001F600\":1,\"\uE000\":2}"));  // UTF-16 order
+  EXPECT_FALSE(is("{\"\uE000\":2,\"\U0001F600\":1}"));  // byte order
+  EXPECT_FALSE(is("{\"b\":1,\"a\":{}}"));
+  EXPECT_FALSE(is("{\"a\":{\"b\":1,\"a\":2}}"));         // unsorted one level down
+  EXPECT_FALSE(is("\"\\u0008\""));                     // \b has a short escape
+  EXPECT_FALSE(is("\"\\u007f\""));                     // DEL is written as itself
+  EXPECT_FALSE(is("\"\\u00e9\""));
+  EXPECT_FALSE(is("[1234567890123456789]"));             // reads as ...6800
+  EXPECT_FALSE(is("[0.10]"));
+  EXPECT_FALSE(is("[1e-07]"));
+  EXPECT_FALSE(is("[1E+21]"));
+  EXPECT_FALSE(is("[100e-2]"));
+  EXPECT_FALSE(is("[true ]"));
+  for (std::string_view text : {"[0123]", "[1.]", "[-]", "[1e]", "[.5]", "{\"a\":1,}", "[tru]", "\"\\x\"", "\"\t\""}) {
+    EXPECT_EQ(is_canonical_json(text).status().code(), StatusCode::kParseError) << text;
+  }
+}
+
 TEST(IsCanonicalJsonTest, ReportsTextThatIsNotJson) {
   for (std::string_view text : {"", "{", "[1,]", "{\"a\":1,\"a\":1}", "\"\\ud800\"", "[1] x", "\"\xFF\""}) {
     Result<bool> r = is_canonical_json(text);
