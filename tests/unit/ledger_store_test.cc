@@ -329,6 +329,21 @@ TEST_P(LedgerStoreTest, RoundTripsEveryRowType) {
   EXPECT_TRUE(store->entries(~uint64_t{0}, ~uint64_t{0})->empty());
   EXPECT_EQ(store->entries(0, ~uint64_t{0})->size(), kEntries);
   EXPECT_TRUE(store->entries(3, 0)->empty());
+  // A scan into one vector, chunk by chunk: the same entries, the last
+  // chunk shorter.
+  std::vector<StoredEntry> chunk;
+  std::vector<uint64_t> scanned;
+  for (uint64_t from = 0; from < kEntries + 7; from += 7) {
+    ASSERT_TRUE(store->entries_into(from, 7, chunk).ok());
+    for (const StoredEntry& e : chunk) {
+      EXPECT_EQ(e.entry, test_entry(e.index).entry);
+      EXPECT_EQ(e.subject, test_entry(e.index).subject);
+      scanned.push_back(e.index);
+    }
+  }
+  EXPECT_EQ(scanned.size(), kEntries);
+  EXPECT_EQ(scanned.back(), kEntries - 1);
+  EXPECT_TRUE(chunk.empty());
 
   // By kind, and by kind and subject, in index order.
   std::vector<uint64_t> runs;
