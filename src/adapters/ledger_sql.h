@@ -98,6 +98,7 @@ class SqlLedgerStore : public LedgerStore {
   Result<std::unique_ptr<Writer>> begin_write() override;
   Result<uint64_t> entry_count() override;
   Result<std::vector<StoredEntry>> entries(uint64_t from, uint64_t count) override;
+  Status entries_into(uint64_t from, uint64_t count, std::vector<StoredEntry>& out) override;
   Result<std::vector<StoredEntry>> entries_about(const std::string& kind, const std::string& subject) override;
   Result<std::vector<StoredEntry>> entries_of_kind(const std::string& kind) override;
   Result<std::vector<StoredHead>> heads() override;
@@ -154,8 +155,9 @@ class SqlLedgerStore : public LedgerStore {
   // In the creating transaction: the tables, the schema version and the
   // empty tree's state.
   Status install_schema();
-  Result<std::vector<StoredEntry>> read_entries(LedgerQuery query, std::initializer_list<SqlParam> params,
-                                                size_t expected_rows);
+  // The entries `query` selects into `out`, its elements reused.
+  Status select_entries(LedgerQuery query, std::initializer_list<SqlParam> params, size_t expected_rows,
+                        std::vector<StoredEntry>& out);
   Result<std::vector<StoredHead>> read_heads(LedgerQuery query);
 
   const SqlDialect& dialect_;

@@ -329,41 +329,56 @@ Result<uint64_t> SqlLedgerStore::entry_count() {
   return *count;
 }
 
-Result<std::vector<StoredEntry>> SqlLedgerStore::read_entries(LedgerQuery query_kind,
-                                                              std::initializer_list<SqlParam> params,
-                                                              size_t expected_rows) {
-  std::vector<StoredEntry> out;
+Status SqlLedgerStore::select_entries(LedgerQuery query_kind, std::initializer_list<SqlParam> params,
+                                      size_t expected_rows, std::vector<StoredEntry>& out) {
   out.reserve(std::min(expected_rows, kMaxReservedRows));
-  FM_RETURN_IF_ERROR(query(query_kind, params, [this, &out](const SqlRow& row) {
+  size_t rows = 0;
+  const Status status = query(query_kind, params, [this, &out, &rows](const SqlRow& row) {
     const std::optional<uint64_t> index = row.non_negative_integer(0);
     if (!index) return corrupt("an entry's index is not a non-negative integer");
-    StoredEntry& e = out.emplace_back();
+    StoredEntry& e = rows < out.size() ? out[rows] : out.emplace_back();
+    ++rows;
     e.index = *index;
-    e.entry = row.bytes(1);
+    e.entry.assign(row.bytes(1));  // assign, not a new string: the old one's memory is reused
     if (!read_hash(row.bytes(2), e.leaf_hash)) {
       return corrupt("entry " + std::to_string(e.index) + ": " + hash_error("the leaf hash", row.bytes(2).size()));
     }
-    e.kind = row.bytes(3);
-    e.subject = row.bytes(4);
+    e.kind.assign(row.bytes(3));
+    e.subject.assign(row.bytes(4));
     return Status::Ok();
-  }));
-  return out;
+  });
+  out.resize(rows);
+  return status;
+}
+
+Status SqlLedgerStore::entries_into(uint64_t from, uint64_t count, std::vector<StoredEntry>& out) {
+  if (from > kMaxSqlInteger || count == 0) {
+    out.clear();
+    return Status::Ok();
+  }
+  const uint64_t end = from + std::min(count, kMaxSqlInteger - from);
+  return select_entries(LedgerQuery::kEntries,
+                        {SqlParam::Integer(static_cast<int64_t>(from)), SqlParam::Integer(static_cast<int64_t>(end))},
+                        static_cast<size_t>(end - from), out);
 }
 
 Result<std::vector<StoredEntry>> SqlLedgerStore::entries(uint64_t from, uint64_t count) {
-  if (from > kMaxSqlInteger || count == 0) return std::vector<StoredEntry>{};
-  const uint64_t end = from + std::min(count, kMaxSqlInteger - from);
-  return read_entries(LedgerQuery::kEntries,
-                      {SqlParam::Integer(static_cast<int64_t>(from)), SqlParam::Integer(static_cast<int64_t>(end))},
-                      static_cast<size_t>(end - from));
+  std::vector<StoredEntry> out;
+  FM_RETURN_IF_ERROR(entries_into(from, count, out));
+  return out;
 }
 
 Result<std::vector<StoredEntry>> SqlLedgerStore::entries_about(const std::string& kind, const std::string& subject) {
-  return read_entries(LedgerQuery::kEntriesAbout, {SqlParam::Text(kind), SqlParam::Text(subject)}, 0);
+  std::vector<StoredEntry> out;
+  FM_RETURN_IF_ERROR(
+      select_entries(LedgerQuery::kEntriesAbout, {SqlParam::Text(kind), SqlParam::Text(subject)}, 0, out));
+  return out;
 }
 
 Result<std::vector<StoredEntry>> SqlLedgerStore::entries_of_kind(const std::string& kind) {
-  return read_entries(LedgerQuery::kEntriesOfKind, {SqlParam::Text(kind)}, 0);
+  std::vector<StoredEntry> out;
+  FM_RETURN_IF_ERROR(select_entries(LedgerQuery::kEntriesOfKind, {SqlParam::Text(kind)}, 0, out));
+  return out;
 }
 
 Result<std::vector<StoredHead>> SqlLedgerStore::read_heads(LedgerQuery query_kind) {

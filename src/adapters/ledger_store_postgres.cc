@@ -301,7 +301,9 @@ Status PostgresLedgerStore::prepare(LedgerQuery query) {
 
 Status PostgresLedgerStore::run(LedgerQuery query, std::initializer_list<SqlParam> params,
                                 const SqlRowVisitor& on_row) {
-  if (params.size() > kMaxParams) return Status::Internal("a ledger query with more than 5 parameters");
+  if (params.size() > kMaxParams) {
+    return Status::Internal("a ledger query with more than " + std::to_string(kMaxParams) + " parameters");
+  }
   FM_RETURN_IF_ERROR(prepare(query));
   std::array<const char*, kMaxParams> values{};
   std::array<int, kMaxParams> lengths{};

@@ -78,6 +78,7 @@ class SqliteRow final : public SqlRow {
     // Text comes out as it is stored (UTF-8), without conversion.
     const void* data = sqlite3_column_blob(statement_, column);
     const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) return std::string_view("", 0);  // empty: SQLite gives no pointer
     return {static_cast<const char*>(data), static_cast<size_t>(size)};
   }
 

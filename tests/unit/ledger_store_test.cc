@@ -329,6 +329,21 @@ TEST_P(LedgerStoreTest, RoundTripsEveryRowType) {
   EXPECT_TRUE(store->entries(~uint64_t{0}, ~uint64_t{0})->empty());
   EXPECT_EQ(store->entries(0, ~uint64_t{0})->size(), kEntries);
   EXPECT_TRUE(store->entries(3, 0)->empty());
+  // A scan into one vector, chunk by chunk: the same entries, the last
+  // chunk shorter.
+  std::vector<StoredEntry> chunk;
+  std::vector<uint64_t> scanned;
+  for (uint64_t from = 0; from < kEntries + 7; from += 7) {
+    ASSERT_TRUE(store->entries_into(from, 7, chunk).ok());
+    for (const StoredEntry& e : chunk) {
+      EXPECT_EQ(e.entry, test_entry(e.index).entry);
+      EXPECT_EQ(e.subject, test_entry(e.index).subject);
+      scanned.push_back(e.index);
+    }
+  }
+  EXPECT_EQ(scanned.size(), kEntries);
+  EXPECT_EQ(scanned.back(), kEntries - 1);
+  EXPECT_TRUE(chunk.empty());
 
   // By kind, and by kind and subject, in index order.
   std::vector<uint64_t> runs;
@@ -738,21 +753,25 @@ TEST_F(SqliteLedgerLocationTest, ARelativePathIsAFileNotAnSqliteUri) {
   EXPECT_TRUE(std::filesystem::is_regular_file(Path("file:ledger.sqlite?mode=memory")));
 }
 
-// A loopback port with a socket bound to it and not listening: a connection
-// there is refused at once.
-class RefusingPort {
+// A loopback port with a socket bound to it: not listening, a connection
+// there is refused at once; listening, the kernel accepts the connection
+// and nobody ever answers it (a hung server).
+class LoopbackPort {
  public:
-  RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  explicit LoopbackPort(bool listening) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
     EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), length), 0);
     EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    if (listening) {
+      EXPECT_EQ(::listen(fd_, 4), 0);
+    }
     port_ = ntohs(address.sin_port);
   }
-  ~RefusingPort() { ::close(fd_); }
-  int port() const { return port_; }
+  ~LoopbackPort() { ::close(fd_); }
+  std::string port() const { return std::to_string(port_); }
 
  private:
   int fd_;
@@ -760,8 +779,8 @@ class RefusingPort {
 };
 
 TEST(PostgresLedgerLocationTest, ARefusedConnectionNamesTheUrlWithoutThePassword) {
-  RefusingPort refusing;
-  const std::string port = std::to_string(refusing.port());
+  const LoopbackPort refusing(/*listening=*/false);
+  const std::string port = refusing.port();
   const std::string url = "postgresql://auditor:s3cret-Pw@127.0.0.1:" + port + "/ledger";
   auto store = LedgerStore::Open(url, false);
   ASSERT_FALSE(store.ok());
@@ -774,6 +793,17 @@ TEST(PostgresLedgerLocationTest, ARefusedConnectionNamesTheUrlWithoutThePassword
   auto in_query = LedgerStore::Open("postgres://127.0.0.1:" + port + "/l?user=a&password=s3cret-Pw", false);
   EXPECT_THAT(in_query.status().message(), HasSubstr("postgres://127.0.0.1:" + port + "/l?user=a&password=***"));
   EXPECT_THAT(in_query.status().message(), Not(HasSubstr("s3cret")));
+}
+
+TEST(PostgresLedgerLocationTest, AServerThatNeverAnswersTimesOut) {
+  // The URL's connect_timeout wins over the default (10 s), to keep the
+  // test short; the point is that the open returns.
+  const LoopbackPort hung(/*listening=*/true);
+  auto store = LedgerStore::Open("postgresql://u:pw@127.0.0.1:" + hung.port() + "/l?connect_timeout=1", true);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(store.status().message(), HasSubstr("cannot connect"));
+  EXPECT_THAT(store.status().message(), HasSubstr("timeout"));
 }
 
 TEST(PostgresLedgerLocationTest, AMalformedUrlIsAnInvalidArgumentWithoutThePassword) {
@@ -824,7 +854,8 @@ TEST_P(PostgresServerTest, AMissingDatabaseIsAnError) {
 }
 
 // The grants docs/ledger.md gives a ledger's writer are enough to append
-// and read, and no more: entries cannot be changed or removed.
+// and read, and no more: entries cannot be changed or removed; a reader's
+// let it read only.
 TEST_P(PostgresServerTest, TheDocumentedGrantsLetAWriterAppendButNotRewrite) {
   const std::string admin = postgres_server_url();
   const std::string role = "ledger_writer_" + std::to_string(::getpid());
@@ -851,7 +882,24 @@ TEST_P(PostgresServerTest, TheDocumentedGrantsLetAWriterAppendButNotRewrite) {
   }
   EXPECT_THAT(postgres_sql(writer_url, "UPDATE ledger_entries SET entry = 'x'"), HasSubstr("permission denied"));
   EXPECT_THAT(postgres_sql(writer_url, "DELETE FROM ledger_heads"), HasSubstr("permission denied"));
-  EXPECT_EQ(postgres_sql(admin, "DROP SCHEMA " + schema + " CASCADE; DROP ROLE " + role), "");
+
+  // A reader's grants: it opens and reads the ledger, and cannot write.
+  const std::string reader = "ledger_reader_" + std::to_string(::getpid());
+  ASSERT_EQ(postgres_sql(admin, "CREATE ROLE " + reader + " LOGIN PASSWORD 'reader-pw';" + "GRANT USAGE ON SCHEMA " +
+                                    schema + " TO " + reader + ";" + "GRANT SELECT ON ALL TABLES IN SCHEMA " + schema +
+                                    " TO " + reader),
+            "");
+  {
+    auto store =
+        LedgerStore::Open(with_parameter(with_user(admin, reader, "reader-pw"), "options", "-csearch_path%3D" + schema),
+                          false);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ((*store)->entries(0, 10)->size(), 3u);
+    const Result<std::unique_ptr<LedgerStore::Writer>> writer = (*store)->begin_write();
+    EXPECT_EQ(writer.status().code(), StatusCode::kIoError);
+    EXPECT_THAT(writer.status().message(), HasSubstr("permission denied for table ledger_state"));
+  }
+  EXPECT_EQ(postgres_sql(admin, "DROP SCHEMA " + schema + " CASCADE; DROP ROLE " + role + "; DROP ROLE " + reader), "");
 }
 
 }  // namespace
