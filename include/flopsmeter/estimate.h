@@ -57,6 +57,7 @@ struct EstimateRequest {
   std::optional<BaseCompute> pretrain;
   bool base_systemic_risk = false;
   Flop prior_modifications = 0;      // earlier modifications of the lineage
+  std::string prior_modifications_undetermined;  // why part of them is unknown (RuleInput's field)
   ComplianceFormula compliance_formula = ComplianceFormula::kDetailed;
   bool aws_compat = false;           // also report the AWS toolkit's verdict
 

@@ -77,6 +77,10 @@ struct MeterOptions {
   std::optional<BaseCompute> pretrain;  // [pretrain-flops] (PRETRAIN_FLOPS)
   bool base_systemic_risk = false;      // [base-systemic-risk]
   Flop prior_modifications = 0;         // [prior-modifications]
+  // [prior-modifications-undetermined] why some earlier modification's
+  // compute is unknown (the ledger says so); prior_modifications is then a
+  // lower bound (RuleInput::prior_modifications_undetermined).
+  std::string prior_modifications_undetermined;
   ComplianceFormula compliance_formula = ComplianceFormula::kDetailed;  // [compliance-formula]
   std::string data_dir;                 // [data-dir]
 
@@ -127,6 +131,18 @@ struct MeterOptions {
   double journal_interval_s = 10;  // [journal-interval] seconds between progress lines
   bool resume = false;             // [resume] continue the run in run_dir
   std::optional<uint64_t> resume_step;  // [resume-step] the checkpoint's global step
+
+  // The audit ledger (include/flopsmeter/ledger.h). With `ledger_model` the
+  // run's base compute, the modifier's earlier modifications and the
+  // systemic-risk designation come from the ledger (its lineage), so the
+  // budget guard protects the lineage's sum; with a ledger the record is
+  // appended at the end (rank 0), idempotently, as the run that made
+  // `ledger_produces` from `ledger_model`.
+  std::string ledger;           // [ledger] (FLOPSMETER_LEDGER) a file path or postgresql:// URL
+  std::string ledger_key;       // [ledger-key] (FLOPSMETER_LEDGER_KEY)
+  std::string ledger_model;     // [ledger-model] the model trained from, in the ledger
+  std::string ledger_produces;  // [ledger-produces] the model this run makes; default from the run
+  std::string organisation;     // [organisation] (FLOPSMETER_ORGANISATION) who makes it
 
   // Record: where flops_meter.json goes, and provenance.
   std::string output;  // [out] (FLOPS_METER_OUT) default RUN_DIR/flops_meter.json
@@ -206,6 +222,10 @@ struct RunRecord {
   std::string undetermined_reason;
   std::string formula;              // the formula the regimes compared
   std::vector<RuleResult> regimes;  // every regime's result, in the rules' order
+  // With a ledger (MeterOptions::ledger): the run's entry, and what was done
+  // or why it failed (a failure is also a warning in the record).
+  std::optional<uint64_t> ledger_entry;
+  std::string ledger_message;
 };
 
 class Meter {

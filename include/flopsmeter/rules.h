@@ -175,9 +175,18 @@ struct RuleInput {
   std::optional<Flop> modification_upper_bound;
   std::string upper_bound_name;  // e.g. "hardware bound"
   BaseCompute base;
-  // Earlier modifications of the same model lineage, FLOP. Added to the
-  // cumulative figure only; the modification rule compares this run alone.
+  // Earlier modifications by the same modifier since the original model
+  // (the ledger sums them; --prior-modifications gives them), FLOP. Whether
+  // several modifications by one modifier add up is not settled by the
+  // Guidelines: they are summed into every regime (the cautious reading),
+  // and a modification-based regime shows this run alone beside it
+  // (RuleResult::single_run_flop).
   Flop prior_modifications_flop = 0;
+  // Non-empty: why the compute of some earlier modification is unknown
+  // (a ledger run that counted no tokens). prior_modifications_flop is then
+  // the known part, a lower bound, and a verdict it does not reach on its
+  // own stays undetermined.
+  std::string prior_modifications_undetermined;
   Flop tokens = 0;  // training tokens of this run; 0: unknown (no token headroom)
   // Other formulas' figures for the same run (name -> FLOP). A formula whose
   // figure would give a different verdict is named in a warning.
@@ -250,6 +259,11 @@ struct RuleResult {
   // would give the other verdict: the Guidelines' uncertainty flag (Annex
   // A.2); a warning says so too.
   bool within_error_margin = false;
+  // With earlier modifications, a modification-based regime compares their
+  // sum with this run (the cautious reading); this is the reading of this
+  // run alone, beside it. nullopt without earlier modifications.
+  std::optional<Flop> single_run_flop;
+  bool single_run_exceeds = false;
   std::string explanation;  // filled template, the figures and the citation
   // Caveats worth a reader's attention: the verdict is within the error margin,
   // another formula disagrees, the regime is historical or not confirmed, the

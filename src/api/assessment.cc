@@ -14,7 +14,8 @@ Flop formula_figure(const FlopsEstimate& f, ComplianceFormula which) {
 }
 
 Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const BaseCompute& base,
-                  Flop prior_modifications, const RuleSet& rules, const std::optional<UnknownModification>& unknown) {
+                  const PriorModifications& prior, const RuleSet& rules,
+                  const std::optional<UnknownModification>& unknown) {
   Assessment a;
   a.formula = requested;
   if (a.formula == ComplianceFormula::kDetailed && !f.detailed.available) {
@@ -26,7 +27,8 @@ Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const Bas
   RuleInput in;
   in.modification_flop = a.compliance_flop;
   in.base = base;
-  in.prior_modifications_flop = prior_modifications;
+  in.prior_modifications_flop = prior.flop;
+  in.prior_modifications_undetermined = prior.undetermined;
   in.tokens = f.tokens;
   in.formula_name = compliance_formula_name(a.formula);
   if (unknown) {

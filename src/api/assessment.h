@@ -37,8 +37,14 @@ struct UnknownModification {
 // unavailable, with a warning), naming the other formulas' figures. With
 // `unknown`, the figures are not compared: each regime is undetermined unless
 // the base alone or the upper bound decides it.
+// Earlier modifications by the same modifier (RuleInput's fields).
+struct PriorModifications {
+  Flop flop = 0;
+  std::string undetermined;  // non-empty: why part of them is unknown
+};
+
 Assessment assess(const FlopsEstimate& f, ComplianceFormula requested, const BaseCompute& base,
-                  Flop prior_modifications, const RuleSet& rules,
+                  const PriorModifications& prior, const RuleSet& rules,
                   const std::optional<UnknownModification>& unknown = std::nullopt);
 
 // {"flops": {...}, "flops_exact": {...}, "formulas": {...}}: each formula's

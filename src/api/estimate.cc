@@ -33,7 +33,8 @@ Result<uint64_t> dataset_batch_size(const EstimateRequest& r) {
 WorstCase assess_worst_case(FlopsEstimate flops, const EstimateRequest& request, const BaseCompute& base,
                             const RuleSet& rules, MethodEstimate& m) {
   WorstCase w;
-  Assessment a = assess(flops, request.compliance_formula, base, request.prior_modifications, rules);
+  Assessment a = assess(flops, request.compliance_formula, base,
+                        {request.prior_modifications, request.prior_modifications_undetermined}, rules);
   w.flops = std::move(flops);
   w.compliance_flop = a.compliance_flop;
   for (size_t i = 0; i < a.regimes.size() && i < m.regimes.size(); ++i) {
@@ -112,7 +113,8 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
     FM_ASSIGN_OR_RETURN(m.plan, plan_training(model, spec));
     FM_ASSIGN_OR_RETURN(WorkloadFlops flops, workload_flops(model, m.plan, report.workload));
     m.flops = std::move(flops.expected);
-    Assessment a = assess(m.flops, request.compliance_formula, report.base, request.prior_modifications,
+    Assessment a = assess(m.flops, request.compliance_formula, report.base,
+                          {request.prior_modifications, request.prior_modifications_undetermined},
                           catalog.rules());
     m.compliance_formula = a.formula;
     m.compliance_flop = a.compliance_flop;

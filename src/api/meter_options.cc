@@ -95,9 +95,10 @@ const std::vector<std::string>& meter_option_names() {
         "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
         "end-wait", "epochs", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
-        "lora-target-regex", "lora-targets", "max-length", "method", "micro-batch-size", "model", "model-name",
-        "model-package-group", "n-total",
-        "n-trainable", "node", "nvml-library", "out", "peak-flops", "pretrain-flops", "prior-modifications", "rank",
+        "lora-target-regex", "lora-targets", "ledger", "ledger-key", "ledger-model", "ledger-produces", "max-length",
+        "method", "micro-batch-size", "model", "model-name", "model-package-group", "n-total", "organisation",
+        "n-trainable", "node", "nvml-library", "out", "peak-flops", "pretrain-flops", "pretrain-source",
+        "prior-modifications", "prior-modifications-undetermined", "rank",
         "recipe", "recipe-details", "resume-step", "run", "run-id", "sample-hz", "spectrum-file", "spectrum-fraction",
         "spectrum-patterns",
         "training-id", "visible-devices", "world-size"};
@@ -141,12 +142,22 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
     FM_ASSIGN_OR_RETURN(m.epochs, option_uint(o, "epochs"));
   }
   if (o.has("pretrain-flops")) {
-    FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(o.get("pretrain-flops"), "--pretrain-flops"));
+    // "unknown": the base's compute is known to be unknown (the ledger says
+    // so), which no catalog figure may replace.
+    if (o.get("pretrain-flops") == "unknown") {
+      m.pretrain = BaseCompute{};
+    } else {
+      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(o.get("pretrain-flops"), "--pretrain-flops"));
+    }
+    if (o.has("pretrain-source")) m.pretrain->source = o.get("pretrain-source");
+  } else if (o.has("pretrain-source")) {
+    return Status::InvalidArgument("--pretrain-source names the source of --pretrain-flops, which is not given");
   }
   m.base_systemic_risk = o.has("base-systemic-risk");
   if (o.has("prior-modifications")) {
     FM_ASSIGN_OR_RETURN(m.prior_modifications, option_exact(o, "prior-modifications"));
   }
+  m.prior_modifications_undetermined = o.get("prior-modifications-undetermined");
   if (o.has("compliance-formula")) {
     FM_ASSIGN_OR_RETURN(m.compliance_formula, parse_compliance_formula(o.get("compliance-formula")));
   }
@@ -223,6 +234,14 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
   }
   m.instance_type = o.get("instance-type");
   m.model_package_group = o.get("model-package-group");
+  m.ledger = o.get("ledger");
+  m.ledger_key = o.get("ledger-key");
+  m.ledger_model = o.get("ledger-model");
+  m.ledger_produces = o.get("ledger-produces");
+  m.organisation = o.get("organisation");
+  if (m.ledger_model.empty() && !m.ledger_produces.empty()) {
+    return Status::InvalidArgument("ledger-produces needs ledger-model: the model it is made from");
+  }
   return m;
 }
 
@@ -344,9 +363,13 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   j["attention"] = m.attention_name.empty() ? attention_kernel_name(m.kernel) : m.attention_name;
   flag("gradient-checkpointing", m.gradient_checkpointing);
   if (m.epochs) j["epochs"] = *m.epochs;
-  if (m.pretrain && m.pretrain->flop) j["pretrain-flops"] = to_decimal(*m.pretrain->flop);
+  if (m.pretrain) {
+    j["pretrain-flops"] = m.pretrain->flop ? to_decimal(*m.pretrain->flop) : "unknown";
+    text("pretrain-source", m.pretrain->source);
+  }
   flag("base-systemic-risk", m.base_systemic_risk);
   if (m.prior_modifications > 0) j["prior-modifications"] = to_decimal(m.prior_modifications);
+  text("prior-modifications-undetermined", m.prior_modifications_undetermined);
   j["compliance-formula"] = compliance_formula_name(m.compliance_formula);
   text("data-dir", m.data_dir);
   if (m.budget_flop) j["budget"] = to_decimal(*m.budget_flop);
@@ -374,6 +397,11 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   text("out", m.output);
   text("job-name", m.job_name);
   text("training-id", m.training_id);
+  text("ledger", m.ledger);
+  text("ledger-key", m.ledger_key);
+  text("ledger-model", m.ledger_model);
+  text("ledger-produces", m.ledger_produces);
+  text("organisation", m.organisation);
   text("recipe", m.recipe);
   text("recipe-details", m.recipe_details);
   text("instance-type", m.instance_type);
@@ -435,6 +463,17 @@ Status meter_options_from_environment(MeterOptions& m) {
       m.run_id = v;
       FM_RETURN_IF_ERROR(check_run_id(m.run_id, "environment FLOPS_METER_RUN_ID"));
     }
+  }
+  if (m.ledger.empty()) {
+    if (const char* v = env_value("FLOPSMETER_LEDGER")) m.ledger = v;
+  }
+  if (m.organisation.empty()) {
+    if (const char* v = env_value("FLOPSMETER_ORGANISATION")) m.organisation = v;
+  }
+  if (!m.ledger.empty() && m.organisation.empty()) {
+    // Checked before the run starts, not when its record is appended.
+    return Status::InvalidArgument("a run recorded in a ledger needs its organisation (option organisation, or "
+                                   "FLOPSMETER_ORGANISATION): the EU rule adds up one organisation's modifications");
   }
   if (m.node.empty()) {
     char host[256] = {0};

@@ -122,6 +122,8 @@ nlohmann::json rule_result_json(const RuleResult& r) {
       {"base_alone_exceeds", r.base_alone_exceeds},
       {"open_for_base", r.open_for_base},
       {"within_error_margin", r.within_error_margin},
+      {"single_run_flop", r.single_run_flop ? number(*r.single_run_flop) : nlohmann::json()},
+      {"single_run_exceeds", r.single_run_flop ? nlohmann::json(r.single_run_exceeds) : nlohmann::json()},
       {"excess_flop", number(r.excess_flop)},
       {"excess_exact", to_decimal(r.excess_flop)},
       {"tokens_to_cut", r.tokens_to_cut ? nlohmann::json(to_decimal(*r.tokens_to_cut)) : nlohmann::json()},

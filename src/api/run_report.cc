@@ -546,7 +546,8 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   const std::optional<UnknownModification> unknown = unknown_modification(t, h);
   const Workload spent_workload = workload_of(t.spent, options, t.optimizer_steps);
   FM_ASSIGN_OR_RETURN(FlopsEstimate flops, run_flops(acc, spent_workload));
-  Assessment a = assess(flops, options.compliance_formula, acc.base, options.prior_modifications,
+  Assessment a = assess(flops, options.compliance_formula, acc.base,
+                        {options.prior_modifications, options.prior_modifications_undetermined},
                         basis.catalog.rules(), unknown);
   FM_ASSIGN_OR_RETURN(FlopsEstimate kept_flops, run_flops(acc, workload_of(t.kept, options, t.optimizer_steps)));
   const Flop kept_flop = formula_figure(kept_flops, a.formula);

@@ -60,6 +60,10 @@ std::string answer(const RuleResult& r, const RegimeOutcomes& o) {
       text += "; the base model and earlier modifications already take it there, cutting this run cannot";
     }
   }
+  if (r.single_run_flop) {
+    text += "; summed over your earlier modifications (the cautious reading): this run alone, " +
+            sci(*r.single_run_flop, 3) + " FLOP, " + (r.single_run_exceeds ? "exceeds it" : "would not");
+  }
   if (r.within_error_margin) {
     text += "; WITHIN the Guidelines' 30% error margin of the threshold: document the method and its uncertainty";
   }

@@ -457,11 +457,14 @@ ChosenThreshold choose_threshold(const Threshold& t, const BaseCompute& base) {
   return out;
 }
 
-// The compute a regime compares for a given modification figure.
+// The compute a regime compares for a given modification figure: the
+// modifier's earlier modifications and this one (summed, the cautious
+// reading), plus the base for a cumulative regime.
 Flop compute_for(const Regime& regime, const RuleInput& input, Flop modification) {
-  if (regime.compute_basis == ComputeBasis::kModification) return modification;
   Flop total = saturating_add(input.prior_modifications_flop, modification);
-  if (input.base.flop) total = saturating_add(total, *input.base.flop);
+  if (regime.compute_basis == ComputeBasis::kCumulative && input.base.flop) {
+    total = saturating_add(total, *input.base.flop);
+  }
   return total;
 }
 
@@ -493,20 +496,24 @@ std::string status_warning(const Regime& regime) {
 void decide(const Regime& regime, const RuleInput& input, RuleResult& r) {
   const bool cumulative = regime.compute_basis == ComputeBasis::kCumulative;
   const bool base_missing = cumulative && !input.base.flop;
+  const bool part_missing = base_missing || !input.prior_modifications_undetermined.empty();
   if (cumulative && input.base.flop) r.base_alone_exceeds = exceeds_flop(*input.base.flop, r.threshold, regime.comparison);
   if (!input.modification_undetermined) {
     r.compute_flop = compute_for(regime, input, input.modification_flop);
     r.verdict = exceeds_flop(r.compute_flop, r.threshold, regime.comparison) ? Verdict::kExceeds
-                : base_missing                                               ? Verdict::kUndetermined
+                : part_missing                                               ? Verdict::kUndetermined
                                                                              : Verdict::kBelow;
     if (r.verdict != Verdict::kUndetermined) r.decided_by = "compliance figure";
   } else {
     r.compute_flop = compute_for(regime, input, 0);  // the known part
     r.verdict = Verdict::kUndetermined;
-    if (cumulative && exceeds_flop(r.compute_flop, r.threshold, regime.comparison)) {
+    if ((cumulative || input.prior_modifications_flop > 0) &&
+        exceeds_flop(r.compute_flop, r.threshold, regime.comparison)) {
       r.verdict = Verdict::kExceeds;
-      r.decided_by = input.prior_modifications_flop > 0 ? "base model and earlier modifications" : "base model alone";
-    } else if (input.modification_upper_bound && !base_missing) {
+      r.decided_by = !cumulative ? "earlier modifications"
+                     : input.prior_modifications_flop > 0 ? "base model and earlier modifications"
+                                                          : "base model alone";
+    } else if (input.modification_upper_bound && !part_missing) {
       const Flop bound = compute_for(regime, input, *input.modification_upper_bound);
       if (!exceeds_flop(bound, r.threshold, regime.comparison)) {
         r.compute_flop = bound;
@@ -518,6 +525,10 @@ void decide(const Regime& regime, const RuleInput& input, RuleResult& r) {
   r.exceeds = r.verdict == Verdict::kExceeds;
   r.determinate = r.verdict != Verdict::kUndetermined;
   r.open_for_base = !r.determinate && base_missing;
+  if (!cumulative && input.prior_modifications_flop > 0 && !input.modification_undetermined) {
+    r.single_run_flop = input.modification_flop;
+    r.single_run_exceeds = exceeds_flop(input.modification_flop, r.threshold, regime.comparison);
+  }
 }
 
 RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const RuleInput& input) {
@@ -579,6 +590,10 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   if (regime.compute_basis == ComputeBasis::kCumulative) {
     text += input.base.flop ? ": base + earlier modifications + this run"
                             : ": earlier modifications + this run; base compute unknown, a lower bound";
+  } else if (input.prior_modifications_flop > 0) {
+    text += ": the modifier's earlier modifications + this run, summed (the cautious reading; this run alone " +
+            scientific(input.modification_flop) + " FLOP " + (r.single_run_exceeds ? "exceeds" : "does not exceed") +
+            ")";
   }
   char percent[48];
   std::snprintf(percent, sizeof percent, "%.4g%%", r.fraction_of_threshold * 100.0);
@@ -598,6 +613,10 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   // Warnings, most decisive first.
   const std::string status_text = status_warning(regime);
   if (!status_text.empty()) r.warnings.insert(r.warnings.begin(), status_text);
+  if (!input.prior_modifications_undetermined.empty()) {
+    r.warnings.push_back("the compute of an earlier modification is undetermined (" +
+                         input.prior_modifications_undetermined + "): the compared figure is a lower bound");
+  }
   if (base_missing) {
     r.warnings.push_back(
         "base model compute unknown: the cumulative figure counts only earlier modifications and "

@@ -55,7 +55,7 @@ TEST(Issue11Budget, TheStepFigureIsTheRecordsFormulaForAnyMixOfLengths) {
           w.micro_batches = trial % 2 == 0 ? 0 : 1 + random() % 40;
           auto f = run_flops(*accounting, w);
           ASSERT_TRUE(f.ok()) << f.status().ToString();
-          const Flop whole = assess(*f, ComplianceFormula::kDetailed, {}, 0, catalog.rules()).compliance_flop;
+          const Flop whole = assess(*f, ComplianceFormula::kDetailed, {}, {}, catalog.rules()).compliance_flop;
           auto summed = counter.figure(w.tokens, w.sequences, w.micro_batches);
           ASSERT_TRUE(summed.ok()) << summed.status().ToString();
           // MoE shares are rounded up per length: never below, a few FLOP above.

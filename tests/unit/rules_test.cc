@@ -652,7 +652,10 @@ TEST(RulesEvaluate, CumulativeWithUnknownBaseIsALowerBound) {
   EXPECT_TRUE(ResultFor(rules, WithUnknownBase(F("5e24")), "eu_modification").determinate);
 }
 
-TEST(RulesEvaluate, PriorModificationsAddToCumulativeRegimesOnly) {
+// Several modifications by one modifier: summed into every regime (the
+// cautious reading; the Guidelines do not settle it), and a modification
+// regime shows this run alone beside the sum.
+TEST(RulesEvaluate, PriorModificationsAreSummedWithThisRunAloneBeside) {
   RuleSet rules = FixtureRules();
   RuleInput in = WithKnownBase(F("1e24"), F("8e24"));
   in.prior_modifications_flop = F("1e24");
@@ -663,12 +666,41 @@ TEST(RulesEvaluate, PriorModificationsAddToCumulativeRegimesOnly) {
   EXPECT_TRUE(ResultFor(rules, in, "eu_systemic_risk").exceeds);
 
   RuleResult modification = ResultFor(rules, in, "eu_modification");
-  EXPECT_TRUE(modification.compute_flop == F("1e24"));  // this run alone
+  EXPECT_TRUE(modification.compute_flop == F("2e24") + 1);  // earlier + this run
   EXPECT_EQ(modification.compute_basis, ComputeBasis::kModification);
+  ASSERT_TRUE(modification.single_run_flop.has_value());
+  EXPECT_TRUE(*modification.single_run_flop == F("1e24"));
+  EXPECT_FALSE(modification.single_run_exceeds);  // 1e24 < 8e24 / 3
+  EXPECT_FALSE(modification.exceeds);             // 2e24 + 1 < 8e24 / 3 too
+
+  // The sum crosses the third where neither run alone does.
+  in.prior_modifications_flop = F("2e24");
+  RuleResult summed = ResultFor(rules, in, "eu_modification");
+  EXPECT_TRUE(summed.exceeds);
+  EXPECT_FALSE(summed.single_run_exceeds);
+  EXPECT_NE(summed.explanation.find("summed (the cautious reading; this run alone"), std::string::npos);
+
+  RuleInput alone = WithKnownBase(F("1e24"), F("8e24"));
+  EXPECT_FALSE(ResultFor(rules, alone, "eu_modification").single_run_flop.has_value());
 
   RuleInput unknown = WithUnknownBase(F("1e24"));
   unknown.prior_modifications_flop = F("2e24");
   EXPECT_TRUE(ResultFor(rules, unknown, "eu_systemic_risk").compute_flop == F("3e24"));
+}
+
+// Earlier modifications alone past the threshold decide the verdict even
+// when this run's compute is undetermined.
+TEST(RulesEvaluate, EarlierModificationsPastTheThresholdDecideAnUndeterminedRun) {
+  RuleSet rules = FixtureRules();
+  RuleInput in = WithKnownBase(F("0"), F("3e23"));
+  in.modification_undetermined = true;
+  in.undetermined_reason = "no tokens";
+  in.prior_modifications_flop = F("2e23");
+  RuleResult r = ResultFor(rules, in, "eu_modification");
+  EXPECT_EQ(r.verdict, Verdict::kExceeds);
+  EXPECT_EQ(r.decided_by, "earlier modifications");
+  in.prior_modifications_flop = F("5e22");
+  EXPECT_EQ(ResultFor(rules, in, "eu_modification").verdict, Verdict::kUndetermined);
 }
 
 TEST(RulesEvaluate, HistoricalRegimesAreNeverInForce) {
