@@ -22,6 +22,7 @@
 #include "api/assessment.h"
 #include "api/journal.h"
 #include "api/length_histogram.h"
+#include "api/meter_ledger.h"
 #include "api/meter_options.h"
 #include "api/report_format.h"
 #include "api/run_accounting.h"
@@ -109,6 +110,31 @@ Result<std::string> shared_run_id(const std::string& run_dir, const std::string&
     return Status::IoError(path + ": cannot create: " + std::strerror(link_errno));
   }
   return Status::IoError(path + ": could not be created or read");
+}
+
+// `given` with the ledger's basis for a run on ledger-model: read from the
+// ledger when the run begins, and on a resume the basis the run began with
+// (its begin line's options), so that a resumed run counts as it began even
+// when the ledger has grown since.
+Result<MeterOptions> with_ledger_basis(const MeterOptions& given, std::vector<std::string>& notes) {
+  MeterOptions options = given;
+  if (options.ledger_model.empty()) return options;
+  const std::string journal_path = join_path(options.run_dir, journal_file_name(options.rank));
+  if (options.resume && is_regular_file(journal_path)) {
+    FM_ASSIGN_OR_RETURN(JournalContents existing, read_journal(journal_path));
+    for (auto line = existing.lines.rbegin(); line != existing.lines.rend(); ++line) {
+      if (line->value("kind", nlohmann::json()) != "begin" || !line->contains("options")) continue;
+      FM_ASSIGN_OR_RETURN(MeterOptions began, meter_options_from_json((*line)["options"].dump(), journal_path));
+      options.pretrain = began.pretrain;
+      options.prior_modifications = began.prior_modifications;
+      options.prior_modifications_undetermined = began.prior_modifications_undetermined;
+      options.base_systemic_risk = began.base_systemic_risk;
+      notes.push_back("the ledger basis this run began with (its journal's begin line), not the ledger's now");
+      return options;
+    }
+  }
+  FM_RETURN_IF_ERROR(apply_ledger_basis(options, notes));
+  return options;
 }
 
 // The command line of this process, from /proc.
@@ -394,10 +420,29 @@ class MeterImpl final : public Meter {
     report.write = true;
     report.output = options_.output;
     report.data_dir = options_.data_dir;
-    return build_run_record(options_.run_dir, report, &end, extras);
+    FM_ASSIGN_OR_RETURN(RunRecord record, build_run_record(options_.run_dir, report, &end, extras));
+    if (!options_.ledger.empty()) record_in_ledger(record);
+    return record;
   }
 
  private:
+  // The record into the ledger. A failure is a warning in the record (the
+  // ledger then holds no copy of it to disagree with), never the caller's.
+  void record_in_ledger(RunRecord& record) {
+    const std::string catalog_id =
+        accounting_.loaded && accounting_.loaded->catalog_entry ? accounting_.loaded->catalog_entry->id : "";
+    const LedgerRecording recorded = flopsmeter::record_in_ledger(options_, record.json, run_id_, catalog_id);
+    record.ledger_entry = recorded.entry;
+    record.ledger_message = recorded.message;
+    if (!recorded.failed) return;
+    nlohmann::json amended = nlohmann::json::parse(record.json, nullptr, false);
+    if (!amended.is_object()) return;
+    amended["warnings"].push_back(recorded.message);
+    record.json = amended.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string path = options_.output.empty() ? join_path(options_.run_dir, kRecordFileName) : options_.output;
+    (void)write_file_atomic(path, record.json);
+  }
+
   // Where a resumed segment continues from, and what earlier segments spent:
   // the running figures (budget guard, step state) start from all of it, as
   // the record's spent figure does.
@@ -696,15 +741,18 @@ class MeterImpl final : public Meter {
 
 }  // namespace
 
-Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& options) {
-  if (options.run_dir.empty()) return Status::InvalidArgument("no run directory (--run DIR)");
-  if (options.rank >= options.world_size) {
-    return Status::InvalidArgument("rank " + std::to_string(options.rank) + " is not below the world size " +
-                                   std::to_string(options.world_size));
+Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& given) {
+  if (given.run_dir.empty()) return Status::InvalidArgument("no run directory (--run DIR)");
+  if (given.rank >= given.world_size) {
+    return Status::InvalidArgument("rank " + std::to_string(given.rank) + " is not below the world size " +
+                                   std::to_string(given.world_size));
   }
   // Everything that can be refused is checked before anything is written.
+  std::vector<std::string> ledger_notes;
+  FM_ASSIGN_OR_RETURN(const MeterOptions options, with_ledger_basis(given, ledger_notes));
   FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
   FM_ASSIGN_OR_RETURN(RunAccounting accounting, resolve_accounting(options, catalog));
+  accounting.notes.insert(accounting.notes.end(), ledger_notes.begin(), ledger_notes.end());
   FM_ASSIGN_OR_RETURN(ModificationThreshold threshold, eu_modification_threshold(catalog.rules(), accounting.base));
   FM_ASSIGN_OR_RETURN(std::optional<Flop> budget, budget_limit(options, threshold));
   FM_RETURN_IF_ERROR(make_directories(options.run_dir));
