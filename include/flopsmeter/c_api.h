@@ -124,6 +124,49 @@ FM_API void fm_meter_free(fm_meter* meter);
  * run_dir, or at "out"); "data-dir" overrides the rules and catalogs. */
 FM_API fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error);
 
+/* ---- The audit ledger (docs/ledger.md) ----
+ *
+ *   fm_ledger* l = NULL;
+ *   fm_ledger_open("{\"ledger\":\"ledger.sqlite\",\"organisation\":\"Acme\"}", 1, &l, &err);
+ *   char* lineage = NULL;
+ *   fm_ledger_call(l, "{\"call\":\"lineage\",\"model\":\"acme/llama-sft\"}", &lineage, &err);
+ *   fm_free(lineage);
+ *   fm_ledger_free(l);
+ */
+typedef struct fm_ledger fm_ledger;
+
+/* Opens the ledger. options_json may be NULL, or an object of the CLI's
+ * option names: "ledger" (a SQLite path or a postgresql:// URL),
+ * "ledger-key", "organisation", "data-dir"; what is absent comes from the
+ * environment (FLOPSMETER_LEDGER, ...) and the defaults. `create` nonzero
+ * creates a missing ledger. */
+FM_API fm_status fm_ledger_open(const char* options_json, int create, fm_ledger** out, char** error);
+
+/* One call on the ledger: request_json is {"call": NAME, ...arguments}, and
+ * *response_json the answer (a JSON document of a versioned schema):
+ *   register_key                                   -> ledger_append/1
+ *   add_model    {"model": {"name", "organisation", "parents", "how", "note",
+ *                 "systemic_risk", "pretraining": {"flop" (decimal string
+ *                 or null), "source", "status"}}}   -> ledger_append/1
+ *   add_run      {"record": TEXT, "produces": NAME, "parent": NAME, "how",
+ *                 "imported": bool, "run_dir": DIR}  -> ledger_append/1
+ *   add_estimate {"estimate": TEXT, "model": NAME}  -> ledger_append/1
+ *   annotate     {"entry": N, "text": TEXT, "supersedes": bool}
+ *   record_export {"entry": N, "url": URL, "version": TEXT}
+ *   models | model {"model"} | lineage {"model"} | runs {"model"?} | head
+ *   verify {"head": HEAD_JSON_TEXT?, "trusted_keys": [...]?}
+ *   prove {"entry": N} | basis {"model"}
+ * Unknown calls and arguments are errors naming them. */
+FM_API fm_status fm_ledger_call(fm_ledger* ledger, const char* request_json, char** response_json, char** error);
+
+FM_API void fm_ledger_free(fm_ledger* ledger);
+
+/* Checks an inclusion proof (`ledger prove`) with no database; trusted_key
+ * may be NULL (the key the proof names), a public key in hex, a key id or
+ * a file holding one. *message says what was proved. */
+FM_API fm_status fm_verify_inclusion_proof(const char* proof_json, const char* trusted_key, char** message,
+                                           char** error);
+
 #ifdef __cplusplus
 }
 #endif

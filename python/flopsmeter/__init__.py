@@ -8,12 +8,15 @@ library path (flopsmeter._native). docs/python.md describes the package.
     with flopsmeter.Meter("runs/a", n_total=n, n_trainable=t) as meter:
         ...
     flopsmeter.report("runs/a")      # a crashed run, finalised from its journals
+    flopsmeter.Ledger("ledger.sqlite").lineage("acme/llama-sft")  # the audit ledger
 
 Hugging Face Trainer / TRL: flopsmeter.hf.FlopsMeterCallback.
 """
 
 from ._native import ABI_VERSION, FlopsMeterError, version
+from .ledger import Ledger, verify_proof
 from .meter import Meter, report
 from .model_info import count_parameters, model_options
 
-__all__ = ["ABI_VERSION", "FlopsMeterError", "Meter", "count_parameters", "model_options", "report", "version"]
+__all__ = ["ABI_VERSION", "FlopsMeterError", "Ledger", "Meter", "count_parameters", "model_options", "report",
+           "verify_proof", "version"]

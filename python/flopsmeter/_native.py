@@ -104,6 +104,15 @@ def _declare(lib):
         "fm_meter_free": (None, [meter]),
         # fm_status fm_report_run(const char* run_dir, const char* options_json, char** record_json, char** error)
         "fm_report_run": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, char_out, char_out]),
+        # fm_status fm_ledger_open(const char* options_json, int create, fm_ledger** out, char** error)
+        "fm_ledger_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), char_out]),
+        # fm_status fm_ledger_call(fm_ledger*, const char* request_json, char** response_json, char** error)
+        "fm_ledger_call": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, char_out, char_out]),
+        # void fm_ledger_free(fm_ledger*)
+        "fm_ledger_free": (None, [ctypes.c_void_p]),
+        # fm_status fm_verify_inclusion_proof(const char* proof_json, const char* trusted_key, char** message,
+        #                                     char** error)
+        "fm_verify_inclusion_proof": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, char_out, char_out]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)

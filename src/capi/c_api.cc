@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/meter_options.h"
+#include "capi/c_api_support.h"
 #include "core/strict_fields.h"
 #include "flopsmeter/meter.h"
 #include "flopsmeter/version.h"
@@ -21,32 +22,8 @@ namespace {
 
 using flopsmeter::Result;
 using flopsmeter::Status;
-
-char* copy_string(const std::string& s) {
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out != nullptr) std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
-}
-
-fm_status fail(const Status& s, char** error) {
-  if (error != nullptr) *error = copy_string(s.message());
-  return static_cast<fm_status>(s.code());
-}
-
-// Runs `body`, turning a Status or an escaped exception (allocation failure,
-// a library bug) into a code and message: nothing crosses the C boundary.
-template <typename Body>
-fm_status guarded(char** error, Body body) {
-  if (error != nullptr) *error = nullptr;
-  try {
-    Status s = body();
-    return s.ok() ? FM_OK : fail(s, error);
-  } catch (const std::bad_alloc&) {
-    return fail(Status::Internal("out of memory"), error);
-  } catch (const std::exception& e) {
-    return fail(Status::Internal(std::string("unexpected error: ") + e.what()), error);
-  }
-}
+using flopsmeter::capi::copy_string;
+using flopsmeter::capi::guarded;
 
 Result<flopsmeter::EndOptions> end_options(const char* json) {
   flopsmeter::EndOptions end;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/meter_ledger.h"
 #include "api/option_map.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
@@ -232,6 +233,18 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   if (a.has("dtype")) {
     FM_ASSIGN_OR_RETURN(r.dtype, parse_dtype(a.get("dtype")));
   }
+  if (a.has("ledger-model")) {
+    // The lineage's figures, from the ledger: the one source.
+    if (a.has("pretrain-flops") || a.has("prior-modifications")) {
+      return Status::InvalidArgument("--ledger-model takes the base compute and the earlier modifications from the "
+                                     "ledger: give it, or --pretrain-flops and --prior-modifications, not both");
+    }
+    FM_ASSIGN_OR_RETURN(Ledger::Basis basis, ledger_basis(ledger_options(a), a.get("ledger-model")));
+    r.pretrain = basis.original;
+    r.base_systemic_risk = r.base_systemic_risk || basis.original.systemic_risk;
+    r.prior_modifications = basis.own_modifications;
+    r.prior_modifications_undetermined = basis.own_modifications_undetermined;
+  }
   if (!a.has("gpu") && !a.has("peak-flops") && (a.has("gpus") || a.has("hours"))) {
     return Status::InvalidArgument("--gpus/--hours need --gpu NAME or --peak-flops F for the hardware estimate");
   }
@@ -257,6 +270,15 @@ Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
   FM_ASSIGN_OR_RETURN(EstimateReport report, run_estimate(request, catalog));
   out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
+  if (a.has("record")) {
+    // The pre-training decision on file, about the model it plans to train.
+    FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(ledger_options(a), true));
+    const std::string about = a.has("ledger-model") ? a.get("ledger-model") : request.model;
+    FM_ASSIGN_OR_RETURN(LedgerAppend appended, ledger->add_estimate(estimate_to_json(report), about));
+    std::fprintf(stderr, "flopsmeter: the estimate is entry %llu of the ledger\n",
+                 static_cast<unsigned long long>(appended.index));
+    for (const std::string& note : appended.notes) std::fprintf(stderr, "flopsmeter: %s\n", printable_text(note).c_str());
+  }
   return gate_exit_status(a, catalog.rules(), estimate_outcomes(report));
 }
 
@@ -450,11 +472,14 @@ Result<int> record_exit_status(const ParsedArgs& a, const RunRecord& record) {
                                record.undetermined_reason};
   FM_ASSIGN_OR_RETURN(const int gated, gate_exit_status(a, catalog.rules(), {outcome}));
   if (gated != kExitOk) return gated;
-  // A run whose compute is unknown never passes as "below": said loudly.
+  // A run whose compute is unknown (or an earlier modification's) never
+  // passes as "below": said loudly.
   bool open = false;
   for (const RuleResult& r : record.regimes) open = open || (concerns_modifier(r) && !r.determinate && !r.open_for_base);
-  if (record.undetermined && open) {
-    std::fprintf(stderr, "flopsmeter: the run's compute is UNDETERMINED: %s\n", record.undetermined_reason.c_str());
+  if (open) {
+    std::fprintf(stderr, "flopsmeter: the compute is UNDETERMINED: %s\n",
+                 record.undetermined ? record.undetermined_reason.c_str()
+                                     : "an earlier modification's compute is unknown (the record's warnings say which)");
     return kExitUndetermined;
   }
   return kExitOk;
@@ -507,6 +532,9 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
   if (command.name == "watch") return run_watch(args, out);
   if (command.name == "report") return run_report_command(args, out);
   if (command.name == "merge") return run_merge(args, out);
+  if (command.name == "verify-proof" || command.name.rfind("ledger ", 0) == 0) {
+    return run_ledger_command(command, args, out);
+  }
   return Status::Internal("command '" + command.name + "' has no implementation");
 }
 

@@ -168,6 +168,30 @@ const std::vector<FlagDef>& all_flags() {
       {"training-id", "ID", "Run", "Training id for the record", ""},
       {"recipe", "FILE", "Run", "The recipe/config file of the job: named and hashed in the record", ""},
       {"instance-type", "TYPE", "Run", "Instance type for the record (e.g. ml.p5.48xlarge)", ""},
+      // Ledger
+      {"ledger", "PATH|URL", "Ledger", "The audit ledger: a SQLite file or a postgresql:// URL",
+       "Also FLOPSMETER_LEDGER; default $XDG_DATA_HOME/flopsmeter/ledger.sqlite. With it a metered run's record is "
+       "appended when the run ends (rank 0, idempotently)."},
+      {"ledger-key", "FILE", "Ledger", "The Ed25519 key that signs what this command appends",
+       "Also FLOPSMETER_LEDGER_KEY; default $XDG_CONFIG_HOME/flopsmeter/ledger.key, made on first use when missing."},
+      {"ledger-model", "NAME", "Ledger", "The ledger's model this run (or plan) trains from",
+       "Its base compute, the organisation's earlier modifications and the systemic-risk designation come from the "
+       "ledger's lineage: the regimes (and a budget) then cover the lineage's sum."},
+      {"ledger-produces", "NAME", "Ledger", "The model the run makes (registered under --ledger-model)", ""},
+      {"organisation", "ORG", "Ledger", "Who makes the model (also FLOPSMETER_ORGANISATION)",
+       "The modifications the EU rule adds up are one organisation's since the nearest ancestor another "
+       "organisation made."},
+      {"parents", "LIST", "Ledger", "The models it derives from (a merge: several)", ""},
+      {"how", "TEXT", "Ledger", "How it was made: fine-tune, merge, average, ...", ""},
+      {"pretrain-source", "TEXT", "Ledger", "Where --pretrain-flops comes from (a public citation)", ""},
+      {"pretrain-unknown", "", "Ledger", "The base's pretraining compute is unknown (the rules' defaults apply)", ""},
+      {"note", "TEXT", "Ledger", "The text of an annotation", ""},
+      {"supersedes", "", "Ledger", "The annotation corrects the entry: it no longer counts, and stays visible", ""},
+      {"head", "FILE", "Ledger", "A tree head kept earlier: prove the ledger extends it",
+       "A consistency proof (RFC 6962) that today's ledger holds that head's tree unchanged: truncation and rewriting "
+       "are caught even by someone who rewrote every hash."},
+      {"trusted-key", "LIST", "Ledger", "Heads must be signed by these keys (public keys, key ids or key files)", ""},
+      {"record", "", "Ledger", "estimate: append the estimate to the ledger (the pre-training decision on file)", ""},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
       {"data-dir", "DIR", "Output", "Data directory overriding the built-in rules and catalogs",
@@ -191,7 +215,8 @@ const std::vector<CommandDef>& all_commands() {
         "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
         "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
-        "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "json", "data-dir"},
+        "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "ledger", "ledger-key",
+        "ledger-model", "organisation", "record", "json", "data-dir"},
        {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
         "--lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3",
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
@@ -246,7 +271,8 @@ const std::vector<CommandDef>& all_commands() {
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "max-length", "micro-batch-size",
         "grad-accum", "nvml", "nvml-library", "sample-hz",
         "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
-        "end-wait", "job-name", "training-id", "recipe", "instance-type", "fail-if-exceeds", "json", "data-dir"},
+        "end-wait", "job-name", "training-id", "recipe", "instance-type", "ledger", "ledger-key", "ledger-model",
+        "ledger-produces", "organisation", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
         "torchrun --nproc-per-node 8 train.py"},
@@ -283,6 +309,126 @@ const std::vector<CommandDef>& all_commands() {
        {"json", "data-dir"},
        {"flopsmeter gpus"},
        0, 0},
+      {"ledger init",
+       "Create the audit ledger, with this machine's signing key",
+       "flopsmeter ledger init [--ledger PATH|URL]",
+       "Creates the ledger (a SQLite file, WAL mode, or the schema in a PostgreSQL database) and registers the "
+       "signing key, making one at the default path when there is none. Appending needs no init: the first append "
+       "creates the ledger too.",
+       {"ledger", "ledger-key", "json"},
+       {"flopsmeter ledger init", "flopsmeter ledger init --ledger postgresql://ledger@db.example/ledger"},
+       0, 0},
+      {"ledger keygen",
+       "Make an Ed25519 signing key and register it in the ledger",
+       "flopsmeter ledger keygen [--ledger-key FILE]",
+       "Writes a new key pair (mode 0600, never over an existing file) and appends its public key to the ledger, "
+       "so that heads it signs verify. Each machine or person that appends has its own key.",
+       {"ledger", "ledger-key", "json"},
+       {"flopsmeter ledger keygen --ledger-key ~/.config/flopsmeter/ci.key"},
+       0, 0},
+      {"ledger register",
+       "Register a model: a base with its pretraining compute, or a derived model (a merge) with its parents",
+       "flopsmeter ledger register MODEL [--pretrain-flops F --pretrain-source S | --pretrain-unknown] "
+       "[--parents A,B] [--organisation ORG]",
+       "A base model needs its pretraining compute with a public source, or --pretrain-unknown (a catalog id takes "
+       "the catalog's figure and source). A derived model names its parents, already in the ledger; a merge or an "
+       "average has several and adds their lineages, a shared ancestor counted once.",
+       {"ledger", "ledger-key", "organisation", "parents", "how", "pretrain-flops", "pretrain-source",
+        "pretrain-unknown", "base-systemic-risk", "note", "data-dir", "json"},
+       {"flopsmeter ledger register meta-llama/Llama-3.1-8B --pretrain-flops 1.224e24 --pretrain-source "
+        "https://huggingface.co/meta-llama/Llama-3.1-8B --organisation Meta",
+        "flopsmeter ledger register acme/merged --parents acme/sft-a,acme/sft-b --how merge --organisation Acme"},
+       1, 1},
+      {"ledger add",
+       "Append a run's flops_meter.json: the run that made a model",
+       "flopsmeter ledger add RUN_DIR|flops_meter.json --ledger-produces NAME [--ledger-model PARENT]",
+       "Appends the record exactly as the meter wrote it, after checking that the run's journals still hold the "
+       "lines it pinned. A new --ledger-produces model is registered as made from --ledger-model (a catalog id is "
+       "registered as a base first). Adding the same record again changes nothing; another record of the same run "
+       "(a re-report) supersedes the earlier entry.",
+       {"ledger", "ledger-key", "ledger-model", "ledger-produces", "organisation", "how", "data-dir", "json"},
+       {"flopsmeter ledger add runs/sft --ledger-produces acme/llama-sft --ledger-model meta-llama/Llama-3.1-8B"},
+       1, 1},
+      {"ledger import",
+       "Append flops_meter.json files of the AWS toolkit, marked as imported",
+       "flopsmeter ledger import FILE... --ledger-produces NAME [--ledger-model PARENT]",
+       "The AWS Fine-Tuning FLOPs Meter's records keep three significant digits and count parameters before the "
+       "PEFT wrap; they are recorded as they are, marked imported, with the toolkit's formula recomputed exactly "
+       "from their integer counts.",
+       {"ledger", "ledger-key", "ledger-model", "ledger-produces", "organisation", "how", "data-dir", "json"},
+       {"flopsmeter ledger import s3-copy/flops_meter.json --ledger-produces acme/old-sft --ledger-model gpt2"},
+       1, SIZE_MAX},
+      {"ledger models",
+       "List the ledger's models with their own and cumulative compute",
+       "flopsmeter ledger models [--json]",
+       "Every model, base or derived, with its organisation, parents, runs, own compute and cumulative compute.",
+       {"ledger", "json"},
+       {"flopsmeter ledger models"},
+       0, 0},
+      {"ledger show",
+       "Show a model: its entry, runs, estimates, annotations and exports",
+       "flopsmeter ledger show MODEL [--json]",
+       "What the ledger holds about one model, each with its entry number.",
+       {"ledger", "json"},
+       {"flopsmeter ledger show acme/llama-sft"},
+       1, 1},
+      {"ledger lineage",
+       "Draw a model's lineage with compute at each node, and the verdicts",
+       "flopsmeter ledger lineage MODEL [--json]",
+       "The tree from the model back to its bases: each node's own compute and runs, the cumulative sums (a shared "
+       "ancestor counted once), the organisation's own modifications since the original model (summed, the cautious "
+       "reading, with the single-run reading beside it) and every regime's verdict on those figures.",
+       {"ledger", "data-dir", "json"},
+       {"flopsmeter ledger lineage acme/llama-dpo"},
+       1, 1},
+      {"ledger runs",
+       "List the runs in the ledger (of one model)",
+       "flopsmeter ledger runs [MODEL] [--json]",
+       "Each run's entry, model, status and compliance figure; superseded records are named.",
+       {"ledger", "json"},
+       {"flopsmeter ledger runs", "flopsmeter ledger runs acme/llama-sft --json"},
+       0, 1},
+      {"ledger head",
+       "Print the ledger's current signed tree head",
+       "flopsmeter ledger head",
+       "The head (size, root hash, time, key, signature, public key) to hand to an auditor, publish or keep: "
+       "`ledger verify --head` later proves the ledger extends it.",
+       {"ledger"},
+       {"flopsmeter ledger head > head-2026-12.json"},
+       0, 0},
+      {"ledger verify",
+       "Recompute every leaf, the tree and every signature; name the first bad entry",
+       "flopsmeter ledger verify [--head OLD_HEAD.json] [--trusted-key KEYS] [--json]",
+       "Trusts nothing the database says about hashes: each entry's leaf is recomputed from its text, the tree "
+       "rebuilt and held against every signed head, each signature checked. With --head, a consistency proof that "
+       "the ledger extends the head you kept. Exits 1 when anything is wrong.",
+       {"ledger", "head", "trusted-key", "json"},
+       {"flopsmeter ledger verify", "flopsmeter ledger verify --head head-2026-12.json"},
+       0, 0},
+      {"ledger prove",
+       "Print an inclusion proof of an entry, checkable with no database",
+       "flopsmeter ledger prove ENTRY",
+       "The entry, its audit path (RFC 6962) and the signed head it leads to: `flopsmeter verify-proof` checks it "
+       "anywhere.",
+       {"ledger"},
+       {"flopsmeter ledger prove 12 > entry-12.proof.json"},
+       1, 1},
+      {"ledger annotate",
+       "Append a note about an entry, or a correction that supersedes it",
+       "flopsmeter ledger annotate ENTRY --note TEXT [--supersedes]",
+       "History is never rewritten: a correction is a new entry; the entry it supersedes no longer counts and stays "
+       "visible.",
+       {"ledger", "ledger-key", "note", "supersedes", "json"},
+       {"flopsmeter ledger annotate 7 --note 'rerun with the right tokenizer: see entry 9' --supersedes"},
+       1, 1},
+      {"verify-proof",
+       "Check an inclusion proof from `ledger prove`, with no database",
+       "flopsmeter verify-proof PROOF.json [--trusted-key PUBLIC_KEY]",
+       "Recomputes the entry's leaf, follows its audit path to the head's root, and checks the head's Ed25519 "
+       "signature under the key it names (or the key you trust).",
+       {"trusted-key"},
+       {"flopsmeter verify-proof entry-12.proof.json"},
+       1, 1},
   };
   return kCommands;
 }
@@ -300,6 +446,11 @@ const CommandDef* find_command(const std::string& name) {
 }
 
 namespace {
+
+// `text` then spaces to `width` columns (at least one).
+std::string padded(const std::string& text, size_t width) {
+  return text + std::string(text.size() < width ? width - text.size() : 1, ' ');
+}
 
 // A placeholder in brackets ("[REGIMES]") marks a value that may be left out.
 bool takes_optional_value(const FlagDef& f) { return f.value.size() > 2 && f.value.front() == '['; }
@@ -449,16 +600,29 @@ std::string long_help(const CommandDef& c) {
   return out;
 }
 
+std::string group_help(const std::string& group) {
+  std::string out = "flopsmeter " + group + ": the audit ledger of models and runs (docs/ledger.md)\n\n"
+                    "Usage: flopsmeter " + group + " COMMAND [options]\n\nCommands:\n";
+  for (const CommandDef& c : all_commands()) {
+    if (c.name.rfind(group + " ", 0) != 0) continue;
+    out += "  " + padded(c.name.substr(group.size() + 1), 10) + c.summary + "\n";
+  }
+  return out + "\n  flopsmeter " + group + " COMMAND --help   explains a command with examples\n";
+}
+
 std::string top_level_help(bool long_form) {
   std::string out =
       "flopsmeter: meter the training compute of LLM fine-tuning and where it stands under compute-based AI rules\n\n"
       "Usage: flopsmeter COMMAND [options]\n\nCommands:\n";
   for (const CommandDef& c : all_commands()) {
-    out += "  " + c.name + std::string(12 - c.name.size(), ' ') + c.summary + "\n";
+    if (c.name.find(' ') != std::string::npos) continue;  // a group's, listed by `GROUP --help`
+    out += "  " + padded(c.name, 14) + c.summary + "\n";
   }
+  out += "  " + padded("ledger", 14) + "The audit ledger: models, runs, lineage, signed heads, proofs (ledger --help)\n";
   out += "\n  flopsmeter COMMAND --help   explains a command with examples\n  flopsmeter --version\n";
   if (long_form) {
-    out += "\nEnvironment: PRETRAIN_FLOPS (base compute, as the AWS toolkit), FLOPSMETER_DATA_DIR (data overrides).\n"
+    out += "\nEnvironment: PRETRAIN_FLOPS (base compute, as the AWS toolkit), FLOPSMETER_DATA_DIR (data overrides),\n"
+           "FLOPSMETER_LEDGER, FLOPSMETER_LEDGER_KEY, FLOPSMETER_ORGANISATION (the ledger).\n"
            "Exit status: " + std::string(kExitStatusText) + "\n"
            "Documentation: docs/ (formulas.md derives every formula with sources).\n";
   }

@@ -53,6 +53,8 @@ Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::
 std::string short_help(const CommandDef& command);
 std::string long_help(const CommandDef& command);
 std::string top_level_help(bool long_form);
+// The subcommands of a group (`flopsmeter ledger --help`).
+std::string group_help(const std::string& group);
 
 }  // namespace flopsmeter::cli
 

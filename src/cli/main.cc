@@ -45,7 +45,20 @@ int main(int argc, char** argv) {
     std::cout << "flopsmeter " << FLOPSMETER_VERSION_STRING << "\n";
     return kExitOk;
   }
-  const CommandDef* command = find_command(first);
+  // A command of two words (`ledger add`): the group, then its subcommand.
+  std::string name = first;
+  if (first == "ledger") {
+    if (args.size() < 2 || args[1].rfind("-", 0) == 0) {
+      std::cout << group_help("ledger");
+      return args.size() < 2 ? kExitError : kExitOk;
+    }
+    name = first + " " + args[1];
+    args.erase(args.begin());
+  }
+  const CommandDef* command = find_command(name);
+  if (command == nullptr && first == "ledger") {
+    return fail("unknown ledger command '" + args.front() + "' (flopsmeter ledger --help lists them)");
+  }
   if (command == nullptr) {
     std::vector<std::string> names;
     for (const CommandDef& c : all_commands()) names.push_back(c.name);

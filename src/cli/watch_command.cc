@@ -343,6 +343,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
     return record.status().WithContext(command.front() + " exited with " + std::to_string(exit.status) +
                                        ", but its record could not be written");
   }
+  if (!record->ledger_message.empty()) say(record->ledger_message);
   if (options.rank != 0) {
     out = a.has("json") ? record->json
                         : "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status +
