@@ -477,9 +477,12 @@ Result<int> record_exit_status(const ParsedArgs& a, const RunRecord& record) {
   bool open = false;
   for (const RuleResult& r : record.regimes) open = open || (concerns_modifier(r) && !r.determinate && !r.open_for_base);
   if (open) {
-    std::fprintf(stderr, "flopsmeter: the compute is UNDETERMINED: %s\n",
-                 record.undetermined ? record.undetermined_reason.c_str()
-                                     : "an earlier modification's compute is unknown (the record's warnings say which)");
+    if (record.undetermined) {
+      std::fprintf(stderr, "flopsmeter: the run's compute is UNDETERMINED: %s\n", record.undetermined_reason.c_str());
+    } else {
+      std::fprintf(stderr, "flopsmeter: the lineage's compute is UNDETERMINED: an earlier modification's compute is "
+                           "unknown (the record's warnings say which)\n");
+    }
     return kExitUndetermined;
   }
   return kExitOk;
