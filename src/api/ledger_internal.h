@@ -23,6 +23,9 @@ struct LedgerState {
   std::map<std::string, ParsedEntry> run_entries;    // by run id
   std::map<std::string, RunFigure> runs;             // by run id
   Lineage lineage;
+  // Runs whose model is superseded and not registered again: not counted
+  // until it is, and said wherever figures are shown.
+  std::vector<std::string> orphans;
 };
 Result<LedgerState> read_ledger_state(LedgerStore& store);
 

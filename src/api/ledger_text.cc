@@ -37,9 +37,16 @@ std::string padded(std::string text, size_t width) {
   return text;
 }
 
+// A view's warnings, after it.
+std::string warnings_text(const Json& doc) {
+  std::string out;
+  for (const Json& w : doc.value("warnings", Json::array())) out += "warning: " + shown(w) + "\n";
+  return out;
+}
+
 std::string models_text(const Json& doc) {
   const Json& models = doc["models"];
-  if (models.empty()) return "The ledger has no models yet (ledger register, ledger add).\n";
+  if (models.empty()) return "The ledger has no models yet (ledger register, ledger add).\n" + warnings_text(doc);
   std::string out = std::to_string(models.size()) + " model(s)\n\n" +
                     padded("entry", 7) + padded("model", 40) + padded("kind", 9) + padded("organisation", 16) +
                     padded("own compute", 34) + "cumulative\n";
@@ -51,7 +58,7 @@ std::string models_text(const Json& doc) {
                   34) +
            sum_text(m["cumulative_compute"]) + "\n";
   }
-  return out;
+  return out + warnings_text(doc);
 }
 
 std::string run_line(const Json& r) {
@@ -163,7 +170,7 @@ std::string lineage_text(const Json& doc) {
     const Json& s = m["single_run_reading"];
     out += "Single-run reading  " + flop_text(s["flop"]) + ": " + shown(s["verdict"]) + " (" + shown(s["note"]) + ")\n";
   }
-  return out;
+  return out + warnings_text(doc);
 }
 
 std::string verify_text(const Json& doc) {

@@ -110,8 +110,10 @@ Result<LedgerState> read_ledger_state(LedgerStore& store) {
   for (const auto& [id, e] : state.run_entries) {
     FM_ASSIGN_OR_RETURN(RunFigure r, run_figure(e));
     if (!state.models.count(r.model)) {
-      return Status::ParseError("entry " + std::to_string(e.index) + " (run " + printable_text(id) +
-                                "): its model '" + printable_text(r.model) + "' is not in the ledger");
+      state.orphans.push_back("entry " + std::to_string(e.index) + " (run " + printable_text(id) + "): its model '" +
+                              printable_text(r.model) + "' was superseded and is not registered again, so the run "
+                              "counts nowhere until it is");
+      continue;
     }
     state.runs.emplace(id, std::move(r));
   }
@@ -153,7 +155,8 @@ Result<Ledger::Basis> basis_in(const LedgerState& state, const std::string& mode
 Result<std::string> models_view(const LedgerState& state) {
   Json models = Json::array();
   for (const auto& [name, unused] : state.models) models.push_back(model_json_of(state, name));
-  return Json({{"schema", "flopsmeter.ledger_models/1"}, {"models", models}}).dump(2) + "\n";
+  return Json({{"schema", "flopsmeter.ledger_models/1"}, {"models", models}, {"warnings", state.orphans}}).dump(2) +
+         "\n";
 }
 
 Result<std::string> model_view(LedgerStore& store, const LedgerState& state, const std::string& name) {
@@ -239,7 +242,8 @@ Result<std::string> lineage_view(const LedgerState& state, const std::string& na
                  {"explanation", basis.explanation}}},
                {"regimes", regimes},
                {"verdict", {{"headlines", verdict_headlines({outcome})}, {"text", verdict_text({outcome})}}},
-               {"rules_version", catalog.rules().data_version}})
+               {"rules_version", catalog.rules().data_version},
+               {"warnings", state.orphans}})
              .dump(2) +
          "\n";
 }
