@@ -67,6 +67,9 @@ def parse_args(argv):
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
     parser.add_argument("--kill-at-step", type=int, help="SIGKILL this process after this step (a preempted node)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ledger-model", help="the ledger's model this run trains from (its lineage's figures "
+                        "count; the record is appended when the run ends, to --ledger or FLOPSMETER_LEDGER)")
+    parser.add_argument("--ledger-produces", help="the model the run makes, registered under --ledger-model")
     return parser.parse_args(argv)
 
 
@@ -171,7 +174,8 @@ def main(argv):
                              resume_step=start if args.resume else None, dataset=[args.data],
                              command=[sys.executable, *sys.argv], journal_interval=1,
                              max_length=args.max_length, micro_batch_size=args.micro_batch_size,
-                             grad_accum=args.grad_accum)
+                             grad_accum=args.grad_accum, ledger_model=args.ledger_model,
+                             ledger_produces=args.ledger_produces)
     total, trainable = options["n-total"], options["n-trainable"]
     print(f"model {total:,} parameters ({trainable:,} trainable); {len(samples):,} samples, "
           f"{skipped} lines skipped as not JSON")

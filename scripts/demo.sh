@@ -9,7 +9,9 @@ PYTHON="${PYTHON:-/usr/bin/python3}"  # Debian's, with python3-torch (scripts/se
 
 run() {
   echo
-  echo "\$ flopsmeter $*"
+  local shown=() arg
+  for arg in "$@"; do [[ $arg == *" "* ]] && shown+=("'$arg'") || shown+=("$arg"); done
+  echo "\$ flopsmeter ${shown[*]}"
   "$FM" "$@"
 }
 
@@ -46,12 +48,24 @@ echo "The first segment saves a checkpoint every 20 steps and is killed (SIGKILL
 echo "preempted node is; what it computed after its checkpoint at step 40 is spent but not in the weights."
 export FLOPSMETER_LIBRARY="$(cd "$(dirname "$FM")" && pwd)/libflopsmeter.so"
 export PYTHONPATH="$ROOT/python"
+# The audit ledger every run below is recorded in (a SQLite file; a
+# postgresql:// URL works the same), its signing key, and who we are.
+export FLOPSMETER_LEDGER="$WORK/ledger.sqlite" FLOPSMETER_LEDGER_KEY="$WORK/ledger.key" FLOPSMETER_ORGANISATION=Acme
+echo
+echo "Every run is recorded in an audit ledger (FLOPSMETER_LEDGER=ledger.sqlite), under a key of our own, as Acme."
+run ledger keygen
+echo
+echo "The base: a small byte-level Llama that Byte Lab pretrained, with its compute as Byte Lab states it."
+run ledger register byte-llama-demo --pretrain-flops 3e11 --organisation "Byte Lab" \
+  --pretrain-source "Byte Lab's model card (a figure stated for this demo)"
 RUN="$WORK/finetune/run"
 finetune() {
   echo
-  echo "\$ python3 examples/finetune.py --data train.jsonl.gz --output finetune --run finetune/run --budget 1e11 $*"
+  echo "\$ python3 examples/finetune.py --data train.jsonl.gz --output finetune --run finetune/run --budget 1e11 \\"
+  echo "    --ledger-model byte-llama-demo --ledger-produces acme/byte-sft $*"
   "$PYTHON" "$ROOT/examples/finetune.py" --data "$WORK/train.jsonl.gz" --output "$WORK/finetune" --run "$RUN" \
-    --steps 200 --checkpoint-every 20 --log-every 20 --budget 1e11 "$@"
+    --steps 200 --checkpoint-every 20 --log-every 20 --budget 1e11 \
+    --ledger-model byte-llama-demo --ledger-produces acme/byte-sft "$@"
 }
 status=0
 finetune --kill-at-step 50 || status=$?
@@ -74,3 +88,45 @@ for key in ("N_total", "N_trainable", "tokens_processed", "Flops_architecture", 
             "threshold_type", "threshold_value", "exceeds_30pct", "pct_of_pretrain"):
     print(f"  {key:20} {json.dumps(record[key])}")
 PY
+
+echo
+echo "Two more runs: a second pass on the SFT model, and a separate fine-tune of the base; then a merge of the two."
+further() {  # further NAME FROM STEPS: a short fine-tune recorded as the run that made NAME from FROM
+  echo
+  echo "\$ python3 examples/finetune.py --data train.jsonl.gz --steps $3 --ledger-model $2 --ledger-produces $1 ..."
+  "$PYTHON" "$ROOT/examples/finetune.py" --data "$WORK/train.jsonl.gz" --output "$WORK/$1" --run "$WORK/$1/run" \
+    --steps "$3" --checkpoint-every 1000 --log-every 1000 --seed 1 --ledger-model "$2" --ledger-produces "$1"
+}
+further acme/byte-sft2 acme/byte-sft 40
+further acme/byte-code byte-llama-demo 30
+run ledger register acme/byte-merged --parents acme/byte-sft2,acme/byte-code --how "merge (weight average)"
+echo
+echo "The merged model's lineage: the base counted once, Acme's three runs summed against a third of the base's"
+echo "compute (the cautious reading), the costliest single run beside it."
+run ledger lineage acme/byte-merged
+run ledger runs
+
+echo
+echo "The ledger is a Merkle tree with signed heads. Keep a head; verify recomputes every leaf and signature,"
+echo "and proves the ledger still extends the head you kept."
+"$FM" ledger head >"$WORK/head.json"
+echo
+echo "\$ flopsmeter ledger head > head.json"
+run ledger verify --head "$WORK/head.json"
+echo
+echo "Someone with the database edits the SFT run's record (its compliance figure) through sqlite3:"
+cp "$WORK/ledger.sqlite" "$WORK/tampered.sqlite"
+entry=$(sqlite3 "$WORK/tampered.sqlite" "SELECT entry_index FROM ledger_entries WHERE kind = 'run' ORDER BY entry_index LIMIT 1")
+# Prefix a 9 to the record's compliance figure (the record is a JSON string inside the entry).
+sqlite3 "$WORK/tampered.sqlite" <<SQL
+UPDATE ledger_entries SET entry = replace(entry, '\\"compliance\\": {\\n    \\"exact\\": \\"',
+                                                 '\\"compliance\\": {\\n    \\"exact\\": \\"9')
+ WHERE entry_index = $entry;
+SQL
+echo "\$ sqlite3 tampered.sqlite 'UPDATE ledger_entries SET entry = replace(entry, ...) WHERE entry_index = $entry'"
+status=0
+run ledger verify --ledger "$WORK/tampered.sqlite" --head "$WORK/head.json" || status=$?
+if ((status != 1)); then
+  echo "demo: verify should have failed (exit 1) on the tampered ledger, but exited with $status" >&2
+  exit 1
+fi

@@ -191,10 +191,11 @@ std::string verify_text(const Json& doc) {
     }
     for (const Json& p : doc["held_head_problems"]) out += "  held head: " + shown(p) + "\n";
   }
-  if (doc["extends_held_head"].is_object()) {
+  // (When it does not, held_head_problems above says why.)
+  if (doc["extends_held_head"].is_object() && doc["extends_held_head"].value("extended", false)) {
     const Json& x = doc["extends_held_head"];
-    out += std::string(x.value("extended", false) ? "  extends" : "  does NOT extend") + " the head you hold (" +
-           std::to_string(x.value("size", 0)) + " entries, " + shown(x["time"]) + ")\n";
+    out += "  extends the head you hold (" + std::to_string(x.value("size", 0)) + " entries, " + shown(x["time"]) +
+           "): a consistency proof, RFC 6962\n";
   }
   out += "  ledger " + shown(doc["ledger_id"]) + " at " + shown(doc["location"]) + "\n  root " + shown(doc["root"]) +
          "\n";

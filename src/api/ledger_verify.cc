@@ -150,22 +150,41 @@ class Verifier {
   size_t heads_checked() const { return heads_.size(); }
 
   Json problems_json() const {
+    std::vector<Problem> sorted = problems_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Problem& a, const Problem& b) { return a.entry < b.entry; });
     Json out = Json::array();
-    for (const auto& [entry, what] : problems_) out.push_back({{"entry", entry}, {"problem", what}});
+    for (const Problem& p : sorted) out.push_back({{"entry", p.entry}, {"problem", p.what}});
     return out;
   }
   bool ok() const { return problems_.empty(); }
+  // The earliest problem's entry. A head whose root differs bounds the
+  // change only to the entries since the last good head, so a problem
+  // found at one entry inside the earliest such range names it instead.
   std::optional<uint64_t> first_bad_entry() const {
-    std::optional<uint64_t> first;
-    for (const auto& [entry, what] : problems_) first = std::min(first.value_or(entry), entry);
-    return first;
+    const Problem* first = nullptr;
+    for (const Problem& p : problems_)
+      if (first == nullptr || p.entry < first->entry) first = &p;
+    if (first == nullptr) return std::nullopt;
+    std::optional<uint64_t> precise;
+    for (const Problem& p : problems_) {
+      if (p.entry == p.last && p.entry >= first->entry && p.entry <= first->last) {
+        precise = std::min(precise.value_or(p.entry), p.entry);
+      }
+    }
+    return precise.value_or(first->entry);
   }
 
  private:
-  // `what` names the entry first (a parse error already does).
-  void problem(uint64_t entry, std::string what) {
+  // A problem at `entry`, or somewhere in [entry, last]. `what` names the
+  // entry first (a parse error already does).
+  struct Problem {
+    uint64_t entry = 0;
+    uint64_t last = 0;
+    std::string what;
+  };
+  void problem(uint64_t entry, std::string what, std::optional<uint64_t> last = std::nullopt) {
     const std::string name = "entry " + std::to_string(entry);
-    problems_.emplace_back(entry, what.rfind(name, 0) == 0 ? std::move(what) : name + " " + what);
+    problems_.push_back({entry, last.value_or(entry), what.rfind(name, 0) == 0 ? std::move(what) : name + " " + what});
   }
 
   // An entry must be appended by a key some entry up to it registers; a
@@ -196,10 +215,12 @@ class Verifier {
   void check_head(const StoredHead& h) {
     const uint64_t last = h.size - 1;
     if (range_.root() != h.root) {
-      problem(last_good_size_ < h.size ? last_good_size_ : last,
-              "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time + "): an entry " +
-                  "from " + std::to_string(last_good_size_) + " to " + std::to_string(last) +
-                  " was changed, removed, inserted or reordered");
+      const uint64_t from = last_good_size_ < h.size ? last_good_size_ : last;
+      problem(from,
+              (from == last ? std::string() : "(or one after it, up to " + std::to_string(last) + ") ") +
+                  "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time +
+                  "): changed, removed, inserted or reordered",
+              last);
       return;
     }
     auto key = keys_.find(h.key_id);
@@ -231,7 +252,7 @@ class Verifier {
   std::vector<merkle::Hash> leaves_;
   std::map<std::string, std::string> keys_;         // key id -> raw public key
   std::map<std::string, uint64_t> key_entries_;     // key id -> registering entry
-  std::vector<std::pair<uint64_t, std::string>> problems_;
+  std::vector<Problem> problems_;
 };
 
 // Reads every entry through the verifier.
