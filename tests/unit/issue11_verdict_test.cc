@@ -64,7 +64,8 @@ TEST(Issue11Verdict, AnExceedingJobSaysHowManyTokensToCut) {
   in.modification_flop = *parse_exact_integer("4e22", "test");  // base unknown: threshold 1e23/3
   in.tokens = 1'000'000'000'000;
   in.formula_name = "detailed";
-  const RuleResult& eu = result(evaluate_rules(rules(), in), "eu_modification");
+  const std::vector<RuleResult> results = evaluate_rules(rules(), in);
+  const RuleResult& eu = result(results, "eu_modification");
   ASSERT_TRUE(eu.exceeds);
   // The largest compute that does not exceed is floor(1e23/3); the excess is
   // 4e22 - 33333333333333333333333, cut at 4e10 FLOP per token, rounded up.
