@@ -6,6 +6,7 @@
 #include <functional>
 #include <cstdlib>
 #include <random>
+#include <set>
 
 #include "adapters/files.h"
 #include "adapters/ledger_store.h"
@@ -194,10 +195,35 @@ class LedgerImpl final : public Ledger {
     return std::optional<ModelSpec>(std::move(model));
   }
 
+  // A name registered before (and since superseded) may be an ancestor of
+  // the current models: registered again, it must not descend from one of
+  // them. A name never registered is nobody's ancestor, and its parents
+  // are older than it.
+  Status check_no_cycle(const ModelSpec& model) {
+    FM_ASSIGN_OR_RETURN(std::vector<StoredEntry> history, store_->entries_about("model", model.name));
+    if (history.empty()) return Status();
+    std::set<std::string> seen;
+    std::vector<std::pair<std::string, std::string>> todo;  // (ancestor, the parent it was reached from)
+    for (const std::string& parent : model.parents) todo.emplace_back(parent, parent);
+    while (!todo.empty()) {
+      const auto [name, through] = todo.back();
+      todo.pop_back();
+      if (name == model.name) {
+        return Status::InvalidArgument("model '" + printable_text(model.name) + "' would be its own ancestor: its "
+                                       "parent '" + printable_text(through) + "' descends from it (a lineage cycle)");
+      }
+      if (!seen.insert(name).second) continue;
+      FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> known, current_model(name));
+      if (known) {
+        for (const std::string& p : known->parents) todo.emplace_back(p, through);
+      }
+    }
+    return Status();
+  }
+
   // A model entry for `model`, after checking it against the ledger: a name
   // not taken (the same model again is no change), parents present, no
-  // parent that is itself. (A new model can close no cycle: its parents
-  // are older than it.)
+  // parent that is itself or descends from it.
   Status new_model(const ModelSpec& model, std::vector<NewEntry>& entries, std::optional<uint64_t>& no_change) {
     if (model.name.empty()) return Status::InvalidArgument("a model needs a name");
     uint64_t index = 0;
@@ -221,6 +247,7 @@ class LedgerImpl final : public Ledger {
                                        printable_text(parent) + "' is not in the ledger; add it first");
       }
     }
+    FM_RETURN_IF_ERROR(check_no_cycle(model));
     if (model.parents.empty() && model.pretraining.status.empty()) {
       return Status::InvalidArgument("base model '" + printable_text(model.name) +
                                      "': say what its pretraining compute is, or that it is unknown");
