@@ -324,7 +324,7 @@ class LedgerImpl final : public Ledger {
     return e;
   }
 
-  // Each journal the record pinned must still hold its pinned last line.
+  // Each journal the record pinned must still end with its pinned last line.
   static Status check_journals(const std::string& run_dir, const Json& journals) {
     if (!journals.is_object()) return Status::InvalidArgument("the record's provenance.journals is not an object");
     for (const auto& [rank, pinned] : journals.items()) {
@@ -336,9 +336,23 @@ class LedgerImpl final : public Ledger {
       const std::string path = join_path(run_dir, file.get<std::string>());
       FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
       const auto& hashes = contents.line_sha256;
-      if (std::find(hashes.begin(), hashes.end(), hash.get<std::string>()) == hashes.end()) {
-        return Status::InvalidArgument(printable_text(path) + " does not hold the line the record pinned (" +
-                                       hash.get<std::string>().substr(0, 16) + "...): the record and its journals "
+      const std::string& last = hash.get_ref<const std::string&>();
+      const auto at = std::find(hashes.begin(), hashes.end(), last);
+      // A record pins each journal's last line: lines after it are compute
+      // the record does not count (the run went on, or lines were added),
+      // and so is a torn tail the record did not see.
+      const Json saw_torn_tail = pinned.value("torn_tail_dropped", Json());
+      std::string problem;
+      if (at == hashes.end()) {
+        problem = "does not hold the line the record pinned (" + last.substr(0, 16) + "...)";
+      } else if (at + 1 != hashes.end()) {
+        problem = "goes on for " + std::to_string(hashes.end() - at - 1) + " line(s) after the line the record " +
+                  "pinned as its last (" + last.substr(0, 16) + "...)";
+      } else if (contents.torn_tail && saw_torn_tail.is_boolean() && !saw_torn_tail.get<bool>()) {
+        problem = "ends in a line the record did not see (" + contents.tail_problem + ")";
+      }
+      if (!problem.empty()) {
+        return Status::InvalidArgument(printable_text(path) + " " + problem + ": the record and its journals "
                                        "disagree; report the run again (report --write) before adding it");
       }
     }
