@@ -103,7 +103,8 @@ struct RunSpec {
   // before the PEFT wrap), recorded as imported, not as flopsmeter's own.
   bool imported = false;
   // The run directory, when the record comes from one: its journals must
-  // still hold the last lines the record pinned.
+  // still end with the last lines the record pinned (a journal that goes on
+  // after them holds compute the record does not count).
   std::string run_dir;
 };
 
@@ -128,7 +129,7 @@ class Ledger {
   // Appending. Each is one transaction with a signed head; nothing is
   // written when it fails. Errors (kInvalidArgument, naming the entry or
   // model at fault): an unknown parent, a lineage cycle, a name taken, a
-  // record whose journals no longer hold their pinned lines, no key.
+  // record whose journals no longer end with their pinned lines, no key.
   virtual Result<LedgerAppend> register_key() = 0;  // this process's key, once
   virtual Result<LedgerAppend> add_model(const ModelSpec& model) = 0;
   // A run's flops_meter.json exactly as written. Idempotent by run id: the

@@ -6,6 +6,7 @@
 #include <functional>
 #include <cstdlib>
 #include <random>
+#include <set>
 
 #include "adapters/files.h"
 #include "adapters/ledger_store.h"
@@ -194,10 +195,35 @@ class LedgerImpl final : public Ledger {
     return std::optional<ModelSpec>(std::move(model));
   }
 
+  // A name registered before (and since superseded) may be an ancestor of
+  // the current models: registered again, it must not descend from one of
+  // them. A name never registered is nobody's ancestor, and its parents
+  // are older than it.
+  Status check_no_cycle(const ModelSpec& model) {
+    FM_ASSIGN_OR_RETURN(std::vector<StoredEntry> history, store_->entries_about("model", model.name));
+    if (history.empty()) return Status();
+    std::set<std::string> seen;
+    std::vector<std::pair<std::string, std::string>> todo;  // (ancestor, the parent it was reached from)
+    for (const std::string& parent : model.parents) todo.emplace_back(parent, parent);
+    while (!todo.empty()) {
+      const auto [name, through] = todo.back();
+      todo.pop_back();
+      if (name == model.name) {
+        return Status::InvalidArgument("model '" + printable_text(model.name) + "' would be its own ancestor: its "
+                                       "parent '" + printable_text(through) + "' descends from it (a lineage cycle)");
+      }
+      if (!seen.insert(name).second) continue;
+      FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> known, current_model(name));
+      if (known) {
+        for (const std::string& p : known->parents) todo.emplace_back(p, through);
+      }
+    }
+    return Status();
+  }
+
   // A model entry for `model`, after checking it against the ledger: a name
   // not taken (the same model again is no change), parents present, no
-  // parent that is itself. (A new model can close no cycle: its parents
-  // are older than it.)
+  // parent that is itself or descends from it.
   Status new_model(const ModelSpec& model, std::vector<NewEntry>& entries, std::optional<uint64_t>& no_change) {
     if (model.name.empty()) return Status::InvalidArgument("a model needs a name");
     uint64_t index = 0;
@@ -221,6 +247,7 @@ class LedgerImpl final : public Ledger {
                                        printable_text(parent) + "' is not in the ledger; add it first");
       }
     }
+    FM_RETURN_IF_ERROR(check_no_cycle(model));
     if (model.parents.empty() && model.pretraining.status.empty()) {
       return Status::InvalidArgument("base model '" + printable_text(model.name) +
                                      "': say what its pretraining compute is, or that it is unknown");
@@ -297,7 +324,7 @@ class LedgerImpl final : public Ledger {
     return e;
   }
 
-  // Each journal the record pinned must still hold its pinned last line.
+  // Each journal the record pinned must still end with its pinned last line.
   static Status check_journals(const std::string& run_dir, const Json& journals) {
     if (!journals.is_object()) return Status::InvalidArgument("the record's provenance.journals is not an object");
     for (const auto& [rank, pinned] : journals.items()) {
@@ -309,9 +336,23 @@ class LedgerImpl final : public Ledger {
       const std::string path = join_path(run_dir, file.get<std::string>());
       FM_ASSIGN_OR_RETURN(JournalContents contents, read_journal(path));
       const auto& hashes = contents.line_sha256;
-      if (std::find(hashes.begin(), hashes.end(), hash.get<std::string>()) == hashes.end()) {
-        return Status::InvalidArgument(printable_text(path) + " does not hold the line the record pinned (" +
-                                       hash.get<std::string>().substr(0, 16) + "...): the record and its journals "
+      const std::string& last = hash.get_ref<const std::string&>();
+      const auto at = std::find(hashes.begin(), hashes.end(), last);
+      // A record pins each journal's last line: lines after it are compute
+      // the record does not count (the run went on, or lines were added),
+      // and so is a torn tail the record did not see.
+      const Json saw_torn_tail = pinned.value("torn_tail_dropped", Json());
+      std::string problem;
+      if (at == hashes.end()) {
+        problem = "does not hold the line the record pinned (" + last.substr(0, 16) + "...)";
+      } else if (at + 1 != hashes.end()) {
+        problem = "goes on for " + std::to_string(hashes.end() - at - 1) + " line(s) after the line the record " +
+                  "pinned as its last (" + last.substr(0, 16) + "...)";
+      } else if (contents.torn_tail && saw_torn_tail.is_boolean() && !saw_torn_tail.get<bool>()) {
+        problem = "ends in a line the record did not see (" + contents.tail_problem + ")";
+      }
+      if (!problem.empty()) {
+        return Status::InvalidArgument(printable_text(path) + " " + problem + ": the record and its journals "
                                        "disagree; report the run again (report --write) before adding it");
       }
     }

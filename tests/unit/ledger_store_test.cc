@@ -34,6 +34,7 @@
 #include <gtest/gtest.h>
 
 #include "adapters/ledger_sql.h"
+#include "ledger_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
@@ -42,69 +43,16 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-enum class Backend { kSqlite, kPostgres };
-void PrintTo(Backend backend, std::ostream* out) { *out << (backend == Backend::kSqlite ? "sqlite" : "postgresql"); }
-
-// The server the PostgreSQL half runs against, or "" when none was given.
-std::string postgres_server_url() {
-  const char* url = std::getenv("FLOPSMETER_TEST_PG_URL");
-  return url ? url : "";
-}
-
-std::vector<Backend> backends() {
-  std::vector<Backend> out = {Backend::kSqlite};
-  if (!postgres_server_url().empty()) out.push_back(Backend::kPostgres);
-  return out;
-}
-
-std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::kSqlite ? "sqlite" : "postgresql";
-}
-
-// `url` with `key=value` added to its query.
-std::string with_parameter(const std::string& url, const std::string& key, const std::string& value) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
-}
-
-// `url` (postgresql://USER:PASSWORD@HOST...) with another user and password.
-std::string with_user(const std::string& url, const std::string& user, const std::string& password) {
-  const size_t authority = url.find("://") + 3;
-  return url.substr(0, authority) + user + ":" + password + url.substr(url.find('@', authority));
-}
-
-// Runs SQL on a PostgreSQL server directly; "" when it worked, else the
-// server's message.
-std::string postgres_sql(const std::string& url, const std::string& sql) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  std::string error;
-  if (PQstatus(conn) != CONNECTION_OK) {
-    error = PQerrorMessage(conn);
-  } else {
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // "drop cascades to ..."
-    PGresult* result = PQexec(conn, sql.c_str());
-    const ExecStatusType status = PQresultStatus(result);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) error = PQresultErrorMessage(result);
-    PQclear(result);
-  }
-  PQfinish(conn);
-  return error;
-}
-
-// Runs SQL on an SQLite file directly; "" when it worked, else SQLite's
-// message.
-std::string sqlite_sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string error;
-  char* message = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
-    error = sqlite3_errmsg(db);
-  } else if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-    error = message ? message : "error";
-  }
-  sqlite3_free(message);
-  sqlite3_close(db);
-  return error;
-}
+using testing::backend_name;
+using testing::backends;
+using testing::Backend;
+using testing::fork_child;
+using testing::postgres_server_url;
+using testing::postgres_sql;
+using testing::sqlite_sql;
+using testing::wait_child;
+using testing::with_parameter;
+using testing::with_user;
 
 merkle::Hash test_hash(uint64_t seed) {
   merkle::Hash h{};
@@ -157,45 +105,12 @@ Result<uint64_t> append(LedgerStore& store, uint64_t count, const std::function<
   return size;
 }
 
-// Forks a child that runs `body` and exits 0 when it returns OK, 1 (saying
-// why on stderr) otherwise. The child never returns into the test.
-pid_t fork_child(const std::function<Status()>& body) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const Status status = body();
-    if (!status.ok()) std::fprintf(stderr, "child %d: %s\n", static_cast<int>(::getpid()), status.ToString().c_str());
-    ::_exit(status.ok() ? 0 : 1);
-  }
-  return pid;
-}
-
-// Waits for a child; its exit status, or 128 + the signal that ended it.
-int wait_child(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 // The fixture: a fresh location on the backend under test (an SQLite file
 // in a directory that does not exist yet; a PostgreSQL schema of its own,
 // named in the URL's search_path, dropped afterwards).
 class LedgerStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override {
-    if (GetParam() == Backend::kSqlite) {
-      location_ = dir_.path() + "/ledgers/audit.sqlite";
-      return;
-    }
-    std::random_device random;
-    schema_ = "ledger_test_" + std::to_string(::getpid()) + "_" + std::to_string(random() % 1000000);
-    ASSERT_EQ(postgres_sql(postgres_server_url(), "CREATE SCHEMA " + schema_), "");
-    location_ = with_parameter(postgres_server_url(), "options", "-csearch_path%3D" + schema_);
-  }
-  void TearDown() override {
-    if (!schema_.empty()) {
-      EXPECT_EQ(postgres_sql(postgres_server_url(), "DROP SCHEMA " + schema_ + " CASCADE"), "");
-    }
-  }
+  void SetUp() override { ASSERT_EQ(where_.error(), ""); }
 
   bool sqlite() const { return GetParam() == Backend::kSqlite; }
 
@@ -207,9 +122,7 @@ class LedgerStoreTest : public ::testing::TestWithParam<Backend> {
 
   // Runs SQL on the ledger's database behind the store's back, as someone
   // with the database's own tools would.
-  std::string RawSql(const std::string& sql) const {
-    return sqlite() ? sqlite_sql(location_, sql) : postgres_sql(location_, sql);
-  }
+  std::string RawSql(const std::string& sql) const { return where_.RawSql(sql); }
   // A literal of `size` zero bytes in the backend's SQL.
   std::string ZeroBytes(size_t size) const {
     return sqlite() ? "zeroblob(" + std::to_string(size) + ")"
@@ -251,9 +164,8 @@ class LedgerStoreTest : public ::testing::TestWithParam<Backend> {
     return state.size;
   }
 
-  flopsmeter::testing::TempDir dir_;
-  std::string schema_;
-  std::string location_;
+  testing::LedgerLocation where_{GetParam()};
+  const std::string& location_ = where_.location();
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerStoreTest, ::testing::ValuesIn(backends()), backend_name);
