@@ -195,8 +195,16 @@ class Verifier {
 
   void check_head(const StoredHead& h) {
     const uint64_t last = h.size - 1;
+    // The entries only this head vouches for begin where the last head that
+    // verified ends: when it fails, the first of them is the first bad entry
+    // (a head may cover several, e.g. a model and the run that made it).
+    const uint64_t first = last_good_size_ < h.size ? last_good_size_ : last;
+    const std::string covered = "is covered" +
+                                (first < last ? " (with the entries after it up to " + std::to_string(last) + ")"
+                                              : std::string()) +
+                                " by a head (size " + std::to_string(h.size) + ")";
     if (range_.root() != h.root) {
-      problem(last_good_size_ < h.size ? last_good_size_ : last,
+      problem(first,
               "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time + "): an entry " +
                   "from " + std::to_string(last_good_size_) + " to " + std::to_string(last) +
                   " was changed, removed, inserted or reordered");
@@ -204,19 +212,17 @@ class Verifier {
     }
     auto key = keys_.find(h.key_id);
     if (key == keys_.end() || key_entries_.at(h.key_id) >= h.size) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") signed by key " + h.key_id +
-                        ", which the entries it covers do not register");
+      problem(first, covered + " signed by key " + h.key_id + ", which the entries it covers do not register");
       return;
     }
     if (!trust_.any && !trust_.key_ids.count(h.key_id)) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") signed by key " + h.key_id +
-                        ", which is not among the trusted keys");
+      problem(first, covered + " signed by key " + h.key_id + ", which is not among the trusted keys");
       return;
     }
     const HeldHead held{ledger_id_, h.size, h.root, h.time, h.key_id, h.signature, key->second};
     if (!head_signed(held, key->second)) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") whose signature does not verify: "
-                        "the head or its entries were rewritten without the key");
+      problem(first,
+              covered + " whose signature does not verify: the head or its entries were rewritten without the key");
       return;
     }
     last_good_size_ = h.size;
