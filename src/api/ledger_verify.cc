@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "adapters/files.h"
@@ -253,8 +254,11 @@ Status scan(LedgerStore& store, Verifier& verifier) {
 }
 
 // Whether the ledger extends `old` (a head someone kept): its signature, the
-// tree of its size rebuilt from today's leaves, and a consistency proof.
-Json extends_json(const HeldHead& old, const Verifier& v, const std::string& ledger_id, std::vector<std::string>& problems) {
+// tree of its size rebuilt from today's leaves, and a consistency proof. A
+// ledger shorter than the head is missing entries from its end on: the first
+// of them is `truncated_at`.
+Json extends_json(const HeldHead& old, const Verifier& v, const std::string& ledger_id, std::vector<std::string>& problems,
+                  std::optional<uint64_t>& truncated_at) {
   const std::vector<merkle::Hash>& leaves = v.leaves();
   Json out = {{"size", old.size}, {"time", old.time}, {"root", merkle::to_hex(old.root)}, {"extended", false}};
   if (old.ledger_id != ledger_id) {
@@ -263,7 +267,9 @@ Json extends_json(const HeldHead& old, const Verifier& v, const std::string& led
     problems.push_back("the head you hold does not verify under a key of this ledger");
   } else if (old.size > leaves.size()) {
     problems.push_back("the ledger holds " + std::to_string(leaves.size()) + " entries, but the head you hold (" +
-                       old.time + ") signs " + std::to_string(old.size) + ": it was truncated");
+                       old.time + ") signs " + std::to_string(old.size) + ": it was truncated, entry " +
+                       std::to_string(leaves.size()) + " and those after it are gone");
+    truncated_at = leaves.size();
   } else if (old.size == 0) {
     out["extended"] = true;  // every tree extends the empty one
   } else {
@@ -294,9 +300,12 @@ Result<std::string> verify_view(LedgerStore& store, const std::string& ledger_id
   v.finish(state.size);
   std::vector<std::string> head_problems;
   Json extends;
+  std::optional<uint64_t> first_bad = v.first_bad_entry();
   if (!old_head.empty()) {
     FM_ASSIGN_OR_RETURN(HeldHead old, parse_head(Json::parse(old_head, nullptr, false), "the head you hold"));
-    extends = extends_json(old, v, ledger_id, head_problems);
+    std::optional<uint64_t> truncated_at;
+    extends = extends_json(old, v, ledger_id, head_problems, truncated_at);
+    if (truncated_at) first_bad = std::min(first_bad.value_or(*truncated_at), *truncated_at);
   }
   Json keys = Json::array();
   for (const auto& [id, key] : v.keys()) keys.push_back({{"key_id", id}, {"public_key", to_hex(key)}});
@@ -309,7 +318,7 @@ Result<std::string> verify_view(LedgerStore& store, const std::string& ledger_id
                {"heads", v.heads_checked()},
                {"root", merkle::to_hex(v.root())},
                {"keys", keys},
-               {"first_bad_entry", v.first_bad_entry() ? Json(*v.first_bad_entry()) : Json()},
+               {"first_bad_entry", first_bad ? Json(*first_bad) : Json()},
                {"problems", v.problems_json()},
                {"held_head_problems", head_problems},
                {"extends_held_head", extends}})
