@@ -120,6 +120,7 @@ class Verifier {
     if (leaf != e.leaf_hash) problem(i, "its text does not hash to its stored leaf: changed after it was appended");
     check_appender(e);
     range_.append(leaf);
+    stored_range_.append(e.leaf_hash);
     leaves_.push_back(leaf);
     while (next_head_ < heads_.size() && heads_[next_head_].size == leaves_.size()) check_head(heads_[next_head_++]);
   }
@@ -204,7 +205,10 @@ class Verifier {
                                 (first < last ? " (with the entries after it up to " + std::to_string(last) + ")"
                                               : std::string()) +
                                 " by a head (size " + std::to_string(h.size) + ")";
-    if (range_.root() != h.root) {
+    // A head over the leaves as stored, not as recomputed, vouches for those
+    // leaves: the entries whose text no longer hashes to its leaf (each named
+    // already) are exactly the ones changed, and the head is checked on.
+    if (range_.root() != h.root && stored_range_.root() != h.root) {
       problem(first,
               "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time + "): an entry " +
                   "from " + std::to_string(last_good_size_) + " to " + std::to_string(last) +
@@ -234,7 +238,8 @@ class Verifier {
   Trust trust_;
   size_t next_head_ = 0;
   uint64_t last_good_size_ = 0;
-  merkle::CompactRange range_;
+  merkle::CompactRange range_;         // the leaves recomputed from the entries' texts
+  merkle::CompactRange stored_range_;  // the leaves as stored
   std::vector<merkle::Hash> leaves_;
   std::map<std::string, std::string> keys_;         // key id -> raw public key
   std::map<std::string, uint64_t> key_entries_;     // key id -> registering entry
