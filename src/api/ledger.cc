@@ -194,6 +194,12 @@ class LedgerImpl final : public Ledger {
     return std::optional<ModelSpec>(std::move(model));
   }
 
+  // Whether `entries`, not appended yet, register model `name`.
+  static bool pending_model(const std::vector<NewEntry>& entries, const std::string& name) {
+    return std::any_of(entries.begin(), entries.end(),
+                       [&](const NewEntry& e) { return e.kind == EntryKind::kModel && e.subject == name; });
+  }
+
   // A model entry for `model`, after checking it against the ledger: a name
   // not taken (the same model again is no change), parents present, no
   // parent that is itself. (A new model can close no cycle: its parents
@@ -216,7 +222,7 @@ class LedgerImpl final : public Ledger {
         return Status::InvalidArgument("model '" + printable_text(model.name) + "' names itself as its parent");
       }
       FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> known, current_model(parent));
-      if (!known) {
+      if (!known && !pending_model(entries, parent)) {
         return Status::InvalidArgument("model '" + printable_text(model.name) + "': its parent '" +
                                        printable_text(parent) + "' is not in the ledger; add it first");
       }
@@ -252,6 +258,10 @@ class LedgerImpl final : public Ledger {
                                        "model it was trained from, so that it is registered with its parent");
       }
       std::optional<uint64_t> unused;
+      for (const ModelSpec& base : run.new_bases) {
+        FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> held, current_model(base.name));
+        if (!held && !pending_model(entries, base.name)) FM_RETURN_IF_ERROR(new_model(base, entries, unused));
+      }
       FM_RETURN_IF_ERROR(new_model(*run.derived, entries, unused));
     }
     FM_ASSIGN_OR_RETURN(std::optional<ParsedEntry> earlier, current_entry("run", entry.subject));
