@@ -286,6 +286,12 @@ class LedgerImpl final : public Ledger {
     e.kind = EntryKind::kRun;
     Json journals = Json::object();
     if (run.imported) {
+      // flopsmeter's own record would lose its journals' check and its exact figure.
+      if (record.contains("schema")) {
+        return Status::InvalidArgument("a record with a schema (" + printable_text(record["schema"].dump()) +
+                                       ") is not the AWS toolkit's: a flopsmeter run record is added as a run, not "
+                                       "imported");
+      }
       // The AWS toolkit's records have no run id: the job's names, else the record's hash.
       for (const char* key : {"training_id", "training_job_name"}) {
         if (e.subject.empty() && record.value(key, Json()).is_string()) e.subject = "aws:" + record[key].get<std::string>();
