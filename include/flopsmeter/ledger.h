@@ -99,6 +99,11 @@ struct ModelSpec {
 struct RunSpec {
   std::string model;  // the model the run made; registered with `derived` when new
   std::optional<ModelSpec> derived;
+  // Bases `derived` needs that the ledger may not hold yet (a catalog model
+  // named as its parent): those it lacks are registered before `derived`,
+  // in the same transaction, so that nothing is written when the run is
+  // refused.
+  std::vector<ModelSpec> new_bases;
   // A flops_meter.json of the AWS toolkit (string figures, counts taken
   // before the PEFT wrap), recorded as imported, not as flopsmeter's own.
   bool imported = false;

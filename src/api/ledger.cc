@@ -221,6 +221,12 @@ class LedgerImpl final : public Ledger {
     return Status();
   }
 
+  // Whether `entries`, not appended yet, register model `name`.
+  static bool pending_model(const std::vector<NewEntry>& entries, const std::string& name) {
+    return std::any_of(entries.begin(), entries.end(),
+                       [&](const NewEntry& e) { return e.kind == EntryKind::kModel && e.subject == name; });
+  }
+
   // A model entry for `model`, after checking it against the ledger: a name
   // not taken (the same model again is no change), parents present, no
   // parent that is itself or descends from it.
@@ -242,7 +248,7 @@ class LedgerImpl final : public Ledger {
         return Status::InvalidArgument("model '" + printable_text(model.name) + "' names itself as its parent");
       }
       FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> known, current_model(parent));
-      if (!known) {
+      if (!known && !pending_model(entries, parent)) {
         return Status::InvalidArgument("model '" + printable_text(model.name) + "': its parent '" +
                                        printable_text(parent) + "' is not in the ledger; add it first");
       }
@@ -279,6 +285,10 @@ class LedgerImpl final : public Ledger {
                                        "model it was trained from, so that it is registered with its parent");
       }
       std::optional<uint64_t> unused;
+      for (const ModelSpec& base : run.new_bases) {
+        FM_ASSIGN_OR_RETURN(std::optional<ModelSpec> held, current_model(base.name));
+        if (!held && !pending_model(entries, base.name)) FM_RETURN_IF_ERROR(new_model(base, entries, unused));
+      }
       FM_RETURN_IF_ERROR(new_model(*run.derived, entries, unused));
     }
     FM_ASSIGN_OR_RETURN(std::optional<ParsedEntry> earlier, current_entry("run", entry.subject));
@@ -303,6 +313,12 @@ class LedgerImpl final : public Ledger {
     e.kind = EntryKind::kRun;
     Json journals = Json::object();
     if (run.imported) {
+      // flopsmeter's own record would lose its journals' check and its exact figure.
+      if (record.contains("schema")) {
+        return Status::InvalidArgument("a record with a schema (" + printable_text(record["schema"].dump()) +
+                                       ") is not the AWS toolkit's: a flopsmeter run record is added as a run, not "
+                                       "imported");
+      }
       // The AWS toolkit's records have no run id: the job's names, else the record's hash.
       for (const char* key : {"training_id", "training_job_name"}) {
         if (e.subject.empty() && record.value(key, Json()).is_string()) e.subject = "aws:" + record[key].get<std::string>();
@@ -321,6 +337,9 @@ class LedgerImpl final : public Ledger {
       if (!run.run_dir.empty()) FM_RETURN_IF_ERROR(check_journals(run.run_dir, journals));
     }
     e.body = run_body(record_json, run.model, run.imported, journals);
+    // Every view reads each run's figure: a record it cannot read would
+    // break them all from then on, in a ledger that never forgets.
+    FM_RETURN_IF_ERROR(run_figure_of(e.body, e.subject, "run " + printable_text(e.subject)).status());
     return e;
   }
 

@@ -172,10 +172,13 @@ Json run_body(const std::string& record_json, const std::string& model, bool imp
 }
 
 Result<RunFigure> run_figure(const ParsedEntry& entry) {
-  const std::string where = "entry " + std::to_string(entry.index) + " (run)";
-  const Fields f(entry.body, where);
+  return run_figure_of(entry.body, entry.subject, "entry " + std::to_string(entry.index) + " (run)");
+}
+
+Result<RunFigure> run_figure_of(const Json& body, const std::string& run_id, const std::string& where) {
+  const Fields f(body, where);
   RunFigure r;
-  r.run_id = entry.subject;
+  r.run_id = run_id;
   FM_ASSIGN_OR_RETURN(r.model, f.text("model"));
   FM_ASSIGN_OR_RETURN(r.imported, f.flag("imported"));
   FM_ASSIGN_OR_RETURN(std::string text, f.text("record"));

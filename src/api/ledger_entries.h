@@ -84,6 +84,9 @@ struct RunFigure {
   std::string status;
 };
 Result<RunFigure> run_figure(const ParsedEntry& entry);
+// The same of a run body (run_body) not in the ledger yet, `where` naming it
+// in errors: the ledger appends no record that its views could not read.
+Result<RunFigure> run_figure_of(const nlohmann::json& body, const std::string& run_id, const std::string& where);
 
 // The head of a tree of `size` leaves with `root`, as signed: its canonical
 // text without the signature. `time` ISO 8601 UTC.

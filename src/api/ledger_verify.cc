@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "adapters/files.h"
@@ -119,6 +120,7 @@ class Verifier {
     if (leaf != e.leaf_hash) problem(i, "its text does not hash to its stored leaf: changed after it was appended");
     check_appender(e);
     range_.append(leaf);
+    stored_range_.append(e.leaf_hash);
     leaves_.push_back(leaf);
     while (next_head_ < heads_.size() && heads_[next_head_].size == leaves_.size()) check_head(heads_[next_head_++]);
   }
@@ -214,30 +216,39 @@ class Verifier {
 
   void check_head(const StoredHead& h) {
     const uint64_t last = h.size - 1;
-    if (range_.root() != h.root) {
-      const uint64_t from = last_good_size_ < h.size ? last_good_size_ : last;
-      problem(from,
-              (from == last ? std::string() : "(or one after it, up to " + std::to_string(last) + ") ") +
-                  "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time +
-                  "): changed, removed, inserted or reordered",
+    // The entries only this head vouches for begin where the last head that
+    // verified ends: when it fails, the first of them is the first bad entry
+    // (a head may cover several, e.g. a model and the run that made it).
+    const uint64_t first = last_good_size_ < h.size ? last_good_size_ : last;
+    const std::string covered = "is covered" +
+                                (first < last ? " (with the entries after it up to " + std::to_string(last) + ")"
+                                              : std::string()) +
+                                " by a head (size " + std::to_string(h.size) + ")";
+    // A head over the leaves as stored, not as recomputed, vouches for those
+    // leaves: the entries whose text no longer hashes to its leaf (each named
+    // already) are exactly the ones changed, and the head is checked on.
+    if (range_.root() != h.root && stored_range_.root() != h.root) {
+      problem(first,
+              "differs from what the head signed at size " + std::to_string(h.size) + " (" + h.time + "): an entry " +
+                  "from " + std::to_string(last_good_size_) + " to " + std::to_string(last) +
+                  " was changed, removed, inserted or reordered",
               last);
       return;
     }
     auto key = keys_.find(h.key_id);
     if (key == keys_.end() || key_entries_.at(h.key_id) >= h.size) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") signed by key " + h.key_id +
-                        ", which the entries it covers do not register");
+      problem(first, covered + " signed by key " + h.key_id + ", which the entries it covers do not register", last);
       return;
     }
     if (!trust_.any && !trust_.key_ids.count(h.key_id)) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") signed by key " + h.key_id +
-                        ", which is not among the trusted keys");
+      problem(first, covered + " signed by key " + h.key_id + ", which is not among the trusted keys", last);
       return;
     }
     const HeldHead held{ledger_id_, h.size, h.root, h.time, h.key_id, h.signature, key->second};
     if (!head_signed(held, key->second)) {
-      problem(last, "is covered by a head (size " + std::to_string(h.size) + ") whose signature does not verify: "
-                        "the head or its entries were rewritten without the key");
+      problem(first,
+              covered + " whose signature does not verify: the head or its entries were rewritten without the key",
+              last);
       return;
     }
     last_good_size_ = h.size;
@@ -248,7 +259,8 @@ class Verifier {
   Trust trust_;
   size_t next_head_ = 0;
   uint64_t last_good_size_ = 0;
-  merkle::CompactRange range_;
+  merkle::CompactRange range_;         // the leaves recomputed from the entries' texts
+  merkle::CompactRange stored_range_;  // the leaves as stored
   std::vector<merkle::Hash> leaves_;
   std::map<std::string, std::string> keys_;         // key id -> raw public key
   std::map<std::string, uint64_t> key_entries_;     // key id -> registering entry
@@ -268,8 +280,11 @@ Status scan(LedgerStore& store, Verifier& verifier) {
 }
 
 // Whether the ledger extends `old` (a head someone kept): its signature, the
-// tree of its size rebuilt from today's leaves, and a consistency proof.
-Json extends_json(const HeldHead& old, const Verifier& v, const std::string& ledger_id, std::vector<std::string>& problems) {
+// tree of its size rebuilt from today's leaves, and a consistency proof. A
+// ledger shorter than the head is missing entries from its end on: the first
+// of them is `truncated_at`.
+Json extends_json(const HeldHead& old, const Verifier& v, const std::string& ledger_id, std::vector<std::string>& problems,
+                  std::optional<uint64_t>& truncated_at) {
   const std::vector<merkle::Hash>& leaves = v.leaves();
   Json out = {{"size", old.size}, {"time", old.time}, {"root", merkle::to_hex(old.root)}, {"extended", false}};
   if (old.ledger_id != ledger_id) {
@@ -278,7 +293,9 @@ Json extends_json(const HeldHead& old, const Verifier& v, const std::string& led
     problems.push_back("the head you hold does not verify under a key of this ledger");
   } else if (old.size > leaves.size()) {
     problems.push_back("the ledger holds " + std::to_string(leaves.size()) + " entries, but the head you hold (" +
-                       old.time + ") signs " + std::to_string(old.size) + ": it was truncated");
+                       old.time + ") signs " + std::to_string(old.size) + ": it was truncated, entry " +
+                       std::to_string(leaves.size()) + " and those after it are gone");
+    truncated_at = leaves.size();
   } else if (old.size == 0) {
     out["extended"] = true;  // every tree extends the empty one
   } else {
@@ -309,9 +326,12 @@ Result<std::string> verify_view(LedgerStore& store, const std::string& ledger_id
   v.finish(state.size);
   std::vector<std::string> head_problems;
   Json extends;
+  std::optional<uint64_t> first_bad = v.first_bad_entry();
   if (!old_head.empty()) {
     FM_ASSIGN_OR_RETURN(HeldHead old, parse_head(Json::parse(old_head, nullptr, false), "the head you hold"));
-    extends = extends_json(old, v, ledger_id, head_problems);
+    std::optional<uint64_t> truncated_at;
+    extends = extends_json(old, v, ledger_id, head_problems, truncated_at);
+    if (truncated_at) first_bad = std::min(first_bad.value_or(*truncated_at), *truncated_at);
   }
   Json keys = Json::array();
   for (const auto& [id, key] : v.keys()) keys.push_back({{"key_id", id}, {"public_key", to_hex(key)}});
@@ -324,7 +344,7 @@ Result<std::string> verify_view(LedgerStore& store, const std::string& ledger_id
                {"heads", v.heads_checked()},
                {"root", merkle::to_hex(v.root())},
                {"keys", keys},
-               {"first_bad_entry", v.first_bad_entry() ? Json(*v.first_bad_entry()) : Json()},
+               {"first_bad_entry", first_bad ? Json(*first_bad) : Json()},
                {"problems", v.problems_json()},
                {"held_head_problems", head_problems},
                {"extends_held_head", extends}})

@@ -44,7 +44,15 @@ Result<RunSpec> derived_run_spec(Ledger& ledger, const LedgerOptions& options, c
   RunSpec run;
   run.model = produces;
   if (parent.empty()) return run;  // then it must be in the ledger already
-  FM_RETURN_IF_ERROR(ensure_catalog_base(ledger, parent, options.data_dir));
+  // A catalog parent the ledger lacks is registered with the run, in its
+  // transaction: not here, where a run refused later would leave it behind.
+  if (Result<std::string> known = ledger.model_json(parent); !known.ok()) {
+    if (known.status().code() != StatusCode::kNotFound) return known.status();
+    FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
+    Result<const CatalogModel*> entry = catalog.find_model(parent);
+    if (!entry.ok()) return known.status().WithContext("nor is it a catalog model");
+    run.new_bases.push_back(catalog_base(**entry));
+  }
   run.derived.emplace();
   run.derived->name = produces;
   FM_ASSIGN_OR_RETURN(run.derived->organisation, maker_organisation(options, produces));

@@ -29,8 +29,9 @@ Result<std::string> maker_organisation(const LedgerOptions& options, const std::
 
 // The run spec for a record of a run that made `produces` from `parent`
 // ("" when `produces` is in the ledger already): a catalog parent the ledger
-// lacks is registered as a base first, and a new `produces` as made by the
-// options' organisation (required) `how`.
+// lacks goes into new_bases, registered as a base with the run, and a new
+// `produces` as made by the options' organisation (required) `how`. Writes
+// nothing.
 Result<RunSpec> derived_run_spec(Ledger& ledger, const LedgerOptions& options, const std::string& produces,
                                  const std::string& parent, const std::string& how);
 

@@ -392,8 +392,9 @@ const std::vector<CommandDef>& all_commands() {
        "Print the ledger's current signed tree head",
        "flopsmeter ledger head",
        "The head (size, root hash, time, key, signature, public key) to hand to an auditor, publish or keep: "
-       "`ledger verify --head` later proves the ledger extends it.",
-       {"ledger"},
+       "`ledger verify --head` later proves the ledger extends it. It is JSON (flopsmeter.tree_head/1), with or "
+       "without --json.",
+       {"ledger", "json"},
        {"flopsmeter ledger head > head-2026-12.json"},
        0, 0},
       {"ledger verify",
@@ -409,8 +410,8 @@ const std::vector<CommandDef>& all_commands() {
        "Print an inclusion proof of an entry, checkable with no database",
        "flopsmeter ledger prove ENTRY",
        "The entry, its audit path (RFC 6962) and the signed head it leads to: `flopsmeter verify-proof` checks it "
-       "anywhere.",
-       {"ledger"},
+       "anywhere. It is JSON (flopsmeter.inclusion_proof/1), with or without --json.",
+       {"ledger", "json"},
        {"flopsmeter ledger prove 12 > entry-12.proof.json"},
        1, 1},
       {"ledger annotate",

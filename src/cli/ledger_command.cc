@@ -116,8 +116,9 @@ Result<int> run_register(const ParsedArgs& a, std::string& out) {
 }
 
 Result<int> run_add(const ParsedArgs& a, bool imported, std::string& out) {
-  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, open_ledger(a, true));
+  // Checked before the ledger is opened, which creates it: a refused command writes nothing.
   if (!a.has("ledger-produces")) return Status::InvalidArgument("name the model the run made: --ledger-produces NAME");
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, open_ledger(a, true));
   FM_ASSIGN_OR_RETURN(RunSpec run, derived_run_spec(*ledger, ledger_options(a), a.get("ledger-produces"),
                                                    a.get("ledger-model"), a.get("how")));
   run.imported = imported;

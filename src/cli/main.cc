@@ -1,5 +1,6 @@
 // flopsmeter's command-line entry point: dispatch, help and exit codes. The
 // commands themselves are thin shells over the public API (commands.cc).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
     std::cerr << top_level_help(false);
     return kExitError;
   }
-  const std::string& first = args.front();
+  // A copy: `args` loses its first elements below.
+  const std::string first = args.front();
   if (first == "-h" || first == "--help" || first == "help") {
     if (first == "help" && args.size() > 1) {
       if (const CommandDef* c = find_command(args[1])) {
@@ -48,16 +50,31 @@ int main(int argc, char** argv) {
   // A command of two words (`ledger add`): the group, then its subcommand.
   std::string name = first;
   if (first == "ledger") {
-    if (args.size() < 2 || args[1].rfind("-", 0) == 0) {
+    if (args.size() < 2) {  // a usage error: the help on stderr, like the top level's
+      std::cerr << group_help("ledger");
+      return kExitError;
+    }
+    if (args[1] == "-h" || args[1] == "--help") {
       std::cout << group_help("ledger");
-      return args.size() < 2 ? kExitError : kExitOk;
+      return kExitOk;
     }
     name = first + " " + args[1];
     args.erase(args.begin());
   }
   const CommandDef* command = find_command(name);
   if (command == nullptr && first == "ledger") {
-    return fail("unknown ledger command '" + args.front() + "' (flopsmeter ledger --help lists them)");
+    std::vector<std::string> names;
+    for (const CommandDef& c : all_commands())
+      if (c.name.rfind("ledger ", 0) == 0) names.push_back(c.name.substr(7));
+    std::vector<std::string> near = flopsmeter::closest_names(args.front(), names, 1);
+    // A suggestion only for a likely typo, not for any word at all.
+    if (!near.empty() && flopsmeter::edit_distance(flopsmeter::ascii_lower(args.front()), near[0]) >
+                             std::max<size_t>(2, near[0].size() / 3)) {
+      near.clear();
+    }
+    return fail("unknown ledger command '" + args.front() + "'" +
+                (near.empty() ? "" : "; did you mean 'ledger " + near[0] + "'?") +
+                " (flopsmeter ledger --help lists them)");
   }
   if (command == nullptr) {
     std::vector<std::string> names;

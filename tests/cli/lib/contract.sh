@@ -35,3 +35,20 @@ report_checks() {
   echo "$1: $passed passed, $failed failed"
   [[ $failed -eq 0 ]]
 }
+
+# isolate_environment DIR: HOME and the XDG directories under DIR, and none
+# of the variables flopsmeter or the meter read from the caller's
+# environment (FLOPSMETER_*, PRETRAIN_FLOPS, FLOPS_METER_*, the launcher's
+# rank variables), so that no user's ledger, key or setting is touched or
+# read. Call it before any command that may read them.
+isolate_environment() {
+  local dir=$1 name
+  mkdir -p "$dir/home" "$dir/data" "$dir/config"
+  export HOME=$dir/home XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config
+  for name in $(compgen -e); do
+    case $name in
+      FLOPSMETER_* | FLOPS_METER_* | PRETRAIN_FLOPS | RANK | WORLD_SIZE | LOCAL_RANK | TRAINING_JOB_NAME | \
+        FAKE_NVML_SCRIPT) unset "$name" ;;
+    esac
+  done
+}
