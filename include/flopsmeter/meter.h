@@ -85,7 +85,8 @@ struct MeterOptions {
   std::string data_dir;                 // [data-dir]
 
   // Budget guard: an absolute FLOP figure, or a fraction of the EU
-  // modification threshold that applies to this base. At most one.
+  // modification threshold that applies to this base (less the earlier
+  // modifications, which the rule sums with this run). At most one.
   std::optional<Flop> budget_flop;         // [budget]
   std::optional<double> budget_fraction;   // [budget-fraction] in (0, 1]
   // Steps the guard looks ahead: 1 stops before the step that would cross.

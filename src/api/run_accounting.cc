@@ -240,7 +240,11 @@ Result<std::optional<Flop>> budget_limit(const MeterOptions& options, const Modi
     return Status::Overflow("budget-fraction " + decimal + " x the threshold " + threshold.threshold_flop.to_string() +
                             " does not fit in 128 bits");
   }
-  return std::optional<Flop>(floor(budget));
+  // The threshold is compared with the modifier's modifications summed: the
+  // earlier ones (the ledger's lineage, prior-modifications) have used their
+  // part of the fraction already.
+  const Flop limit = floor(budget);
+  return std::optional<Flop>(limit - std::min(limit, options.prior_modifications));
 }
 
 }  // namespace flopsmeter

@@ -90,7 +90,9 @@ class ComplianceCounter {
 
 // The budget in FLOP, exact: --budget, or --budget-fraction times
 // `threshold`, computed on the fraction's shortest decimal (0.9 is 9/10,
-// not the double nearest it) and rounded down; nullopt without a budget.
+// not the double nearest it) and rounded down, less the earlier
+// modifications (options.prior_modifications, down to 0), since the rule
+// sums them with this run; nullopt without a budget.
 // Errors: kOverflow when the product needs more than 128 bits.
 Result<std::optional<Flop>> budget_limit(const MeterOptions& options, const ModificationThreshold& threshold);
 // The shortest decimal that reads back to `fraction`, e.g. "0.9".

@@ -16,14 +16,20 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "flopsmeter/exact.h"
+#include "flopsmeter/ledger.h"
 #include "flopsmeter/status.h"
 #include "test_support.h"
 
@@ -159,6 +165,116 @@ class LedgerLocation {
   std::string schema_;
   std::string location_;
   std::string error_;
+};
+
+// A whole number of FLOP from its decimal text (the ledger's figures are
+// compared as decimal strings, exactly).
+inline Flop flop(const std::string& decimal) {
+  Result<Flop> f = parse_exact_integer(decimal, "test figure");
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  return f.ok() ? *f : 0;
+}
+
+// A base model of `organisation` that cost `pretraining` FLOP (decimal), or
+// an unknown amount.
+inline ModelSpec base_model(const std::string& name, const std::string& organisation,
+                            const std::optional<std::string>& pretraining) {
+  ModelSpec m;
+  m.name = name;
+  m.organisation = organisation;
+  if (pretraining) {
+    m.pretraining.flop = flop(*pretraining);
+    m.pretraining.status = "given";
+    m.pretraining.source = "the test";
+  } else {
+    m.pretraining.status = "unknown";
+  }
+  return m;
+}
+
+inline ModelSpec derived_model(const std::string& name, const std::string& organisation,
+                               const std::vector<std::string>& parents, const std::string& how = "fine-tune") {
+  ModelSpec m;
+  m.name = name;
+  m.organisation = organisation;
+  m.parents = parents;
+  m.how = how;
+  return m;
+}
+
+// A flopsmeter.run record with the fields the ledger reads: its run id,
+// status and compliance figure (nullopt: undetermined, "exact": null).
+inline std::string run_record(const std::string& run_id, const std::optional<std::string>& compliance,
+                              const std::string& status = "completed") {
+  return nlohmann::json({{"schema", "flopsmeter.run/3"},
+                         {"run_id", run_id},
+                         {"status", status},
+                         {"compliance",
+                          {{"formula", "detailed"}, {"exact", compliance ? nlohmann::json(*compliance) : nullptr}}}})
+             .dump(2) +
+         "\n";
+}
+
+// A run spec: the run made `model`, which is in the ledger already, or, with
+// `derived`, is registered by the run.
+inline RunSpec run_on(const std::string& model, std::optional<ModelSpec> derived = std::nullopt) {
+  RunSpec r;
+  r.model = model;
+  r.derived = std::move(derived);
+  return r;
+}
+
+// The fixture of the ledger API's suites: a fresh ledger location on the
+// backend under test, signing keys in a scratch directory (never the real
+// HOME's), and its views read back as JSON.
+class LedgerFixture : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { ASSERT_EQ(where_.error(), ""); }
+
+  bool sqlite() const { return where_.sqlite(); }
+  const std::string& location() const { return where_.location(); }
+  const TempDir& dir() const { return where_.dir(); }
+
+  // The path of signing key `name`, made when it is not there yet.
+  std::string KeyPath(const std::string& name = "writer") const {
+    const std::string path = dir().path() + "/keys/" + name + ".key";
+    if (!std::filesystem::exists(path)) {
+      Result<LedgerKeyInfo> key = generate_ledger_key(path);
+      EXPECT_TRUE(key.ok()) << key.status().ToString();
+    }
+    return path;
+  }
+  // Options with explicit paths, so that neither HOME nor the environment's
+  // FLOPSMETER_* variables are consulted.
+  LedgerOptions Options(const std::string& key = "writer", const std::string& organisation = "Acme") const {
+    LedgerOptions o;
+    o.location = location();
+    o.key_path = KeyPath(key);
+    o.organisation = organisation;
+    return o;
+  }
+  std::unique_ptr<Ledger> Open(const std::string& key = "writer", bool create = true) const {
+    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(Options(key), create);
+    EXPECT_TRUE(ledger.ok()) << ledger.status().ToString();
+    return ledger.ok() ? std::move(*ledger) : nullptr;
+  }
+
+  // A view's JSON, or null (and a failure) when it failed.
+  static nlohmann::json Parsed(const Result<std::string>& text) {
+    EXPECT_TRUE(text.ok()) << text.status().ToString();
+    return text.ok() ? nlohmann::json::parse(*text) : nlohmann::json();
+  }
+  nlohmann::json Verify(const std::string& held_head = "", const std::vector<std::string>& trusted = {}) const {
+    std::unique_ptr<Ledger> reader = Open();
+    return reader ? Parsed(reader->verify_json(held_head, trusted)) : nlohmann::json();
+  }
+  // Every entry stored, whether a head covers it or not.
+  uint64_t EntryCount() const {
+    const nlohmann::json v = Verify();
+    return v.is_object() ? v["entries"].get<uint64_t>() : ~uint64_t{0};
+  }
+
+  LedgerLocation where_{GetParam()};
 };
 
 }  // namespace flopsmeter::testing
