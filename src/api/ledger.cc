@@ -339,7 +339,7 @@ class LedgerImpl final : public Ledger {
     e.body = run_body(record_json, run.model, run.imported, journals);
     // Every view reads each run's figure: a record it cannot read would
     // break them all from then on, in a ledger that never forgets.
-    FM_RETURN_IF_ERROR(run_figure_of(e.body, e.subject, "run " + printable_text(e.subject)).status());
+    FM_RETURN_IF_ERROR(run_figure_of(e.body, record, e.subject, "run " + printable_text(e.subject)).status());
     return e;
   }
 

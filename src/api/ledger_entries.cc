@@ -107,6 +107,61 @@ Result<ParsedEntry> parse_entry(const StoredEntry& stored) {
   return e;
 }
 
+namespace {
+
+// The tail `,"key_id":"K","kind":"K","schema":"S","subject":"S",
+// "supersedes":N,"time":"T"}` of a canonical entry, read without a JSON
+// parser (a parse costs more than the rest of verifying a small entry):
+// every string plain printable ASCII (no escape), N null or digits without
+// a leading zero. Such text is the JSON object of these six members with
+// exactly these values, so parsing it gives what Read() gives; for anything
+// else (an escape, non-ASCII, another layout) Read() is false and the tail
+// is parsed as before.
+class PlainTail {
+ public:
+  explicit PlainTail(std::string_view text) : text_(text) {}
+  bool Read(std::string_view* key_id, std::string_view* kind, std::string_view* schema, std::string_view* subject) {
+    std::string_view time;
+    return Literal(",\"key_id\":") && String(key_id) && Literal(",\"kind\":") && String(kind) &&
+           Literal(",\"schema\":") && String(schema) && Literal(",\"subject\":") && String(subject) &&
+           Literal(",\"supersedes\":") && NullOrDigits() && Literal(",\"time\":") && String(&time) && Literal("}") &&
+           at_ == text_.size();
+  }
+
+ private:
+  bool Literal(std::string_view word) {
+    if (text_.substr(at_, word.size()) != word) return false;
+    at_ += word.size();
+    return true;
+  }
+  bool String(std::string_view* out) {
+    if (!Literal("\"")) return false;
+    const size_t start = at_;
+    for (; at_ < text_.size(); ++at_) {
+      const char c = text_[at_];
+      if (c == '"') {
+        *out = text_.substr(start, at_ - start);
+        ++at_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c > 0x7E) return false;  // (char may be signed: non-ASCII is < 0)
+    }
+    return false;
+  }
+  bool NullOrDigits() {
+    if (Literal("null")) return true;
+    if (at_ >= text_.size() || text_[at_] < '0' || text_[at_] > '9') return false;
+    if (text_[at_++] == '0') return true;  // 0, and no leading zero before other digits
+    while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
+    return true;
+  }
+
+  std::string_view text_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
 Result<EntryHeader> parse_entry_header(const StoredEntry& stored) {
   // In canonical text the top-level members after "body" are key_id, kind,
   // schema, subject, supersedes and time, in that order; inside strings a
@@ -114,6 +169,13 @@ Result<EntryHeader> parse_entry_header(const StoredEntry& stored) {
   const std::string& text = stored.entry;
   const size_t at = text.rfind(",\"key_id\":\"");
   if (at != std::string::npos && text.rfind("{\"body\":", 0) == 0) {
+    std::string_view plain_key_id, plain_kind, plain_schema, plain_subject;
+    if (PlainTail(std::string_view(text).substr(at)).Read(&plain_key_id, &plain_kind, &plain_schema, &plain_subject) &&
+        plain_schema == kLedgerEntrySchema) {
+      for (const auto& [k, name] : kKindNames) {
+        if (plain_kind == name) return EntryHeader{k, std::string(plain_key_id), std::string(plain_subject)};
+      }
+    }
     const Json tail = Json::parse("{" + text.substr(at + 1), nullptr, false);
     const Fields f(tail, "");
     Result<std::string> kind = f.text("kind"), key_id = f.text("key_id"), subject = f.text("subject"),
@@ -176,13 +238,17 @@ Result<RunFigure> run_figure(const ParsedEntry& entry) {
 }
 
 Result<RunFigure> run_figure_of(const Json& body, const std::string& run_id, const std::string& where) {
+  FM_ASSIGN_OR_RETURN(std::string text, Fields(body, where).text("record"));
+  return run_figure_of(body, Json::parse(text, nullptr, false), run_id, where);
+}
+
+Result<RunFigure> run_figure_of(const Json& body, const Json& record, const std::string& run_id,
+                                const std::string& where) {
   const Fields f(body, where);
   RunFigure r;
   r.run_id = run_id;
   FM_ASSIGN_OR_RETURN(r.model, f.text("model"));
   FM_ASSIGN_OR_RETURN(r.imported, f.flag("imported"));
-  FM_ASSIGN_OR_RETURN(std::string text, f.text("record"));
-  const Json record = Json::parse(text, nullptr, false);
   if (!record.is_object()) return Status::ParseError(where + ": its record is not a JSON object");
   const Fields rec(record, where + ": record");
   if (r.imported) {

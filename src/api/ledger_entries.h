@@ -87,6 +87,10 @@ Result<RunFigure> run_figure(const ParsedEntry& entry);
 // The same of a run body (run_body) not in the ledger yet, `where` naming it
 // in errors: the ledger appends no record that its views could not read.
 Result<RunFigure> run_figure_of(const nlohmann::json& body, const std::string& run_id, const std::string& where);
+// The same with the body's record already parsed (`record`), so that adding
+// a run parses its record once (a meter's record is tens of KB).
+Result<RunFigure> run_figure_of(const nlohmann::json& body, const nlohmann::json& record, const std::string& run_id,
+                                const std::string& where);
 
 // The head of a tree of `size` leaves with `root`, as signed: its canonical
 // text without the signature. `time` ISO 8601 UTC.
