@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,19 @@ constexpr uint64_t kMaxExactInteger = uint64_t{1} << 53;
 // well-formed UTF-8 sequence, if any.
 std::optional<size_t> first_invalid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    // ASCII, eight bytes at a time (a record is mostly ASCII).
+    uint64_t word = 0;
+    if (i + sizeof word <= s.size()) {
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080u) == 0) {
+        i += sizeof word;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
     const size_t length = utf8_sequence_length(s, i);
     if (length == 0) return i;
     i += length;
@@ -69,8 +83,13 @@ bool utf16_less(std::string_view a, std::string_view b) {
 void append_string_literal(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (const char c : s) {
+  size_t plain = 0;  // where the bytes written as themselves, not yet appended, start
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"': *out += "\\\""; break;
       case '\\': *out += "\\\\"; break;
@@ -80,15 +99,12 @@ void append_string_literal(std::string_view s, std::string* out) {
       case '\f': *out += "\\f"; break;
       case '\r': *out += "\\r"; break;
       default:
-        if (byte < 0x20) {
-          *out += "\\u00";
-          out->push_back(kHex[byte >> 4]);
-          out->push_back(kHex[byte & 0xF]);
-        } else {
-          out->push_back(c);
-        }
+        *out += "\\u00";  // another control character
+        out->push_back(kHex[byte >> 4]);
+        out->push_back(kHex[byte & 0xF]);
     }
   }
+  out->append(s.data() + plain, s.size() - plain);
   out->push_back('"');
 }
 
