@@ -249,6 +249,27 @@ budget_stop() {
 }
 check "the budget stops the command with SIGINT; the record says stopped_by_budget" budget_stop
 
+watch_ledger() (
+  # With a ledger, watch appends the run's record when the job ends; the
+  # same record added again by hand changes nothing.
+  export FLOPSMETER_LEDGER=$D/watch-ledger.sqlite FLOPSMETER_LEDGER_KEY=$D/watch-ledger.key
+  "$FM" ledger keygen >/dev/null 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  "$FM" ledger register acme/base --pretrain-flops 1e24 --pretrain-source "the test" --organisation Base-Lab >/dev/null 2>"$D/stderr" ||
+    { cat "$D/stderr"; return 1; }
+  watch 0 --run "$D/led" "${MODEL[@]}" --tokens-from "$D/led-tokens" --ledger-model acme/base \
+    --ledger-produces acme/tuned --organisation Acme -- sh -c 'echo 1000 >> "$0"' "$D/led-tokens" || return 1
+  stderr_has "ledger" || return 1
+  "$FM" ledger runs --json >"$D/stdout" 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  json_has '[r["model"] for r in j["runs"]] == ["acme/tuned"]' || return 1
+  json_has 'j["runs"][0]["compliance_flop"] == "6000000000"' || return 1
+  "$FM" ledger add "$D/led" --ledger-produces acme/tuned >"$D/stdout" 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  grep -q "No change" "$D/stdout" || { echo "adding the record again was not a no-op:"; cat "$D/stdout"; return 1; }
+  "$FM" ledger lineage acme/tuned --json >"$D/stdout" 2>"$D/stderr" || { cat "$D/stderr"; return 1; }
+  json_has 'j["modification"]["own_compute"]["flop"] == "6000000000"' || return 1
+  "$FM" ledger verify >/dev/null 2>&1 || { echo "the ledger does not verify"; return 1; }
+)  # a subshell: the ledger's variables end with it
+check "with a ledger, the run's record is appended when the job ends (models registered, lineage summed)" watch_ledger
+
 multi_node() {
   # One watch per node, node-local directories, the job's id on both: node 1
   # writes its shard, node 0 reads the job's (whole) token count and enforces
