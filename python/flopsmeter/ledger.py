@@ -66,6 +66,12 @@ class Ledger:
 
     # Appending: each returns flopsmeter.ledger_append/1 (entry, no_change,
     # superseded, tree_size, the signed head).
+    def keygen(self):
+        """Makes a new signing key at the ledger's key path (never over an
+        existing file) and registers its public key: what a `key` given for
+        a machine or a job needs before its first append."""
+        return self._call("keygen")
+
     def register_key(self):
         return self._call("register_key")
 

@@ -38,6 +38,12 @@ Result<std::string> maker_organisation(const LedgerOptions& options, const std::
   return resolved.organisation;
 }
 
+Result<LedgerAppend> register_made_key(Ledger& ledger, const LedgerKeyInfo& key) {
+  FM_ASSIGN_OR_RETURN(LedgerAppend appended, ledger.register_key());
+  appended.notes.push_back("key " + key.key_id + " (public key " + key.public_key + ") at " + key.path);
+  return appended;
+}
+
 Result<RunSpec> derived_run_spec(Ledger& ledger, const LedgerOptions& options, const std::string& produces,
                                  const std::string& parent, const std::string& how) {
   if (produces.empty()) return Status::InvalidArgument("name the model the run made (ledger-produces)");

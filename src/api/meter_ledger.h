@@ -27,6 +27,11 @@ LedgerOptions ledger_options(const OptionMap& o);
 // one organisation's modifications.
 Result<std::string> maker_organisation(const LedgerOptions& options, const std::string& model);
 
+// `ledger keygen`'s second half, for every shell: the key made at `key`
+// (generate_ledger_key) registered in `ledger`, the append's notes saying
+// where its secret half is.
+Result<LedgerAppend> register_made_key(Ledger& ledger, const LedgerKeyInfo& key);
+
 // The run spec for a record of a run that made `produces` from `parent`
 // ("" when `produces` is in the ledger already): a catalog parent the ledger
 // lacks goes into new_bases, registered as a base with the run, and a new

@@ -155,6 +155,14 @@ Result<std::string> dispatch(fm_ledger& l, const Request& r) {
     FM_RETURN_IF_ERROR(r.allow({}));
     return appended(ledger.register_key(), "the signing key");
   }
+  if (call == "keygen") {
+    // A new key at the handle's key path (never over an existing file), so
+    // that a ledger-key given for a machine or a job can be made from here.
+    FM_RETURN_IF_ERROR(r.allow({}));
+    FM_ASSIGN_OR_RETURN(flopsmeter::LedgerOptions resolved, flopsmeter::resolve_ledger_options(l.options));
+    FM_ASSIGN_OR_RETURN(flopsmeter::LedgerKeyInfo key, flopsmeter::generate_ledger_key(resolved.key_path));
+    return appended(flopsmeter::register_made_key(ledger, key), "the public key " + key.key_id);
+  }
   if (call == "add_model") {
     FM_RETURN_IF_ERROR(r.allow({"model"}));
     FM_ASSIGN_OR_RETURN(flopsmeter::ModelSpec model, model_spec(r, l.options));
@@ -207,8 +215,8 @@ Result<std::string> dispatch(fm_ledger& l, const Request& r) {
     return ledger.prove_json(entry);
   }
   return Status::InvalidArgument("ledger request: unknown call '" + flopsmeter::printable_text(call) +
-                                 "' (register_key, add_model, add_run, add_estimate, annotate, record_export, models, "
-                                 "model, lineage, runs, basis, head, verify, prove)");
+                                 "' (keygen, register_key, add_model, add_run, add_estimate, annotate, record_export, "
+                                 "models, model, lineage, runs, basis, head, verify, prove)");
 }
 
 }  // namespace
