@@ -32,6 +32,8 @@ class Ledger:
         appends (None: FLOPSMETER_LEDGER_KEY, else the per-user default, made
         on first use). organisation: who makes the models registered here
         (None: FLOPSMETER_ORGANISATION). create: make a missing ledger."""
+        # Set first: a refused open still reaches __del__, which must find it.
+        self._handle = None
         options = {"ledger": location, "ledger-key": key, "organisation": organisation, "data-dir": data_dir}
         options = {name: str(value) for name, value in options.items() if value is not None}
         handle = ctypes.c_void_p()
