@@ -166,6 +166,16 @@ class LedgerTest(unittest.TestCase):
         # The stated leaf_hash was once never compared with the entry's.
         self.assertEqual(accepted, [])
 
+    def test_a_pretraining_figure_is_recorded_as_written(self):
+        ledger = self.ledger()
+        ledger.keygen()
+        # 3e23 as a float is 300000000000000008388608 in binary; once recorded as int(3e23).
+        for name, figure in (("float", 3e23), ("text", "3e23"), ("int", 3 * 10**23)):
+            ledger.add_model(f"base/{name}", organisation="Base", pretraining_flop=figure, pretraining_source="s")
+            self.assertEqual(ledger.model(f"base/{name}")["model"]["pretraining"]["flop"], str(3 * 10**23), name)
+        with self.assertRaisesRegex(flopsmeter.FlopsMeterError, "not a whole number of FLOP"):
+            ledger.add_model("base/half", organisation="Base", pretraining_flop=1.5, pretraining_source="s")
+
     def test_errors_are_raised_with_the_librarys_message(self):
         ledger = self.ledger_with_base()
         for call, code, message in (
