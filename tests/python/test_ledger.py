@@ -41,6 +41,11 @@ def compliance(record):
     return int(record["compliance"]["exact"])
 
 
+def eu_modification_threshold(record):
+    [regime] = [r for r in record["regimes"] if r["id"] == "eu_modification"]
+    return Fraction(int(regime["threshold_rational"]["num"]), int(regime["threshold_rational"]["den"]))
+
+
 def metered(run_dir, batches, **options):
     """A run of tiny_llama's parameters over `batches`, one step each; its record."""
     with flopsmeter.Meter(run_dir, n_total=tiny_llama.PARAMETERS, n_trainable=tiny_llama.PARAMETERS,
@@ -315,7 +320,7 @@ class LedgerTest(unittest.TestCase):
         earlier = run("sft", 555_550_000_000, ledger_model="base/b", ledger_produces="acme/sft")
         later = run("lora", 10**7, ledger_model="acme/sft", ledger_produces="acme/lora")
         [regime] = [r for r in later["regimes"] if r["id"] == "eu_modification"]
-        threshold = Fraction(int(regime["threshold_rational"]["num"]), int(regime["threshold_rational"]["den"]))
+        threshold = eu_modification_threshold(later)
         total = compliance(earlier) + compliance(later)
         self.assertLess(compliance(earlier), threshold)
         self.assertLess(compliance(later), threshold)
@@ -327,6 +332,20 @@ class LedgerTest(unittest.TestCase):
         modification = ledger.lineage("acme/lora")["modification"]
         self.assertEqual(int(modification["own_compute"]["flop"]), total)
         self.assertEqual(modification["single_run_reading"]["verdict"], "below")
+
+    def test_a_budget_fraction_on_a_derived_model_guards_the_lineages_sum(self):
+        self.ledger_with_base(pretraining_flop=None)
+        options = {"n_total": 10**10, "n_trainable": 10**10, **self.recording}
+        with flopsmeter.Meter(self.path("sft"), ledger_model="base/b", ledger_produces="acme/sft", **options) as meter:
+            meter.add_counts(10**11, 10**11, 1)
+            meter.step(1)
+        with open(self.path("sft", "flops_meter.json"), encoding="utf-8") as f:
+            record = json.load(f)
+        with flopsmeter.Meter(self.path("lora"), ledger_model="acme/sft", budget_fraction=0.9, **options) as meter:
+            meter.add_counts(10**6, 10**6, 1)
+            state = meter.step(1, figures=True)
+        self.assertEqual(Fraction(int(state["budget_flop"])),
+                         Fraction(9, 10) * eu_modification_threshold(record) - compliance(record))
 
     # --- the Hugging Face callback ---------------------------------------
 
