@@ -341,7 +341,8 @@ static void spec_a_lineage_is_summed_exactly_verified_and_proved(void) {
     REQUIRE(at != NULL);
     at += strlen(targets[i][1]);
     *at = *at == 'a' ? 'b' : 'a'; /* a hex digit either way: still valid JSON */
-    REQUIRE_FAILS(fm_verify_inclusion_proof(flipped, NULL, &message, &error), FM_INVALID_ARGUMENT, error, targets[i][2]);
+    REQUIRE_FAILS(fm_verify_inclusion_proof(flipped, NULL, &message, &error), FM_INVALID_ARGUMENT, error,
+                  targets[i][2]);
     REQUIRE(message == NULL);
     free(flipped);
   }

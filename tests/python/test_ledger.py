@@ -130,7 +130,8 @@ class LedgerTest(unittest.TestCase):
         self.assertFalse(added["no_change"])
         dpo = metered(self.path("dpo"), tiny_llama.padded_batches(5, seed=1))
         with open(self.path("dpo", "flops_meter.json"), encoding="utf-8") as f:
-            ledger.add_run(f.read(), produces="acme/dpo", parent="acme/sft", how="preference tuning")
+            dpo_entry = ledger.add_run(f.read(), produces="acme/dpo", parent="acme/sft",
+                                       how="preference tuning")["entry"]
         self.assertNotEqual(compliance(sft), compliance(dpo))  # a swapped figure would show
 
         lineage = ledger.lineage("acme/dpo")
@@ -141,6 +142,12 @@ class LedgerTest(unittest.TestCase):
         self.assertEqual(ledger.model("acme/dpo")["schema"], "flopsmeter.ledger_model/1")
         self.assertEqual([r["run_id"] for r in self.runs_of(ledger, "acme/sft")], [sft["run_id"]])
         self.assertEqual({r["run_id"] for r in ledger.runs()["runs"]}, {sft["run_id"], dpo["run_id"]})
+        basis = ledger.basis("acme/dpo")  # what a further run on it starts from
+        self.assertEqual((int(basis["original_flop"]), int(basis["own_modifications_flop"])),
+                         (BASE_FLOP, compliance(sft) + compliance(dpo)))
+        # A correction that supersedes the DPO run takes it out of the sums; both entries stay.
+        ledger.annotate(dpo_entry, "recorded against the wrong model", supersedes=True)
+        self.assertEqual(int(ledger.lineage("acme/dpo")["cumulative_compute"]["flop"]), BASE_FLOP + compliance(sft))
 
         head = ledger.head()
         verified = ledger.verify(head=head, trusted_keys=[made["head"]["key_id"]])
