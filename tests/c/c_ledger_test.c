@@ -444,6 +444,17 @@ static void spec_bad_calls_are_refused_with_a_message_and_write_nothing(void) {
                 "entry 99 is not under the ledger's latest signed head");
   REQUIRE(response == NULL);
 
+  /* A misspelt member of a model is named, not dropped (the base would have
+   * been recorded with its compute unknown, or not systemic-risk). */
+  REQUIRE_FAILS(fm_ledger_call(l, "{\"call\": \"add_model\", \"model\": {\"name\": \"base/c\", \"organisation\": "
+                                  "\"Base\", \"pretraining\": {\"flops\": \"3e23\", \"status\": \"published\"}}}",
+                               &response, &error),
+                FM_INVALID_ARGUMENT, error, "ledger request 'add_model': unknown argument \"model.pretraining.flops\"");
+  REQUIRE_FAILS(fm_ledger_call(l, "{\"call\": \"add_model\", \"model\": {\"name\": \"base/c\", \"organisation\": "
+                                  "\"Base\", \"systemic-risk\": true, \"pretraining\": {\"status\": \"unknown\"}}}",
+                               &response, &error),
+                FM_INVALID_ARGUMENT, error, "ledger request 'add_model': unknown argument \"model.systemic-risk\"");
+
   /* An unknown model: reading it, deriving from it, running on it. */
   REQUIRE_FAILS(fm_ledger_call(l, "{\"call\": \"lineage\", \"model\": \"nobody/none\"}", &response, &error),
                 FM_NOT_FOUND, error, "model 'nobody/none' is not in the ledger");
