@@ -237,6 +237,13 @@ class LedgerTest(unittest.TestCase):
         self.assertTrue(again["no_change"])
         self.assertEqual(again["entry"], runs[0]["entry"])
         self.assertEqual(ledger.head()["size"], size)
+        # A meter freed without end (a crash, as far as the run knows) appends nothing.
+        meter = flopsmeter.Meter(self.path("open"), n_total=tiny_llama.PARAMETERS, n_trainable=tiny_llama.PARAMETERS,
+                                 ledger_model="base/b", ledger_produces="acme/open", **self.recording)
+        meter.add_batch(**tiny_llama.padded_batches(1)[0])
+        meter.flush()
+        meter.close()
+        self.assertEqual(ledger.head()["size"], size)
 
     def test_a_re_report_after_a_crash_supersedes_the_record(self):
         ledger = self.ledger_with_base()
