@@ -161,6 +161,18 @@ class LedgerTest(unittest.TestCase):
         self.assertTrue(flopsmeter.verify_proof(proof).startswith(f"entry {added['entry']} is in ledger"))
         flopsmeter.verify_proof(json.dumps(proof), trusted_key=head["public_key"])
 
+    def test_a_merge_counts_a_shared_base_once(self):
+        ledger = self.ledger_with_base()
+        figures = []
+        for name, seed in (("acme/math", 0), ("acme/code", 1)):
+            record = metered(self.path(name.replace("/", "-")), tiny_llama.padded_batches(2 + seed, seed=seed),
+                             ledger_model="base/b", ledger_produces=name, **self.recording)
+            figures.append(compliance(record))
+        ledger.add_model("acme/merged", parents=["acme/math", "acme/code"], how="merge")
+        lineage = ledger.lineage("acme/merged")
+        self.assertEqual(int(lineage["cumulative_compute"]["flop"]), BASE_FLOP + sum(figures))
+        self.assertEqual({node["name"] for node in lineage["nodes"]}, {"base/b", "acme/math", "acme/code", "acme/merged"})
+
     def test_every_changed_character_of_a_proof_is_refused(self):
         ledger = self.ledger_with_base()
         text = json.dumps(ledger.prove(1))
