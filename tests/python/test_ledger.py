@@ -171,7 +171,8 @@ class LedgerTest(unittest.TestCase):
         ledger.add_model("acme/merged", parents=["acme/math", "acme/code"], how="merge")
         lineage = ledger.lineage("acme/merged")
         self.assertEqual(int(lineage["cumulative_compute"]["flop"]), BASE_FLOP + sum(figures))
-        self.assertEqual({node["name"] for node in lineage["nodes"]}, {"base/b", "acme/math", "acme/code", "acme/merged"})
+        self.assertEqual({node["name"] for node in lineage["nodes"]},
+                         {"base/b", "acme/math", "acme/code", "acme/merged"})
 
     def test_every_changed_character_of_a_proof_is_refused(self):
         ledger = self.ledger_with_base()
