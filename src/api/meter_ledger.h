@@ -65,8 +65,9 @@ struct LedgerRecording {
 // Appends the record (rank 0, when options.ledger or FLOPSMETER_LEDGER names
 // a ledger) as the run that made options.ledger_produces (default: the
 // parent's name and the run id) from options.ledger_model (default: the
-// catalog model options.model resolves to). Never fails the caller: what
-// went wrong is in the result.
+// catalog model options.model resolves to, else options.model_name, which
+// must be in the ledger or the catalog). Never fails the caller: what went
+// wrong is in the result.
 LedgerRecording record_in_ledger(const MeterOptions& options, const std::string& record_json, const std::string& run_id,
                                  const std::string& catalog_model);
 

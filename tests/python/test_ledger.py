@@ -390,6 +390,16 @@ class LedgerTest(unittest.TestCase):
         self.assertEqual([(r["run_id"], int(r["compliance_flop"])) for r in self.runs_of(ledger, "acme/hf")],
                          [(record["run_id"], compliance(record))])
 
+        # No ledger-model: the model the run trains, named by its Hub id (the
+        # recipe's model_name_or_path; a model's own config._name_or_path),
+        # which the callback hands over beside its config.json. Once ignored,
+        # since the library counts such a model from the file, not the catalog.
+        callback = hf.maybe_callback({"model_name_or_path": "base/b", "compute_flops": True}, **self.recording)
+        record = self.train(callback, "named")
+        self.assertEqual(record["model_name"], "base/b")
+        self.assertEqual([r["run_id"] for r in self.runs_of(ledger, "base/b+" + record["run_id"][:12])],
+                         [record["run_id"]])
+
         # A model that is neither in the ledger nor in the catalog, no
         # ledger-model: the run still ends, its record says why it is not in
         # the ledger, and the ledger is unchanged.
