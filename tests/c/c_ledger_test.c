@@ -285,6 +285,16 @@ static void spec_a_lineage_is_summed_exactly_verified_and_proved(void) {
   REQUIRE(base != NULL && base < strchr(originals, ']'));
   fm_free(lineage);
 
+  /* What a further run on acme/dpo by Acme starts from: the base, and both runs as its own modifications. */
+  char* basis = CALL_OK(l, "{\"call\": \"basis\", \"model\": \"acme/dpo\"}");
+  said = string_member(basis, NULL, "original_flop");
+  REQUIRE(strcmp(said, kBaseFlop) == 0);
+  free(said);
+  said = string_member(basis, NULL, "own_modifications_flop");
+  REQUIRE(strcmp(said, own) == 0);
+  free(said);
+  fm_free(basis);
+
   char* models = CALL_OK(l, "{\"call\": \"models\"}");
   for (const char* const* name = (const char* const[]){"base/b", "acme/sft", "acme/dpo", NULL}; *name; ++name) {
     char* member = format("\"name\": \"%s\"", *name);
