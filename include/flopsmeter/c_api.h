@@ -144,6 +144,8 @@ FM_API fm_status fm_ledger_open(const char* options_json, int create, fm_ledger*
 
 /* One call on the ledger: request_json is {"call": NAME, ...arguments}, and
  * *response_json the answer (a JSON document of a versioned schema):
+ *   keygen (a new key pair at "ledger-key", never over an existing file,
+ *           its public key registered)             -> ledger_append/1
  *   register_key                                   -> ledger_append/1
  *   add_model    {"model": {"name", "organisation", "parents", "how", "note",
  *                 "systemic_risk", "pretraining": {"flop" (decimal string

@@ -32,6 +32,8 @@ class Ledger:
         appends (None: FLOPSMETER_LEDGER_KEY, else the per-user default, made
         on first use). organisation: who makes the models registered here
         (None: FLOPSMETER_ORGANISATION). create: make a missing ledger."""
+        # Set first: a refused open still reaches __del__, which must find it.
+        self._handle = None
         options = {"ledger": location, "ledger-key": key, "organisation": organisation, "data-dir": data_dir}
         options = {name: str(value) for name, value in options.items() if value is not None}
         handle = ctypes.c_void_p()
@@ -66,19 +68,26 @@ class Ledger:
 
     # Appending: each returns flopsmeter.ledger_append/1 (entry, no_change,
     # superseded, tree_size, the signed head).
+    def keygen(self):
+        """Makes a new signing key at the ledger's key path (never over an
+        existing file) and registers its public key: what a `key` given for
+        a machine or a job needs before its first append."""
+        return self._call("keygen")
+
     def register_key(self):
         return self._call("register_key")
 
     def add_model(self, name, *, organisation=None, parents=None, how=None, note=None, systemic_risk=False,
                   pretraining_flop=None, pretraining_source="", pretraining_status=None):
-        """A base model (no parents: its pretraining compute as an int or a
-        decimal string with its source, or None with status "unknown"), or a
-        derived one (its parents, already in the ledger)."""
+        """A base model (no parents: its pretraining compute as an int, a
+        float such as 3e23 or a decimal string such as "3e23", with its
+        source; or None with status "unknown"), or a derived one (its
+        parents, already in the ledger)."""
         if pretraining_status is None:
             pretraining_status = "" if parents else ("given" if pretraining_flop is not None else "unknown")
         model = {"name": name, "organisation": organisation or "", "parents": list(parents or []),
                  "how": how or "", "note": note or "", "systemic_risk": bool(systemic_risk),
-                 "pretraining": {"flop": None if pretraining_flop is None else str(int(pretraining_flop)),
+                 "pretraining": {"flop": _flop_text(pretraining_flop),
                                  "source": pretraining_source, "status": pretraining_status}}
         return self._call("add_model", model=model)
 
@@ -128,6 +137,18 @@ class Ledger:
 
     def prove(self, entry):
         return self._call("prove", entry=int(entry))
+
+
+def _flop_text(flop):
+    """A FLOP figure as the library's exact decimal text. A float goes as the
+    shortest text that reads back as it (3e23 as "3e+23", which the library
+    takes as exactly 3 x 10^23), not as int(3e23), the binary float's value
+    (...008388608); a string as given (the library checks it)."""
+    if flop is None or isinstance(flop, str):
+        return flop
+    if isinstance(flop, float):
+        return repr(flop)
+    return str(flop)
 
 
 def verify_proof(proof, trusted_key=None):

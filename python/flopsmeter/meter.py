@@ -61,6 +61,11 @@ def option_key(name):
 def _option_value(value):
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**64:
+        # As decimal text: the library's JSON reads an integer past 64 bits
+        # as a double, and a FLOP figure (pretrain_flops=3 * 10**23) would
+        # lose its last digits.
+        return str(value)
     if isinstance(value, (tuple, set, frozenset)):
         return [_option_value(item) for item in value]
     if isinstance(value, list):

@@ -395,8 +395,9 @@ Result<std::string> verify_inclusion_proof(const std::string& proof_json, const 
     return Status::ParseError("not an inclusion proof (schema flopsmeter.inclusion_proof/1)");
   }
   if (!p.value("index", Json()).is_number_unsigned() || !p.value("tree_size", Json()).is_number_unsigned() ||
-      !p.value("entry", Json()).is_string() || !p.value("path", Json()).is_array()) {
-    return Status::ParseError("inclusion proof: index, tree_size, entry and path are required");
+      !p.value("entry", Json()).is_string() || !p.value("leaf_hash", Json()).is_string() ||
+      !p.value("path", Json()).is_array()) {
+    return Status::ParseError("inclusion proof: index, tree_size, entry, leaf_hash and path are required");
   }
   FM_ASSIGN_OR_RETURN(HeldHead head, parse_head(p.value("head", Json()), "inclusion proof: head"));
   const uint64_t index = p["index"].get<uint64_t>(), size = p["tree_size"].get<uint64_t>();
@@ -423,9 +424,17 @@ Result<std::string> verify_inclusion_proof(const std::string& proof_json, const 
                                    std::string(trusted_key.empty() ? "the key it names" : "the trusted key"));
   }
   const std::string& entry = p["entry"].get_ref<const std::string&>();
-  if (!merkle::verify_inclusion(merkle::leaf_hash(entry), index, size, path, head.root)) {
+  const merkle::Hash leaf = merkle::leaf_hash(entry);
+  if (!merkle::verify_inclusion(leaf, index, size, path, head.root)) {
     return Status::InvalidArgument("inclusion proof: the entry is not in the tree the head signs (its audit path does "
                                    "not lead to the head's root)");
+  }
+  // The leaf hash the proof states is what an auditor looks the entry up
+  // by: it must be the entry's, or the proof vouches for a hash it never checked.
+  FM_ASSIGN_OR_RETURN(merkle::Hash stated_leaf,
+                      merkle::from_hex(p["leaf_hash"].get<std::string>(), "inclusion proof: leaf_hash"));
+  if (stated_leaf != leaf) {
+    return Status::InvalidArgument("inclusion proof: its leaf_hash is not the hash of its entry");
   }
   return "entry " + std::to_string(index) + " is in ledger " + head.ledger_id + " of " + std::to_string(size) +
          " entries, whose head (" + head.time + ", root " + merkle::to_hex(head.root).substr(0, 16) +

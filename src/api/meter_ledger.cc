@@ -17,6 +17,11 @@ LedgerOptions ledger_options_of(const MeterOptions& options) {
   return ledger_options(o);
 }
 
+// `known` (a model not in the ledger) when the catalog lacks it too.
+Status nor_in_the_catalog(const Status& known) {
+  return Status::NotFound(known.message() + "; nor is it a catalog model");
+}
+
 }  // namespace
 
 LedgerOptions ledger_options(const OptionMap& o) {
@@ -38,6 +43,12 @@ Result<std::string> maker_organisation(const LedgerOptions& options, const std::
   return resolved.organisation;
 }
 
+Result<LedgerAppend> register_made_key(Ledger& ledger, const LedgerKeyInfo& key) {
+  FM_ASSIGN_OR_RETURN(LedgerAppend appended, ledger.register_key());
+  appended.notes.push_back("key " + key.key_id + " (public key " + key.public_key + ") at " + key.path);
+  return appended;
+}
+
 Result<RunSpec> derived_run_spec(Ledger& ledger, const LedgerOptions& options, const std::string& produces,
                                  const std::string& parent, const std::string& how) {
   if (produces.empty()) return Status::InvalidArgument("name the model the run made (ledger-produces)");
@@ -50,7 +61,7 @@ Result<RunSpec> derived_run_spec(Ledger& ledger, const LedgerOptions& options, c
     if (known.status().code() != StatusCode::kNotFound) return known.status();
     FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(options.data_dir));
     Result<const CatalogModel*> entry = catalog.find_model(parent);
-    if (!entry.ok()) return known.status().WithContext("nor is it a catalog model");
+    if (!entry.ok()) return nor_in_the_catalog(known.status());
     run.new_bases.push_back(catalog_base(**entry));
   }
   run.derived.emplace();
@@ -89,7 +100,7 @@ Status ensure_catalog_base(Ledger& ledger, const std::string& name, const std::s
   if (known.ok() || known.status().code() != StatusCode::kNotFound) return known.status();
   FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(data_dir));
   Result<const CatalogModel*> entry = catalog.find_model(name);
-  if (!entry.ok()) return known.status().WithContext("nor is it a catalog model");
+  if (!entry.ok()) return nor_in_the_catalog(known.status());
   return ledger.add_model(catalog_base(**entry)).status();
 }
 
@@ -116,7 +127,13 @@ LedgerRecording record_in_ledger(const MeterOptions& options, const std::string&
     out.message = "the record could not be appended to the ledger: " + s.message();
     return out;
   };
-  const std::string parent = !options.ledger_model.empty() ? options.ledger_model : catalog_model;
+  // The model the run trains: ledger-model, else the catalog model it was
+  // counted from, else its name. An integration that hands over the
+  // model's config.json (the Hugging Face callback always does) is counted
+  // from the file, not the catalog, and names the model by its Hub id
+  // (model-name): that id is what the ledger or the catalog knows.
+  std::string parent = !options.ledger_model.empty() ? options.ledger_model : catalog_model;
+  if (parent.empty() && options.model_name != options.model) parent = options.model_name;
   if (parent.empty()) {
     return fail(Status::InvalidArgument("name the model it was trained from (ledger-model): the model is neither "
                                         "in the ledger nor in the catalog"));
@@ -128,7 +145,12 @@ LedgerRecording record_in_ledger(const MeterOptions& options, const std::string&
       !options.ledger_produces.empty() ? options.ledger_produces : parent + "+" + run_id.substr(0, 12);
   Result<RunSpec> spec = derived_run_spec(**ledger, ledger_options, produces, parent,
                                           "fine-tune (" + std::string(method_name(options.method.kind)) + ")");
-  if (!spec.ok()) return fail(spec.status());
+  if (!spec.ok()) {
+    // A parent taken by default that neither knows: say how to name it.
+    const bool by_default = options.ledger_model.empty() && spec.status().code() == StatusCode::kNotFound;
+    return fail(by_default ? spec.status().WithContext("name the model it was trained from (ledger-model)")
+                           : spec.status());
+  }
   RunSpec run = std::move(*spec);
   run.run_dir = options.run_dir;
   Result<LedgerAppend> appended = (*ledger)->add_run(record_json, run);

@@ -27,6 +27,11 @@ LedgerOptions ledger_options(const OptionMap& o);
 // one organisation's modifications.
 Result<std::string> maker_organisation(const LedgerOptions& options, const std::string& model);
 
+// `ledger keygen`'s second half, for every shell: the key made at `key`
+// (generate_ledger_key) registered in `ledger`, the append's notes saying
+// where its secret half is.
+Result<LedgerAppend> register_made_key(Ledger& ledger, const LedgerKeyInfo& key);
+
 // The run spec for a record of a run that made `produces` from `parent`
 // ("" when `produces` is in the ledger already): a catalog parent the ledger
 // lacks goes into new_bases, registered as a base with the run, and a new
@@ -60,8 +65,9 @@ struct LedgerRecording {
 // Appends the record (rank 0, when options.ledger or FLOPSMETER_LEDGER names
 // a ledger) as the run that made options.ledger_produces (default: the
 // parent's name and the run id) from options.ledger_model (default: the
-// catalog model options.model resolves to). Never fails the caller: what
-// went wrong is in the result.
+// catalog model options.model resolves to, else options.model_name, which
+// must be in the ledger or the catalog). Never fails the caller: what went
+// wrong is in the result.
 LedgerRecording record_in_ledger(const MeterOptions& options, const std::string& record_json, const std::string& run_id,
                                  const std::string& catalog_model);
 

@@ -286,9 +286,10 @@ Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_
     } else if (value.is_number_integer()) {
       o.values[key] = value.dump();
     } else if (value.is_number_float()) {
-      char text[64];
-      std::snprintf(text, sizeof text, "%.17g", value.get<double>());
-      o.values[key] = text;
+      // The shortest text that reads back as the same double: 3e23 stays
+      // "3e+23", exactly 3 x 10^23 to the options' exact parsers, where
+      // %.17g made it 3.0000000000000001e+23.
+      o.values[key] = value.dump();
     } else if (value.is_array()) {
       std::string joined;
       for (const auto& item : value) {

@@ -42,12 +42,17 @@ class Request {
   std::string call() const { return j_["call"].get<std::string>(); }
 
   // Errors for any argument outside `known`.
-  Status allow(std::initializer_list<const char*> known) const {
-    for (const auto& [key, unused] : j_.items()) {
-      if (key == "call") continue;
+  Status allow(std::initializer_list<const char*> known) const { return allow_in(j_, "", known); }
+  // The same for the members of an object argument, named from `path`
+  // ("model.", "model.pretraining."): a misspelt member would otherwise
+  // register a model without it (a base's compute unknown, a designated
+  // base not systemic-risk), in a ledger that never forgets.
+  Status allow_in(const Json& object, const std::string& path, std::initializer_list<const char*> known) const {
+    for (const auto& [key, unused] : object.items()) {
+      if (path.empty() && key == "call") continue;
       if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
         return Status::InvalidArgument("ledger request '" + flopsmeter::printable_text(call()) +
-                                       "': unknown argument \"" + flopsmeter::printable_text(key) + "\"");
+                                       "': unknown argument \"" + flopsmeter::printable_text(path + key) + "\"");
       }
     }
     return Status();
@@ -95,6 +100,8 @@ class Request {
 Result<flopsmeter::ModelSpec> model_spec(const Request& r, const flopsmeter::LedgerOptions& options) {
   const Json& m = r.json().value("model", Json());
   if (!m.is_object()) return r.bad("model", "expected an object");
+  FM_RETURN_IF_ERROR(
+      r.allow_in(m, "model.", {"name", "organisation", "parents", "how", "note", "systemic_risk", "pretraining"}));
   flopsmeter::ModelSpec spec;
   auto text = [&](const Json& object, const char* key, std::string& out) -> Status {
     const Json v = object.value(key, Json(""));
@@ -115,6 +122,7 @@ Result<flopsmeter::ModelSpec> model_spec(const Request& r, const flopsmeter::Led
   }
   const Json pre = m.value("pretraining", Json::object());
   if (!pre.is_object()) return r.bad("pretraining", "expected an object");
+  FM_RETURN_IF_ERROR(r.allow_in(pre, "model.pretraining.", {"flop", "source", "status"}));
   FM_RETURN_IF_ERROR(text(pre, "source", spec.pretraining.source));
   FM_RETURN_IF_ERROR(text(pre, "status", spec.pretraining.status));
   const Json flop = pre.value("flop", Json());
@@ -154,6 +162,14 @@ Result<std::string> dispatch(fm_ledger& l, const Request& r) {
   if (call == "register_key") {
     FM_RETURN_IF_ERROR(r.allow({}));
     return appended(ledger.register_key(), "the signing key");
+  }
+  if (call == "keygen") {
+    // A new key at the handle's key path (never over an existing file), so
+    // that a ledger-key given for a machine or a job can be made from here.
+    FM_RETURN_IF_ERROR(r.allow({}));
+    FM_ASSIGN_OR_RETURN(flopsmeter::LedgerOptions resolved, flopsmeter::resolve_ledger_options(l.options));
+    FM_ASSIGN_OR_RETURN(flopsmeter::LedgerKeyInfo key, flopsmeter::generate_ledger_key(resolved.key_path));
+    return appended(flopsmeter::register_made_key(ledger, key), "the public key " + key.key_id);
   }
   if (call == "add_model") {
     FM_RETURN_IF_ERROR(r.allow({"model"}));
@@ -207,8 +223,8 @@ Result<std::string> dispatch(fm_ledger& l, const Request& r) {
     return ledger.prove_json(entry);
   }
   return Status::InvalidArgument("ledger request: unknown call '" + flopsmeter::printable_text(call) +
-                                 "' (register_key, add_model, add_run, add_estimate, annotate, record_export, models, "
-                                 "model, lineage, runs, basis, head, verify, prove)");
+                                 "' (keygen, register_key, add_model, add_run, add_estimate, annotate, record_export, "
+                                 "models, model, lineage, runs, basis, head, verify, prove)");
 }
 
 }  // namespace

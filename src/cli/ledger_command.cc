@@ -52,9 +52,7 @@ Result<int> run_keygen(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(LedgerOptions o, resolve_ledger_options(ledger_options(a)));
   FM_ASSIGN_OR_RETURN(LedgerKeyInfo key, generate_ledger_key(o.key_path));
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(o, true));
-  Result<LedgerAppend> appended = ledger->register_key();
-  if (appended.ok()) appended->notes.push_back("key " + key.key_id + " (public key " + key.public_key + ") at " + key.path);
-  return print_append(a, appended, "the public key " + key.key_id, out);
+  return print_append(a, register_made_key(*ledger, key), "the public key " + key.key_id, out);
 }
 
 // `ledger register MODEL`: a catalog id with no figures given takes the

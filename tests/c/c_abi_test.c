@@ -8,55 +8,10 @@
  * file, line and expression, and a non-zero exit status. */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, unsetenv: POSIX, not ISO C */
 
-#include <flopsmeter/c_api.h>
+#include "c_test_support.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
-#define REQUIRE(expr)                                                                \
-  do {                                                                               \
-    if (!(expr)) {                                                                   \
-      fprintf(stderr, "%s:%d: requirement failed: %s\n", __FILE__, __LINE__, #expr); \
-      exit(EXIT_FAILURE);                                                            \
-    }                                                                                \
-  } while (0)
-
-/* `call` must return FM_OK and leave *error NULL; otherwise the ABI's own
- * message is printed with the call. `error` is the char* the call fills. */
-#define REQUIRE_OK(call, error) require_ok_at(__FILE__, __LINE__, #call, (call), &(error))
-
-static void require_ok_at(const char* file, int line, const char* call, fm_status status, char** error) {
-  if (status != FM_OK) {
-    fprintf(stderr, "%s:%d: %s returned %d: %s\n", file, line, call, (int)status,
-            *error != NULL ? *error : "(no message)");
-    exit(EXIT_FAILURE);
-  }
-  if (*error != NULL) {
-    fprintf(stderr, "%s:%d: %s succeeded but set an error message: %s\n", file, line, call, *error);
-    exit(EXIT_FAILURE);
-  }
-}
-
-/* `call` must fail with `code` and a message that starts with `prefix`, which
- * is then freed: every message belongs to the caller. */
-#define REQUIRE_FAILS(call, code, error, prefix) \
-  require_fails_at(__FILE__, __LINE__, #call, (call), (code), &(error), (prefix))
-
-static void require_fails_at(const char* file, int line, const char* call, fm_status status,
-                             fm_status expected, char** error, const char* prefix) {
-  if (status != expected || *error == NULL || strncmp(*error, prefix, strlen(prefix)) != 0) {
-    fprintf(stderr, "%s:%d: %s: expected status %d with a message starting \"%s\", got %d: %s\n", file,
-            line, call, (int)expected, prefix, (int)status, *error != NULL ? *error : "(no message)");
-    exit(EXIT_FAILURE);
-  }
-  fm_free(*error);
-  *error = NULL;
-}
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -69,19 +24,11 @@ typedef struct {
 } scratch;
 
 static void scratch_open(scratch* s) {
-  strcpy(s->root, "/tmp/flopsmeter_c_abi_XXXXXX");
-  REQUIRE(mkdtemp(s->root) != NULL);
+  temp_dir_open(s->root, "c_abi");
   REQUIRE(snprintf(s->run, sizeof s->run, "%s/run", s->root) < (int)sizeof s->run);
 }
 
-static int remove_entry(const char* path, const struct stat* st, int type, struct FTW* ftw) {
-  (void)st;
-  (void)type;
-  (void)ftw;
-  return remove(path);
-}
-
-static void scratch_close(const scratch* s) { REQUIRE(nftw(s->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0); }
+static void scratch_close(const scratch* s) { temp_dir_close(s->root); }
 
 /* Options for a run in s->run counted from the trainer's own parameter counts
  * (no model files needed); `extra` is more JSON members, or "". */
@@ -92,26 +39,6 @@ static const char* run_options(scratch* s, const char* extra) {
                          s->run, *extra != '\0' ? ", " : "", extra);
   REQUIRE(n > 0 && n < (int)sizeof s->options);
   return s->options;
-}
-
-/* A whole file as a NUL-terminated string, freed by the caller. */
-static char* read_text(const char* path) {
-  FILE* f = fopen(path, "rb");
-  REQUIRE(f != NULL);
-  REQUIRE(fseek(f, 0, SEEK_END) == 0);
-  const long size = ftell(f);
-  REQUIRE(size >= 0 && fseek(f, 0, SEEK_SET) == 0);
-  char* text = malloc((size_t)size + 1);
-  REQUIRE(text != NULL);
-  REQUIRE(fread(text, 1, (size_t)size, f) == (size_t)size);
-  text[size] = '\0';
-  fclose(f);
-  return text;
-}
-
-static int file_exists(const char* path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- specs --------------------------------------------------------------- */
@@ -431,12 +358,7 @@ static void spec_bad_end_or_report_options_are_refused(void) {
 }
 
 int main(void) {
-  /* begin fills unset options from the job's environment (docs/meter.md);
-   * the specs state their options in full. */
-  const char* job_variables[] = {"PRETRAIN_FLOPS", "FLOPS_METER_NVML", "FLOPS_METER_OUT", "FLOPS_METER_PEAK_FLOPS",
-                                 "FLOPS_METER_NVML_LIBRARY", "RANK", "WORLD_SIZE", "LOCAL_RANK",
-                                 "TRAINING_JOB_NAME", "FLOPS_METER_RUN_ID"};
-  for (size_t i = 0; i < sizeof job_variables / sizeof job_variables[0]; ++i) REQUIRE(unsetenv(job_variables[i]) == 0);
+  clear_job_environment();
 
   spec_versions_are_reported_without_a_handle();
   spec_a_run_records_exactly_the_tokens_added();

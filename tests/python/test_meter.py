@@ -415,6 +415,15 @@ class MeterTest(unittest.TestCase):
         self.assertIn('did you mean "budget-fraction"', str(raised.exception))
         self.assertFalse(os.path.exists(os.path.join(self.run_dir, "journal-rank0.jsonl")))
 
+    def test_a_figure_given_as_a_python_number_is_exact(self):
+        # A float 3e23 once reached the record as 300000000000000010000000
+        # (%.17g), and so did the int 3 * 10**23, which JSON carries as a
+        # double past 64 bits; an int of 27 digits lost its last ten.
+        for name, figure, exact in (("float", 3e23, 3 * 10**23), ("int", 3 * 10**23, 3 * 10**23),
+                                    ("wide", 123456789012345678901234567, 123456789012345678901234567)):
+            record = self.meter(os.path.join(self.directory.name, name), pretrain_flops=figure).end()
+            self.assertEqual(record["base_model_compute"]["exact"], str(exact), name)
+
     def test_pad_equal_to_eos_keeps_the_real_eos(self):
         batches = tiny_llama.padded_batches(3, pad_id=tiny_llama.EOS_ID, seed=5)
         real_tokens = mask_tokens(batches)

@@ -703,6 +703,13 @@ TEST_P(LedgerApiTest, AnInclusionProofChecksWithoutTheDatabaseAndCatchesEveryFli
   auto refused = verify_inclusion_proof(bad.dump(), "");
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("audit path does not lead to the head's root"));
+  // The leaf hash it states must be its entry's (it was once never checked).
+  bad = proof;
+  bad["leaf_hash"] = flipped(proof["leaf_hash"], 5);
+  EXPECT_THAT(verify_inclusion_proof(bad.dump(), "").status().message(),
+              HasSubstr("its leaf_hash is not the hash of its entry"));
+  bad.erase("leaf_hash");
+  EXPECT_EQ(verify_inclusion_proof(bad.dump(), "").status().code(), StatusCode::kParseError);
   for (size_t i = 0; i < proof["path"].size(); ++i) {
     bad = proof;
     bad["path"][i] = flipped(proof["path"][i], 17);

@@ -720,6 +720,20 @@ TEST(MeterOptions, JsonKeysAreTheFlagNamesAndUnknownKeysNameTheClosest) {
   ASSERT_FALSE(no_counts.ok());
 }
 
+// A JSON number is read as the caller wrote it: 3e23 (a double, as a
+// binding sends a float) is exactly 3 x 10^23, and an integer past 64 bits
+// (which the JSON parser keeps as a double) is not padded with %.17g's digits.
+TEST(MeterOptions, JsonNumbersAreReadAsWritten) {
+  const Flop three_e23 = Flop{3} * 100000000000 * 1000000000000;
+  for (const char* figure : {"3e23", "300000000000000000000000"}) {
+    auto o = meter_options_from_json(
+        std::string(R"({"run": "r", "n-total": 5, "pretrain-flops": )") + figure + "}", "opts");
+    ASSERT_TRUE(o.ok()) << o.status().ToString();
+    ASSERT_TRUE(o->pretrain && o->pretrain->flop) << figure;
+    EXPECT_EQ(to_decimal(*o->pretrain->flop), to_decimal(three_e23)) << figure;
+  }
+}
+
 TEST(MeterOptions, TheBeginLinesOptionsReadBackToTheSameOptions) {
   auto o = meter_options_from_json(R"({"run": "r", "model": "gpt2", "method": "lora", "lora-r": 16,
       "lora-targets": ["c_attn"], "attention": "flash_attention_2", "gradient-checkpointing": true,
