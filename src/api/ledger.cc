@@ -334,13 +334,42 @@ class LedgerImpl final : public Ledger {
       e.subject = record["run_id"].get<std::string>();
       const Json provenance = record.value("provenance", Json());
       if (provenance.is_object()) journals = provenance.value("journals", Json::object());
-      if (!run.run_dir.empty()) FM_RETURN_IF_ERROR(check_journals(run.run_dir, journals));
+      if (!run.run_dir.empty()) {
+        FM_RETURN_IF_ERROR(check_journals(run.run_dir, journals));
+        FM_RETURN_IF_ERROR(check_figures(run.run_dir, record));
+      }
     }
     e.body = run_body(record_json, run.model, run.imported, journals);
     // Every view reads each run's figure: a record it cannot read would
     // break them all from then on, in a ledger that never forgets.
     FM_RETURN_IF_ERROR(run_figure_of(e.body, record, e.subject, "run " + printable_text(e.subject)).status());
     return e;
+  }
+
+  // The journals' hash chain holds the counts; the record's figures are
+  // plain JSON that anyone can edit. A record must say what its journals,
+  // reported again, say: its status, tokens and compliance figure.
+  Status check_figures(const std::string& run_dir, const Json& record) {
+    ReportOptions again;
+    again.data_dir = options_.data_dir;
+    FM_ASSIGN_OR_RETURN(RunRecord reported, report_run(run_dir, again));
+    const Json journals = Json::parse(reported.json, nullptr, false);
+    const auto exact = [](const Json& r) {
+      const Json compliance = r.value("compliance", Json());
+      return compliance.is_object() ? compliance.value("exact", Json()) : compliance;
+    };
+    const std::pair<std::string, std::pair<Json, Json>> figures[] = {
+        {"status", {record.value("status", Json()), journals.value("status", Json())}},
+        {"tokens_processed", {record.value("tokens_processed", Json()), journals.value("tokens_processed", Json())}},
+        {"compliance.exact", {exact(record), exact(journals)}}};
+    for (const auto& [field, values] : figures) {
+      if (values.first == values.second) continue;
+      return Status::InvalidArgument("the record's " + field + " (" + printable_text(values.first.dump()) +
+                                     ") is not what its journals in " + printable_text(run_dir) + " say (" +
+                                     printable_text(values.second.dump()) +
+                                     "): the record was edited, or is not this run's");
+    }
+    return Status();
   }
 
   // Each journal the record pinned must still end with its pinned last line.

@@ -302,5 +302,43 @@ TEST_P(LedgerMeterTest, ARecordWhoseJournalsNoLongerEndWhereItPinnedThemIsRefuse
   EXPECT_EQ(Parsed(ledger->runs_json("acme/run"))["runs"][0]["compliance_flop"], "6000000");
 }
 
+// The record's figures are plain JSON beside a hash-chained journal: one
+// edited to say less than its journals say is refused, naming the field.
+TEST_P(LedgerMeterTest, ARecordWhoseFiguresAreNotItsJournalsIsRefused) {
+  auto ledger = Open();
+  ASSERT_NE(ledger, nullptr);
+  Appended(ledger->add_model(base_model("meta/base", "Meta", "3000000000000000000000")));
+  const std::string run = dir().path() + "/edited-run";
+  {
+    auto meter = Meter::Begin(testing::counts_only(run));
+    ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+    (*meter)->add(1000, 1000, 1);
+    ASSERT_TRUE((*meter)->end({}).ok());
+  }
+  auto file = read_run_record_file(run);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  RunSpec spec = run_on("acme/edited", derived_model("acme/edited", "Acme", {"meta/base"}));
+  spec.run_dir = run;
+  const Json written = Json::parse(file->text);
+  const uint64_t size = EntryCount();
+  const auto refused = [&](const std::string& field, const std::function<void(Json&)>& edit) {
+    SCOPED_TRACE(field);
+    Json edited = written;
+    edit(edited);
+    auto appended = ledger->add_run(edited.dump(2), spec);
+    ASSERT_FALSE(appended.ok()) << "appended entry " << appended->index;
+    EXPECT_EQ(appended.status().code(), StatusCode::kInvalidArgument) << appended.status().ToString();
+    EXPECT_THAT(appended.status().message(), HasSubstr("the record's " + field));
+    EXPECT_THAT(appended.status().message(), HasSubstr("edited"));
+    EXPECT_EQ(EntryCount(), size);
+  };
+  refused("tokens_processed", [](Json& r) { r["tokens_processed"] = 100; });
+  refused("compliance.exact", [](Json& r) { r["compliance"]["exact"] = "600000"; });
+  refused("status", [](Json& r) { r["status"] = "stopped_by_budget"; });
+
+  auto appended = ledger->add_run(file->text, spec);
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+}
+
 }  // namespace
 }  // namespace flopsmeter
