@@ -258,6 +258,19 @@ class LedgerImpl final : public Ledger {
       return Status::InvalidArgument("base model '" + printable_text(model.name) +
                                      "': say what its pretraining compute is, or that it is unknown");
     }
+    // The figure's status is a closed set (schemas/ledger_common.schema.json),
+    // and says whether there is a figure: a ledger never forgets an odd one.
+    if (model.parents.empty()) {
+      const std::string& status = model.pretraining.status;
+      const bool known_status = status == "published" || status == "third_party_estimate" || status == "measured" ||
+                                status == "given" || status == "unknown";
+      if (!known_status || (status == "unknown") == model.pretraining.flop.has_value()) {
+        return Status::InvalidArgument("base model '" + printable_text(model.name) + "': pretraining status '" +
+                                       printable_text(status) + "' with" + (model.pretraining.flop ? "" : "out") +
+                                       " a figure; expected published, third_party_estimate, measured or given with "
+                                       "a figure, or unknown without one");
+      }
+    }
     NewEntry e;
     e.kind = EntryKind::kModel;
     e.subject = model.name;

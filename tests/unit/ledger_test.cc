@@ -526,6 +526,17 @@ TEST_P(LedgerApiTest, ModelsThatCannotBeRegisteredAreRefusedByName) {
     ModelSpec no_figure = base_model("x/base", "X", std::nullopt);
     no_figure.pretraining.status = "";
     Refused(ledger->add_model(no_figure), StatusCode::kInvalidArgument, "base model 'x/base'");
+    // The figure's status is a closed set, and matches whether there is a figure.
+    ModelSpec odd_status = base_model("x/base", "X", "1000");
+    odd_status.pretraining.status = "rumoured";
+    Refused(ledger->add_model(odd_status), StatusCode::kInvalidArgument, "pretraining status 'rumoured' with a figure");
+    ModelSpec unknown_with_figure = base_model("x/base", "X", "1000");
+    unknown_with_figure.pretraining.status = "unknown";
+    Refused(ledger->add_model(unknown_with_figure), StatusCode::kInvalidArgument, "pretraining status 'unknown' with a");
+    ModelSpec given_without_figure = base_model("x/base", "X", std::nullopt);
+    given_without_figure.pretraining.status = "given";
+    Refused(ledger->add_model(given_without_figure), StatusCode::kInvalidArgument,
+            "pretraining status 'given' without a figure");
     Refused(ledger->add_model(base_model("", "X", "1")), StatusCode::kInvalidArgument, "a model needs a name");
   });
   // The same model again is no change, not an error.
