@@ -392,13 +392,15 @@ class LedgerImpl final : public Ledger {
   }
 
   // The key that signs appends: the key file, or a new one at the default
-  // path when there is none (a ledger works with no set-up).
+  // path when there is none (a ledger works with no set-up). A new key is
+  // written only once the append it signs is known to succeed (just before
+  // the commit): a refused command leaves no key file.
   Status load_key() {
     if (key_) return Status();
     Result<SigningKey> key = SigningKey::Load(options_.key_path);
     if (!key.ok() && key.status().code() == StatusCode::kNotFound && default_key_) {
-      key = SigningKey::Generate(options_.key_path);
-      if (key.ok()) made_key_ = true;
+      key = SigningKey::Create(options_.key_path);
+      if (key.ok()) made_key_ = key_unsaved_ = true;
     }
     if (!key.ok()) {
       return key.status().WithContext("the ledger's signing key (make one with `ledger keygen`, or give its path)");
@@ -463,6 +465,10 @@ class LedgerImpl final : public Ledger {
     head.signature = key_->sign(message);
     FM_RETURN_IF_ERROR(writer->set_state({range.size(), range.subtrees()}));
     FM_RETURN_IF_ERROR(writer->insert_head(head));
+    if (key_unsaved_) {
+      FM_RETURN_IF_ERROR(key_->Save());
+      key_unsaved_ = false;
+    }
     FM_RETURN_IF_ERROR(writer->commit());
     const std::string signed_head = flopsmeter::head_json(ledger_id_, head, key_->public_key());
     for (LedgerAppend& a : out) {
@@ -500,6 +506,7 @@ class LedgerImpl final : public Ledger {
   bool default_key_ = false;  // the key path is the default: a missing key is made
   std::optional<SigningKey> key_;
   bool made_key_ = false;
+  bool key_unsaved_ = false;  // made_key_, and not yet written to its file
 };
 
 }  // namespace

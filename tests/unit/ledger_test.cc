@@ -385,6 +385,25 @@ CliRun run_cli(const std::vector<std::string>& args, const TempDir& dir) {
   return r;
 }
 
+// The key made on first use at the default path is written only by an
+// append that succeeds: a refused one leaves no key file behind.
+TEST_P(LedgerApiTest, ARefusedAppendMakesNoDefaultKey) {
+  const std::string key = dir().path() + "/.config/flopsmeter/ledger.key";
+  const CliRun refused =
+      run_cli({"ledger", "register", "acme/x", "--parents", "ghost/base", "--organisation", "Acme", "--ledger",
+               location()},
+              dir());
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_THAT(refused.err, HasSubstr("its parent 'ghost/base' is not in the ledger"));
+  EXPECT_FALSE(std::filesystem::exists(key)) << "a refused register wrote a signing key";
+  const CliRun made = run_cli({"ledger", "register", "ghost/base", "--pretrain-unknown", "--organisation", "Ghost",
+                               "--ledger", location()},
+                              dir());
+  ASSERT_EQ(made.status, 0) << made.err;
+  EXPECT_THAT(made.out, HasSubstr("made a new signing key"));
+  EXPECT_TRUE(std::filesystem::exists(key));
+}
+
 TEST_P(LedgerApiTest, TheEstimateSaysExceedsWithTheLedgerAsWithPriorModifications) {
   {
     auto ledger = Open();
