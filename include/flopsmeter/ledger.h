@@ -196,6 +196,10 @@ class Ledger {
 // `trusted_key`, a public key in hex, when given). Returns a short
 // human-readable confirmation; errors say which check failed.
 Result<std::string> verify_inclusion_proof(const std::string& proof_json, const std::string& trusted_key);
+// The same checks as a document (flopsmeter.proof_check/1): a proof that
+// reads but fails a check is "ok": false with the problem; one that cannot
+// be read, or a trusted key that names no key, is still an error.
+Result<std::string> inclusion_proof_check_json(const std::string& proof_json, const std::string& trusted_key);
 
 }  // namespace flopsmeter
 

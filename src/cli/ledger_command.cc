@@ -154,8 +154,19 @@ Result<int> run_verify(const ParsedArgs& a, std::string& out) {
 
 Result<int> run_verify_proof(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(std::string proof, read_ledger_document(a.positional.front()));
-  FM_ASSIGN_OR_RETURN(out, verify_inclusion_proof(proof, a.get("trusted-key")));
-  return kExitOk;
+  FM_ASSIGN_OR_RETURN(std::string json, inclusion_proof_check_json(proof, a.get("trusted-key")));
+  const nlohmann::json doc = nlohmann::json::parse(json);
+  // A forged or altered proof exits 1, as a tampered ledger does in `ledger verify`.
+  const int status = doc["ok"].get<bool>() ? kExitOk : kExitExceeded;
+  if (a.has("json")) {
+    out = json;
+  } else if (status == kExitOk) {
+    // The proof's names (ledger id, key id) are the proof's own: printed escaped.
+    out = printable_text(doc["message"].get<std::string>()) + "\n";
+  } else {
+    out = "FAILED: " + printable_text(doc["problem"].get<std::string>()) + "\n";
+  }
+  return status;
 }
 
 Result<int> print_json(const Result<std::string>& json, std::string& out) {

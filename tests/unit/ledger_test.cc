@@ -758,6 +758,33 @@ TEST_P(LedgerApiTest, AnInclusionProofChecksWithoutTheDatabaseAndCatchesEveryFli
   EXPECT_FALSE(verify_inclusion_proof(bad.dump(), signer).ok());
   EXPECT_FALSE(verify_inclusion_proof(bad.dump(), "").ok()) << "the old signature is not the stranger's";
   EXPECT_EQ(ledger->prove_json(8).status().code(), StatusCode::kNotFound);
+
+  // The document form (verify-proof --json): a failed check is ok false
+  // with the problem, the same words as the error above.
+  auto document = inclusion_proof_check_json(*proof_text, signer);
+  ASSERT_TRUE(document.ok()) << document.status().ToString();
+  Json check = Json::parse(*document);
+  EXPECT_EQ(check["schema"], "flopsmeter.proof_check/1");
+  EXPECT_EQ(check["ok"], true);
+  EXPECT_EQ(check["problem"], nullptr);
+  EXPECT_EQ(check["index"], 3);
+  EXPECT_EQ(check["leaf_hash"], proof["leaf_hash"]);
+  EXPECT_EQ(check["trusted_key_id"], proof["head"]["key_id"]);
+  bad = proof;
+  bad["entry"] = flipped(proof["entry"], proof["entry"].get<std::string>().find("m2") + 1);
+  document = inclusion_proof_check_json(bad.dump(), "");
+  ASSERT_TRUE(document.ok()) << document.status().ToString();
+  check = Json::parse(*document);
+  EXPECT_EQ(check["ok"], false);
+  EXPECT_EQ(check["message"], nullptr);
+  EXPECT_THAT(check["problem"].get<std::string>(), HasSubstr("audit path does not lead to the head's root"));
+  EXPECT_NE(check["leaf_hash"], proof["leaf_hash"]) << "recomputed from the altered entry";
+  // A head that names its ledger, key or time in another form is no head.
+  for (const char* field : {"ledger_id", "key_id", "time"}) {
+    bad = proof;
+    bad["head"][field] = proof["head"][field].get<std::string>() + "\n";
+    EXPECT_EQ(inclusion_proof_check_json(bad.dump(), "").status().code(), StatusCode::kParseError) << field;
+  }
 }
 
 // --- The ledger file itself (SQLite) ---------------------------------------
