@@ -1,5 +1,7 @@
 // `flopsmeter ledger ...` and `flopsmeter verify-proof`: each a call into
 // the Ledger API, its JSON answer printed as it is (--json) or as text.
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "api/ledger_text.h"
@@ -193,7 +195,12 @@ Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, s
                         "a note about entry " + std::to_string(entry), out);
   }
   if (name == "ledger verify") return run_verify(a, out);
-  // The rest read.
+  // The rest read. An ENTRY is checked first: a malformed argument is named
+  // as such even where there is no ledger.
+  std::optional<uint64_t> entry;
+  if (name == "ledger prove") {
+    FM_ASSIGN_OR_RETURN(entry, entry_number(a));
+  }
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, open_ledger(a, false));
   const std::string subject = a.positional.empty() ? "" : a.positional.front();
   if (name == "ledger models") return print_view(a, ledger->models_json(), out);
@@ -202,10 +209,7 @@ Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, s
   if (name == "ledger runs") return print_view(a, ledger->runs_json(subject), out);
   // A head and a proof are documents to keep and hand over: JSON always.
   if (name == "ledger head") return print_json(ledger->head_json(), out);
-  if (name == "ledger prove") {
-    FM_ASSIGN_OR_RETURN(uint64_t entry, entry_number(a));
-    return print_json(ledger->prove_json(entry), out);
-  }
+  if (name == "ledger prove") return print_json(ledger->prove_json(*entry), out);
   return Status::Internal("command '" + name + "' has no implementation");
 }
 
