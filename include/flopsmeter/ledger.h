@@ -129,6 +129,11 @@ class Ledger {
   // (needed to append; reading and verifying need none). Errors name the
   // location or key file at fault.
   static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options, bool create);
+  // Open(options, true), except that a ledger file not there yet is created
+  // by the first append that succeeds, not by opening: a command whose
+  // append is refused leaves no new ledger behind (until then the views
+  // answer as for an empty ledger). A PostgreSQL location is created at once.
+  static Result<std::unique_ptr<Ledger>> OpenCreatingOnAppend(const LedgerOptions& options);
   virtual ~Ledger() = default;
 
   // Appending. Each is one transaction with a signed head; nothing is

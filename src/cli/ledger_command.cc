@@ -33,8 +33,10 @@ Result<int> print_append(const ParsedArgs& a, const Result<LedgerAppend>& append
   return print_view(a, ledger_append_json(*appended, what), out);
 }
 
+// An appending command (`create`) makes the ledger only when its append
+// succeeds: a refused one leaves no new file.
 Result<std::unique_ptr<Ledger>> open_ledger(const ParsedArgs& a, bool create) {
-  return Ledger::Open(ledger_options(a), create);
+  return create ? Ledger::OpenCreatingOnAppend(ledger_options(a)) : Ledger::Open(ledger_options(a), false);
 }
 
 Result<uint64_t> entry_number(const ParsedArgs& a) {
@@ -53,7 +55,7 @@ Result<int> run_init(const ParsedArgs& a, std::string& out) {
 Result<int> run_keygen(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(LedgerOptions o, resolve_ledger_options(ledger_options(a)));
   FM_ASSIGN_OR_RETURN(LedgerKeyInfo key, generate_ledger_key(o.key_path));
-  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(o, true));
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::OpenCreatingOnAppend(o));
   Result<LedgerAppend> appended = ledger->register_key();
   if (appended.ok()) appended->notes.push_back("key " + key.key_id + " (public key " + key.public_key + ") at " + key.path);
   return print_append(a, appended, "the public key " + key.key_id, out);

@@ -197,6 +197,22 @@ no_key_file_from_a_refusal() {
 }
 check "a refused append makes no signing key" no_key_file_from_a_refusal
 
+no_ledger_from_a_refusal() {
+  # Where there is no ledger yet, a refused append creates none (nor its directory).
+  expect_exit 2 ledger register acme/y --parents ghost --organisation Acme --ledger "$WORK/new/ledger.sqlite" \
+    --ledger-key "$KEY" && says "its parent 'ghost' is not in the ledger" &&
+    expect_exit 2 ledger add "$WORK/r1" --ledger-produces acme/y --ledger-model ghost --organisation Acme \
+      --ledger "$WORK/new/ledger.sqlite" --ledger-key "$KEY" && says "model 'ghost' is not in the ledger" &&
+    expect_exit 2 ledger add "$WORK/r2-moved" --ledger-produces acme/y --ledger-model gpt2 --organisation Acme \
+      --ledger "$WORK/new/ledger.sqlite" --ledger-key "$KEY" && says "the record and its journals disagree" || return 1
+  [[ ! -e $WORK/new ]] || { echo "a refused append created $WORK/new"; ls -la "$WORK/new"; return 1; }
+  # The first append that succeeds creates it.
+  expect_exit 0 ledger register ex/x --pretrain-unknown --organisation X --ledger "$WORK/new/ledger.sqlite" \
+    --ledger-key "$KEY" && [[ -f $WORK/new/ledger.sqlite ]] &&
+    expect_exit 0 ledger verify --ledger "$WORK/new/ledger.sqlite"
+}
+check "a refused append where there is no ledger yet creates none" no_ledger_from_a_refusal
+
 # ------------------------------------------------------------ verify and verify-proof
 exit_statuses_of_verify() {
   expect_exit 0 ledger verify --ledger "$L" && grep -q "^VERIFIED: " "$WORK/stdout" || return 1

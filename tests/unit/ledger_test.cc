@@ -652,6 +652,32 @@ TEST_P(LedgerApiTest, AMissingKeyAtAGivenPathIsAnErrorNamingItAndNothingIsWritte
   EXPECT_TRUE(Parsed((*ledger)->models_json())["models"].empty());
 }
 
+// An appending command opens with OpenCreatingOnAppend: the ledger file is
+// made by its first append that succeeds, so a refused one leaves none.
+TEST_P(LedgerApiTest, ARefusedFirstAppendCreatesNoLedgerFile) {
+  if (!sqlite()) GTEST_SKIP() << "a PostgreSQL ledger is created when opened";
+  LedgerOptions o = Options();
+  o.location = dir().path() + "/not-yet/ledger.sqlite";
+  auto ledger = Ledger::OpenCreatingOnAppend(o);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  EXPECT_TRUE(Parsed((*ledger)->models_json())["models"].empty()) << "an empty ledger until then";
+  Refused((*ledger)->add_model(derived_model("acme/x", "Acme", {"ghost/base"})), StatusCode::kInvalidArgument,
+          "its parent 'ghost/base' is not in the ledger");
+  EXPECT_FALSE(std::filesystem::exists(dir().path() + "/not-yet")) << "a refused append created the ledger";
+  const LedgerAppend appended = Ok((*ledger)->add_model(base_model("ghost/base", "Ghost", std::nullopt)));
+  EXPECT_EQ(appended.index, 1u) << "after the key's entry";
+  // The ledger is now the file: the append's head is the file's, and it verifies.
+  auto reader = Ledger::Open(o, false);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Json verified = Parsed((*reader)->verify_json("", {}));
+  EXPECT_EQ(verified["ok"], true);
+  EXPECT_EQ(verified["entries"], 2);
+  EXPECT_EQ(Json::parse(appended.head_json)["ledger_id"], verified["ledger_id"]);
+  EXPECT_EQ(Parsed((*ledger)->models_json())["models"].size(), 1u) << "the same object reads the file now";
+  Ok((*ledger)->add_model(base_model("other/base", "Other", "1000")));
+  EXPECT_EQ(Parsed((*reader)->models_json())["models"].size(), 2u);
+}
+
 TEST_P(LedgerApiTest, AKeyOthersCanReadIsRefused) {
   auto ledger = Open();  // registers nothing yet
   ASSERT_NE(ledger, nullptr);
