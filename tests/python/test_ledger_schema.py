@@ -121,9 +121,11 @@ class LedgerSchemaTest(unittest.TestCase):
     @classmethod
     def build(cls):
         runs = [cls.metered_run(f"r{i}", 100000 * i) for i in range(1, 5)]
-        aws = os.path.join(cls.dir, "aws.json")
+        aws, aws2 = os.path.join(cls.dir, "aws.json"), os.path.join(cls.dir, "aws2.json")
         with open(aws, "w", encoding="utf-8") as f:
             json.dump(AWS_RECORD, f)
+        with open(aws2, "w", encoding="utf-8") as f:
+            json.dump({**AWS_RECORD, "training_job_name": "aws-job-8", "tokens_processed": 2000000}, f)
         acme = ("--organisation", "Acme")
         cls.appended = []
         cls.appended += cls.append("ledger", "keygen")
@@ -134,8 +136,10 @@ class LedgerSchemaTest(unittest.TestCase):
                                    "ex/base", *acme)
         cls.appended += cls.append("ledger", "add", runs[1], "--ledger-produces", "acme/sft2", "--ledger-model",
                                    "acme/sft", *acme)
-        cls.appended += cls.append("ledger", "import", aws, "--ledger-produces", "acme/old", "--ledger-model",
-                                   "ex/base", *acme)
+        # Two files in one transaction: one document each, one after the other.
+        cls.imported = cls.append("ledger", "import", aws, aws2, "--ledger-produces", "acme/old", "--ledger-model",
+                                  "ex/base", *acme)
+        cls.appended += cls.imported
         cls.appended += cls.append("ledger", "register", "acme/merged", "--parents", "acme/sft2,acme/old", *acme)
         cls.appended += cls.append("ledger", "add", runs[2], "--ledger-produces", "acme/myst", "--ledger-model",
                                    "ex/mystery", *acme)
@@ -170,7 +174,10 @@ class LedgerSchemaTest(unittest.TestCase):
     # -- the documents ------------------------------------------------------
 
     def test_appends(self):
-        self.assertEqual(len(self.appended), 13)
+        self.assertEqual(len(self.appended), 14)
+        self.assertEqual([d["what"] for d in self.imported],
+                         [f"the record {os.path.join(self.dir, name)}" for name in ("aws.json", "aws2.json")])
+        self.assertEqual(self.imported[0]["head"], self.imported[1]["head"], "one transaction, one head")
         for doc in self.appended:
             self.assertValid(doc, doc["what"])
             self.assertEqual(doc["head"]["size"], doc["tree_size"], doc["what"])
@@ -193,6 +200,7 @@ class LedgerSchemaTest(unittest.TestCase):
         runs = {r["run_id"]: r for r in self.json_of("ledger", "runs")["runs"]}
         aws_figure = (4 * AWS_RECORD["N_total"] + 2 * AWS_RECORD["N_trainable"]) * AWS_RECORD["tokens_processed"]
         self.assertEqual(runs["aws:aws-job-7"]["compliance_flop"], str(aws_figure))
+        self.assertEqual(runs["aws:aws-job-8"]["compliance_flop"], str(2 * aws_figure))
         for name, m in names.items():
             show = self.json_of("ledger", "show", name)
             self.assertValid(show, f"ledger show {name}")
@@ -214,11 +222,11 @@ class LedgerSchemaTest(unittest.TestCase):
     def test_runs(self):
         every = self.json_of("ledger", "runs")
         self.assertValid(every, "ledger runs")
-        self.assertEqual(len(every["runs"]), 4)
+        self.assertEqual(len(every["runs"]), 5)
         one = self.json_of("ledger", "runs", "acme/sft2")
         self.assertValid(one, "ledger runs acme/sft2")
         self.assertEqual([r["model"] for r in one["runs"]], ["acme/sft2"])
-        self.assertEqual([r["imported"] for r in every["runs"] if r["status"] == "imported"], [True])
+        self.assertEqual([r["imported"] for r in every["runs"] if r["status"] == "imported"], [True, True])
 
     def test_lineages(self):
         for name in ("acme/merged", "acme/sft", "acme/myst", "ex/base"):
