@@ -129,6 +129,11 @@ class Ledger {
   // (needed to append; reading and verifying need none). Errors name the
   // location or key file at fault.
   static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options, bool create);
+  // Open(options, true), except that a ledger file not there yet is created
+  // by the first append that succeeds, not by opening: a command whose
+  // append is refused leaves no new ledger behind (until then the views
+  // answer as for an empty ledger). A PostgreSQL location is created at once.
+  static Result<std::unique_ptr<Ledger>> OpenCreatingOnAppend(const LedgerOptions& options);
   virtual ~Ledger() = default;
 
   // Appending. Each is one transaction with a signed head; nothing is
@@ -196,6 +201,10 @@ class Ledger {
 // `trusted_key`, a public key in hex, when given). Returns a short
 // human-readable confirmation; errors say which check failed.
 Result<std::string> verify_inclusion_proof(const std::string& proof_json, const std::string& trusted_key);
+// The same checks as a document (flopsmeter.proof_check/1): a proof that
+// reads but fails a check is "ok": false with the problem; one that cannot
+// be read, or a trusted key that names no key, is still an error.
+Result<std::string> inclusion_proof_check_json(const std::string& proof_json, const std::string& trusted_key);
 
 }  // namespace flopsmeter
 

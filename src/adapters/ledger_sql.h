@@ -166,6 +166,7 @@ class SqlLedgerStore : public LedgerStore {
 
 // The backends, for LedgerStore::Open.
 Result<std::unique_ptr<LedgerStore>> OpenSqliteLedgerStore(const std::string& path, bool create);
+Result<std::unique_ptr<LedgerStore>> OpenScratchSqliteLedgerStore(const std::string& shown_as);
 Result<std::unique_ptr<LedgerStore>> OpenPostgresLedgerStore(const std::string& url, bool create);
 
 // `url` with the password (in the user part or a password= parameter)

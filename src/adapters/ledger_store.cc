@@ -242,6 +242,10 @@ Result<std::unique_ptr<LedgerStore>> LedgerStore::Open(const std::string& locati
   return OpenSqliteLedgerStore(location, create);
 }
 
+Result<std::unique_ptr<LedgerStore>> LedgerStore::OpenScratch(const std::string& shown_as) {
+  return OpenScratchSqliteLedgerStore(shown_as);
+}
+
 std::string SqlLedgerStore::where() const { return printable_text(display_location()); }
 
 Status SqlLedgerStore::corrupt(const std::string& what) const {

@@ -83,6 +83,10 @@ class LedgerStore {
   // written must be UTF-8 without NUL (kInvalidArgument), as PostgreSQL
   // requires; indices and sizes at most 2^63 - 1 (kOverflow).
   static Result<std::unique_ptr<LedgerStore>> Open(const std::string& location, bool create);
+  // An empty ledger store in memory, named `shown_as` in messages: an append
+  // to a ledger not created yet is tried there first, so that one that is
+  // refused creates nothing. Its rows go when it is destroyed.
+  static Result<std::unique_ptr<LedgerStore>> OpenScratch(const std::string& shown_as);
   virtual ~LedgerStore() = default;
 
   virtual const char* backend() const = 0;  // "sqlite" | "postgresql"

@@ -114,6 +114,7 @@ class SqliteLedgerStore final : public SqlLedgerStore {
   }
 
   Status open(bool create);
+  Status open_in_memory();
 
   const char* backend() const override { return "sqlite"; }
   std::string display_location() const override { return path_; }
@@ -164,6 +165,17 @@ Status SqliteLedgerStore::open(bool create) {
   FM_RETURN_IF_ERROR(configure());
   FM_RETURN_IF_ERROR(open_ledger(create));
   return use_write_ahead_log();
+}
+
+// The schema in a private in-memory database: no file, no write-ahead log.
+Status SqliteLedgerStore::open_in_memory() {
+  const int code = sqlite3_open_v2(":memory:", &db_,
+                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY |
+                                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                                   nullptr);
+  if (code != SQLITE_OK) return error(code, "cannot open a database in memory");
+  FM_RETURN_IF_ERROR(configure());
+  return open_ledger(true);
 }
 
 // What every connection sets before reading anything: a wait for locks,
@@ -311,6 +323,12 @@ Status SqliteLedgerStore::verify_schema() {
 Result<std::unique_ptr<LedgerStore>> OpenSqliteLedgerStore(const std::string& path, bool create) {
   auto store = std::make_unique<SqliteLedgerStore>(path);
   FM_RETURN_IF_ERROR(store->open(create));
+  return std::unique_ptr<LedgerStore>(std::move(store));
+}
+
+Result<std::unique_ptr<LedgerStore>> OpenScratchSqliteLedgerStore(const std::string& shown_as) {
+  auto store = std::make_unique<SqliteLedgerStore>(shown_as);
+  FM_RETURN_IF_ERROR(store->open_in_memory());
   return std::unique_ptr<LedgerStore>(std::move(store));
 }
 

@@ -82,8 +82,13 @@ bool verify_signature(std::string_view public_key, std::string_view message, std
 }
 
 Result<SigningKey> SigningKey::Generate(const std::string& path) {
+  FM_ASSIGN_OR_RETURN(SigningKey k, Create(path));
+  FM_RETURN_IF_ERROR(k.Save());
+  return k;
+}
+
+Result<SigningKey> SigningKey::Create(const std::string& path) {
   FM_RETURN_IF_ERROR(ensure_sodium());
-  FM_RETURN_IF_ERROR(make_private_directory(path));
   SigningKey k;
   k.path_ = path;
   k.public_key_.resize(crypto_sign_PUBLICKEYBYTES);
@@ -91,10 +96,16 @@ Result<SigningKey> SigningKey::Generate(const std::string& path) {
   crypto_sign_keypair(reinterpret_cast<unsigned char*>(k.public_key_.data()),
                       reinterpret_cast<unsigned char*>(k.secret_key_.data()));
   k.key_id_ = key_id_of(k.public_key_);
+  return k;
+}
+
+Status SigningKey::Save() const {
+  const std::string& path = path_;
+  FM_RETURN_IF_ERROR(make_private_directory(path));
   const std::string text = nlohmann::json({{"schema", kKeySchema},
-                                           {"key_id", k.key_id_},
-                                           {"public_key", to_hex(k.public_key_)},
-                                           {"secret_key", to_hex(k.secret_key_)}})
+                                           {"key_id", key_id_},
+                                           {"public_key", to_hex(public_key_)},
+                                           {"secret_key", to_hex(secret_key_)}})
                                .dump(2) +
                            "\n";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -118,7 +129,7 @@ Result<SigningKey> SigningKey::Generate(const std::string& path) {
     ::unlink(path.c_str());  // never a half-written key
     return Status::IoError(printable_text(path) + ": cannot write: " + why);
   }
-  return k;
+  return Status();
 }
 
 Result<SigningKey> SigningKey::Load(const std::string& path) {

@@ -19,6 +19,11 @@ class SigningKey {
   // never over an existing file; its directory is created 0700). Errors:
   // kInvalidArgument naming an existing path, kIoError.
   static Result<SigningKey> Generate(const std::string& path);
+  // A new key pair for `path`, in memory only: Save() writes it (as
+  // Generate does), so that a key made for a write that is then refused
+  // leaves no file behind.
+  static Result<SigningKey> Create(const std::string& path);
+  Status Save() const;
   // The key in `path`. Errors name the file: missing (kNotFound), not a
   // regular file or readable by others than its owner (kInvalidArgument: a
   // secret key must not be), malformed (kParseError).

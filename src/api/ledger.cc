@@ -56,11 +56,35 @@ const char* env_or_null(const char* name) {
   return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
+bool is_postgres_location(const std::string& location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+// The id that every head names, drawn once (with `create`), by whoever
+// creates the ledger first.
+Result<std::string> ledger_id_of(LedgerStore& store, bool create) {
+  FM_ASSIGN_OR_RETURN(std::optional<std::string> id, store.meta("ledger_id"));
+  if (id) return *id;
+  if (!create) return Status::ParseError(store.display_location() + ": a ledger store without a ledger id");
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore::Writer> writer, store.begin_write());
+  FM_ASSIGN_OR_RETURN(id, store.meta("ledger_id"));
+  if (!id) {
+    id = random_hex_id();
+    FM_RETURN_IF_ERROR(writer->put_meta("ledger_id", *id));
+    FM_RETURN_IF_ERROR(writer->commit());
+  }
+  return *id;
+}
+
 class LedgerImpl final : public Ledger {
  public:
   LedgerImpl(LedgerOptions options, std::unique_ptr<LedgerStore> store, std::string ledger_id, bool default_key)
       : options_(std::move(options)), store_(std::move(store)), ledger_id_(std::move(ledger_id)),
         default_key_(default_key) {}
+
+  // The ledger's store is an empty stand-in in memory; the ledger at
+  // `location` is created by the first append that succeeds on it.
+  void create_on_first_append(std::string location) { pending_location_ = std::move(location); }
 
   Result<LedgerAppend> register_key() override {
     return append([&](Writer& w) -> Result<std::vector<NewEntry>> {
@@ -258,6 +282,19 @@ class LedgerImpl final : public Ledger {
       return Status::InvalidArgument("base model '" + printable_text(model.name) +
                                      "': say what its pretraining compute is, or that it is unknown");
     }
+    // The figure's status is a closed set (schemas/ledger_common.schema.json),
+    // and says whether there is a figure: a ledger never forgets an odd one.
+    if (model.parents.empty()) {
+      const std::string& status = model.pretraining.status;
+      const bool known_status = status == "published" || status == "third_party_estimate" || status == "measured" ||
+                                status == "given" || status == "unknown";
+      if (!known_status || (status == "unknown") == model.pretraining.flop.has_value()) {
+        return Status::InvalidArgument("base model '" + printable_text(model.name) + "': pretraining status '" +
+                                       printable_text(status) + "' with" + (model.pretraining.flop ? "" : "out") +
+                                       " a figure; expected published, third_party_estimate, measured or given with "
+                                       "a figure, or unknown without one");
+      }
+    }
     NewEntry e;
     e.kind = EntryKind::kModel;
     e.subject = model.name;
@@ -408,13 +445,15 @@ class LedgerImpl final : public Ledger {
   }
 
   // The key that signs appends: the key file, or a new one at the default
-  // path when there is none (a ledger works with no set-up).
+  // path when there is none (a ledger works with no set-up). A new key is
+  // written only once the append it signs is known to succeed (just before
+  // the commit): a refused command leaves no key file.
   Status load_key() {
     if (key_) return Status();
     Result<SigningKey> key = SigningKey::Load(options_.key_path);
     if (!key.ok() && key.status().code() == StatusCode::kNotFound && default_key_) {
-      key = SigningKey::Generate(options_.key_path);
-      if (key.ok()) made_key_ = true;
+      key = SigningKey::Create(options_.key_path);
+      if (key.ok()) made_key_ = key_unsaved_ = true;
     }
     if (!key.ok()) {
       return key.status().WithContext("the ledger's signing key (make one with `ledger keygen`, or give its path)");
@@ -436,6 +475,19 @@ class LedgerImpl final : public Ledger {
   // Nothing is written when any item fails.
   template <typename Make>
   Result<std::vector<LedgerAppend>> append_items(size_t n, Make make) {
+    if (!pending_location_.empty()) {
+      // Tried on the empty stand-in first: refused there, nothing is created.
+      FM_RETURN_IF_ERROR(append_items_once(n, make).status());
+      FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> store, LedgerStore::Open(pending_location_, true));
+      FM_ASSIGN_OR_RETURN(ledger_id_, ledger_id_of(*store, true));
+      store_ = std::move(store);
+      pending_location_.clear();
+    }
+    return append_items_once(n, make);
+  }
+
+  template <typename Make>
+  Result<std::vector<LedgerAppend>> append_items_once(size_t n, Make make) {
     FM_RETURN_IF_ERROR(load_key());
     FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore::Writer> writer, store_->begin_write());
     FM_ASSIGN_OR_RETURN(TreeState state, writer->state());
@@ -479,13 +531,17 @@ class LedgerImpl final : public Ledger {
     head.signature = key_->sign(message);
     FM_RETURN_IF_ERROR(writer->set_state({range.size(), range.subtrees()}));
     FM_RETURN_IF_ERROR(writer->insert_head(head));
+    if (key_unsaved_ && pending_location_.empty()) {
+      FM_RETURN_IF_ERROR(key_->Save());
+      key_unsaved_ = false;
+    }
     FM_RETURN_IF_ERROR(writer->commit());
     const std::string signed_head = flopsmeter::head_json(ledger_id_, head, key_->public_key());
     for (LedgerAppend& a : out) {
       a.tree_size = head.size;
       a.head_json = signed_head;
     }
-    if (made_key_ && !out.empty()) {
+    if (made_key_ && !out.empty() && pending_location_.empty()) {
       out.front().notes.push_back("made a new signing key " + key_->key_id() + " at " + key_->path() +
                                   " and registered it in the ledger (entry " + std::to_string(state.size) + ")");
       made_key_ = false;
@@ -516,6 +572,8 @@ class LedgerImpl final : public Ledger {
   bool default_key_ = false;  // the key path is the default: a missing key is made
   std::optional<SigningKey> key_;
   bool made_key_ = false;
+  bool key_unsaved_ = false;  // made_key_, and not yet written to its file
+  std::string pending_location_;  // while the store is the stand-in: where the ledger will be
 };
 
 }  // namespace
@@ -575,19 +633,26 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& given, bool cr
   const bool default_key = given.key_path.empty() && env_or_null("FLOPSMETER_LEDGER_KEY") == nullptr;
   FM_ASSIGN_OR_RETURN(LedgerOptions options, resolve_ledger_options(given));
   FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> store, LedgerStore::Open(options.location, create));
-  FM_ASSIGN_OR_RETURN(std::optional<std::string> id, store->meta("ledger_id"));
-  if (!id) {
-    if (!create) return Status::ParseError(store->display_location() + ": a ledger store without a ledger id");
-    // The id that every head names, drawn once, by whoever creates it first.
-    FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore::Writer> writer, store->begin_write());
-    FM_ASSIGN_OR_RETURN(id, store->meta("ledger_id"));
-    if (!id) {
-      id = random_hex_id();
-      FM_RETURN_IF_ERROR(writer->put_meta("ledger_id", *id));
-      FM_RETURN_IF_ERROR(writer->commit());
+  FM_ASSIGN_OR_RETURN(std::string id, ledger_id_of(*store, create));
+  return std::unique_ptr<Ledger>(new LedgerImpl(std::move(options), std::move(store), id, default_key));
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::OpenCreatingOnAppend(const LedgerOptions& given) {
+  FM_ASSIGN_OR_RETURN(LedgerOptions options, resolve_ledger_options(given));
+  // A PostgreSQL schema is made by an administrator: created at once.
+  if (!is_postgres_location(options.location)) {
+    Result<std::unique_ptr<LedgerStore>> existing = LedgerStore::Open(options.location, false);
+    if (!existing.ok() && existing.status().code() == StatusCode::kNotFound) {
+      // Until the first append that succeeds, an empty ledger in memory stands in.
+      const bool default_key = given.key_path.empty() && env_or_null("FLOPSMETER_LEDGER_KEY") == nullptr;
+      FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> scratch, LedgerStore::OpenScratch(options.location));
+      FM_ASSIGN_OR_RETURN(std::string id, ledger_id_of(*scratch, true));
+      auto ledger = std::make_unique<LedgerImpl>(options, std::move(scratch), id, default_key);
+      ledger->create_on_first_append(options.location);
+      return std::unique_ptr<Ledger>(std::move(ledger));
     }
   }
-  return std::unique_ptr<Ledger>(new LedgerImpl(std::move(options), std::move(store), *id, default_key));
+  return Open(given, true);
 }
 
 }  // namespace flopsmeter

@@ -36,6 +36,20 @@ struct HeldHead {
   std::string public_key;  // raw
 };
 
+bool lower_hex_of_length(const std::string& text, size_t length) {
+  return text.size() == length && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// UTC with milliseconds, as iso_time() writes it: 2026-01-31T12:00:00.123Z.
+bool iso_time_form(const std::string& text) {
+  static constexpr char kForm[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != sizeof kForm - 1) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (kForm[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(text[i])) : text[i] != kForm[i]) return false;
+  }
+  return true;
+}
+
 Result<HeldHead> parse_head(const Json& j, const std::string& what) {
   if (!j.is_object() || j.value("schema", Json()) != kTreeHeadSchema) {
     return Status::ParseError(what + ": not a tree head (schema " + kTreeHeadSchema + ")");
@@ -48,6 +62,14 @@ Result<HeldHead> parse_head(const Json& j, const std::string& what) {
     return Status::ParseError(what + ": field 'size': expected a whole number");
   }
   h.ledger_id = j["ledger_id"].get<std::string>();
+  // The forms the ledger writes (schemas/tree_head.schema.json): a head that
+  // names its ledger or key otherwise is not one, whatever it signs.
+  const std::string key_id = j["key_id"].get<std::string>();
+  if (!lower_hex_of_length(h.ledger_id, 32) || key_id.rfind("ed25519:", 0) != 0 ||
+      !lower_hex_of_length(key_id.substr(8), 32) || !iso_time_form(j["time"].get<std::string>())) {
+    return Status::ParseError(what + ": ledger_id, key_id or time is not of the ledger's form (32 hex digits; "
+                                     "ed25519: and 32 hex digits; 2026-01-31T12:00:00.123Z)");
+  }
   h.size = j["size"].get<uint64_t>();
   FM_ASSIGN_OR_RETURN(h.root, merkle::from_hex(j["root"].get<std::string>(), what + ": root"));
   h.time = j["time"].get<std::string>();
@@ -389,7 +411,21 @@ Result<std::string> prove_view(LedgerStore& store, const std::string& ledger_id,
          "\n";
 }
 
-Result<std::string> verify_inclusion_proof(const std::string& proof_json, const std::string& trusted_key) {
+namespace {
+
+// An inclusion proof read and checked: `problem` says which check failed
+// (the proof is forged or altered); a proof that cannot be read at all, or
+// a trusted key that names no key, is an error instead.
+struct ProofCheck {
+  HeldHead head;
+  uint64_t index = 0;
+  uint64_t tree_size = 0;
+  std::string leaf_hash;
+  std::string trusted_key_id;  // empty: the key the head names
+  std::optional<std::string> problem;
+};
+
+Result<ProofCheck> check_inclusion_proof(const std::string& proof_json, const std::string& trusted_key) {
   const Json p = Json::parse(proof_json, nullptr, false);
   if (!p.is_object() || p.value("schema", Json()) != "flopsmeter.inclusion_proof/1") {
     return Status::ParseError("not an inclusion proof (schema flopsmeter.inclusion_proof/1)");
@@ -399,46 +435,76 @@ Result<std::string> verify_inclusion_proof(const std::string& proof_json, const 
       !p.value("path", Json()).is_array()) {
     return Status::ParseError("inclusion proof: index, tree_size, entry, leaf_hash and path are required");
   }
-  FM_ASSIGN_OR_RETURN(HeldHead head, parse_head(p.value("head", Json()), "inclusion proof: head"));
-  const uint64_t index = p["index"].get<uint64_t>(), size = p["tree_size"].get<uint64_t>();
-  if (size != head.size || index >= size) {
-    return Status::InvalidArgument("inclusion proof: the entry's index or the tree size does not match the head");
-  }
+  ProofCheck c;
+  FM_ASSIGN_OR_RETURN(c.head, parse_head(p.value("head", Json()), "inclusion proof: head"));
   std::vector<merkle::Hash> path;
   for (const Json& h : p["path"]) {
     if (!h.is_string()) return Status::ParseError("inclusion proof: path: expected hex strings");
     FM_ASSIGN_OR_RETURN(merkle::Hash hash, merkle::from_hex(h.get<std::string>(), "inclusion proof: path"));
     path.push_back(hash);
   }
-  // The head names its key by id, a hash of the public key it carries: a
-  // trusted key id pins that key.
   if (!trusted_key.empty()) {
-    FM_ASSIGN_OR_RETURN(std::string trusted_id, trusted_key_id(trusted_key));
-    if (trusted_id != head.key_id) {
-      return Status::InvalidArgument("inclusion proof: the head is signed by " + head.key_id + ", not by the trusted key " +
-                                     trusted_id);
-    }
+    FM_ASSIGN_OR_RETURN(c.trusted_key_id, trusted_key_id(trusted_key));
   }
-  if (!head_signed(head, head.public_key)) {
-    return Status::InvalidArgument("inclusion proof: the head's signature does not verify under " +
-                                   std::string(trusted_key.empty() ? "the key it names" : "the trusted key"));
-  }
+  c.index = p["index"].get<uint64_t>();
+  c.tree_size = p["tree_size"].get<uint64_t>();
+  const uint64_t size = c.tree_size;
   const std::string& entry = p["entry"].get_ref<const std::string&>();
   const merkle::Hash leaf = merkle::leaf_hash(entry);
-  if (!merkle::verify_inclusion(leaf, index, size, path, head.root)) {
-    return Status::InvalidArgument("inclusion proof: the entry is not in the tree the head signs (its audit path does "
-                                   "not lead to the head's root)");
-  }
-  // The leaf hash the proof states is what an auditor looks the entry up
-  // by: it must be the entry's, or the proof vouches for a hash it never checked.
+  c.leaf_hash = merkle::to_hex(leaf);
   FM_ASSIGN_OR_RETURN(merkle::Hash stated_leaf,
                       merkle::from_hex(p["leaf_hash"].get<std::string>(), "inclusion proof: leaf_hash"));
-  if (stated_leaf != leaf) {
-    return Status::InvalidArgument("inclusion proof: its leaf_hash is not the hash of its entry");
+  if (size != c.head.size || c.index >= size) {
+    c.problem = "inclusion proof: the entry's index or the tree size does not match the head";
+  } else if (!c.trusted_key_id.empty() && c.trusted_key_id != c.head.key_id) {
+    // The head names its key by id, a hash of the public key it carries: a
+    // trusted key id pins that key.
+    c.problem = "inclusion proof: the head is signed by " + c.head.key_id + ", not by the trusted key " +
+                c.trusted_key_id;
+  } else if (!head_signed(c.head, c.head.public_key)) {
+    c.problem = "inclusion proof: the head's signature does not verify under " +
+                std::string(trusted_key.empty() ? "the key it names" : "the trusted key");
+  } else if (!merkle::verify_inclusion(leaf, c.index, size, path, c.head.root)) {
+    c.problem = "inclusion proof: the entry is not in the tree the head signs (its audit path does not lead to the "
+                "head's root)";
+  } else if (stated_leaf != leaf) {
+    // The leaf hash the proof states is what an auditor looks the entry up
+    // by: it must be the entry's, or the proof vouches for a hash it never checked.
+    c.problem = "inclusion proof: its leaf_hash is not the hash of its entry";
   }
-  return "entry " + std::to_string(index) + " is in ledger " + head.ledger_id + " of " + std::to_string(size) +
-         " entries, whose head (" + head.time + ", root " + merkle::to_hex(head.root).substr(0, 16) +
-         "...) is signed by " + head.key_id + "\n";
+  return c;
+}
+
+std::string proof_confirmation(const ProofCheck& c) {
+  return "entry " + std::to_string(c.index) + " is in ledger " + c.head.ledger_id + " of " +
+         std::to_string(c.head.size) + " entries, whose head (" + c.head.time + ", root " +
+         merkle::to_hex(c.head.root).substr(0, 16) + "...) is signed by " + c.head.key_id;
+}
+
+}  // namespace
+
+Result<std::string> verify_inclusion_proof(const std::string& proof_json, const std::string& trusted_key) {
+  FM_ASSIGN_OR_RETURN(ProofCheck c, check_inclusion_proof(proof_json, trusted_key));
+  if (c.problem) return Status::InvalidArgument(*c.problem);
+  return proof_confirmation(c) + "\n";
+}
+
+Result<std::string> inclusion_proof_check_json(const std::string& proof_json, const std::string& trusted_key) {
+  FM_ASSIGN_OR_RETURN(ProofCheck c, check_inclusion_proof(proof_json, trusted_key));
+  return Json({{"schema", "flopsmeter.proof_check/1"},
+               {"ok", !c.problem},
+               {"problem", c.problem ? Json(*c.problem) : Json()},
+               {"message", c.problem ? Json() : Json(proof_confirmation(c))},
+               {"index", c.index},
+               {"tree_size", c.tree_size},
+               {"leaf_hash", c.leaf_hash},
+               {"ledger_id", c.head.ledger_id},
+               {"root", merkle::to_hex(c.head.root)},
+               {"time", c.head.time},
+               {"key_id", c.head.key_id},
+               {"trusted_key_id", c.trusted_key_id.empty() ? Json() : Json(c.trusted_key_id)}})
+             .dump(2) +
+         "\n";
 }
 
 }  // namespace flopsmeter

@@ -212,7 +212,7 @@ Result<std::string> lineage_view(const LedgerState& state, const std::string& na
   const std::vector<RuleResult> results =
       ledger_verdicts(catalog.rules(), basis, basis.own_modifications, undetermined);
   Json regimes = Json::array();
-  for (const RuleResult& r : results) regimes.push_back(rule_result_json(r));
+  for (const RuleResult& r : results) regimes.push_back(regime_record_json(r));
   const RegimeOutcomes outcome{"", "the runs' compliance figures, summed", results, 0, !undetermined.empty(),
                                undetermined};
   Json single = Json();

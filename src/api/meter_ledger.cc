@@ -139,7 +139,7 @@ LedgerRecording record_in_ledger(const MeterOptions& options, const std::string&
                                         "in the ledger nor in the catalog"));
   }
   const LedgerOptions ledger_options = ledger_options_of(options);
-  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(ledger_options, true);
+  Result<std::unique_ptr<Ledger>> ledger = Ledger::OpenCreatingOnAppend(ledger_options);
   if (!ledger.ok()) return fail(ledger.status());
   const std::string produces =
       !options.ledger_produces.empty() ? options.ledger_produces : parent + "+" + run_id.substr(0, 12);

@@ -138,4 +138,19 @@ nlohmann::json rule_result_json(const RuleResult& r) {
   return j;
 }
 
+nlohmann::json rational_json(const Fraction& f) {
+  const Fraction r = f.reduced();
+  return {{"num", to_decimal(r.num)}, {"den", to_decimal(r.den)}};
+}
+
+nlohmann::json regime_record_json(const RuleResult& rr) {
+  nlohmann::json j = rule_result_json(rr);
+  j["threshold_rational"] = rational_json(rr.threshold);
+  j["compute_flop"] = to_double(rr.compute_flop);
+  j["headroom_flop"] = to_double(rr.headroom_flop);
+  j["headroom_tokens"] = rr.headroom_tokens ? nlohmann::json(to_double(*rr.headroom_tokens)) : nlohmann::json();
+  j["headroom_tokens_exact"] = rr.headroom_tokens ? nlohmann::json(to_decimal(*rr.headroom_tokens)) : nlohmann::json();
+  return j;
+}
+
 }  // namespace flopsmeter

@@ -49,6 +49,14 @@ std::string skipped_text(const TokenCountReport& report, const std::string& firs
 nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& params);
 // One regime result.
 nlohmann::json rule_result_json(const RuleResult& r);
+// {"num": "1000...", "den": "3"} in lowest terms: the machine form of a
+// threshold, so that readers never parse Fraction::to_string()'s "(~...)".
+nlohmann::json rational_json(const Fraction& f);
+// A regime as rule_result_json() writes it, with the run record's
+// conventions (schemas/flops_meter.schema.json#/$defs/regime): correctly
+// rounded numbers, the threshold's machine form, every key present. The
+// ledger's lineage uses it too, so one schema describes both.
+nlohmann::json regime_record_json(const RuleResult& rr);
 
 }  // namespace flopsmeter
 

@@ -58,29 +58,10 @@ nlohmann::json count_json(Flop v) {
   return nlohmann::json(to_double(v));
 }
 
-// {"num": "1000...", "den": "3"} in lowest terms: the machine form of a
-// threshold, so that readers never parse Fraction::to_string()'s "(~...)".
-nlohmann::json rational_json(const Fraction& f) {
-  const Fraction r = f.reduced();
-  return {{"num", to_decimal(r.num)}, {"den", to_decimal(r.den)}};
-}
-
 std::string join_ranks(const std::vector<uint32_t>& ranks) {
   std::string list;
   for (uint32_t r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
   return list;
-}
-
-// A regime as rule_result_json() writes it, with the record's conventions:
-// correctly rounded numbers, the threshold's machine form, every key present.
-nlohmann::json regime_json(const RuleResult& rr) {
-  nlohmann::json j = rule_result_json(rr);
-  j["threshold_rational"] = rational_json(rr.threshold);
-  j["compute_flop"] = to_double(rr.compute_flop);
-  j["headroom_flop"] = to_double(rr.headroom_flop);
-  j["headroom_tokens"] = rr.headroom_tokens ? nlohmann::json(to_double(*rr.headroom_tokens)) : nlohmann::json();
-  j["headroom_tokens_exact"] = rr.headroom_tokens ? nlohmann::json(to_decimal(*rr.headroom_tokens)) : nlohmann::json();
-  return j;
 }
 
 // The sampler of one segment as its begin line states it; null when NVML
@@ -558,7 +539,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   std::optional<bool> exceeds_eu;
   nlohmann::json regimes = nlohmann::json::array();
   for (const RuleResult& rr : a.regimes) {
-    regimes.push_back(regime_json(rr));
+    regimes.push_back(regime_record_json(rr));
     exceeds_in_force = exceeds_in_force || (rr.in_force && rr.exceeds);
     if (rr.regime_id == "eu_modification" && rr.determinate) exceeds_eu = rr.exceeds;
   }

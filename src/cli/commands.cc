@@ -272,7 +272,7 @@ Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
   out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
   if (a.has("record")) {
     // The pre-training decision on file, about the model it plans to train.
-    FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(ledger_options(a), true));
+    FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::OpenCreatingOnAppend(ledger_options(a)));
     const std::string about = a.has("ledger-model") ? a.get("ledger-model") : request.model;
     FM_ASSIGN_OR_RETURN(LedgerAppend appended, ledger->add_estimate(estimate_to_json(report), about));
     std::fprintf(stderr, "flopsmeter: the estimate is entry %llu of the ledger\n",

@@ -14,6 +14,17 @@ inline constexpr const char* kExitStatusText =
     "undetermined (a run that trained without a token count, or a gated regime that cannot be decided). "
     "`watch` returns COMMAND's status when it is not 0.";
 
+// The ledger's commands have no verdict to gate on: they succeed or fail.
+inline constexpr const char* kLedgerExitStatusText =
+    "0 success; 2 error (no ledger there, not a ledger, or a refusal, which writes nothing).";
+inline constexpr const char* kLedgerVerifyExitStatusText =
+    "0 the ledger verifies (and extends the head given with --head); 1 it does not: an entry changed, removed, "
+    "inserted or not covered by a signed head, a signature that fails, or a held head it does not extend; 2 error "
+    "(no ledger there, not a ledger, an unreadable head).";
+inline constexpr const char* kVerifyProofExitStatusText =
+    "0 the proof checks; 1 it does not (forged or altered: the problem is printed, or \"ok\": false with --json); 2 "
+    "error (not an inclusion proof, an unreadable file, a trusted key that names no key).";
+
 }  // namespace flopsmeter::cli
 
 #endif  // FLOPSMETER_CLI_EXIT_STATUS_H_

@@ -31,6 +31,7 @@ struct CommandDef {
   std::vector<std::string> examples;
   size_t positional_min = 0;
   size_t positional_max = 0;
+  const char* exit_status = nullptr;  // --help's "Exit status:" when not kExitStatusText
 };
 
 const std::vector<FlagDef>& all_flags();

@@ -1,5 +1,7 @@
 // `flopsmeter ledger ...` and `flopsmeter verify-proof`: each a call into
 // the Ledger API, its JSON answer printed as it is (--json) or as text.
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "api/ledger_text.h"
@@ -31,8 +33,10 @@ Result<int> print_append(const ParsedArgs& a, const Result<LedgerAppend>& append
   return print_view(a, ledger_append_json(*appended, what), out);
 }
 
+// An appending command (`create`) makes the ledger only when its append
+// succeeds: a refused one leaves no new file.
 Result<std::unique_ptr<Ledger>> open_ledger(const ParsedArgs& a, bool create) {
-  return Ledger::Open(ledger_options(a), create);
+  return create ? Ledger::OpenCreatingOnAppend(ledger_options(a)) : Ledger::Open(ledger_options(a), false);
 }
 
 Result<uint64_t> entry_number(const ParsedArgs& a) {
@@ -51,7 +55,7 @@ Result<int> run_init(const ParsedArgs& a, std::string& out) {
 Result<int> run_keygen(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(LedgerOptions o, resolve_ledger_options(ledger_options(a)));
   FM_ASSIGN_OR_RETURN(LedgerKeyInfo key, generate_ledger_key(o.key_path));
-  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(o, true));
+  FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::OpenCreatingOnAppend(o));
   return print_append(a, register_made_key(*ledger, key), "the public key " + key.key_id, out);
 }
 
@@ -152,8 +156,19 @@ Result<int> run_verify(const ParsedArgs& a, std::string& out) {
 
 Result<int> run_verify_proof(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(std::string proof, read_ledger_document(a.positional.front()));
-  FM_ASSIGN_OR_RETURN(out, verify_inclusion_proof(proof, a.get("trusted-key")));
-  return kExitOk;
+  FM_ASSIGN_OR_RETURN(std::string json, inclusion_proof_check_json(proof, a.get("trusted-key")));
+  const nlohmann::json doc = nlohmann::json::parse(json);
+  // A forged or altered proof exits 1, as a tampered ledger does in `ledger verify`.
+  const int status = doc["ok"].get<bool>() ? kExitOk : kExitExceeded;
+  if (a.has("json")) {
+    out = json;
+  } else if (status == kExitOk) {
+    // The proof's names (ledger id, key id) are the proof's own: printed escaped.
+    out = printable_text(doc["message"].get<std::string>()) + "\n";
+  } else {
+    out = "FAILED: " + printable_text(doc["problem"].get<std::string>()) + "\n";
+  }
+  return status;
 }
 
 Result<int> print_json(const Result<std::string>& json, std::string& out) {
@@ -180,7 +195,12 @@ Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, s
                         "a note about entry " + std::to_string(entry), out);
   }
   if (name == "ledger verify") return run_verify(a, out);
-  // The rest read.
+  // The rest read. An ENTRY is checked first: a malformed argument is named
+  // as such even where there is no ledger.
+  std::optional<uint64_t> entry;
+  if (name == "ledger prove") {
+    FM_ASSIGN_OR_RETURN(entry, entry_number(a));
+  }
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, open_ledger(a, false));
   const std::string subject = a.positional.empty() ? "" : a.positional.front();
   if (name == "ledger models") return print_view(a, ledger->models_json(), out);
@@ -189,10 +209,7 @@ Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, s
   if (name == "ledger runs") return print_view(a, ledger->runs_json(subject), out);
   // A head and a proof are documents to keep and hand over: JSON always.
   if (name == "ledger head") return print_json(ledger->head_json(), out);
-  if (name == "ledger prove") {
-    FM_ASSIGN_OR_RETURN(uint64_t entry, entry_number(a));
-    return print_json(ledger->prove_json(entry), out);
-  }
+  if (name == "ledger prove") return print_json(ledger->prove_json(*entry), out);
   return Status::Internal("command '" + name + "' has no implementation");
 }
 

@@ -27,6 +27,8 @@ import tempfile
 import time
 import unittest
 
+import schema_check
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
 SCHEMA_PATH = os.path.join(SOURCE_DIR, "schemas", "flops_meter.schema.json")
@@ -192,14 +194,10 @@ class RecordSchemaTest(unittest.TestCase):
         cls.fake_nvml = fake if os.path.exists(fake) else None
         cls.saved_environment = {name: os.environ.pop(name) for name in METER_ENVIRONMENT if name in os.environ}
         cls.native = Native(library)
-        # Imported here, not at the top: the child processes this file also
-        # runs as need only ctypes, and jsonschema takes seconds to import on
-        # a loaded machine.
-        import jsonschema  # pylint: disable=import-outside-toplevel
-        with open(SCHEMA_PATH, encoding="utf-8") as f:
-            cls.schema = json.load(f)
-        jsonschema.Draft202012Validator.check_schema(cls.schema)
-        cls.validator = jsonschema.Draft202012Validator(cls.schema)
+        # schema_check imports jsonschema only here, not at the top: the child
+        # processes this file also runs as need only ctypes, and jsonschema
+        # takes seconds to import on a loaded machine.
+        cls.validator = schema_check.validator(os.path.basename(SCHEMA_PATH))
         cls.directories = []
 
     @classmethod
@@ -216,10 +214,9 @@ class RecordSchemaTest(unittest.TestCase):
         return d
 
     def assertValid(self, record, what=""):
-        errors = sorted(self.validator.iter_errors(record), key=lambda e: list(e.absolute_path))
+        errors = schema_check.schema_errors(self.validator, record)
         if errors:
-            lines = [f"/{'/'.join(str(p) for p in e.absolute_path)}: {e.message[:300]}" for e in errors[:10]]
-            self.fail(f"{what}: the record does not match the schema:\n" + "\n".join(lines))
+            self.fail(f"{what}: the record does not match the schema:\n" + "\n".join(errors))
         self.assertConsistent(record, what)
 
     def assertInvalid(self, record, what):

@@ -385,6 +385,25 @@ CliRun run_cli(const std::vector<std::string>& args, const TempDir& dir) {
   return r;
 }
 
+// The key made on first use at the default path is written only by an
+// append that succeeds: a refused one leaves no key file behind.
+TEST_P(LedgerApiTest, ARefusedAppendMakesNoDefaultKey) {
+  const std::string key = dir().path() + "/.config/flopsmeter/ledger.key";
+  const CliRun refused =
+      run_cli({"ledger", "register", "acme/x", "--parents", "ghost/base", "--organisation", "Acme", "--ledger",
+               location()},
+              dir());
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_THAT(refused.err, HasSubstr("its parent 'ghost/base' is not in the ledger"));
+  EXPECT_FALSE(std::filesystem::exists(key)) << "a refused register wrote a signing key";
+  const CliRun made = run_cli({"ledger", "register", "ghost/base", "--pretrain-unknown", "--organisation", "Ghost",
+                               "--ledger", location()},
+                              dir());
+  ASSERT_EQ(made.status, 0) << made.err;
+  EXPECT_THAT(made.out, HasSubstr("made a new signing key"));
+  EXPECT_TRUE(std::filesystem::exists(key));
+}
+
 TEST_P(LedgerApiTest, TheEstimateSaysExceedsWithTheLedgerAsWithPriorModifications) {
   {
     auto ledger = Open();
@@ -526,6 +545,17 @@ TEST_P(LedgerApiTest, ModelsThatCannotBeRegisteredAreRefusedByName) {
     ModelSpec no_figure = base_model("x/base", "X", std::nullopt);
     no_figure.pretraining.status = "";
     Refused(ledger->add_model(no_figure), StatusCode::kInvalidArgument, "base model 'x/base'");
+    // The figure's status is a closed set, and matches whether there is a figure.
+    ModelSpec odd_status = base_model("x/base", "X", "1000");
+    odd_status.pretraining.status = "rumoured";
+    Refused(ledger->add_model(odd_status), StatusCode::kInvalidArgument, "pretraining status 'rumoured' with a figure");
+    ModelSpec unknown_with_figure = base_model("x/base", "X", "1000");
+    unknown_with_figure.pretraining.status = "unknown";
+    Refused(ledger->add_model(unknown_with_figure), StatusCode::kInvalidArgument, "pretraining status 'unknown' with a");
+    ModelSpec given_without_figure = base_model("x/base", "X", std::nullopt);
+    given_without_figure.pretraining.status = "given";
+    Refused(ledger->add_model(given_without_figure), StatusCode::kInvalidArgument,
+            "pretraining status 'given' without a figure");
     Refused(ledger->add_model(base_model("", "X", "1")), StatusCode::kInvalidArgument, "a model needs a name");
   });
   // The same model again is no change, not an error.
@@ -620,6 +650,32 @@ TEST_P(LedgerApiTest, AMissingKeyAtAGivenPathIsAnErrorNamingItAndNothingIsWritte
   EXPECT_FALSE(std::filesystem::exists(o.key_path)) << "a key at a path the user gave is never made unasked";
   EXPECT_EQ(EntryCount(), 0u);
   EXPECT_TRUE(Parsed((*ledger)->models_json())["models"].empty());
+}
+
+// An appending command opens with OpenCreatingOnAppend: the ledger file is
+// made by its first append that succeeds, so a refused one leaves none.
+TEST_P(LedgerApiTest, ARefusedFirstAppendCreatesNoLedgerFile) {
+  if (!sqlite()) GTEST_SKIP() << "a PostgreSQL ledger is created when opened";
+  LedgerOptions o = Options();
+  o.location = dir().path() + "/not-yet/ledger.sqlite";
+  auto ledger = Ledger::OpenCreatingOnAppend(o);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  EXPECT_TRUE(Parsed((*ledger)->models_json())["models"].empty()) << "an empty ledger until then";
+  Refused((*ledger)->add_model(derived_model("acme/x", "Acme", {"ghost/base"})), StatusCode::kInvalidArgument,
+          "its parent 'ghost/base' is not in the ledger");
+  EXPECT_FALSE(std::filesystem::exists(dir().path() + "/not-yet")) << "a refused append created the ledger";
+  const LedgerAppend appended = Ok((*ledger)->add_model(base_model("ghost/base", "Ghost", std::nullopt)));
+  EXPECT_EQ(appended.index, 1u) << "after the key's entry";
+  // The ledger is now the file: the append's head is the file's, and it verifies.
+  auto reader = Ledger::Open(o, false);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Json verified = Parsed((*reader)->verify_json("", {}));
+  EXPECT_EQ(verified["ok"], true);
+  EXPECT_EQ(verified["entries"], 2);
+  EXPECT_EQ(Json::parse(appended.head_json)["ledger_id"], verified["ledger_id"]);
+  EXPECT_EQ(Parsed((*ledger)->models_json())["models"].size(), 1u) << "the same object reads the file now";
+  Ok((*ledger)->add_model(base_model("other/base", "Other", "1000")));
+  EXPECT_EQ(Parsed((*reader)->models_json())["models"].size(), 2u);
 }
 
 TEST_P(LedgerApiTest, AKeyOthersCanReadIsRefused) {
@@ -735,6 +791,33 @@ TEST_P(LedgerApiTest, AnInclusionProofChecksWithoutTheDatabaseAndCatchesEveryFli
   EXPECT_FALSE(verify_inclusion_proof(bad.dump(), signer).ok());
   EXPECT_FALSE(verify_inclusion_proof(bad.dump(), "").ok()) << "the old signature is not the stranger's";
   EXPECT_EQ(ledger->prove_json(8).status().code(), StatusCode::kNotFound);
+
+  // The document form (verify-proof --json): a failed check is ok false
+  // with the problem, the same words as the error above.
+  auto document = inclusion_proof_check_json(*proof_text, signer);
+  ASSERT_TRUE(document.ok()) << document.status().ToString();
+  Json check = Json::parse(*document);
+  EXPECT_EQ(check["schema"], "flopsmeter.proof_check/1");
+  EXPECT_EQ(check["ok"], true);
+  EXPECT_EQ(check["problem"], nullptr);
+  EXPECT_EQ(check["index"], 3);
+  EXPECT_EQ(check["leaf_hash"], proof["leaf_hash"]);
+  EXPECT_EQ(check["trusted_key_id"], proof["head"]["key_id"]);
+  bad = proof;
+  bad["entry"] = flipped(proof["entry"], proof["entry"].get<std::string>().find("m2") + 1);
+  document = inclusion_proof_check_json(bad.dump(), "");
+  ASSERT_TRUE(document.ok()) << document.status().ToString();
+  check = Json::parse(*document);
+  EXPECT_EQ(check["ok"], false);
+  EXPECT_EQ(check["message"], nullptr);
+  EXPECT_THAT(check["problem"].get<std::string>(), HasSubstr("audit path does not lead to the head's root"));
+  EXPECT_NE(check["leaf_hash"], proof["leaf_hash"]) << "recomputed from the altered entry";
+  // A head that names its ledger, key or time in another form is no head.
+  for (const char* field : {"ledger_id", "key_id", "time"}) {
+    bad = proof;
+    bad["head"][field] = proof["head"][field].get<std::string>() + "\n";
+    EXPECT_EQ(inclusion_proof_check_json(bad.dump(), "").status().code(), StatusCode::kParseError) << field;
+  }
 }
 
 // --- The ledger file itself (SQLite) ---------------------------------------
