@@ -20,6 +20,9 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
 // when that is 0, the record's (record_exit_status()).
 Result<int> run_watch(const ParsedArgs& a, std::string& out);
 
+// `flopsmeter dossier MODEL|RUN_DIR` (dossier_command.cc).
+Result<int> run_dossier(const ParsedArgs& a, std::string& out);
+
 // `flopsmeter ledger ...` and `verify-proof` (ledger_command.cc).
 Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, std::string& out);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -64,7 +65,11 @@ const std::vector<FlagDef>& all_flags() {
       {"tokenizer", "PATH", "Dataset", "tokenizer.json, or the directory holding it (and tokenizer_config.json)",
        "Hugging Face fast-tokenizer files. For `estimate` it defaults to the --model directory when that holds a "
        "tokenizer.json."},
-      {"format", "F", "Dataset", "auto, text, jsonl or json (default auto: by name and content)", ""},
+      {"format", "F", "Dataset",
+       "auto, text, jsonl or json (default auto: by name and content); dossier: html, md or json",
+       "For a dataset, how its files are read. For `dossier`, the form written: html (one self-contained page that "
+       "prints to PDF), md (Markdown) or json (schema flopsmeter.dossier/1); the default is the --output file's "
+       "extension (.md, .json), else html."},
       {"text-unit", "U", "Dataset", "Plain text samples: line, paragraph or document (default line)",
        "line: each line is a sample, as datasets.load_dataset(\"text\") reads it (empty lines too); paragraph: blocks "
        "separated by blank lines; document: the whole file."},
@@ -194,6 +199,9 @@ const std::vector<FlagDef>& all_flags() {
       {"record", "", "Ledger", "estimate: append the estimate to the ledger (the pre-training decision on file)", ""},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
+      {"output", "FILE", "Output", "Write to FILE instead of stdout (atomically; prints the path)",
+       "The document goes to a temporary file beside FILE, is flushed, then renamed over FILE: a reader never sees "
+       "half a file. A symbolic link, directory, FIFO or device at FILE is refused and left as it is."},
       {"data-dir", "DIR", "Output", "Data directory overriding the built-in rules and catalogs",
        "Same layout as data/ (rules.json, gpus.json, models/*.json); entries with the same id replace the built-in "
        "ones. Also FLOPSMETER_DATA_DIR."},
@@ -309,6 +317,25 @@ const std::vector<CommandDef>& all_commands() {
        {"json", "data-dir"},
        {"flopsmeter gpus"},
        0, 0},
+      {"dossier",
+       "Write the compliance dossier of a model in the ledger or of a run: HTML, Markdown or JSON",
+       "flopsmeter dossier MODEL|RUN_DIR [--format html|md|json] [-o FILE]",
+       "The document a compliance officer signs. The verdict comes first: one headline per regime in force (the EU "
+       "modification rule first) with its threshold's basis, the margin and the Guidelines' 30% uncertainty flag; "
+       "regimes not in force follow, apart. Then the EU AI Act Annex XI 2(d)/(e) and Code of Practice Model "
+       "Documentation Form fields (parameters, training compute, training time, energy, model dependencies) with a "
+       "generated methodology text, charts (cumulative compute against each threshold, compute per run, the "
+       "formulas side by side), the lineage with compute at each node, the runs and their segments, and the "
+       "evidence: run ids, journal hashes, the signed ledger head and the model entry's inclusion proof, tool and "
+       "data versions, dataset and config SHA-256. Every figure names its source (a ledger entry, a record "
+       "field); one that cannot be established says \"undetermined\" or \"not available\" and why, never 0. "
+       "An existing path is read as a run directory (or its flops_meter.json); anything else as a model of the "
+       "ledger (--ledger). The HTML is one file with no script and no external request.",
+       {"format", "output", "ledger", "data-dir"},
+       {"flopsmeter dossier acme/llama-sft -o dossier.html",
+        "flopsmeter dossier runs/llama-lora --format md > DOSSIER.md",
+        "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger"},
+       1, 1},
       {"ledger init",
        "Create the audit ledger, with this machine's signing key",
        "flopsmeter ledger init [--ledger PATH|URL]",
@@ -476,9 +503,20 @@ bool looks_like_id_list(const std::string& arg) {
   return any_underscore;
 }
 
+// Short spellings of a few flags, as every tool that writes a file has -o.
+const std::map<std::string, std::string>& short_flags() {
+  static const std::map<std::string, std::string> kShort = {{"-o", "output"}};
+  return kShort;
+}
+
 }  // namespace
 
-Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& args) {
+Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& given) {
+  std::vector<std::string> args = given;
+  for (std::string& a : args) {
+    if (a == "--") break;
+    if (auto it = short_flags().find(a); it != short_flags().end()) a = "--" + it->second;
+  }
   ParsedArgs out;
   auto accepts = [&](const std::string& name) {
     return std::find(command.flags.begin(), command.flags.end(), name) != command.flags.end();
@@ -544,7 +582,10 @@ namespace {
 
 std::string flag_label(const FlagDef& f) {
   if (takes_optional_value(f)) return "--" + f.name + "[=" + f.value.substr(1, f.value.size() - 2) + "]";
-  return "--" + f.name + (f.value.empty() ? "" : " " + f.value);
+  std::string short_form;
+  for (const auto& [spelling, name] : short_flags())
+    if (name == f.name) short_form = spelling + ", ";
+  return short_form + "--" + f.name + (f.value.empty() ? "" : " " + f.value);
 }
 
 // Wraps prose at `width` columns with `indent` spaces.
