@@ -22,6 +22,9 @@ const char* const kSeriesColours[] = {"#1f4e99", "#8a3b00", "#2e6b30", "#6b2e6b"
 
 double as_double(size_t n) { return static_cast<double>(n); }
 
+// A run id cut to fit the label column (the tables give it whole).
+std::string short_label(const std::string& id) { return id.size() <= 14 ? id : id.substr(0, 12) + "..."; }
+
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", v);
@@ -124,7 +127,7 @@ std::string dossier_chart_cumulative(const Dossier& d) {
   }
   body += polyline(modification, kSeriesColours[0]);
   if (!cumulative.empty()) body += polyline(cumulative, kSeriesColours[1]);
-  for (size_t i = 0; i < n; ++i) body += text_at(x_at(i), bottom + 32, d.timeline[i].label, "middle", "tick");
+  for (size_t i = 0; i < n; ++i) body += text_at(x_at(i), bottom + 32, short_label(d.timeline[i].label), "middle", "tick");
   body += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(bottom + 44) + "\" width=\"12\" height=\"4\" fill=\"" +
           kSeriesColours[0] + "\"/>" + text_at(kLeft + 18, bottom + 50, "own modifications (summed)") +
           "<rect x=\"" + num(kLeft + 240) + "\" y=\"" + num(bottom + 44) + "\" width=\"12\" height=\"4\" fill=\"" +
@@ -145,7 +148,7 @@ std::string dossier_chart_runs(const Dossier& d) {
   for (size_t i = 0; i < d.runs.size(); ++i) {
     const DossierRun& r = d.runs[i];
     const double y = top + as_double(i) * (bar + gap);
-    body += text_at(kLeft - 6, y + 13, r.run_id, "end", "tick");
+    body += text_at(kLeft - 6, y + 13, short_label(r.run_id), "end", "tick");
     const std::optional<double> spent = flop_double(r.compliance);
     if (!spent) {
       body += text_at(kLeft + 4, y + 13, "undetermined", "start", "label");
@@ -183,7 +186,7 @@ std::string dossier_chart_formulas(const Dossier& d) {
   for (size_t i = 0; i < d.runs.size(); ++i) {
     const DossierRun& r = d.runs[i];
     const double y0 = top + as_double(i) * group;
-    body += text_at(kLeft - 6, y0 + 2 * (bar + 2), r.run_id, "end", "tick");
+    body += text_at(kLeft - 6, y0 + 2 * (bar + 2), short_label(r.run_id), "end", "tick");
     desc += " " + r.run_id + ":";
     for (size_t k = 0; k < 4; ++k) {
       const double y = y0 + as_double(k) * (bar + 2);

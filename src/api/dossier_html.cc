@@ -166,9 +166,9 @@ std::string evidence_section(const Dossier& d) {
   std::string out = "<section id=\"evidence\" class=\"page\"><h2>Evidence</h2>" +
                     table({"Item", "Value", "Source"}, rows, true);
   if (!d.evidence_note.empty()) out += "<p>" + h(d.evidence_note) + "</p>";
-  if (!d.signed_head.is_null()) out += "<h3>Signed ledger head</h3><pre>" + h(d.signed_head.dump(2)) + "</pre>";
+  if (!d.signed_head.is_null()) out += "<h3>Signed ledger head</h3><pre>" + h(d.signed_head.dump(2, ' ', false, Json::error_handler_t::replace)) + "</pre>";
   if (!d.inclusion_proof.is_null())
-    out += "<h3>Inclusion proof of the model's entry</h3><pre>" + h(d.inclusion_proof.dump(2)) + "</pre>";
+    out += "<h3>Inclusion proof of the model's entry</h3><pre>" + h(d.inclusion_proof.dump(2, ' ', false, Json::error_handler_t::replace)) + "</pre>";
   if (!d.warnings.empty()) out += "<h3>Warnings</h3><ul>";
   for (const std::string& w : d.warnings) out += "<li>" + h(w) + "</li>";
   if (!d.warnings.empty()) out += "</ul>";

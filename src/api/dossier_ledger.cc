@@ -180,9 +180,7 @@ Status add_evidence(Ledger& ledger, Dossier& d) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<Dossier> dossier_for_model(Ledger& ledger, const std::string& name) {
+Result<Dossier> model_dossier(Ledger& ledger, const std::string& name) {
   FM_ASSIGN_OR_RETURN(Json view, parsed(ledger.lineage_json(name), "lineage of " + name));
   Dossier d;
   d.subject_kind = "model";
@@ -210,6 +208,18 @@ Result<Dossier> dossier_for_model(Ledger& ledger, const std::string& name) {
   for (const Json& w : json_at(view, {"warnings"})) d.warnings.push_back(w.get<std::string>());
   d.methodology = methodology_text(d);
   return d;
+}
+
+}  // namespace
+
+Result<Dossier> dossier_for_model(Ledger& ledger, const std::string& name) {
+  // The views are the ledger's own documents: a field of another type is a
+  // bug there, answered as an error rather than an exception.
+  try {
+    return model_dossier(ledger, name);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Internal("dossier of " + name + ": " + e.what());
+  }
 }
 
 }  // namespace flopsmeter

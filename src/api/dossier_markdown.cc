@@ -42,9 +42,17 @@ std::string table_head(const std::vector<std::string>& headers) {
   return row(headers) + row(std::vector<std::string>(headers.size(), "---"));
 }
 
+// JSON as an indented code block, < > & written as \u escapes: the same
+// JSON to a parser (they occur only inside strings), and no markup to a
+// Markdown renderer that mishandles code blocks.
 std::string code_block(const Json& j) {
-  std::string out;
-  const std::string text = j.dump(2);
+  std::string out, text;
+  for (char c : j.dump(2, ' ', false, Json::error_handler_t::replace)) {
+    if (c == '<') text += "\\u003c";
+    else if (c == '>') text += "\\u003e";
+    else if (c == '&') text += "\\u0026";
+    else text += c;
+  }
   size_t start = 0;
   while (start <= text.size()) {
     const size_t end = text.find('\n', start);

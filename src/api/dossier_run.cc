@@ -81,8 +81,9 @@ void add_lineage(Dossier& d, const Json& record, const DossierRun& run) {
   const std::string source = json_text_at(record, {"base_model_compute", "source"});
   if (!source.empty()) base.pretraining_source += ": " + source;
   made.parents = {base.name};
-  d.dependencies.push_back(base.name + " (base, pretraining compute " + flop_figure_text(flop) + ", " +
-                           base.pretraining_source + ")");
+  d.dependencies.push_back(base.name + " (base; pretraining compute " +
+                           (flop.is_string() ? flop_figure_text(flop) : std::string("unknown")) +
+                           (source.empty() ? "" : "; " + source) + ")");
   d.documentation.push_back(known_figure("model_dependencies", "Model dependencies",
                                          "Model Documentation Form: model dependencies", d.dependencies, "",
                                          d.dependencies.front(), run.source + ": model.ref, base_model_compute"));
@@ -93,9 +94,7 @@ void add_lineage(Dossier& d, const Json& record, const DossierRun& run) {
                         base_flop && modification ? std::optional(*base_flop + *modification) : std::nullopt});
 }
 
-}  // namespace
-
-Result<Dossier> dossier_for_run(const std::string& path) {
+Result<Dossier> run_dossier(const std::string& path) {
   std::string file;
   FM_ASSIGN_OR_RETURN(Json record, read_record(path, file));
   Dossier d;
@@ -115,6 +114,18 @@ Result<Dossier> dossier_for_run(const std::string& path) {
     if (w.is_string()) d.warnings.push_back(w.get<std::string>());
   d.methodology = methodology_text(d);
   return d;
+}
+
+}  // namespace
+
+Result<Dossier> dossier_for_run(const std::string& path) {
+  // A record is read field by field with json_at(); anything that still
+  // throws is a bug, answered as an error naming the run.
+  try {
+    return run_dossier(path);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Internal("dossier of " + path + ": " + e.what());
+  }
 }
 
 }  // namespace flopsmeter

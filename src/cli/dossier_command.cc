@@ -35,7 +35,8 @@ Result<Dossier> dossier_of(const ParsedArgs& a) {
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(ledger_options(a), false));
   Result<Dossier> d = dossier_for_model(*ledger, subject);
   if (!d.ok() && d.status().code() == StatusCode::kNotFound) {
-    return d.status().WithContext("'" + printable_text(subject) + "' is no file or directory here, and");
+    return Status::NotFound("'" + printable_text(subject) + "' is no run directory or record here, and " +
+                            d.status().message());
   }
   return d;
 }
