@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The command-line contract of `flopsmeter dossier`: help in the commands'
+# style, a ledger model's and a run directory's dossier in the three forms
+# (the JSON valid against schemas/dossier.schema.json), a hostile model name
+# shown as text, -o written atomically and never through a link or onto
+# something that is not a regular file, and errors that name what is wrong.
+#
+#   bash tests/cli/dossier_contract.sh FLOPSMETER_BINARY REPO_ROOT
+set -uo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 FLOPSMETER_BINARY REPO_ROOT" >&2
+  exit 2
+fi
+FM=$1
+SRC=$2
+PY=/usr/bin/python3  # Debian's, with python3-jsonschema (scripts/setup.sh)
+[[ -x $PY ]] || PY=python3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dossier_contract.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+# shellcheck source=lib/contract.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
+isolate_environment "$WORK/env"
+export FLOPSMETER_LEDGER=$WORK/ledger.sqlite FLOPSMETER_LEDGER_KEY=$WORK/ledger.key FLOPSMETER_ORGANISATION=Acme
+HOSTILE='acme/<script>alert(1)</script>'
+
+stdout_has() { grep -qF -- "$1" "$WORK/stdout" || { echo "stdout does not say '$1'"; head -c 1500 "$WORK/stdout"; return 1; }; }
+stderr_has() { grep -qF -- "$1" "$WORK/stderr" || { echo "stderr does not say '$1'"; head -c 1500 "$WORK/stderr"; return 1; }; }
+valid_dossier() {  # valid_dossier FILE PYTHON_EXPR: valid against the schema, and j satisfies EXPR
+  "$PY" - "$SRC/schemas/dossier.schema.json" "$1" "$2" <<'PY'
+import json, sys
+import jsonschema
+schema, doc, expr = sys.argv[1:]
+j = json.load(open(doc))
+jsonschema.Draft202012Validator(json.load(open(schema))).validate(j)
+if not eval("(" + expr + ")"):
+    sys.exit(f"check failed: {expr}")
+PY
+}
+
+# A base and a real metered run (flopsmeter watch, a token file) that made
+# the hostile model from it, recorded in the ledger when it ended.
+setup() {
+  expect_exit 0 ledger keygen &&
+    expect_exit 0 ledger register meta/base --pretrain-flops 3e20 --pretrain-source "the test" --organisation Meta &&
+    expect_exit 0 watch --run "$WORK/run" --n-total 1000000 --n-trainable 1000000 --tokens-from "$WORK/tokens" \
+      --ledger-model meta/base --ledger-produces "$HOSTILE" -- sh -c 'echo 5000 > "$0"' "$WORK/tokens"
+}
+check "a base and a metered run in the ledger" setup
+
+help_text() {
+  expect_exit 0 dossier --help && stdout_has "Usage: flopsmeter dossier MODEL|RUN_DIR" && stdout_has "-o, --output FILE" &&
+    stdout_has "--format F" && stdout_has "Examples:" && stdout_has "flopsmeter dossier acme/llama-sft -o dossier.html" &&
+    expect_exit 0 dossier -h && stdout_has "Use --help for details." &&
+    expect_exit 0 --help && stdout_has "dossier"
+}
+check "help describes the command, its flags and examples" help_text
+
+model_json() {
+  expect_exit 0 dossier "$HOSTILE" --format json &&
+    valid_dossier "$WORK/stdout" 'j["subject"]["name"] == "acme/<script>alert(1)</script>" and
+      j["verdict"]["in_force"][0]["regime"] == "eu_modification" and
+      [f for f in j["documentation"] if f["id"] == "modification_compute"][0]["value"] == "30000000000" and
+      [f for f in j["documentation"] if f["id"] == "energy"][0]["value"] is None and
+      j["evidence"]["inclusion_proof"]["index"] == j["lineage"][0]["entry"]' &&
+    # The figure is the lineage view's.
+    cp "$WORK/stdout" "$WORK/dossier.json" && expect_exit 0 ledger lineage "$HOSTILE" --json &&
+    "$PY" -c 'import json, sys
+d, v = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+c = [f for f in d["documentation"] if f["id"] == "training_compute"][0]["value"]
+sys.exit(0 if c == v["cumulative_compute"]["flop"] == "300000000030000000000" else f"{c} != the view")' \
+      "$WORK/dossier.json" "$WORK/stdout"
+}
+check "a model's JSON dossier: valid, verdict first, the ledger's figures" model_json
+
+html_to_file() {
+  mkdir -p "$WORK/out" && expect_exit 0 dossier "$HOSTILE" -o "$WORK/out/dossier.html" &&
+    [[ $(cat "$WORK/stdout") == "$WORK/out/dossier.html" ]] || { echo "stdout is not the path"; return 1; }
+  grep -q '^<!DOCTYPE html>' "$WORK/out/dossier.html" || { echo "not HTML"; return 1; }
+  ! grep -qi '<script' "$WORK/out/dossier.html" || { echo "a script element"; return 1; }
+  grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$WORK/out/dossier.html" || { echo "the name is not shown as text"; return 1; }
+  # Again over it: replaced whole, nothing left beside it.
+  expect_exit 0 dossier "$HOSTILE" -o "$WORK/out/dossier.html" &&
+    [[ $(ls -A "$WORK/out") == dossier.html ]] || { echo "left beside it: $(ls -A "$WORK/out")"; return 1; }
+}
+check "-o writes the HTML (a hostile name as text) and prints its path" html_to_file
+
+markdown() {
+  expect_exit 0 dossier "$HOSTILE" -o "$WORK/out/dossier.md" && grep -q '^# Compliance dossier' "$WORK/out/dossier.md" &&
+    grep -q '^## Verdict' "$WORK/out/dossier.md" && ! grep -q '<script' "$WORK/out/dossier.md" &&
+    expect_exit 0 dossier "$HOSTILE" --format md && stdout_has "## EU AI Act Annex XI"
+}
+check "Markdown by --format md or a .md file" markdown
+
+refused_outputs() {
+  echo kept >"$WORK/target" && ln -s "$WORK/target" "$WORK/link.html" &&
+    expect_exit 2 dossier "$HOSTILE" -o "$WORK/link.html" && stderr_has "$WORK/link.html: is a symbolic link" &&
+    [[ $(cat "$WORK/target") == kept && -L $WORK/link.html ]] || { echo "the link or its target changed"; return 1; }
+  expect_exit 2 dossier "$HOSTILE" -o "$WORK/out" && stderr_has "$WORK/out: is a directory" &&
+    mkfifo "$WORK/fifo" && expect_exit 2 dossier "$HOSTILE" -o "$WORK/fifo" && stderr_has "$WORK/fifo: is a FIFO"
+}
+check "-o refuses a symbolic link, a directory and a FIFO, changing nothing" refused_outputs
+
+errors() {
+  expect_exit 2 dossier acme/nope && stderr_has "model 'acme/nope' is not in the ledger" &&
+    expect_exit 2 dossier "$HOSTILE" --format pdf && stderr_has "--format 'pdf'" &&
+    expect_exit 2 dossier && stderr_has "usage: flopsmeter dossier" &&
+    echo '{"schema": "other/1"}' >"$WORK/other.json" && expect_exit 2 dossier "$WORK/other.json" &&
+    stderr_has "$WORK/other.json: not a flopsmeter run record"
+}
+check "errors name the model, the format, the file" errors
+
+run_dir() {
+  expect_exit 0 dossier "$WORK/run" --format json &&
+    valid_dossier "$WORK/stdout" 'j["subject"]["kind"] == "run" and j["evidence"]["signed_head"] is None and
+      j["runs"][0]["compliance_flop"] == "30000000000"' &&
+    expect_exit 0 dossier "$WORK/run/flops_meter.json" -o "$WORK/run.html" && grep -q '<svg' "$WORK/run.html"
+}
+check "a run directory's dossier, from its record" run_dir
+
+report_checks dossier_contract
