@@ -154,6 +154,12 @@ Result<Dossier> dossier_for_model(Ledger& ledger, const std::string& name);
 // Errors name the file: missing, not a record (its schema), malformed.
 Result<Dossier> dossier_for_run(const std::string& path);
 
+// The dossier of what the file at `path` is: a run directory, a run record
+// (as dossier_for_run), or a recorded estimate (flopsmeter.estimate/1: the
+// pre-training decision, each method a planned run against the thresholds).
+// Errors name the file.
+Result<Dossier> dossier_for_file(const std::string& path);
+
 }  // namespace flopsmeter
 
 #endif  // FLOPSMETER_API_DOSSIER_H_

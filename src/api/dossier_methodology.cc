@@ -66,6 +66,7 @@ std::string base_paragraph(const Dossier& d) {
 }
 
 std::string tokens_paragraph(const Dossier& d) {
+  if (d.subject_kind == "estimate") return "";  // planned tokens: the estimate's workload says (dossier_estimate.cc)
   std::vector<std::string> parts;
   Flop discarded = 0;
   for (const DossierRun& r : d.runs) {

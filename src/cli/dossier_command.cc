@@ -28,10 +28,10 @@ Result<std::string> dossier_format(const ParsedArgs& a) {
   return std::string("html");
 }
 
-// An existing path is a run; anything else a model of the ledger.
+// An existing path is a run or an estimate; anything else a model of the ledger.
 Result<Dossier> dossier_of(const ParsedArgs& a) {
   const std::string& subject = a.positional.front();
-  if (path_exists(subject)) return dossier_for_run(subject);
+  if (path_exists(subject)) return dossier_for_file(subject);
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(ledger_options(a), false));
   Result<Dossier> d = dossier_for_model(*ledger, subject);
   if (!d.ok() && d.status().code() == StatusCode::kNotFound) {

@@ -318,8 +318,8 @@ const std::vector<CommandDef>& all_commands() {
        {"flopsmeter gpus"},
        0, 0},
       {"dossier",
-       "Write the compliance dossier of a model in the ledger or of a run: HTML, Markdown or JSON",
-       "flopsmeter dossier MODEL|RUN_DIR [--format html|md|json] [-o FILE]",
+       "Write the compliance dossier of a model in the ledger, a run or an estimate: HTML, Markdown or JSON",
+       "flopsmeter dossier MODEL|RUN_DIR|ESTIMATE.json [--format html|md|json] [-o FILE]",
        "The document a compliance officer signs. The verdict comes first: one headline per regime in force (the EU "
        "modification rule first) with its threshold's basis, the margin and the Guidelines' 30% uncertainty flag; "
        "regimes not in force follow, apart. Then the EU AI Act Annex XI 2(d)/(e) and Code of Practice Model "
@@ -329,11 +329,13 @@ const std::vector<CommandDef>& all_commands() {
        "evidence: run ids, journal hashes, the signed ledger head and the model entry's inclusion proof, tool and "
        "data versions, dataset and config SHA-256. Every figure names its source (a ledger entry, a record "
        "field); one that cannot be established says \"undetermined\" or \"not available\" and why, never 0. "
-       "An existing path is read as a run directory (or its flops_meter.json); anything else as a model of the "
-       "ledger (--ledger). The HTML is one file with no script and no external request.",
+       "An existing path is read as a run directory, its flops_meter.json or a recorded estimate (estimate --json: "
+       "the pre-training decision, each method's planned compute against the thresholds); anything else as a "
+       "model of the ledger (--ledger). The HTML is one file with no script and no external request.",
        {"format", "output", "ledger", "data-dir"},
        {"flopsmeter dossier acme/llama-sft -o dossier.html",
         "flopsmeter dossier runs/llama-lora --format md > DOSSIER.md",
+        "flopsmeter dossier plan.json -o plan.html   # plan.json from flopsmeter estimate ... --json",
         "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger"},
        1, 1},
       {"ledger init",

@@ -49,7 +49,7 @@ setup() {
 check "a base and a metered run in the ledger" setup
 
 help_text() {
-  expect_exit 0 dossier --help && stdout_has "Usage: flopsmeter dossier MODEL|RUN_DIR" && stdout_has "-o, --output FILE" &&
+  expect_exit 0 dossier --help && stdout_has "Usage: flopsmeter dossier MODEL|RUN_DIR|ESTIMATE.json" && stdout_has "-o, --output FILE" &&
     stdout_has "--format F" && stdout_has "Examples:" && stdout_has "flopsmeter dossier acme/llama-sft -o dossier.html" &&
     expect_exit 0 dossier -h && stdout_has "Use --help for details." &&
     expect_exit 0 --help && stdout_has "dossier"
@@ -117,5 +117,17 @@ run_dir() {
     expect_exit 0 dossier "$WORK/run/flops_meter.json" -o "$WORK/run.html" && grep -q '<svg' "$WORK/run.html"
 }
 check "a run directory's dossier, from its record" run_dir
+
+estimate_plan() {
+  expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 1e8 --json &&
+    cp "$WORK/stdout" "$WORK/plan.json" && expect_exit 0 dossier "$WORK/plan.json" --format json &&
+    cp "$WORK/stdout" "$WORK/plan-dossier.json" &&
+    valid_dossier "$WORK/plan-dossier.json" 'j["subject"]["kind"] == "estimate" and
+      [r["status"] for r in j["runs"]] == ["planned", "planned"] and
+      [r["compliance_flop"] for r in j["runs"]] == [m["compliance_exact"] for m in json.load(open(doc.replace("plan-dossier", "plan")))["methods"]] and
+      [f for f in j["documentation"] if f["id"] == "energy"][0]["value"] is None' &&
+    expect_exit 0 dossier "$WORK/plan.json" -o "$WORK/plan.html" && grep -q 'chart-formulas' "$WORK/plan.html"
+}
+check "a recorded estimate's dossier: each method a planned run" estimate_plan
 
 report_checks dossier_contract
