@@ -34,7 +34,7 @@ figure { margin: 1rem 0; } figcaption { font-size: .9rem; color: #3d3d3d; }
 svg.chart { max-width: 100%; height: auto; font: 11px system-ui, sans-serif; }
 svg .grid { stroke: #d0d0d0; stroke-width: 1; } svg .threshold { stroke: #a40000; stroke-width: 1.5; stroke-dasharray: 6 4; }
 svg .tick { fill: #3d3d3d; } svg .label { fill: #1a1a1a; } svg .small { fill: #1a1a1a; font-size: 10px; }
-svg .kept { fill: #1f4e99; } svg .discarded { fill: #a9bcdc; }
+svg .kept { fill: #1f4e99; } svg .discarded { fill: #8ea8d4; stroke: #1f4e99; stroke-width: 1; }
 @media print {
   :root { font-size: 11pt; } body { max-width: none; padding: 0; }
   section.page { break-before: page; } h2, h3 { break-after: avoid; }
