@@ -93,18 +93,8 @@ void add_figures(Dossier& d, const Json& estimate, const std::string& path) {
 }
 
 void add_lineage(Dossier& d, const Json& estimate, const std::string& path) {
-  DossierNode base;
-  base.name = estimate_model(estimate);
-  base.kind = "base";
-  const Json& flop = json_at(estimate, {"base_model_compute", "exact"});
-  base.own_compute = {{"flop", flop}, {"complete", flop.is_string()}};
-  base.systemic_risk = json_at(estimate, {"base_model_compute", "systemic_risk"}) == true;
-  base.pretraining_source = json_text_at(estimate, {"base_model_compute", "status"});
-  const std::string source = json_text_at(estimate, {"base_model_compute", "source"});
-  if (!source.empty()) base.pretraining_source += ": " + source;
-  d.dependencies.push_back(base.name + " (base; pretraining compute " +
-                           (flop.is_string() ? flop_figure_text(flop) : std::string("unknown")) +
-                           (source.empty() ? "" : "; " + source) + ")");
+  const DossierNode base = base_node(estimate_model(estimate), json_at(estimate, {"base_model_compute"}));
+  d.dependencies.push_back(base_dependency(base));
   d.documentation.push_back(known_figure("model_dependencies", "Model dependencies",
                                          "Model Documentation Form: model dependencies", d.dependencies, "",
                                          d.dependencies.front(), path + ": model.id, base_model_compute"));
@@ -115,7 +105,7 @@ void add_lineage(Dossier& d, const Json& estimate, const std::string& path) {
   planned.own_model = true;
   for (const DossierRun& r : d.runs) planned.runs.push_back(r.run_id);
   d.lineage = {planned, base};
-  const std::optional<double> base_flop = flop_double(flop);
+  const std::optional<double> base_flop = flop_double(json_at(base.own_compute, {"flop"}));
   for (const DossierRun& r : d.runs) {
     const std::optional<double> m = flop_double(r.compliance);
     d.timeline.push_back({r.run_id, "", m.value_or(0), base_flop && m ? std::optional(*base_flop + *m) : std::nullopt});

@@ -154,6 +154,26 @@ DossierRun run_of_record(const Json& record, const std::string& source) {
   return run;
 }
 
+DossierNode base_node(const std::string& name, const Json& base_model_compute) {
+  DossierNode base;
+  base.name = name;
+  base.kind = "base";
+  const Json& flop = json_at(base_model_compute, {"exact"});
+  base.own_compute = {{"flop", flop}, {"complete", flop.is_string()}};
+  base.systemic_risk = json_at(base_model_compute, {"systemic_risk"}) == true;
+  base.pretraining_source = json_text_at(base_model_compute, {"status"});
+  const std::string source = json_text_at(base_model_compute, {"source"});
+  if (!source.empty()) base.pretraining_source += ": " + source;
+  return base;
+}
+
+std::string base_dependency(const DossierNode& base) {
+  const Json& flop = json_at(base.own_compute, {"flop"});
+  return base.name + " (base; pretraining compute " +
+         (flop.is_string() ? flop_figure_text(flop) : std::string("unknown")) +
+         (base.pretraining_source.empty() ? "" : "; " + base.pretraining_source) + ")";
+}
+
 void add_run_evidence(Dossier& d, const DossierRun& run) {
   const Json& r = run.record;
   const std::string at = run.source;

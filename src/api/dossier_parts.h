@@ -50,6 +50,12 @@ void add_verdicts(Dossier& d, const nlohmann::json& regimes, const nlohmann::jso
 // A run record (flopsmeter.run/*) into a run; `source` names where it is.
 DossierRun run_of_record(const nlohmann::json& record, const std::string& source);
 
+// A base model as a run record or an estimate states it (its
+// base_model_compute: exact, status, source, systemic_risk): its lineage
+// node, and its line among the model dependencies.
+DossierNode base_node(const std::string& name, const nlohmann::json& base_model_compute);
+std::string base_dependency(const DossierNode& base);
+
 // The documentation fields that come from the runs behind the subject:
 // parameters (the latest run's), training time (wall clock and
 // hardware-days) and energy, each over `runs` with its source.

@@ -69,27 +69,18 @@ void add_lineage(Dossier& d, const Json& record, const DossierRun& run) {
   made.own_model = true;
   made.own_compute = {{"flop", run.compliance}, {"complete", run.compliance.is_string()}};
   made.runs = {run.run_id};
-  DossierNode base;
-  base.name = json_text_at(record, {"model", "ref"});
-  if (base.name.empty()) base.name = json_text_at(record, {"model_name"});
-  if (base.name.empty()) base.name = "(base model not named in the record)";
-  base.kind = "base";
-  const Json& flop = json_at(record, {"base_model_compute", "exact"});
-  base.own_compute = {{"flop", flop}, {"complete", flop.is_string()}};
-  base.systemic_risk = json_at(record, {"base_model_compute", "systemic_risk"}) == true;
-  base.pretraining_source = json_text_at(record, {"base_model_compute", "status"});
-  const std::string source = json_text_at(record, {"base_model_compute", "source"});
-  if (!source.empty()) base.pretraining_source += ": " + source;
+  std::string base_name = json_text_at(record, {"model", "ref"});
+  if (base_name.empty()) base_name = json_text_at(record, {"model_name"});
+  if (base_name.empty()) base_name = "(base model not named in the record)";
+  const DossierNode base = base_node(base_name, json_at(record, {"base_model_compute"}));
   made.parents = {base.name};
-  d.dependencies.push_back(base.name + " (base; pretraining compute " +
-                           (flop.is_string() ? flop_figure_text(flop) : std::string("unknown")) +
-                           (source.empty() ? "" : "; " + source) + ")");
+  d.dependencies.push_back(base_dependency(base));
   d.documentation.push_back(known_figure("model_dependencies", "Model dependencies",
                                          "Model Documentation Form: model dependencies", d.dependencies, "",
                                          d.dependencies.front(), run.source + ": model.ref, base_model_compute"));
   d.lineage = {made, base};
   const std::optional<double> modification = flop_double(run.compliance);
-  const std::optional<double> base_flop = flop_double(flop);
+  const std::optional<double> base_flop = flop_double(json_at(base.own_compute, {"flop"}));
   d.timeline.push_back({run.run_id, run.time, modification.value_or(0),
                         base_flop && modification ? std::optional(*base_flop + *modification) : std::nullopt});
 }
