@@ -160,6 +160,28 @@ void add_timeline(Dossier& d) {
   }
 }
 
+// What the ledger holds about the model besides its runs: the estimates
+// on file (the pre-training decision), notes and exports about its entries.
+Status add_ledger_notes(Ledger& ledger, Dossier& d) {
+  FM_ASSIGN_OR_RETURN(Json view, parsed(ledger.model_json(d.subject), "model " + d.subject));
+  const std::string at = "ledger model view of " + d.subject;
+  for (const Json& e : json_at(view, {"estimates"})) {
+    const std::string entry = std::to_string(e["entry"].get<uint64_t>());
+    d.evidence.push_back({"estimate on file", "ledger entry " + entry, at + ": estimates"});
+  }
+  for (const Json& a : json_at(view, {"annotations"})) {
+    d.evidence.push_back({"note (entry " + std::to_string(a["entry"].get<uint64_t>()) + ") about entry " +
+                              std::to_string(a["about"].get<uint64_t>()),
+                          json_text_at(a, {"text"}), at + ": annotations"});
+  }
+  for (const Json& x : json_at(view, {"exports"})) {
+    d.evidence.push_back({"exported (entry " + std::to_string(x["entry"].get<uint64_t>()) + ")",
+                          json_text_at(x, {"url"}) + " (version " + json_text_at(x, {"version"}) + ")",
+                          at + ": exports"});
+  }
+  return Status::Ok();
+}
+
 Status add_evidence(Ledger& ledger, Dossier& d) {
   const DossierNode& model = d.lineage.front();
   FM_ASSIGN_OR_RETURN(d.signed_head, parsed(ledger.head_json(), "the ledger's head"));
@@ -204,6 +226,7 @@ Result<Dossier> model_dossier(Ledger& ledger, const std::string& name) {
   add_dependencies(d);
   add_timeline(d);
   FM_RETURN_IF_ERROR(add_evidence(ledger, d));
+  FM_RETURN_IF_ERROR(add_ledger_notes(ledger, d));
   for (const DossierRun& r : d.runs) add_run_evidence(d, r);
   for (const Json& w : json_at(view, {"warnings"})) d.warnings.push_back(w.get<std::string>());
   d.methodology = methodology_text(d);

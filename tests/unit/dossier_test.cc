@@ -185,14 +185,18 @@ TEST_P(DossierTest, MeasuredEnergyIsSummedOverTheRunsWithItsMethod) {
   EXPECT_THAT(Figure(d, "parameters")["reason"].get<std::string>(), HasSubstr("N_total"));
 }
 
-TEST_P(DossierTest, AHostileModelNameAndCommandRenderAsText) {
+TEST_P(DossierTest, AHostileModelNameCommandAndNoteRenderAsText) {
   auto ledger = Open();
   ASSERT_NE(ledger, nullptr);
   Ok(ledger->add_model(base_model("meta/base", "Meta", "3000000000000000000000")));
   const std::string hostile = "<script>alert(1)</script>";
   Metered("x", "meta/base", hostile, 100);
+  const Json model = Parsed(ledger->model_json(hostile));
+  Ok(ledger->annotate(model["model"]["entry"].get<uint64_t>(), "reviewed <b onmouseover=alert(2)>ok</b>", false));
   const Dossier d = Made(dossier_for_model(*ledger, hostile));
   const std::string html = dossier_html(d);
+  EXPECT_THAT(html, HasSubstr("reviewed &lt;b onmouseover=alert(2)&gt;ok&lt;/b&gt;")) << "the note, as text";
+  EXPECT_THAT(html, Not(HasSubstr("<b ")));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(html, Not(HasSubstr("<img")));
   EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -200,6 +204,7 @@ TEST_P(DossierTest, AHostileModelNameAndCommandRenderAsText) {
   const std::string md = dossier_markdown(d);
   EXPECT_THAT(md, Not(HasSubstr("<script")));
   EXPECT_THAT(md, Not(HasSubstr("<img")));
+  EXPECT_THAT(md, Not(HasSubstr("<b ")));
   EXPECT_THAT(md, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
   EXPECT_EQ(Json::parse(dossier_json(d))["subject"]["name"], hostile) << "JSON keeps the name exactly";
 }
