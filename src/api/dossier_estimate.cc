@@ -47,6 +47,27 @@ DossierRun planned_run(const Json& method, const Json& estimate, const std::stri
   return run;
 }
 
+// Training time as the estimate planned it: its GPUs and hours, when given.
+void add_planned_time(Dossier& d, const Json& estimate, const std::string& path) {
+  const Json& hw = json_at(estimate, {"hardware_estimate"});
+  const char* time_ref = "Annex XI 2(d); Model Documentation Form: training time";
+  if (json_at(hw, {"hours"}).is_number() && json_at(hw, {"gpus"}).is_number()) {
+    const double hours = hw["hours"].get<double>(), gpus = hw["gpus"].get<double>();
+    d.documentation.push_back(known_figure("training_time_wall_clock", "Training time (wall clock, planned)", time_ref,
+                                           hours * 3600, "s", sci(hours, 3) + " h, as planned", path + ": hardware_estimate.hours"));
+    d.documentation.push_back(known_figure("training_time_hardware_days", "Training time (hardware-days, planned)",
+                                           time_ref, gpus * hours / 24, "days",
+                                           sci(gpus * hours / 24, 3) + " GPU-days, as planned",
+                                           path + ": hardware_estimate.gpus x hours"));
+  } else {
+    const char* why = "the estimate was made without GPUs and hours";
+    d.documentation.push_back(
+        missing_figure("training_time_wall_clock", "Training time (wall clock)", time_ref, "s", "not available", why));
+    d.documentation.push_back(missing_figure("training_time_hardware_days", "Training time (hardware-days)", time_ref,
+                                             "days", "not available", why));
+  }
+}
+
 void add_figures(Dossier& d, const Json& estimate, const std::string& path) {
   const char* ref = "Annex XI 2(d); Model Documentation Form: amount of computation used for training (FLOP)";
   for (const DossierRun& r : d.runs) {
@@ -67,24 +88,7 @@ void add_figures(Dossier& d, const Json& estimate, const std::string& path) {
                          path + ": model.params_total")
           : missing_figure("parameters", "Parameters", "Annex XI 1(d)", "parameters", "not available",
                            "the estimate gives no parameter count"));
-  const Json& hw = json_at(estimate, {"hardware_estimate"});
-  const char* time_ref = "Annex XI 2(d); Model Documentation Form: training time";
-  if (json_at(hw, {"hours"}).is_number() && json_at(hw, {"gpus"}).is_number()) {
-    const double hours = hw["hours"].get<double>(), gpus = hw["gpus"].get<double>();
-    d.documentation.push_back(known_figure("training_time_wall_clock", "Training time (wall clock, planned)", time_ref,
-                                           hours * 3600, "s", sci(hours, 3) + " h, as planned", path + ": hardware_estimate.hours"));
-    d.documentation.push_back(known_figure("training_time_hardware_days", "Training time (hardware-days, planned)",
-                                           time_ref, gpus * hours / 24, "days",
-                                           sci(gpus * hours / 24, 3) + " GPU-days, as planned",
-                                           path + ": hardware_estimate.gpus x hours"));
-  } else {
-    for (const char* id : {"training_time_wall_clock", "training_time_hardware_days"}) {
-      d.documentation.push_back(missing_figure(id, id == std::string("training_time_wall_clock") ? "Training time (wall clock)"
-                                                                                            : "Training time (hardware-days)",
-                                               time_ref, id == std::string("training_time_wall_clock") ? "s" : "days",
-                                               "not available", "the estimate was made without GPUs and hours"));
-    }
-  }
+  add_planned_time(d, estimate, path);
   d.documentation.push_back(missing_figure("energy", "Energy used for training",
                                            "Annex XI 2(e); Model Documentation Form: energy used for training (MWh)",
                                            "MWh", "not available",
