@@ -73,6 +73,21 @@ struct DossierSegment {
   std::string reason;                  // why some of it is in no saved weights; "" when all is
 };
 
+// One GPU of one rank's segment, as NVML sampled it (the record's
+// hardware.gpus[]).
+struct DossierGpu {
+  uint64_t rank = 0;
+  uint64_t segment = 0;
+  uint64_t index = 0;       // NVML index
+  std::string name;         // nvmlDeviceGetName
+  double attributed_seconds = 0;
+  std::optional<double> mean_utilization;  // 0..1
+  std::optional<double> mean_power_w;      // energy / attributed seconds
+  std::optional<double> max_power_w;
+  std::optional<double> energy_j;
+  std::string energy_method;  // "counter", "power_integral", "unavailable"
+};
+
 // One run, as its record (and the ledger entry holding it) says.
 struct DossierRun {
   std::string run_id;
@@ -87,6 +102,7 @@ struct DossierRun {
   // strings or null) and hardware_bound (a number or null).
   nlohmann::json formulas = nlohmann::json::object();
   std::vector<DossierSegment> segments;
+  std::vector<DossierGpu> gpus;   // empty: no GPU was sampled
   nlohmann::json record;          // the record as written (for the figures and evidence drawn from it)
   std::string source;             // "ledger entry 9 (run record)" or "RUN_DIR/flops_meter.json"
 };

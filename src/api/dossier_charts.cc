@@ -204,4 +204,42 @@ std::string dossier_chart_formulas(const Dossier& d) {
   return svg_open("chart-formulas", height, "Formulas side by side", desc) + body + "</svg>";
 }
 
+std::string dossier_chart_gpus(const Dossier& d) {
+  std::vector<std::pair<const DossierRun*, const DossierGpu*>> rows;
+  double most_power = 0;
+  for (const DossierRun& r : d.runs) {
+    for (const DossierGpu& g : r.gpus) {
+      rows.push_back({&r, &g});
+      most_power = std::max(most_power, g.mean_power_w.value_or(0));
+    }
+  }
+  if (rows.empty()) return "";
+  const double bar = 14, gap = 10, top = 24, column = 180, second = kLeft + column + 60;
+  const double height = top + as_double(rows.size()) * (bar + gap) + 10;
+  std::string desc = "Each sampled GPU, by run, rank and segment: mean utilisation (0 to 100%) and mean power:";
+  std::string body = text_at(kLeft, 14, "mean utilisation", "start", "label") +
+                     text_at(second, 14, "mean power (energy / attributed time)", "start", "label");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const DossierRun& r = *rows[i].first;
+    const DossierGpu& g = *rows[i].second;
+    const double y = top + as_double(i) * (bar + gap);
+    const std::string label = short_label(r.run_id) + " r" + std::to_string(g.rank) + " s" +
+                              std::to_string(g.segment) + " gpu" + std::to_string(g.index);
+    body += text_at(kLeft - 6, y + 11, label, "end", "tick");
+    desc += " " + label + ": utilisation " + (g.mean_utilization ? percent(*g.mean_utilization) : "not available") +
+            ", power " + (g.mean_power_w ? sci(*g.mean_power_w, 3) + " W" : std::string("not available")) + ";";
+    if (g.mean_utilization) {
+      body += "<rect class=\"kept\" x=\"" + num(kLeft) + "\" y=\"" + num(y) + "\" width=\"" +
+              num(std::clamp(*g.mean_utilization, 0.0, 1.0) * column) + "\" height=\"" + num(bar) + "\"/>" +
+              text_at(kLeft + column + 4, y + 11, percent(*g.mean_utilization), "start", "small");
+    }
+    if (g.mean_power_w && most_power > 0) {
+      body += "<rect x=\"" + num(second) + "\" y=\"" + num(y) + "\" width=\"" +
+              num(*g.mean_power_w / most_power * column) + "\" height=\"" + num(bar) + "\" fill=\"" +
+              kSeriesColours[1] + "\"/>" + text_at(second + column + 4, y + 11, sci(*g.mean_power_w, 3) + " W", "start", "small");
+    }
+  }
+  return svg_open("chart-gpus", height, "Sampled GPUs: utilisation and power", desc) + body + "</svg>";
+}
+
 }  // namespace flopsmeter

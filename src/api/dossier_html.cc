@@ -105,7 +105,8 @@ std::string charts_section(const Dossier& d) {
   const std::pair<std::string, std::string> charts[] = {
       {dossier_chart_cumulative(d), "Cumulative compute after each run against each threshold in force (log scale)."},
       {dossier_chart_runs(d), "Compute per run: in the final weights (dark) and spent but discarded (light)."},
-      {dossier_chart_formulas(d), "Each run by every formula: eu_6nd, peft_aware, detailed, hardware bound (log scale)."}};
+      {dossier_chart_formulas(d), "Each run by every formula: eu_6nd, peft_aware, detailed, hardware bound (log scale)."},
+      {dossier_chart_gpus(d), "Each sampled GPU by run and segment: mean utilisation and mean power."}};
   bool any = false;
   for (const auto& [svg, caption] : charts) {
     if (svg.empty()) continue;
@@ -150,6 +151,14 @@ std::string runs_section(const Dossier& d) {
     }
   }
   if (rows.empty()) return "<section id=\"runs\"><h2>Runs</h2><p>No run is recorded.</p></section>";
+  std::vector<Cells> gpus;
+  for (const DossierRun& r : d.runs) {
+    for (const DossierGpu& g : r.gpus) {
+      Cells cells;
+      for (const std::string& c : gpu_cells(r, g)) cells.push_back(h(c));
+      gpus.push_back(std::move(cells));
+    }
+  }
   return "<section id=\"runs\"><h2>Runs</h2>" +
          table({"Run", "Entry", "Model", "Status", "Time", "Compliance (formula)", "In final weights", "eu_6nd",
                 "peft_aware", "detailed", "Hardware bound"},
@@ -157,6 +166,7 @@ std::string runs_section(const Dossier& d) {
          "<h3>Segments (crash and resume)</h3>" +
          table({"Run", "Rank", "Segment", "Status", "Started", "Last line", "Tokens spent", "Not in final weights"},
                segments, true) +
+         (gpus.empty() ? std::string() : "<h3>GPUs sampled (NVML)</h3>" + table(gpu_headers(), gpus, true)) +
          "</section>";
 }
 

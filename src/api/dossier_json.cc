@@ -45,6 +45,20 @@ Json run_json(const DossierRun& r) {
                         {"tokens_not_in_final_weights", s.tokens_not_in_weights},
                         {"reason", s.reason.empty() ? Json() : Json(s.reason)}});
   }
+  Json gpus = Json::array();
+  auto maybe = [](const std::optional<double>& v) { return v ? Json(*v) : Json(); };
+  for (const DossierGpu& g : r.gpus) {
+    gpus.push_back({{"rank", g.rank},
+                    {"segment", g.segment},
+                    {"index", g.index},
+                    {"name", g.name},
+                    {"attributed_seconds", g.attributed_seconds},
+                    {"mean_utilization", maybe(g.mean_utilization)},
+                    {"mean_power_w", maybe(g.mean_power_w)},
+                    {"max_power_w", maybe(g.max_power_w)},
+                    {"energy_j", maybe(g.energy_j)},
+                    {"energy_method", g.energy_method}});
+  }
   return {{"run_id", r.run_id},
           {"entry", r.entry ? Json(*r.entry) : Json()},
           {"model", r.model},
@@ -55,6 +69,7 @@ Json run_json(const DossierRun& r) {
           {"in_final_weights_flop", r.in_final_weights},
           {"formulas", r.formulas},
           {"segments", segments},
+          {"gpus", gpus},
           {"source", r.source}};
 }
 

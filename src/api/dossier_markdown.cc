@@ -129,6 +129,18 @@ std::string runs_section(const Dossier& d) {
                   md(s.tokens_not_in_weights) + (s.reason.empty() ? "" : " (" + md(s.reason) + ")")});
     }
   }
+  std::vector<std::string> gpu_rows;
+  for (const DossierRun& r : d.runs) {
+    for (const DossierGpu& g : r.gpus) {
+      std::vector<std::string> cells;
+      for (const std::string& c : gpu_cells(r, g)) cells.push_back(md(c));
+      gpu_rows.push_back(row(cells));
+    }
+  }
+  if (!gpu_rows.empty()) {
+    out += "\n### GPUs sampled (NVML)\n\n" + table_head(gpu_headers());
+    for (const std::string& r : gpu_rows) out += r;
+  }
   return out + "\n";
 }
 

@@ -55,6 +55,25 @@ std::string verdict_summary(const DossierVerdict& v) {
   return out;
 }
 
+std::vector<std::string> gpu_headers() {
+  return {"Run", "Rank", "Segment", "GPU", "Time attributed", "Mean utilisation", "Mean power", "Max power", "Energy"};
+}
+
+std::vector<std::string> gpu_cells(const DossierRun& run, const DossierGpu& g) {
+  auto or_na = [](const std::optional<double>& v, const std::string& unit) {
+    return v ? sci(*v, 3) + " " + unit : std::string("not available");
+  };
+  return {run.run_id,
+          std::to_string(g.rank),
+          std::to_string(g.segment),
+          std::to_string(g.index) + (g.name.empty() ? "" : ": " + g.name),
+          sci(g.attributed_seconds, 3) + " s",
+          g.mean_utilization ? percent(*g.mean_utilization) : std::string("not available"),
+          or_na(g.mean_power_w, "W"),
+          or_na(g.max_power_w, "W"),
+          or_na(g.energy_j, "J") + (g.energy_method.empty() ? "" : " (" + g.energy_method + ")")};
+}
+
 DossierFigure known_figure(std::string id, std::string label, std::string reference, Json value, std::string unit,
                            std::string text, std::string source) {
   return {std::move(id), std::move(label), std::move(reference), std::move(value),
@@ -122,6 +141,27 @@ DossierSegment segment_of(const Json& s) {
   return out;
 }
 
+std::optional<double> number_at(const Json& j, const char* key) {
+  const Json& v = json_at(j, {key});
+  return v.is_number() ? std::optional(v.get<double>()) : std::nullopt;
+}
+
+DossierGpu gpu_of(const Json& g) {
+  DossierGpu out;
+  out.rank = json_at(g, {"rank"}).is_number_unsigned() ? g["rank"].get<uint64_t>() : 0;
+  out.segment = json_at(g, {"segment"}).is_number_unsigned() ? g["segment"].get<uint64_t>() : 0;
+  out.index = json_at(g, {"index"}).is_number_unsigned() ? g["index"].get<uint64_t>() : 0;
+  out.name = json_text_at(g, {"name"});
+  out.attributed_seconds = number_at(g, "attributed_seconds").value_or(0);
+  out.mean_utilization = number_at(g, "mean_utilization");
+  out.max_power_w = number_at(g, "max_power_w");
+  out.energy_method = json_text_at(g, {"energy_method"});
+  // A GPU whose energy NVML could not give has no energy, not 0 J.
+  if (out.energy_method == "counter" || out.energy_method == "power_integral") out.energy_j = number_at(g, "energy_j");
+  if (out.energy_j && out.attributed_seconds > 0) out.mean_power_w = *out.energy_j / out.attributed_seconds;
+  return out;
+}
+
 }  // namespace
 
 void add_verdicts(Dossier& d, const Json& regimes, const Json& headlines, const std::string& source) {
@@ -149,6 +189,7 @@ DossierRun run_of_record(const Json& record, const std::string& source) {
   for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) run.formulas[f] = json_at(record, {"flops_exact", f});
   run.formulas["hardware_bound"] = json_at(record, {"hardware", "bound_flop"});
   for (const Json& s : json_at(record, {"segments"})) run.segments.push_back(segment_of(s));
+  for (const Json& g : json_at(record, {"hardware", "gpus"})) run.gpus.push_back(gpu_of(g));
   run.record = record;
   run.source = source;
   return run;

@@ -34,6 +34,11 @@ std::string sum_figure_text(const nlohmann::json& sum);
 // threshold and its basis, the margin, the 30% flag.
 std::string verdict_summary(const DossierVerdict& v);
 
+// The GPU table's headers, and one sampled GPU's row, as plain text (each
+// form escapes it).
+std::vector<std::string> gpu_headers();
+std::vector<std::string> gpu_cells(const DossierRun& run, const DossierGpu& g);
+
 // A figure that is established, and one that is not (value null).
 DossierFigure known_figure(std::string id, std::string label, std::string reference, nlohmann::json value,
                            std::string unit, std::string text, std::string source);

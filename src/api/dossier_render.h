@@ -22,11 +22,15 @@ std::string dossier_html(const Dossier& d);
 
 // The inline SVG charts of the HTML form (dossier_charts.cc): cumulative
 // compute against each threshold (log scale), the per-run breakdown (in the
-// final weights or discarded), and the formulas side by side. "" when the
-// dossier has nothing to draw for that chart.
+// final weights or discarded), the formulas side by side, and the sampled
+// GPUs. "" when the dossier has nothing to draw for that chart.
 std::string dossier_chart_cumulative(const Dossier& d);
 std::string dossier_chart_runs(const Dossier& d);
 std::string dossier_chart_formulas(const Dossier& d);
+// Where NVML sampled: each GPU by run and segment, its mean utilisation and
+// mean power (the record keeps a segment's totals, so the segments are the
+// time axis).
+std::string dossier_chart_gpus(const Dossier& d);
 
 // `text` with & < > " ' as character references (safe in element content
 // and in quoted attributes).

@@ -156,6 +156,7 @@ TEST_P(DossierTest, EnergyNobodyMeasuredIsNotAvailableWithTheReasonNeverZero) {
   EXPECT_TRUE(compute["value"].is_null());
   EXPECT_EQ(compute["text"], "undetermined");
   EXPECT_THAT(compute["reason"].get<std::string>(), HasSubstr("at least 6.00e+05 FLOP"));
+  EXPECT_TRUE(d["runs"][0]["gpus"].empty());
   for (const Json& f : d["documentation"]) {
     if (f["value"].is_null()) {
       EXPECT_FALSE(f["reason"].get<std::string>().empty()) << f["id"];
@@ -171,6 +172,10 @@ TEST_P(DossierTest, MeasuredEnergyIsSummedOverTheRunsWithItsMethod) {
   auto record = [](const std::string& id, double mwh) {
     Json r = Json::parse(run_record(id, "1000000"));
     r["energy"] = {{"mwh", mwh}, {"methods", {"counter"}}};
+    r["hardware"] = {{"gpus",
+                      {{{"rank", 0}, {"segment", 1}, {"index", 3}, {"name", "NVIDIA H100 80GB HBM3"},
+                        {"attributed_seconds", 100.0}, {"mean_utilization", 0.8}, {"max_power_w", 700.0},
+                        {"energy_j", mwh * 3.6e9}, {"energy_method", "counter"}}}}};
     return r.dump();
   };
   Ok(ledger->add_run(record("a", 0.0125), run_on("acme/sft", derived_model("acme/sft", "Acme", {"meta/base"}))));
@@ -180,6 +185,14 @@ TEST_P(DossierTest, MeasuredEnergyIsSummedOverTheRunsWithItsMethod) {
   ASSERT_TRUE(energy["value"].is_number()) << energy;
   EXPECT_DOUBLE_EQ(energy["value"].get<double>(), 0.02);
   EXPECT_THAT(energy["text"].get<std::string>(), HasSubstr("measured by NVML (counter)"));
+  // Each sampled GPU with its mean power (energy over the time attributed to the job), and its chart.
+  ASSERT_EQ(d["runs"].size(), 2u);
+  for (const Json& run : d["runs"]) {
+    ASSERT_EQ(run["gpus"].size(), 1u);
+    EXPECT_EQ(run["gpus"][0]["index"], 3);
+    EXPECT_DOUBLE_EQ(run["gpus"][0]["mean_power_w"].get<double>(), run["gpus"][0]["energy_j"].get<double>() / 100);
+  }
+  EXPECT_THAT(dossier_html(Made(dossier_for_model(*ledger, "acme/sft"))), HasSubstr("<title id=\"chart-gpus-title\">"));
   // These records give no N_total: the parameters are not available, and say why.
   EXPECT_TRUE(Figure(d, "parameters")["value"].is_null());
   EXPECT_THAT(Figure(d, "parameters")["reason"].get<std::string>(), HasSubstr("N_total"));
