@@ -170,6 +170,11 @@ Result<Dossier> dossier_for_model(Ledger& ledger, const std::string& name);
 // Errors name the file: missing, not a record (its schema), malformed.
 Result<Dossier> dossier_for_run(const std::string& path);
 
+// The dossier of an estimate's JSON (flopsmeter.estimate/1), `label`
+// naming it (a file, or "the estimate"): each method a planned run against
+// the thresholds. Errors: kInvalidArgument for another document.
+Result<Dossier> dossier_for_estimate(const std::string& estimate_json, const std::string& label);
+
 // The dossier of what the file at `path` is: a run directory, a run record
 // (as dossier_for_run), or a recorded estimate (flopsmeter.estimate/1: the
 // pre-training decision, each method a planned run against the thresholds).

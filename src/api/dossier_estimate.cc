@@ -141,7 +141,7 @@ Result<Dossier> estimate_dossier_of(const std::string& text, const std::string& 
   }
   Dossier d;
   d.subject_kind = "estimate";
-  d.subject = path;
+  d.subject = "planned fine-tune of " + estimate_model(estimate) + " (" + path + ")";
   d.tool_version = FLOPSMETER_VERSION_STRING;
   d.rules_version = json_text_at(estimate, {"rules_version"});
   add_method_verdicts(d, estimate, path);
@@ -155,18 +155,22 @@ Result<Dossier> estimate_dossier_of(const std::string& text, const std::string& 
 
 }  // namespace
 
+Result<Dossier> dossier_for_estimate(const std::string& estimate_json, const std::string& label) {
+  // An estimate is read field by field; anything that still throws is a bug.
+  try {
+    return estimate_dossier_of(estimate_json, label);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Internal("dossier of " + label + ": " + e.what());
+  }
+}
+
 Result<Dossier> dossier_for_file(const std::string& path) {
   if (is_directory(path)) return dossier_for_run(path);
   FM_ASSIGN_OR_RETURN(std::string text, read_ledger_document(path));
   if (json_text_at(Json::parse(text, nullptr, false), {"schema"}) != "flopsmeter.estimate/1") {
     return dossier_for_run(path);  // a run record, or refused as one, naming the file
   }
-  // An estimate is read field by field; anything that still throws is a bug.
-  try {
-    return estimate_dossier_of(text, path);
-  } catch (const nlohmann::json::exception& e) {
-    return Status::Internal("dossier of " + path + ": " + e.what());
-  }
+  return dossier_for_estimate(text, path);
 }
 
 }  // namespace flopsmeter

@@ -58,4 +58,10 @@ Result<int> run_dossier(const ParsedArgs& a, std::string& out) {
   return kExitOk;
 }
 
+Status write_estimate_html(const std::string& path, const std::string& estimate_json) {
+  if (path.empty()) return Status::InvalidArgument("--html needs a file name");
+  FM_ASSIGN_OR_RETURN(Dossier d, dossier_for_estimate(estimate_json, "the estimate"));
+  return write_file_atomic(path, dossier_html(d));
+}
+
 }  // namespace flopsmeter::cli

@@ -199,6 +199,10 @@ const std::vector<FlagDef>& all_flags() {
       {"record", "", "Ledger", "estimate: append the estimate to the ledger (the pre-training decision on file)", ""},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
+      {"html", "FILE", "Output", "estimate: also write the comparison as one HTML page (its dossier)",
+       "The methods side by side with their verdicts, charts of each method's compute against the thresholds and "
+       "by every formula: the pre-training decision as a file to keep. Written atomically, as dossier -o writes; "
+       "the estimate itself still goes to stdout."},
       {"output", "FILE", "Output", "Write to FILE instead of stdout (atomically; prints the path)",
        "The document goes to a temporary file beside FILE, is flushed, then renamed over FILE: a reader never sees "
        "half a file. A symbolic link, directory, FIFO or device at FILE is refused and left as it is."},
@@ -224,11 +228,12 @@ const std::vector<CommandDef>& all_commands() {
         "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "ledger", "ledger-key",
-        "ledger-model", "organisation", "record", "json", "data-dir"},
+        "ledger-model", "organisation", "record", "json", "html", "data-dir"},
        {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
         "--lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3",
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
-        "--seq-len 1024 --pretrain-flops 8.4e22 --json"},
+        "--seq-len 1024 --pretrain-flops 8.4e22 --json",
+        "flopsmeter estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 2e8 --html plan.html"},
        0, 0},
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",

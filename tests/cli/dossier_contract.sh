@@ -130,4 +130,14 @@ estimate_plan() {
 }
 check "a recorded estimate's dossier: each method a planned run" estimate_plan
 
+estimate_html() {
+  expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 1e8 --html "$WORK/est.html" &&
+    stdout_has "eu_modification" && stderr_has "the comparison is at $WORK/est.html" &&
+    grep -q 'chart-cumulative' "$WORK/est.html" && grep -q 'method lora' "$WORK/est.html" &&
+    ln -s "$WORK/est.html" "$WORK/est-link.html" &&
+    expect_exit 2 estimate --model meta-llama/Llama-3.2-1B --method lora --tokens 1e8 --html "$WORK/est-link.html" &&
+    stderr_has "$WORK/est-link.html: is a symbolic link"
+}
+check "estimate --html writes the comparison page, never through a link" estimate_html
+
 report_checks dossier_contract
