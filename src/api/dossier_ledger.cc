@@ -111,8 +111,14 @@ void add_compute_figures(Dossier& d, const Json& view) {
   d.documentation.push_back(sum_figure("modification_compute",
                                        "Modification compute (the organisation's own, summed)",
                                        "Guidelines paras 60-61", m["own_compute"], at + ": modification.own_compute"));
-  d.documentation.push_back(sum_figure("original_compute", "Original model's compute", "Guidelines paras 60-61",
-                                       m["original_compute"], at + ": modification.original_compute"));
+  if (json_at(m, {"originals"}).empty()) {  // no other organisation's model behind it: nothing to compare with, not 0
+    d.documentation.push_back(missing_figure("original_compute", "Original model's compute", "Guidelines paras 60-61",
+                                             "FLOP", "not applicable",
+                                             "the organisation made the whole line, its base included"));
+  } else {
+    d.documentation.push_back(sum_figure("original_compute", "Original model's compute", "Guidelines paras 60-61",
+                                         m["original_compute"], at + ": modification.original_compute"));
+  }
   if (m["single_run_reading"].is_object()) {
     const Json& s = m["single_run_reading"];
     d.documentation.push_back(known_figure("costliest_single_run", "Costliest single run (the other reading)", "",
@@ -128,12 +134,10 @@ void add_dependencies(Dossier& d) {
     d.dependencies.push_back(n.name + " (" + n.kind + (n.how.empty() ? "" : ", " + n.how) + ", " + n.organisation +
                              (n.entry ? ", ledger entry " + std::to_string(*n.entry) : "") + ")");
   }
-  d.documentation.push_back(
-      d.dependencies.empty()
-          ? known_figure("model_dependencies", "Model dependencies", "Model Documentation Form: model dependencies",
-                         Json::array(), "", "none: a base model", "ledger lineage view: nodes")
-          : known_figure("model_dependencies", "Model dependencies", "Model Documentation Form: model dependencies",
-                         d.dependencies, "", join(d.dependencies, "; "), "ledger lineage view: nodes"));
+  d.documentation.push_back(known_figure("model_dependencies", "Model dependencies",
+                                         "Model Documentation Form: model dependencies", d.dependencies, "",
+                                         d.dependencies.empty() ? "none: a base model" : join(d.dependencies, "; "),
+                                         "ledger lineage view: nodes"));
 }
 
 // Cumulative compute after each run, in the ledger's order of time.

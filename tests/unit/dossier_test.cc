@@ -282,6 +282,19 @@ TEST_P(DossierTest, ARunDirectoryGivesTheRecordsFiguresAndSaysItHasNoSignedHead)
   EXPECT_THAT(refused.status().message(), HasSubstr("not a flopsmeter run record"));
 }
 
+TEST_P(DossierTest, AnOrganisationsOwnBaseHasNoOriginalModelRatherThanAZeroOne) {
+  auto ledger = Open();
+  ASSERT_NE(ledger, nullptr);
+  Ok(ledger->add_model(base_model("acme/base", "Acme", "3000000000000000000000")));
+  Metered("sft", "acme/base", "acme/sft", 100);
+  const Json d = Json::parse(dossier_json(Made(dossier_for_model(*ledger, "acme/sft"))));
+  const Json& original = Figure(d, "original_compute");
+  EXPECT_TRUE(original["value"].is_null());
+  EXPECT_EQ(original["text"], "not applicable");
+  EXPECT_THAT(original["reason"].get<std::string>(), HasSubstr("made the whole line"));
+  EXPECT_EQ(Figure(d, "model_dependencies")["value"], Json::array({"acme/base (base, Acme, ledger entry 1)"}));
+}
+
 TEST_P(DossierTest, AModelTheLedgerLacksIsNotFoundByName) {
   auto ledger = Open();
   ASSERT_NE(ledger, nullptr);
