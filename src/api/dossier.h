@@ -136,6 +136,9 @@ struct DossierPoint {
   std::string time;
   double modification_flop = 0;  // the organisation's own compute so far
   std::optional<double> cumulative_flop;  // nullopt while the base compute is unknown
+  // False once a run so far is undetermined: the figures are then the
+  // known part, a lower bound.
+  bool complete = true;
 };
 
 struct Dossier {

@@ -114,7 +114,7 @@ std::string dossier_chart_cumulative(const Dossier& d) {
     if (p.cumulative_flop) cumulative.push_back({x_at(i), y.at(*p.cumulative_flop)});
     desc += " after " + p.label + " modification " + sci(p.modification_flop, 3) + " FLOP, cumulative " +
             (p.cumulative_flop ? sci(*p.cumulative_flop, 3) + " FLOP" : std::string("unknown (base compute unknown)")) +
-            ";";
+            (p.complete ? ";" : " (at least: a run so far is undetermined);");
   }
   desc += " thresholds:";
   std::string body = log_ticks(y, true, kLeft, kWidth - kRight);

@@ -112,7 +112,8 @@ void add_lineage(Dossier& d, const Json& estimate, const std::string& path) {
   const std::optional<double> base_flop = flop_double(json_at(base.own_compute, {"flop"}));
   for (const DossierRun& r : d.runs) {
     const std::optional<double> m = flop_double(r.compliance);
-    d.timeline.push_back({r.run_id, "", m.value_or(0), base_flop && m ? std::optional(*base_flop + *m) : std::nullopt});
+    d.timeline.push_back(
+        {r.run_id, "", m.value_or(0), base_flop && m ? std::optional(*base_flop + *m) : std::nullopt, m.has_value()});
   }
 }
 

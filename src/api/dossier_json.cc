@@ -111,7 +111,8 @@ std::string dossier_json(const Dossier& d) {
     timeline.push_back({{"label", p.label},
                         {"time", p.time},
                         {"modification_flop", p.modification_flop},
-                        {"cumulative_flop", p.cumulative_flop ? Json(*p.cumulative_flop) : Json()}});
+                        {"cumulative_flop", p.cumulative_flop ? Json(*p.cumulative_flop) : Json()},
+                        {"complete", p.complete}});
   }
   const Json doc = {{"schema", kDossierSchema},
                     {"subject", {{"kind", d.subject_kind}, {"name", d.subject}, {"organisation", d.organisation}}},

@@ -156,11 +156,13 @@ void add_timeline(Dossier& d) {
   std::stable_sort(runs.begin(), runs.end(), [](const DossierRun* a, const DossierRun* b) { return a->time < b->time; });
   double modification = 0;
   std::optional<double> cumulative = base;
+  bool complete = true;
   for (const DossierRun* r : runs) {
-    const double flop = flop_double(r->compliance).value_or(0);  // an undetermined run adds what is known: nothing
-    if (own.count(r->model)) modification += flop;
-    if (cumulative) *cumulative += flop;
-    d.timeline.push_back({r->run_id, r->time, modification, cumulative});
+    const std::optional<double> flop = flop_double(r->compliance);
+    complete = complete && flop.has_value();  // an undetermined run adds what is known of it: nothing
+    if (own.count(r->model)) modification += flop.value_or(0);
+    if (cumulative) *cumulative += flop.value_or(0);
+    d.timeline.push_back({r->run_id, r->time, modification, cumulative, complete});
   }
 }
 

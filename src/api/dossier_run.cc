@@ -82,7 +82,8 @@ void add_lineage(Dossier& d, const Json& record, const DossierRun& run) {
   const std::optional<double> modification = flop_double(run.compliance);
   const std::optional<double> base_flop = flop_double(json_at(base.own_compute, {"flop"}));
   d.timeline.push_back({run.run_id, run.time, modification.value_or(0),
-                        base_flop && modification ? std::optional(*base_flop + *modification) : std::nullopt});
+                        base_flop && modification ? std::optional(*base_flop + *modification) : std::nullopt,
+                        modification.has_value()});
 }
 
 Result<Dossier> run_dossier(const std::string& path) {

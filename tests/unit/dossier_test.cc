@@ -137,6 +137,7 @@ TEST_P(DossierTest, FiguresAreTheLedgerViewsExactly) {
   EXPECT_TRUE(verify_inclusion_proof(d["evidence"]["inclusion_proof"].dump(), "").ok());
   // The timeline ends at the view's sums.
   const Json& last = d["timeline"].back();
+  EXPECT_EQ(last["complete"], true);
   EXPECT_DOUBLE_EQ(last["modification_flop"].get<double>(), 34200000.0);
   EXPECT_NEAR(last["cumulative_flop"].get<double>(), 3000000000000034200000.0, 1e9);
 }
@@ -293,6 +294,24 @@ TEST_P(DossierTest, AnOrganisationsOwnBaseHasNoOriginalModelRatherThanAZeroOne) 
   EXPECT_EQ(original["text"], "not applicable");
   EXPECT_THAT(original["reason"].get<std::string>(), HasSubstr("made the whole line"));
   EXPECT_EQ(Figure(d, "model_dependencies")["value"], Json::array({"acme/base (base, Acme, ledger entry 1)"}));
+}
+
+TEST_P(DossierTest, AnUndeterminedRunLeavesTheComputeAndTheVerdictOpenAndSaysWhy) {
+  auto ledger = Open();
+  ASSERT_NE(ledger, nullptr);
+  Ok(ledger->add_model(base_model("meta/base", "Meta", "3000000000000000000000")));
+  Ok(ledger->add_run(run_record("known", "1000000"), run_on("acme/sft", derived_model("acme/sft", "Acme", {"meta/base"}))));
+  Ok(ledger->add_run(run_record("watched", std::nullopt), run_on("acme/sft")));
+  const Dossier dossier = Made(dossier_for_model(*ledger, "acme/sft"));
+  const Json d = Json::parse(dossier_json(dossier));
+  const Json& modification = Figure(d, "modification_compute");
+  EXPECT_TRUE(modification["value"].is_null());
+  EXPECT_EQ(modification["text"], "undetermined");
+  EXPECT_THAT(modification["reason"].get<std::string>(), HasSubstr("at least 1.00e+06 FLOP"));
+  EXPECT_EQ(d["verdict"]["in_force"][0]["regime"], "eu_modification");
+  EXPECT_EQ(d["verdict"]["in_force"][0]["verdict"], "undetermined");
+  EXPECT_EQ(d["timeline"].back()["complete"], false) << "the chart's last point is a lower bound";
+  EXPECT_THAT(dossier_html(dossier), HasSubstr("<strong>UNDETERMINED</strong>"));
 }
 
 TEST_P(DossierTest, AModelTheLedgerLacksIsNotFoundByName) {
