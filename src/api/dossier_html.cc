@@ -46,17 +46,28 @@ svg .kept { fill: #1f4e99; } svg .discarded { fill: #8ea8d4; stroke: #1f4e99; st
 
 std::string h(const std::string& text) { return html_escaped(text); }
 
-std::string table(const std::vector<std::string>& headers, const std::vector<Cells>& rows, bool row_headers) {
+// A table; `rows` hold escaped HTML, the first cell of each a row header.
+std::string table(const std::vector<std::string>& headers, const std::vector<Cells>& rows) {
   std::string out = "<table><thead><tr>";
   for (const std::string& c : headers) out += "<th scope=\"col\">" + h(c) + "</th>";
   out += "</tr></thead><tbody>";
   for (const Cells& r : rows) {
     out += "<tr>";
-    for (size_t i = 0; i < r.size(); ++i)
-      out += (i == 0 && row_headers ? "<th scope=\"row\">" + r[i] + "</th>" : "<td>" + r[i] + "</td>");
+    for (size_t i = 0; i < r.size(); ++i) out += (i == 0 ? "<th scope=\"row\">" + r[i] + "</th>" : "<td>" + r[i] + "</td>");
     out += "</tr>";
   }
   return out + "</tbody></table>";
+}
+
+// A plain-text table with every cell escaped.
+std::string table(const DossierTable& t) {
+  std::vector<Cells> rows;
+  for (const std::vector<std::string>& r : t.rows) {
+    Cells cells;
+    for (const std::string& c : r) cells.push_back(h(c));
+    rows.push_back(std::move(cells));
+  }
+  return table(t.headers, rows);
 }
 
 std::string verdict_block(const DossierVerdict& v) {
@@ -77,12 +88,7 @@ std::string verdict_section(const Dossier& d) {
   for (const DossierVerdict& v : d.verdicts) out += verdict_block(v);
   out += "<details><summary>Regimes not in force (" + std::to_string(d.not_in_force.size()) +
          "; for reference only)</summary>";
-  std::vector<Cells> rows;
-  for (const DossierVerdict& v : d.not_in_force) {
-    rows.push_back({h(v.regime_id), h(v.status), h(v.verdict), h(flop_figure_text(Json(v.compute_exact))) + " (" +
-                    h(v.compute_basis) + ")", h(sci(v.threshold_flop, 3) + " FLOP")});
-  }
-  out += table({"Regime", "Status", "Verdict", "Compute", "Threshold (FLOP)"}, rows, true);
+  out += table(not_in_force_table(d));
   return out + "</details></section>";
 }
 
@@ -95,7 +101,7 @@ std::string documentation_section(const Dossier& d) {
   }
   std::string out = "<section id=\"documentation\" class=\"page\"><h2>EU AI Act Annex XI and the Model "
                     "Documentation Form</h2>" +
-                    table({"Field", "Value", "Reference", "Source"}, rows, true) + "<h3>Methodology</h3>";
+                    table(documentation_table(d).headers, rows) + "<h3>Methodology</h3>";
   for (const std::string& p : d.methodology) out += "<p>" + h(p) + "</p>";
   return out + "</section>";
 }
@@ -118,63 +124,19 @@ std::string charts_section(const Dossier& d) {
 }
 
 std::string lineage_section(const Dossier& d) {
-  std::vector<Cells> rows;
-  for (const DossierNode& n : d.lineage) {
-    std::string parents;
-    for (const std::string& p : n.parents) parents += (parents.empty() ? "" : ", ") + h(p);
-    rows.push_back({h(n.name) + (n.entry ? " (entry " + std::to_string(*n.entry) + ")" : ""),
-                    h(n.kind + (n.how.empty() ? "" : ": " + n.how)) + (n.own_model ? " (own)" : ""),
-                    h(n.organisation), parents,
-                    h(sum_figure_text(n.own_compute)) +
-                        (n.pretraining_source.empty() ? "" : "<br>" + h(n.pretraining_source)),
-                    n.cumulative_compute.is_null() ? "" : h(sum_figure_text(n.cumulative_compute)),
-                    std::to_string(n.runs.size())});
-  }
-  return "<section id=\"lineage\" class=\"page\"><h2>Lineage</h2>" +
-         table({"Model", "Kind", "Organisation", "Made from", "Own compute", "Cumulative", "Runs"}, rows, true) +
-         "</section>";
+  return "<section id=\"lineage\" class=\"page\"><h2>Lineage</h2>" + table(lineage_table(d)) + "</section>";
 }
 
 std::string runs_section(const Dossier& d) {
-  std::vector<Cells> rows, segments;
-  for (const DossierRun& r : d.runs) {
-    const Json& hw = json_at(r.formulas, {"hardware_bound"});
-    rows.push_back({h(r.run_id), r.entry ? std::to_string(*r.entry) : "", h(r.model), h(r.status), h(r.time),
-                    h(flop_figure_text(r.compliance)) + " (" + h(r.formula) + ")",
-                    h(flop_figure_text(r.in_final_weights)), h(flop_figure_text(json_at(r.formulas, {"eu_6nd"}))),
-                    h(flop_figure_text(json_at(r.formulas, {"peft_aware"}))), h(flop_figure_text(json_at(r.formulas, {"detailed"}))),
-                    hw.is_number() ? h(sci(hw.get<double>(), 3) + " FLOP") : "not sampled"});
-    for (const DossierSegment& s : r.segments) {
-      segments.push_back({h(r.run_id), std::to_string(s.rank), std::to_string(s.segment), h(s.status),
-                          h(s.started_at), h(s.last_line_at), h(s.tokens_spent),
-                          h(s.tokens_not_in_weights) + (s.reason.empty() ? "" : " (" + h(s.reason) + ")")});
-    }
-  }
-  if (rows.empty()) return "<section id=\"runs\"><h2>Runs</h2><p>No run is recorded.</p></section>";
-  std::vector<Cells> gpus;
-  for (const DossierRun& r : d.runs) {
-    for (const DossierGpu& g : r.gpus) {
-      Cells cells;
-      for (const std::string& c : gpu_cells(r, g)) cells.push_back(h(c));
-      gpus.push_back(std::move(cells));
-    }
-  }
-  return "<section id=\"runs\"><h2>Runs</h2>" +
-         table({"Run", "Entry", "Model", "Status", "Time", "Compliance (formula)", "In final weights", "eu_6nd",
-                "peft_aware", "detailed", "Hardware bound"},
-               rows, true) +
-         "<h3>Segments (crash and resume)</h3>" +
-         table({"Run", "Rank", "Segment", "Status", "Started", "Last line", "Tokens spent", "Not in final weights"},
-               segments, true) +
-         (gpus.empty() ? std::string() : "<h3>GPUs sampled (NVML)</h3>" + table(gpu_headers(), gpus, true)) +
-         "</section>";
+  if (d.runs.empty()) return "<section id=\"runs\"><h2>Runs</h2><p>No run is recorded.</p></section>";
+  const DossierTable gpus = gpus_table(d);
+  return "<section id=\"runs\"><h2>Runs</h2>" + table(runs_table(d)) + "<h3>Segments (crash and resume)</h3>" +
+         table(segments_table(d)) +
+         (gpus.rows.empty() ? std::string() : "<h3>GPUs sampled (NVML)</h3>" + table(gpus)) + "</section>";
 }
 
 std::string evidence_section(const Dossier& d) {
-  std::vector<Cells> rows;
-  for (const DossierEvidence& e : d.evidence) rows.push_back({h(e.label), h(e.value), h(e.source)});
-  std::string out = "<section id=\"evidence\" class=\"page\"><h2>Evidence</h2>" +
-                    table({"Item", "Value", "Source"}, rows, true);
+  std::string out = "<section id=\"evidence\" class=\"page\"><h2>Evidence</h2>" + table(evidence_table(d));
   if (!d.evidence_note.empty()) out += "<p>" + h(d.evidence_note) + "</p>";
   if (!d.signed_head.is_null()) out += "<h3>Signed ledger head</h3><pre>" + h(d.signed_head.dump(2, ' ', false, Json::error_handler_t::replace)) + "</pre>";
   if (!d.inclusion_proof.is_null())

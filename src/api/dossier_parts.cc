@@ -55,25 +55,6 @@ std::string verdict_summary(const DossierVerdict& v) {
   return out;
 }
 
-std::vector<std::string> gpu_headers() {
-  return {"Run", "Rank", "Segment", "GPU", "Time attributed", "Mean utilisation", "Mean power", "Max power", "Energy"};
-}
-
-std::vector<std::string> gpu_cells(const DossierRun& run, const DossierGpu& g) {
-  auto or_na = [](const std::optional<double>& v, const std::string& unit) {
-    return v ? sci(*v, 3) + " " + unit : std::string("not available");
-  };
-  return {run.run_id,
-          std::to_string(g.rank),
-          std::to_string(g.segment),
-          std::to_string(g.index) + (g.name.empty() ? "" : ": " + g.name),
-          sci(g.attributed_seconds, 3) + " s",
-          g.mean_utilization ? percent(*g.mean_utilization) : std::string("not available"),
-          or_na(g.mean_power_w, "W"),
-          or_na(g.max_power_w, "W"),
-          or_na(g.energy_j, "J") + (g.energy_method.empty() ? "" : " (" + g.energy_method + ")")};
-}
-
 DossierFigure known_figure(std::string id, std::string label, std::string reference, Json value, std::string unit,
                            std::string text, std::string source) {
   return {std::move(id), std::move(label), std::move(reference), std::move(value),

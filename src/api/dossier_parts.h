@@ -34,10 +34,19 @@ std::string sum_figure_text(const nlohmann::json& sum);
 // threshold and its basis, the margin, the 30% flag.
 std::string verdict_summary(const DossierVerdict& v);
 
-// The GPU table's headers, and one sampled GPU's row, as plain text (each
-// form escapes it).
-std::vector<std::string> gpu_headers();
-std::vector<std::string> gpu_cells(const DossierRun& run, const DossierGpu& g);
+// A table of the dossier as plain text (dossier_tables.cc): the Markdown
+// and HTML forms lay it out, each escaping every cell for itself.
+struct DossierTable {
+  std::vector<std::string> headers;
+  std::vector<std::vector<std::string>> rows;
+};
+DossierTable not_in_force_table(const Dossier& d);
+DossierTable documentation_table(const Dossier& d);  // HTML styles its own: a missing figure in italics
+DossierTable lineage_table(const Dossier& d);
+DossierTable runs_table(const Dossier& d);
+DossierTable segments_table(const Dossier& d);
+DossierTable gpus_table(const Dossier& d);
+DossierTable evidence_table(const Dossier& d);
 
 // A figure that is established, and one that is not (value null).
 DossierFigure known_figure(std::string id, std::string label, std::string reference, nlohmann::json value,
