@@ -23,6 +23,9 @@ std::string sig3(double v) {
   return buf;
 }
 
+// A measured quantity (seconds, ranks, MWh): a number, and not negative.
+bool measure(const Json& v) { return v.is_number() && v.get<double>() >= 0; }
+
 // A figure that every run must give: the sum, or which runs lack it.
 struct RunSum {
   double total = 0;
@@ -54,7 +57,7 @@ RunSum wall_clock(const std::vector<const DossierRun*>& runs) {
   RunSum s;
   for (const DossierRun* r : runs) {
     const Json& secs = json_at(r->record, {"training_duration_seconds"});
-    if (!secs.is_number()) {
+    if (!measure(secs)) {
       s.missing.push_back("run " + r->run_id + ": its record gives no training_duration_seconds");
       continue;
     }
@@ -71,14 +74,17 @@ RunSum hardware_seconds(const std::vector<const DossierRun*>& runs, bool& measur
   for (const DossierRun* r : runs) {
     const Json& gpus = json_at(r->record, {"hardware", "gpus"});
     if (gpus.is_array() && !gpus.empty()) {
-      for (const Json& g : gpus) s.total += json_at(g, {"attributed_seconds"}).is_number() ? g["attributed_seconds"].get<double>() : 0;
+      for (const Json& g : gpus) {
+        const Json& attributed = json_at(g, {"attributed_seconds"});
+        s.total += measure(attributed) ? attributed.get<double>() : 0;
+      }
       s.sources.push_back(r->source + ": hardware.gpus[].attributed_seconds");
       continue;
     }
     measured = false;
     const Json& ranks = json_at(r->record, {"gpu_size"});
     const Json& secs = json_at(r->record, {"training_duration_seconds"});
-    if (!ranks.is_number() || !secs.is_number()) {
+    if (!measure(ranks) || !measure(secs)) {
       s.missing.push_back("run " + r->run_id + ": no GPU was sampled and its record gives no gpu_size or duration");
       continue;
     }
@@ -92,7 +98,7 @@ RunSum energy(const std::vector<const DossierRun*>& runs, std::vector<std::strin
   RunSum s;
   for (const DossierRun* r : runs) {
     const Json& mwh = json_at(r->record, {"energy", "mwh"});
-    if (!mwh.is_number()) {
+    if (!measure(mwh)) {
       const std::string sampler = json_text_at(r->record, {"hardware", "sampler"});
       s.missing.push_back("run " + r->run_id + ": no GPU energy was measured (" +
                           (sampler.empty() ? std::string("its record has no NVML sampling") : "NVML " + sampler) + ")");

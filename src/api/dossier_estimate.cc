@@ -39,9 +39,10 @@ DossierRun planned_run(const Json& method, const Json& estimate, const std::stri
   run.model = estimate_model(estimate);
   run.status = "planned";
   run.formula = json_text_at(method, {"compliance_formula"});
-  run.compliance = json_at(method, {"compliance_exact"});
-  for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) run.formulas[f] = json_at(method, {"flops_exact", f});
-  run.formulas["hardware_bound"] = json_at(estimate, {"hardware_estimate", "flop"});
+  run.compliance = decimal_at(method, {"compliance_exact"});
+  for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) run.formulas[f] = decimal_at(method, {"flops_exact", f});
+  const Json& bound = json_at(estimate, {"hardware_estimate", "flop"});
+  run.formulas["hardware_bound"] = bound.is_number() ? bound : Json();
   run.record = method;
   run.source = path + ": methods[" + name + "]";
   return run;

@@ -87,7 +87,8 @@ DossierVerdict verdict_of(const Json& r, const Json& headlines, const std::strin
   v.status = json_text_at(r, {"status"});
   v.in_force = json_at(r, {"in_force"}).is_boolean() && r["in_force"].get<bool>();
   v.verdict = json_text_at(r, {"verdict"});
-  if (v.verdict.empty()) {  // records before /3 give exceeds and determinate only
+  if (v.verdict != "below" && v.verdict != "exceeds" && v.verdict != "undetermined") {
+    // Records before /3 give exceeds and determinate only.
     const bool exceeds = json_at(r, {"exceeds"}).is_boolean() && r["exceeds"].get<bool>();
     const bool determinate = !json_at(r, {"determinate"}).is_boolean() || r["determinate"].get<bool>();
     v.verdict = exceeds ? "exceeds" : determinate ? "below" : "undetermined";
@@ -122,9 +123,10 @@ DossierSegment segment_of(const Json& s) {
   return out;
 }
 
+// A GPU's measured quantity (seconds, share, W, J): a number, not negative.
 std::optional<double> number_at(const Json& j, const char* key) {
   const Json& v = json_at(j, {key});
-  return v.is_number() ? std::optional(v.get<double>()) : std::nullopt;
+  return v.is_number() && v.get<double>() >= 0 ? std::optional(v.get<double>()) : std::nullopt;
 }
 
 DossierGpu gpu_of(const Json& g) {
@@ -148,6 +150,10 @@ DossierGpu gpu_of(const Json& g) {
 void add_verdicts(Dossier& d, const Json& regimes, const Json& headlines, const std::string& source) {
   std::vector<DossierVerdict> in_force;
   for (size_t i = 0; i < regimes.size(); ++i) {
+    if (json_text_at(regimes[i], {"id"}).empty()) {  // a damaged or hand-made record: said, not guessed at
+      d.warnings.push_back(source + ": regimes[" + std::to_string(i) + "] is not a regime result (no id); left out");
+      continue;
+    }
     DossierVerdict v = verdict_of(regimes[i], headlines, source);
     (v.in_force ? in_force : d.not_in_force).push_back(std::move(v));
   }
@@ -159,16 +165,25 @@ void add_verdicts(Dossier& d, const Json& regimes, const Json& headlines, const 
     if (h.is_string()) d.headlines.push_back(h.get<std::string>());
 }
 
+Json decimal_at(const Json& record, std::initializer_list<const char*> path) {
+  const Json& v = json_at(record, path);
+  if (!v.is_string()) return Json();
+  const std::string& text = v.get_ref<const std::string&>();
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  return digits ? v : Json();
+}
+
 DossierRun run_of_record(const Json& record, const std::string& source) {
   DossierRun run;
   run.run_id = json_text_at(record, {"run_id"});
   run.status = json_text_at(record, {"status"});
   run.time = json_text_at(record, {"ended_at"});
   run.formula = json_text_at(record, {"compliance", "formula"});
-  run.compliance = json_at(record, {"compliance", "exact"});
-  run.in_final_weights = json_at(record, {"compliance", "in_final_weights_exact"});
-  for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) run.formulas[f] = json_at(record, {"flops_exact", f});
-  run.formulas["hardware_bound"] = json_at(record, {"hardware", "bound_flop"});
+  run.compliance = decimal_at(record, {"compliance", "exact"});
+  run.in_final_weights = decimal_at(record, {"compliance", "in_final_weights_exact"});
+  for (const char* f : {"eu_6nd", "peft_aware", "detailed"}) run.formulas[f] = decimal_at(record, {"flops_exact", f});
+  const Json& bound = json_at(record, {"hardware", "bound_flop"});
+  run.formulas["hardware_bound"] = bound.is_number() ? bound : Json();
   for (const Json& s : json_at(record, {"segments"})) run.segments.push_back(segment_of(s));
   for (const Json& g : json_at(record, {"hardware", "gpus"})) run.gpus.push_back(gpu_of(g));
   run.record = record;
@@ -180,7 +195,7 @@ DossierNode base_node(const std::string& name, const Json& base_model_compute) {
   DossierNode base;
   base.name = name;
   base.kind = "base";
-  const Json& flop = json_at(base_model_compute, {"exact"});
+  const Json flop = decimal_at(base_model_compute, {"exact"});
   base.own_compute = {{"flop", flop}, {"complete", flop.is_string()}};
   base.systemic_risk = json_at(base_model_compute, {"systemic_risk"}) == true;
   base.pretraining_source = json_text_at(base_model_compute, {"status"});

@@ -21,6 +21,10 @@ const nlohmann::json& json_at(const nlohmann::json& j, std::initializer_list<con
 // A string field, or "".
 std::string json_text_at(const nlohmann::json& j, std::initializer_list<const char*> path);
 
+// An exact FLOP figure at `path`: a decimal string, else null (a damaged
+// record's 12 or "12.5" is no figure).
+nlohmann::json decimal_at(const nlohmann::json& j, std::initializer_list<const char*> path);
+
 // "3.21e+22 FLOP" for a decimal string of FLOP (three significant figures,
 // past the Code of Practice's two); "undetermined" for anything else.
 std::string flop_figure_text(const nlohmann::json& decimal);

@@ -32,7 +32,7 @@ Result<Json> read_record(const std::string& path, std::string& file) {
 // cumulative regimes compare (base, earlier modifications and this run).
 void add_compute_figures(Dossier& d, const Json& record, const std::string& file) {
   const char* ref = "Annex XI 2(d); Model Documentation Form: amount of computation used for training (FLOP)";
-  const Json& exact = json_at(record, {"compliance", "exact"});
+  const Json& exact = d.runs.front().compliance;  // the record's figure, if it is one
   if (exact.is_string()) {
     d.documentation.push_back(known_figure("modification_compute", "Training compute of this run (the modification)",
                                            ref, exact, "FLOP", flop_figure_text(exact) + " (" +

@@ -140,4 +140,21 @@ estimate_html() {
 }
 check "estimate --html writes the comparison page, never through a link" estimate_html
 
+damaged_record() {
+  # Fields of the wrong type everywhere: the dossier says what it lacks, and is still valid.
+  mkdir -p "$WORK/damaged" && cat >"$WORK/damaged/flops_meter.json" <<'JSON'
+{"schema": "flopsmeter.run/3", "run_id": 7, "status": ["x"], "compliance": {"exact": 12, "formula": {"a": 1}},
+ "segments": "x", "hardware": {"gpus": [1, {"rank": -1, "energy_method": "counter", "energy_j": "9"}], "sampler": 3},
+ "formulas": {"eu_6nd": {"assumptions": [1, 2]}}, "provenance": {"command": "str", "journals": [1, 2]},
+ "regimes": [1, {"id": 5}], "verdict": {"headlines": [1]}, "tokens": {"source": 1}, "N_total": -5,
+ "training_duration_seconds": "3", "energy": {"mwh": -1}}
+JSON
+  expect_exit 0 dossier "$WORK/damaged" --format json &&
+    valid_dossier "$WORK/stdout" '[f for f in j["documentation"] if f["id"] == "modification_compute"][0]["value"] is None and
+      any("is not a regime result" in w for w in j["warnings"]) and j["runs"][0]["compliance_flop"] is None and
+      all(f["value"] is None for f in j["documentation"] if f["id"] in ("energy", "parameters", "training_time_wall_clock"))' &&
+    expect_exit 0 dossier "$WORK/damaged" --format html && expect_exit 0 dossier "$WORK/damaged" --format md
+}
+check "a damaged record: a valid dossier that says what it lacks" damaged_record
+
 report_checks dossier_contract
