@@ -25,6 +25,7 @@ void add_method_verdicts(Dossier& d, const Json& estimate, const std::string& pa
   Json all = Json::array();
   for (const Json& m : json_at(estimate, {"methods"})) {
     for (Json r : json_at(m, {"regimes"})) {
+      if (!r.is_object()) r = Json::object();  // left out by add_verdicts, with a warning
       r["name"] = "method " + json_text_at(m, {"method"}) + ": " + json_text_at(r, {"name"});
       all.push_back(std::move(r));
     }
@@ -147,7 +148,8 @@ Result<Dossier> estimate_dossier_of(const std::string& text, const std::string& 
   d.tool_version = FLOPSMETER_VERSION_STRING;
   d.rules_version = json_text_at(estimate, {"rules_version"});
   add_method_verdicts(d, estimate, path);
-  for (const Json& m : json_at(estimate, {"methods"})) d.runs.push_back(planned_run(m, estimate, path));
+  for (const Json& m : json_at(estimate, {"methods"}))
+    if (m.is_object()) d.runs.push_back(planned_run(m, estimate, path));
   add_figures(d, estimate, path);
   add_lineage(d, estimate, path);
   d.methodology = methodology_text(d);
