@@ -2,7 +2,8 @@
 # The README's first command (`make demo`) ends here: a real estimate before a
 # fine-tuning job, on a model from the bundled catalog, with D counted exactly
 # from a chat dataset by the model's own tokenizer; then a real metered
-# fine-tune on this machine's CPU, killed and resumed, stopped by its budget.
+# fine-tune on this machine's CPU, killed and resumed, stopped by its budget; the ledger of
+# its runs, and at the end the compliance dossier of the merged model (build/demo-dossier.html).
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 PYTHON="${PYTHON:-/usr/bin/python3}"  # Debian's, with python3-torch (scripts/setup.sh)
@@ -130,3 +131,13 @@ if ((status != 1)); then
   echo "demo: verify should have failed (exit 1) on the tampered ledger, but exited with $status" >&2
   exit 1
 fi
+
+echo
+echo "The compliance dossier of the merged model, for the compliance officer: the verdict first, the EU AI Act"
+echo "Annex XI and Model Documentation Form fields with a generated methodology, charts, the lineage and the"
+echo "evidence (signed head, inclusion proof), each figure with its ledger entry. One HTML file that opens"
+echo "offline and prints to PDF; --format md or json gives the same figures."
+DOSSIER="$(cd "$(dirname "$FM")" && pwd)/demo-dossier.html"
+run dossier acme/byte-merged -o "$DOSSIER"
+echo "The dossier is at $DOSSIER"
+

@@ -270,6 +270,10 @@ Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
   FM_ASSIGN_OR_RETURN(EstimateReport report, run_estimate(request, catalog));
   out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
+  if (a.has("html")) {
+    FM_RETURN_IF_ERROR(write_estimate_html(a.get("html"), estimate_to_json(report)));
+    std::fprintf(stderr, "flopsmeter: the comparison is at %s\n", printable_text(a.get("html")).c_str());
+  }
   if (a.has("record")) {
     // The pre-training decision on file, about the model it plans to train.
     FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::OpenCreatingOnAppend(ledger_options(a)));
@@ -535,6 +539,7 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
   if (command.name == "watch") return run_watch(args, out);
   if (command.name == "report") return run_report_command(args, out);
   if (command.name == "merge") return run_merge(args, out);
+  if (command.name == "dossier") return run_dossier(args, out);
   if (command.name == "verify-proof" || command.name.rfind("ledger ", 0) == 0) {
     return run_ledger_command(command, args, out);
   }

@@ -20,6 +20,11 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
 // when that is 0, the record's (record_exit_status()).
 Result<int> run_watch(const ParsedArgs& a, std::string& out);
 
+// `flopsmeter dossier MODEL|RUN_DIR` (dossier_command.cc).
+Result<int> run_dossier(const ParsedArgs& a, std::string& out);
+// `estimate --html FILE`: the estimate's dossier as HTML, written atomically.
+Status write_estimate_html(const std::string& path, const std::string& estimate_json);
+
 // `flopsmeter ledger ...` and `verify-proof` (ledger_command.cc).
 Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, std::string& out);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -64,7 +65,11 @@ const std::vector<FlagDef>& all_flags() {
       {"tokenizer", "PATH", "Dataset", "tokenizer.json, or the directory holding it (and tokenizer_config.json)",
        "Hugging Face fast-tokenizer files. For `estimate` it defaults to the --model directory when that holds a "
        "tokenizer.json."},
-      {"format", "F", "Dataset", "auto, text, jsonl or json (default auto: by name and content)", ""},
+      {"format", "F", "Dataset",
+       "auto, text, jsonl or json (default auto: by name and content); dossier: html, md or json",
+       "For a dataset, how its files are read. For `dossier`, the form written: html (one self-contained page that "
+       "prints to PDF), md (Markdown) or json (schema flopsmeter.dossier/1); the default is the --output file's "
+       "extension (.md, .json), else html."},
       {"text-unit", "U", "Dataset", "Plain text samples: line, paragraph or document (default line)",
        "line: each line is a sample, as datasets.load_dataset(\"text\") reads it (empty lines too); paragraph: blocks "
        "separated by blank lines; document: the whole file."},
@@ -194,6 +199,13 @@ const std::vector<FlagDef>& all_flags() {
       {"record", "", "Ledger", "estimate: append the estimate to the ledger (the pre-training decision on file)", ""},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
+      {"html", "FILE", "Output", "estimate: also write the comparison as one HTML page (its dossier)",
+       "The methods side by side with their verdicts, charts of each method's compute against the thresholds and "
+       "by every formula: the pre-training decision as a file to keep. Written atomically, as dossier -o writes; "
+       "the estimate itself still goes to stdout."},
+      {"output", "FILE", "Output", "Write to FILE instead of stdout (atomically; prints the path)",
+       "The document goes to a temporary file beside FILE, is flushed, then renamed over FILE: a reader never sees "
+       "half a file. A symbolic link, directory, FIFO or device at FILE is refused and left as it is."},
       {"data-dir", "DIR", "Output", "Data directory overriding the built-in rules and catalogs",
        "Same layout as data/ (rules.json, gpus.json, models/*.json); entries with the same id replace the built-in "
        "ones. Also FLOPSMETER_DATA_DIR."},
@@ -216,11 +228,12 @@ const std::vector<CommandDef>& all_commands() {
         "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "ledger", "ledger-key",
-        "ledger-model", "organisation", "record", "json", "data-dir"},
+        "ledger-model", "organisation", "record", "json", "html", "data-dir"},
        {"flopsmeter estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 "
         "--lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3",
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
-        "--seq-len 1024 --pretrain-flops 8.4e22 --json"},
+        "--seq-len 1024 --pretrain-flops 8.4e22 --json",
+        "flopsmeter estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 2e8 --html plan.html"},
        0, 0},
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",
@@ -309,6 +322,27 @@ const std::vector<CommandDef>& all_commands() {
        {"json", "data-dir"},
        {"flopsmeter gpus"},
        0, 0},
+      {"dossier",
+       "Write the compliance dossier of a model in the ledger, a run or an estimate: HTML, Markdown or JSON",
+       "flopsmeter dossier MODEL|RUN_DIR|ESTIMATE.json [--format html|md|json] [-o FILE]",
+       "The document a compliance officer signs. The verdict comes first: one headline per regime in force (the EU "
+       "modification rule first) with its threshold's basis, the margin and the Guidelines' 30% uncertainty flag; "
+       "regimes not in force follow, apart. Then the EU AI Act Annex XI 2(d)/(e) and Code of Practice Model "
+       "Documentation Form fields (parameters, training compute, training time, energy, model dependencies) with a "
+       "generated methodology text, charts (cumulative compute against each threshold, compute per run, the "
+       "formulas side by side), the lineage with compute at each node, the runs and their segments, and the "
+       "evidence: run ids, journal hashes, the signed ledger head and the model entry's inclusion proof, tool and "
+       "data versions, dataset and config SHA-256. Every figure names its source (a ledger entry, a record "
+       "field); one that cannot be established says \"undetermined\" or \"not available\" and why, never 0. "
+       "An existing path is read as a run directory, its flops_meter.json or a recorded estimate (estimate --json: "
+       "the pre-training decision, each method's planned compute against the thresholds); anything else as a "
+       "model of the ledger (--ledger). The HTML is one file with no script and no external request.",
+       {"format", "output", "ledger", "data-dir"},
+       {"flopsmeter dossier acme/llama-sft -o dossier.html",
+        "flopsmeter dossier runs/llama-lora --format md > DOSSIER.md",
+        "flopsmeter dossier plan.json -o plan.html   # plan.json from flopsmeter estimate ... --json",
+        "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger"},
+       1, 1},
       {"ledger init",
        "Create the audit ledger, with this machine's signing key",
        "flopsmeter ledger init [--ledger PATH|URL]",
@@ -478,9 +512,20 @@ bool looks_like_id_list(const std::string& arg) {
   return any_underscore;
 }
 
+// Short spellings of a few flags, as every tool that writes a file has -o.
+const std::map<std::string, std::string>& short_flags() {
+  static const std::map<std::string, std::string> kShort = {{"-o", "output"}};
+  return kShort;
+}
+
 }  // namespace
 
-Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& args) {
+Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& given) {
+  std::vector<std::string> args = given;
+  for (std::string& a : args) {
+    if (a == "--") break;
+    if (auto it = short_flags().find(a); it != short_flags().end()) a = "--" + it->second;
+  }
   ParsedArgs out;
   auto accepts = [&](const std::string& name) {
     return std::find(command.flags.begin(), command.flags.end(), name) != command.flags.end();
@@ -546,7 +591,10 @@ namespace {
 
 std::string flag_label(const FlagDef& f) {
   if (takes_optional_value(f)) return "--" + f.name + "[=" + f.value.substr(1, f.value.size() - 2) + "]";
-  return "--" + f.name + (f.value.empty() ? "" : " " + f.value);
+  std::string short_form;
+  for (const auto& [spelling, name] : short_flags())
+    if (name == f.name) short_form = spelling + ", ";
+  return short_form + "--" + f.name + (f.value.empty() ? "" : " " + f.value);
 }
 
 // Wraps prose at `width` columns with `indent` spaces.

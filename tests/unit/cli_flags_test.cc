@@ -54,6 +54,22 @@ TEST(CliFlags, ErrorsSayWhatIsWrong) {
               ::testing::HasSubstr("unexpected argument 'extra'"));
 }
 
+TEST(CliFlags, DashOIsOutputWhereTheCommandTakesIt) {
+  auto r = parse_args(*find_command("dossier"), {"acme/sft", "-o", "d.html"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->get("output"), "d.html");
+  EXPECT_THAT(r->positional, ::testing::ElementsAre("acme/sft"));
+  EXPECT_THAT(short_help(*find_command("dossier")), ::testing::HasSubstr("-o, --output FILE"));
+  EXPECT_THAT(parse_args(*find_command("rules"), {"-o", "x"}).status().message(),
+              ::testing::HasSubstr("'rules' has no option --output"));
+  EXPECT_THAT(parse_args(*find_command("dossier"), {"m", "-x"}).status().message(),
+              ::testing::HasSubstr("unknown option '-x'"));
+  // After a bare --, -o is the watched command's own.
+  auto w = parse_args(*find_command("watch"), {"--run", "d", "--", "gcc", "-o", "a.out"});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_THAT(w->positional, ::testing::ElementsAre("gcc", "-o", "a.out"));
+}
+
 TEST(CliFlags, HelpListsEveryFlagOfTheCommandAndEndsWithExamples) {
   for (const CommandDef& c : all_commands()) {
     std::string longer = long_help(c), shorter = short_help(c);
