@@ -438,7 +438,7 @@ class LedgerImpl final : public Ledger {
       }
       if (!problem.empty()) {
         return Status::InvalidArgument(printable_text(path) + " " + problem + ": the record and its journals "
-                                       "disagree; report the run again (report --write) before adding it");
+                                       "disagree; report the run again (and write its record) before adding it");
       }
     }
     return Status();
