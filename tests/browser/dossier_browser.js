@@ -57,6 +57,8 @@ function readPage() {
     threshold: figure(b, 'threshold'),
     margin: figure(b, 'margin'),
     flagged: b.querySelector('.flag') !== null,
+    heading: text(b.querySelector('h3')),
+    paragraphs: [...b.querySelectorAll('p')].map(text),
   }));
   // The Annex XI table by its headers.
   const table = document.querySelector('#documentation table');
@@ -68,6 +70,8 @@ function readPage() {
     const data = value.querySelector('data');
     return {
       label: text(cells[col('Field')]),
+      reference: text(cells[col('Reference')]),
+      source: text(cells[col('Source')]),
       text: text(value),
       data: data ? { id: data.dataset.figure, value: data.getAttribute('value'), text: text(data) } : null,
       missing: value.querySelector('.missing') !== null,
@@ -105,7 +109,7 @@ function readPage() {
   };
 }
 
-function checkVerdicts(name, shown, dossier, view) {
+function checkVerdicts(name, shown, dossier, view, sameSubject) {
   const inForce = dossier.verdict.in_force;
   expect(name, 'one verdict block per regime in force, in the JSON order', same(shown.verdicts.map((v) => v.regime),
       inForce.map((v) => v.regime)), JSON.stringify(shown.verdicts.map((v) => v.regime)));
@@ -126,6 +130,12 @@ function checkVerdicts(name, shown, dossier, view) {
       if (flop !== undefined) expect(name, `${at}: ${field} text is the JSON's figure`, shownMatches(f.text, BigInt(flop).toString()));
     }
     expect(name, `${at}: the 30% flag as the JSON says`, s.flagged === v.within_30pct_error_margin);
+    // The sentences around the figures (the headline and the explanation state figures too).
+    expect(name, `${at}: the heading`, s.heading === `${v.regime}: ${v.name}`, s.heading);
+    const source = sameSubject ? `Source: ${v.source}` : '';
+    for (const line of [v.headline, v.explanation, source, ...v.warnings.map((w) => `Note: ${w}`)]) {
+      if (line) expect(name, `${at}: shows '${line.slice(0, 60)}...'`, s.paragraphs.includes(line));
+    }
     if (!view) continue;
     // The ledger's own evaluation of the same regime.
     const r = view.regimes.find((x) => x.id === v.regime);
@@ -136,6 +146,8 @@ function checkVerdicts(name, shown, dossier, view) {
     expect(name, `${at}: the ledger's threshold`, s.threshold && r.threshold_exact === s.threshold.value);
     expect(name, `${at}: the ledger's margin`, s.margin && (r.exceeds ? r.excess_exact : r.headroom_exact) === s.margin.value);
     expect(name, `${at}: the ledger's 30% flag`, r.within_error_margin === s.flagged);
+    expect(name, `${at}: the ledger's explanation`, s.paragraphs.includes(r.explanation));
+    expect(name, `${at}: the ledger's headline`, view.verdict.headlines.some((line) => s.paragraphs.includes(line)));
   }
   if (view) {
     expect(name, 'the ledger\'s regimes in force are the ones shown', same(
@@ -151,7 +163,7 @@ const LEDGER_FIELDS = {
   costliest_single_run: (l) => l.modification.single_run_reading.flop,
 };
 
-function checkDocumentation(name, shown, dossier, view) {
+function checkDocumentation(name, shown, dossier, view, sameSubject) {
   const doc = dossier.documentation;
   expect(name, 'one Annex XI row per JSON field, in order', same(shown.documentation.map((r) => r.label),
       doc.map((f) => f.label)), JSON.stringify(shown.documentation.map((r) => r.label)));
@@ -159,6 +171,8 @@ function checkDocumentation(name, shown, dossier, view) {
     const row = shown.documentation.find((r) => r.label === f.label);
     if (!row) continue;
     const at = `Annex XI ${f.id}`;
+    expect(name, `${at}: the reference and the source`, row.reference === f.reference && (!sameSubject || row.source === f.source),
+        `${row.reference} / ${row.source}`);
     if (f.value === null) {
       expect(name, `${at}: shown as not established, with the reason`, row.data === null &&
           row.text === (f.reason ? `${f.text}: ${f.reason}` : f.text) && row.missing === Boolean(f.reason), row.text);
@@ -250,15 +264,17 @@ async function checkPage(browser, entry) {
   expect(name, 'the sections in order', same(s.sections, ['verdict', 'documentation', 'charts', 'lineage', 'runs', 'evidence']),
       JSON.stringify(s.sections));
   // Hostile names: shown as the text they are, nothing injected, nothing run.
-  // (estimate --html names its subject in words, not by the file the JSON dossier read.)
-  const subject = entry.same_subject === false ? s.h1.startsWith('Compliance dossier: ')
+  // (estimate --html names its subject, and so the verdicts' source, in words, not
+  // by the file the JSON dossier read.)
+  const sameSubject = entry.same_subject !== false;
+  const subject = !sameSubject ? s.h1.startsWith('Compliance dossier: ')
     : s.h1 === `Compliance dossier: ${dossier.subject.name}`;
   expect(name, 'the subject named as text', subject && s.title === s.h1, s.h1);
   expect(name, 'no script ran (window.__pwned)', s.pwned === 'undefined', s.pwned);
   expect(name, 'no script, image, link or event handler in the page', s.active === 0, s.active);
   for (const n of dossier.lineage) expect(name, `lineage shows ${n.name} as text`, s.lineageText.includes(n.name));
-  checkVerdicts(name, s, dossier, view);
-  checkDocumentation(name, s, dossier, view);
+  checkVerdicts(name, s, dossier, view, sameSubject);
+  checkDocumentation(name, s, dossier, view, sameSubject);
   checkCharts(name, s, dossier);
   // The charts' text alternatives as the browser's accessibility tree exposes them
   // (aria-labelledby: the title, then the description).
