@@ -78,11 +78,10 @@ std::string data_figure(const std::string& field, const std::string& exact, cons
 }
 
 std::string verdict_block(const DossierVerdict& v) {
-  const std::string word = v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "BELOW" : "UNDETERMINED";
-  const SummaryForm form{h, data_figure};
+  const SummaryForm form{h, data_figure, [](const std::string& word) { return "<strong>" + word + "</strong>"; }};
   std::string out = "<div class=\"verdict v-" + h(v.verdict) + "\" data-regime=\"" + h(v.regime_id) +
                     "\" data-verdict=\"" + h(v.verdict) + "\"><h3>" + h(v.regime_id) + ": " + h(v.name) +
-                    "</h3><p><strong>" + word + "</strong> " + verdict_summary(v, form) + "</p>";
+                    "</h3><p>" + verdict_summary(v, form) + "</p>";
   if (!v.headline.empty()) out += "<p>" + h(v.headline) + "</p>";
   if (v.within_error_margin)
     out += "<p class=\"flag\">Within the Guidelines' 30% error margin: the method's uncertainty could change this verdict.</p>";

@@ -47,7 +47,8 @@ std::string sum_figure_text(const Json& sum) {
 
 std::string verdict_summary(const DossierVerdict& v, const SummaryForm& form) {
   const auto& t = form.text;
-  std::string out = t(v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "below" : "UNDETERMINED");
+  const std::string word = t(v.verdict == "exceeds" ? "EXCEEDS" : v.verdict == "below" ? "BELOW" : "UNDETERMINED");
+  std::string out = form.word ? form.word(word) : word;
   out += t(": ") + form.figure("compute", v.compute_exact, flop_figure_text(Json(v.compute_exact))) +
          t(" (" + v.compute_basis + (v.verdict == "undetermined" ? ", a lower bound" : "") + ") against the threshold ") +
          form.figure("threshold", v.threshold_exact, sci(v.threshold_flop, 3) + " FLOP") +

@@ -43,6 +43,9 @@ std::string sum_figure_text(const nlohmann::json& sum);
 struct SummaryForm {
   std::function<std::string(const std::string& text)> text;
   std::function<std::string(const char* field, const std::string& exact, const std::string& text)> figure;
+  // The verdict's word (EXCEEDS, BELOW, UNDETERMINED), escaped: a form may
+  // stress it; by default it is the text.
+  std::function<std::string(const std::string& word)> word = nullptr;
 };
 std::string verdict_summary(const DossierVerdict& v);
 std::string verdict_summary(const DossierVerdict& v, const SummaryForm& form);

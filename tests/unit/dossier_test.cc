@@ -242,9 +242,13 @@ TEST_P(DossierTest, MarkdownAndHtmlCarryEveryVerdictAndTheHtmlFetchesNothing) {
       EXPECT_THAT(md, HasSubstr(escaped)) << v.regime_id;
     }
   }
-  EXPECT_THAT(html, HasSubstr("<strong>EXCEEDS</strong>"));
-  EXPECT_THAT(html, HasSubstr("<strong>BELOW</strong>"));
+  // The verdict's word once, stressed, then its figures ("EXCEEDS: 1.6e+11 ...").
+  EXPECT_THAT(html, HasSubstr("<strong>EXCEEDS</strong>: "));
+  EXPECT_THAT(html, HasSubstr("<strong>BELOW</strong>: "));
+  EXPECT_THAT(html, Not(HasSubstr("</strong> EXCEEDS")));
+  EXPECT_THAT(html, Not(HasSubstr("</strong> below")));
   EXPECT_THAT(md, HasSubstr("EXCEEDS: "));
+  EXPECT_THAT(md, HasSubstr("BELOW: "));
   // One self-contained file: no script, nothing fetched, charts with text alternatives.
   // (Attributes as markup writes them: user text with src= is escaped, its quotes too.)
   for (const char* fetch : {"<script", "src=\"", "href=\"", "url(", "@import", "<link"})
