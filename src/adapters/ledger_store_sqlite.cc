@@ -5,13 +5,17 @@
 // only after its schema objects are found to be exactly the ledger's.
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <system_error>
+#include <thread>
 
 #include "adapters/files.h"
 #include "adapters/ledger_sql.h"
@@ -108,10 +112,7 @@ struct SchemaObject {
 class SqliteLedgerStore final : public SqlLedgerStore {
  public:
   explicit SqliteLedgerStore(std::string path) : SqlLedgerStore(kSqliteDialect), path_(std::move(path)) {}
-  ~SqliteLedgerStore() override {
-    for (sqlite3_stmt* statement : statements_) sqlite3_finalize(statement);
-    sqlite3_close_v2(db_);
-  }
+  ~SqliteLedgerStore() override { close(); }
 
   Status open(bool create);
   Status open_in_memory();
@@ -137,6 +138,9 @@ class SqliteLedgerStore final : public SqlLedgerStore {
   Status run_sql(const std::string& sql, const SqlRowVisitor& on_row);
   Status error(int code, const std::string& action) const;
 
+  Status open_once(bool create);
+  void close();
+
   std::string path_;
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, kLedgerQueryCount> statements_{};  // prepared on first use
@@ -158,6 +162,26 @@ Status SqliteLedgerStore::error(int code, const std::string& action) const {
 
 Status SqliteLedgerStore::open(bool create) {
   FM_RETURN_IF_ERROR(check_database_path(path_, create));
+  // Connections creating the ledger at once, or one switching it to the
+  // write-ahead log while another reads, can be told SQLITE_BUSY at once,
+  // without the busy handler (SQLite does so where waiting could deadlock).
+  // Opening changes nothing until it commits, so it is tried again, up to
+  // the busy timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  std::minstd_rand jitter(static_cast<unsigned>(::getpid()));
+  while (true) {
+    Status status = open_once(create);
+    const int code = db_ ? sqlite3_errcode(db_) & 0xff : SQLITE_OK;
+    if (status.ok() || (code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() > deadline) {
+      return status;
+    }
+    close();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + jitter() % 45));
+  }
+}
+
+Status SqliteLedgerStore::open_once(bool create) {
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOFOLLOW |
                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   const int code = sqlite3_open_v2(sqlite_file_name(path_).c_str(), &db_, flags, nullptr);
@@ -165,6 +189,15 @@ Status SqliteLedgerStore::open(bool create) {
   FM_RETURN_IF_ERROR(configure());
   FM_RETURN_IF_ERROR(open_ledger(create));
   return use_write_ahead_log();
+}
+
+void SqliteLedgerStore::close() {
+  for (sqlite3_stmt*& statement : statements_) {
+    sqlite3_finalize(statement);
+    statement = nullptr;
+  }
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
 }
 
 // The schema in a private in-memory database: no file, no write-ahead log.
