@@ -40,15 +40,18 @@ inline void PrintTo(Backend backend, std::ostream* out) {
   *out << (backend == Backend::kSqlite ? "sqlite" : "postgresql");
 }
 
+// `url` with `key=value` added to its query.
+inline std::string with_parameter(const std::string& url, const std::string& key, const std::string& value) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+}
+
 // The server the PostgreSQL half runs against, or "" when none was given.
 // With a connect timeout of a minute, not the ledger's 10 s: 32 writers
 // connecting at once to a server on a loaded machine (a sanitizer build, a
 // shared CI runner) were refused for time, and that tests the machine.
 inline std::string postgres_server_url() {
   const char* url = std::getenv("FLOPSMETER_TEST_PG_URL");
-  if (url == nullptr) return "";
-  const std::string given = url;
-  return given + (given.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=60";
+  return url ? with_parameter(url, "connect_timeout", "60") : "";
 }
 
 // SQLite always; PostgreSQL when a server is given.
@@ -60,11 +63,6 @@ inline std::vector<Backend> backends() {
 
 inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   return info.param == Backend::kSqlite ? "sqlite" : "postgresql";
-}
-
-// `url` with `key=value` added to its query.
-inline std::string with_parameter(const std::string& url, const std::string& key, const std::string& value) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
 }
 
 // `url` (postgresql://USER:PASSWORD@HOST...) with another user and password.
