@@ -135,6 +135,10 @@ struct EstimateReport {
   ModificationThreshold eu_threshold;
   std::vector<MethodEstimate> methods;
   std::optional<HardwareEstimate> hardware;
+  // The planned GPU time's energy at board power (an upper estimate), when
+  // the hardware estimate names a catalog GPU with a board power; else why not.
+  std::optional<EnergyEstimate> hardware_energy;
+  std::string hardware_energy_unavailable;
   std::string rules_version;
   std::vector<std::string> data_sources;
 };

@@ -55,6 +55,15 @@ enum class GpuDataStatus {
 };
 const char* gpu_data_status_name(GpuDataStatus status);
 
+// A board's maximum power (thermal design power, the top of a configurable
+// range), for an upper estimate of energy NVML could not measure.
+struct BoardPower {
+  double watts = 0;
+  std::string source;  // datasheet citation, never empty
+  std::string url;
+  GpuDataStatus status = GpuDataStatus::kConfirmed;
+};
+
 struct GpuSpec {
   std::string id;    // e.g. "h100-sxm"; unique in a catalog
   std::string name;  // display name, e.g. "NVIDIA H100 SXM5"
@@ -72,6 +81,7 @@ struct GpuSpec {
   std::string source;  // datasheet citation, never empty
   std::string url;
   GpuDataStatus status = GpuDataStatus::kConfirmed;
+  std::optional<BoardPower> board_power;  // absent: no public per-GPU figure
   std::string origin;  // the file this entry was read from
 
   // The dense peak for `dtype` in FLOP/s, or nullopt when unsupported.
@@ -135,6 +145,21 @@ Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint
 Result<HardwareEstimate> hardware_estimate(double peak_flop_per_s, uint64_t gpus, double hours,
                                            double utilization,
                                            std::string source = "user-supplied peak (--peak-flops)");
+
+// An upper estimate of GPU energy where NVML measured none: every GPU drew
+// its board power for all of its time, E = P x t. A data-centre GPU enforces
+// a power limit no higher than its board power, so its mean draw over the
+// time stays at or below it. Counts the board only, as NVML does.
+struct EnergyEstimate {
+  double joules = 0;
+  // "E = P x t = 700 W x 3600 s = 2.52e+06 J".
+  std::string formula;
+  // "NVIDIA H100 SXM5 (h100-sxm) board power: <source> <url>".
+  std::string source;
+};
+// Errors: kNotFound when the catalog gives `gpu` no board power;
+// kInvalidArgument when `gpu_seconds` is negative or not finite.
+Result<EnergyEstimate> board_energy_estimate(const GpuSpec& gpu, double gpu_seconds);
 
 // Peak derived from the chip's layout, FLOP/s:
 //   sm_count x flop_per_clk_per_sm x clock_mhz x 1e6.

@@ -94,21 +94,43 @@ RunSum hardware_seconds(const std::vector<const DossierRun*>& runs, bool& measur
   return s;
 }
 
-RunSum energy(const std::vector<const DossierRun*>& runs, std::vector<std::string>& methods) {
-  RunSum s;
+// A run's energy: measured by NVML, else its record's upper estimate
+// (board power x time for the GPUs NVML could not measure).
+struct EnergySum : RunSum {
+  std::vector<std::string> methods;  // NVML's, for a measured sum
+  bool estimated = false;            // some run's figure is the upper estimate
+};
+
+EnergySum energy(const std::vector<const DossierRun*>& runs) {
+  EnergySum s;
   for (const DossierRun* r : runs) {
     const Json& mwh = json_at(r->record, {"energy", "mwh"});
-    if (!measure(mwh)) {
+    const Json& estimate = json_at(r->record, {"energy", "estimate"});
+    const Json& methods = json_at(r->record, {"energy", "methods"});
+    const bool partial = methods.is_array() && std::find(methods.begin(), methods.end(), "unavailable") != methods.end();
+    if (measure(mwh) && partial) {
+      // Records written before the estimate existed summed the measured GPUs only.
+      s.missing.push_back("run " + r->run_id + ": NVML measured only some of its GPUs, and its record (written "
+                          "before energy estimates) gives their sum alone");
+    } else if (measure(mwh)) {
+      s.total += mwh.get<double>();
+      s.sources.push_back(r->source + ": energy.mwh");
+      for (const Json& m : json_at(r->record, {"energy", "methods"}))
+        if (m.is_string() && std::find(s.methods.begin(), s.methods.end(), m.get<std::string>()) == s.methods.end())
+          s.methods.push_back(m.get<std::string>());
+    } else if (measure(json_at(estimate, {"mwh"}))) {
+      s.total += estimate["mwh"].get<double>();
+      s.estimated = true;
+      s.sources.push_back(r->source + ": energy.estimate.mwh");
+    } else if (estimate.is_object()) {
+      s.missing.push_back("run " + r->run_id + ": NVML measured only some of its GPUs, and " +
+                          json_text_at(estimate, {"reason"}));
+    } else {
       const std::string sampler = json_text_at(r->record, {"hardware", "sampler"});
       s.missing.push_back("run " + r->run_id + ": no GPU energy was measured (" +
-                          (sampler.empty() ? std::string("its record has no NVML sampling") : "NVML " + sampler) + ")");
-      continue;
+                          (sampler.empty() ? std::string("its record has no NVML sampling") : "NVML " + sampler) +
+                          "), and without a sampled GPU its model and board power are unknown");
     }
-    s.total += mwh.get<double>();
-    s.sources.push_back(r->source + ": energy.mwh");
-    for (const Json& m : json_at(r->record, {"energy", "methods"}))
-      if (m.is_string() && std::find(methods.begin(), methods.end(), m.get<std::string>()) == methods.end())
-        methods.push_back(m.get<std::string>());
   }
   return s;
 }
@@ -150,14 +172,20 @@ void add_run_documentation(Dossier& d, const std::vector<const DossierRun*>& run
   }
 
   const char* energy_ref = "Annex XI 2(e); Model Documentation Form: energy used for training (MWh)";
-  std::vector<std::string> methods;
-  const RunSum mwh = energy(runs, methods);
+  const EnergySum mwh = energy(runs);
   if (runs.empty() || !mwh.missing.empty()) {
     d.documentation.push_back(missing_figure("energy", "Energy used for training", energy_ref, "MWh", "not available",
                                              runs.empty() ? no_runs_reason() : join(mwh.missing, "; ")));
+  } else if (mwh.estimated) {
+    d.documentation.push_back(known_figure(
+        "energy", "Energy used for training (upper estimate)", energy_ref, mwh.total, "MWh",
+        "at most " + sci(mwh.total, 3) +
+            " MWh: measured by NVML where it measured; for each GPU it could not measure, the board's maximum power "
+            "for all of the GPU's time (E = P x t, the GPU catalog's board_power with its source in the run record)",
+        join(mwh.sources, "; ")));
   } else {
     d.documentation.push_back(known_figure("energy", "Energy used for training", energy_ref, mwh.total, "MWh",
-                                           sci(mwh.total, 3) + " MWh, measured by NVML (" + join(methods, ", ") + ")",
+                                           sci(mwh.total, 3) + " MWh, measured by NVML (" + join(mwh.methods, ", ") + ")",
                                            join(mwh.sources, "; ")));
   }
 }

@@ -70,6 +70,29 @@ void add_planned_time(Dossier& d, const Json& estimate, const std::string& path)
   }
 }
 
+// Energy as planned: the planned GPU time at board power, when the estimate
+// gives it; nothing was run, so nothing was measured.
+void add_planned_energy(Dossier& d, const Json& estimate, const std::string& path) {
+  const char* ref = "Annex XI 2(e); Model Documentation Form: energy used for training (MWh)";
+  const Json& energy = json_at(estimate, {"hardware_estimate", "energy"});
+  if (json_at(energy, {"mwh"}).is_number()) {
+    const double mwh = energy["mwh"].get<double>();
+    d.documentation.push_back(known_figure(
+        "energy", "Energy used for training (planned, upper estimate)", ref, mwh, "MWh",
+        "at most " + sci(mwh, 3) + " MWh as planned: " + json_text_at(energy, {"formula"}) +
+            ", every planned GPU at its board's maximum power for all the planned hours; source: " +
+            json_text_at(energy, {"source"}),
+        path + ": hardware_estimate.energy"));
+    return;
+  }
+  const std::string why = json_text_at(energy, {"reason"});
+  d.documentation.push_back(missing_figure(
+      "energy", "Energy used for training", ref, "MWh", "not available",
+      "an estimate is made before training, so nothing was measured; " +
+          (why.empty() ? std::string("and it was made without a catalog GPU, GPU count and hours to plan from")
+                       : "and the planned energy cannot be estimated: " + why)));
+}
+
 void add_figures(Dossier& d, const Json& estimate, const std::string& path) {
   const char* ref = "Annex XI 2(d); Model Documentation Form: amount of computation used for training (FLOP)";
   for (const DossierRun& r : d.runs) {
@@ -91,11 +114,7 @@ void add_figures(Dossier& d, const Json& estimate, const std::string& path) {
           : missing_figure("parameters", "Parameters", "Annex XI 1(d)", "parameters", "not available",
                            "the estimate gives no parameter count"));
   add_planned_time(d, estimate, path);
-  d.documentation.push_back(missing_figure("energy", "Energy used for training",
-                                           "Annex XI 2(e); Model Documentation Form: energy used for training (MWh)",
-                                           "MWh", "not available",
-                                           "an estimate is made before training: nothing was measured (the meter's "
-                                           "NVML sampling measures the run's energy)"));
+  add_planned_energy(d, estimate, path);
 }
 
 void add_lineage(Dossier& d, const Json& estimate, const std::string& path) {

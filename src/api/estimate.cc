@@ -139,10 +139,18 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
     if (request.peak_flop_per_s) {
       FM_ASSIGN_OR_RETURN(report.hardware, hardware_estimate(*request.peak_flop_per_s, request.gpu_count, request.hours,
                                                              request.utilization, "--peak-flops"));
+      report.hardware_energy_unavailable = "the GPU was given by its peak alone, so its board power is unknown";
     } else {
       FM_ASSIGN_OR_RETURN(const GpuSpec* gpu, find_gpu(catalog.gpus(), request.gpu));
       FM_ASSIGN_OR_RETURN(report.hardware, hardware_estimate(*gpu, request.dtype, request.gpu_count, request.hours,
                                                              request.utilization));
+      Result<EnergyEstimate> energy =
+          board_energy_estimate(*gpu, static_cast<double>(request.gpu_count) * request.hours * 3600.0);
+      if (energy.ok()) {
+        report.hardware_energy = *energy;
+      } else {
+        report.hardware_energy_unavailable = energy.status().message();
+      }
     }
   }
   return report;
@@ -309,6 +317,18 @@ nlohmann::json method_json(const EstimateReport& r, const MethodEstimate& m) {
 
 }  // namespace
 
+// The planned GPU time at board power, or null figures with the reason.
+nlohmann::json hardware_energy_json(const EstimateReport& r) {
+  if (!r.hardware_energy) {
+    return {{"joules", nullptr}, {"mwh", nullptr}, {"formula", nullptr}, {"source", nullptr},
+            {"reason", r.hardware_energy_unavailable}};
+  }
+  const EnergyEstimate& e = *r.hardware_energy;
+  return {{"joules", e.joules}, {"mwh", e.joules / 3.6e9}, {"formula", e.formula}, {"source", e.source},
+          {"reason", nullptr},
+          {"note", "an upper estimate: every planned GPU at its board's maximum power for all the planned hours"}};
+}
+
 std::string estimate_to_json(const EstimateReport& r) {
   nlohmann::json methods = nlohmann::json::array();
   for (const MethodEstimate& m : r.methods) methods.push_back(method_json(r, m));
@@ -340,6 +360,7 @@ std::string estimate_to_json(const EstimateReport& r) {
                                 {"utilization", r.hardware->utilization},
                                 {"formula", r.hardware->formula},
                                 {"source", r.hardware->source},
+                                {"energy", hardware_energy_json(r)},
                                 {"note", "planning figure: U = 1 is the upper bound; the Guidelines' worked examples "
                                          "(Annex A.3) assume U = 0.5 as typical; pass --utilization to use another"}};
   }

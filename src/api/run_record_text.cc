@@ -118,7 +118,15 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
   out += field_line("hardware bound (U=1)",
                     f.flop({"hardware", "bound_flop"}, "unavailable") + " [" + f.text({"hardware", "sampler"}) + "]");
   const Json& kwh = f.at({"energy", "kwh"});
-  if (kwh.is_number()) out += field_line("energy", sci(kwh.get<double>(), 3) + " kWh");
+  const Json& estimate = f.at({"energy", "estimate"});
+  if (kwh.is_number()) {
+    out += field_line("energy", sci(kwh.get<double>(), 3) + " kWh");
+  } else if (estimate.is_object()) {
+    const Json& joules = Fields(estimate).at({"joules"});
+    out += field_line("energy", joules.is_number() ? "at most " + sci(joules.get<double>() / 3.6e6, 3) +
+                                                         " kWh (estimated: NVML measured some GPUs only)"
+                                                   : "not available (" + Fields(estimate).text({"reason"}) + ")");
+  }
   out += field_line("EU threshold", f.flop({"threshold_value"}) + " (" + f.text({"threshold_type"}) + ")");
   const Json& budget = f.at({"budget"});
   if (budget.is_object()) {

@@ -18,6 +18,7 @@
 #include "api/meter_options.h"
 #include "api/report_format.h"
 #include "api/run_accounting.h"
+#include "api/run_energy.h"
 #include "api/run_journals.h"
 #include "api/verdict.h"
 #include "core/json_doc.h"
@@ -269,9 +270,8 @@ Result<RunTotals> add_up(const std::map<uint32_t, RankJournal>& ranks, const std
 // The GPUs' figures over every node and segment.
 struct HardwareSummary {
   bool have_gpus = false;
-  double bound = 0, util_weighted = 0, energy = 0;
+  double bound = 0, util_weighted = 0;
   std::string gpu_name;  // distinct names, sorted, joined
-  std::vector<std::string> energy_methods;
   std::optional<uint32_t> gpu_rank;  // the lowest rank with GPU data
   std::string sampler_state;
   // Every segment of every node's sampling rank was sampled: the bound is
@@ -281,18 +281,15 @@ struct HardwareSummary {
 
 HardwareSummary summarize_hardware(const RunTotals& t, const std::map<uint32_t, RankJournal>& ranks) {
   HardwareSummary h;
-  std::set<std::string> names, methods;
+  std::set<std::string> names;
   for (const auto& g : t.gpus) {
     h.bound += g.value("bound_flop", 0.0);
     h.util_weighted += g.value("utilization_flop", 0.0);
-    h.energy += g.value("energy_j", 0.0);
     names.insert(g.value("name", std::string()));
-    methods.insert(g.value("energy_method", std::string()));
     h.gpu_rank = std::min(h.gpu_rank.value_or(UINT32_MAX), g["rank"].get<uint32_t>());
   }
   h.have_gpus = !t.gpus.empty();
   for (const std::string& n : names) h.gpu_name += (h.gpu_name.empty() ? "" : ", ") + n;
-  h.energy_methods.assign(methods.begin(), methods.end());
   // One state for the run, the first that applies: sampled on some node;
   // unavailable (with why); sampled by another rank, whose journal is not
   // here; not requested.
@@ -670,11 +667,7 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
                     "kernel ran, and is not a bound"},
         {"dtype", dtype_name(options.dtype)},
         {"gpus", t.gpus}}},
-      {"energy",
-       {{"joules", h.have_gpus ? nlohmann::json(h.energy) : nlohmann::json()},
-        {"kwh", h.have_gpus ? nlohmann::json(h.energy / 3.6e6) : nlohmann::json()},
-        {"mwh", h.have_gpus ? nlohmann::json(h.energy / 3.6e9) : nlohmann::json()},
-        {"methods", h.energy_methods}}},
+      {"energy", run_energy_json(t.gpus, basis.catalog.gpus())},
       {"segments", t.segments},
       {"ranks", {{"world_size", options.world_size}, {"journals", ranks.size()}, {"missing", t.missing}}},
       {"provenance", provenance},

@@ -135,7 +135,29 @@ const std::vector<std::string> kGpuKeys = {"id",           "name",
                                            "sm_count",     "boost_clock_mhz",
                                            "dense_tflops", "dense_flop_per_clk_per_sm",
                                            "source",       "url",
-                                           "status"};
+                                           "status",       "board_power"};
+const std::vector<std::string> kBoardPowerKeys = {"watts", "source", "url", "status"};
+
+Result<GpuDataStatus> ParseStatus(const FieldReader& reader, const Json& node, const std::string& pointer) {
+  FM_ASSIGN_OR_RETURN(std::string status, reader.RequiredString(node, pointer, "status"));
+  if (status == "confirmed") return GpuDataStatus::kConfirmed;
+  if (status == "not_confirmed") return GpuDataStatus::kNotConfirmed;
+  return reader.Error(FieldReader::Child(pointer, "status"),
+                      "unknown value '" + printable(status) + "'; allowed: confirmed, not_confirmed");
+}
+
+Result<BoardPower> ParseBoardPower(const FieldReader& reader, const Json& node, const std::string& pointer) {
+  FM_RETURN_IF_ERROR(reader.RequireObject(node, pointer));
+  FM_RETURN_IF_ERROR(reader.CheckKeys(node, pointer, kBoardPowerKeys));
+  BoardPower power;
+  FM_ASSIGN_OR_RETURN(std::optional<uint32_t> watts, reader.OptionalPositiveInt(node, pointer, "watts"));
+  if (!watts) return reader.Error(FieldReader::Child(pointer, "watts"), "missing (the board's maximum power in W)");
+  power.watts = *watts;
+  FM_ASSIGN_OR_RETURN(power.source, reader.RequiredString(node, pointer, "source"));
+  FM_ASSIGN_OR_RETURN(power.url, reader.RequiredString(node, pointer, "url"));
+  FM_ASSIGN_OR_RETURN(power.status, ParseStatus(reader, node, pointer));
+  return power;
+}
 
 Result<GpuSpec> ParseGpu(const FieldReader& reader, const Json& node, const std::string& pointer,
                          const std::string& origin) {
@@ -205,14 +227,9 @@ Result<GpuSpec> ParseGpu(const FieldReader& reader, const Json& node, const std:
 
   FM_ASSIGN_OR_RETURN(gpu.source, reader.RequiredString(node, pointer, "source"));
   FM_ASSIGN_OR_RETURN(gpu.url, reader.RequiredString(node, pointer, "url"));
-  FM_ASSIGN_OR_RETURN(std::string status, reader.RequiredString(node, pointer, "status"));
-  if (status == "confirmed") {
-    gpu.status = GpuDataStatus::kConfirmed;
-  } else if (status == "not_confirmed") {
-    gpu.status = GpuDataStatus::kNotConfirmed;
-  } else {
-    return reader.Error(FieldReader::Child(pointer, "status"),
-                        "unknown value '" + printable(status) + "'; allowed: confirmed, not_confirmed");
+  FM_ASSIGN_OR_RETURN(gpu.status, ParseStatus(reader, node, pointer));
+  if (const Json* power = FieldReader::Member(node, "board_power")) {
+    FM_ASSIGN_OR_RETURN(gpu.board_power, ParseBoardPower(reader, *power, FieldReader::Child(pointer, "board_power")));
   }
   return gpu;
 }
@@ -403,6 +420,25 @@ Result<HardwareEstimate> hardware_estimate(double peak_flop_per_s, uint64_t gpus
               figure(peak_flop_per_s) + " FLOP/s x " + figure(utilization) + " = " + scientific(e.flop) +
               " FLOP";
   e.source = std::move(source);
+  return e;
+}
+
+Result<EnergyEstimate> board_energy_estimate(const GpuSpec& gpu, double gpu_seconds) {
+  if (!gpu.board_power) {
+    return Status::NotFound("the GPU catalog gives no board power for '" + gpu.id + "' (" + gpu.name +
+                            "), so energy NVML did not measure cannot be estimated");
+  }
+  if (!std::isfinite(gpu_seconds) || gpu_seconds < 0) {
+    return Status::InvalidArgument("GPU time must be a finite number of seconds, not negative, got " +
+                                   figure(gpu_seconds));
+  }
+  const BoardPower& power = *gpu.board_power;
+  EnergyEstimate e;
+  e.joules = power.watts * gpu_seconds;
+  e.formula = "E = P x t = " + figure(power.watts) + " W x " + figure(gpu_seconds) + " s = " + scientific(e.joules) + " J";
+  e.source = gpu.name + " (" + gpu.id + ") board power: " + power.source;
+  if (!power.url.empty()) e.source += " " + power.url;
+  if (power.status == GpuDataStatus::kNotConfirmed) e.source += " [figure not confirmed by a primary source]";
   return e;
 }
 

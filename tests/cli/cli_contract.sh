@@ -5,33 +5,10 @@
 set -uo pipefail
 FM="$1"
 SRC="$2"
-passed=0
-failed=0
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-
-check() {  # check NAME COMMAND...: passes when COMMAND exits 0
-  local name="$1"; shift
-  if "$@" >"$WORK/out" 2>"$WORK/err"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name"; sed 's/^/  | /' "$WORK/out" "$WORK/err" | head -20
-  fi
-}
-
-# runs flopsmeter, expects exit code $1, keeps stdout/stderr
-expect_exit() {
-  local want="$1"; shift
-  "$FM" "$@" >"$WORK/stdout" 2>"$WORK/stderr"
-  local got=$?
-  if [[ $got -ne $want ]]; then echo "exit $got, wanted $want: flopsmeter $*"; cat "$WORK/stderr"; return 1; fi
-}
-
-json_has() {  # json_has PYTHON_EXPR: evaluates with j = stdout JSON
-  python3 -c "import json,sys; j=json.load(open('$WORK/stdout')); sys.exit(0 if ($1) else 1)" || {
-    echo "json check failed: $1"; return 1; }
-}
+# shellcheck source=lib/contract.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
 
 estimate_json() {
   expect_exit 0 estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 \
@@ -200,5 +177,4 @@ PY
 }
 check "--data-dir overrides a built-in regime by id" data_override
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+report_checks cli_contract

@@ -130,6 +130,23 @@ estimate_plan() {
 }
 check "a recorded estimate's dossier: each method a planned run" estimate_plan
 
+planned_energy() {
+  expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method lora --tokens 1e8 --gpu h100-sxm --gpus 8 \
+    --hours 10 --json && cp "$WORK/stdout" "$WORK/plan-gpu.json" &&
+    json_has 'j["hardware_estimate"]["energy"]["joules"] == 8 * 10 * 3600 * 700 and
+      j["hardware_estimate"]["energy"]["formula"] == "E = P x t = 700 W x 288000 s = 2.02e+08 J"' &&
+    expect_exit 0 dossier "$WORK/plan-gpu.json" --format json &&
+    valid_dossier "$WORK/stdout" '[f for f in j["documentation"] if f["id"] == "energy"][0]["value"] == 8 * 10 * 3600 * 700 / 3.6e9 and
+      "at most" in [f for f in j["documentation"] if f["id"] == "energy"][0]["text"]' &&
+    expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method lora --tokens 1e8 --peak-flops 1e15 --gpus 8 \
+      --hours 10 --json && cp "$WORK/stdout" "$WORK/plan-peak.json" &&
+    json_has 'j["hardware_estimate"]["energy"]["joules"] is None and "board power is unknown" in j["hardware_estimate"]["energy"]["reason"]' &&
+    expect_exit 0 dossier "$WORK/plan-peak.json" --format json &&
+    valid_dossier "$WORK/stdout" '[f for f in j["documentation"] if f["id"] == "energy"][0]["value"] is None and
+      "board power is unknown" in [f for f in j["documentation"] if f["id"] == "energy"][0]["reason"]'
+}
+check "a plan on catalog GPUs gives its energy at board power, an upper estimate; a bare peak gives none, and why" planned_energy
+
 estimate_html() {
   expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 1e8 --html "$WORK/est.html" &&
     stdout_has "eu_modification" && stderr_has "the comparison is at $WORK/est.html" &&

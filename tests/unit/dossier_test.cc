@@ -20,6 +20,7 @@
 namespace flopsmeter {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
@@ -197,6 +198,47 @@ TEST_P(DossierTest, MeasuredEnergyIsSummedOverTheRunsWithItsMethod) {
   // These records give no N_total: the parameters are not available, and say why.
   EXPECT_TRUE(Figure(d, "parameters")["value"].is_null());
   EXPECT_THAT(Figure(d, "parameters")["reason"].get<std::string>(), HasSubstr("N_total"));
+}
+
+TEST_P(DossierTest, EnergyNvmlMeasuredForSomeGpusIsTheRecordsUpperEstimateOrNotAvailableNeverThePartialSum) {
+  auto ledger = Open();
+  ASSERT_NE(ledger, nullptr);
+  Ok(ledger->add_model(base_model("meta/base", "Meta", "3000000000000000000000")));
+  auto record = [](const std::string& id, const Json& energy) {
+    Json r = Json::parse(run_record(id, "1000000"));
+    r["energy"] = energy;
+    return r.dump();
+  };
+  const Json estimated = {{"mwh", nullptr},
+                          {"methods", {"counter", "unavailable"}},
+                          {"estimate", {{"mwh", 0.25}, {"joules", 0.25 * 3.6e9}, {"reason", nullptr}}}};
+  Ok(ledger->add_run(record("a", estimated), run_on("acme/sft", derived_model("acme/sft", "Acme", {"meta/base"}))));
+  Ok(ledger->add_run(record("b", {{"mwh", 0.5}, {"methods", {"counter"}}}), run_on("acme/sft")));
+  Json d = Json::parse(dossier_json(Made(dossier_for_model(*ledger, "acme/sft"))));
+  Json energy = Figure(d, "energy");
+  ASSERT_TRUE(energy["value"].is_number()) << energy;
+  EXPECT_DOUBLE_EQ(energy["value"].get<double>(), 0.75);
+  EXPECT_THAT(energy["label"].get<std::string>(), HasSubstr("upper estimate"));
+  EXPECT_THAT(energy["text"].get<std::string>(), AllOf(HasSubstr("at most 7.50e-01 MWh"), HasSubstr("E = P x t")));
+  EXPECT_THAT(energy["source"].get<std::string>(), HasSubstr("energy.estimate.mwh"));
+
+  // A record that sums the measured GPUs alone (written before estimates):
+  // the sum is not the run's energy.
+  Ok(ledger->add_run(record("c", {{"mwh", 0.1}, {"methods", {"counter", "unavailable"}}}), run_on("acme/sft")));
+  d = Json::parse(dossier_json(Made(dossier_for_model(*ledger, "acme/sft"))));
+  energy = Figure(d, "energy");
+  EXPECT_TRUE(energy["value"].is_null()) << energy;
+  EXPECT_THAT(energy["reason"].get<std::string>(), HasSubstr("run c: NVML measured only some of its GPUs"));
+
+  // An estimate that could not be made says why.
+  const Json unestimated = {{"mwh", nullptr},
+                            {"methods", {"unavailable"}},
+                            {"estimate", {{"mwh", nullptr}, {"joules", nullptr}, {"reason", "no estimate for GPU X"}}}};
+  Ok(ledger->add_model(derived_model("acme/other", "Acme", {"meta/base"})));
+  Ok(ledger->add_run(record("d", unestimated), run_on("acme/other")));
+  energy = Figure(Json::parse(dossier_json(Made(dossier_for_model(*ledger, "acme/other")))), "energy");
+  EXPECT_TRUE(energy["value"].is_null()) << energy;
+  EXPECT_THAT(energy["reason"].get<std::string>(), HasSubstr("no estimate for GPU X"));
 }
 
 TEST_P(DossierTest, AHostileModelNameCommandAndNoteRenderAsText) {

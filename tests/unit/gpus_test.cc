@@ -34,7 +34,9 @@ nlohmann::json FixtureJson() {
      "architecture": "hopper", "sm_count": 132, "boost_clock_mhz": 1980,
      "dense_tflops": {"fp32": "67", "tf32": "494.7", "bf16": "989.4", "fp16": "989.4", "fp8": "1978.9"},
      "dense_flop_per_clk_per_sm": {"bf16": 4096, "fp8": 8192},
-     "source": "NVIDIA H100 datasheet", "url": "https://example.com/h100", "status": "confirmed"},
+     "source": "NVIDIA H100 datasheet", "url": "https://example.com/h100", "status": "confirmed",
+     "board_power": {"watts": 700, "source": "NVIDIA H100 product page", "url": "https://example.com/h100",
+                     "status": "confirmed"}},
     {"id": "h100-pcie", "name": "NVIDIA H100 PCIe", "match": ["NVIDIA H100 PCIe"],
      "architecture": "hopper", "dense_tflops": {"bf16": "756.5", "fp8": "1513"},
      "source": "NVIDIA H100 datasheet", "url": "https://example.com/h100", "status": "confirmed"},
@@ -532,6 +534,77 @@ TEST(GpuDataFile, DerivedPeaksAgreeWithTheDatasheets) {
     }
   }
   EXPECT_GT(checked, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Board power and the energy estimate
+// ---------------------------------------------------------------------------
+
+TEST(GpuCatalogParse, BoardPowerIsOptionalAndStrict) {
+  const GpuCatalog catalog = FixtureCatalog();
+  ASSERT_TRUE(catalog.gpus[0].board_power.has_value());
+  EXPECT_EQ(catalog.gpus[0].board_power->watts, 700);
+  EXPECT_EQ(catalog.gpus[0].board_power->source, "NVIDIA H100 product page");
+  EXPECT_EQ(catalog.gpus[0].board_power->status, GpuDataStatus::kConfirmed);
+  EXPECT_FALSE(catalog.gpus[1].board_power.has_value());
+
+  auto message = [](void (*edit)(nlohmann::json&)) {
+    nlohmann::json doc = FixtureJson();
+    edit(doc["gpus"][0]["board_power"]);
+    Result<GpuCatalog> parsed = ParseJson(doc);
+    return parsed.ok() ? std::string("parsed") : parsed.status().message();
+  };
+  EXPECT_THAT(message([](nlohmann::json& p) { p.erase("watts"); }),
+              HasSubstr("field 'gpus[0].board_power.watts': missing"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p["watts"] = 0; }), HasSubstr("must be a positive integer"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p["watts"] = "700"; }), HasSubstr("field 'gpus[0].board_power.watts'"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p.erase("source"); }),
+              HasSubstr("field 'gpus[0].board_power.source'"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p["status"] = "maybe"; }),
+              HasSubstr("field 'gpus[0].board_power.status': unknown value 'maybe'"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p["tdp"] = 700; }),
+              HasSubstr("field 'gpus[0].board_power.tdp': unknown field"));
+  EXPECT_THAT(message([](nlohmann::json& p) { p = 700; }), HasSubstr("field 'gpus[0].board_power'"));
+}
+
+TEST(GpuEnergy, BoardPowerTimesGpuSecondsWithItsSource) {
+  const GpuCatalog catalog = FixtureCatalog();
+  Result<EnergyEstimate> e = board_energy_estimate(catalog.gpus[0], 3600);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_DOUBLE_EQ(e->joules, 700.0 * 3600);
+  EXPECT_EQ(e->formula, "E = P x t = 700 W x 3600 s = 2.52e+06 J");
+  EXPECT_THAT(e->source, AllOf(HasSubstr("h100-sxm"), HasSubstr("NVIDIA H100 product page"),
+                               HasSubstr("https://example.com/h100"), Not(HasSubstr("not confirmed"))));
+
+  EXPECT_DOUBLE_EQ(board_energy_estimate(catalog.gpus[0], 0)->joules, 0.0);
+  for (double bad : {-1.0, std::numeric_limits<double>::infinity(), std::nan("")}) {
+    EXPECT_EQ(board_energy_estimate(catalog.gpus[0], bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  Result<EnergyEstimate> none = board_energy_estimate(catalog.gpus[1], 10);
+  ASSERT_EQ(none.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(none.status().message(), HasSubstr("no board power for 'h100-pcie'"));
+}
+
+TEST(GpuDataFile, BoardPowersAreCitedAndPlausible) {
+  std::optional<std::string> text = testing::read_source_file("data/gpus.json");
+  ASSERT_TRUE(text.has_value()) << "data/gpus.json is missing";
+  Result<GpuCatalog> catalog = parse_gpu_catalog(*text, "data/gpus.json");
+  ASSERT_TRUE(catalog.ok()) << catalog.status().message();
+  int with_power = 0;
+  for (const GpuSpec& gpu : catalog->gpus) {
+    if (!gpu.board_power) continue;
+    ++with_power;
+    EXPECT_THAT(gpu.board_power->url, StartsWith("https://")) << gpu.id;
+    EXPECT_FALSE(gpu.board_power->source.empty()) << gpu.id;
+    // Between an L4 / T4 (70 W) and a Blackwell board (about 1.2 kW).
+    EXPECT_GE(gpu.board_power->watts, 60) << gpu.id;
+    EXPECT_LE(gpu.board_power->watts, 1200) << gpu.id;
+  }
+  EXPECT_GT(with_power, 10);
+  Result<const GpuSpec*> sxm = find_gpu(*catalog, "NVIDIA H100 80GB HBM3");
+  ASSERT_TRUE(sxm.ok());
+  ASSERT_TRUE((*sxm)->board_power.has_value());
+  EXPECT_EQ((*sxm)->board_power->watts, 700);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include <gmock/gmock.h>
+
 #include "api/meter_options.h"
 #include "api/run_report.h"
 #include "flopsmeter/meter.h"
@@ -21,6 +23,8 @@ using testing::counts_only;
 using testing::journal_path;
 using testing::record_of;
 using testing::TempDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // Runs `body` in a child process that must end with die(): killed without
 // ending the meter (or running any destructor), as a SIGKILL or a preempted
@@ -782,6 +786,70 @@ TEST(Meter, SampledGpusGiveTheHardwareBoundAndEnergy) {
   EXPECT_TRUE(sampler["driver_version"].is_string());
   EXPECT_TRUE(sampler["notes"].is_array());
   EXPECT_EQ(j["gpu_rank"], 0);
+}
+
+// The record of a run metered on the GPUs of `script` (fake NVML), at 100 Hz for 0.3 s.
+nlohmann::json RecordSampledOn(const std::string& dir, const std::string& gpus) {
+  const std::string script = dir + "/gpus.txt";
+  std::ofstream(script) << gpus;
+  ::setenv("FAKE_NVML_SCRIPT", script.c_str(), 1);
+  MeterOptions o = counts_only(dir + "/run");
+  o.nvml = true;
+  o.nvml_library = FM_FAKE_NVML_PATH;
+  o.sample_hz = 100;
+  auto meter = Meter::Begin(o);
+  EXPECT_TRUE(meter.ok()) << meter.status().ToString();
+  if (!meter.ok()) return {};
+  (*meter)->add(10, 10, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto rec = (*meter)->end({});
+  ::unsetenv("FAKE_NVML_SCRIPT");
+  EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+  return rec.ok() ? nlohmann::json::parse(rec->json) : nlohmann::json();
+}
+
+TEST(RunRecord, EnergyOfGpusNvmlCouldNotMeasureIsEstimatedAtBoardPowerNeverSummedAsMeasured) {
+  TempDir dir;
+  const nlohmann::json j = RecordSampledOn(
+      dir.path(),
+      "name=NVIDIA A100-SXM4-80GB | uuid=GPU-a | sm_clock=1410 | max_sm_clock=1410 | util=50"
+      " | power_mw=300000 | energy_mj_per_s=300000 | cc=8.0 | sm_count=108\n"
+      "name=NVIDIA H100 80GB HBM3 | uuid=GPU-b | sm_clock=1980 | max_sm_clock=1980 | util=50 | cc=9.0 | sm_count=132\n");
+  const nlohmann::json& energy = j["energy"];
+  ASSERT_EQ(j["hardware"]["gpus"].size(), 2u) << j["hardware"].dump();
+  // The measured sum covers one GPU of two: it is not the run's energy.
+  EXPECT_TRUE(energy["joules"].is_null()) << energy;
+  EXPECT_TRUE(energy["mwh"].is_null());
+  EXPECT_EQ(energy["unmeasured_gpus"], 1);
+  EXPECT_EQ(energy["methods"], nlohmann::json({"counter", "unavailable"}));
+  double measured = 0, h100_seconds = 0;
+  for (const nlohmann::json& g : j["hardware"]["gpus"]) {
+    if (g["energy_method"] == "counter") measured += g["energy_j"].get<double>();
+    if (g["name"] == "NVIDIA H100 80GB HBM3") h100_seconds = g["attributed_seconds"].get<double>();
+  }
+  EXPECT_GT(measured, 0.0);
+  EXPECT_GT(h100_seconds, 0.0);
+  EXPECT_DOUBLE_EQ(energy["measured_joules"].get<double>(), measured);
+  const nlohmann::json& estimate = energy["estimate"];
+  ASSERT_TRUE(estimate["joules"].is_number()) << estimate;
+  EXPECT_DOUBLE_EQ(estimate["joules"].get<double>(), measured + 700 * h100_seconds);
+  EXPECT_DOUBLE_EQ(estimate["mwh"].get<double>(), estimate["joules"].get<double>() / 3.6e9);
+  ASSERT_EQ(estimate["estimated"].size(), 1u);
+  EXPECT_THAT(estimate["estimated"][0]["gpu"].get<std::string>(), HasSubstr("NVIDIA H100 80GB HBM3"));
+  EXPECT_THAT(estimate["estimated"][0]["source"].get<std::string>(), HasSubstr("https://"));
+  EXPECT_THAT(estimate["method"].get<std::string>(), HasSubstr("upper estimate"));
+  EXPECT_TRUE(estimate["reason"].is_null());
+}
+
+TEST(RunRecord, AnUnmeasuredGpuWithoutBoardPowerLeavesTheEnergyNotEstimatedWithTheReason) {
+  TempDir dir;
+  const nlohmann::json j = RecordSampledOn(dir.path(), "name=NVIDIA A10G | uuid=GPU-a | util=50 | cc=8.6 | sm_count=80\n");
+  const nlohmann::json& energy = j["energy"];
+  EXPECT_TRUE(energy["joules"].is_null()) << energy;
+  EXPECT_EQ(energy["unmeasured_gpus"], 1);
+  EXPECT_TRUE(energy["estimate"]["joules"].is_null()) << energy;
+  EXPECT_THAT(energy["estimate"]["reason"].get<std::string>(),
+              AllOf(HasSubstr("NVIDIA A10G"), HasSubstr("no board power")));
 }
 
 TEST(RunRecord, GpuRankIsTheLowestRankWithSampledGpus) {

@@ -30,6 +30,13 @@ expect_exit() {
   fi
 }
 
+# json_has PYTHON_EXPR: true when EXPR holds, with j = the JSON flopsmeter
+# printed (the last expect_exit's stdout)
+json_has() {
+  python3 -c "import json,sys; j=json.load(open('$WORK/stdout')); sys.exit(0 if ($1) else 1)" || {
+    echo "json check failed: $1"; return 1; }
+}
+
 # report_checks NAME: the summary line, and the script's exit status
 report_checks() {
   echo "$1: $passed passed, $failed failed"
