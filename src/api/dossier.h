@@ -88,6 +88,20 @@ struct DossierGpu {
   std::string energy_method;  // "counter", "power_integral", "unavailable"
 };
 
+// A GPU over one stretch of a segment, from two journal lines' cumulative
+// totals (the sampler's): what the chart of utilisation and power over time
+// draws. Exact for the stretch, since the totals are cumulative.
+struct DossierGpuInterval {
+  uint64_t rank = 0;
+  uint64_t segment = 0;
+  uint64_t index = 0;  // NVML index
+  std::string name;
+  double t_end = 0;    // the later line's time, Unix seconds
+  double seconds = 0;  // time attributed to the job within the stretch
+  std::optional<double> utilization;  // 0..1, the stretch's share of attributed time a kernel ran
+  std::optional<double> power_w;      // energy / attributed seconds; none without an energy measurement
+};
+
 // One run, as its record (and the ledger entry holding it) says.
 struct DossierRun {
   std::string run_id;
@@ -103,6 +117,10 @@ struct DossierRun {
   nlohmann::json formulas = nlohmann::json::object();
   std::vector<DossierSegment> segments;
   std::vector<DossierGpu> gpus;   // empty: no GPU was sampled
+  // Utilisation and power over time, where the run's journals are at hand
+  // (a run directory); gpu_timeline_note says why there is none otherwise.
+  std::vector<DossierGpuInterval> gpu_timeline;
+  std::string gpu_timeline_note;
   nlohmann::json record;          // the record as written (for the figures and evidence drawn from it)
   std::string source;             // "ledger entry 9 (run record)" or "RUN_DIR/flops_meter.json"
 };

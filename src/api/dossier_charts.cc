@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 #include "api/dossier_parts.h"
 #include "api/dossier_render.h"
 #include "api/report_format.h"
+#include "api/run_report.h"  // iso_time
 
 namespace flopsmeter {
 namespace {
@@ -245,6 +247,95 @@ std::string dossier_chart_gpus(const Dossier& d) {
     }
   }
   return svg_open("chart-gpus", height, "Sampled GPUs: utilisation and power", desc) + body + "</svg>";
+}
+
+namespace {
+
+// One GPU of one segment over time.
+struct GpuSeries {
+  std::string label;
+  std::vector<const DossierGpuInterval*> stretches;
+};
+
+std::vector<GpuSeries> gpu_series(const Dossier& d) {
+  std::vector<GpuSeries> out;
+  for (const DossierRun& r : d.runs) {
+    for (const DossierGpuInterval& g : r.gpu_timeline) {
+      const std::string label = short_label(r.run_id) + " r" + std::to_string(g.rank) + " s" +
+                                std::to_string(g.segment) + " gpu" + std::to_string(g.index);
+      if (out.empty() || out.back().label != label) out.push_back({label, {}});
+      out.back().stretches.push_back(&g);
+    }
+  }
+  return out;
+}
+
+// "from A to B" over the values a stretch has, or "not available".
+std::string value_range(const GpuSeries& s, std::optional<double> DossierGpuInterval::*field, bool as_percent) {
+  std::optional<double> lo, hi;
+  for (const DossierGpuInterval* g : s.stretches) {
+    const std::optional<double>& v = g->*field;
+    if (!v) continue;
+    lo = std::min(lo.value_or(*v), *v);
+    hi = std::max(hi.value_or(*v), *v);
+  }
+  if (!lo) return "not available";
+  auto show = [&](double v) { return as_percent ? percent(v) : sci(v, 3) + " W"; };
+  return "from " + show(*lo) + " to " + show(*hi);
+}
+
+}  // namespace
+
+std::string dossier_chart_gpu_timeline(const Dossier& d) {
+  const std::vector<GpuSeries> series = gpu_series(d);
+  if (series.empty()) return "";
+  double t_lo = 0, t_hi = 0, most_power = 0;
+  bool first = true;
+  for (const GpuSeries& s : series) {
+    for (const DossierGpuInterval* g : s.stretches) {
+      t_lo = first ? g->t_end : std::min(t_lo, g->t_end);
+      t_hi = first ? g->t_end : std::max(t_hi, g->t_end);
+      most_power = std::max(most_power, g->power_w.value_or(0));
+      first = false;
+    }
+  }
+  const double util_top = 30, util_bottom = 170, power_top = 210, power_bottom = 350;
+  const double legend_top = 390, line = 16;
+  const double height = legend_top + line * as_double(series.size()) + 10;
+  const double x0 = kLeft, x1 = kWidth - kRight;
+  auto x_at = [&](double t) { return t_hi > t_lo ? x0 + (t - t_lo) / (t_hi - t_lo) * (x1 - x0) : (x0 + x1) / 2; };
+  auto util_y = [&](double u) { return util_bottom - u * (util_bottom - util_top); };
+  auto power_y = [&](double w) { return power_bottom - (most_power > 0 ? w / most_power : 0) * (power_bottom - power_top); };
+  auto gridline = [&](double y, const std::string& label) {
+    return "<line class=\"grid\" x1=\"" + num(x0) + "\" x2=\"" + num(x1) + "\" y1=\"" + num(y) + "\" y2=\"" + num(y) +
+           "\"/>" + text_at(x0 - 6, y + 4, label, "end", "tick");
+  };
+  std::string body = text_at(x0, util_top - 10, "utilisation (share of attributed time a kernel ran)", "start", "label") +
+                     gridline(util_y(0), "0%") + gridline(util_y(0.5), "50%") + gridline(util_y(1), "100%") +
+                     text_at(x0, power_top - 10, "power (energy / attributed time)", "start", "label") +
+                     gridline(power_y(0), "0 W");
+  if (most_power > 0) body += gridline(power_y(most_power), sci(most_power, 3) + " W");
+  body += text_at(x0, power_bottom + 18, iso_time(t_lo), "start", "tick") +
+          text_at(x1, power_bottom + 18, iso_time(t_hi), "end", "tick");
+  std::string desc = "Each sampled GPU over time, stretch by stretch from the journals:";
+  for (size_t i = 0; i < series.size(); ++i) {
+    const GpuSeries& s = series[i];
+    const char* colour = kSeriesColours[i % std::size(kSeriesColours)];
+    std::vector<std::pair<double, double>> util, power;
+    for (const DossierGpuInterval* g : s.stretches) {
+      if (g->utilization) util.push_back({x_at(g->t_end), util_y(*g->utilization)});
+      if (g->power_w) power.push_back({x_at(g->t_end), power_y(*g->power_w)});
+    }
+    if (!util.empty()) body += polyline(util, colour, "gpu-utilization");
+    if (!power.empty()) body += polyline(power, colour, "gpu-power");
+    const double y = legend_top + line * as_double(i);
+    body += "<rect x=\"" + num(x0) + "\" y=\"" + num(y - 8) + "\" width=\"12\" height=\"4\" fill=\"" + colour + "\"/>" +
+            text_at(x0 + 18, y - 3, s.label, "start", "small");
+    desc += " " + s.label + ": " + std::to_string(s.stretches.size()) + " stretches, utilisation " +
+            value_range(s, &DossierGpuInterval::utilization, true) + ", power " +
+            value_range(s, &DossierGpuInterval::power_w, false) + ";";
+  }
+  return svg_open("chart-gpu-timeline", height, "GPU utilisation and power over time", desc) + body + "</svg>";
 }
 
 }  // namespace flopsmeter

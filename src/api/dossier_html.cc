@@ -122,7 +122,9 @@ std::string charts_section(const Dossier& d) {
       {dossier_chart_cumulative(d), "Cumulative compute after each run against each threshold in force (log scale)."},
       {dossier_chart_runs(d), "Compute per run: in the final weights (dark) and spent but discarded (light)."},
       {dossier_chart_formulas(d), "Each run by every formula: eu_6nd, peft_aware, detailed, hardware bound (log scale)."},
-      {dossier_chart_gpus(d), "Each sampled GPU by run and segment: mean utilisation and mean power."}};
+      {dossier_chart_gpus(d), "Each sampled GPU by run and segment: mean utilisation and mean power."},
+      {dossier_chart_gpu_timeline(d),
+       "Each sampled GPU over time: utilisation (top) and power (bottom), stretch by stretch from the journals."}};
   bool any = false;
   for (const auto& [svg, caption] : charts) {
     if (svg.empty()) continue;
@@ -140,9 +142,18 @@ std::string lineage_section(const Dossier& d) {
 std::string runs_section(const Dossier& d) {
   if (d.runs.empty()) return "<section id=\"runs\"><h2>Runs</h2><p>No run is recorded.</p></section>";
   const DossierTable gpus = gpus_table(d);
+  const DossierTable timeline = gpu_timeline_table(d);
+  std::string notes;
+  for (const DossierRun& r : d.runs)
+    if (!r.gpu_timeline_note.empty()) notes += "<p>Run " + h(r.run_id) + ": " + h(r.gpu_timeline_note) + "</p>";
   return "<section id=\"runs\"><h2>Runs</h2>" + table(runs_table(d)) + "<h3>Segments (crash and resume)</h3>" +
          table(segments_table(d)) +
-         (gpus.rows.empty() ? std::string() : "<h3>GPUs sampled (NVML)</h3>" + table(gpus)) + "</section>";
+         (gpus.rows.empty() ? std::string() : "<h3>GPUs sampled (NVML)</h3>" + table(gpus)) +
+         (timeline.rows.empty() ? std::string()
+                                : "<details><summary>GPU utilisation and power over time, stretch by stretch (" +
+                                      std::to_string(timeline.rows.size()) + " rows)</summary>" + table(timeline) +
+                                      "</details>") +
+         notes + "</section>";
 }
 
 std::string evidence_section(const Dossier& d) {

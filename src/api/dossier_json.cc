@@ -59,6 +59,17 @@ Json run_json(const DossierRun& r) {
                     {"energy_j", maybe(g.energy_j)},
                     {"energy_method", g.energy_method}});
   }
+  Json timeline = Json::array();
+  for (const DossierGpuInterval& g : r.gpu_timeline) {
+    timeline.push_back({{"rank", g.rank},
+                        {"segment", g.segment},
+                        {"index", g.index},
+                        {"name", g.name},
+                        {"t_end", g.t_end},
+                        {"seconds", g.seconds},
+                        {"utilization", maybe(g.utilization)},
+                        {"power_w", maybe(g.power_w)}});
+  }
   return {{"run_id", r.run_id},
           {"entry", r.entry ? Json(*r.entry) : Json()},
           {"model", r.model},
@@ -70,6 +81,8 @@ Json run_json(const DossierRun& r) {
           {"formulas", r.formulas},
           {"segments", segments},
           {"gpus", gpus},
+          {"gpu_timeline", timeline},
+          {"gpu_timeline_note", r.gpu_timeline_note.empty() ? Json() : Json(r.gpu_timeline_note)},
           {"source", r.source}};
 }
 

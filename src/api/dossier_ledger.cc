@@ -77,6 +77,10 @@ Result<DossierRun> ledger_run(Ledger& ledger, const Json& view_run, const std::s
   // The figure the ledger counts (an imported record's is recomputed there).
   run.compliance = view_run["compliance_flop"];
   run.formula = json_text_at(view_run, {"formula"});
+  if (!run.gpus.empty()) {
+    run.gpu_timeline_note = "the ledger holds the run's record, not its journals: the dossier of the run directory "
+                            "draws its GPUs' utilisation and power over time";
+  }
   d.evidence.push_back({"run " + run.run_id + ": record SHA-256", json_text_at(stored, {"body", "record_sha256"}),
                         where + ": body.record_sha256"});
   d.evidence.push_back({"run " + run.run_id + ": entry " + std::to_string(entry) + " leaf hash",

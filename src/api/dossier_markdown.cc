@@ -92,6 +92,10 @@ std::string runs_section(const Dossier& d) {
   std::string out = "## Runs\n\n" + md_table(runs_table(d)) + "\n### Segments\n\n" + md_table(segments_table(d));
   const std::string gpus = md_table(gpus_table(d));
   if (!gpus.empty()) out += "\n### GPUs sampled (NVML)\n\n" + gpus;
+  const std::string timeline = md_table(gpu_timeline_table(d));
+  if (!timeline.empty()) out += "\n### GPU utilisation and power over time\n\n" + timeline;
+  for (const DossierRun& r : d.runs)
+    if (!r.gpu_timeline_note.empty()) out += "\nRun " + md(r.run_id) + ": " + md(r.gpu_timeline_note) + "\n";
   return out + "\n";
 }
 

@@ -62,6 +62,7 @@ DossierTable lineage_table(const Dossier& d);
 DossierTable runs_table(const Dossier& d);
 DossierTable segments_table(const Dossier& d);
 DossierTable gpus_table(const Dossier& d);
+DossierTable gpu_timeline_table(const Dossier& d);  // no rows: nothing over time to show
 DossierTable evidence_table(const Dossier& d);
 
 // A figure that is established, and one that is not (value null).
@@ -79,6 +80,12 @@ void add_verdicts(Dossier& d, const nlohmann::json& regimes, const nlohmann::jso
 
 // A run record (flopsmeter.run/*) into a run; `source` names where it is.
 DossierRun run_of_record(const nlohmann::json& record, const std::string& source);
+
+// The run's GPU utilisation and power over time, from the journals in
+// `run_dir` (dossier_gpu_timeline.cc): at most a chart's worth of stretches
+// per GPU and segment. A journal that cannot be read leaves the timeline
+// empty and gpu_timeline_note saying why; the record's figures stand.
+void add_gpu_timeline(DossierRun& run, const std::string& run_dir);
 
 // A base model as a run record or an estimate states it (its
 // base_model_compute: exact, status, source, systemic_risk): its lineage

@@ -31,6 +31,9 @@ std::string dossier_chart_formulas(const Dossier& d);
 // mean power (the record keeps a segment's totals, so the segments are the
 // time axis).
 std::string dossier_chart_gpus(const Dossier& d);
+// Where the journals were at hand: each sampled GPU's utilisation (0 to
+// 100%) and power (W) over time, one line per GPU and segment.
+std::string dossier_chart_gpu_timeline(const Dossier& d);
 
 // `text` with & < > " ' as character references (safe in element content
 // and in quoted attributes).

@@ -13,9 +13,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-Result<Json> read_record(const std::string& path, std::string& file) {
+Result<Json> read_record(const std::string& path, std::string& file, std::string& run_dir) {
   FM_ASSIGN_OR_RETURN(RunRecordFile f, read_run_record_file(path));
   file = f.run_dir == path ? join_path(path, kRecordFileName) : path;
+  run_dir = f.run_dir;
   Json record = Json::parse(f.text, nullptr, false);
   if (!record.is_object()) return Status::ParseError(printable_text(file) + ": not a JSON object");
   const std::string schema = json_text_at(record, {"schema"});
@@ -87,8 +88,8 @@ void add_lineage(Dossier& d, const Json& record, const DossierRun& run) {
 }
 
 Result<Dossier> run_dossier(const std::string& path) {
-  std::string file;
-  FM_ASSIGN_OR_RETURN(Json record, read_record(path, file));
+  std::string file, run_dir;
+  FM_ASSIGN_OR_RETURN(Json record, read_record(path, file, run_dir));
   Dossier d;
   d.subject_kind = "run";
   d.subject = path;
@@ -96,6 +97,7 @@ Result<Dossier> run_dossier(const std::string& path) {
   d.rules_version = json_text_at(record, {"provenance", "rules_version"});
   add_verdicts(d, json_at(record, {"regimes"}), json_at(record, {"verdict", "headlines"}), file);
   d.runs.push_back(run_of_record(record, file));
+  add_gpu_timeline(d.runs.front(), run_dir);
   add_compute_figures(d, record, file);
   add_run_documentation(d, {&d.runs.front()});
   add_lineage(d, record, d.runs.front());

@@ -1,6 +1,7 @@
 // The dossier's tables as plain text, shared by the Markdown and HTML forms
 // (each escapes every cell for itself), so the two cannot drift apart.
 #include "api/dossier_parts.h"
+#include "api/run_report.h"  // iso_time
 #include "api/report_format.h"
 
 namespace flopsmeter {
@@ -94,6 +95,20 @@ DossierTable gpus_table(const Dossier& d) {
                         g.mean_utilization ? percent(*g.mean_utilization) : std::string("not available"),
                         or_na(g.mean_power_w, "W"), or_na(g.max_power_w, "W"),
                         or_na(g.energy_j, "J") + (g.energy_method.empty() ? "" : " (" + g.energy_method + ")")});
+    }
+  }
+  return t;
+}
+
+DossierTable gpu_timeline_table(const Dossier& d) {
+  DossierTable t{{"Run", "Rank", "Segment", "GPU", "Stretch until", "Time attributed", "Utilisation", "Power"}, {}};
+  for (const DossierRun& r : d.runs) {
+    for (const DossierGpuInterval& g : r.gpu_timeline) {
+      t.rows.push_back({r.run_id, std::to_string(g.rank), std::to_string(g.segment),
+                        std::to_string(g.index) + (g.name.empty() ? "" : ": " + g.name), iso_time(g.t_end),
+                        sci(g.seconds, 3) + " s",
+                        g.utilization ? percent(*g.utilization) : std::string("not available (no time attributed)"),
+                        g.power_w ? sci(*g.power_w, 3) + " W" : std::string("not available")});
     }
   }
   return t;

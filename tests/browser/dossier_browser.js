@@ -205,6 +205,7 @@ function checkCharts(name, shown, dossier) {
   if (runs.length) expected.push('chart-runs');
   if (formulas.length) expected.push('chart-formulas');
   if (runs.some((r) => r.gpus.length)) expected.push('chart-gpus');
+  if (runs.some((r) => r.gpu_timeline.length)) expected.push('chart-gpu-timeline');
   expect(name, 'the charts the JSON implies', same(shown.charts.map((c) => c.id), expected), JSON.stringify(shown.charts.map((c) => c.id)));
   for (const c of shown.charts) {
     const at = `chart ${c.id}`;
@@ -221,6 +222,11 @@ function checkCharts(name, shown, dossier) {
       const determined = runs.filter((r) => r.compliance_flop !== null).map((r) => r.run_id);
       expect(name, `${at}: a kept and a discarded bar per determined run`, same(c.kept, determined) && same(c.discarded, determined),
           JSON.stringify([c.kept, c.discarded]));
+    }
+    if (c.id === 'chart-gpu-timeline') {
+      const stretches = runs.flatMap((r) => r.gpu_timeline);
+      const series = ['gpu-utilization'].concat(stretches.some((g) => g.power_w !== null) ? ['gpu-power'] : []);
+      expect(name, `${at}: utilisation and, where measured, power`, same(Object.keys(c.lines).sort(), series.sort()), JSON.stringify(c.lines));
     }
     if (c.id === 'chart-formulas') expect(name, `${at}: a bar per run and formula with a figure`, same([...c.formulas].sort(), formulas), JSON.stringify(c.formulas));
     if (c.id !== 'chart-cumulative') {

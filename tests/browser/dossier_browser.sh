@@ -5,18 +5,19 @@
 # dossier_browser.js opens each HTML page in headless Chromium (Debian's, via
 # playwright-core) and checks it against the JSON dossier and the ledger.
 #
-#   bash tests/browser/dossier_browser.sh FLOPSMETER_BINARY REPO_ROOT
+#   bash tests/browser/dossier_browser.sh FLOPSMETER_BINARY REPO_ROOT FAKE_NVML_LIBRARY
 #
 # Exits 77 (ctest: skipped) only when chromium or playwright-core is missing;
 # scripts/setup.sh installs both.
 set -uo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 FLOPSMETER_BINARY REPO_ROOT" >&2
+if [[ $# -ne 3 ]]; then
+  echo "usage: $0 FLOPSMETER_BINARY REPO_ROOT FAKE_NVML_LIBRARY" >&2
   exit 2
 fi
 FM=$1
 SRC=$2
+FAKE_NVML=$3
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 PLAYWRIGHT=$SRC/tests/reference/node_modules/playwright-core
 skip() {
@@ -71,6 +72,14 @@ page merged acme/merged acme/merged
 page single-run "$SCRIPT_NAME" "$SCRIPT_NAME"
 page quote-name "$QUOTE_NAME" "$QUOTE_NAME"
 page run-dir "$WORK/sft"
+# A run NVML sampled (the fake library: one GPU with an energy counter, one
+# without), long enough for progress lines between begin and end.
+printf '%s\n' "name=NVIDIA A100-SXM4-80GB | uuid=GPU-a | sm_clock=1410 | max_sm_clock=1410 | util=60 | power_mw=300000 | energy_mj_per_s=300000 | cc=8.0 | sm_count=108" \
+  "name=NVIDIA H100 80GB HBM3 | uuid=GPU-b | sm_clock=1980 | max_sm_clock=1980 | util=30 | cc=9.0 | sm_count=132" >"$WORK/gpus.txt"
+FAKE_NVML_SCRIPT=$WORK/gpus.txt fm watch --run "$WORK/gpu" --run-id gpu --n-total 1000000 --n-trainable 1000000 \
+  --tokens-from "$WORK/gpu.tokens" --nvml --nvml-library "$FAKE_NVML" --journal-interval 0.2 \
+  -- sh -c 'echo 4000 > "$0"; sleep 6' "$WORK/gpu.tokens" >/dev/null
+page gpu-run "$WORK/gpu"
 ESTIMATE=(--model meta-llama/Llama-3.2-1B --method full,lora --tokens 1e8)
 fm estimate "${ESTIMATE[@]}" --json >"$WORK/plan.json"
 page estimate "$WORK/plan.json"

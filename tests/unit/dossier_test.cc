@@ -2,6 +2,10 @@
 // and the run record's exactly, a figure nobody measured says so instead of
 // 0, every verdict reaches the Markdown and HTML forms, and user text
 // (model names, commands) cannot become markup.
+#include <array>
+#include <fstream>
+#include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -10,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/dossier.h"
+#include "api/journal.h"
 #include "api/dossier_render.h"
 #include "flopsmeter/ledger.h"
 #include "flopsmeter/meter.h"
@@ -372,6 +377,111 @@ TEST_P(DossierTest, AModelTheLedgerLacksIsNotFoundByName) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DossierTest, ::testing::ValuesIn(testing::backends()), testing::backend_name);
+
+// A metered run's journal continued with 150 lines of two GPUs' cumulative
+// totals, as the sampler writes them: GPU 0 with an energy counter and a
+// utilisation that changes every line, GPU 1 with neither energy nor (in
+// one stretch) attributed time.
+TEST(DossierGpuTimeline, TheJournalsGiveUtilisationAndPowerOverTimeExactlyAndBounded) {
+  testing::TempDir dir;
+  const std::string run = dir.path() + "/run";
+  {
+    auto meter = Meter::Begin(testing::counts_only(run));
+    ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+    (*meter)->add(10, 10, 1);
+    ASSERT_TRUE((*meter)->end({}).ok());
+  }
+  Json record = testing::read_json(run + "/flops_meter.json");
+  record["hardware"]["gpus"] = Json::array();
+  struct Cumulative { double seconds = 0, busy = 0, energy = 0; } gpu[2];
+  std::vector<std::array<Cumulative, 2>> at;  // per written line
+  {
+    auto writer = JournalWriter::OpenLocked(testing::journal_path(run));
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    auto existing = read_journal(testing::journal_path(run));
+    ASSERT_TRUE(existing.ok());
+    ASSERT_TRUE(writer->ContinueAfter(*existing).ok());
+    for (int line = 0; line < 150; ++line) {
+      const double dt = 0.5 + 0.01 * line, util = (line % 10) / 10.0;
+      gpu[0] = {gpu[0].seconds + dt, gpu[0].busy + util * dt, gpu[0].energy + (200 + line) * dt};
+      if (line != 40) gpu[1] = {gpu[1].seconds + dt, gpu[1].busy + 0.25 * dt, 0};
+      Json gpus = Json::array();
+      for (int i = 0; i < 2; ++i) {
+        gpus.push_back({{"index", i}, {"name", i == 0 ? "NVIDIA A100-SXM4-80GB" : "NVIDIA H100 80GB HBM3"},
+                        {"attributed_seconds", gpu[i].seconds},
+                        {"mean_utilization", gpu[i].seconds > 0 ? gpu[i].busy / gpu[i].seconds : 0.0},
+                        {"energy_j", gpu[i].energy}, {"energy_method", i == 0 ? "counter" : "unavailable"}});
+      }
+      ASSERT_TRUE(writer->append({{"kind", "progress"}, {"segment", 1}, {"t", 1.8e9 + line}, {"gpus", gpus}}).ok());
+      at.push_back({gpu[0], gpu[1]});
+    }
+  }
+  record["hardware"]["gpus"] = {{{"rank", 0}, {"segment", 1}, {"index", 0}, {"attributed_seconds", gpu[0].seconds},
+                                 {"energy_j", gpu[0].energy}, {"energy_method", "counter"}}};
+  std::ofstream(run + "/flops_meter.json") << record.dump();
+
+  Result<Dossier> d = dossier_for_run(run);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  const DossierRun& r = d->runs.front();
+  EXPECT_EQ(r.gpu_timeline_note, "");
+  for (uint64_t index : {0u, 1u}) {
+    std::vector<const DossierGpuInterval*> stretches;
+    for (const DossierGpuInterval& g : r.gpu_timeline)
+      if (g.index == index) stretches.push_back(&g);
+    // 149 stretches between 150 lines, every third line kept: 50, within the chart's 60.
+    ASSERT_EQ(stretches.size(), 50u) << index;
+    size_t from = 0;
+    for (const DossierGpuInterval* g : stretches) {
+      const size_t to = static_cast<size_t>(g->t_end - 1.8e9);
+      const Cumulative& a = at[from][index];
+      const Cumulative& b = at[to][index];
+      EXPECT_DOUBLE_EQ(g->seconds, b.seconds - a.seconds) << index << " to line " << to;
+      ASSERT_TRUE(g->utilization.has_value());
+      EXPECT_NEAR(*g->utilization, (b.busy - a.busy) / (b.seconds - a.seconds), 1e-12);
+      if (index == 0) {
+        ASSERT_TRUE(g->power_w.has_value());
+        EXPECT_NEAR(*g->power_w, (b.energy - a.energy) / (b.seconds - a.seconds), 1e-9);
+      } else {
+        EXPECT_FALSE(g->power_w.has_value()) << "no energy measured, so no power, never 0 W";
+      }
+      from = to;
+    }
+    EXPECT_EQ(from, 149u) << "the last line closes the last stretch";
+  }
+  const std::string html = dossier_html(*d), md = dossier_markdown(*d);
+  EXPECT_THAT(html, HasSubstr("<title id=\"chart-gpu-timeline-title\">"));
+  EXPECT_THAT(html, HasSubstr("data-series=\"gpu-utilization\""));
+  EXPECT_THAT(html, HasSubstr("data-series=\"gpu-power\""));
+  EXPECT_THAT(md, HasSubstr("### GPU utilisation and power over time"));
+  const Json j = Json::parse(dossier_json(*d));
+  EXPECT_EQ(j["runs"][0]["gpu_timeline"].size(), 100u);
+}
+
+TEST(DossierGpuTimeline, ADamagedJournalLeavesTheTimelineOutAndSaysWhyWhileTheRecordStands) {
+  testing::TempDir dir;
+  const std::string run = dir.path() + "/run";
+  {
+    auto meter = Meter::Begin(testing::counts_only(run));
+    ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+    (*meter)->add(10, 10, 1);
+    ASSERT_TRUE((*meter)->step(1).ok());
+    ASSERT_TRUE((*meter)->end({}).ok());
+  }
+  // A record that says a GPU was sampled, beside a journal edited in the middle.
+  Json record = testing::read_json(run + "/flops_meter.json");
+  record["hardware"]["gpus"] = {{{"rank", 0}, {"segment", 1}, {"index", 0}, {"name", "NVIDIA H100 80GB HBM3"},
+                                 {"attributed_seconds", 1.0}, {"energy_method", "unavailable"}}};
+  std::ofstream(run + "/flops_meter.json") << record.dump();
+  std::ifstream in(testing::journal_path(run));
+  std::string journal((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  journal.replace(journal.find("\"accounting\""), 12, "\"accountinG\"");  // the begin line
+  std::ofstream(testing::journal_path(run)) << journal;
+  Result<Dossier> d = dossier_for_run(run);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_TRUE(d->runs.front().gpu_timeline.empty());
+  EXPECT_THAT(d->runs.front().gpu_timeline_note, AllOf(HasSubstr("not drawn"), HasSubstr("journal-rank0.jsonl")));
+  EXPECT_THAT(dossier_html(*d), HasSubstr("not drawn"));
+}
 
 }  // namespace
 }  // namespace flopsmeter
