@@ -178,6 +178,11 @@ class Ledger {
   // flopsmeter.inclusion_proof/1 for entry `index`, checkable with
   // verify_inclusion_proof() and no database.
   virtual Result<std::string> prove_json(uint64_t index) = 0;
+  // Entry `index` as stored (its canonical JSON text, whose leaf hash the
+  // tree holds), read alone: what a view that names many entries reads,
+  // where a proof of each would read the whole ledger each time.
+  // Errors: kNotFound for an index past the last entry.
+  virtual Result<std::string> entry_json(uint64_t index) = 0;
 
   // What the ledger says a new run trained from `model` starts from, for an
   // estimate or the meter: the original model's compute (the nearest

@@ -182,6 +182,13 @@ class LedgerImpl final : public Ledger {
     return verify_view(*store_, ledger_id_, old_head, trusted_keys);
   }
   Result<std::string> prove_json(uint64_t index) override { return prove_view(*store_, ledger_id_, index); }
+  Result<std::string> entry_json(uint64_t index) override {
+    FM_ASSIGN_OR_RETURN(std::vector<StoredEntry> entries, store_->entries(index, 1));
+    if (entries.empty()) {
+      return Status::NotFound(store_->display_location() + ": no entry " + std::to_string(index));
+    }
+    return std::move(entries.front().entry);
+  }
 
   Result<Basis> basis_for(const std::string& model, const std::string& organisation) override {
     FM_ASSIGN_OR_RETURN(LedgerState state, read_ledger_state(*store_));

@@ -731,6 +731,21 @@ TEST_P(LedgerApiTest, VerifyProvesTheLedgerExtendsAHeldHeadAndCatchesATruncation
   EXPECT_FALSE(Open()->verify_json("{\"schema\": \"x\"}", {}).ok());
 }
 
+TEST_P(LedgerApiTest, AnEntryReadAloneIsTheOneItsProofCarries) {
+  auto ledger = Open();
+  ASSERT_NE(ledger, nullptr);
+  for (int i = 0; i < 5; ++i) Ok(ledger->add_model(base_model("m" + std::to_string(i), "Meta", "1")));
+  for (uint64_t index = 0; index < 6; ++index) {
+    auto entry = ledger->entry_json(index);
+    auto proof = ledger->prove_json(index);
+    ASSERT_TRUE(entry.ok() && proof.ok()) << index;
+    EXPECT_EQ(*entry, Json::parse(*proof)["entry"].get<std::string>()) << index;
+  }
+  auto past = ledger->entry_json(6);
+  EXPECT_EQ(past.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(past.status().message(), HasSubstr("no entry 6"));
+}
+
 TEST_P(LedgerApiTest, AnInclusionProofChecksWithoutTheDatabaseAndCatchesEveryFlippedByte) {
   auto ledger = Open();
   ASSERT_NE(ledger, nullptr);
