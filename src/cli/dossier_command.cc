@@ -28,10 +28,17 @@ Result<std::string> dossier_format(const ParsedArgs& a) {
   return std::string("html");
 }
 
-// An existing path is a run or an estimate; anything else a model of the ledger.
+// An existing path is a run or an estimate (unless --from-ledger); anything
+// else a model of the ledger.
 Result<Dossier> dossier_of(const ParsedArgs& a) {
   const std::string& subject = a.positional.front();
-  if (path_exists(subject)) return dossier_for_file(subject);
+  if (!a.has("from-ledger") && path_exists(subject)) {
+    Result<Dossier> d = dossier_for_file(subject);
+    if (d.ok()) return d;
+    // Every error exits 2: only the message grows.
+    return Status::InvalidArgument(d.status().message() + " (for the ledger's model '" + printable_text(subject) +
+                                   "', give --from-ledger)");
+  }
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger, Ledger::Open(ledger_options(a), false));
   Result<Dossier> d = dossier_for_model(*ledger, subject);
   if (!d.ok() && d.status().code() == StatusCode::kNotFound) {

@@ -183,6 +183,9 @@ const std::vector<FlagDef>& all_flags() {
        "Its base compute, the organisation's earlier modifications and the systemic-risk designation come from the "
        "ledger's lineage: the regimes (and a budget) then cover the lineage's sum."},
       {"ledger-produces", "NAME", "Ledger", "The model the run makes (registered under --ledger-model)", ""},
+      {"from-ledger", "", "Ledger", "dossier: the subject is a model of the ledger, even where a path of that name exists",
+       "Without it an existing file or directory is read as a run or an estimate first, so a model named like a "
+       "local path (acme/sft beside a directory acme/sft) needs it."},
       {"organisation", "ORG", "Ledger", "Who makes the model (also FLOPSMETER_ORGANISATION)",
        "The modifications the EU rule adds up are one organisation's since the nearest ancestor another "
        "organisation made."},
@@ -336,12 +339,14 @@ const std::vector<CommandDef>& all_commands() {
        "field); one that cannot be established says \"undetermined\" or \"not available\" and why, never 0. "
        "An existing path is read as a run directory, its flops_meter.json or a recorded estimate (estimate --json: "
        "the pre-training decision, each method's planned compute against the thresholds); anything else as a "
-       "model of the ledger (--ledger). The HTML is one file with no script and no external request.",
-       {"format", "output", "ledger", "data-dir"},
+       "model of the ledger (--ledger); --from-ledger reads it as a model even where such a path exists. The HTML "
+       "is one file with no script and no external request.",
+       {"format", "output", "ledger", "from-ledger", "data-dir"},
        {"flopsmeter dossier acme/llama-sft -o dossier.html",
         "flopsmeter dossier runs/llama-lora --format md > DOSSIER.md",
         "flopsmeter dossier plan.json -o plan.html   # plan.json from flopsmeter estimate ... --json",
-        "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger"},
+        "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger",
+        "flopsmeter dossier acme/sft --from-ledger -o sft.html   # a model named like a local directory"},
        1, 1},
       {"ledger init",
        "Create the audit ledger, with this machine's signing key",

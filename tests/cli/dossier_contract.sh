@@ -110,6 +110,15 @@ errors() {
 }
 check "errors name the model, the format, the file" errors
 
+model_named_like_a_path() {
+  # A directory named like the ledger's model: read as a path, then, asked, as the model.
+  mkdir -p "$WORK/cwd/meta/base" && cd "$WORK/cwd" &&
+    expect_exit 2 dossier meta/base && stderr_has "give --from-ledger" &&
+    expect_exit 0 dossier meta/base --from-ledger --format json &&
+    valid_dossier "$WORK/stdout" 'j["subject"]["kind"] == "model" and j["subject"]["name"] == "meta/base"'
+}
+check "a model named like a local directory is read with --from-ledger" model_named_like_a_path
+
 run_dir() {
   expect_exit 0 dossier "$WORK/run" --format json &&
     valid_dossier "$WORK/stdout" 'j["subject"]["kind"] == "run" and j["evidence"]["signed_head"] is None and
