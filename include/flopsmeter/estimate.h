@@ -33,7 +33,8 @@ const char* compliance_formula_name(ComplianceFormula f);  // "detailed", "eu_6n
 Result<ComplianceFormula> parse_compliance_formula(const std::string& name);
 
 struct EstimateRequest {
-  std::string model;                 // catalog id, config.json or checkpoint directory
+  std::string model;                 // catalog id, config.json, checkpoint directory or cached Hub id
+  std::string revision;              // of a Hub id in the local cache; "" is "main"
   std::vector<MethodSpec> methods;   // at least one
 
   // Workload: tokens_per_epoch, or samples (each filling seq_len), or a

@@ -7,8 +7,12 @@
 //
 // Order: an existing directory is a checkpoint (config.json plus
 // *.safetensors, sharded via model.safetensors.index.json; only tensor headers
-// are read); an existing file is a config.json; anything else is looked up in
-// the catalog. Thread safety: pure apart from reading the files named.
+// are read; without weights, config.json alone); an existing file is a
+// config.json; a Hub repository id (ORG/NAME) the local Hugging Face cache
+// holds is its snapshot directory (at `revision`, default "main"), with the
+// catalog's entry of that id attached when there is one; anything else is
+// looked up in the catalog. Thread safety: pure apart from reading the files
+// named.
 #ifndef FLOPSMETER_LOAD_H_
 #define FLOPSMETER_LOAD_H_
 
@@ -26,12 +30,23 @@ struct LoadedModel {
   std::string source_kind;  // "catalog", "config" or "checkpoint"
   std::string source;       // the path or catalog id given
   std::optional<CatalogModel> catalog_entry;  // for a catalog id
+  // The directory the model's files are in (a checkpoint, a config.json's
+  // directory, a Hub snapshot): where a tokenizer.json beside them is found.
+  // Empty for a catalog id.
+  std::string model_dir;
+  // For a Hub id read from the local cache: the id, the revision asked for
+  // and the commit it resolved to; empty otherwise.
+  std::string hub_repo, hub_revision, hub_commit;
+};
+
+struct LoadOptions {
+  std::string revision;  // of a Hub id in the local cache; "" is "main"
 };
 
 // Errors name the file, line and field (kParseError), the unknown id with the
 // closest catalog ids (kNotFound), or an unsupported model_type with the list
 // of supported ones (kUnsupported).
-Result<LoadedModel> load_model(const std::string& ref, const Catalog& catalog);
+Result<LoadedModel> load_model(const std::string& ref, const Catalog& catalog, const LoadOptions& options = {});
 
 }  // namespace flopsmeter
 

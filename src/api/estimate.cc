@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "adapters/files.h"  // is_regular_file, join_path
 #include "api/assessment.h"
 #include "api/estimate_workload.h"
 #include "api/report_format.h"
@@ -72,16 +73,24 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   if (request.methods.empty()) return Status::InvalidArgument("no method given (--method full,lora,...)");
   EstimateReport report;
   report.request = request;
-  FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog));
+  FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog, {request.revision}));
   const Model& model = report.model.model;
   report.params = count_parameters(model);
   EstimateRequest resolved = request;
   if (request.dataset) {
     TokenCountRequest dataset = *request.dataset;
-    // The tokenizer travels with a checkpoint directory.
-    if (dataset.tokenizer.empty() && report.model.source_kind == "checkpoint") dataset.tokenizer = request.model;
+    // The tokenizer travels with the model's files (a checkpoint, a config's
+    // directory, a Hub snapshot).
+    const std::string& model_dir = report.model.model_dir;
+    if (dataset.tokenizer.empty() && !model_dir.empty() && is_regular_file(join_path(model_dir, "tokenizer.json"))) {
+      dataset.tokenizer = model_dir;
+    }
     if (dataset.tokenizer.empty()) {
-      return Status::InvalidArgument("--dataset needs --tokenizer PATH (the model is not a directory holding one)");
+      return Status::InvalidArgument(
+          "counting a dataset needs a tokenizer: " +
+          (model_dir.empty() ? std::string("the model is a catalog id, with no files beside it")
+                             : "no tokenizer.json in " + model_dir) +
+          "; give the tokenizer's path");
     }
     FM_ASSIGN_OR_RETURN(resolved.micro_batch_size, dataset_batch_size(request));
     if (resolved.micro_batch_size > 0) dataset.batch_size = resolved.micro_batch_size;

@@ -89,6 +89,11 @@ nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& param
                          {"tied_embeddings", m.arch.tied_embeddings}};
   }
   if (!m.quantization.empty()) j["quantization"] = m.quantization;
+  j["hub"] = loaded.hub_repo.empty() ? nlohmann::json()
+                                     : nlohmann::json({{"repo", loaded.hub_repo},
+                                                       {"revision", loaded.hub_revision},
+                                                       {"commit", loaded.hub_commit},
+                                                       {"snapshot", loaded.model_dir}});
   if (loaded.catalog_entry) {
     const CatalogModel& c = *loaded.catalog_entry;
     j["catalog"] = {{"config_source", c.config_source}, {"origin", c.origin}};

