@@ -35,6 +35,7 @@ Result<ComplianceFormula> parse_compliance_formula(const std::string& name);
 struct EstimateRequest {
   std::string model;                 // catalog id, config.json, checkpoint directory or cached Hub id
   std::string revision;              // of a Hub id in the local cache; "" is "main"
+  std::vector<std::string> command;  // the command line that asked, for the record; may be empty
   std::vector<MethodSpec> methods;   // at least one
 
   // Workload: tokens_per_epoch, or samples (each filling seq_len), or a
@@ -125,8 +126,18 @@ struct EstimateWorkload {
   std::vector<std::string> assumptions;
 };
 
+// A file the estimate rests on, as it was when read.
+struct EstimateFile {
+  std::string role;    // "model config", "tokenizer", "tokenizer config", "dataset", "adapter config"
+  std::string path;
+  std::string sha256;  // 64 hex digits
+  uint64_t bytes = 0;
+};
+
 struct EstimateReport {
   EstimateRequest request;
+  std::string made_at;              // ISO 8601 UTC
+  std::vector<EstimateFile> files;  // every file read, with its SHA-256
   LoadedModel model;
   ParamBreakdown params;
   EstimateWorkload workload;

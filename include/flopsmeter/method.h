@@ -54,6 +54,9 @@ struct LoraOptions {
   // LoRA dropout probability; matters for DoRA, where PEFT then recomputes
   // the base matmul on the dropped-out input.
   double dropout = 0.0;
+  // Where the settings come from: "" for options given one by one, else the
+  // PEFT adapter_config.json they were read from.
+  std::string adapter_config;
 };
 
 struct FreezeOptions {
@@ -77,6 +80,7 @@ struct MethodSpec {
   LoraOptions lora;         // lora, dora, qlora
   FreezeOptions freeze;     // freeze
   SpectrumOptions spectrum; // spectrum
+  std::vector<std::string> notes;  // about where the settings came from; the plan repeats them
 };
 
 // One adapter PEFT adds to a module.

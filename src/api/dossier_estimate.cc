@@ -142,6 +142,18 @@ void add_evidence(Dossier& d, const Json& estimate, const std::string& text, con
   d.evidence.push_back({"estimate file SHA-256", sha256_hex(text), path});
   d.evidence.push_back({"tool version", json_text_at(estimate, {"tool", "version"}), path + ": tool.version"});
   d.evidence.push_back({"rules version", d.rules_version, path + ": rules_version"});
+  const Json& provenance = json_at(estimate, {"provenance"});
+  if (const std::string made = json_text_at(provenance, {"made_at"}); !made.empty()) {
+    d.evidence.push_back({"estimate made at", made, path + ": provenance.made_at"});
+  }
+  std::vector<std::string> words;
+  for (const Json& w : json_at(provenance, {"command"}))
+    if (w.is_string()) words.push_back(w.get<std::string>());
+  if (!words.empty()) d.evidence.push_back({"command line", join(words, " "), path + ": provenance.command"});
+  for (const Json& f : json_at(provenance, {"files"})) {
+    d.evidence.push_back({json_text_at(f, {"role"}) + " SHA-256 (" + json_text_at(f, {"path"}) + ")",
+                          json_text_at(f, {"sha256"}), path + ": provenance.files"});
+  }
   std::vector<std::string> sources;
   for (const Json& s : json_at(estimate, {"data_sources"}))
     if (s.is_string() && s.get<std::string>().rfind("builtin:models/", 0) != 0) sources.push_back(s.get<std::string>());

@@ -7,6 +7,7 @@
 
 #include "adapters/files.h"  // is_regular_file, join_path
 #include "api/assessment.h"
+#include "api/estimate_evidence.h"
 #include "api/estimate_workload.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
@@ -77,6 +78,7 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   const Model& model = report.model.model;
   report.params = count_parameters(model);
   EstimateRequest resolved = request;
+  std::string tokenizer;
   if (request.dataset) {
     TokenCountRequest dataset = *request.dataset;
     // The tokenizer travels with the model's files (a checkpoint, a config's
@@ -96,7 +98,9 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
     if (resolved.micro_batch_size > 0) dataset.batch_size = resolved.micro_batch_size;
     FM_ASSIGN_OR_RETURN(TokenCountReport counted, count_tokens(dataset));
     report.dataset = std::move(counted);
+    tokenizer = dataset.tokenizer;
   }
+  FM_RETURN_IF_ERROR(add_estimate_evidence(report, tokenizer));
   FM_ASSIGN_OR_RETURN(report.workload, build_workload(resolved, model, report.dataset ? &*report.dataset : nullptr));
   report.rules_version = catalog.rules().data_version;
   report.data_sources = catalog.sources();
@@ -289,6 +293,7 @@ nlohmann::json method_json(const EstimateReport& r, const MethodEstimate& m) {
   }
   nlohmann::json j = {
       {"method", method_name(m.plan.spec.kind)},
+      {"settings", method_settings_json(m.plan.spec)},
       {"params_trainable", m.plan.params_trainable},
       {"params_all", m.plan.params_all},
       {"trainable_fraction", static_cast<double>(m.plan.params_trainable) / static_cast<double>(m.plan.params_all)},
@@ -348,6 +353,7 @@ std::string estimate_to_json(const EstimateReport& r) {
   nlohmann::json out = {
       {"schema", "flopsmeter.estimate/1"},
       {"tool", {{"name", "flopsmeter"}, {"version", FLOPSMETER_VERSION_STRING}}},
+      {"provenance", estimate_provenance_json(r)},
       {"model", model_json(r.model, r.params)},
       {"workload", workload_json(r)},
       {"base_model_compute", base},

@@ -92,7 +92,7 @@ Status printable_status(const Status& status) {
 const std::vector<std::string>& meter_option_names() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v = {
-        "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
+        "adapter", "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
         "end-wait", "epochs", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
         "lora-target-regex", "lora-targets", "ledger", "ledger-key", "ledger-model", "ledger-produces", "max-length",

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "adapters/peft_adapter.h"
 #include "adapters/spectrum_yaml.h"
 
 namespace flopsmeter {
@@ -65,6 +66,42 @@ Result<bool> option_yes_no(const OptionMap& a, const std::string& name, bool fal
   return i == 1;
 }
 
+namespace {
+
+bool lora_family(MethodKind kind) {
+  return kind == MethodKind::kLora || kind == MethodKind::kDora || kind == MethodKind::kQlora;
+}
+
+// The adapter's settings for every LoRA-family method, which must be the
+// adapter's own kind (QLoRA trains a LoRA adapter); without --method, the
+// adapter's kind alone.
+Status apply_adapter(const OptionMap& a, std::vector<MethodSpec>& specs) {
+  for (const char* flag : {"lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-dropout",
+                           "lora-modules-to-save", "lora-layers"}) {
+    if (a.has(flag)) {
+      return Status::InvalidArgument(std::string("--adapter sets the LoRA settings as the adapter was trained; "
+                                                 "drop --") + flag);
+    }
+  }
+  FM_ASSIGN_OR_RETURN(PeftAdapter adapter, read_peft_adapter_config(a.get("adapter")));
+  adapter.lora.adapter_config = adapter.origin;
+  if (!a.has("method")) specs = {MethodSpec{adapter.kind, {}, {}, {}, {}}};
+  for (MethodSpec& s : specs) {
+    if (!lora_family(s.kind)) continue;
+    const bool fits = adapter.kind == MethodKind::kDora ? s.kind == MethodKind::kDora : s.kind != MethodKind::kDora;
+    if (!fits) {
+      return Status::InvalidArgument(std::string("--method ") + method_name(s.kind) + ": the adapter in " +
+                                     adapter.origin + " is " + method_name(adapter.kind) + " (use_dora " +
+                                     (adapter.kind == MethodKind::kDora ? "true" : "false") + ")");
+    }
+    s.lora = adapter.lora;
+    s.notes = adapter.notes;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
   std::vector<std::string> names = split_list(a.get("method", "full"));
   if (names.empty()) return Status::InvalidArgument("--method is empty");
@@ -112,6 +149,7 @@ Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
     s.spectrum = spectrum;
     out.push_back(s);
   }
+  if (a.has("adapter")) FM_RETURN_IF_ERROR(apply_adapter(a, out));
   return out;
 }
 

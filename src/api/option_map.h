@@ -43,7 +43,9 @@ Result<size_t> option_choice(const OptionMap& o, const std::string& name, const 
 Result<bool> option_yes_no(const OptionMap& o, const std::string& name, bool fallback);
 
 // The methods of --method (default "full") with the lora-*, freeze-* and
-// spectrum-* options applied to each.
+// spectrum-* options applied to each. With --adapter (a PEFT
+// adapter_config.json or its directory) the LoRA-family methods take the
+// adapter's settings, and without --method the method is the adapter's.
 Result<std::vector<MethodSpec>> method_specs(const OptionMap& o);
 
 }  // namespace flopsmeter

@@ -171,6 +171,7 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   EstimateRequest r;
   FM_ASSIGN_OR_RETURN(r.model, model_ref(a));
   r.revision = a.get("revision");
+  r.command = a.command_line;
   FM_ASSIGN_OR_RETURN(r.methods, method_specs(a));
   if (a.has("tokens")) {
     FM_ASSIGN_OR_RETURN(r.tokens_per_epoch, option_exact(a, "tokens"));
@@ -269,7 +270,13 @@ Result<int> gate_exit_status(const ParsedArgs& a, const RuleSet& rules, const st
 Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
-  FM_ASSIGN_OR_RETURN(EstimateReport report, run_estimate(request, catalog));
+  Result<EstimateReport> estimated = run_estimate(request, catalog);
+  // The library says what is missing; the flag that gives it is the CLI's to name.
+  if (!estimated.ok() && request.dataset && request.dataset->tokenizer.empty() &&
+      estimated.status().message().find("needs a tokenizer") != std::string::npos) {
+    return Status::InvalidArgument(estimated.status().message() + " with --tokenizer PATH");
+  }
+  FM_ASSIGN_OR_RETURN(EstimateReport report, std::move(estimated));
   out = a.has("json") ? estimate_to_json(report) : estimate_to_text(report);
   if (a.has("html")) {
     FM_RETURN_IF_ERROR(write_estimate_html(a.get("html"), estimate_to_json(report)));

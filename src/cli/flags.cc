@@ -25,6 +25,11 @@ const std::vector<FlagDef>& all_flags() {
       // Methods
       {"method", "LIST", "Method", "Methods to compare: full,freeze,lora,dora,qlora,spectrum",
        "Comma-separated. Each method is estimated with the same workload and shown side by side."},
+      {"adapter", "PATH", "Method", "A PEFT adapter_config.json (or its directory): the LoRA/DoRA settings it was trained with",
+       "r, target_modules (a list, all-linear or a regex), layers_to_transform, modules_to_save, bias, lora_dropout "
+       "and use_dora, applied as PEFT applies them; without --method the method is the adapter's (lora or dora). "
+       "Settings the accounting does not model (rank_pattern, exclude_modules, target_parameters, "
+       "layer_replication) are refused by name."},
       {"lora-r", "N", "Method", "LoRA rank (default 8)", ""},
       {"lora-targets", "LIST", "Method", "LoRA target modules, or all-linear (default q_proj,v_proj)",
        "Matched as PEFT does: a module whose name equals an entry or ends with \".\" + entry. `all-linear` adapts every "
@@ -227,7 +232,7 @@ const std::vector<CommandDef>& all_commands() {
        "Counts the model's parameters exactly, plans each method's trainable parameters (as PEFT reports them), "
        "computes FLOPs by three formulas side by side (eu_6nd, peft_aware, detailed) and evaluates every regulatory "
        "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
-       {"model", "revision", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
+       {"model", "revision", "method", "adapter", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
         "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
@@ -283,7 +288,7 @@ const std::vector<CommandDef>& all_commands() {
        "job exposes them (--tokens-from), enforces --budget by stopping the job with SIGINT then SIGTERM, and "
        "writes flops_meter.json when it ends. Returns COMMAND's exit status and forwards SIGINT, SIGTERM, SIGHUP, "
        "SIGQUIT, SIGUSR1 and SIGUSR2 to it (Ctrl-Z stops both). Without a GPU it records time, with the GPU figures marked unavailable.",
-       {"run", "out", "resume", "resume-step", "model", "model-name", "method", "lora-r", "lora-targets",
+       {"run", "out", "resume", "resume-step", "model", "model-name", "method", "adapter", "lora-r", "lora-targets",
         "lora-target-regex", "lora-bias", "lora-modules-to-save", "lora-dropout", "lora-layers", "freeze-layers",
         "freeze-embeddings", "spectrum-file", "spectrum-fraction", "n-total", "n-trainable", "attention",
         "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",

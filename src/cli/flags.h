@@ -46,6 +46,7 @@ struct ParsedArgs : OptionMap {
   std::vector<std::string> positional;
   bool help_short = false;  // -h
   bool help_long = false;   // --help
+  std::vector<std::string> command_line;  // as typed, program name first: for records
 };
 
 // Errors name the flag and suggest the closest known ones.

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   auto parsed = parse_args(*command, args);
   if (!parsed.ok()) return fail(parsed.status().message());
+  parsed->command_line.assign(argv, argv + argc);
   if (parsed->help_long) {
     std::cout << long_help(*command);
     return kExitOk;

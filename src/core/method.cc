@@ -276,8 +276,12 @@ Result<TrainingPlan> plan_training(const Model& model, const MethodSpec& spec) {
     case MethodKind::kQlora:
       FM_RETURN_IF_ERROR(plan_lora(model, plan));
       FM_RETURN_IF_ERROR(plan_modules_to_save(model, plan));
+      if (!spec.lora.adapter_config.empty()) {
+        plan.notes.push_back("LoRA settings read from " + spec.lora.adapter_config + " as PEFT applies them");
+      }
       break;
   }
+  plan.notes.insert(plan.notes.end(), spec.notes.begin(), spec.notes.end());
   // Totals: base parameters once, plus adapters and saved copies.
   std::map<std::string, uint64_t> numel_of;
   for (const Module& m : model.modules)

@@ -150,6 +150,32 @@ sys.exit(0 if e['dataset']['tokens'] == t['tokens'] and t['tokens'] > 0 else 1)"
 }
 check "a Hub id is read from the local Hugging Face cache, with the tokenizer beside its config" hub_cache
 
+# A PEFT adapter as save_pretrained writes it: the same plan as its settings
+# given one by one, and the estimate records the file and its SHA-256.
+peft_adapter() {
+  mkdir -p "$WORK/adapter" &&
+    printf '%s' '{"peft_type": "LORA", "r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "bias": "none",
+      "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "use_dora": false, "modules_to_save": null,
+      "layers_to_transform": null, "rank_pattern": {}, "alpha_pattern": {}, "task_type": "CAUSAL_LM",
+      "base_model_name_or_path": "meta-llama/Llama-3.2-1B"}' >"$WORK/adapter/adapter_config.json" &&
+    expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --method lora --lora-r 16 \
+      --lora-targets q_proj,k_proj,v_proj,o_proj --tokens 1e6 --json && cp "$WORK/stdout" "$WORK/by-flags.json" &&
+    expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --adapter "$WORK/adapter" --tokens 1e6 --json &&
+    local sha && sha=$(sha256sum "$WORK/adapter/adapter_config.json" | cut -d' ' -f1) &&
+    json_has "j['methods'][0]['method'] == 'lora' and j['methods'][0]['params_trainable'] == 3407872 and
+      j['methods'][0]['compliance_exact'] == json.load(open('$WORK/by-flags.json'))['methods'][0]['compliance_exact'] and
+      j['methods'][0]['settings']['adapter_config'] == '$WORK/adapter/adapter_config.json' and
+      {'role': 'adapter config', 'path': '$WORK/adapter/adapter_config.json', 'sha256': '$sha',
+       'bytes': $(stat -c %s "$WORK/adapter/adapter_config.json")} in j['provenance']['files'] and
+      j['provenance']['command'][1:3] == ['estimate', '--model'] and j['provenance']['made_at'].endswith('Z')" &&
+    expect_exit 2 estimate --model meta-llama/Llama-3.2-1B --adapter "$WORK/adapter" --lora-r 8 --tokens 1e6 &&
+    grep -q "drop --lora-r" "$WORK/stderr" &&
+    sed -i 's/"rank_pattern": {}/"rank_pattern": {"q_proj": 8}/' "$WORK/adapter/adapter_config.json" &&
+    expect_exit 2 estimate --model meta-llama/Llama-3.2-1B --adapter "$WORK/adapter" --tokens 1e6 &&
+    grep -q "field 'rank_pattern': set" "$WORK/stderr"
+}
+check "--adapter reads a PEFT adapter_config.json as PEFT applies it, and the estimate records it" peft_adapter
+
 unknown_flag() {
   expect_exit 2 estimate --model openai-community/gpt2 --tokns 5 && grep -q "did you mean --tokens" "$WORK/stderr"
 }
