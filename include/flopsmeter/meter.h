@@ -246,6 +246,9 @@ class Meter {
 
   // The run's id (run.json; the record's run_id), the same on every rank.
   virtual const std::string& run_id() const = 0;
+  // What the caller should tell the user now, at begin: GPU sampling that was
+  // requested and could not start (the record repeats it in its warnings).
+  virtual const std::vector<std::string>& begin_warnings() const = 0;
   // Tokens that earlier segments of this rank journaled (0 for a new run):
   // what an integration reading a cumulative count from the job (watch) has
   // already had metered when the job resumes.

@@ -223,6 +223,7 @@ class MeterImpl final : public Meter {
       } else if (started.status().code() == StatusCode::kNotFound) {
         // No NVML here (no GPU or no driver): time is still recorded.
         sampler["error"] = started.status().message();
+        begin_warnings_.push_back(sampling_not_started(started.status().message()));
       } else {
         return started.status();  // e.g. a GPU without a known peak: never guess
       }
@@ -356,6 +357,7 @@ class MeterImpl final : public Meter {
   }
 
   const std::string& run_id() const override { return run_id_; }
+  const std::vector<std::string>& begin_warnings() const override { return begin_warnings_; }
 
   // How the guard bounds the next step, in words.
   std::string guard_basis() const {
@@ -693,6 +695,7 @@ class MeterImpl final : public Meter {
   std::string run_id_;
   uint64_t segment_ = 1;  // this process's segment: one more than the journal's last
   std::unique_ptr<GpuSampler> sampler_;
+  std::vector<std::string> begin_warnings_;
 
   // Hot counters, together on one cache line of their own: between
   // micro-batches the training thread's caches go cold, and one line is one

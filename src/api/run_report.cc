@@ -413,6 +413,11 @@ std::string iso_time(double unix_seconds) {
   return text;
 }
 
+std::string sampling_not_started(const std::string& why) {
+  return "GPU sampling was requested but could not start (" + why +
+         "): the run has no hardware bound and no measured energy";
+}
+
 nlohmann::json gpu_totals_json(const GpuTotals& g) {
   return {{"index", g.index},
           {"uuid", g.uuid},
@@ -521,6 +526,9 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
   for (std::string& n : basis_notes) notes.push_back(std::move(n));
 
   const HardwareSummary h = summarize_hardware(t, ranks);
+  if (h.sampler_state.starts_with("unavailable: ")) {
+    warnings.push_back(sampling_not_started(h.sampler_state.substr(std::string("unavailable: ").size())));
+  }
   const std::optional<UnknownModification> unknown = unknown_modification(t, h);
   const Workload spent_workload = workload_of(t.spent, options, t.optimizer_steps);
   FM_ASSIGN_OR_RETURN(FlopsEstimate flops, run_flops(acc, spent_workload));

@@ -104,6 +104,9 @@ std::vector<std::string> journal_integrity_problems(uint32_t rank, const Journal
 // (the journal at `path`) and `pins` (accounting_pins() now).
 Status check_resume_pins(const std::vector<nlohmann::json>& lines, const std::string& path, const nlohmann::json& pins);
 
+// The warning for GPU sampling that was requested and could not start.
+std::string sampling_not_started(const std::string& why);
+
 // ISO 8601 UTC with milliseconds, e.g. "2026-11-23T10:15:30.250Z".
 std::string iso_time(double unix_seconds);
 

@@ -288,6 +288,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
   options.token_source = a.has("tokens-from") ? "watch" : "none";
   // On failure the child, never run, is reaped by its destructor.
   FM_ASSIGN_OR_RETURN(std::unique_ptr<Meter> meter, Meter::Begin(options));
+  for (const std::string& warning : meter->begin_warnings()) say("warning: " + warning);
 
   // A resumed run: what the job's files say before it starts again was
   // metered by the earlier segments.

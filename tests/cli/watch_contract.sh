@@ -298,9 +298,12 @@ check "a multi-node job: a watch per node, one run id, node 0's tokens and budge
 no_gpu() {
   watch 3 --run "$D/nogpu" "${MODEL[@]}" --nvml --nvml-library "$D/no-such-libnvidia-ml.so.1" --json -- true || return 1
   json_has 'j["hardware"]["bound_flop"] is None and j["hardware"]["sampler"].startswith("unavailable")' || return 1
-  json_has 'j["energy"]["joules"] is None'
+  json_has 'j["energy"]["joules"] is None' || return 1
+  # Asked for and not started: said at once on stderr, and kept in the record's warnings.
+  stderr_has "warning: GPU sampling was requested but could not start" || return 1
+  json_has 'any(w.startswith("GPU sampling was requested but could not start") for w in j["warnings"])'
 }
-check "without a GPU the record says the GPU figures are unavailable" no_gpu
+check "without a GPU the record says the GPU figures are unavailable, and watch warns at once" no_gpu
 
 child_pid_of() {  # child_pid_of PID: its first child's pid, once it has one
   local pid=$1 c
