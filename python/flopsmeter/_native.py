@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
 import threading
 
 # The ABI this binding was written against (FM_ABI_VERSION in c_api.h).
@@ -191,11 +192,27 @@ def call(function_name, *arguments, returns_text=False):
     return text
 
 
+# An option as the library's messages name it (--lora-r, option "lora-r",
+# did you mean "lora-r"?), which Python spells lora_r.
+_OPTION_IN_MESSAGE = re.compile(r'--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)|'
+                                r'((?:option|did you mean) ")([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(")')
+
+
+def python_spelling(message):
+    """The library's message with its option names as Python keywords."""
+    def keyword(match):
+        if match.group(1):
+            return match.group(1).replace("-", "_")
+        return match.group(2) + match.group(3).replace("-", "_") + match.group(4)
+    return _OPTION_IN_MESSAGE.sub(keyword, message)
+
+
 def failure(function_name, status, error):
     """The FlopsMeterError for a non-zero fm_status from `function_name`,
-    with the library's message taken (and freed) from `error`, a c_void_p."""
+    with the library's message taken (and freed) from `error`, a c_void_p,
+    its option names spelled as Python's keywords."""
     code = _STATUS_NAMES.get(status, f"fm_status {status}")
-    return FlopsMeterError(take_string(error) or f"{function_name} failed", code)
+    return FlopsMeterError(python_spelling(take_string(error) or f"{function_name} failed"), code)
 
 
 def encode_json(value):

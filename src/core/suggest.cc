@@ -25,11 +25,31 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+namespace {
+
+// The first word of a name: up to the first '-', '_', '/' or '.'.
+std::string_view first_word(std::string_view s) { return s.substr(0, s.find_first_of("-_/.")); }
+
+// How alike a query and a candidate are before their edit distance counts:
+// 0 when the candidate holds the whole query (an id typed short:
+// "Qwen/Qwen2.5-7B" in "Qwen/Qwen2.5-7B-Instruct"), 1 when they share their
+// first word (the same family: lora-rank and lora-r, not local-rank), 2
+// otherwise.
+int kinship(std::string_view q, std::string_view c) {
+  if (q.size() >= 3 && c.find(q) != std::string_view::npos) return 0;
+  return !first_word(q).empty() && first_word(q) == first_word(c) ? 1 : 2;
+}
+
+}  // namespace
+
 std::vector<std::string> closest_names(std::string_view query, const std::vector<std::string>& candidates,
                                        size_t limit) {
   std::string q = ascii_lower(query);
-  std::vector<std::pair<size_t, std::string>> scored;
-  for (const std::string& c : candidates) scored.emplace_back(edit_distance(q, ascii_lower(c)), c);
+  std::vector<std::pair<std::pair<int, size_t>, std::string>> scored;
+  for (const std::string& c : candidates) {
+    const std::string lower = ascii_lower(c);
+    scored.push_back({{kinship(q, lower), edit_distance(q, lower)}, c});
+  }
   std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   std::vector<std::string> out;
   for (size_t i = 0; i < scored.size() && i < limit; ++i) out.push_back(scored[i].second);

@@ -16,8 +16,11 @@ std::string ascii_lower(std::string_view s);
 // Levenshtein distance (insertions, deletions, substitutions), case-sensitive.
 size_t edit_distance(std::string_view a, std::string_view b);
 
-// Up to `limit` of `candidates` closest to `query` by edit distance
-// (case-insensitive), best first, ties in candidate order.
+// Up to `limit` of `candidates` closest to `query` (case-insensitive), best
+// first, ties in candidate order: names that hold the whole query first (a
+// model's Instruct twin for its base id), then names of the same family (the
+// same first word: lora-r for lora-rank, not local-rank), each by edit
+// distance.
 std::vector<std::string> closest_names(std::string_view query, const std::vector<std::string>& candidates,
                                        size_t limit = 3);
 

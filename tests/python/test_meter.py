@@ -411,9 +411,19 @@ class MeterTest(unittest.TestCase):
         with self.assertRaises(flopsmeter.FlopsMeterError) as raised:
             self.meter(budget_fracton=0.5)
         self.assertEqual(raised.exception.code, "FM_INVALID_ARGUMENT")
-        self.assertIn('unknown option "budget-fracton"', str(raised.exception))
-        self.assertIn('did you mean "budget-fraction"', str(raised.exception))
+        self.assertIn('unknown option "budget_fracton"', str(raised.exception))
+        self.assertIn('did you mean "budget_fraction"', str(raised.exception))
         self.assertFalse(os.path.exists(os.path.join(self.run_dir, "journal-rank0.jsonl")))
+
+    def test_errors_speak_python_and_suggest_the_family_member(self):
+        # lora_rank once drew "did you mean local-rank": nearer by edit distance, not by kind.
+        with self.assertRaises(flopsmeter.FlopsMeterError) as raised:
+            self.meter(lora_rank=8)
+        self.assertIn('unknown option "lora_rank"; did you mean "lora_r"?', str(raised.exception))
+        with self.assertRaises(flopsmeter.FlopsMeterError) as raised:
+            self.meter(method="lora", lora_r="eight")
+        self.assertIn("lora_r", str(raised.exception))
+        self.assertNotIn("--", str(raised.exception))
 
     def test_a_figure_given_as_a_python_number_is_exact(self):
         # A float 3e23 once reached the record as 300000000000000010000000
