@@ -136,9 +136,11 @@ class FlopsMeterCallback(_TrainerCallback):
     OUTPUT_DIR/flops_meter_run. pad_token_id / eos_token_id: only for batches
     without attention_mask (default: the tokenizer's). The AWS arguments
     pretrain_flops, sample_nvml, n_total, n_trainable, model_name and
-    num_epochs are accepted; n_total / n_trainable are only used when the
-    Trainer passes no model, since counts taken before the PEFT wrap were the
-    AWS meter's defect. Other keyword arguments are meter options
+    num_epochs are accepted; n_total / n_trainable, when given, win over the
+    model's own count (FSDP1 shows a rank its shard), with a warning when they
+    differ from it: counts taken before the PEFT wrap were the AWS meter's
+    defect, so give them only when the model cannot be counted. Other keyword
+    arguments are meter options
     (flopsmeter.Meter), e.g. budget_fraction=0.9, and win over what the
     callback derives.
     """
@@ -498,9 +500,13 @@ class FlopsMeterCallback(_TrainerCallback):
             return given
         options = model_options(model, config_dir=run_dir)
         for key, value in given.items():
+            # Given wins: under FSDP1 (flat parameters) a rank's model shows a
+            # shard, and the caller knows the whole.
             if value != options[key]:
-                logger.warning("flopsmeter: %s=%d given, but the model as it trains (after the PEFT wrap) "
-                               "has %d; using %d", key, value, options[key], options[key])
+                logger.warning("flopsmeter: %s=%d given, while the model as it trains (after the PEFT wrap) "
+                               "shows %d; using the given %d (give none to use the model's own count)",
+                               key.replace("-", "_"), value, options[key], value)
+            options[key] = value
         return options
 
     @staticmethod

@@ -75,6 +75,17 @@ class CallbackTest(unittest.TestCase):
         self.assertFalse([n for n in record["warnings"] + record["notes"] if "planning" in n], record["warnings"])
         self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run", "model_config.json")))
 
+    def test_given_counts_win_over_the_models_own_with_a_warning(self):
+        # Under FSDP1 a rank's model shows a shard: docs/python.md asks for n_total then.
+        total, trainable = tiny_llama.PARAMETERS + tiny_llama.lora_parameters() + 1000, tiny_llama.lora_parameters() + 10
+        callback = hf.FlopsMeterCallback(n_total=total, n_trainable=trainable)
+        with self.assertLogs("flopsmeter", level="WARNING") as logged:
+            self.train(callback)
+        record = read_record(os.path.join(self.output_dir, "flops_meter.json"))
+        self.assertEqual((record["N_total"], record["N_trainable"]), (total, trainable))
+        self.assertTrue(any(f"n_total={total} given" in line and "using the given" in line for line in logged.output),
+                        logged.output)
+
     def test_4bit_weights_count_at_their_logical_size(self):
         model = nn.Linear(64, 64)
         packed = nn.Parameter(torch.zeros(64 * 64 // 2, 1, dtype=torch.uint8), requires_grad=False)
