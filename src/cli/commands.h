@@ -22,6 +22,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out);
 
 // `flopsmeter dossier MODEL|RUN_DIR` (dossier_command.cc).
 Result<int> run_dossier(const ParsedArgs& a, std::string& out);
+Result<int> run_completion(const ParsedArgs& a, std::string& out);
 // `estimate --html FILE`: the estimate's dossier as HTML, written atomically.
 Status write_estimate_html(const std::string& path, const std::string& estimate_json);
 

@@ -235,4 +235,23 @@ PY
 }
 check "--data-dir overrides a built-in regime by id" data_override
 
+# Completion generated from the flag table: driven as bash drives it.
+completion() {
+  expect_exit 0 completion bash && cp "$WORK/stdout" "$WORK/completion.bash" &&
+    bash -c '
+      source "$1"
+      complete_at() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _flopsmeter; echo "${COMPREPLY[*]}"; }
+      [[ " $(complete_at flopsmeter est) " == *" estimate "* ]] || { echo "no command"; exit 1; }
+      got=" $(complete_at flopsmeter estimate --model x --lora-) "
+      [[ $got == *" --lora-r "* && $got == *" --lora-targets "* && $got != *" --run "* ]] || { echo "estimate: $got"; exit 1; }
+      got=" $(complete_at flopsmeter ledger ver) "
+      [[ $got == *" verify "* ]] || { echo "ledger: $got"; exit 1; }
+      got=" $(complete_at flopsmeter ledger verify --h) "
+      [[ $got == *" --head "* ]] || { echo "ledger verify: $got"; exit 1; }
+    ' _ "$WORK/completion.bash" &&
+    expect_exit 0 completion zsh && grep -q "bashcompinit" "$WORK/stdout" &&
+    expect_exit 2 completion fish && grep -q "bash or zsh" "$WORK/stderr"
+}
+check "completion bash|zsh names the commands and flags the parser takes" completion
+
 report_checks cli_contract
