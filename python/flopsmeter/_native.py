@@ -215,6 +215,13 @@ def failure(function_name, status, error):
     return FlopsMeterError(python_spelling(take_string(error) or f"{function_name} failed"), code)
 
 
+def env_setting(name):
+    """flopsmeter's setting NAME from the environment, as the library reads
+    it: FLOPSMETER_NAME, else the AWS toolkit's FLOPS_METER_NAME; an empty
+    variable counts as unset. None when neither is set."""
+    return os.environ.get("FLOPSMETER_" + name) or os.environ.get("FLOPS_METER_" + name) or None
+
+
 def encode_json(value):
     """UTF-8 JSON text for the ABI; None stays NULL."""
     return None if value is None else json.dumps(value).encode("utf-8")

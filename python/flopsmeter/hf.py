@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 
+from . import _native
 from .meter import Meter, meter_options
 from .model_info import model_options
 
@@ -132,7 +133,8 @@ class FlopsMeterCallback(_TrainerCallback):
     gives the tokens at train end. The events never raise: the meter's errors
     are logged and training goes on.
 
-    run_dir: the run directory (journals); default FLOPS_METER_RUN_DIR, else
+    run_dir: the run directory (journals); default FLOPSMETER_RUN_DIR (or
+    FLOPS_METER_RUN_DIR), else
     OUTPUT_DIR/flops_meter_run. pad_token_id / eos_token_id: only for batches
     without attention_mask (default: the tokenizer's). The AWS arguments
     pretrain_flops, sample_nvml, n_total, n_trainable, model_name and
@@ -175,7 +177,7 @@ class FlopsMeterCallback(_TrainerCallback):
         self._batch_source = None
         self._warnings.clear()
         self._run = _RunCounts(args, state)
-        run_dir = self.run_dir or os.environ.get("FLOPS_METER_RUN_DIR") or os.path.join(args.output_dir,
+        run_dir = self.run_dir or _native.env_setting("RUN_DIR") or os.path.join(args.output_dir,
                                                                                         "flops_meter_run")
         options = self._options_from_model(model, run_dir)
         options.update(self._options_from_arguments(args, state))
@@ -523,7 +525,7 @@ class FlopsMeterCallback(_TrainerCallback):
         # run_name defaults to output_dir, which names nothing.
         if run_name and run_name != args.output_dir and not os.environ.get("TRAINING_JOB_NAME"):
             options["job-name"] = run_name
-        if not os.environ.get("FLOPS_METER_OUT"):  # the library reads the variable itself
+        if not _native.env_setting("OUT"):  # the library reads the variable itself
             # The Trainer makes output_dir only when it saves; the record is written at the end.
             os.makedirs(args.output_dir, exist_ok=True)
             options["out"] = os.path.join(args.output_dir, "flops_meter.json")

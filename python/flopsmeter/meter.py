@@ -121,7 +121,8 @@ class Meter:
     attention, gradient_checkpointing, pretrain_flops, budget,
     budget_fraction, nvml, resume, resume_step, out, job_name, recipe,
     epochs, ... rank and world_size default to the process group's. The
-    environment (PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT, RANK,
+    environment (FLOPSMETER_PRETRAIN_FLOPS, FLOPSMETER_NVML, FLOPSMETER_OUT, with
+    the AWS toolkit's PRETRAIN_FLOPS and FLOPS_METER_* as aliases; RANK,
     WORLD_SIZE, LOCAL_RANK, TRAINING_JOB_NAME) is read by the library; an
     explicit option wins over its variable.
 
@@ -182,7 +183,7 @@ class Meter:
         others raise instead of waiting."""
         handle = ctypes.c_void_p()
         shares_id = (self._host_group.active and "run-id" not in options
-                     and not os.environ.get("FLOPS_METER_RUN_ID"))
+                     and not _native.env_setting("RUN_ID"))
         if not shares_id:
             _native.call("fm_meter_begin", _native.encode_json(options), ctypes.byref(handle))
             return handle

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "adapters/embedded_data.h"
+#include "adapters/environment.h"
 #include "adapters/files.h"
 #include "core/model_catalog.h"
 #include "core/suggest.h"
@@ -58,7 +59,7 @@ Result<Catalog> Catalog::Load(const std::string& data_dir) {
   std::vector<std::vector<DataFile>> layers{builtin_files()};
   std::string dir = data_dir;
   if (dir.empty()) {
-    if (const char* env = std::getenv("FLOPSMETER_DATA_DIR"); env != nullptr && *env != '\0') dir = env;
+    if (std::optional<EnvValue> env = env_setting(EnvSetting::kDataDir)) dir = env->value;
   }
   if (!dir.empty()) {
     FM_ASSIGN_OR_RETURN(std::vector<DataFile> user, directory_files(dir));

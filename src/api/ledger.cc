@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "adapters/environment.h"
 #include "adapters/files.h"
 #include "adapters/ledger_store.h"
 #include "adapters/sha256.h"
@@ -49,11 +50,6 @@ Result<std::string> xdg_directory(const char* variable, const char* fallback) {
     return Status::InvalidArgument(std::string("neither ") + variable + " nor HOME is set: give the ledger's location");
   }
   return std::string(home) + "/" + fallback;
-}
-
-const char* env_or_null(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
 bool is_postgres_location(const std::string& location) {
@@ -587,19 +583,19 @@ class LedgerImpl final : public Ledger {
 
 Result<LedgerOptions> resolve_ledger_options(LedgerOptions given) {
   if (given.location.empty()) {
-    if (const char* env = env_or_null("FLOPSMETER_LEDGER")) {
-      given.location = env;
+    if (std::optional<EnvValue> env = env_setting(EnvSetting::kLedger)) {
+      given.location = env->value;
     } else {
       FM_ASSIGN_OR_RETURN(std::string data, xdg_directory("XDG_DATA_HOME", ".local/share"));
       given.location = data + "/flopsmeter/ledger.sqlite";
     }
   }
   if (given.organisation.empty()) {
-    if (const char* env = env_or_null("FLOPSMETER_ORGANISATION")) given.organisation = env;
+    if (std::optional<EnvValue> env = env_setting(EnvSetting::kOrganisation)) given.organisation = env->value;
   }
   if (given.key_path.empty()) {
-    if (const char* env = env_or_null("FLOPSMETER_LEDGER_KEY")) {
-      given.key_path = env;
+    if (std::optional<EnvValue> env = env_setting(EnvSetting::kLedgerKey)) {
+      given.key_path = env->value;
     } else {
       FM_ASSIGN_OR_RETURN(std::string config, xdg_directory("XDG_CONFIG_HOME", ".config"));
       given.key_path = config + "/flopsmeter/ledger.key";
@@ -637,7 +633,7 @@ Result<LedgerKeyInfo> generate_ledger_key(const std::string& path) {
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& given, bool create) {
-  const bool default_key = given.key_path.empty() && env_or_null("FLOPSMETER_LEDGER_KEY") == nullptr;
+  const bool default_key = given.key_path.empty() && !env_setting(EnvSetting::kLedgerKey);
   FM_ASSIGN_OR_RETURN(LedgerOptions options, resolve_ledger_options(given));
   FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> store, LedgerStore::Open(options.location, create));
   FM_ASSIGN_OR_RETURN(std::string id, ledger_id_of(*store, create));
@@ -651,7 +647,7 @@ Result<std::unique_ptr<Ledger>> Ledger::OpenCreatingOnAppend(const LedgerOptions
     Result<std::unique_ptr<LedgerStore>> existing = LedgerStore::Open(options.location, false);
     if (!existing.ok() && existing.status().code() == StatusCode::kNotFound) {
       // Until the first append that succeeds, an empty ledger in memory stands in.
-      const bool default_key = given.key_path.empty() && env_or_null("FLOPSMETER_LEDGER_KEY") == nullptr;
+      const bool default_key = given.key_path.empty() && !env_setting(EnvSetting::kLedgerKey);
       FM_ASSIGN_OR_RETURN(std::unique_ptr<LedgerStore> scratch, LedgerStore::OpenScratch(options.location));
       FM_ASSIGN_OR_RETURN(std::string id, ledger_id_of(*scratch, true));
       auto ledger = std::make_unique<LedgerImpl>(options, std::move(scratch), id, default_key);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/environment.h"
 #include "core/json_doc.h"
 #include "core/strict_fields.h"
 #include "core/suggest.h"
@@ -414,34 +415,37 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
 
 Status meter_options_from_environment(MeterOptions& m) {
   if (!m.pretrain) {
-    if (const char* v = env_value("PRETRAIN_FLOPS")) {
-      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(v, "PRETRAIN_FLOPS"));
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kPretrainFlops)) {
+      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(v->value, v->variable));
     }
   }
   if (!m.nvml) {
-    if (const char* v = env_value("FLOPS_METER_NVML")) {
-      const std::string s = v;
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kNvml)) {
+      const std::string& s = v->value;
       if (s == "1" || s == "true" || s == "yes") {
         m.nvml = true;
       } else if (s != "0" && s != "false" && s != "no") {
-        return Status::InvalidArgument("environment FLOPS_METER_NVML='" + s + "': expected 1 or 0");
+        return Status::InvalidArgument("environment " + v->variable + "='" + s + "': expected 1 or 0");
       }
     }
   }
   if (m.output.empty()) {
-    if (const char* v = env_value("FLOPS_METER_OUT")) m.output = v;
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kOut)) m.output = v->value;
   }
   if (!m.peak_flop_per_s) {
-    if (const char* v = env_value("FLOPS_METER_PEAK_FLOPS")) {
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kPeakFlops)) {
       OptionMap o;
-      o.values["peak-flops"] = v;
+      o.values["peak-flops"] = v->value;
       auto peak = option_positive(o, "peak-flops");
-      if (!peak.ok()) return Status::InvalidArgument(std::string("environment FLOPS_METER_PEAK_FLOPS='") + v + "': expected a positive number");
+      if (!peak.ok()) {
+        return Status::InvalidArgument("environment " + v->variable + "='" + v->value + "': expected a positive number");
+      }
       m.peak_flop_per_s = *peak;
     }
   }
-  if (const char* v = env_value("FLOPS_METER_NVML_LIBRARY"); v != nullptr && m.nvml_library == MeterOptions().nvml_library) {
-    m.nvml_library = v;
+  if (std::optional<EnvValue> v = env_setting(EnvSetting::kNvmlLibrary);
+      v && m.nvml_library == MeterOptions().nvml_library) {
+    m.nvml_library = v->value;
   }
   // torchrun's variables; explicit options win (a default 0/1 counts as unset).
   if (m.rank == 0 && env_value("RANK")) {
@@ -460,16 +464,16 @@ Status meter_options_from_environment(MeterOptions& m) {
     if (const char* v = env_value("TRAINING_JOB_NAME")) m.job_name = v;
   }
   if (m.run_id.empty()) {
-    if (const char* v = env_value("FLOPS_METER_RUN_ID")) {
-      m.run_id = v;
-      FM_RETURN_IF_ERROR(check_run_id(m.run_id, "environment FLOPS_METER_RUN_ID"));
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kRunId)) {
+      m.run_id = v->value;
+      FM_RETURN_IF_ERROR(check_run_id(m.run_id, "environment " + v->variable));
     }
   }
   if (m.ledger.empty()) {
-    if (const char* v = env_value("FLOPSMETER_LEDGER")) m.ledger = v;
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kLedger)) m.ledger = v->value;
   }
   if (m.organisation.empty()) {
-    if (const char* v = env_value("FLOPSMETER_ORGANISATION")) m.organisation = v;
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kOrganisation)) m.organisation = v->value;
   }
   if (!m.ledger.empty() && m.organisation.empty()) {
     // Checked before the run starts, not when its record is appended.

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adapters/environment.h"
 #include "api/meter_ledger.h"
 #include "api/option_map.h"
 #include "api/report_format.h"
@@ -205,11 +206,11 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   if (a.has("data-parallel")) {
     FM_ASSIGN_OR_RETURN(r.data_parallel, option_uint(a, "data-parallel"));
   }
-  // --pretrain-flops wins; PRETRAIN_FLOPS (the AWS toolkit's variable) otherwise.
+  // --pretrain-flops wins; FLOPSMETER_PRETRAIN_FLOPS (or the AWS toolkit's PRETRAIN_FLOPS) otherwise.
   if (a.has("pretrain-flops")) {
     FM_ASSIGN_OR_RETURN(r.pretrain, parse_pretrain_flops(a.get("pretrain-flops"), "--pretrain-flops"));
-  } else if (const char* env = std::getenv("PRETRAIN_FLOPS"); env != nullptr) {
-    FM_ASSIGN_OR_RETURN(r.pretrain, parse_pretrain_flops(env, "PRETRAIN_FLOPS"));
+  } else if (std::optional<EnvValue> env = env_setting(EnvSetting::kPretrainFlops)) {
+    FM_ASSIGN_OR_RETURN(r.pretrain, parse_pretrain_flops(env->value, env->variable));
   }
   r.base_systemic_risk = a.has("base-systemic-risk");
   if (a.has("prior-modifications")) {

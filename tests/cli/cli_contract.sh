@@ -235,6 +235,17 @@ PY
 }
 check "--data-dir overrides a built-in regime by id" data_override
 
+# FLOPSMETER_PRETRAIN_FLOPS, or the AWS toolkit's PRETRAIN_FLOPS; the prefix wins, empty is unset.
+environment_prefix() {
+  FLOPSMETER_PRETRAIN_FLOPS=6e22 PRETRAIN_FLOPS=9e22 expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --tokens 1e6 --json &&
+    json_has "j['base_model_compute']['exact'] == '60000000000000000000000'" &&
+    FLOPSMETER_PRETRAIN_FLOPS= PRETRAIN_FLOPS=9e22 expect_exit 0 estimate --model meta-llama/Llama-3.2-1B --tokens 1e6 --json &&
+    json_has "j['base_model_compute']['exact'] == '90000000000000000000000'" &&
+    FLOPSMETER_PRETRAIN_FLOPS=lots expect_exit 2 estimate --model meta-llama/Llama-3.2-1B --tokens 1e6 &&
+    grep -q "FLOPSMETER_PRETRAIN_FLOPS" "$WORK/stderr"
+}
+check "FLOPSMETER_ settings, with the AWS toolkit's names as aliases" environment_prefix
+
 # Completion generated from the flag table: driven as bash drives it.
 completion() {
   expect_exit 0 completion bash && cp "$WORK/stdout" "$WORK/completion.bash" &&

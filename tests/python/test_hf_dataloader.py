@@ -291,7 +291,7 @@ class DataLoaderTest(unittest.TestCase):
         with self.assertLogs("flopsmeter", "WARNING") as logged:
             trainer.train()
         self.assertEqual(trainer.state.global_step, 2)
-        self.assertIn('the run could not begin (meter options: unknown option "lora-rank"', logged.output[0])
+        self.assertIn('the run could not begin (meter options: unknown option "lora_rank"; did you mean "lora_r"?', logged.output[0])
         self.assertIsNone(callback.record)
 
         # The record cannot be written (its directory is gone): an I/O error at train end.

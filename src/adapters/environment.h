@@ -1,0 +1,37 @@
+// flopsmeter's settings from the environment: one prefix, FLOPSMETER_, with
+// the AWS toolkit's names (PRETRAIN_FLOPS, FLOPS_METER_*) kept as aliases so
+// its users can switch. An empty variable counts as unset; where both forms
+// are set, FLOPSMETER_'s wins. Launcher variables (RANK, WORLD_SIZE,
+// LOCAL_RANK, CUDA_VISIBLE_DEVICES, TRAINING_JOB_NAME) keep their own names.
+#ifndef FLOPSMETER_ADAPTERS_ENVIRONMENT_H_
+#define FLOPSMETER_ADAPTERS_ENVIRONMENT_H_
+
+#include <optional>
+#include <string>
+
+namespace flopsmeter {
+
+enum class EnvSetting {
+  kPretrainFlops,  // FLOPSMETER_PRETRAIN_FLOPS, alias PRETRAIN_FLOPS
+  kNvml,           // FLOPSMETER_NVML, alias FLOPS_METER_NVML
+  kOut,            // FLOPSMETER_OUT, alias FLOPS_METER_OUT
+  kPeakFlops,      // FLOPSMETER_PEAK_FLOPS, alias FLOPS_METER_PEAK_FLOPS
+  kNvmlLibrary,    // FLOPSMETER_NVML_LIBRARY, alias FLOPS_METER_NVML_LIBRARY
+  kRunId,          // FLOPSMETER_RUN_ID, alias FLOPS_METER_RUN_ID
+  kLedger,         // FLOPSMETER_LEDGER
+  kLedgerKey,      // FLOPSMETER_LEDGER_KEY
+  kOrganisation,   // FLOPSMETER_ORGANISATION
+  kDataDir,        // FLOPSMETER_DATA_DIR
+};
+
+struct EnvValue {
+  std::string value;
+  std::string variable;  // the one read, for messages: "PRETRAIN_FLOPS"
+};
+
+// The setting's value, or nullopt when neither name is set (or both empty).
+std::optional<EnvValue> env_setting(EnvSetting setting);
+
+}  // namespace flopsmeter
+
+#endif  // FLOPSMETER_ADAPTERS_ENVIRONMENT_H_
