@@ -298,8 +298,8 @@ const std::vector<CommandDef>& all_commands() {
         "end-wait", "job-name", "training-id", "recipe", "instance-type", "ledger", "ledger-key", "ledger-model",
         "ledger-produces", "organisation", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
-        "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 -- "
-        "torchrun --nproc-per-node 8 train.py"},
+        "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 "
+        "--tokens-from out/trainer_state.json -- torchrun --nproc-per-node 8 train.py"},
        1, SIZE_MAX},
       {"inspect",
        "Show a model's exact parameter breakdown",

@@ -206,6 +206,24 @@ trainer_state() {
 }
 check "tokens from a Hugging Face output directory's newest checkpoint" trainer_state
 
+# Every example of `watch --help` runs as written, its COMMAND replaced by a
+# job that writes what the example's --tokens-from reads.
+help_examples() {
+  "$FM" watch --help | sed -n '/^Examples:/,$p' | sed -n 's/^  flopsmeter watch //p' >"$D/examples" || return 1
+  [[ -s $D/examples ]] || { echo "no examples"; return 1; }
+  local line i=0
+  while IFS= read -r line; do
+    i=$((i + 1))
+    local args=()
+    read -r -a args <<<"${line%% -- *}"
+    mkdir -p "$D/example$i" || return 1
+    (cd "$D/example$i" && "$FM" watch "${args[@]}" -- sh -c 'mkdir -p out &&
+      printf "{\"global_step\": 1, \"num_input_tokens_seen\": 4096}" > out/trainer_state.json' \
+      >"$D/stdout" 2>"$D/stderr") || { echo "example $i failed: $line"; head -c 2000 "$D/stderr"; return 1; }
+  done <"$D/examples"
+}
+check "watch --help's examples run as written" help_examples
+
 resumed() {
   # A first segment fails after 3000 tokens; the job restarts from an earlier
   # checkpoint (2500) and goes on to 4000: 3000 + 1500 spent, none twice.
