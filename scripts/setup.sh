@@ -10,7 +10,7 @@ PACKAGES=(
   libonig-dev libicu-dev zlib1g-dev libzstd-dev libssl-dev
   libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libsodium-dev
-  # Exports to S3 and DynamoDB: HTTP and AWS Signature Version 4 (libcurl >= 7.75).
+  # Exports to S3 and DynamoDB: HTTP (libcurl >= 7.85).
   libcurl4-openssl-dev
   python3 python3-torch python3-jinja2 python3-jsonschema
   git openssl ca-certificates

@@ -64,8 +64,9 @@ struct ExportOptions {
   bool path_style = false;
   ServerSideEncryption sse = ServerSideEncryption::kNone;  // [sse] AES256 or aws:kms
   std::string sse_kms_key_id;  // [sse-kms-key-id] the KMS key (with aws:kms); default the bucket's
-  // [export-timeout] seconds an attempt may go without a byte moving
-  // before it fails (a stalled or slow server); default 30.
+  // [export-timeout] seconds an attempt may wait for the store, beyond
+  // sending its body at 256 KiB/s (a slow or stalled store fails it);
+  // default 30.
   double timeout_s = 30;
   // [export-attempts] attempts per request, the first included (1 to 10,
   // default 4): requests safe to repeat are tried again after a backoff.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/files.h"
+#include "adapters/http_client.h"
 #include "core/ini_text.h"
 #include "core/json_doc.h"  // printable_text
 

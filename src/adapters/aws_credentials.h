@@ -30,7 +30,7 @@
 #include <map>
 #include <string>
 
-#include "adapters/http_client.h"
+#include "adapters/sigv4.h"  // AwsCredentials
 #include "flopsmeter/status.h"
 
 namespace flopsmeter {

@@ -9,6 +9,8 @@
 
 #include <curl/curl.h>
 
+#include "adapters/sha256.h"
+#include "adapters/sigv4.h"
 #include "core/json_doc.h"  // printable_text
 
 namespace flopsmeter {
@@ -56,16 +58,49 @@ std::string clock_offset(const HttpResponse& answer) {
          (ahead >= 0 ? "ahead of" : "behind") + " the store's";
 }
 
+// The time a request is signed at, as x-amz-date gives it.
+std::string amz_date_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[20];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+// `request` signed for `service` now: the host, x-amz-date and session
+// token headers it needs, then its Authorization. Each attempt is signed
+// anew (a signature is good for minutes).
+HttpRequest signed_request(const AwsService& service, const HttpRequest& request) {
+  HttpRequest r = request;
+  std::string payload;
+  for (const auto& [name, value] : r.headers) {
+    if (name == "x-amz-content-sha256") payload = value;
+  }
+  if (payload.empty()) payload = sha256_hex(r.body);
+  const size_t authority = r.url.find("://") + 3;
+  const size_t path = std::min(r.url.find('/', authority), r.url.size());
+  const size_t query = std::min(r.url.find('?', path), r.url.size());
+  const std::string date = amz_date_now();
+  r.headers.emplace_back("Host", r.url.substr(authority, path - authority));
+  r.headers.emplace_back("X-Amz-Date", date);
+  const AwsCredentials& c = *service.credentials;
+  if (!c.session_token.empty()) r.headers.emplace_back("X-Amz-Security-Token", c.session_token);
+  const SigV4Request to_sign{r.method, r.url.substr(path, query - path),
+                             query < r.url.size() ? r.url.substr(query + 1) : "", r.headers, payload};
+  r.headers.emplace_back("Authorization", sigv4_sign(to_sign, c, service.region, service.name, date).authorization);
+  return r;
+}
+
 }  // namespace
 
 Result<AwsAnswer> aws_call(const AwsService& service, HttpRequest request, bool idempotent,
                            AwsErrorReader read_error, std::string_view what) {
-  request.signing = AwsSigning{service.region, service.name, service.credentials};
   request.timeout_s = service.timeout_s;
   const uint32_t attempts = std::max<uint32_t>(1, service.attempts);
   const auto started = std::chrono::steady_clock::now();
   for (uint32_t attempt = 1;; ++attempt) {
-    FM_ASSIGN_OR_RETURN(HttpResponse response, http_send(request));
+    FM_ASSIGN_OR_RETURN(HttpResponse response, http_send(signed_request(service, request)));
     std::optional<double> wait;
     if (response.failure == HttpFailure::kNone) {
       if (response.status / 100 == 2) return AwsAnswer{std::move(response), std::nullopt, attempt};

@@ -1,4 +1,5 @@
-// A request to an AWS service (S3, DynamoDB), signed, with bounded retries:
+// A request to an AWS service (S3, DynamoDB), signed (sigv4.h) anew for each
+// attempt, with bounded retries:
 // an attempt that got no answer, or an answer the service marks as passing
 // (HTTP 500, 502, 503, 504, 429, throttling), is tried again after an
 // exponential backoff with jitter, or after the server's Retry-After, up to
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "adapters/http_client.h"
+#include "adapters/sigv4.h"
 #include "flopsmeter/status.h"
 
 namespace flopsmeter {

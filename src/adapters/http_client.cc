@@ -14,9 +14,9 @@ namespace flopsmeter {
 namespace {
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;
-// The slowest upload a request's total bound allows for, past its timeout:
-// a stalled transfer fails by the timeout long before; this bounds one
-// that trickles.
+// The slowest upload a request's bound allows for: an attempt may take its
+// timeout plus its body's size at this speed. A transfer that stalls fails
+// sooner, after its timeout without a byte moving.
 constexpr double kSlowestUploadBytesPerSecond = 256 << 10;
 
 struct EasyDeleter {
@@ -94,8 +94,7 @@ HttpFailure failure_of(CURLcode code) {
 bool header_safe(std::string_view text) { return text.find_first_of("\r\n") == std::string_view::npos; }
 
 // The options that make `request` on `curl`, with the header list kept alive in `headers`.
-Status configure(CURL* curl, const HttpRequest& request, std::unique_ptr<curl_slist, ListDeleter>& headers,
-                 std::string& sigv4) {
+Status configure(CURL* curl, const HttpRequest& request, std::unique_ptr<curl_slist, ListDeleter>& headers) {
   auto add = [&](const std::string& line) -> Status {
     curl_slist* grown = curl_slist_append(headers.get(), line.c_str());
     if (grown == nullptr) return Status::Internal("out of memory");
@@ -110,19 +109,7 @@ Status configure(CURL* curl, const HttpRequest& request, std::unique_ptr<curl_sl
     FM_RETURN_IF_ERROR(add(name + ": " + value));
   }
   // No "Name:" entries to suppress libcurl's own headers (Expect, its form
-  // Content-Type): its SigV4 signs every entry of the list, empty ones too,
-  // and the server would see a header signed that never came.
-  if (request.signing) {
-    const AwsCredentials& c = *request.signing->credentials;
-    if (!c.session_token.empty()) {
-      if (!header_safe(c.session_token)) return Status::InvalidArgument("the AWS session token holds a line break");
-      FM_RETURN_IF_ERROR(add("X-Amz-Security-Token: " + c.session_token));
-    }
-    sigv4 = "aws:amz:" + request.signing->region + ":" + request.signing->service;
-    curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(curl, CURLOPT_USERNAME, c.access_key_id.c_str());
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, c.secret_access_key.c_str());
-  }
+  // Content-Type): a signed request must send exactly what was signed.
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   if (request.method == "GET") {
@@ -136,14 +123,15 @@ Status configure(CURL* curl, const HttpRequest& request, std::unique_ptr<curl_sl
     }
   }
   const long stall_s = std::max(1L, static_cast<long>(std::ceil(request.timeout_s)));
-  const double total_s = request.connect_timeout_s + request.timeout_s +
-                         static_cast<double>(request.body.size()) / kSlowestUploadBytesPerSecond;
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout_s * 1000));
+  const double total_s = request.timeout_s + static_cast<double>(request.body.size()) / kSlowestUploadBytesPerSecond;
+  const double connect_s = std::min(request.connect_timeout_s, request.timeout_s);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_s * 1000));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(total_s * 1000));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_s);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "flopsmeter/" FLOPSMETER_VERSION_STRING);
   if (!request.use_proxy) curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
@@ -172,8 +160,7 @@ Result<HttpResponse> http_send(const HttpRequest& request) {
   std::unique_ptr<CURL, EasyDeleter> curl(curl_easy_init());
   if (!curl) return Status::Internal("libcurl: no handle (out of memory)");
   std::unique_ptr<curl_slist, ListDeleter> headers;
-  std::string sigv4;
-  FM_RETURN_IF_ERROR(configure(curl.get(), request, headers, sigv4));
+  FM_RETURN_IF_ERROR(configure(curl.get(), request, headers));
   HttpResponse response;
   Received received{&response, request.max_response_bytes};
   char error[CURL_ERROR_SIZE] = {0};

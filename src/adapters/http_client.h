@@ -6,20 +6,19 @@
 //   r.url = "https://bucket.s3.eu-west-1.amazonaws.com/runs/a/flops_meter.json";
 //   r.headers = {{"Content-Type", "application/json"}};
 //   r.body = record_text;
-//   r.signing = AwsSigning{"eu-west-1", "s3", &credentials};  // SigV4 by libcurl
 //   FM_ASSIGN_OR_RETURN(HttpResponse answer, http_send(r));
 //   if (answer.failure != HttpFailure::kNone) ...;  // no answer: answer.error says why
 //
 // One attempt per call: retries are the caller's (aws_request.h), which
 // knows which requests are safe to repeat. Every answer is bounded: a body
 // longer than max_response_bytes, or headers past 64 KiB, fail the attempt
-// instead of filling memory; an attempt that moves no byte for timeout_s
-// (a slow or stalled server) fails, and so does one past its total bound.
-// No redirect is followed, and only http and https are spoken.
-//
-// Secrets: the secret access key reaches libcurl only as the signing
-// password and the session token only as its header; neither is ever part
-// of an error message (libcurl's messages name neither).
+// instead of filling memory; an attempt that moves no byte for timeout_s,
+// or that takes longer than timeout_s beyond its upload (a slow or stalled
+// server), fails.
+// No redirect is followed, only http and https are spoken, and the path is
+// sent as given (no dot-segment clean-up: it is what a signature covers).
+// Headers go as given; signing them is aws_request.h's. Error messages are
+// libcurl's and name no header's value.
 //
 // Thread safety: http_send may be called from several threads at once.
 #ifndef FLOPSMETER_ADAPTERS_HTTP_CLIENT_H_
@@ -37,31 +36,18 @@
 
 namespace flopsmeter {
 
-struct AwsCredentials {
-  std::string access_key_id;
-  std::string secret_access_key;  // secret: never printed
-  std::string session_token;      // secret: never printed; "" for long-term keys
-  std::string source;             // where they came from, for messages: "the environment", "profile 'ci' (~/.aws/credentials)"
-};
-
-// AWS Signature Version 4, computed by libcurl (CURLOPT_AWS_SIGV4).
-struct AwsSigning {
-  std::string region;   // "eu-west-1"
-  std::string service;  // "s3", "dynamodb"
-  const AwsCredentials* credentials = nullptr;
-};
-
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
   // A body without a Content-Type goes as libcurl's form default.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;  // sent as it is with PUT and POST; must outlive the call
-  double connect_timeout_s = 10;
-  double timeout_s = 30;  // no byte sent or received for this long: the attempt failed
+  double connect_timeout_s = 10;  // at most timeout_s
+  // The attempt fails when no byte moves for this long, and when it takes
+  // longer than this plus its body's upload at 256 KiB/s (a slow answer).
+  double timeout_s = 30;
   uint64_t max_response_bytes = uint64_t{1} << 20;
   bool use_proxy = true;  // the environment's http(s)_proxy; off for link-local metadata endpoints
-  std::optional<AwsSigning> signing;
 };
 
 // Why no answer came.

@@ -165,7 +165,8 @@ Result<std::vector<ExportUnit>> model_units(Ledger& ledger, const std::string& m
     const std::string where = "ledger entry " + std::to_string(entry);
     FM_ASSIGN_OR_RETURN(Json stored, ledger_entry(ledger, entry));
     std::string text = body_text(stored, "record");
-    FM_ASSIGN_OR_RETURN(ExportUnit u, run_unit(Json::parse(text, nullptr, false), std::move(text), where));
+    const Json record = Json::parse(text, nullptr, false);
+    FM_ASSIGN_OR_RETURN(ExportUnit u, run_unit(record, std::move(text), where));
     u.about = entry;
     units.push_back(std::move(u));
   }

@@ -219,7 +219,9 @@ const std::vector<FlagDef>& all_flags() {
        ""},
       {"sse", "MODE", "Export", "Server-side encryption of the objects: AES256 (SSE-S3) or aws:kms (SSE-KMS)", ""},
       {"sse-kms-key-id", "ID", "Export", "The KMS key of --sse aws:kms (default the bucket's)", ""},
-      {"export-timeout", "S", "Export", "Seconds a request may go without a byte moving (default 30)", ""},
+      {"export-timeout", "S", "Export", "Seconds a request may wait for the store (default 30)",
+       "Beyond the time its body takes at 256 KiB/s; a request that gets no answer in time, or stalls that long, "
+       "fails (and is tried again when safe to repeat)."},
       {"export-attempts", "N", "Export", "Attempts per request, 1 to 10 (default 4; repeats only safe requests)",
        "A request without an answer, or answered HTTP 429, 500, 502, 503 or 504 (or throttled), is tried again after "
        "a backoff of 0.25 s doubling, with jitter, or after the store's Retry-After (up to 30 s), when it is safe to "
