@@ -120,8 +120,10 @@ Result<AwsAnswer> aws_call(const AwsService& service, HttpRequest request, bool 
       if (attempt >= attempts) {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        return Status::IoError(std::string(what) + ": " + shortened(response.error) + attempts_text(attempt) +
-                               (attempt > 1 ? " over " + std::to_string(static_cast<long>(seconds)) + " s" : ""));
+        return Status::IoError(std::string(what) + ": " + shortened(response.error) +
+                               (attempt > 1 ? " (after " + std::to_string(attempt) + " attempts over " +
+                                                  std::to_string(static_cast<long>(seconds)) + " s)"
+                                            : ""));
       }
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(wait.value_or(backoff_s(attempt))));
