@@ -34,7 +34,8 @@ const work = process.argv[2];
 if (!work) { console.error('usage: node stores.js WORKDIR'); process.exit(2); }
 
 const { KEYS, ECS_AUTHORIZATION } = require('./test_keys.js');
-const log = fs.createWriteStream(path.join(work, 'requests.log'), { flags: 'a' });
+// Written synchronously: a test reads it as soon as its command returns.
+const requestLog = path.join(work, 'requests.log');
 let faults = [];
 const seen = [];
 let imds = { role: 'flopsmeter-test-role', token_status: 200 };
@@ -136,7 +137,7 @@ async function proxy(req, res, ports) {
   }
   const body = await readBody(req);
   seen.push(label);
-  log.write(JSON.stringify({ label, headers: req.headers, body: body.length < 65536 ? body.toString('latin1') : `(${body.length} bytes)` }) + '\n');
+  fs.appendFileSync(requestLog, JSON.stringify({ label, headers: req.headers, body: body.length < 65536 ? body.toString('latin1') : `(${body.length} bytes)` }) + '\n');
   if (fault && fault.kind === 'slow') await new Promise(r => setTimeout(r, fault.ms));
   if (fault && fault.kind === 'status') {
     return errorAnswer(res, req, fault.status, fault.code, 'injected by the test',
@@ -202,7 +203,7 @@ async function main() {
   const env = Object.entries(ports).map(([k, v]) => `FM_TEST_${k.toUpperCase()}_PORT=${v}`).join('\n') + '\n';
   fs.writeFileSync(path.join(work, 'stores.env.tmp'), env);
   fs.renameSync(path.join(work, 'stores.env.tmp'), path.join(work, 'stores.env'));
-  const stop = () => { log.end(); process.exit(0); };
+  const stop = () => process.exit(0);
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
