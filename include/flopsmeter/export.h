@@ -95,6 +95,10 @@ struct ExportSource {
   std::string record;
 };
 
+// `name` as the shells take it: an existing path is a run directory (or
+// its record), anything else a model of the ledger.
+ExportSource export_source_named(const std::string& name);
+
 struct ExportReport {
   std::string json;  // schema flopsmeter.export/1 (docs/export.md)
 };

@@ -9,6 +9,7 @@
 
 #include "adapters/aws_credentials.h"
 #include "adapters/dynamodb_client.h"
+#include "adapters/files.h"  // path_exists
 #include "adapters/s3_client.h"
 #include "api/export_internal.h"
 #include "core/export_target.h"
@@ -157,6 +158,10 @@ const char* source_kind_name(ExportSource::Kind kind) {
 }
 
 }  // namespace
+
+ExportSource export_source_named(const std::string& name) {
+  return {path_exists(name) ? ExportSource::Kind::kRunDirectory : ExportSource::Kind::kModel, name, ""};
+}
 
 Result<ExportReport> export_records(const ExportSource& source, const ExportOptions& options) {
   Store s;

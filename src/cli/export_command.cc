@@ -1,6 +1,5 @@
 // `flopsmeter export (RUN_DIR | MODEL | --ledger-head) --to URL`: one call
 // into the export API, its report printed as it is (--json) or as text.
-#include "adapters/files.h"  // path_exists
 #include "api/export_options.h"
 #include "cli/commands.h"
 #include "flopsmeter/export.h"
@@ -8,18 +7,12 @@
 namespace flopsmeter::cli {
 
 Result<int> run_export(const ParsedArgs& a, std::string& out) {
-  ExportSource source;
   if (a.has("ledger-head") == !a.positional.empty()) {
     return Status::InvalidArgument("say what to export: a run directory, a model of the ledger, or --ledger-head "
                                    "(one of them)");
   }
-  if (a.has("ledger-head")) {
-    source.kind = ExportSource::Kind::kLedgerHead;
-  } else {
-    // An existing path is a run directory (or its record); anything else a model of the ledger.
-    source.name = a.positional.front();
-    source.kind = path_exists(source.name) ? ExportSource::Kind::kRunDirectory : ExportSource::Kind::kModel;
-  }
+  const ExportSource source = a.has("ledger-head") ? ExportSource{ExportSource::Kind::kLedgerHead, "", ""}
+                                                   : export_source_named(a.positional.front());
   FM_ASSIGN_OR_RETURN(ExportOptions options, export_options_from_map(a, "to"));
   if (options.to.empty()) return Status::InvalidArgument("say where to: --to s3://bucket/prefix or --to dynamodb://table");
   FM_ASSIGN_OR_RETURN(ExportReport report, export_records(source, options));
