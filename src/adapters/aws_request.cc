@@ -140,7 +140,7 @@ Status aws_error_status(const AwsService& service, std::string_view what, const 
   }
   const bool skew = one_of(e.code, {"RequestTimeTooSkewed", "RequestExpired"}) ||
                     (e.code == "InvalidSignatureException" && e.message.find("Signature expired") != std::string::npos);
-  if (skew) return Status::InvalidArgument(said + ": " + clock_offset(answer.response) + "; correct it (NTP)");
+  if (skew) return Status::InvalidArgument(said + " (" + clock_offset(answer.response) + ": correct it, with NTP)");
   if (status == 404 || one_of(e.code, {"NoSuchBucket", "NoSuchKey", "NoSuchUpload", "ResourceNotFoundException"})) {
     return Status::NotFound(said);
   }

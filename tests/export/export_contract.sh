@@ -287,10 +287,10 @@ check "a missing bucket or table: a clear error naming it" missing_bucket_or_tab
 clock_skew() {
   clear_faults
   fault '{"kind": "skew", "match": "/audit/skew/", "times": -1}'
-  failed "RequestTimeTooSkewed" runA --to s3://audit/skew "${S3[@]}" && says "s behind the store's; correct it (NTP)" ||
+  failed "RequestTimeTooSkewed" runA --to s3://audit/skew "${S3[@]}" && says "s behind the store's: correct it, with NTP)" ||
     return 1
   fault '{"kind": "skew", "match": "PutItem", "times": -1}'
-  failed "Signature expired" runA --to dynamodb://flops-runs "${S3[@]}" && says "correct it (NTP)"
+  failed "Signature expired" runA --to dynamodb://flops-runs "${S3[@]}" && says "correct it, with NTP"
   clear_faults
 }
 check "a clock the store says is off: refused, with the offset and what to do" clock_skew

@@ -132,7 +132,7 @@ TEST(AwsRequest, ErrorsByKind) {
   EXPECT_EQ(status_of(400, "InvalidArgument").code(), StatusCode::kInvalidArgument);
   const Status skew = status_of(403, "RequestTimeTooSkewed", "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
   EXPECT_EQ(skew.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(skew.message().find(" s ahead of the store's; correct it (NTP)"), std::string::npos) << skew.message();
+  EXPECT_NE(skew.message().find(" s ahead of the store's: correct it, with NTP)"), std::string::npos) << skew.message();
 }
 
 TEST(HttpClient, AnAnswerLongerThanItsBoundFailsTheAttempt) {
