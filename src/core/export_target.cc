@@ -83,7 +83,8 @@ Result<std::string> parse_endpoint_url(std::string_view url) {
     return Status::InvalidArgument("endpoint URL: it holds a user name or password, which flopsmeter does not "
                                    "send; credentials come from the AWS credential chain");
   }
-  if (authority.empty() || rest.find_first_of("?# ") != std::string_view::npos || !printable_bytes(rest)) {
+  if (authority.empty() || endpoint_host(url).empty() || rest.find_first_of("?# ") != std::string_view::npos ||
+      !printable_bytes(rest)) {
     return Status::InvalidArgument(shown + ": expected a host, an optional port and path, and no query");
   }
   while (url.ends_with('/')) url.remove_suffix(1);

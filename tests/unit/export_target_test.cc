@@ -60,6 +60,8 @@ TEST(ExportTarget, EndpointUrlsCarryNoCredentials) {
   EXPECT_FALSE(parse_endpoint_url("ftp://host").ok());
   EXPECT_FALSE(parse_endpoint_url("http://host/x?y=1").ok());
   EXPECT_FALSE(parse_endpoint_url("http://").ok());
+  EXPECT_FALSE(parse_endpoint_url("http://:9000").ok());
+  EXPECT_FALSE(parse_endpoint_url("http://[::1:9000").ok());
 }
 
 TEST(ExportTarget, KeyPartsArePlainNames) {
