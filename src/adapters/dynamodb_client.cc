@@ -52,8 +52,8 @@ Result<Called> call(const AwsService& s, const DynamoDbTable& t, const char* ope
   r.body = body;
   r.headers = {{"Content-Type", "application/x-amz-json-1.0"},
                {"X-Amz-Target", std::string("DynamoDB_20120810.") + operation}};
-  // Both operations are safe to repeat (a read; a write under a condition
-  // the same write satisfies again).
+  // Both operations are safe to repeat: a read, and a write under a
+  // condition that makes its repeat change nothing.
   FM_ASSIGN_OR_RETURN(AwsAnswer a, aws_call(s, std::move(r), true, read_dynamodb_error, what));
   FM_RETURN_IF_ERROR(check_crc32(a.response, what));
   if (a.error) return Called{Json(), std::move(a)};
@@ -66,10 +66,9 @@ Result<Called> call(const AwsService& s, const DynamoDbTable& t, const char* ope
 
 std::string dynamodb_url(const DynamoDbTable& table) { return "dynamodb://" + table.table; }
 
-Result<bool> dynamodb_put_item(const AwsService& service, const DynamoDbTable& table, const DynamoDbPut& put) {
-  Json request = {{"TableName", table.table}, {"Item", put.item}, {"ConditionExpression", put.condition}};
-  if (!put.names.is_null()) request["ExpressionAttributeNames"] = put.names;
-  if (!put.values.is_null()) request["ExpressionAttributeValues"] = put.values;
+Result<bool> dynamodb_put_item(const AwsService& service, const DynamoDbTable& table, const nlohmann::json& item,
+                               const std::string& condition) {
+  const Json request = {{"TableName", table.table}, {"Item", item}, {"ConditionExpression", condition}};
   const std::string what = dynamodb_url(table);
   FM_ASSIGN_OR_RETURN(Called c, call(service, table, "PutItem", request, what));
   if (!c.refused) return true;

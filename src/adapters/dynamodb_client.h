@@ -24,19 +24,14 @@ struct DynamoDbTable {
   std::string table;
 };
 
-// A conditional write.
-struct DynamoDbPut {
-  nlohmann::json item;        // attribute name -> attribute value
-  std::string condition;      // a ConditionExpression
-  nlohmann::json names;       // ExpressionAttributeNames (may be null)
-  nlohmann::json values;      // ExpressionAttributeValues (may be null)
-};
-
-// Writes `put.item`. Returns true when written, false when the condition
-// did not hold (ConditionalCheckFailedException: nothing was written).
-// PutItem is safe to repeat under a condition that a repeat of the same
-// write satisfies; callers give such conditions.
-Result<bool> dynamodb_put_item(const AwsService& service, const DynamoDbTable& table, const DynamoDbPut& put);
+// Writes `item` (attribute name -> attribute value) under `condition`, a
+// ConditionExpression naming attributes directly (no placeholders).
+// Returns true when written, false when the condition did not hold
+// (ConditionalCheckFailedException: nothing was written). The write is
+// tried again like any safe request: give a condition under which a repeat
+// of the same write changes nothing (attribute_not_exists(KEY)).
+Result<bool> dynamodb_put_item(const AwsService& service, const DynamoDbTable& table, const nlohmann::json& item,
+                               const std::string& condition);
 
 // The item with `key` (a consistent read), or nullopt when there is none.
 Result<std::optional<nlohmann::json>> dynamodb_get_item(const AwsService& service, const DynamoDbTable& table,

@@ -23,9 +23,16 @@ using Kind = ExportUnit::Kind;
 
 constexpr const char* kDefaultRegion = "us-east-1";
 
-const char* env(const char* name) {
+// An environment variable's value; "" when unset.
+std::string env(const char* name) {
   const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
+  return v != nullptr ? v : "";
+}
+
+std::string first_set(std::initializer_list<std::string> candidates) {
+  for (const std::string& c : candidates)
+    if (!c.empty()) return c;
+  return "";
 }
 
 // The store, and who we are to it.
@@ -44,28 +51,24 @@ bool address_or_localhost(const std::string& host) {
   return host == "localhost" || host.starts_with("[") || host.find_first_not_of("0123456789.") == std::string::npos;
 }
 
-// The first of the options, the environment, the profile and the default
-// that gives a region or an endpoint.
+// The region and the endpoint: the options', else the environment's, else
+// the profile's, else the default.
 Status locate(const ExportOptions& o, const std::map<std::string, std::string>& profile, Store& s) {
   const bool s3 = s.target.store == ExportStore::kS3;
   const auto setting = [&](const char* key) {
     const auto it = profile.find(key);
     return it == profile.end() ? std::string() : it->second;
   };
-  std::string region = o.region;
-  for (const std::string& candidate : {std::string(env("AWS_REGION") ? env("AWS_REGION") : ""),
-                                       std::string(env("AWS_DEFAULT_REGION") ? env("AWS_DEFAULT_REGION") : ""),
-                                       setting("region"), std::string(kDefaultRegion)}) {
-    if (region.empty()) region = candidate;
-  }
-  if (region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+  const std::string region =
+      first_set({o.region, env("AWS_REGION"), env("AWS_DEFAULT_REGION"), setting("region"), kDefaultRegion});
+  if (!plain_region(region)) {
     return Status::InvalidArgument("region '" + printable_text(region) + "' (from the environment or the profile): "
                                    "expected an AWS region such as eu-west-1");
   }
+  const std::string from_environment =
+      first_set({env(s3 ? "AWS_ENDPOINT_URL_S3" : "AWS_ENDPOINT_URL_DYNAMODB"), env("AWS_ENDPOINT_URL")});
   s.endpoint = o.endpoint_url;
-  const char* from_environment = env(s3 ? "AWS_ENDPOINT_URL_S3" : "AWS_ENDPOINT_URL_DYNAMODB");
-  if (from_environment == nullptr) from_environment = env("AWS_ENDPOINT_URL");
-  if (s.endpoint.empty() && from_environment != nullptr) {
+  if (s.endpoint.empty() && !from_environment.empty()) {
     FM_ASSIGN_OR_RETURN(s.endpoint, parse_endpoint_url(from_environment));
   }
   if (s.endpoint.empty()) s.endpoint = std::string("https://") + (s3 ? "s3." : "dynamodb.") + region + ".amazonaws.com";
@@ -123,8 +126,7 @@ Status put_objects(const Store& s, const ExportUnit& u, Outcome& out) {
 Status put_item(const Store& s, const ExportUnit& u, Outcome& out) {
   FM_ASSIGN_OR_RETURN(Json item, export_item(u));
   const std::string url = dynamodb_url(s.table);
-  FM_ASSIGN_OR_RETURN(bool written,
-                      dynamodb_put_item(s.service, s.table, {item, "attribute_not_exists(run_id)", Json(), Json()}));
+  FM_ASSIGN_OR_RETURN(bool written, dynamodb_put_item(s.service, s.table, item, "attribute_not_exists(run_id)"));
   const std::string run_id = item["run_id"]["S"].get<std::string>();
   if (!written) {
     const Json key = {{"run_id", item["run_id"]}, {"record_version", item["record_version"]}};

@@ -1,6 +1,5 @@
 #include "api/export_options.h"
 
-#include <algorithm>
 
 #include "api/meter_ledger.h"  // ledger_options
 #include "core/export_target.h"
@@ -12,12 +11,6 @@ namespace {
 constexpr uint32_t kMostAttempts = 10;
 constexpr double kLongestTimeoutS = 3600;
 const std::vector<std::string> kEncryptionNames = {"none", "AES256", "aws:kms"};  // by ServerSideEncryption
-
-bool plain_region(const std::string& region) {
-  return !region.empty() && region.size() <= 40 && std::all_of(region.begin(), region.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
 
 }  // namespace
 

@@ -91,6 +91,11 @@ Result<std::string> parse_endpoint_url(std::string_view url) {
   return std::string(url);
 }
 
+bool plain_region(std::string_view region) {
+  return !region.empty() && region.size() <= 40 &&
+         std::all_of(region.begin(), region.end(), [](char c) { return lower_or_digit(c) || c == '-'; });
+}
+
 std::string endpoint_host(std::string_view endpoint) {
   std::string_view rest = endpoint.substr(endpoint.find("://") + 3);
   rest = rest.substr(0, rest.find('/'));

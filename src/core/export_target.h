@@ -34,6 +34,10 @@ Result<ExportTarget> parse_export_target(std::string_view url);
 // Returns it without a trailing '/'.
 Result<std::string> parse_endpoint_url(std::string_view url);
 
+// Whether `region` reads as an AWS region (lower-case letters, digits and
+// '-', at most 40): it becomes part of a host name and a signature.
+bool plain_region(std::string_view region);
+
 // The host of a URL parse_endpoint_url() accepted ("127.0.0.1", "[::1]").
 std::string endpoint_host(std::string_view endpoint);
 
