@@ -79,7 +79,8 @@ Result<std::string> parse_endpoint_url(std::string_view url) {
   if (name != "http" && name != "https") return Status::InvalidArgument(shown + ": expected http:// or https://");
   std::string_view rest = url.substr(scheme + 3);
   const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.find('@') != std::string_view::npos) {
+  // Anywhere, not only before the first '/': a secret key holds '/'.
+  if (rest.find('@') != std::string_view::npos) {
     return Status::InvalidArgument("endpoint URL: it holds a user name or password, which flopsmeter does not "
                                    "send; credentials come from the AWS credential chain");
   }

@@ -30,7 +30,8 @@ struct ExportTarget {
 Result<ExportTarget> parse_export_target(std::string_view url);
 
 // An endpoint URL: http:// or https://, a host, an optional port and path;
-// no user name or password (credentials do not travel in URLs) and no query.
+// no '@' at all (credentials do not travel in URLs, and a secret key with
+// a '/' would hide where a user name ends) and no query.
 // Returns it without a trailing '/'.
 Result<std::string> parse_endpoint_url(std::string_view url);
 

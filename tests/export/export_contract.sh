@@ -70,6 +70,19 @@ setup() {
 check "a metered run in the ledger" setup
 RUN_A=$(json_at runA/flops_meter.json run_id)
 
+help_and_usage() {
+  fm 0 export --help && grep -q '^Usage: flopsmeter export (RUN_DIR | MODEL | --ledger-head) --to URL' "$WORK/stdout" &&
+    grep -q '^Exit status: 0 everything exported and confirmed by the store' "$WORK/stdout" &&
+    grep -q '^  --sse-kms-key-id ID$' "$WORK/stdout" && fm 0 export -h && grep -q '^Example:' "$WORK/stdout" || return 1
+  fm 2 export runA --to s3://audit/x --endpoint http://x && says "did you mean --endpoint-url" &&
+    fm 2 export runA --to s3://audit/x --sse aes && says "--sse aes: expected one of none, AES256, aws:kms" &&
+    fm 2 export runA --to s3://audit/x --export-attempts 11 && says "export-attempts must be between 1 and 10" &&
+    fm 2 export runA --to s3://audit/x --endpoint-url "https://AKIA:$SECRET@minio.example" &&
+    says "endpoint URL: it holds a user name or password" &&
+    fm 2 export runA --to s3://audit/x --region 'eu west' && says "region 'eu west': expected an AWS region"
+}
+check "export --help and -h; usage errors name the flag" help_and_usage
+
 # ------------------------------------------------------------ S3
 s3_run_directory() {
   fm 0 dossier runA -o runA/dossier.html && fm 0 dossier runA -o runA/dossier.md || return 1
