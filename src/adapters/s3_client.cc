@@ -93,6 +93,16 @@ Result<std::string> confirmed(const HttpResponse& r, const std::string& what, co
   return std::string("ETag is the MD5 of the bytes sent");
 }
 
+// What the store confirmed, once its identifiers are plain: they go into
+// reports and the ledger, which never forgets.
+Result<S3Stored> identified(S3Stored stored) {
+  for (const std::string* id : {&stored.etag, &stored.version_id}) {
+    const bool plain = id->size() <= 1024 && std::all_of(id->begin(), id->end(), [](char c) { return c > ' ' && c < 127; });
+    if (!plain) return Status::IoError(stored.url + ": the store answered an ETag or version id that is not plain text");
+  }
+  return stored;
+}
+
 // A multipart upload's parts, sent from the file one at a time.
 class MultipartUpload {
  public:
@@ -161,16 +171,19 @@ class MultipartUpload {
     if (xml_element_text(a.response.body, "Code")) {  // S3 may report a failure inside a 200
       return aws_error_status(s_, what_, AwsAnswer{a.response, read_s3_error(a.response), a.attempts});
     }
-    S3Stored out{what_, xml_element_text(a.response.body, "ETag").value_or(""), header(a.response, "x-amz-version-id"),
-                 file.size(), to_hex(whole_sha256.bytes()), part, ""};
+    FM_ASSIGN_OR_RETURN(S3Stored out, identified({what_, xml_element_text(a.response.body, "ETag").value_or(""),
+                                                  header(a.response, "x-amz-version-id"), file.size(),
+                                                  to_hex(whole_sha256.bytes()), part, ""}));
     // S3's multipart ETag is the MD5 of the parts' MD5s and their count;
     // some compatible stores answer the whole object's MD5.
     const std::string etag = unquoted(out.etag);
     const std::string aws_form = to_hex(md5_bytes(part_md5s)) + "-" + std::to_string(part);
     if (e_.mode == ServerSideEncryption::kKms) {
       out.check = "each part's Content-MD5, checked by the store";
-    } else if (etag == aws_form || etag == to_hex(whole_md5.bytes())) {
-      out.check = "ETag is the MD5 of the parts' MD5s (each part's ETag its MD5)";
+    } else if (etag == aws_form) {
+      out.check = "ETag is the MD5 of the parts' MD5s, each part's ETag its MD5";
+    } else if (etag == to_hex(whole_md5.bytes())) {
+      out.check = "ETag is the MD5 of the whole object, each part's ETag its MD5";
     } else {
       return Status::IoError(what_ + ": the store completed the upload with ETag " + printable_text(out.etag) +
                              ", which is not that of the parts sent (\"" + aws_form + "\"): not confirmed");
@@ -201,8 +214,8 @@ Result<S3Stored> s3_put(const AwsService& service, const S3Bucket& bucket, const
   add_encryption(r, encryption);
   FM_ASSIGN_OR_RETURN(AwsAnswer a, call(service, std::move(r), true, what));
   FM_ASSIGN_OR_RETURN(std::string check, confirmed(a.response, what, encryption, md5, base64_encoded(sha256)));
-  return S3Stored{what, header(a.response, "etag"), header(a.response, "x-amz-version-id"), data.size(), to_hex(sha256),
-                  0, check};
+  return identified({what, header(a.response, "etag"), header(a.response, "x-amz-version-id"), data.size(),
+                     to_hex(sha256), 0, check});
 }
 
 Result<S3Stored> s3_put_file(const AwsService& service, const S3Bucket& bucket, const S3Object& object,
