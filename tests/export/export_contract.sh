@@ -69,6 +69,7 @@ setup() {
 }
 check "a metered run in the ledger" setup
 RUN_A=$(json_at runA/flops_meter.json run_id)
+RUN_B=$(json_at runB/flops_meter.json run_id)
 
 help_and_usage() {
   fm 0 export --help && grep -q '^Usage: flopsmeter export (RUN_DIR | MODEL | --ledger-head) --to URL' "$WORK/stdout" &&
@@ -314,10 +315,20 @@ contradicting_answers() {
   failed "not the MD5 of the bytes sent" runA --to s3://audit/etag "${S3[@]}" && says "not confirmed" || return 1
   clear_faults
   fault '{"kind": "crc", "match": "PutItem", "times": -1}'
-  failed "CRC-32" runB --to dynamodb://flops-runs "${S3[@]}"
+  failed "CRC-32" runB --to dynamodb://flops-runs "${S3[@]}" || return 1
+  clear_faults
+  # Malformed answers: no UploadId, garbage where JSON is due, an error inside a 200, an ETag with a line of its own.
+  fault '{"kind": "answer", "status": 200, "body": "<InitiateMultipartUploadResult><UploadId>", "match": "POST /audit/bad/", "times": -1}'
+  failed "the store started a multipart upload without an UploadId" runB --to s3://audit/bad "${S3[@]}" || return 1
+  fault '{"kind": "answer", "status": 200, "body": "\u0000\u001b[2J not json", "match": "PutItem", "times": -1}'
+  failed "the answer is not a JSON object: not confirmed" runA --to dynamodb://flops-runs "${S3[@]}" || return 1
+  clear_faults
+  fault '{"kind": "answer", "status": 200, "body": "<Error><Code>InternalError</Code><Message>inside a 200</Message></Error>", "match": "POST /audit/bad2/'"$RUN_B"'/journal-rank0.jsonl?uploadId", "times": -1}'
+  failed "HTTP 200 InternalError: inside a 200" runB --to s3://audit/bad2 "${S3[@]}" && ! grep -q $'\x1b' "$WORK/stderr"
   clear_faults
 }
-check "an answer that contradicts what was sent (ETag, CRC-32): not confirmed, nothing recorded" contradicting_answers
+check "an answer that contradicts what was sent (ETag, CRC-32) or is malformed: not confirmed, nothing recorded" \
+  contradicting_answers
 
 # ------------------------------------------------------------ the meter's export
 meter_export() {

@@ -12,7 +12,8 @@
 //     K = "reset" (close the connection after "after" body bytes, or at once),
 //         "status" (answer "status" with S3's or DynamoDB's error "code", and "retry_after"),
 //         "slow" (wait "ms" before forwarding), "skew" (the store's clock-skew refusal),
-//         "etag" (forward, then answer with another ETag), "crc" (forward, then damage x-amz-crc32)
+//         "etag" (forward, then answer with another ETag), "crc" (forward, then damage x-amz-crc32),
+//         "answer" (answer "status" with "body" as it is: a malformed or hostile answer)
 //   POST /__clear              no faults
 //   GET  /__count?match=TEXT   how many requests matched TEXT so far
 // The metadata server's control: POST /__imds {"role": NAME|null, "token_status": 200|403|...}
@@ -142,6 +143,10 @@ async function proxy(req, res, ports) {
   if (fault && fault.kind === 'status') {
     return errorAnswer(res, req, fault.status, fault.code, 'injected by the test',
                        fault.retry_after !== undefined ? { 'retry-after': String(fault.retry_after) } : {});
+  }
+  if (fault && fault.kind === 'answer') {
+    res.writeHead(fault.status, { 'content-type': 'application/octet-stream' });
+    return res.end(fault.body);
   }
   if (fault && fault.kind === 'skew') {
     const date = new Date(Date.now() + 3600e3).toUTCString();
