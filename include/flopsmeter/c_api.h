@@ -169,6 +169,27 @@ FM_API void fm_ledger_free(fm_ledger* ledger);
 FM_API fm_status fm_verify_inclusion_proof(const char* proof_json, const char* trusted_key, char** message,
                                            char** error);
 
+/* ---- Exports (docs/export.md) ----
+ *
+ *   char* report = NULL;
+ *   fm_export("runs/a", "{\"to\":\"s3://acme-audit/flops\"}", &report, &err);
+ *   fm_free(report);
+ *
+ * Exports `source` as `flopsmeter export` does: a run directory (or its
+ * flops_meter.json), else a model of the ledger; NULL (or "") with
+ * "ledger-head": true, the ledger's signed head. options_json holds "to"
+ * (s3://bucket/prefix or dynamodb://table; required) and may hold the CLI's
+ * other names: "ledger-head", "path-style" (booleans), "endpoint-url",
+ * "region", "profile", "sse", "sse-kms-key-id", "export-timeout",
+ * "export-attempts", "ledger", "ledger-key", "data-dir" (strings or
+ * numbers). Credentials come from the AWS credential chain, never from
+ * here. *report_json receives the report (schema flopsmeter.export/1), in
+ * which each record the store confirmed and the ledger entry recording it.
+ * On any other status nothing more is recorded as exported; *error says
+ * which object or item failed and what the store already holds. Blocks for
+ * the network requests (bounded by "export-timeout" and "export-attempts"). */
+FM_API fm_status fm_export(const char* source, const char* options_json, char** report_json, char** error);
+
 #ifdef __cplusplus
 }
 #endif

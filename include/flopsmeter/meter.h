@@ -41,6 +41,7 @@
 
 #include "flopsmeter/estimate.h"
 #include "flopsmeter/exact.h"
+#include "flopsmeter/export.h"
 #include "flopsmeter/flops.h"
 #include "flopsmeter/gpus.h"
 #include "flopsmeter/method.h"
@@ -145,6 +146,14 @@ struct MeterOptions {
   std::string ledger_produces;  // [ledger-produces] the model this run makes; default from the run
   std::string organisation;     // [organisation] (FLOPSMETER_ORGANISATION) who makes it
 
+  // Export at the end (include/flopsmeter/export.h): with a URL ([export],
+  // FLOPS_METER_EXPORT) rank 0 exports the run directory once its record
+  // is written (and appended to the ledger, whose head goes with it and
+  // which records the export). A failure is a warning in the record, never
+  // the caller's. The other export options keep their names ([region],
+  // [endpoint-url], [sse], ...); the ledger is the run's (above).
+  ExportOptions exporting;
+
   // Record: where flops_meter.json goes, and provenance.
   std::string output;  // [out] (FLOPS_METER_OUT) default RUN_DIR/flops_meter.json
   std::string job_name;                  // [job-name] (AWS training_job_name; TRAINING_JOB_NAME)
@@ -169,7 +178,7 @@ struct MeterOptions {
 // naming the closest option. `origin` prefixes messages.
 Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_view origin);
 // Fills what the options leave unset from the environment the AWS toolkit
-// and torchrun define: PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT,
+// and torchrun define: PRETRAIN_FLOPS, FLOPS_METER_NVML, FLOPS_METER_OUT, FLOPS_METER_EXPORT,
 // FLOPS_METER_PEAK_FLOPS, FLOPS_METER_NVML_LIBRARY, RANK, WORLD_SIZE,
 // LOCAL_RANK, CUDA_VISIBLE_DEVICES, TRAINING_JOB_NAME. An explicit option
 // wins over its variable. Errors name the variable.
@@ -227,6 +236,9 @@ struct RunRecord {
   // or why it failed (a failure is also a warning in the record).
   std::optional<uint64_t> ledger_entry;
   std::string ledger_message;
+  // With an export (MeterOptions::exporting): what was exported, or why it
+  // failed (a failure is also a warning in the record).
+  std::string export_message;
 };
 
 class Meter {

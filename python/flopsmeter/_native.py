@@ -114,6 +114,8 @@ def _declare(lib):
         # fm_status fm_verify_inclusion_proof(const char* proof_json, const char* trusted_key, char** message,
         #                                     char** error)
         "fm_verify_inclusion_proof": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, char_out, char_out]),
+        # fm_status fm_export(const char* source, const char* options_json, char** report_json, char** error)
+        "fm_export": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, char_out, char_out]),
     }
     for name, (restype, argtypes) in signatures.items():
         function = getattr(lib, name)

@@ -18,6 +18,7 @@ constexpr Names kNames[] = {
     {EnvSetting::kPeakFlops, "FLOPSMETER_PEAK_FLOPS", "FLOPS_METER_PEAK_FLOPS"},
     {EnvSetting::kNvmlLibrary, "FLOPSMETER_NVML_LIBRARY", "FLOPS_METER_NVML_LIBRARY"},
     {EnvSetting::kRunId, "FLOPSMETER_RUN_ID", "FLOPS_METER_RUN_ID"},
+    {EnvSetting::kExport, "FLOPSMETER_EXPORT", "FLOPS_METER_EXPORT"},
     {EnvSetting::kLedger, "FLOPSMETER_LEDGER", nullptr},
     {EnvSetting::kLedgerKey, "FLOPSMETER_LEDGER_KEY", nullptr},
     {EnvSetting::kOrganisation, "FLOPSMETER_ORGANISATION", nullptr},

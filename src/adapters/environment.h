@@ -18,6 +18,7 @@ enum class EnvSetting {
   kPeakFlops,      // FLOPSMETER_PEAK_FLOPS, alias FLOPS_METER_PEAK_FLOPS
   kNvmlLibrary,    // FLOPSMETER_NVML_LIBRARY, alias FLOPS_METER_NVML_LIBRARY
   kRunId,          // FLOPSMETER_RUN_ID, alias FLOPS_METER_RUN_ID
+  kExport,         // FLOPSMETER_EXPORT, alias FLOPS_METER_EXPORT
   kLedger,         // FLOPSMETER_LEDGER
   kLedgerKey,      // FLOPSMETER_LEDGER_KEY
   kOrganisation,   // FLOPSMETER_ORGANISATION

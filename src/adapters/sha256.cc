@@ -18,17 +18,20 @@ namespace {
 
 struct DigestContext {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
-  DigestContext() { EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr); }
+  explicit DigestContext(const EVP_MD* algorithm = EVP_sha256()) { EVP_DigestInit_ex(ctx.get(), algorithm, nullptr); }
   void update(const void* p, size_t n) { EVP_DigestUpdate(ctx.get(), p, n); }
-  std::string hex() {
+  std::string bytes() {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     EVP_DigestFinal_ex(ctx.get(), digest, &length);
+    return std::string(reinterpret_cast<const char*>(digest), length);
+  }
+  std::string hex() {
     static const char* kHex = "0123456789abcdef";
     std::string out;
-    for (unsigned int i = 0; i < length; ++i) {
-      out += kHex[digest[i] >> 4];
-      out += kHex[digest[i] & 15];
+    for (unsigned char c : bytes()) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
     }
     return out;
   }
@@ -36,10 +39,34 @@ struct DigestContext {
 
 }  // namespace
 
+struct StreamingDigest::Context : DigestContext {
+  using DigestContext::DigestContext;
+};
+StreamingDigest::StreamingDigest(std::unique_ptr<Context> context) : context_(std::move(context)) {}
+StreamingDigest::StreamingDigest(StreamingDigest&&) noexcept = default;
+StreamingDigest& StreamingDigest::operator=(StreamingDigest&&) noexcept = default;
+StreamingDigest::~StreamingDigest() = default;
+StreamingDigest StreamingDigest::Sha256() { return StreamingDigest(std::make_unique<Context>(EVP_sha256())); }
+StreamingDigest StreamingDigest::Md5() { return StreamingDigest(std::make_unique<Context>(EVP_md5())); }
+void StreamingDigest::update(std::string_view data) { context_->update(data.data(), data.size()); }
+std::string StreamingDigest::bytes() { return context_->bytes(); }
+
 std::string sha256_hex(std::string_view data) {
   DigestContext d;
   d.update(data.data(), data.size());
   return d.hex();
+}
+
+std::string sha256_bytes(std::string_view data) {
+  DigestContext d;
+  d.update(data.data(), data.size());
+  return d.bytes();
+}
+
+std::string md5_bytes(std::string_view data) {
+  DigestContext d(EVP_md5());
+  d.update(data.data(), data.size());
+  return d.bytes();
 }
 
 Result<FileDigest> sha256_file(const std::string& path) {

@@ -1,8 +1,10 @@
 // SHA-256 digests (OpenSSL's libcrypto) for the journal's hash chain and the
-// provenance hashes of configs and datasets.
+// provenance hashes of configs and datasets; and the digests an upload to S3
+// carries.
 #ifndef FLOPSMETER_ADAPTERS_SHA256_H_
 #define FLOPSMETER_ADAPTERS_SHA256_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,6 +14,30 @@ namespace flopsmeter {
 
 // 64 lowercase hex digits.
 std::string sha256_hex(std::string_view data);
+
+// The raw digests (32 and 16 bytes), for what carries them in base64
+// (x-amz-checksum-sha256, Content-MD5) and S3's ETags (an MD5's hex). MD5
+// is S3's integrity check of a body in transit, not a security measure.
+std::string sha256_bytes(std::string_view data);
+std::string md5_bytes(std::string_view data);
+
+// A digest over data given in pieces (a file read part by part). Move-only.
+class StreamingDigest {
+ public:
+  static StreamingDigest Sha256();
+  static StreamingDigest Md5();
+  StreamingDigest(StreamingDigest&&) noexcept;
+  StreamingDigest& operator=(StreamingDigest&&) noexcept;
+  ~StreamingDigest();
+  void update(std::string_view data);
+  // The raw digest of everything given; REQUIRES: called once, last.
+  std::string bytes();
+
+ private:
+  struct Context;
+  explicit StreamingDigest(std::unique_ptr<Context> context);
+  std::unique_ptr<Context> context_;
+};
 
 struct FileDigest {
   std::string sha256;

@@ -424,6 +424,7 @@ class MeterImpl final : public Meter {
     report.data_dir = options_.data_dir;
     FM_ASSIGN_OR_RETURN(RunRecord record, build_run_record(options_.run_dir, report, &end, extras));
     if (!options_.ledger.empty()) record_in_ledger(record);
+    if (!options_.exporting.to.empty()) export_at_end(record);
     return record;
   }
 
@@ -436,10 +437,47 @@ class MeterImpl final : public Meter {
     const LedgerRecording recorded = flopsmeter::record_in_ledger(options_, record.json, run_id_, catalog_id);
     record.ledger_entry = recorded.entry;
     record.ledger_message = recorded.message;
-    if (!recorded.failed) return;
+    if (recorded.failed) add_warning(record, recorded.message);
+  }
+
+  // The run to the store, once its record is written and in the ledger
+  // (whose head goes with it, and which records the export). A failure is
+  // a warning in the record, never the caller's; a ledger that held the
+  // record before the warning gets the record as it now is.
+  void export_at_end(RunRecord& record) {
+    ExportOptions o = options_.exporting;
+    o.ledger = meter_ledger_options(options_);
+    o.use_ledger = !options_.ledger.empty();
+    const Result<ExportReport> report = export_records({ExportSource::Kind::kRunDirectory, options_.run_dir,
+                                                        options_.output}, o);
+    if (report.ok()) {
+      record.export_message = export_summary(report->json);
+      return;
+    }
+    record.export_message = "the run could not be exported to " + o.to + ": " + report.status().message();
+    add_warning(record, record.export_message);
+    if (record.ledger_entry && !options_.ledger.empty()) record_in_ledger(record);
+  }
+
+  // One line for the caller: where it went, and the ledger's entries.
+  static std::string export_summary(const std::string& report_json) {
+    const nlohmann::json r = nlohmann::json::parse(report_json, nullptr, false);
+    std::string out = "exported to " + r.value("to", std::string()) + ", confirmed by the store";
+    for (const nlohmann::json& u : r.value("exported", nlohmann::json::array())) {
+      if (u.value("ledger_entry", nlohmann::json()).is_number()) {
+        out += "; the ledger's entry " + u["ledger_entry"].dump() + " records it";
+      } else {
+        out += "; not recorded in a ledger (" + u.value("not_recorded", std::string()) + ")";
+      }
+    }
+    return out;
+  }
+
+  // `message` into the record's warnings, and the record rewritten.
+  void add_warning(RunRecord& record, const std::string& message) {
     nlohmann::json amended = nlohmann::json::parse(record.json, nullptr, false);
     if (!amended.is_object()) return;
-    amended["warnings"].push_back(recorded.message);
+    amended["warnings"].push_back(message);
     record.json = amended.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     const std::string path = options_.output.empty() ? join_path(options_.run_dir, kRecordFileName) : options_.output;
     (void)write_file_atomic(path, record.json);

@@ -10,19 +10,19 @@
 namespace flopsmeter {
 namespace {
 
-LedgerOptions ledger_options_of(const MeterOptions& options) {
-  OptionMap o;
-  o.values = {{"ledger", options.ledger}, {"ledger-key", options.ledger_key}, {"data-dir", options.data_dir},
-              {"organisation", options.organisation}};
-  return ledger_options(o);
-}
-
 // `known` (a model not in the ledger) when the catalog lacks it too.
 Status nor_in_the_catalog(const Status& known) {
   return Status::NotFound(known.message() + "; nor is it a catalog model");
 }
 
 }  // namespace
+
+LedgerOptions meter_ledger_options(const MeterOptions& options) {
+  OptionMap o;
+  o.values = {{"ledger", options.ledger}, {"ledger-key", options.ledger_key}, {"data-dir", options.data_dir},
+              {"organisation", options.organisation}};
+  return ledger_options(o);
+}
 
 LedgerOptions ledger_options(const OptionMap& o) {
   LedgerOptions l;
@@ -110,7 +110,7 @@ Status apply_ledger_basis(MeterOptions& options, std::vector<std::string>& notes
     return Status::InvalidArgument("ledger-model takes the base compute and the earlier modifications from the "
                                    "ledger: give it, or pretrain-flops and prior-modifications, not both");
   }
-  FM_ASSIGN_OR_RETURN(Ledger::Basis basis, ledger_basis(ledger_options_of(options), options.ledger_model));
+  FM_ASSIGN_OR_RETURN(Ledger::Basis basis, ledger_basis(meter_ledger_options(options), options.ledger_model));
   options.pretrain = basis.original;
   options.base_systemic_risk = options.base_systemic_risk || basis.original.systemic_risk;
   options.prior_modifications = basis.own_modifications;
@@ -138,7 +138,7 @@ LedgerRecording record_in_ledger(const MeterOptions& options, const std::string&
     return fail(Status::InvalidArgument("name the model it was trained from (ledger-model): the model is neither "
                                         "in the ledger nor in the catalog"));
   }
-  const LedgerOptions ledger_options = ledger_options_of(options);
+  const LedgerOptions ledger_options = meter_ledger_options(options);
   Result<std::unique_ptr<Ledger>> ledger = Ledger::OpenCreatingOnAppend(ledger_options);
   if (!ledger.ok()) return fail(ledger.status());
   const std::string produces =

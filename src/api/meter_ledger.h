@@ -22,6 +22,9 @@ ModelSpec catalog_base(const CatalogModel& model);
 // shell gives them.
 LedgerOptions ledger_options(const OptionMap& o);
 
+// The ledger options of a metered run (its ledger, key, data dir, organisation).
+LedgerOptions meter_ledger_options(const MeterOptions& options);
+
 // The organisation that makes `model`: the options' (or
 // FLOPSMETER_ORGANISATION). Errors: none given, since the EU rule adds up
 // one organisation's modifications.

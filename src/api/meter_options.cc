@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/environment.h"
+#include "api/export_options.h"
+#include "core/export_target.h"
 #include "core/json_doc.h"
 #include "core/strict_fields.h"
 #include "core/suggest.h"
@@ -20,7 +22,7 @@ namespace {
 // Options that take no value: JSON true means given, false means absent.
 const std::vector<std::string>& switch_names() {
   static const std::vector<std::string> kSwitches = {"base-systemic-risk", "freeze-embeddings",
-                                                     "gradient-checkpointing", "nvml", "resume"};
+                                                     "gradient-checkpointing", "nvml", "path-style", "resume"};
   return kSwitches;
 }
 
@@ -94,7 +96,7 @@ const std::vector<std::string>& meter_option_names() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v = {
         "adapter", "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
-        "end-wait", "epochs", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
+        "end-wait", "epochs", "export", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
         "lora-target-regex", "lora-targets", "ledger", "ledger-key", "ledger-model", "ledger-produces", "max-length",
         "method", "micro-batch-size", "model", "model-name", "model-package-group", "n-total", "organisation",
@@ -104,6 +106,9 @@ const std::vector<std::string>& meter_option_names() {
         "spectrum-patterns",
         "training-id", "visible-devices", "world-size"};
     for (const std::string& s : switch_names()) v.push_back(s);
+    for (const std::string& e : export_option_names()) {
+      if (!is_switch(e)) v.push_back(e);
+    }
     std::sort(v.begin(), v.end());
     return v;
   }();
@@ -243,6 +248,7 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
   if (m.ledger_model.empty() && !m.ledger_produces.empty()) {
     return Status::InvalidArgument("ledger-produces needs ledger-model: the model it is made from");
   }
+  FM_ASSIGN_OR_RETURN(m.exporting, export_options_from_map(o, "export"));
   return m;
 }
 
@@ -410,6 +416,7 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   text("model-package-group", m.model_package_group);
   if (!m.dataset_files.empty()) j["dataset"] = m.dataset_files;
   if (!m.command.empty()) j["command"] = m.command;
+  add_export_options_json(m.exporting, "export", j);
   return j;
 }
 
@@ -474,6 +481,13 @@ Status meter_options_from_environment(MeterOptions& m) {
   }
   if (m.organisation.empty()) {
     if (std::optional<EnvValue> v = env_setting(EnvSetting::kOrganisation)) m.organisation = v->value;
+  }
+  if (m.exporting.to.empty()) {
+    if (std::optional<EnvValue> v = env_setting(EnvSetting::kExport)) {
+      m.exporting.to = v->value;
+      // Checked before the run starts, not when it ends.
+      FM_RETURN_IF_ERROR(parse_export_target(m.exporting.to).status().WithContext("environment " + v->variable));
+    }
   }
   if (!m.ledger.empty() && m.organisation.empty()) {
     // Checked before the run starts, not when its record is appended.

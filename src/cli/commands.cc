@@ -550,6 +550,7 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
   if (command.name == "merge") return run_merge(args, out);
   if (command.name == "dossier") return run_dossier(args, out);
   if (command.name == "completion") return run_completion(args, out);
+  if (command.name == "export") return run_export(args, out);
   if (command.name == "verify-proof" || command.name.rfind("ledger ", 0) == 0) {
     return run_ledger_command(command, args, out);
   }

@@ -26,6 +26,9 @@ Result<int> run_completion(const ParsedArgs& a, std::string& out);
 // `estimate --html FILE`: the estimate's dossier as HTML, written atomically.
 Status write_estimate_html(const std::string& path, const std::string& estimate_json);
 
+// `flopsmeter export` (export_command.cc).
+Result<int> run_export(const ParsedArgs& a, std::string& out);
+
 // `flopsmeter ledger ...` and `verify-proof` (ledger_command.cc).
 Result<int> run_ledger_command(const CommandDef& command, const ParsedArgs& a, std::string& out);
 

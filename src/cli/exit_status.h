@@ -21,6 +21,9 @@ inline constexpr const char* kLedgerVerifyExitStatusText =
     "0 the ledger verifies (and extends the head given with --head); 1 it does not: an entry changed, removed, "
     "inserted or not covered by a signed head, a signature that fails, or a held head it does not extend; 2 error "
     "(no ledger there, not a ledger, an unreadable head).";
+inline constexpr const char* kExportExitStatusText =
+    "0 everything exported and confirmed by the store (and recorded, where the ledger holds the record); 2 error "
+    "(nothing more is recorded as exported; the message names what the store holds from before the failure).";
 inline constexpr const char* kVerifyProofExitStatusText =
     "0 the proof checks; 1 it does not (forged or altered: the problem is printed, or \"ok\": false with --json); 2 "
     "error (not an inclusion proof, an unreadable file, a trusted key that names no key).";

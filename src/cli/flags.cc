@@ -208,6 +208,36 @@ const std::vector<FlagDef>& all_flags() {
        "are caught even by someone who rewrote every hash."},
       {"trusted-key", "LIST", "Ledger", "Heads must be signed by these keys (public keys, key ids or key files)", ""},
       {"record", "", "Ledger", "estimate: append the estimate to the ledger (the pre-training decision on file)", ""},
+      // Export
+      {"to", "URL", "Export", "Where to: s3://bucket/prefix or dynamodb://table",
+       "s3://bucket/prefix puts the objects under prefix/RUN_ID/ (a model's dossier under prefix/models/NAME/, heads "
+       "under prefix/ledger-heads/LEDGER_ID/); dynamodb://table writes one item per run, keyed by run_id and "
+       "record_version (docs/export.md lists the layout and the IAM permissions each needs)."},
+      {"export", "URL", "Export", "Export the run when it ends: s3://bucket/prefix or dynamodb://table",
+       "Also FLOPSMETER_EXPORT (or FLOPS_METER_EXPORT). Node 0 exports the run directory once the record is written (and in the ledger, "
+       "which then records the export); a failure is a warning in the record, and the job's exit status stays its own."},
+      {"ledger-head", "", "Export", "Export the ledger's current signed head", ""},
+      {"endpoint-url", "URL", "Export", "An S3-compatible store or DynamoDB endpoint, e.g. http://127.0.0.1:9000",
+       "Also AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL; default AWS's endpoint for the "
+       "region. No user name or password in it: credentials come from the AWS credential chain."},
+      {"region", "REGION", "Export", "AWS region (default AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)",
+       ""},
+      {"profile", "NAME", "Export", "AWS profile of ~/.aws/credentials and ~/.aws/config (default AWS_PROFILE)",
+       "Credentials are looked for as the AWS SDKs look: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, "
+       "the profile in the shared files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE), the container endpoint "
+       "(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI), the EC2 instance metadata service (IMDSv2)."},
+      {"path-style", "", "Export", "Address objects as endpoint/bucket/key (always for an IP address or localhost)",
+       ""},
+      {"sse", "MODE", "Export", "Server-side encryption of the objects: AES256 (SSE-S3) or aws:kms (SSE-KMS)", ""},
+      {"sse-kms-key-id", "ID", "Export", "The KMS key of --sse aws:kms (default the bucket's)", ""},
+      {"export-timeout", "S", "Export", "Seconds a request may wait for the store (default 30)",
+       "Beyond the time its body takes at 256 KiB/s; a request that gets no answer in time, or stalls that long, "
+       "fails (and is tried again when safe to repeat)."},
+      {"export-attempts", "N", "Export", "Attempts per request, 1 to 10 (default 4; repeats only safe requests)",
+       "A request without an answer, or answered HTTP 429, 500, 502, 503 or 504 (or throttled), is tried again after "
+       "a backoff of 0.25 s doubling, with jitter, or after the store's Retry-After (up to 30 s), when it is safe to "
+       "repeat: every PUT, part and conditional write is; starting a multipart upload is repeated only when it never "
+       "left."},
       // Output
       {"json", "", "Output", "Print JSON (versioned schema) instead of text", ""},
       {"html", "FILE", "Output", "estimate: also write the comparison as one HTML page (its dossier)",
@@ -296,7 +326,8 @@ const std::vector<CommandDef>& all_commands() {
         "grad-accum", "nvml", "nvml-library", "sample-hz",
         "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
         "end-wait", "job-name", "training-id", "recipe", "instance-type", "ledger", "ledger-key", "ledger-model",
-        "ledger-produces", "organisation", "fail-if-exceeds", "json", "data-dir"},
+        "ledger-produces", "organisation", "export", "endpoint-url", "region", "profile", "path-style", "sse",
+        "sse-kms-key-id", "export-timeout", "export-attempts", "fail-if-exceeds", "json", "data-dir"},
        {"flopsmeter watch --run runs/a --nvml --model gpt2 --tokens-from out/trainer_state.json -- python train.py",
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 "
         "--tokens-from out/trainer_state.json -- torchrun --nproc-per-node 8 train.py"},
@@ -365,6 +396,25 @@ const std::vector<CommandDef>& all_commands() {
         "flopsmeter dossier acme/llama-sft --format json --ledger postgresql://ledger@db.example/ledger",
         "flopsmeter dossier acme/sft --from-ledger -o sft.html   # a model named like a local directory"},
        1, 1},
+      {"export",
+       "Export a run, a model's runs or the ledger's head to an S3-compatible store or DynamoDB",
+       "flopsmeter export (RUN_DIR | MODEL | --ledger-head) --to URL [options]",
+       "Puts what an auditor needs where the organisation keeps it. A run directory: its journals, the dossier files "
+       "it holds (dossier.html, dossier.md, dossier.json), the ledger's signed head and last its flops_meter.json. A "
+       "model of the ledger: each of its runs' records as the ledger holds them, and its dossier (HTML and JSON) with "
+       "the head. --ledger-head: the head alone, kept per size. To DynamoDB: one item per run record (and per head), "
+       "written under a condition that never replaces an item, so a retry cannot duplicate or overwrite anything. "
+       "Every object's answer is checked against what was sent (ETag against the MD5, or the store's SHA-256 "
+       "checksum); journals above 8 MiB go up in parts. Once the store confirmed a record, the ledger records where "
+       "it went (URL, ETag or version, time), which `ledger show` lists; nothing unconfirmed is ever recorded. A run "
+       "not in the ledger is exported and said not to be recorded.",
+       {"to", "ledger-head", "endpoint-url", "region", "profile", "path-style", "sse", "sse-kms-key-id",
+        "export-timeout", "export-attempts", "ledger", "ledger-key", "data-dir", "json"},
+       {"flopsmeter export runs/llama-lora --to s3://acme-audit/flops",
+        "flopsmeter export acme/llama-sft --to dynamodb://flops-runs --region eu-west-1",
+        "flopsmeter export --ledger-head --to s3://acme-audit/ledger --sse aws:kms --sse-kms-key-id alias/audit",
+        "flopsmeter export runs/a --to s3://runs/flops --endpoint-url http://127.0.0.1:9000"},
+       0, 1, kExportExitStatusText},
       {"ledger init",
        "Create the audit ledger, with this machine's signing key",
        "flopsmeter ledger init [--ledger PATH|URL]",

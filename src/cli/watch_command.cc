@@ -345,6 +345,7 @@ Result<int> run_watch(const ParsedArgs& a, std::string& out) {
                                        ", but its record could not be written");
   }
   if (!record->ledger_message.empty()) say(record->ledger_message);
+  if (!record->export_message.empty()) say(record->export_message);
   if (options.rank != 0) {
     out = a.has("json") ? record->json
                         : "node " + std::to_string(options.rank) + " of run " + meter->run_id() + " (" + end.status +

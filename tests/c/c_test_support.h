@@ -100,7 +100,7 @@ static inline void clear_job_environment(void) {
   const char* variables[] = {"PRETRAIN_FLOPS", "FLOPS_METER_NVML", "FLOPS_METER_OUT", "FLOPS_METER_PEAK_FLOPS",
                              "FLOPS_METER_NVML_LIBRARY", "RANK", "WORLD_SIZE", "LOCAL_RANK",
                              "TRAINING_JOB_NAME", "FLOPS_METER_RUN_ID", "FLOPSMETER_LEDGER",
-                             "FLOPSMETER_LEDGER_KEY", "FLOPSMETER_ORGANISATION"};
+                             "FLOPSMETER_LEDGER_KEY", "FLOPSMETER_ORGANISATION", "FLOPS_METER_EXPORT"};
   for (size_t i = 0; i < sizeof variables / sizeof variables[0]; ++i) REQUIRE(unsetenv(variables[i]) == 0);
 }
 
