@@ -7,6 +7,7 @@
 #include "api/dossier_parts.h"
 #include "api/dossier_render.h"
 #include "api/report_format.h"  // sci
+#include "core/xml_text.h"
 
 namespace flopsmeter {
 namespace {
@@ -170,21 +171,8 @@ std::string evidence_section(const Dossier& d) {
 
 }  // namespace
 
-std::string html_escaped(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+// The page is HTML5, where XML's five references (&apos; included) hold.
+std::string html_escaped(const std::string& text) { return xml_escaped(text); }
 
 std::string dossier_html(const Dossier& d) {
   std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
