@@ -326,8 +326,25 @@ contradicting_answers() {
   fault '{"kind": "answer", "status": 200, "body": "<Error><Code>InternalError</Code><Message>inside a 200</Message></Error>", "match": "POST /audit/bad2/'"$RUN_B"'/journal-rank0.jsonl?uploadId", "times": -1}'
   failed "HTTP 200 InternalError: inside a 200" runB --to s3://audit/bad2 "${S3[@]}" && ! grep -q $'\x1b' "$WORK/stderr"
   clear_faults
+  # What real S3 sends and s3rver does not: its SHA-256 checksum, the encryption it applied.
+  fault '{"kind": "header", "name": "x-amz-checksum-sha256", "value": "$sha256", "match": "PUT /audit/sum/", "times": -1}'
+  fm 0 export runA --to s3://audit/sum "${S3[@]}" --json &&
+    [[ $(json_at "$WORK/stdout" exported.0.objects.0.check) == "the store's SHA-256 checksum matches" ]] || return 1
+  clear_faults
+  fault '{"kind": "header", "name": "x-amz-checksum-sha256", "value": "AAAA", "match": "PUT /audit/sum2/", "times": -1}'
+  failed "the store's SHA-256 checksum AAAA is not that of the bytes sent" runA --to s3://audit/sum2 "${S3[@]}" || return 1
+  clear_faults
+  fault '{"kind": "header", "name": "x-amz-server-side-encryption", "value": "AES256", "match": "PUT /audit/sse/", "times": -1}'
+  failed "the store applied encryption 'AES256', not aws:kms" runA --to s3://audit/sse "${S3[@]}" --sse aws:kms ||
+    return 1
+  clear_faults
+  # SSE-KMS: an ETag that is not the MD5 is what S3 answers; the store's own Content-MD5 check stands.
+  fault '{"kind": "etag", "match": "PUT /audit/kms2/", "times": -1}'
+  fm 0 export runA --to s3://audit/kms2 "${S3[@]}" --sse aws:kms --json &&
+    [[ $(json_at "$WORK/stdout" exported.0.objects.0.check) == "Content-MD5, checked by the store" ]]
+  clear_faults
 }
-check "an answer that contradicts what was sent (ETag, CRC-32) or is malformed: not confirmed, nothing recorded" \
+check "an answer that contradicts what was sent (ETag, checksum, encryption, CRC-32) or is malformed: not confirmed" \
   contradicting_answers
 
 # ------------------------------------------------------------ the meter's export

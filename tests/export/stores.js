@@ -13,7 +13,9 @@
 //         "status" (answer "status" with S3's or DynamoDB's error "code", and "retry_after"),
 //         "slow" (wait "ms" before forwarding), "skew" (the store's clock-skew refusal),
 //         "etag" (forward, then answer with another ETag), "crc" (forward, then damage x-amz-crc32),
-//         "answer" (answer "status" with "body" as it is: a malformed or hostile answer)
+//         "answer" (answer "status" with "body" as it is: a malformed or hostile answer),
+//         "header" (forward, then set the answer's header "name" to "value"; "$sha256" is the
+//         base64 SHA-256 of the request's body, as S3 echoes x-amz-checksum-sha256)
 //   POST /__clear              no faults
 //   GET  /__count?match=TEXT   how many requests matched TEXT so far
 // The metadata server's control: POST /__imds {"role": NAME|null, "token_status": 200|403|...}
@@ -108,6 +110,9 @@ function forward(req, body, target, res, fault) {
     const h = { ...answer.headers };
     if (fault && fault.kind === 'etag' && h.etag) h.etag = '"00000000000000000000000000000000"';
     if (fault && fault.kind === 'crc' && h['x-amz-crc32']) h['x-amz-crc32'] = '12345';
+    if (fault && fault.kind === 'header') {
+      h[fault.name] = fault.value === '$sha256' ? crypto.createHash('sha256').update(body).digest('base64') : fault.value;
+    }
     res.writeHead(answer.statusCode, h);
     answer.pipe(res);
   });
