@@ -46,8 +46,8 @@ report_checks() {
 # isolate_environment DIR: HOME and the XDG directories under DIR, and none
 # of the variables flopsmeter or the meter read from the caller's
 # environment (FLOPSMETER_*, PRETRAIN_FLOPS, FLOPS_METER_*, the launcher's
-# rank variables, the Hugging Face cache's), so that no user's ledger, key,
-# cache or setting is touched or read. Call it before any command that may read them.
+# rank variables, the Hugging Face cache's, AWS credentials and settings), so
+# that no user's ledger, key, cache, credential or setting is touched or read. Call it before any command that may read them.
 isolate_environment() {
   local dir=$1 name
   mkdir -p "$dir/home" "$dir/data" "$dir/config"
@@ -55,7 +55,7 @@ isolate_environment() {
   for name in $(compgen -e); do
     case $name in
       FLOPSMETER_* | FLOPS_METER_* | PRETRAIN_FLOPS | RANK | WORLD_SIZE | LOCAL_RANK | TRAINING_JOB_NAME | \
-        FAKE_NVML_SCRIPT | HF_HOME | HF_HUB_CACHE | XDG_CACHE_HOME) unset "$name" ;;
+        FAKE_NVML_SCRIPT | HF_HOME | HF_HUB_CACHE | XDG_CACHE_HOME | AWS_*) unset "$name" ;;
     esac
   done
 }
