@@ -23,7 +23,6 @@ source "$SRC/tests/cli/lib/contract.sh"
 isolate_environment "$WORK"
 cd "$WORK" || exit 1
 [[ -n ${FM_TEST_PROXY_PORT:-} ]] || { echo "export_contract: run it under tests/export/with_stores.sh"; exit 1; }
-for name in $(compgen -e); do [[ $name == AWS_* ]] && unset "$name"; done
 HERE="$SRC/tests/export"
 P="http://127.0.0.1:$FM_TEST_PROXY_PORT"
 KEY_ID=AKIAFLOPSENV0000TEST
