@@ -67,15 +67,17 @@ const std::vector<FlagDef>& all_flags() {
       {"data-parallel", "N", "Workload", "Data-parallel ranks sharing the batch (default 1)", ""},
       // Dataset
       {"dataset", "FILES", "Dataset", "Count D exactly from these dataset files (comma-separated)",
-       "Text, JSON lines or JSON array files, optionally .gz or .zst compressed. Each sample is rendered as TRL's "
+       "Text, JSON lines or JSON array files, optionally .gz or .zst compressed; Parquet files; Arrow IPC files or a "
+       "datasets save_to_disk directory. Each sample is rendered as TRL's "
        "SFTTrainer renders it and tokenized with --tokenizer; D becomes the exact trained-on token count and the "
        "attention term uses the real sequence lengths. See `flopsmeter tokens --help`."},
       {"tokenizer", "PATH", "Dataset", "tokenizer.json, or the directory holding it (and tokenizer_config.json)",
        "Hugging Face fast-tokenizer files. For `estimate` it defaults to the --model directory when that holds a "
        "tokenizer.json."},
       {"format", "F", "Dataset",
-       "auto, text, jsonl or json (default auto: by name and content); dossier: html, md or json",
-       "For a dataset, how its files are read. For `dossier`, the form written: html (one self-contained page that "
+       "auto, text, jsonl, json, parquet or arrow (default auto: by content, then name); dossier: html, md or json",
+       "For a dataset, how its files are read: auto recognises Parquet and Arrow IPC (datasets' save_to_disk) by "
+       "their first bytes and refuses other binary formats (ORC, Avro, zip, SQLite, ...) by name. For `dossier`, the form written: html (one self-contained page that "
        "prints to PDF), md (Markdown) or json (schema flopsmeter.dossier/1); the default is the --output file's "
        "extension (.md, .json), else html."},
       {"text-unit", "U", "Dataset", "Plain text samples: line, paragraph or document (default line)",
