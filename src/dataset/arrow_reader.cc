@@ -174,7 +174,10 @@ Result<bool> ArrowRowReader::read_exact(std::string* out, uint64_t length, bool 
 Result<bool> ArrowRowReader::next_stream_message() {
   std::string word;
   FM_ASSIGN_OR_RETURN(const bool more, read_exact(&word, 4, /*end_allowed=*/true));
-  if (!more) return false;  // the data ends without an end-of-stream marker
+  // Writers end a stream with a marker; data that stops at a message
+  // boundary without it was cut short, and its missing rows would go
+  // uncounted.
+  if (!more) return Status::ParseError("the stream ends without its end-of-stream marker (truncated file?)");
   if (load_u32(word.data()) != kContinuation) {
     return Status::Unsupported("an Arrow IPC stream without continuation markers (written before Arrow 0.15) "
                                "is not read");

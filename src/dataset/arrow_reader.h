@@ -13,7 +13,9 @@
 // decimal, dates and times, ...) are left out of the rows. Refused with an
 // error naming the file: dictionary-encoded columns, unions, run-end
 // encoded and view types, big-endian data, LZ4-compressed buffers, streams
-// written before Arrow 0.15 (no continuation markers).
+// written before Arrow 0.15 (no continuation markers). A stream must end
+// with its end-of-stream marker: one cut at a message boundary is an error,
+// not fewer rows.
 //
 // Memory: one record batch at a time (datasets writes 1000 rows a batch),
 // read as the bytes arrive, so a lying length fails at the end of the data

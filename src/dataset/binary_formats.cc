@@ -14,18 +14,23 @@ struct Signature {
   std::string_view name;
 };
 
+// Short ASCII signatures that text could start with: they count only when
+// control bytes follow, as they do in these formats' binary headers.
+constexpr Signature kRefusedWithBinaryHead[] = {
+    {"ORC", "an ORC file"},
+    {"FEA1", "a Feather v1 file"},
+    {"GGUF", "a GGUF model file"},
+};
+
 // Prefixes. gzip and zstd are absent: ByteSource undoes them, and the
 // bytes looked at are the decompressed ones.
 constexpr Signature kRefused[] = {
-    {"ORC", "an ORC file"},
     {std::string_view("Obj\x01", 4), "an Avro object container file"},
     {"PK\x03\x04", "a zip archive (xlsx, docx, npz, ...)"},
     {"PK\x05\x06", "a zip archive (xlsx, docx, npz, ...)"},
-    {"FEA1", "a Feather v1 file"},
     {std::string_view("SQLite format 3\0", 16), "an SQLite database"},
     {"\x93NUMPY", "a NumPy array file"},
     {"\x89HDF\r\n\x1a\n", "an HDF5 file"},
-    {"GGUF", "a GGUF model file"},
     {std::string_view("\xfd" "7zXZ\x00", 6), "xz-compressed data (decompress it first)"},
     {"\x04\x22\x4d\x18", "LZ4-compressed data (decompress it first)"},
     {"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"},
@@ -36,6 +41,14 @@ constexpr Signature kRefused[] = {
     {"\xff\xd8\xff", "a JPEG image"},
     {"PARE", "an encrypted Parquet file"},
 };
+
+// A byte below 0x20 other than tab, newline and carriage return.
+bool has_control_byte(std::string_view head) {
+  for (const char c : head) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;
+  }
+  return false;
+}
 
 // A pickle of protocol 2 or later starts with PROTO and the version.
 bool is_pickle(std::string_view head) {
@@ -66,6 +79,9 @@ BinaryFormatMatch identify_binary_format(std::string_view head) {
   }
   for (const Signature& s : kRefused) {
     if (head.starts_with(s.magic)) return {BinaryFormat::kRefused, s.name};
+  }
+  for (const Signature& s : kRefusedWithBinaryHead) {
+    if (head.starts_with(s.magic) && has_control_byte(head)) return {BinaryFormat::kRefused, s.name};
   }
   if (is_pickle(head)) return {BinaryFormat::kRefused, "a Python pickle"};
   if (is_bzip2(head)) return {BinaryFormat::kRefused, "bzip2-compressed data (decompress it first)"};

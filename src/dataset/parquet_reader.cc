@@ -260,6 +260,7 @@ class ParquetRowReader final : public TableReader {
   Status start_row_group();
   Status finish_row_group();
   Status emit(const Shape& shape, std::string* json);
+  Status emit_object(const Shape& shape, std::string* json);
   Status consume_each(const Shape& shape, std::string_view value, std::string* json);
   Result<const ParquetLevels*> peek(size_t leaf);
 
@@ -411,11 +412,21 @@ Status ParquetRowReader::consume_each(const Shape& shape, std::string_view value
   return Status::Ok();
 }
 
-Status ParquetRowReader::emit(const Shape& shape, std::string* json) {
-  if (shape.kind == Shape::Kind::kObject && shape.fields.empty()) {
-    json->append("{}");
-    return Status::Ok();
+Status ParquetRowReader::emit_object(const Shape& shape, std::string* json) {
+  json->push_back('{');
+  for (size_t i = 0; i < shape.fields.size(); ++i) {
+    if (i > 0) json->push_back(',');
+    json->append(shape.fields[i].first);
+    FM_RETURN_IF_ERROR(emit(shape.fields[i].second, json));
   }
+  json->push_back('}');
+  return Status::Ok();
+}
+
+Status ParquetRowReader::emit(const Shape& shape, std::string* json) {
+  // A required struct has no levels of its own to look at (and the root
+  // may have no read column at all).
+  if (shape.kind == Shape::Kind::kObject && !shape.nullable) return emit_object(shape, json);
   FM_ASSIGN_OR_RETURN(const ParquetLevels* levels, peek(shape.driver));
   if (levels == nullptr) return column_error(shape.driver, Status::ParseError("ends inside a row"));
   if (shape.nullable && levels->definition < shape.definition) return consume_each(shape, "null", json);
@@ -424,15 +435,7 @@ Status ParquetRowReader::emit(const Shape& shape, std::string* json) {
       Status status = readers_[shape.driver]->consume(json);
       return status.ok() ? status : column_error(shape.driver, status);
     }
-    case Shape::Kind::kObject:
-      json->push_back('{');
-      for (size_t i = 0; i < shape.fields.size(); ++i) {
-        if (i > 0) json->push_back(',');
-        json->append(shape.fields[i].first);
-        FM_RETURN_IF_ERROR(emit(shape.fields[i].second, json));
-      }
-      json->push_back('}');
-      return Status::Ok();
+    case Shape::Kind::kObject: return emit_object(shape, json);
     case Shape::Kind::kArray: break;
   }
   if (levels->definition < shape.element_definition) return consume_each(shape, "[]", json);
