@@ -281,7 +281,8 @@ const std::vector<CommandDef>& all_commands() {
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",
        "flopsmeter tokens --tokenizer PATH [options] FILE...",
-       "Reads text, JSON lines or JSON array files (gzip or zstd compressed too), renders each record the way TRL's "
+       "Reads text, JSON lines or JSON array files (gzip or zstd compressed too), Parquet files and Arrow IPC files "
+       "or save_to_disk directories (each row a record), renders each record the way TRL's "
        "SFTTrainer does (chat records through the model's chat template) and tokenizes it with the model's "
        "tokenizer.json, id for id as Hugging Face tokenizers would. Prints samples, tokens, skipped records and the "
        "sequence layout (truncation, padding or packing) with the sum of squared sequence lengths the attention term "
@@ -292,7 +293,8 @@ const std::vector<CommandDef>& all_commands() {
         "per-sample", "ids", "no-progress", "json"},
        {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
         "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
-        "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},
+        "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl",
+        "flopsmeter tokens --tokenizer ./Qwen2.5-7B-Instruct train-00000-of-00002.parquet train-00001-of-00002.parquet"},
        1, SIZE_MAX},
       {"report",
        "Report a metered run from its journals (finalises a crashed run)",

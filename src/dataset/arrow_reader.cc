@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 #include "dataset/flatbuffer.h"
 #include "dataset/json_text.h"
 #include "dataset/page_codecs.h"
@@ -39,7 +40,7 @@ enum class ArrowKind {
 };
 
 struct ArrowField {
-  std::string name;
+  std::string name;  // for messages: control characters escaped
   std::string key;  // "\"name\":"
   ArrowKind kind = ArrowKind::kSkipped;
   int buffers = 0;           // buffers it takes in a record batch
@@ -122,6 +123,7 @@ class ArrowRowReader final : public TableReader {
   std::string metadata_;
   std::string body_;
   std::deque<std::string> decompressed_;  // buffers of the current batch that were compressed
+  uint64_t decompressed_bytes_ = 0;
   // Walking a batch's field nodes and buffers in order.
   FlatVector nodes_;
   FlatVector buffers_;
@@ -309,8 +311,8 @@ Result<ArrowField> ArrowRowReader::read_field(const FlatTable& table, int depth)
   if (++fields_seen_ > kMaxArrowFields) return Status::Unsupported("more than " + std::to_string(kMaxArrowFields) + " fields");
   ArrowField field;
   FM_ASSIGN_OR_RETURN(const std::optional<std::string_view> name, table.string(0));
-  field.name = name.value_or("");
-  append_json_string(&field.key, field.name);
+  append_json_string(&field.key, name.value_or(""));
+  field.name = printable_text(name.value_or(""));
   field.key += ':';
   FM_ASSIGN_OR_RETURN(const std::optional<FlatTable> dictionary, table.table(4));
   if (dictionary) return Status::Unsupported("column '" + field.name + "' is dictionary-encoded, which is not read");
@@ -407,9 +409,13 @@ Result<std::string_view> ArrowRowReader::take_buffer(const FlatVector& buffers, 
   const int64_t uncompressed = load_little_endian(bytes.data(), 8, true);
   if (uncompressed == -1) return bytes.substr(8);
   if (codec != 1) return Status::Unsupported("LZ4-compressed buffers are not read (ZSTD ones are)");
-  if (uncompressed < 0 || static_cast<uint64_t>(uncompressed) > options_.max_body_bytes) {
-    return Status::ParseError("a compressed buffer's length " + std::to_string(uncompressed) + " is out of range");
+  // The batch's decompressed buffers together stay within a body's limit.
+  if (uncompressed < 0 || static_cast<uint64_t>(uncompressed) > options_.max_body_bytes - decompressed_bytes_) {
+    return Status::ParseError("a compressed buffer's length " + std::to_string(uncompressed) +
+                              " is out of range (the batch's buffers may hold " +
+                              std::to_string(options_.max_body_bytes) + " bytes decompressed)");
   }
+  decompressed_bytes_ += static_cast<uint64_t>(uncompressed);
   std::string& out = decompressed_.emplace_back();
   try {
     out.resize(std::max<size_t>(static_cast<size_t>(uncompressed), 1));
@@ -484,6 +490,7 @@ Status ArrowRowReader::read_batch(const FlatTable& batch) {
   if (batch_rows_ < 0) return Status::ParseError("negative row count");
   next_node_ = next_buffer_ = 0;
   decompressed_.clear();
+  decompressed_bytes_ = 0;
   columns_.clear();
   columns_.resize(schema_.size());
   for (size_t i = 0; i < schema_.size(); ++i) {

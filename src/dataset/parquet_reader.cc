@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "adapters/files.h"
+#include "core/json_doc.h"  // printable_text
 #include "dataset/json_text.h"
 #include "dataset/little_endian.h"
 #include "dataset/parquet_column.h"
@@ -30,7 +31,7 @@ struct SchemaNode {
 };
 
 struct LeafColumn {
-  std::string path;                  // "messages.list.element.content"
+  std::string path;                  // "messages.list.element.content", for messages (escaped)
   std::optional<ParquetLeaf> leaf;   // absent: not read (binary, decimal, ...)
 };
 
@@ -42,7 +43,8 @@ struct Shape {
   uint16_t definition = 0;          // null when the driver's definition level is below this
   uint16_t repetition = 0;          // kArray: a new element starts at this repetition level
   uint16_t element_definition = 0; // kArray: empty when the definition level is below this
-  std::vector<std::pair<std::string, Shape>> fields;  // kObject: "\"key\":" and the member
+  std::vector<std::string> keys;    // kObject: "\"key\":" of each member
+  std::vector<Shape> members;       // kObject
   std::vector<Shape> element;       // kArray: one shape
   size_t first_leaf = 0;            // the read leaves under it: [first_leaf, end_leaf)
   size_t end_leaf = 0;
@@ -104,13 +106,18 @@ class SchemaBuilder {
     parent->first_leaf = leaves_.size();
     parent->children.reserve(static_cast<size_t>(count));
     for (int32_t i = 0; i < count; ++i) {
+      // Checked again for each child: the groups before it took their own.
+      if (next_ >= elements_.size()) {
+        return Status::ParseError("a schema group claims more children than the schema has elements");
+      }
       SchemaNode child;
       child.element = &elements_[next_++];
       const ParquetSchemaElement& e = *child.element;
       const bool repeated = e.repetition == ParquetRepetition::kRepeated;
       child.definition = static_cast<uint16_t>(parent->definition + (e.repetition != ParquetRepetition::kRequired));
       child.repetition = static_cast<uint16_t>(parent->repetition + repeated);
-      const std::string path = prefix.empty() ? e.name : prefix + "." + e.name;
+      const std::string shown = printable_text(e.name);
+      const std::string path = prefix.empty() ? shown : prefix + "." + shown;
       if (e.type.has_value()) {
         if (e.num_children > 0) return Status::ParseError("column '" + path + "' has a type and children");
         std::optional<ParquetLeaf> leaf = leaf_of(e);
@@ -163,7 +170,8 @@ class ShapeBuilder {
       std::string key;
       append_json_string(&key, child.element->name);
       key += ':';
-      shape.fields.emplace_back(std::move(key), std::move(*member));
+      shape.keys.push_back(std::move(key));
+      shape.members.push_back(std::move(*member));
     }
     return shape;
   }
@@ -414,10 +422,10 @@ Status ParquetRowReader::consume_each(const Shape& shape, std::string_view value
 
 Status ParquetRowReader::emit_object(const Shape& shape, std::string* json) {
   json->push_back('{');
-  for (size_t i = 0; i < shape.fields.size(); ++i) {
+  for (size_t i = 0; i < shape.members.size(); ++i) {
     if (i > 0) json->push_back(',');
-    json->append(shape.fields[i].first);
-    FM_RETURN_IF_ERROR(emit(shape.fields[i].second, json));
+    json->append(shape.keys[i]);
+    FM_RETURN_IF_ERROR(emit(shape.members[i], json));
   }
   json->push_back('}');
   return Status::Ok();

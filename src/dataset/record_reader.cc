@@ -99,6 +99,9 @@ bool ends_scalar(char c) {
 
 std::string quote_byte(char c) { return "'" + printable_text(std::string_view(&c, 1)) + "'"; }
 
+// The --format value of a table format.
+std::string format_flag(DatasetFormat format) { return format == DatasetFormat::kParquet ? "parquet" : "arrow"; }
+
 }  // namespace
 
 RecordReader::RecordReader(std::unique_ptr<ByteSource> source, TextUnit unit,
@@ -136,14 +139,6 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
   return reader;
 }
 
-namespace {
-
-std::string_view format_flag(DatasetFormat format) {
-  return format == DatasetFormat::kParquet ? "parquet" : "arrow";
-}
-
-}  // namespace
-
 Result<DatasetFormat> RecordReader::open_binary(const std::string& path, DatasetFormat asked) {
   const std::string_view head(buffer_.get() + begin_, end_ - begin_);
   const BinaryFormatMatch binary = identify_binary_format(head);
@@ -155,7 +150,7 @@ Result<DatasetFormat> RecordReader::open_binary(const std::string& path, Dataset
         return Status::InvalidArgument(shown + ": is not " +
                                        (asked == DatasetFormat::kParquet ? "a Parquet file (it does not start with PAR1)"
                                                                          : "an Arrow IPC stream or file") +
-                                       " (--format " + std::string(format_flag(asked)) + ")");
+                                       " (--format " + format_flag(asked) + ")");
       }
       return asked;
     case BinaryFormat::kRefused:
@@ -168,7 +163,7 @@ Result<DatasetFormat> RecordReader::open_binary(const std::string& path, Dataset
   }
   if (asked != DatasetFormat::kAuto && asked != table) {
     return Status::InvalidArgument(shown + ": is " + std::string(binary.name) + "; read it with --format " +
-                                   std::string(format_flag(table)) + " or auto");
+                                   format_flag(table) + " or auto");
   }
   if (table == DatasetFormat::kArrow) {
     FM_ASSIGN_OR_RETURN(table_, open_arrow(source_.get(), std::string(head), path));

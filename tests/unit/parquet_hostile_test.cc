@@ -325,5 +325,21 @@ TEST(ArrowHostile, EveryTruncationAndByteFlip) {
   Mangle("rows.arrow", 3);
 }
 
+// Inputs fuzz/run.sh tables_fuzz found (tests/data/tables/fuzz/): each is an
+// error naming the file, with no control bytes in the message.
+TEST(TablesFuzzRegression, EachIsAnErrorWithAPrintableMessage) {
+  const std::string dir = testing::source_path("tests/data/tables/fuzz");
+  Result<std::vector<std::string>> names = list_directory(dir);
+  ASSERT_TRUE(names.ok()) << names.status().message();
+  ASSERT_FALSE(names->empty());
+  for (const std::string& name : *names) {
+    const std::string path = dir + "/" + name;
+    Result<std::vector<std::string>> rows = Rows(path);
+    ASSERT_FALSE(rows.ok()) << name;
+    EXPECT_THAT(rows.status().message(), StartsWith(path + ": ")) << name;
+    for (const char c : rows.status().message()) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << name;
+  }
+}
+
 }  // namespace
 }  // namespace flopsmeter
