@@ -172,8 +172,13 @@ Result<std::string> ParquetColumnReader::decompress(std::string_view compressed,
     FM_RETURN_IF_ERROR(decompress_page(codec_, compressed, out.data(), size));
     out.resize(size);
   }
-  memory_->held += out.size();
   return out;
+}
+
+void ParquetColumnReader::hold_page(std::string page) {
+  release(&page_);
+  page_ = std::move(page);
+  memory_->held += page_.size();
 }
 
 Status ParquetColumnReader::read_dictionary(const ParquetPageHeader& header, std::string compressed) {
@@ -185,7 +190,9 @@ Status ParquetColumnReader::read_dictionary(const ParquetPageHeader& header, std
     return Status::Unsupported("dictionary in " + encoding_name(header.encoding) + " encoding");
   }
   if (header.num_values < 0) return Status::ParseError("negative number of dictionary values");
+  if (leaf_.type == ParquetType::kBoolean) return Status::ParseError("a dictionary for a boolean column");
   FM_ASSIGN_OR_RETURN(dictionary_page_, decompress(compressed, header.uncompressed_page_size));
+  memory_->held += dictionary_page_.size();
   // Every value takes at least one byte (four for a string's length), so
   // a count above the page size is a lie: checked before reserving.
   const size_t width = leaf_.type == ParquetType::kByteArray ? 4 : std::max<size_t>(plain_width(leaf_.type), 1);
@@ -194,7 +201,6 @@ Status ParquetColumnReader::read_dictionary(const ParquetPageHeader& header, std
     return Status::ParseError(std::to_string(count) + " dictionary values cannot fit in " +
                               std::to_string(dictionary_page_.size()) + " bytes");
   }
-  if (leaf_.type == ParquetType::kBoolean) return Status::ParseError("a dictionary for a boolean column");
   dictionary_.reserve(count);
   std::string_view rest = dictionary_page_;
   for (size_t i = 0; i < count; ++i) {
@@ -214,40 +220,15 @@ Status ParquetColumnReader::read_dictionary(const ParquetPageHeader& header, std
   return Status::Ok();
 }
 
+// v1: levels and values compressed together; each level stream that
+// exists is prefixed by its 4-byte length.
 Status ParquetColumnReader::start_data_page(const ParquetPageHeader& header, std::string compressed) {
   seen_data_page_ = true;
   if (header.num_values < 0) return Status::ParseError("negative number of values in a data page");
-  if (header.type == static_cast<int32_t>(ParquetPageType::kDataPageV2)) {
-    // v2: the levels come first, never compressed; then the values,
-    // compressed when is_compressed says so.
-    const int64_t rep = header.repetition_levels_byte_length;
-    const int64_t def = header.definition_levels_byte_length;
-    if (rep < 0 || def < 0 || static_cast<uint64_t>(rep + def) > compressed.size() ||
-        rep + def > header.uncompressed_page_size) {
-      return Status::ParseError("data page v2 level lengths do not fit the page");
-    }
-    const auto level_bytes = static_cast<size_t>(rep + def);
-    std::string values;
-    if (header.is_compressed && codec_ != PageCodec::kUncompressed) {
-      FM_ASSIGN_OR_RETURN(values, decompress(std::string_view(compressed).substr(level_bytes),
-                                             header.uncompressed_page_size - static_cast<int32_t>(level_bytes)));
-      memory_->held -= values.size();
-    } else {
-      values = compressed.substr(level_bytes);
-    }
-    compressed.resize(level_bytes);
-    page_ = std::move(compressed) + values;
-    memory_->held += page_.size();
-    const std::string_view page(page_);
-    repetition_ = RleHybridDecoder(page.substr(0, static_cast<size_t>(rep)), level_bit_width(leaf_.max_repetition));
-    definition_ = RleHybridDecoder(page.substr(static_cast<size_t>(rep), static_cast<size_t>(def)),
-                                   level_bit_width(leaf_.max_definition));
-    values_left_ = header.num_values;
-    return start_values(header.encoding, page.substr(level_bytes));
-  }
-  FM_ASSIGN_OR_RETURN(page_, decompress(compressed, header.uncompressed_page_size));
+  if (header.type == static_cast<int32_t>(ParquetPageType::kDataPageV2)) return start_data_page_v2(header, compressed);
+  FM_ASSIGN_OR_RETURN(std::string page, decompress(compressed, header.uncompressed_page_size));
+  hold_page(std::move(page));
   std::string_view rest(page_);
-  // v1: each level stream that exists is prefixed by its 4-byte length.
   auto take_levels = [&](uint16_t max_level, int32_t encoding, RleHybridDecoder* decoder) -> Status {
     if (max_level == 0) return Status::Ok();
     if (encoding != static_cast<int32_t>(ParquetEncoding::kRle)) {
@@ -264,6 +245,33 @@ Status ParquetColumnReader::start_data_page(const ParquetPageHeader& header, std
   FM_RETURN_IF_ERROR(take_levels(leaf_.max_definition, header.definition_level_encoding, &definition_));
   values_left_ = header.num_values;
   return start_values(header.encoding, rest);
+}
+
+// v2: the levels come first, never compressed, their lengths in the header;
+// then the values, compressed when is_compressed says so.
+Status ParquetColumnReader::start_data_page_v2(const ParquetPageHeader& header, std::string_view stored) {
+  const int64_t rep = header.repetition_levels_byte_length;
+  const int64_t def = header.definition_levels_byte_length;
+  if (rep < 0 || def < 0 || static_cast<uint64_t>(rep + def) > stored.size() ||
+      rep + def > header.uncompressed_page_size) {
+    return Status::ParseError("data page v2 level lengths do not fit the page");
+  }
+  const auto level_bytes = static_cast<size_t>(rep + def);
+  std::string page(stored.substr(0, level_bytes));
+  if (header.is_compressed && codec_ != PageCodec::kUncompressed) {
+    FM_ASSIGN_OR_RETURN(const std::string values, decompress(stored.substr(level_bytes),
+                                                             header.uncompressed_page_size - static_cast<int32_t>(level_bytes)));
+    page += values;
+  } else {
+    page += stored.substr(level_bytes);
+  }
+  hold_page(std::move(page));
+  const std::string_view levels(page_);
+  repetition_ = RleHybridDecoder(levels.substr(0, static_cast<size_t>(rep)), level_bit_width(leaf_.max_repetition));
+  definition_ = RleHybridDecoder(levels.substr(static_cast<size_t>(rep), static_cast<size_t>(def)),
+                                 level_bit_width(leaf_.max_definition));
+  values_left_ = header.num_values;
+  return start_values(header.encoding, levels.substr(level_bytes));
 }
 
 Status ParquetColumnReader::start_values(int32_t encoding, std::string_view values) {

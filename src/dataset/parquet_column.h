@@ -81,11 +81,14 @@ class ParquetColumnReader {
  private:
   Status next_page();
   Result<std::string> read_page_header(ParquetPageHeader* header);
-  // `compressed` decompressed into `uncompressed_size` bytes, counted
-  // against the memory limit.
+  // `compressed` decompressed into `uncompressed_size` bytes, refused when
+  // that would pass the memory limit.
   Result<std::string> decompress(std::string_view compressed, int32_t uncompressed_size);
+  // Makes `page` the current page, counted against the memory limit.
+  void hold_page(std::string page);
   Status read_dictionary(const ParquetPageHeader& header, std::string compressed);
   Status start_data_page(const ParquetPageHeader& header, std::string compressed);
+  Status start_data_page_v2(const ParquetPageHeader& header, std::string_view stored);
   Status start_values(int32_t encoding, std::string_view values);
   Status append_value(std::string* json);
   Result<std::string_view> plain_bytes(size_t count);
