@@ -5,10 +5,13 @@
 //
 //   NODE_PATH=tests/reference/node_modules node tests/reference/make_table_fixtures.js tests/data/tables
 //
-// Four rows over a string, a list<struct<role, content>> ("messages"), a
-// list<string>, int64, float64, bool and binary columns, with nulls at
-// every level: a null list, an empty list, a null struct field, a null list
-// element.
+// rows*: four rows over a string, a list<struct<role, content>>
+// ("messages"), a list<string>, int64, float64, bool and binary columns,
+// with nulls at every level: a null list, an empty list, a null struct
+// field, a null list element.
+// nested*: lists of lists, a struct holding a list, a list of such structs,
+// uint8 and float32, nulls and empties at each level (v1 with dictionaries,
+// v2 PLAIN, two rows per row group).
 'use strict';
 
 const fs = require('fs');
@@ -59,4 +62,36 @@ for (const [name, [compression, version, dictionary]] of Object.entries(variants
     .setDictionaryEnabled(dictionary).setMaxRowGroupSize(3).setStatisticsEnabled(pw.EnabledStatistics.None);
   if (!dictionary) props = props.setEncoding(pw.Encoding.PLAIN);
   fs.writeFileSync(path.join(out, `rows_${name}.parquet`), pw.writeParquet(pw.Table.fromIPCStream(ipc), props.build()));
+}
+
+// ------------------------------------------------------------ nested
+const U = () => new arrow.Utf8();
+const named = new arrow.Struct([new arrow.Field('names', new arrow.List(new arrow.Field('item', U(), true)), true),
+  new arrow.Field('k', new arrow.Int32(), true)]);
+const nestedSchema = new arrow.Schema([
+  new arrow.Field('ll', new arrow.List(new arrow.Field('item', new arrow.List(new arrow.Field('item', U(), true)), true)), true),
+  new arrow.Field('s', named, true),
+  new arrow.Field('ls', new arrow.List(new arrow.Field('item', named, true)), true),
+  new arrow.Field('u8', new arrow.Uint8(), true),
+  new arrow.Field('f32', new arrow.Float32(), true),
+]);
+const nestedRows = [
+  { ll: [['a', 'b'], [], null, ['c']], s: { names: ['x', null], k: 1 },
+    ls: [{ names: [], k: null }, null, { names: null, k: 2 }], u8: 255, f32: 1.5 },
+  { ll: [], s: null, ls: [], u8: null, f32: null },
+  { ll: null, s: { names: null, k: null }, ls: null, u8: 0, f32: -0.25 },
+  { ll: [[null]], s: { names: [], k: -5 }, ls: [{ names: ['q'], k: 7 }], u8: 7, f32: 3 },
+];
+const nestedColumns = {};
+for (const f of nestedSchema.fields) {
+  nestedColumns[f.name] = arrow.vectorFromArray(nestedRows.map((r) => r[f.name]), f.type);
+}
+const nestedIpc = arrow.tableToIPC(new arrow.Table(nestedSchema, nestedColumns), 'stream');
+fs.writeFileSync(path.join(out, 'nested.arrows'), nestedIpc);
+for (const [name, version, dictionary] of [['v1_dict', V.V1, true], ['v2_plain', V.V2, false]]) {
+  let props = new pw.WriterPropertiesBuilder().setWriterVersion(version).setDictionaryEnabled(dictionary)
+    .setMaxRowGroupSize(2).setStatisticsEnabled(pw.EnabledStatistics.None);
+  if (!dictionary) props = props.setEncoding(pw.Encoding.PLAIN);
+  fs.writeFileSync(path.join(out, `nested_${name}.parquet`),
+    pw.writeParquet(pw.Table.fromIPCStream(nestedIpc), props.build()));
 }

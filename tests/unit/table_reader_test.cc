@@ -77,6 +77,24 @@ TEST_P(WrittenByOthers, EveryRowIsItsJsonObject) {
   for (size_t i = 0; i < records->size(); ++i) EXPECT_EQ((*records)[i].line, i + 1);
 }
 
+// Lists of lists, structs holding lists, lists of those; what JSON.stringify
+// writes for the same rows.
+const std::vector<std::string> kNestedRows = {
+    R"({"ll":[["a","b"],[],null,["c"]],"s":{"names":["x",null],"k":1},)"
+    R"("ls":[{"names":[],"k":null},null,{"names":null,"k":2}],"u8":255,"f32":1.5})",
+    R"({"ll":[],"s":null,"ls":[],"u8":null,"f32":null})",
+    R"({"ll":null,"s":{"names":null,"k":null},"ls":null,"u8":0,"f32":-0.25})",
+    R"({"ll":[[null]],"s":{"names":[],"k":-5},"ls":[{"names":["q"],"k":7}],"u8":7,"f32":3})",
+};
+
+TEST(WrittenByOthersNested, RepetitionAndDefinitionLevelsAtEveryDepth) {
+  for (const std::string name : {"nested_v1_dict.parquet", "nested_v2_plain.parquet", "nested.arrows"}) {
+    Result<std::vector<RawRecord>> records = ReadAll(Fixture(name));
+    ASSERT_TRUE(records.ok()) << records.status().message();
+    EXPECT_EQ(Texts(*records), kNestedRows) << name;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, WrittenByOthers,
                          ::testing::Values("rows_snappy_v1_dict.parquet", "rows_zstd_v2_dict.parquet",
                                            "rows_gzip_v1_plain.parquet", "rows_uncompressed_v2_plain.parquet",
