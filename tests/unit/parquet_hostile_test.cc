@@ -317,13 +317,13 @@ void Mangle(const std::string& fixture, size_t stride) {
 }
 
 TEST(ParquetHostile, EveryTruncationAndByteFlip) {
-  Mangle("rows_snappy_v1_dict.parquet", 2);
-  Mangle("rows_zstd_v2_dict.parquet", 5);
+  Mangle("rows_snappy_v1_dict.parquet", 3);
+  Mangle("rows_zstd_v2_dict.parquet", 7);
 }
 
 TEST(ArrowHostile, EveryTruncationAndByteFlip) {
-  Mangle("rows.arrows", 2);
-  Mangle("rows.arrow", 5);
+  Mangle("rows.arrows", 3);
+  Mangle("rows.arrow", 7);
 }
 
 // Inputs fuzz/run.sh tables_fuzz found (tests/data/tables/fuzz/): each is an
