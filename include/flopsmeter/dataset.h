@@ -6,15 +6,20 @@
 namespace flopsmeter {
 
 enum class DatasetFormat {
-  // By the name, after dropping .gz/.gzip/.zst/.zstd: .txt, .text, .md are
-  // plain text; .jsonl, .ndjson JSON lines; .json a JSON array when its
-  // first non-blank byte is '[', JSON lines otherwise (as Hugging Face
-  // datasets reads .json). Other names: '[' means a JSON array, '{' JSON
-  // lines, anything else plain text.
+  // By the first bytes, then the name. Bytes that say Parquet or Arrow IPC
+  // settle it whatever the name; bytes of another binary format (ORC,
+  // Avro, zip, SQLite, safetensors, pickle, ...) are an error naming it.
+  // Otherwise by the name, after dropping .gz/.gzip/.zst/.zstd: .txt,
+  // .text, .md are plain text; .jsonl, .ndjson JSON lines; .json a JSON
+  // array when its first non-blank byte is '[', JSON lines otherwise (as
+  // Hugging Face datasets reads .json). Other names: '[' means a JSON
+  // array, '{' JSON lines, anything else plain text.
   kAuto,
   kText,
   kJsonLines,
   kJsonArray,
+  kParquet,  // each row a record: a JSON object of its columns
+  kArrow,    // Arrow IPC stream or file (datasets' save_to_disk), likewise
 };
 
 // How plain text is cut into samples.

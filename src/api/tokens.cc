@@ -20,6 +20,7 @@
 #include "dataset/record_reader.h"
 #include "dataset/sample.h"
 #include "dataset/sample_tokens.h"
+#include "dataset/saved_dataset.h"
 
 namespace flopsmeter {
 namespace {
@@ -416,8 +417,11 @@ const char* layout_name(SequenceLayout layout) {
   return "unknown";
 }
 
-Result<TokenCountReport> count_tokens(const TokenCountRequest& request) {
-  if (request.files.empty()) return Status::InvalidArgument("no dataset files given");
+Result<TokenCountReport> count_tokens(const TokenCountRequest& given) {
+  if (given.files.empty()) return Status::InvalidArgument("no dataset files given");
+  // A save_to_disk directory stands for its Arrow files, which the report names.
+  TokenCountRequest request = given;
+  FM_ASSIGN_OR_RETURN(request.files, expand_saved_datasets(given.files));
   if (request.tokenizer.empty()) return Status::InvalidArgument("no tokenizer given (--tokenizer PATH)");
   FM_RETURN_IF_ERROR(validate_layout(layout_options(request)));
   const auto load_start = std::chrono::steady_clock::now();

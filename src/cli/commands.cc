@@ -42,7 +42,7 @@ Result<TokenCountRequest> token_count_request(const ParsedArgs& a, SequenceLayou
   r.layout = default_layout;
   r.tokenizer = a.get("tokenizer");
   if (a.has("format")) {
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json"}));
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json", "parquet", "arrow"}));
     r.format = static_cast<DatasetFormat>(i);
   }
   if (a.has("text-unit")) {

@@ -67,15 +67,17 @@ const std::vector<FlagDef>& all_flags() {
       {"data-parallel", "N", "Workload", "Data-parallel ranks sharing the batch (default 1)", ""},
       // Dataset
       {"dataset", "FILES", "Dataset", "Count D exactly from these dataset files (comma-separated)",
-       "Text, JSON lines or JSON array files, optionally .gz or .zst compressed. Each sample is rendered as TRL's "
+       "Text, JSON lines or JSON array files, optionally .gz or .zst compressed; Parquet files; Arrow IPC files or a "
+       "datasets save_to_disk directory. Each sample is rendered as TRL's "
        "SFTTrainer renders it and tokenized with --tokenizer; D becomes the exact trained-on token count and the "
        "attention term uses the real sequence lengths. See `flopsmeter tokens --help`."},
       {"tokenizer", "PATH", "Dataset", "tokenizer.json, or the directory holding it (and tokenizer_config.json)",
        "Hugging Face fast-tokenizer files. For `estimate` it defaults to the --model directory when that holds a "
        "tokenizer.json."},
       {"format", "F", "Dataset",
-       "auto, text, jsonl or json (default auto: by name and content); dossier: html, md or json",
-       "For a dataset, how its files are read. For `dossier`, the form written: html (one self-contained page that "
+       "auto, text, jsonl, json, parquet or arrow (default auto: by content, then name); dossier: html, md or json",
+       "For a dataset, how its files are read: auto recognises Parquet and Arrow IPC (datasets' save_to_disk) by "
+       "their first bytes and refuses other binary formats (ORC, Avro, zip, SQLite, ...) by name. For `dossier`, the form written: html (one self-contained page that "
        "prints to PDF), md (Markdown) or json (schema flopsmeter.dossier/1); the default is the --output file's "
        "extension (.md, .json), else html."},
       {"text-unit", "U", "Dataset", "Plain text samples: line, paragraph or document (default line)",
@@ -279,7 +281,8 @@ const std::vector<CommandDef>& all_commands() {
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",
        "flopsmeter tokens --tokenizer PATH [options] FILE...",
-       "Reads text, JSON lines or JSON array files (gzip or zstd compressed too), renders each record the way TRL's "
+       "Reads text, JSON lines or JSON array files (gzip or zstd compressed too), Parquet files and Arrow IPC files "
+       "or save_to_disk directories (each row a record), renders each record the way TRL's "
        "SFTTrainer does (chat records through the model's chat template) and tokenizes it with the model's "
        "tokenizer.json, id for id as Hugging Face tokenizers would. Prints samples, tokens, skipped records and the "
        "sequence layout (truncation, padding or packing) with the sum of squared sequence lengths the attention term "
@@ -290,7 +293,8 @@ const std::vector<CommandDef>& all_commands() {
         "per-sample", "ids", "no-progress", "json"},
        {"flopsmeter tokens --tokenizer ./Llama-3.1-8B-Instruct train.jsonl.zst",
         "flopsmeter tokens --tokenizer tokenizer.json --max-length 2048 --layout packed-bfd --json data/*.jsonl",
-        "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl"},
+        "flopsmeter tokens --tokenizer ./qwen --special-tokens no --append-eos no --ids texts.jsonl",
+        "flopsmeter tokens --tokenizer ./Qwen2.5-7B-Instruct train-00000-of-00002.parquet train-00001-of-00002.parquet"},
        1, SIZE_MAX},
       {"report",
        "Report a metered run from its journals (finalises a crashed run)",

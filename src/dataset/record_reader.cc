@@ -9,6 +9,10 @@
 
 #include "core/json_doc.h"
 #include "core/suggest.h"
+#include "dataset/arrow_reader.h"
+#include "dataset/binary_formats.h"
+#include "dataset/parquet_reader.h"
+#include "dataset/table_reader.h"
 
 namespace flopsmeter {
 namespace {
@@ -95,6 +99,9 @@ bool ends_scalar(char c) {
 
 std::string quote_byte(char c) { return "'" + printable_text(std::string_view(&c, 1)) + "'"; }
 
+// The --format value of a table format.
+std::string format_flag(DatasetFormat format) { return format == DatasetFormat::kParquet ? "parquet" : "arrow"; }
+
 }  // namespace
 
 RecordReader::RecordReader(std::unique_ptr<ByteSource> source, TextUnit unit,
@@ -113,7 +120,12 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
       std::unique_ptr<ByteSource> source,
       ByteSource::Open(path, std::min(options.buffer_bytes, kDefaultInputChunkBytes)));
   auto reader = std::unique_ptr<RecordReader>(new RecordReader(std::move(source), unit, options));
-  FM_RETURN_IF_ERROR(reader->buffer_at_least(kUtf8Bom.size()));
+  FM_RETURN_IF_ERROR(reader->buffer_at_least(kBinaryMagicBytes));
+  FM_ASSIGN_OR_RETURN(format, reader->open_binary(path, format));
+  if (reader->table_ != nullptr) {
+    reader->format_ = format;
+    return reader;
+  }
   const bool bom = std::string_view(reader->buffer_.get(), reader->end_).starts_with(kUtf8Bom);
   if (format == DatasetFormat::kAuto) {
     FM_ASSIGN_OR_RETURN(const std::optional<char> first, reader->peek_first_non_blank(bom ? kUtf8Bom.size() : 0));
@@ -126,6 +138,56 @@ Result<std::unique_ptr<RecordReader>> RecordReader::Open(const std::string& path
   reader->format_ = format;
   return reader;
 }
+
+Result<DatasetFormat> RecordReader::open_binary(const std::string& path, DatasetFormat asked) {
+  const std::string_view head(buffer_.get() + begin_, end_ - begin_);
+  const BinaryFormatMatch binary = identify_binary_format(head);
+  const std::string& shown = source_->path();
+  DatasetFormat table = DatasetFormat::kAuto;
+  switch (binary.format) {
+    case BinaryFormat::kNone:
+      if (asked == DatasetFormat::kParquet || asked == DatasetFormat::kArrow) {
+        return Status::InvalidArgument(shown + ": is not " +
+                                       (asked == DatasetFormat::kParquet ? "a Parquet file (it does not start with PAR1)"
+                                                                         : "an Arrow IPC stream or file") +
+                                       " (--format " + format_flag(asked) + ")");
+      }
+      return asked;
+    case BinaryFormat::kRefused:
+      return Status::InvalidArgument(shown + ": is " + std::string(binary.name) +
+                                     ", not a dataset format flopsmeter reads (text, JSON lines, JSON, Parquet, "
+                                     "Arrow IPC); convert it to one of those");
+    case BinaryFormat::kParquet: table = DatasetFormat::kParquet; break;
+    case BinaryFormat::kArrowFile:
+    case BinaryFormat::kArrowStream: table = DatasetFormat::kArrow; break;
+  }
+  if (asked != DatasetFormat::kAuto && asked != table) {
+    return Status::InvalidArgument(shown + ": is " + std::string(binary.name) + "; read it with --format " +
+                                   format_flag(table) + " or auto");
+  }
+  if (table == DatasetFormat::kArrow) {
+    FM_ASSIGN_OR_RETURN(table_, open_arrow(source_.get(), std::string(head), path));
+    begin_ = end_;
+    return table;
+  }
+  // Parquet is read in place (its footer is at the end), so from the file
+  // itself: not from standard input, and not through a decompressor
+  // (Parquet compresses its pages itself).
+  if (path == "-") return Status::InvalidArgument("<stdin>: is a Parquet file, which is read from a named file only");
+  if (compression() != "none") {
+    return Status::InvalidArgument(shown + ": is a " + std::string(compression()) +
+                                   "-compressed Parquet file; decompress it first (Parquet compresses its pages "
+                                   "itself)");
+  }
+  FM_ASSIGN_OR_RETURN(table_, open_parquet(path, shown));
+  return table;
+}
+
+uint64_t RecordReader::file_bytes_read() const {
+  return table_ != nullptr ? table_->file_bytes_read() : source_->file_bytes_read();
+}
+
+uint64_t RecordReader::bytes_decoded() const { return table_ != nullptr ? table_->bytes_decoded() : bytes_decoded_; }
 
 Status RecordReader::refill() {
   const size_t pending = end_ - begin_;
@@ -199,6 +261,8 @@ Result<bool> RecordReader::next_record(RawRecord* record) {
   switch (format_) {
     case DatasetFormat::kJsonLines: return next_json_line(record);
     case DatasetFormat::kJsonArray: return next_array_element(record);
+    case DatasetFormat::kParquet:
+    case DatasetFormat::kArrow: return table_->next_row(record);
     case DatasetFormat::kAuto:
     case DatasetFormat::kText: break;
   }

@@ -7,6 +7,8 @@
 //                sample_by=...) cuts it
 //   JSON lines   the text of one non-blank line
 //   JSON array   the text of one element of the top-level [ ... ]
+//   Parquet,     one row, as the JSON object text of its columns
+//   Arrow IPC    (table_reader.h, parquet_reader.h, arrow_reader.h)
 //
 // Records are split here and parsed elsewhere (parse_sample() in sample.h,
 // on worker threads), so the reading thread only looks for line breaks or,
@@ -68,11 +70,14 @@
 
 namespace flopsmeter {
 
+class TableReader;
+
 struct RawRecord {
   // One JSON value's text, or one plain-text sample (line endings already
   // removed or normalised to "\n").
   std::string text;
-  // 1-based line in the decompressed file where the record starts.
+  // 1-based line in the decompressed file where the record starts; for a
+  // Parquet or Arrow row, its 1-based number in the file.
   uint64_t line = 0;
   // 1-based column (in characters) on that line where the record starts:
   // 1 except for JSON array elements. Lets a JSON syntax error found later
@@ -97,8 +102,11 @@ struct RecordReaderOptions {
 class RecordReader {
  public:
   // Opens `path` ("-" for standard input), undoes its compression and,
-  // for kAuto, settles the format (which may read the first bytes). `unit`
-  // matters only for plain text.
+  // for kAuto, settles the format (which reads the first bytes). `unit`
+  // matters only for plain text. Whatever `format` says, a file whose
+  // first bytes name a binary format is read only as that format (Parquet,
+  // Arrow) or refused (InvalidArgument naming the file and the format);
+  // Parquet is read from a named, uncompressed file only.
   static Result<std::unique_ptr<RecordReader>> Open(const std::string& path, DatasetFormat format,
                                                     TextUnit unit,
                                                     const RecordReaderOptions& options = {});
@@ -122,10 +130,10 @@ class RecordReader {
   std::string_view compression() const { return source_->compression(); }
   // Bytes read from the file so far (compressed bytes for compressed
   // files): progress against file_size().
-  uint64_t file_bytes_read() const { return source_->file_bytes_read(); }
+  uint64_t file_bytes_read() const;
   std::optional<uint64_t> file_size() const { return source_->file_size(); }
-  // Decompressed bytes read so far.
-  uint64_t bytes_decoded() const { return bytes_decoded_; }
+  // Decompressed bytes read so far (for Parquet and Arrow, the rows' JSON).
+  uint64_t bytes_decoded() const;
 
  private:
   // Where the JSON array scanner is between calls.
@@ -160,8 +168,14 @@ class RecordReader {
   Result<bool> next_array_element(RawRecord* record);
   // A ParseError "FILE:LINE:COL: message" at the scanner's position.
   Status array_error(const std::string& message) const;
+  // For a file whose first bytes name a binary format: reads it as a
+  // table, or refuses it. Returns the format in use.
+  Result<DatasetFormat> open_binary(const std::string& path, DatasetFormat asked);
 
   std::unique_ptr<ByteSource> source_;
+  // Parquet and Arrow rows; null for text and JSON. Declared after source_,
+  // which an Arrow reader reads from, so that it is destroyed first.
+  std::unique_ptr<TableReader> table_;
   DatasetFormat format_ = DatasetFormat::kText;
   TextUnit unit_;
   RecordReaderOptions options_;

@@ -594,7 +594,9 @@ Result<Sample> parse_sample(const RawRecord& record, DatasetFormat format,
                             const SampleOptions& options, std::string_view file) {
   switch (format) {
     case DatasetFormat::kJsonLines:
-    case DatasetFormat::kJsonArray: return json_sample(record, options, file);
+    case DatasetFormat::kJsonArray:
+    case DatasetFormat::kParquet:  // rows arrive as JSON object text
+    case DatasetFormat::kArrow: return json_sample(record, options, file);
     case DatasetFormat::kText: break;
     case DatasetFormat::kAuto:
       return Status::InvalidArgument("parse_sample: the format must be resolved, not kAuto");
