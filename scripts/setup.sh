@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build g++ make pkg-config
   nlohmann-json3-dev
-  libonig-dev libicu-dev zlib1g-dev libzstd-dev libsnappy-dev libssl-dev
+  libonig-dev libicu-dev zlib1g-dev libzstd-dev libsnappy-dev libyaml-dev libssl-dev
   libgtest-dev libgmock-dev
   libsqlite3-dev libpq-dev libsodium-dev
   # Exports to S3 and DynamoDB: HTTP (libcurl >= 7.85).

@@ -32,6 +32,21 @@ enum class ComplianceFormula { kDetailed, kEu6nd, kPeftAware };
 const char* compliance_formula_name(ComplianceFormula f);  // "detailed", "eu_6nd", "peft_aware"
 Result<ComplianceFormula> parse_compliance_formula(const std::string& name);
 
+// The training recipe (a TRL, AWS or Axolotl YAML) a request was read from.
+struct RecipeUse {
+  struct Setting {
+    std::string key;     // "lora_r", "peft_config.r", "datasets[0].path"
+    uint64_t line = 0;   // 0: not in the file, the program's default
+    std::string option;  // "lora-r"
+    std::string value;
+  };
+  std::string file;
+  std::string dialect;            // "trl" (TRL and the AWS recipes) or "axolotl"
+  std::vector<Setting> settings;  // the keys read, in file order
+  // Where the count may differ from the program's run, and defaults applied.
+  std::vector<std::string> notes;
+};
+
 struct EstimateRequest {
   std::string model;                 // catalog id, config.json, checkpoint directory or cached Hub id
   std::string revision;              // of a Hub id in the local cache; "" is "main"
@@ -47,6 +62,7 @@ struct EstimateRequest {
   std::optional<uint64_t> samples;
   std::optional<uint64_t> seq_len;   // default: min(2048, max_position_embeddings), stated
   double epochs = 1;                 // transformers' num_train_epochs: positive, may be fractional
+  std::optional<uint64_t> max_steps;  // transformers' max_steps: overrides epochs
   AttentionKernel kernel = AttentionKernel::kDense;
   bool gradient_checkpointing = false;
   // per_device_train_batch_size. 0: not given; a dataset's batches then hold
@@ -70,6 +86,8 @@ struct EstimateRequest {
   uint64_t gpu_count = 0;
   double hours = 0;
   double utilization = 1.0;
+
+  std::optional<RecipeUse> recipe;   // the recipe the settings came from, for the record
 };
 
 // The sample order that executes the most, beside the expected figures.
@@ -103,7 +121,9 @@ struct EpochSchedule {
   uint64_t per_step = 1;           // micro-batches per optimizer step: grad_accum x data_parallel
   uint64_t batches_per_epoch = 0;  // ceil(units / batch_size)
   uint64_t steps_per_epoch = 0;    // max(ceil(batches / per_step), 1)
-  uint64_t max_steps = 0;          // ceil(epochs x steps_per_epoch), in double precision as Python computes it
+  uint64_t max_steps = 0;          // ceil(epochs x steps_per_epoch), in double precision as Python computes it,
+                                   // or as given (steps_given)
+  bool steps_given = false;
   uint64_t whole_epochs = 0;       // max_steps / steps_per_epoch
   uint64_t partial_steps = 0;      // max_steps % steps_per_epoch
   uint64_t partial_batches = 0;    // partial_steps x per_step: full batches of the partial epoch

@@ -102,6 +102,9 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   }
   FM_RETURN_IF_ERROR(add_estimate_evidence(report, tokenizer));
   FM_ASSIGN_OR_RETURN(report.workload, build_workload(resolved, model, report.dataset ? &*report.dataset : nullptr));
+  if (request.recipe) {
+    for (const std::string& note : request.recipe->notes) report.workload.assumptions.push_back("recipe: " + note);
+  }
   report.rules_version = catalog.rules().data_version;
   report.data_sources = catalog.sources();
 
@@ -222,8 +225,10 @@ nlohmann::json schedule_json(const EstimateWorkload& w) {
                 ") = " + std::to_string(s.batches_per_epoch),
             "steps_per_epoch = max(ceil(" + std::to_string(s.batches_per_epoch) + " / " + std::to_string(s.per_step) +
                 "), 1) = " + std::to_string(s.steps_per_epoch),
-            "max_steps = ceil(" + epochs_json(s.epochs).dump() + " x " + std::to_string(s.steps_per_epoch) +
-                ") = " + std::to_string(s.max_steps) + " (a double product, as Python computes it)",
+            s.steps_given ? "max_steps = " + std::to_string(s.max_steps) + " (given; it overrides the epochs)"
+                          : "max_steps = ceil(" + epochs_json(s.epochs).dump() + " x " +
+                                std::to_string(s.steps_per_epoch) + ") = " + std::to_string(s.max_steps) +
+                                " (a double product, as Python computes it)",
             "whole_epochs = " + std::to_string(s.max_steps) + " div " + std::to_string(s.steps_per_epoch) + " = " +
                 std::to_string(s.whole_epochs) + "; partial epoch = " + std::to_string(s.partial_steps) +
                 " steps = " + std::to_string(s.partial_batches) + " batches",
@@ -413,6 +418,10 @@ std::string workload_text(const EstimateReport& r) {
            percent(worst.padding_share()) + " padding)";
   }
   out += "\n";
+  if (r.request.recipe) {
+    out += "           settings read from " + r.request.recipe->file + " (" + r.request.recipe->dialect + " recipe, " +
+           std::to_string(r.request.recipe->settings.size()) + " settings)\n";
+  }
   for (const std::string& a : w.assumptions) out += "           - " + a + "\n";
   return out;
 }

@@ -45,6 +45,7 @@ Status add_estimate_evidence(EstimateReport& report, const std::string& tokenize
   for (const MethodSpec& spec : report.request.methods) {
     FM_RETURN_IF_ERROR(add_file(report, seen, "adapter config", spec.lora.adapter_config));
   }
+  if (report.request.recipe) FM_RETURN_IF_ERROR(add_file(report, seen, "recipe", report.request.recipe->file));
   FM_RETURN_IF_ERROR(add_tokenizer(report, seen, tokenizer));
   if (report.dataset) {
     for (const std::string& file : report.dataset->files) FM_RETURN_IF_ERROR(add_file(report, seen, "dataset", file));
@@ -80,7 +81,19 @@ Json estimate_provenance_json(const EstimateReport& report) {
   for (const EstimateFile& f : report.files) {
     files.push_back({{"role", f.role}, {"path", f.path}, {"sha256", f.sha256}, {"bytes", f.bytes}});
   }
-  return {{"made_at", report.made_at}, {"command", report.request.command}, {"files", files}};
+  Json provenance = {{"made_at", report.made_at}, {"command", report.request.command}, {"files", files}};
+  if (const std::optional<RecipeUse>& recipe = report.request.recipe) {
+    Json settings = Json::array();
+    for (const RecipeUse::Setting& s : recipe->settings) {
+      settings.push_back({{"key", s.key},
+                          {"line", s.line == 0 ? Json() : Json(s.line)},
+                          {"option", s.option},
+                          {"value", s.value}});
+    }
+    provenance["recipe"] = {{"file", recipe->file}, {"dialect", recipe->dialect}, {"settings", settings},
+                            {"notes", recipe->notes}};
+  }
+  return provenance;
 }
 
 }  // namespace flopsmeter

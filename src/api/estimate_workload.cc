@@ -45,12 +45,18 @@ Result<EpochSchedule> epoch_schedule(const EstimateRequest& r, std::string unit,
   s.per_step = accumulation * ranks;
   s.batches_per_epoch = ceil_div(units, batch_size);
   s.steps_per_epoch = std::max<uint64_t>(1, ceil_div(s.batches_per_epoch, s.per_step));
-  const double steps = std::ceil(r.epochs * static_cast<double>(s.steps_per_epoch));
-  if (!(steps < 0x1p63)) {
-    return Status::InvalidArgument("epochs " + number_text(r.epochs) + " x " + std::to_string(s.steps_per_epoch) +
-                                   " steps per epoch is more steps than can be counted");
+  if (r.max_steps) {
+    // The Trainer runs exactly max_steps, re-shuffling at each epoch's end.
+    s.steps_given = true;
+    s.max_steps = *r.max_steps;
+  } else {
+    const double steps = std::ceil(r.epochs * static_cast<double>(s.steps_per_epoch));
+    if (!(steps < 0x1p63)) {
+      return Status::InvalidArgument("epochs " + number_text(r.epochs) + " x " + std::to_string(s.steps_per_epoch) +
+                                     " steps per epoch is more steps than can be counted");
+    }
+    s.max_steps = static_cast<uint64_t>(steps);
   }
-  s.max_steps = static_cast<uint64_t>(steps);
   s.whole_epochs = s.max_steps / s.steps_per_epoch;
   s.partial_steps = s.max_steps % s.steps_per_epoch;
   s.partial_batches = s.partial_steps * s.per_step;  // < batches_per_epoch
@@ -228,21 +234,25 @@ Result<EstimateWorkload> finish_workload(const EstimateRequest& r, const EpochSc
 void add_schedule_notes(const EpochSchedule& s, bool batch_size_known, const std::string& batch_origin,
                         const EstimateRequest& r, Flop epoch_tokens, const Fraction& tokens,
                         std::vector<std::string>& notes) {
-  const std::string epochs = number_text(s.epochs);
-  const std::string steps = "max_steps = ceil(" + epochs + " x " + with_commas(s.steps_per_epoch) + ") = " +
-                            with_commas(s.max_steps) + " optimizer steps (" + with_commas(s.steps_per_epoch) +
-                            " per epoch), as transformers' Trainer computes them";
+  const std::string epochs = s.steps_given ? "max_steps given" : number_text(s.epochs) + " epochs";
+  const std::string steps = s.steps_given ? with_commas(s.max_steps) + " optimizer steps (" +
+                                                with_commas(s.steps_per_epoch) + " per epoch), the epochs ignored, as "
+                                                "transformers' Trainer runs them"
+                                          : "max_steps = ceil(" + number_text(s.epochs) + " x " +
+                                                with_commas(s.steps_per_epoch) + ") = " + with_commas(s.max_steps) +
+                                                " optimizer steps (" + with_commas(s.steps_per_epoch) +
+                                                " per epoch), as transformers' Trainer computes them";
   if (s.partial_steps > 0) {
     const std::string drawn = with_commas(s.partial_batches * s.batch_size);
     const std::string d = tokens.den == 1 ? with_commas(tokens.num) : tokens.to_string();
-    notes.push_back(epochs + " epochs: " + steps + ": " + std::to_string(s.whole_epochs) +
+    notes.push_back(epochs + ": " + steps + ": " + std::to_string(s.whole_epochs) +
                     " whole epoch(s), then the first " + with_commas(s.partial_steps) + " steps (" + drawn + " of " +
                     with_commas(s.units_per_epoch) + " " + s.unit + ") of one more, freshly shuffled epoch; D = " +
                     std::to_string(s.whole_epochs) + " x " + with_commas(epoch_tokens) + " + " +
                     with_commas(epoch_tokens) + " x " + drawn + "/" + with_commas(s.units_per_epoch) + " = " + d +
                     ", expected over shuffles");
-  } else if (static_cast<double>(s.whole_epochs) != s.epochs) {
-    notes.push_back(epochs + " epochs: " + steps + ", " + std::to_string(s.whole_epochs) + " whole epoch(s)");
+  } else if (s.steps_given || static_cast<double>(s.whole_epochs) != s.epochs) {
+    notes.push_back(epochs + ": " + steps + ", " + std::to_string(s.whole_epochs) + " whole epoch(s)");
   } else if (s.whole_epochs > 1) {
     notes.push_back(std::to_string(s.whole_epochs) + " epochs: D counts every epoch");
   }
@@ -351,6 +361,10 @@ Result<EstimateWorkload> count_workload(const EstimateRequest& r, const Model& m
   uint64_t rows = 0;
   for (const auto& [length, count] : sequences) rows += count;
   const bool batch_known = r.micro_batch_size > 0;
+  if (r.max_steps && !batch_known) {
+    return Status::InvalidArgument("max_steps needs the micro-batch size (per_device_train_batch_size): how many tokens "
+                                   "a step trains depends on it");
+  }
   FM_ASSIGN_OR_RETURN(EpochSchedule s, epoch_schedule(r, "sequences", rows, batch_known ? r.micro_batch_size : 1));
   FM_ASSIGN_OR_RETURN(RunCases c, row_run(s, sequences, epoch_tokens, &sequences));
   add_schedule_notes(s, batch_known, "", r, epoch_tokens, c.tokens, notes);

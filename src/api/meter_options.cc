@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <set>
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "adapters/environment.h"
 #include "api/export_options.h"
+#include "api/recipe.h"
 #include "core/export_target.h"
 #include "core/json_doc.h"
 #include "core/strict_fields.h"
@@ -115,7 +117,27 @@ const std::vector<std::string>& meter_option_names() {
   return kNames;
 }
 
-Result<MeterOptions> meter_options_from_map(const OptionMap& o) {
+namespace {
+
+// What a recipe tells the meter: how the run trains, not what the meter
+// counts from the live run (its dataset, layout and model files).
+bool meter_takes_from_recipe(const std::string& option) {
+  static const std::set<std::string> kTaken = {
+      "model-name", "method", "lora-r", "lora-targets", "lora-bias", "lora-dropout", "lora-modules-to-save",
+      "lora-layers", "spectrum-file", "spectrum-patterns", "max-length", "micro-batch-size", "grad-accum",
+      "epochs", "gradient-checkpointing", "attention", "recipe-details"};
+  return kTaken.count(option) > 0;
+}
+
+}  // namespace
+
+Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
+  OptionMap o = given;
+  FM_ASSIGN_OR_RETURN(std::optional<Recipe> recipe, apply_recipe(o, RecipeReader::kMeter, meter_takes_from_recipe));
+  // The record's num_epochs is whole; a fractional num_train_epochs stays in the recipe's details.
+  if (recipe && !given.has("epochs") && o.get("epochs").find_first_not_of("0123456789") != std::string::npos) {
+    o.values.erase("epochs");
+  }
   MeterOptions m;
   m.run_dir = o.get("run");
   if (m.run_dir.empty()) return Status::InvalidArgument("no run directory: give --run DIR (JSON key \"run\")");
@@ -310,14 +332,12 @@ Result<MeterOptions> meter_options_from_json(std::string_view json, std::string_
       return bad("a string, a number or an array of them");
     }
   }
+  for (const std::string& pattern : lists["spectrum-patterns"]) {
+    if (pattern.find('\n') != std::string::npos) return Status::InvalidArgument(where + ": a spectrum pattern holds no line break");
+    o.values["spectrum-patterns"] += (o.values["spectrum-patterns"].empty() ? "" : "\n") + pattern;
+  }
   auto m = meter_options_from_map(o);
   if (!m.ok()) return printable_status(m.status().WithContext(where));
-  if (!lists["spectrum-patterns"].empty()) {
-    if (o.has("spectrum-file") || o.has("spectrum-fraction")) {
-      return Status::InvalidArgument(where + ": give spectrum-patterns, spectrum-file or spectrum-fraction, not several");
-    }
-    m->method.spectrum.unfrozen_patterns = lists["spectrum-patterns"];
-  }
   m->command = lists["command"];
   m->dataset_files = lists["dataset"];
   for (const std::string& pid : lists["job-pids"]) {

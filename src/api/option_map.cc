@@ -137,8 +137,15 @@ Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
   if (a.has("spectrum-fraction")) {
     FM_ASSIGN_OR_RETURN(spectrum.fraction, option_double(a, "spectrum-fraction"));
   }
-  if (a.has("spectrum-file") && a.has("spectrum-fraction")) {
-    return Status::InvalidArgument("give --spectrum-file or --spectrum-fraction, not both");
+  // One pattern per line: a regular expression may hold commas.
+  if (a.has("spectrum-patterns")) {
+    std::istringstream lines(a.get("spectrum-patterns"));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) spectrum.unfrozen_patterns.push_back(line);
+    }
+  }
+  if (a.has("spectrum-file") + a.has("spectrum-fraction") + a.has("spectrum-patterns") > 1) {
+    return Status::InvalidArgument("give one of --spectrum-file, --spectrum-fraction and spectrum-patterns");
   }
   std::vector<MethodSpec> out;
   for (const std::string& n : names) {

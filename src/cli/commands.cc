@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "adapters/environment.h"
 #include "api/meter_ledger.h"
 #include "api/option_map.h"
+#include "api/recipe.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
 #include "core/json_doc.h"  // printable_text
@@ -192,6 +194,11 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
   if (a.has("epochs")) {
     FM_ASSIGN_OR_RETURN(r.epochs, epochs_option(a));
   }
+  if (a.has("max-steps")) {
+    FM_ASSIGN_OR_RETURN(uint64_t steps, option_uint(a, "max-steps"));
+    if (steps == 0) return Status::InvalidArgument("--max-steps must be at least 1");
+    r.max_steps = steps;
+  }
   if (a.has("attention")) {
     FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
   }
@@ -268,9 +275,17 @@ Result<int> gate_exit_status(const ParsedArgs& a, const RuleSet& rules, const st
   return status;
 }
 
-Result<int> run_estimate_command(const ParsedArgs& a, std::string& out) {
+Result<int> run_estimate_command(const ParsedArgs& given, std::string& out) {
+  // A recipe's settings as if typed, after the flags that were.
+  ParsedArgs a = given;
+  const CommandDef& estimate = *find_command("estimate");
+  FM_ASSIGN_OR_RETURN(std::optional<Recipe> recipe,
+                      apply_recipe(a, RecipeReader::kEstimate, [&](const std::string& option) {
+                        return std::find(estimate.flags.begin(), estimate.flags.end(), option) != estimate.flags.end();
+                      }));
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   FM_ASSIGN_OR_RETURN(EstimateRequest request, estimate_request(a));
+  if (recipe) request.recipe = recipe->use;
   Result<EstimateReport> estimated = run_estimate(request, catalog);
   // The library says what is missing; the flag that gives it is the CLI's to name.
   if (!estimated.ok() && request.dataset && request.dataset->tokenizer.empty() &&

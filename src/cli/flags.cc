@@ -52,6 +52,9 @@ const std::vector<FlagDef>& all_flags() {
       {"tokens", "N", "Workload", "Training tokens per epoch (e.g. 5e7)", ""},
       {"samples", "N", "Workload", "Samples per epoch (with --seq-len)", ""},
       {"seq-len", "L", "Workload", "Tokens per sequence (default min(2048, max positions))", ""},
+      {"max-steps", "N", "Workload", "Optimizer steps to run, overriding --epochs (transformers' max_steps)",
+       "As the Trainer runs them: whole epochs of steps_per_epoch steps, then the rest from one more freshly "
+       "shuffled epoch. Needs the micro-batch size."},
       {"epochs", "N", "Workload", "Epochs (default 1); estimate takes fractions such as 2.5",
        "As transformers' num_train_epochs: the Trainer runs ceil(epochs x optimizer steps per epoch) steps, so a "
        "fraction trains the first batches of one more shuffled epoch (estimate counts their expected tokens)."},
@@ -181,7 +184,12 @@ const std::vector<FlagDef>& all_flags() {
        ""},
       {"job-name", "NAME", "Run", "Training job name for the record (or TRAINING_JOB_NAME)", ""},
       {"training-id", "ID", "Run", "Training id for the record", ""},
-      {"recipe", "FILE", "Run", "The recipe/config file of the job: named and hashed in the record", ""},
+      {"recipe", "FILE", "Run", "A training recipe YAML (TRL, the AWS toolkit's, Axolotl): its settings as options",
+       "The model, dataset, method with its LoRA or Spectrum settings, sequence length, packing, batch, gradient "
+       "accumulation, epochs or max_steps, gradient checkpointing and attention are read as the training program reads "
+       "them (docs/recipes.md has the table); options given on the command line win. A key that changes the compute "
+       "in a way flopsmeter does not model is refused by name, an unknown key is an error, as TRL's parser makes it. "
+       "The file is hashed into the record; for watch, the recipe's model is the record's model name."},
       {"instance-type", "TYPE", "Run", "Instance type for the record (e.g. ml.p5.48xlarge)", ""},
       // Ledger
       {"ledger", "PATH|URL", "Ledger", "The audit ledger: a SQLite file or a postgresql:// URL",
@@ -266,7 +274,7 @@ const std::vector<CommandDef>& all_commands() {
        "regime on the detailed figure (or --compliance-formula), with the headroom left in FLOP and tokens.",
        {"model", "revision", "method", "adapter", "lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-modules-to-save",
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
-        "seq-len", "epochs", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
+        "seq-len", "epochs", "max-steps", "recipe", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
         "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
         "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
@@ -276,7 +284,8 @@ const std::vector<CommandDef>& all_commands() {
         "--lora-targets q_proj,v_proj --spectrum-fraction 0.25 --tokens 50000000 --epochs 3",
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
         "--seq-len 1024 --pretrain-flops 8.4e22 --json",
-        "flopsmeter estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 2e8 --html plan.html"},
+        "flopsmeter estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 2e8 --html plan.html",
+        "flopsmeter estimate --recipe examples/recipes/llama-3.2-1b-lora.yaml --pretrain-flops 6.5e23"},
        0, 0},
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",

@@ -25,6 +25,7 @@
 
 #include "core/lineage.h"
 #include "flopsmeter/ledger.h"
+#include "cli_support.h"
 #include "ledger_support.h"
 #include "test_support.h"
 
@@ -34,6 +35,8 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 using testing::base_model;
+using testing::CliRun;
+using testing::run_cli;
 using testing::Backend;
 using testing::derived_model;
 using testing::flop;
@@ -347,43 +350,6 @@ TEST_P(LedgerApiTest, ASmallRunAfterLargeEarlierModificationsExceedsOnTheSum) {
 }
 
 // --- The estimate, by the CLI (FM_CLI_PATH), with its basis from the ledger --
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-// Runs the flopsmeter CLI with `args` in a clean environment (HOME in
-// `dir`, no FLOPSMETER_* or PRETRAIN_FLOPS), its output in files.
-CliRun run_cli(const std::vector<std::string>& args, const TempDir& dir) {
-  const std::string out = dir.path() + "/cli.out", err = dir.path() + "/cli.err";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) ::_exit(126);
-    ::setenv("HOME", dir.path().c_str(), 1);
-    for (const char* v : {"FLOPSMETER_LEDGER", "FLOPSMETER_LEDGER_KEY", "FLOPSMETER_ORGANISATION", "PRETRAIN_FLOPS",
-                          "XDG_DATA_HOME", "XDG_CONFIG_HOME"}) {
-      ::unsetenv(v);
-    }
-    std::vector<char*> argv = {const_cast<char*>(FM_CLI_PATH)};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(FM_CLI_PATH, argv.data());
-    ::_exit(127);
-  }
-  CliRun r;
-  int status = 0;
-  if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) r.status = WEXITSTATUS(status);
-  std::ifstream o(out), e(err);
-  std::stringstream os, es;
-  os << o.rdbuf();
-  es << e.rdbuf();
-  r.out = os.str();
-  r.err = es.str();
-  return r;
-}
 
 // The key made on first use at the default path is written only by an
 // append that succeeds: a refused one leaves no key file behind.
