@@ -368,7 +368,7 @@ class RecordSchemaTest(unittest.TestCase):
         run = self.new_dir()
         recipe = os.path.join(self.new_dir(), "recipe.yaml")
         with open(recipe, "w", encoding="utf-8") as f:
-            f.write("compute_flops: true\n")
+            f.write("model_name_or_path: gpt2\ncompute_flops: true\nnum_train_epochs: 3\n")
         dataset = os.path.join(self.new_dir(), "train.jsonl")
         with open(dataset, "w", encoding="utf-8") as f:
             f.write('{"text": "hello"}\n')
