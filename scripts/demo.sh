@@ -40,6 +40,29 @@ run estimate --model meta-llama/Llama-3.2-3B-Instruct --method full,lora,qlora,s
   --epochs 3 --micro-batch-size 4 --grad-accum 8 --no-progress \
   --gpu h100-sxm --gpus 8 --hours 6
 echo
+echo "The same plan from the job's own training recipe (the AWS toolkit's keys, read as sft.py reads them),"
+echo "its dataset as the Hub ships datasets: Parquet (written by parquet-wasm, the arrow-rs writer)."
+node "$ROOT/tests/reference/make_table_data.js" "$WORK/tables" --records 2000 --seed 7 >/dev/null
+cat >"$WORK/recipe.yaml" <<RECIPE
+model_name_or_path: meta-llama/Llama-3.2-3B-Instruct
+tokenizer_name_or_path: $TOKENIZER
+dataset_id_or_path: $WORK/tables/snappy_v1_dict.parquet
+max_seq_length: 2048
+packing: true
+use_peft: true
+lora_target_modules: all-linear
+lora_r: 16
+lora_alpha: 32
+num_train_epochs: 3
+per_device_train_batch_size: 4
+gradient_accumulation_steps: 8
+gradient_checkpointing: true
+learning_rate: 2.0e-4
+bf16: true
+compute_flops: true
+RECIPE
+run estimate --recipe "$WORK/recipe.yaml" --no-progress
+echo
 echo "A base with published compute (Llama 2 7B, 8.4e22 FLOP per Epoch AI): one third of it applies."
 run estimate --model meta-llama/Llama-2-7b-hf --method full,lora --lora-targets all-linear \
   --tokens 2e9 --seq-len 4096 --epochs 2 --attention flash

@@ -285,7 +285,7 @@ const std::vector<CommandDef>& all_commands() {
         "flopsmeter estimate --model ./my-checkpoint --method qlora --lora-targets all-linear --samples 20000 "
         "--seq-len 1024 --pretrain-flops 8.4e22 --json",
         "flopsmeter estimate --model meta-llama/Llama-3.2-1B --method full,lora --tokens 2e8 --html plan.html",
-        "flopsmeter estimate --recipe examples/recipes/llama-3.2-1b-lora.yaml --pretrain-flops 6.5e23"},
+        "flopsmeter estimate --recipe examples/recipes/llama-3.2-1b-lora.yaml --tokens 2e8"},
        0, 0},
       {"tokens",
        "Count a dataset's training tokens exactly, as the trainer will see them",
