@@ -166,22 +166,31 @@ class FlopsMeterCallback(_TrainerCallback):
         self._counted_loaders = []  # (loader, its own class) counting for this run
         self._wrapped_skip_module = None  # transformers.trainer while its skip_first_batches counts
         self._warnings = collections.Counter()
+        # trainer.train() called again (a notebook): the FLOP the model in
+        # memory was trained with by this callback's earlier runs, exactly,
+        # or None once one of them was undetermined.
+        self._earlier_runs_flop = 0
+        self._train_calls = 0
 
     # --- Trainer events --------------------------------------------------
 
     @_never_raises
     def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
         self._stop_counting()  # a train() that raised never reached train end
+        resuming = state.global_step > 0 or bool(getattr(args, "resume_from_checkpoint", None))
+        if self._train_calls > 0 and not resuming:
+            self._carry_earlier_run(self.record)
+        self._train_calls += 1
         self.record = None
         self.meter = None
         self._batch_source = None
         self._warnings.clear()
         self._run = _RunCounts(args, state)
-        run_dir = self.run_dir or _native.env_setting("RUN_DIR") or os.path.join(args.output_dir,
-                                                                                        "flops_meter_run")
+        run_dir = self._run_directory(args, resuming)
         options = self._options_from_model(model, run_dir)
         options.update(self._options_from_arguments(args, state))
         options.update(self.options)
+        options.update(self._earlier_runs_options(options))
         self._adopt_tokenizer_ids(kwargs.get("processing_class") or kwargs.get("tokenizer"))
         self.meter = Meter(run_dir, options, sync_every=self.sync_every)
         self._batch_source = self._choose_batch_source(train_dataloader, resumed=state.global_step > 0)
@@ -494,6 +503,53 @@ class FlopsMeterCallback(_TrainerCallback):
         if meter is not None:
             meter.end_after(exception)
 
+    # --- trainer.train() again ---------------------------------------------
+
+    def _run_directory(self, args, resuming):
+        """The run directory, as the Trainer treats its output directory: a
+        resumed train() (resume_from_checkpoint, or a global step above 0)
+        continues the run there; a fresh train() is a new run, so where the
+        default directory already holds one (an earlier train() of this
+        notebook, or an earlier job with this output_dir, overwrite_output_dir
+        or not) the next free flops_meter_run-N is used: a run is never
+        overwritten. A run directory given explicitly is used as given."""
+        given = self.run_dir or _native.env_setting("RUN_DIR")
+        if given:
+            return given
+        base = os.path.join(args.output_dir, "flops_meter_run")
+        if resuming or not _holds_run(base):
+            return base
+        number = max(2, self._train_calls)
+        while _holds_run(f"{base}-{number}"):
+            number += 1
+        chosen = f"{base}-{number}"
+        logger.warning("flopsmeter: %s already holds a run and this train() does not resume it "
+                       "(resume_from_checkpoint): metering into %s", base, chosen)
+        return chosen
+
+    def _carry_earlier_run(self, record):
+        """A fresh train() after an earlier one on this callback trains the
+        model the earlier one left in memory: its compute is an earlier
+        modification of this one."""
+        if self._earlier_runs_flop is None:
+            return
+        exact = ((record or {}).get("compliance") or {}).get("exact")
+        if exact is None:
+            self._earlier_runs_flop = None
+            return
+        self._earlier_runs_flop += int(exact)
+
+    def _earlier_runs_options(self, options):
+        if self._train_calls < 2:
+            return {}
+        if self._earlier_runs_flop is None:
+            return {"prior-modifications-undetermined":
+                    "an earlier trainer.train() of this model in this process has no determined compute"}
+        given = int(options.get("prior-modifications", 0) or 0)
+        logger.info("flopsmeter: train() again: the model in memory carries %d FLOP of this callback's earlier "
+                    "runs, counted as earlier modifications", self._earlier_runs_flop)
+        return {"prior-modifications": given + self._earlier_runs_flop}
+
     # --- options ---------------------------------------------------------
 
     def _options_from_model(self, model, run_dir):
@@ -552,6 +608,14 @@ class FlopsMeterCallback(_TrainerCallback):
             self.pad_token_id = getattr(tokenizer, "pad_token_id", None)
         if self.eos_token_id is None:
             self.eos_token_id = getattr(tokenizer, "eos_token_id", None)
+
+
+def _holds_run(run_dir):
+    """Whether a meter has begun in `run_dir` (it holds a rank's journal)."""
+    try:
+        return any(name.startswith("journal-rank") for name in os.listdir(run_dir))
+    except OSError:
+        return False
 
 
 def put_before_reporting(trainer):

@@ -230,6 +230,40 @@ class CallbackTest(unittest.TestCase):
         self.assertLess(step_logs[0]["flops/compute"], step_logs[1]["flops/compute"])
         self.assertEqual(callback.record["status"], "completed")
 
+    def test_train_again_is_a_new_run_that_carries_the_first(self):
+        # trainer.train() twice in a notebook: the second trains the model the
+        # first left in memory, from step 0, without resume_from_checkpoint.
+        callback = hf.FlopsMeterCallback()
+        trainer = self.train(callback)
+        first = callback.record
+        trainer.train()
+        second = callback.record
+        self.assertNotEqual(first["run_id"], second["run_id"])
+        for run_dir in ("flops_meter_run", "flops_meter_run-2"):
+            self.assertTrue(os.path.exists(os.path.join(self.output_dir, run_dir, "journal-rank0.jsonl")), run_dir)
+        # Both runs trained the same tokens; the second's modification holds the first's compute too.
+        self.assertEqual(first["exact"]["tokens_processed"], second["exact"]["tokens_processed"])
+        own = int(second["compliance"]["exact"])
+        eu = [r for r in second["regimes"] if r["id"] == "eu_modification"][0]
+        self.assertEqual(int(eu["compute_exact"]), own + int(first["compliance"]["exact"]))
+        # A third call carries both earlier runs, into the next free directory.
+        trainer.train()
+        third = callback.record
+        eu = [r for r in third["regimes"] if r["id"] == "eu_modification"][0]
+        self.assertEqual(int(eu["compute_exact"]), int(third["compliance"]["exact"]) + 2 * own)
+        self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run-3", "journal-rank0.jsonl")))
+
+    def test_a_new_job_in_an_output_dir_holding_a_run_meters_into_a_new_run(self):
+        self.train(hf.FlopsMeterCallback())
+        callback = hf.FlopsMeterCallback()  # a fresh process: knows nothing of the earlier run
+        with self.assertLogs("flopsmeter", "WARNING") as logs:
+            self.train(callback)
+        self.assertIn("already holds a run", "\n".join(logs.output))
+        self.assertEqual(callback.record["status"], "completed")
+        self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run-2", "journal-rank0.jsonl")))
+        eu = [r for r in callback.record["regimes"] if r["id"] == "eu_modification"][0]
+        self.assertEqual(eu["compute_exact"], callback.record["compliance"]["exact"])  # another model: nothing carried
+
     def test_resumed_training_continues_the_run(self):
         class ProcessKilled(Exception):
             pass
