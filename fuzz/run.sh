@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target with clang in build-fuzz/ and runs it.
 #
-#   fuzz/run.sh [SECONDS] [TARGET]   # default 60 s, parsers_fuzz; or text_fuzz, meter_fuzz, tables_fuzz
+#   fuzz/run.sh [SECONDS] [TARGET]   # default 60 s, parsers_fuzz; or text_fuzz, meter_fuzz, tables_fuzz, recipe_fuzz
 #
 # New inputs that reach new code go to build-fuzz/fuzz-corpus-TARGET/ (the seeds in
 # fuzz/corpus/TARGET/ are only read); a crashing input is written to
@@ -15,8 +15,8 @@ target="${2:-parsers_fuzz}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build-fuzz"
 case "$target" in
-  parsers_fuzz | text_fuzz | meter_fuzz | tables_fuzz) ;;
-  *) echo "usage: fuzz/run.sh [SECONDS] [parsers_fuzz|text_fuzz|meter_fuzz|tables_fuzz]" >&2; exit 2 ;;
+  parsers_fuzz | text_fuzz | meter_fuzz | tables_fuzz | recipe_fuzz) ;;
+  *) echo "usage: fuzz/run.sh [SECONDS] [parsers_fuzz|text_fuzz|meter_fuzz|tables_fuzz|recipe_fuzz]" >&2; exit 2 ;;
 esac
 # A target's own dictionary (meter.dict for meter_fuzz) when it has one.
 dict="$root/fuzz/${target%_fuzz}.dict"
