@@ -144,7 +144,7 @@ Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint
 // `source` describes it for the report.
 Result<HardwareEstimate> hardware_estimate(double peak_flop_per_s, uint64_t gpus, double hours,
                                            double utilization,
-                                           std::string source = "user-supplied peak (--peak-flops)");
+                                           std::string source = "user-supplied peak (option \"peak-flops\")");
 
 // An upper estimate of GPU energy where NVML measured none: every GPU drew
 // its board power for all of its time, E = P x t. A data-centre GPU enforces

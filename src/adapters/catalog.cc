@@ -109,7 +109,7 @@ Result<const CatalogModel*> Catalog::find_model(std::string_view id) const {
     msg += "; closest catalog ids:";
     for (const std::string& n : near) msg += " " + n;
   }
-  msg += " (`flopsmeter models` lists them all)";
+  msg += " (the catalog's model list has them all)";
   return Status::NotFound(msg);
 }
 

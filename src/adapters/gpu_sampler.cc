@@ -246,7 +246,7 @@ Result<PeakPlan> catalog_peak(const GpuSpec& spec, const DeviceFacts& facts, DTy
     return Status::InvalidArgument(gpu_label(facts) + " (" + spec.id + ") has no dense " + dtype_name(dtype) +
                                    " peak in the GPU catalog; its dtypes are " +
                                    dtype_names(spec.supported_dtypes()) +
-                                   ": choose one of them, or give --peak-flops (FLOPS_METER_PEAK_FLOPS)");
+                                   ": choose one of them, or give option \"peak-flops\" (FLOPS_METER_PEAK_FLOPS)");
   }
   PeakPlan plan;
   plan.peak_flop_per_s = *peak;
@@ -266,8 +266,8 @@ Result<PeakPlan> derive_peak(const GpuCatalog& catalog, const DeviceFacts& facts
   auto cannot = [&](const std::string& why) {
     return Status::InvalidArgument(gpu_label(facts) + " is not in the GPU catalog and its peak cannot be derived (" +
                                    why +
-                                   "); give --peak-flops (FLOPS_METER_PEAK_FLOPS) or add it to gpus.json "
-                                   "(flopsmeter gpus --help)");
+                                   "); give option \"peak-flops\" (FLOPS_METER_PEAK_FLOPS) or add it to gpus.json in a "
+                                   "data directory (docs/data-formats.md)");
   };
   if (!facts.compute_capability) return cannot("NVML does not report its compute capability");
   std::string cc = std::to_string(facts.compute_capability->major) + "." +
@@ -318,7 +318,7 @@ Result<PeakPlan> resolve_peak(const GpuSamplerOptions& options, const DeviceFact
   if (options.peak_flop_per_s) {
     PeakPlan plan;
     plan.peak_flop_per_s = *options.peak_flop_per_s;
-    plan.source = "user-supplied peak (--peak-flops)";
+    plan.source = "user-supplied peak (option \"peak-flops\")";
     return plan;
   }
   Result<const GpuSpec*> spec = find_gpu(*options.catalog, facts.name);

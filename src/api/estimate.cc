@@ -71,7 +71,7 @@ Result<ComplianceFormula> parse_compliance_formula(const std::string& name) {
 }
 
 Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalog& catalog) {
-  if (request.methods.empty()) return Status::InvalidArgument("no method given (--method full,lora,...)");
+  if (request.methods.empty()) return Status::InvalidArgument("no method given (option \"method\" full,lora,...)");
   EstimateReport report;
   report.request = request;
   FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog, {request.revision}));
@@ -150,11 +150,11 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
 
   if (!request.gpu.empty() || request.peak_flop_per_s) {
     if (request.gpu_count == 0 || request.hours <= 0) {
-      return Status::InvalidArgument("the hardware estimate needs --gpus N and --hours H with --gpu or --peak-flops");
+      return Status::InvalidArgument("the hardware estimate needs option \"gpus\" N and option \"hours\" H with option \"gpu\" or option \"peak-flops\"");
     }
     if (request.peak_flop_per_s) {
       FM_ASSIGN_OR_RETURN(report.hardware, hardware_estimate(*request.peak_flop_per_s, request.gpu_count, request.hours,
-                                                             request.utilization, "--peak-flops"));
+                                                             request.utilization, "option \"peak-flops\""));
       report.hardware_energy_unavailable = "the GPU was given by its peak alone, so its board power is unknown";
     } else {
       FM_ASSIGN_OR_RETURN(const GpuSpec* gpu, find_gpu(catalog.gpus(), request.gpu));
@@ -382,7 +382,7 @@ std::string estimate_to_json(const EstimateReport& r) {
                                 {"source", r.hardware->source},
                                 {"energy", hardware_energy_json(r)},
                                 {"note", "planning figure: U = 1 is the upper bound; the Guidelines' worked examples "
-                                         "(Annex A.3) assume U = 0.5 as typical; pass --utilization to use another"}};
+                                         "(Annex A.3) assume U = 0.5 as typical; pass option \"utilization\" to use another"}};
   }
   return json_text(out);
 }
@@ -515,7 +515,7 @@ std::string estimate_to_text(const EstimateReport& r) {
     o << "\nHardware estimate (planning): " << r.hardware->formula << "\n  peak: " << r.hardware->source << "\n";
   }
   o << "\nEU explanation: " << r.eu_threshold.explanation << "\n";
-  o << "Details, formulas and sources: --json. Rules data " << r.rules_version << ".\n";
+  o << "Details, formulas and sources: option \"json\". Rules data " << r.rules_version << ".\n";
   return o.str();
 }
 

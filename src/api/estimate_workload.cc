@@ -290,7 +290,7 @@ std::vector<std::string> dataset_notes(const TokenCountReport& d) {
 }
 
 Result<EstimateWorkload> dataset_workload(const EstimateRequest& r, const TokenCountReport& d) {
-  if (r.seq_len) return Status::InvalidArgument("--seq-len does not apply to --dataset (use --max-length)");
+  if (r.seq_len) return Status::InvalidArgument("option \"seq-len\" does not apply to option \"dataset\" (use option \"max-length\")");
   if (d.samples == 0) return Status::InvalidArgument("the dataset holds no records to count");
   const bool padded = d.layout == SequenceLayout::kPadded;
   const bool packed = d.layout == SequenceLayout::kPackedWrapped || d.layout == SequenceLayout::kPackedBfd;
@@ -330,27 +330,27 @@ Result<EstimateWorkload> count_workload(const EstimateRequest& r, const Model& m
   std::vector<std::string> notes;
   uint64_t seq = 0;
   if (r.seq_len) {
-    if (*r.seq_len == 0) return Status::InvalidArgument("--seq-len must be positive");
+    if (*r.seq_len == 0) return Status::InvalidArgument("option \"seq-len\" must be positive");
     seq = *r.seq_len;
   } else if (r.samples) {
-    return Status::InvalidArgument("--samples needs --seq-len (tokens per sample)");
+    return Status::InvalidArgument("option \"samples\" needs option \"seq-len\" (tokens per sample)");
   } else {
     seq = kDefaultSeqLen;
     if (model.arch.max_position_embeddings > 0) seq = std::min<uint64_t>(seq, model.arch.max_position_embeddings);
     notes.push_back("sequence length not given: " + std::to_string(seq) +
-                    " assumed for the attention term (--seq-len sets it)");
+                    " assumed for the attention term (option \"seq-len\" sets it)");
   }
   LengthCounts sequences;
   Flop epoch_tokens = 0;
   if (r.samples) {
-    if (*r.samples == 0) return Status::InvalidArgument("--samples must be positive");
+    if (*r.samples == 0) return Status::InvalidArgument("option \"samples\" must be positive");
     sequences[seq] = *r.samples;
     epoch_tokens = static_cast<Flop>(*r.samples) * seq;
     notes.push_back("no length distribution: every sample is assumed to fill " + std::to_string(seq) +
                     " tokens, with no padding (an upper bound on D; a dataset is counted exactly)");
   } else {
     epoch_tokens = *r.tokens_per_epoch;
-    if (epoch_tokens == 0) return Status::InvalidArgument("--tokens must be positive");
+    if (epoch_tokens == 0) return Status::InvalidArgument("option \"tokens\" must be positive");
     const Flop full = epoch_tokens / seq, rest = epoch_tokens % seq;
     if (full > UINT64_MAX - 1) return too_large();
     if (full > 0) sequences[seq] = static_cast<uint64_t>(full);
@@ -381,9 +381,9 @@ Result<EstimateWorkload> build_workload(const EstimateRequest& r, const Model& m
     return Status::InvalidArgument("the number of epochs must be positive and finite, not " + number_text(r.epochs));
   }
   const int sources = (r.tokens_per_epoch ? 1 : 0) + (r.samples ? 1 : 0) + (dataset ? 1 : 0);
-  if (sources > 1) return Status::InvalidArgument("give one of --tokens, --samples or --dataset, not several");
+  if (sources > 1) return Status::InvalidArgument("give one of option \"tokens\", option \"samples\" or option \"dataset\", not several");
   if (sources == 0) {
-    return Status::InvalidArgument("no workload: give --dataset FILES, --tokens N, or --samples N with --seq-len L");
+    return Status::InvalidArgument("no workload: give option \"dataset\" FILES, option \"tokens\" N, or option \"samples\" N with option \"seq-len\" L");
   }
   return dataset ? dataset_workload(r, *dataset) : count_workload(r, model);
 }

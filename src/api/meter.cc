@@ -783,7 +783,7 @@ class MeterImpl final : public Meter {
 }  // namespace
 
 Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& given) {
-  if (given.run_dir.empty()) return Status::InvalidArgument("no run directory (--run DIR)");
+  if (given.run_dir.empty()) return Status::InvalidArgument("no run directory (option \"run\" DIR)");
   if (given.rank >= given.world_size) {
     return Status::InvalidArgument("rank " + std::to_string(given.rank) + " is not below the world size " +
                                    std::to_string(given.world_size));
@@ -813,7 +813,7 @@ Result<std::unique_ptr<Meter>> Meter::Begin(const MeterOptions& given) {
   Result<JournalContents> existing = read_journal(journal_path);
   if (!existing.ok()) return refuse(existing.status());
   if (!existing->lines.empty() && !options.resume) {
-    return refuse(Status::InvalidArgument(journal_path + " already holds a run: pass --resume (\"resume\": true) to "
+    return refuse(Status::InvalidArgument(journal_path + " already holds a run: pass option \"resume\" (\"resume\": true) to "
                                           "continue it, or choose a new run directory"));
   }
   if (!existing->lines.empty()) {

@@ -15,6 +15,7 @@
 #include "api/recipe.h"
 #include "core/export_target.h"
 #include "core/json_doc.h"
+#include "core/option_ref.h"
 #include "core/strict_fields.h"
 #include "core/suggest.h"
 
@@ -52,13 +53,13 @@ Status check_run_id(const std::string& id, const std::string& where) {
 
 Result<uint32_t> option_u32(const OptionMap& o, const std::string& name) {
   FM_ASSIGN_OR_RETURN(uint64_t v, option_uint(o, name));
-  if (v > UINT32_MAX) return Status::InvalidArgument("--" + name + " is too large");
+  if (v > UINT32_MAX) return Status::InvalidArgument(option_ref(name) + " is too large");
   return static_cast<uint32_t>(v);
 }
 
 Result<double> option_positive(const OptionMap& o, const std::string& name) {
   FM_ASSIGN_OR_RETURN(double v, option_double(o, name));
-  if (!(v > 0)) return Status::InvalidArgument("--" + name + " must be positive");
+  if (!(v > 0)) return Status::InvalidArgument(option_ref(name) + " must be positive");
   return v;
 }
 
@@ -140,13 +141,13 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
   }
   MeterOptions m;
   m.run_dir = o.get("run");
-  if (m.run_dir.empty()) return Status::InvalidArgument("no run directory: give --run DIR (JSON key \"run\")");
+  if (m.run_dir.empty()) return Status::InvalidArgument("no run directory: give option \"run\" DIR (JSON key \"run\")");
   m.model = o.get("model");
   m.model_name = o.get("model-name");
   // "" is no display name: the begin line omits it, and reading that back gives the model.
   if (m.model_name.empty()) m.model_name = m.model;
   FM_ASSIGN_OR_RETURN(std::vector<MethodSpec> methods, method_specs(o));
-  if (methods.size() != 1) return Status::InvalidArgument("--method: a run trains with one method, not a list");
+  if (methods.size() != 1) return Status::InvalidArgument("option \"method\": a run trains with one method, not a list");
   m.method = methods.front();
   if (o.has("n-total")) {
     FM_ASSIGN_OR_RETURN(m.n_total, option_uint(o, "n-total"));
@@ -155,11 +156,11 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
     FM_ASSIGN_OR_RETURN(m.n_trainable, option_uint(o, "n-trainable"));
   }
   if (m.n_total && m.n_trainable && *m.n_trainable > *m.n_total) {
-    return Status::InvalidArgument("--n-trainable exceeds --n-total");
+    return Status::InvalidArgument("option \"n-trainable\" exceeds option \"n-total\"");
   }
   if (m.model.empty() && !m.n_total) {
-    return Status::InvalidArgument("no model accounting: give --model (catalog id, config.json or checkpoint) or "
-                                   "--n-total and --n-trainable as the trainer counts them");
+    return Status::InvalidArgument("no model accounting: give option \"model\" (catalog id, config.json or checkpoint) or "
+                                   "option \"n-total\" and option \"n-trainable\" as the trainer counts them");
   }
   if (o.has("attention")) {
     m.attention_name = o.get("attention");
@@ -175,11 +176,11 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
     if (o.get("pretrain-flops") == "unknown") {
       m.pretrain = BaseCompute{};
     } else {
-      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(o.get("pretrain-flops"), "--pretrain-flops"));
+      FM_ASSIGN_OR_RETURN(m.pretrain, parse_pretrain_flops(o.get("pretrain-flops"), "option \"pretrain-flops\""));
     }
     if (o.has("pretrain-source")) m.pretrain->source = o.get("pretrain-source");
   } else if (o.has("pretrain-source")) {
-    return Status::InvalidArgument("--pretrain-source names the source of --pretrain-flops, which is not given");
+    return Status::InvalidArgument("option \"pretrain-source\" names the source of option \"pretrain-flops\", which is not given");
   }
   m.base_systemic_risk = o.has("base-systemic-risk");
   if (o.has("prior-modifications")) {
@@ -191,27 +192,27 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
   }
   m.data_dir = o.get("data-dir");
   if (o.has("budget") && o.has("budget-fraction")) {
-    return Status::InvalidArgument("give --budget or --budget-fraction, not both");
+    return Status::InvalidArgument("give option \"budget\" or option \"budget-fraction\", not both");
   }
   if (o.has("budget")) {
     FM_ASSIGN_OR_RETURN(m.budget_flop, option_exact(o, "budget"));
-    if (*m.budget_flop == 0) return Status::InvalidArgument("--budget must be positive");
+    if (*m.budget_flop == 0) return Status::InvalidArgument("option \"budget\" must be positive");
   }
   if (o.has("budget-fraction")) {
     FM_ASSIGN_OR_RETURN(double f, option_double(o, "budget-fraction"));
-    if (!(f > 0 && f <= 1)) return Status::InvalidArgument("--budget-fraction must be in (0, 1]");
+    if (!(f > 0 && f <= 1)) return Status::InvalidArgument("option \"budget-fraction\" must be in (0, 1]");
     m.budget_fraction = f;
   }
   if (o.has("budget-lookahead")) {
     FM_ASSIGN_OR_RETURN(m.budget_lookahead_steps, option_uint(o, "budget-lookahead"));
-    if (m.budget_lookahead_steps == 0) return Status::InvalidArgument("--budget-lookahead must be at least 1");
+    if (m.budget_lookahead_steps == 0) return Status::InvalidArgument("option \"budget-lookahead\" must be at least 1");
   }
   for (const auto& [name, field] : {std::pair{"max-length", &m.max_length},
                                      std::pair{"micro-batch-size", &m.micro_batch_size},
                                      std::pair{"grad-accum", &m.grad_accum}}) {
     if (!o.has(name)) continue;
     FM_ASSIGN_OR_RETURN(*field, option_uint(o, name));
-    if (**field == 0) return Status::InvalidArgument(std::string("--") + name + " must be at least 1");
+    if (**field == 0) return Status::InvalidArgument(option_ref(name) + " must be at least 1");
   }
   if (o.has("rank")) {
     FM_ASSIGN_OR_RETURN(m.rank, option_u32(o, "rank"));
@@ -225,13 +226,13 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
   m.node = o.get("node");
   if (o.has("end-wait")) {
     FM_ASSIGN_OR_RETURN(m.end_wait_s, option_double(o, "end-wait"));
-    if (m.end_wait_s < 0) return Status::InvalidArgument("--end-wait must not be negative");
+    if (m.end_wait_s < 0) return Status::InvalidArgument("option \"end-wait\" must not be negative");
   }
   m.nvml = o.has("nvml");
   m.nvml_library = o.get("nvml-library", m.nvml_library);
   if (o.has("sample-hz")) {
     FM_ASSIGN_OR_RETURN(m.sample_hz, option_positive(o, "sample-hz"));
-    if (m.sample_hz > 1000) return Status::InvalidArgument("--sample-hz must be at most 1000");
+    if (m.sample_hz > 1000) return Status::InvalidArgument("option \"sample-hz\" must be at most 1000");
   }
   if (o.has("dtype")) {
     FM_ASSIGN_OR_RETURN(m.dtype, parse_dtype(o.get("dtype")));
@@ -250,7 +251,7 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
   }
   m.output = o.get("out");
   m.run_id = o.get("run-id");
-  if (o.has("run-id")) FM_RETURN_IF_ERROR(check_run_id(m.run_id, "--run-id"));
+  if (o.has("run-id")) FM_RETURN_IF_ERROR(check_run_id(m.run_id, "option \"run-id\""));
   m.job_name = o.get("job-name");
   m.training_id = o.get("training-id");
   m.recipe = o.get("recipe");
@@ -258,7 +259,7 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
   if (o.has("dataset")) m.dataset_files = split_list(o.get("dataset"));
   m.recipe_details = o.get("recipe-details");
   if (!m.recipe_details.empty() && !nlohmann::json::accept(m.recipe_details)) {
-    return Status::InvalidArgument("--recipe-details: not valid JSON");
+    return Status::InvalidArgument("option \"recipe-details\": not valid JSON");
   }
   m.instance_type = o.get("instance-type");
   m.model_package_group = o.get("model-package-group");

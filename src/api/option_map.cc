@@ -6,6 +6,7 @@
 
 #include "adapters/peft_adapter.h"
 #include "adapters/spectrum_yaml.h"
+#include "core/option_ref.h"
 
 namespace flopsmeter {
 
@@ -21,12 +22,12 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 Result<Flop> option_exact(const OptionMap& a, const std::string& name) {
-  return parse_exact_integer(a.get(name), "--" + name);
+  return parse_exact_integer(a.get(name), option_ref(name));
 }
 
 Result<uint64_t> option_uint(const OptionMap& a, const std::string& name) {
   FM_ASSIGN_OR_RETURN(Flop v, option_exact(a, name));
-  if (v > UINT64_MAX) return Status::InvalidArgument("--" + name + " is too large");
+  if (v > UINT64_MAX) return Status::InvalidArgument(option_ref(name) + " is too large");
   return static_cast<uint64_t>(v);
 }
 
@@ -35,7 +36,7 @@ Result<double> option_double(const OptionMap& a, const std::string& name) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end == nullptr || *end != '\0' || !std::isfinite(v)) {
-    return Status::InvalidArgument("--" + name + "='" + text + "': expected a finite number");
+    return Status::InvalidArgument(option_ref(name) + "='" + text + "': expected a finite number");
   }
   return v;
 }
@@ -43,8 +44,8 @@ Result<double> option_double(const OptionMap& a, const std::string& name) {
 Result<std::vector<uint64_t>> option_uint_list(const OptionMap& a, const std::string& name) {
   std::vector<uint64_t> out;
   for (const std::string& item : split_list(a.get(name))) {
-    FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, "--" + name));
-    if (v > UINT64_MAX) return Status::InvalidArgument("--" + name + " " + item + " is too large");
+    FM_ASSIGN_OR_RETURN(Flop v, parse_exact_integer(item, option_ref(name)));
+    if (v > UINT64_MAX) return Status::InvalidArgument(option_ref(name) + " " + item + " is too large");
     out.push_back(static_cast<uint64_t>(v));
   }
   return out;
@@ -57,7 +58,7 @@ Result<size_t> option_choice(const OptionMap& a, const std::string& name, const 
     if (names[i] == v) return i;
   std::string list;
   for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
-  return Status::InvalidArgument("--" + name + " " + v + ": expected one of " + list);
+  return Status::InvalidArgument(option_ref(name) + " " + v + ": expected one of " + list);
 }
 
 Result<bool> option_yes_no(const OptionMap& a, const std::string& name, bool fallback) {
@@ -79,8 +80,8 @@ Status apply_adapter(const OptionMap& a, std::vector<MethodSpec>& specs) {
   for (const char* flag : {"lora-r", "lora-targets", "lora-target-regex", "lora-bias", "lora-dropout",
                            "lora-modules-to-save", "lora-layers"}) {
     if (a.has(flag)) {
-      return Status::InvalidArgument(std::string("--adapter sets the LoRA settings as the adapter was trained; "
-                                                 "drop --") + flag);
+      return Status::InvalidArgument("option \"adapter\" sets the LoRA settings as the adapter was trained; drop " +
+                                     option_ref(flag));
     }
   }
   FM_ASSIGN_OR_RETURN(PeftAdapter adapter, read_peft_adapter_config(a.get("adapter")));
@@ -90,7 +91,7 @@ Status apply_adapter(const OptionMap& a, std::vector<MethodSpec>& specs) {
     if (!lora_family(s.kind)) continue;
     const bool fits = adapter.kind == MethodKind::kDora ? s.kind == MethodKind::kDora : s.kind != MethodKind::kDora;
     if (!fits) {
-      return Status::InvalidArgument(std::string("--method ") + method_name(s.kind) + ": the adapter in " +
+      return Status::InvalidArgument(std::string("option \"method\" ") + method_name(s.kind) + ": the adapter in " +
                                      adapter.origin + " is " + method_name(adapter.kind) + " (use_dora " +
                                      (adapter.kind == MethodKind::kDora ? "true" : "false") + ")");
     }
@@ -104,13 +105,13 @@ Status apply_adapter(const OptionMap& a, std::vector<MethodSpec>& specs) {
 
 Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
   std::vector<std::string> names = split_list(a.get("method", "full"));
-  if (names.empty()) return Status::InvalidArgument("--method is empty");
+  if (names.empty()) return Status::InvalidArgument("option \"method\" is empty");
   LoraOptions lora;
   if (a.has("lora-r")) {
     FM_ASSIGN_OR_RETURN(lora.r, option_uint(a, "lora-r"));
   }
   if (a.has("lora-targets") && a.has("lora-target-regex")) {
-    return Status::InvalidArgument("give --lora-targets or --lora-target-regex, not both");
+    return Status::InvalidArgument("give option \"lora-targets\" or option \"lora-target-regex\", not both");
   }
   if (a.has("lora-targets")) lora.target_modules = split_list(a.get("lora-targets"));
   if (a.has("lora-target-regex")) {
@@ -145,7 +146,7 @@ Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
     }
   }
   if (a.has("spectrum-file") + a.has("spectrum-fraction") + a.has("spectrum-patterns") > 1) {
-    return Status::InvalidArgument("give one of --spectrum-file, --spectrum-fraction and spectrum-patterns");
+    return Status::InvalidArgument("give one of option \"spectrum-file\", option \"spectrum-fraction\" and spectrum-patterns");
   }
   std::vector<MethodSpec> out;
   for (const std::string& n : names) {

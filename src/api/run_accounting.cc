@@ -80,7 +80,7 @@ Result<FlopsEstimate> run_flops(const RunAccounting& a, const Workload& workload
       e.detailed.unavailable_reason = "the integration reported no sequence lengths";
     }
   } else {
-    e.detailed.unavailable_reason = a.plan ? "no tokens yet" : "no model config (--model); the detailed count needs the architecture";
+    e.detailed.unavailable_reason = a.plan ? "no tokens yet" : "no model config (option \"model\"); the detailed count needs the architecture";
   }
   // eu_6nd and peft_aware with the counts the trainer reported.
   e.tokens = workload.tokens;

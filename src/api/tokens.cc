@@ -280,7 +280,7 @@ Status Pipeline::run(TokenCountReport* report) {
       sc.line = o.line;
       if (!o.error.empty()) {
         if (request_.strict) {
-          status = Status::InvalidArgument(o.error + " (--strict: stopping at the first malformed record)");
+          status = Status::InvalidArgument(o.error + " (option \"strict\": stopping at the first malformed record)");
           break;
         }
         ++report->skipped;
@@ -422,7 +422,7 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& given) {
   // A save_to_disk directory stands for its Arrow files, which the report names.
   TokenCountRequest request = given;
   FM_ASSIGN_OR_RETURN(request.files, expand_saved_datasets(given.files));
-  if (request.tokenizer.empty()) return Status::InvalidArgument("no tokenizer given (--tokenizer PATH)");
+  if (request.tokenizer.empty()) return Status::InvalidArgument("no tokenizer given (option \"tokenizer\" PATH)");
   FM_RETURN_IF_ERROR(validate_layout(layout_options(request)));
   const auto load_start = std::chrono::steady_clock::now();
   FM_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::Load(request.tokenizer));

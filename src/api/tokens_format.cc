@@ -204,7 +204,7 @@ std::string skipped_text(const TokenCountReport& r, const std::string& first_ind
     shown_records += c.count;
   }
   if (r.skipped > shown_records) {
-    out += indent + "... and " + with_commas(r.skipped - shown_records) + " more (--strict stops at the first)\n";
+    out += indent + "... and " + with_commas(r.skipped - shown_records) + " more (option \"strict\" stops at the first)\n";
   }
   return out;
 }

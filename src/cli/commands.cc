@@ -147,7 +147,7 @@ Result<int> run_tokens(const ParsedArgs& a, std::string& out) {
     std::fflush(stdout);
     if (report->skipped > 0) {
       std::fprintf(stderr, "flopsmeter: %s records skipped (first: %s)\n", with_commas(report->skipped).c_str(),
-                   printable_text(report->skipped_examples.front().reason).c_str());
+                   printable_text(cli_spelling(report->skipped_examples.front().reason)).c_str());
     }
     return kExitOk;
   }
@@ -269,7 +269,7 @@ Result<int> gate_exit_status(const ParsedArgs& a, const RuleSet& rules, const st
   int status = kExitOk;
   for (const GateTrip& trip : gate_trips(gate, outcomes)) {
     const bool exceeded = trip.verdict == Verdict::kExceeds;
-    std::fprintf(stderr, "flopsmeter: --fail-if-exceeds: %s\n", gate_trip_text(trip).c_str());
+    std::fprintf(stderr, "flopsmeter: --fail-if-exceeds: %s\n", cli_spelling(gate_trip_text(trip)).c_str());
     status = exceeded ? kExitExceeded : (status == kExitOk ? kExitUndetermined : status);
   }
   return status;
@@ -305,7 +305,9 @@ Result<int> run_estimate_command(const ParsedArgs& given, std::string& out) {
     FM_ASSIGN_OR_RETURN(LedgerAppend appended, ledger->add_estimate(estimate_to_json(report), about));
     std::fprintf(stderr, "flopsmeter: the estimate is entry %llu of the ledger\n",
                  static_cast<unsigned long long>(appended.index));
-    for (const std::string& note : appended.notes) std::fprintf(stderr, "flopsmeter: %s\n", printable_text(note).c_str());
+    for (const std::string& note : appended.notes) {
+      std::fprintf(stderr, "flopsmeter: %s\n", printable_text(cli_spelling(note)).c_str());
+    }
   }
   return gate_exit_status(a, catalog.rules(), estimate_outcomes(report));
 }
@@ -506,7 +508,8 @@ Result<int> record_exit_status(const ParsedArgs& a, const RunRecord& record) {
   for (const RuleResult& r : record.regimes) open = open || (concerns_modifier(r) && !r.determinate && !r.open_for_base);
   if (open) {
     if (record.undetermined) {
-      std::fprintf(stderr, "flopsmeter: the run's compute is UNDETERMINED: %s\n", record.undetermined_reason.c_str());
+      std::fprintf(stderr, "flopsmeter: the run's compute is UNDETERMINED: %s\n",
+                   cli_spelling(record.undetermined_reason).c_str());
     } else {
       std::fprintf(stderr, "flopsmeter: the lineage's compute is UNDETERMINED: an earlier modification's compute is "
                            "unknown (the record's warnings say which)\n");

@@ -555,6 +555,28 @@ const std::vector<CommandDef>& all_commands() {
   return kCommands;
 }
 
+std::string cli_spelling(std::string_view text) {
+  static constexpr std::string_view kOpen = "option \"";
+  std::string out;
+  out.reserve(text.size());
+  size_t at = 0;
+  for (size_t found; (found = text.find(kOpen, at)) != std::string_view::npos;) {
+    const size_t name_start = found + kOpen.size();
+    const size_t name_end = text.find('"', name_start);
+    if (name_end == std::string_view::npos) break;
+    const std::string name(text.substr(name_start, name_end - name_start));
+    out.append(text.substr(at, found - at));
+    if (find_flag(name) != nullptr) {
+      out += "--" + name;
+    } else {
+      out.append(text.substr(found, name_end + 1 - found));
+    }
+    at = name_end + 1;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
 const FlagDef* find_flag(const std::string& name) {
   for (const FlagDef& f : all_flags())
     if (f.name == name) return &f;

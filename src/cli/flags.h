@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/option_map.h"
@@ -51,6 +52,10 @@ struct ParsedArgs : OptionMap {
 
 // Errors name the flag and suggest the closest known ones.
 Result<ParsedArgs> parse_args(const CommandDef& command, const std::vector<std::string>& args);
+
+// The library's messages name options as `option "lora-r"` (core/option_ref.h);
+// the CLI shows each one it has as its flag, --lora-r.
+std::string cli_spelling(std::string_view text);
 
 std::string short_help(const CommandDef& command);
 std::string long_help(const CommandDef& command);

@@ -18,7 +18,7 @@ namespace {
 // control characters escaped, so that none can move the cursor or forge a
 // line of output.
 int fail(const std::string& message) {
-  std::cerr << "flopsmeter: " << flopsmeter::printable_text(message) << "\n";
+  std::cerr << "flopsmeter: " << flopsmeter::printable_text(flopsmeter::cli::cli_spelling(message)) << "\n";
   return flopsmeter::cli::kExitError;
 }
 
@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   std::string out;
   auto code = run_command(*command, *parsed, out);
   if (!code.ok()) return fail(code.status().message());
+  out = cli_spelling(out);
   std::fwrite(out.data(), 1, out.size(), stdout);
   if (std::fflush(stdout) != 0) return kExitError;  // e.g. a closed pipe
   return *code;

@@ -42,7 +42,7 @@ constexpr double kProgressSeconds = 1.0;
 // and file names: control characters are escaped, so none can move the
 // cursor or forge a line.
 void say(const std::string& text) {
-  std::fprintf(stderr, "flopsmeter: watch: %s\n", printable_text(text).c_str());
+  std::fprintf(stderr, "flopsmeter: watch: %s\n", printable_text(cli_spelling(text)).c_str());
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

@@ -297,7 +297,7 @@ Flop Workload::executed_positions() const {
 
 Result<FlopsEstimate> estimate_flops(const Model& model, const TrainingPlan& plan, const Workload& workload) {
   if (workload.tokens == 0 && workload.sequences.empty()) {
-    return Status::InvalidArgument("the workload has no tokens; give --tokens, --samples with --seq-len, or a dataset");
+    return Status::InvalidArgument("the workload has no tokens; give option \"tokens\", option \"samples\" with option \"seq-len\", or a dataset");
   }
   FlopsEstimate e;
   e.tokens = workload.tokens;
@@ -316,7 +316,7 @@ Result<FlopsEstimate> estimate_flops(const Model& model, const TrainingPlan& pla
     return e;
   }
   if (workload.sequences.empty()) {
-    e.detailed.unavailable_reason = "sequence lengths unknown; give --seq-len";
+    e.detailed.unavailable_reason = "sequence lengths unknown; give option \"seq-len\"";
     return e;
   }
   FM_ASSIGN_OR_RETURN(e.detailed, Walker(model, plan, workload).run());

@@ -383,7 +383,7 @@ Result<const GpuSpec*> find_gpu(const GpuCatalog& catalog, std::string_view quer
                         "': no catalog id or NVML device name is exactly that (names are never matched "
                         "by substring)";
   if (!closest.empty()) message += "; closest ids: " + join(closest, ", ");
-  message += "; pass --gpu with a catalog id, or --peak-flops with the GPU's dense peak in FLOP/s";
+  message += "; pass option \"gpu\" with a catalog id, or option \"peak-flops\" with the GPU's dense peak in FLOP/s";
   return Status::NotFound(message);
 }
 
@@ -394,7 +394,7 @@ Result<HardwareEstimate> hardware_estimate(const GpuSpec& gpu, DType dtype, uint
     return Status::InvalidArgument("GPU '" + gpu.id + "' (" + gpu.name + ") has no dense " +
                                    dtype_name(dtype) +
                                    " peak in the catalog; supported: " + dtype_list(gpu.supported_dtypes()) +
-                                   "; choose one of those with --dtype, or pass --peak-flops");
+                                   "; choose one of those with option \"dtype\", or pass option \"peak-flops\"");
   }
   std::string source = gpu.name + " (" + gpu.id + ") dense " + dtype_name(dtype) + ": " + gpu.source;
   if (!gpu.url.empty()) source += " " + gpu.url;

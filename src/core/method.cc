@@ -37,7 +37,7 @@ void mark_all(const Model& model, TrainingPlan& plan) {
 Status plan_freeze(const Model& model, TrainingPlan& plan) {
   const FreezeOptions& f = plan.spec.freeze;
   if (f.frozen_layers > model.arch.num_layers) {
-    return Status::InvalidArgument("--freeze-layers " + std::to_string(f.frozen_layers) + " exceeds the model's " +
+    return Status::InvalidArgument("option \"freeze-layers\" " + std::to_string(f.frozen_layers) + " exceeds the model's " +
                                    std::to_string(model.arch.num_layers) + " layers");
   }
   for (const Module& m : model.modules) {
@@ -85,7 +85,7 @@ Status plan_spectrum(const Model& model, TrainingPlan& plan) {
   std::vector<std::string> patterns = s.unfrozen_patterns;
   if (s.fraction) {
     if (!(*s.fraction > 0.0 && *s.fraction <= 1.0)) {
-      return Status::InvalidArgument("--spectrum-fraction must be in (0, 1], got " + std::to_string(*s.fraction));
+      return Status::InvalidArgument("option \"spectrum-fraction\" must be in (0, 1], got " + std::to_string(*s.fraction));
     }
     FM_ASSIGN_OR_RETURN(patterns, spectrum_patterns_for_fraction(model, *s.fraction));
     plan.notes.push_back(
@@ -94,8 +94,8 @@ Status plan_spectrum(const Model& model, TrainingPlan& plan) {
         "Pass the Spectrum YAML for exact figures.");
   }
   if (patterns.empty()) {
-    return Status::InvalidArgument("spectrum needs --spectrum-file (Spectrum's unfrozen_parameters YAML) or "
-                                   "--spectrum-fraction");
+    return Status::InvalidArgument("spectrum needs option \"spectrum-file\" (Spectrum's unfrozen_parameters YAML) or "
+                                   "option \"spectrum-fraction\"");
   }
   std::vector<std::regex> compiled;
   for (const std::string& p : patterns) {
@@ -167,17 +167,17 @@ Result<std::vector<const Module*>> lora_targets(const Model& model, const LoraOp
     for (const std::string& t : o.target_modules) names += (names.empty() ? "" : ", ") + t;
     return Status::InvalidArgument("LoRA target modules [" + names +
                                    "] match no module of this model (PEFT: 'Target modules not found in the base "
-                                   "model'); `flopsmeter inspect MODEL --modules` lists the names");
+                                   "model'); the model's module listing (inspect, option \"modules\") has the names");
   }
   return out;
 }
 
 Status plan_lora(const Model& model, TrainingPlan& plan) {
   const LoraOptions& o = plan.spec.lora;
-  if (o.r == 0) return Status::InvalidArgument("--lora-r must be a positive integer");
-  if (!(o.dropout >= 0.0 && o.dropout < 1.0)) return Status::InvalidArgument("--lora-dropout must be in [0, 1)");
+  if (o.r == 0) return Status::InvalidArgument("option \"lora-r\" must be a positive integer");
+  if (!(o.dropout >= 0.0 && o.dropout < 1.0)) return Status::InvalidArgument("option \"lora-dropout\" must be in [0, 1)");
   if (o.bias != "none" && o.bias != "all" && o.bias != "lora_only") {
-    return Status::InvalidArgument("--lora-bias must be none, all or lora_only, got '" + printable(o.bias) + "'");
+    return Status::InvalidArgument("option \"lora-bias\" must be none, all or lora_only, got '" + printable(o.bias) + "'");
   }
   bool dora = plan.spec.kind == MethodKind::kDora;
   FM_ASSIGN_OR_RETURN(std::vector<const Module*> targets, lora_targets(model, o));

@@ -620,7 +620,7 @@ RuleResult evaluate_regime(const RuleSet& rules, const Regime& regime, const Rul
   if (base_missing) {
     r.warnings.push_back(
         "base model compute unknown: the cumulative figure counts only earlier modifications and "
-        "this run, a lower bound; give the base compute (--pretrain-flops) to decide");
+        "this run, a lower bound; give the base compute (option \"pretrain-flops\") to decide");
   }
 
   if (!figures_known) return r;  // the checks below weigh a figure nobody has

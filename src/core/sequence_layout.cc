@@ -143,19 +143,19 @@ LengthCounts worst_padded_rows(const LengthCounts& samples, uint64_t batch_size,
 }
 
 Status validate_layout(const LayoutOptions& o) {
-  if (o.max_length && *o.max_length == 0) return Status::InvalidArgument("--max-length must be at least 1");
+  if (o.max_length && *o.max_length == 0) return Status::InvalidArgument("option \"max-length\" must be at least 1");
   const bool packed = o.layout == SequenceLayout::kPackedWrapped || o.layout == SequenceLayout::kPackedBfd;
   if (packed && !o.max_length) {
-    return Status::InvalidArgument("packing needs a max length (the block size): add --max-length N");
+    return Status::InvalidArgument("packing needs a max length (the block size): add option \"max-length\" N");
   }
   if (o.layout == SequenceLayout::kPadded && o.batch_size == 0) {
-    return Status::InvalidArgument("--batch-size must be at least 1");
+    return Status::InvalidArgument("option \"batch-size\" must be at least 1");
   }
   if (o.pad_to_max_length && !o.max_length) {
-    return Status::InvalidArgument("padding to max length needs --max-length N");
+    return Status::InvalidArgument("padding to max length needs option \"max-length\" N");
   }
   if (o.layout == SequenceLayout::kPackedBfd && o.packing_chunk == 0) {
-    return Status::InvalidArgument("--packing-chunk must be at least 1");
+    return Status::InvalidArgument("option \"packing-chunk\" must be at least 1");
   }
   return Status::Ok();
 }

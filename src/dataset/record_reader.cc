@@ -150,7 +150,7 @@ Result<DatasetFormat> RecordReader::open_binary(const std::string& path, Dataset
         return Status::InvalidArgument(shown + ": is not " +
                                        (asked == DatasetFormat::kParquet ? "a Parquet file (it does not start with PAR1)"
                                                                          : "an Arrow IPC stream or file") +
-                                       " (--format " + format_flag(asked) + ")");
+                                       " (option \"format\" " + format_flag(asked) + ")");
       }
       return asked;
     case BinaryFormat::kRefused:
@@ -162,7 +162,7 @@ Result<DatasetFormat> RecordReader::open_binary(const std::string& path, Dataset
     case BinaryFormat::kArrowStream: table = DatasetFormat::kArrow; break;
   }
   if (asked != DatasetFormat::kAuto && asked != table) {
-    return Status::InvalidArgument(shown + ": is " + std::string(binary.name) + "; read it with --format " +
+    return Status::InvalidArgument(shown + ": is " + std::string(binary.name) + "; read it with option \"format\" " +
                                    format_flag(table) + " or auto");
   }
   if (table == DatasetFormat::kArrow) {
@@ -349,7 +349,7 @@ Result<bool> RecordReader::next_paragraph(RawRecord* record) {
       return Status::ParseError(path() + ":" + std::to_string(record->line) +
                                 ": paragraph longer than the limit of " +
                                 std::to_string(options_.max_record_bytes) +
-                                " bytes for one record; use --text-unit line");
+                                " bytes for one record; use option \"text-unit\" line");
     }
     paragraph.append(line);
   }
@@ -364,7 +364,7 @@ Result<bool> RecordReader::read_document(RawRecord* record) {
   auto too_big = [&] {
     return Status::ParseError(path() + ": the file is larger than the limit of " +
                               std::to_string(options_.max_document_bytes) +
-                              " bytes for one sample (--text-unit document); use --text-unit "
+                              " bytes for one sample (option \"text-unit\" document); use option \"text-unit\" "
                               "line or paragraph");
   };
   try {
@@ -394,7 +394,7 @@ Result<bool> RecordReader::read_document(RawRecord* record) {
     record->text = std::move(text);
   } catch (const std::bad_alloc&) {
     return Status::IoError(path() + ": out of memory reading the whole file as one sample; use "
-                                    "--text-unit line or paragraph");
+                                    "option \"text-unit\" line or paragraph");
   }
   record->line = 1;
   return true;

@@ -474,7 +474,7 @@ Result<Sample> sample_from_field(Json& root, const SampleOptions& options,
     case RecordSchema::kPromptCompletion:
     case RecordSchema::kAlpaca: break;
   }
-  return Status::InvalidArgument("--field cannot be used with the prompt-completion or alpaca "
+  return Status::InvalidArgument("option \"field\" cannot be used with the prompt-completion or alpaca "
                                  "schema, which read fixed fields");
 }
 
@@ -528,7 +528,7 @@ Result<Sample> sample_from_fields(Json& root, const SampleOptions& options,
   return Status::ParseError(context.where() +
                             ": no training text: expected one of 'text', 'messages', "
                             "'conversations', 'prompt'+'completion', 'instruction'+'output' (" +
-                            found_keys(root) + "); use --field to name it");
+                            found_keys(root) + "); use option \"field\" to name it");
 }
 
 // A chat record's "tools" (function schemas) go to the template with the
@@ -604,7 +604,7 @@ Result<Sample> parse_sample(const RawRecord& record, DatasetFormat format,
   if ((options.schema != RecordSchema::kAuto && options.schema != RecordSchema::kText) ||
       !options.field.empty()) {
     return Status::InvalidArgument(std::string(file) +
-                                   ": plain text has no fields; --field and record schemas "
+                                   ": plain text has no fields; option \"field\" and record schemas "
                                    "other than text need JSON records");
   }
   Sample sample;

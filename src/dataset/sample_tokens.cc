@@ -47,7 +47,7 @@ Status SampleTokenizer::tokenize_chat(const nlohmann::ordered_json& messages, co
                                       std::vector<uint32_t>* ids) const {
   if (!chat_template_) {
     return Status::InvalidArgument(
-        "chat record, but the tokenizer has no chat_template (give one with --chat-template FILE)");
+        "chat record, but the tokenizer has no chat_template (give one with option \"chat-template\" FILE)");
   }
   const TokenizerInfo& info = tokenizer_.info();
   // Record order matters: tojson and dict.items() show keys in it.

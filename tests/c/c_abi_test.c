@@ -289,7 +289,7 @@ static void spec_bad_options_are_refused_with_a_message(void) {
   char mistyped[160];
   REQUIRE(snprintf(mistyped, sizeof mistyped, "{\"run\": \"%s\", \"n-total\": \"many\"}", s.run) <
           (int)sizeof mistyped);
-  REQUIRE_FAILS(fm_meter_begin(mistyped, &meter, &error), FM_INVALID_ARGUMENT, error, "meter options: --n-total");
+  REQUIRE_FAILS(fm_meter_begin(mistyped, &meter, &error), FM_INVALID_ARGUMENT, error, "meter options: option \"n-total\"");
   REQUIRE_FAILS(fm_meter_begin(run_options(&s, "\"resume\": \"yes\""), &meter, &error), FM_INVALID_ARGUMENT, error,
                 "meter options: option \"resume\": expected true or false");
   REQUIRE(meter == NULL);

@@ -75,19 +75,23 @@ estimate_fifo() {
 check "estimate --dataset and inspect refuse a FIFO at once" estimate_fifo
 
 watch_fifos() {
-  # The meter hashes --dataset and --recipe files at begin; a FIFO there used
-  # to block it (and watch then ignored SIGTERM). The record names the error.
+  # The meter hashes --dataset files at begin; a FIFO there used to block it
+  # (and watch then ignored SIGTERM). The record names the error.
   # No token source: the compute is undetermined (exit 3), but the record is written.
-  expect_exit 3 watch --run "$WORK/run" "${MODEL[@]}" --dataset "$WORK/fifo" --recipe "$WORK/fifo" --json -- true &&
-  python3 - "$WORK/stdout" "$WORK/fifo" <<'PY'
+  expect_exit 3 watch --run "$WORK/run" "${MODEL[@]}" --dataset "$WORK/fifo" --json -- true &&
+  python3 - "$WORK/stdout" "$WORK/fifo" <<'PY' &&
 import json, sys
 provenance = json.load(open(sys.argv[1]))["provenance"]
 want = sys.argv[2] + ": is a FIFO, expected a file"
-assert provenance["recipe"]["error"] == want, provenance["recipe"]
 assert provenance["datasets"][0]["error"] == want, provenance["datasets"]
 PY
+  # A recipe is read for the run's settings before the job starts: a FIFO
+  # there is refused at once, and the job does not run.
+  expect_exit 2 watch --run "$WORK/run-recipe" "${MODEL[@]}" --recipe "$WORK/fifo" -- touch "$WORK/ran" &&
+  has stderr "flopsmeter: $WORK/fifo: is a FIFO, expected a file" &&
+  [[ ! -e "$WORK/ran" ]]
 }
-check "watch --dataset/--recipe FIFO returns, the record naming the error" watch_fifos
+check "watch: a --dataset FIFO is named in the record, a --recipe FIFO refused before the job" watch_fifos
 
 watch_tokens_fifo() {
   expect_exit 3 watch --run "$WORK/run-tokens" "${MODEL[@]}" --tokens-from "$WORK/fifo" -- true &&

@@ -426,7 +426,7 @@ TEST_F(DatasetReaderTest, TextDocumentAboveTheLimitSuggestsAnotherUnit) {
   options.max_document_bytes = 99;
   EXPECT_EQ(ReadError(path, DatasetFormat::kText, TextUnit::kDocument, options),
             path + ": the file is larger than the limit of 99 bytes for one sample "
-                   "(--text-unit document); use --text-unit line or paragraph");
+                   "(option \"text-unit\" document); use option \"text-unit\" line or paragraph");
   options.max_document_bytes = 100;
   EXPECT_EQ(Texts(path, DatasetFormat::kText, TextUnit::kDocument, options),
             TextList{std::string(100, 'x')});
@@ -589,7 +589,7 @@ TEST_F(DatasetReaderTest, RecordAboveTheSizeLimitIsAnError) {
   const std::string paragraph = File("p.txt", "\nabcdef\nghijk\n\n");
   EXPECT_EQ(ReadError(paragraph, DatasetFormat::kText, TextUnit::kParagraph, options),
             paragraph + ":2: paragraph longer than the limit of 10 bytes for one record; use "
-                        "--text-unit line");
+                        "option \"text-unit\" line");
   const std::string array = File("a.json", "[1,\n  [1, 2, 3, 4, 5]]");
   EXPECT_EQ(ReadError(array, DatasetFormat::kJsonArray, TextUnit::kLine, options),
             array + ":2:3: JSON array element longer than the limit of 10 bytes for one record");

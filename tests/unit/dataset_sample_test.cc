@@ -59,7 +59,7 @@ TEST(DatasetSampleTest, PlainTextHasNoFieldsToChoose) {
   ASSERT_FALSE(sample.ok());
   EXPECT_EQ(sample.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(sample.status().message(),
-            "a.txt: plain text has no fields; --field and record schemas other than text need "
+            "a.txt: plain text has no fields; option \"field\" and record schemas other than text need "
             "JSON records");
   EXPECT_FALSE(parse_sample(Record("x"), DatasetFormat::kText, Schema(RecordSchema::kAuto, "body"),
                             "a.txt")
@@ -323,7 +323,7 @@ TEST(DatasetSampleTest, RecordWithoutTrainingTextNamesTheKeysFound) {
   EXPECT_EQ(Error(R"({"question": "q", "answer": "a"})"),
             "data.jsonl:17: no training text: expected one of 'text', 'messages', "
             "'conversations', 'prompt'+'completion', 'instruction'+'output' (found keys: "
-            "'question', 'answer'); use --field to name it");
+            "'question', 'answer'); use option \"field\" to name it");
   EXPECT_THAT(Error("{}"), HasSubstr("(found no keys)"));
 }
 

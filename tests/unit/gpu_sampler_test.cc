@@ -202,7 +202,7 @@ TEST_F(GpuSamplerTest, AUserPeakReplacesTheCatalog) {
   GpuSamplerOptions options = Options();
   options.peak_flop_per_s = 5e14;
   GpuTotals gpu = Run(options).gpus.at(0);
-  EXPECT_EQ(gpu.peak_source, "user-supplied peak (--peak-flops)");
+  EXPECT_EQ(gpu.peak_source, "user-supplied peak (option \"peak-flops\")");
   EXPECT_EQ(gpu.catalog_id, "");
   EXPECT_NEAR(charged_rate(gpu), 5e14, 5e14 * 1e-9);  // not scaled by the clock
 }
@@ -241,7 +241,7 @@ TEST_F(GpuSamplerTest, AGpuWithoutAKnownOrDerivablePeakAsksForOne) {
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(),
               AllOf(HasSubstr("GPU 0 'NVIDIA B300' is not in the GPU catalog and its peak cannot be derived"),
-                    HasSubstr("10.3"), HasSubstr("--peak-flops (FLOPS_METER_PEAK_FLOPS)"), HasSubstr("gpus.json")));
+                    HasSubstr("10.3"), HasSubstr("option \"peak-flops\" (FLOPS_METER_PEAK_FLOPS)"), HasSubstr("gpus.json")));
 
   Script("name=NVIDIA H100 Prototype | max_sm_clock=1800 | cc=9.0\n");  // no SM count at all
   EXPECT_THAT(StartError(Options()).message(), HasSubstr("neither its SM count nor its CUDA core count"));
@@ -254,7 +254,7 @@ TEST_F(GpuSamplerTest, ADtypeTheGpuHasNoPeakForIsAnError) {
   Status status = StartError(options);
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), AllOf(HasSubstr("v100-sxm2-16gb"), HasSubstr("bf16"), HasSubstr("fp32, fp16"),
-                                      HasSubstr("--peak-flops")));
+                                      HasSubstr("option \"peak-flops\"")));
 }
 
 // --- Energy ---------------------------------------------------------------

@@ -348,7 +348,7 @@ TEST(GpuLookup, UnknownGpuSuggestsClosestIdsAndPeakFlops) {
   EXPECT_EQ(
       gpu.status().message(),
       "unknown GPU 'H20': no catalog id or NVML device name is exactly that (names are never matched by "
-      "substring); closest ids: h200, gh200, a10; pass --gpu with a catalog id, or --peak-flops with the "
+      "substring); closest ids: h200, gh200, a10; pass option \"gpu\" with a catalog id, or option \"peak-flops\" with the "
       "GPU's dense peak in FLOP/s");
 }
 
@@ -369,7 +369,7 @@ TEST(GpuEstimate, MultipliesGpusSecondsPeakAndUtilization) {
   EXPECT_EQ(e->utilization, 0.5);
   EXPECT_EQ(e->peak_flop_per_s, 989e12);
   EXPECT_EQ(e->formula, "C = N x L x H x U = 8 x 360000 s x 9.89e+14 FLOP/s x 0.5 = 1.42e+21 FLOP");
-  EXPECT_EQ(e->source, "user-supplied peak (--peak-flops)");
+  EXPECT_EQ(e->source, "user-supplied peak (option \"peak-flops\")");
 }
 
 TEST(GpuEstimate, GuidelinesExampleLlama32At370kH100Hours) {
@@ -408,7 +408,7 @@ TEST(GpuEstimate, UnsupportedDtypeListsTheSupportedOnes) {
   EXPECT_EQ(
       e.status().message(),
       "GPU 'v100-sxm2' (NVIDIA V100 SXM2) has no dense bf16 peak in the catalog; supported: fp32, fp16; "
-      "choose one of those with --dtype, or pass --peak-flops");
+      "choose one of those with option \"dtype\", or pass option \"peak-flops\"");
 }
 
 TEST(GpuEstimate, RejectsImpossibleInputs) {
@@ -509,7 +509,7 @@ TEST(GpuDataFile, ParsesAndKeepsVariantsApart) {
   if (h20.ok()) {
     EXPECT_THAT((*h20)->id, Not(HasSubstr("h200")));
   } else {
-    EXPECT_THAT(h20.status().message(), HasSubstr("--peak-flops"));
+    EXPECT_THAT(h20.status().message(), HasSubstr("option \"peak-flops\""));
   }
 }
 

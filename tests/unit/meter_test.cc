@@ -231,7 +231,7 @@ TEST(Meter, ARunIdIsAPlainTokenAndADirectoryHoldsOneRun) {
   flags.values["run-id"] = "../x";
   auto invalid = meter_options_from_map(flags);
   ASSERT_FALSE(invalid.ok());
-  EXPECT_NE(invalid.status().message().find("--run-id '../x': expected 1 to 128 letters"), std::string::npos)
+  EXPECT_NE(invalid.status().message().find("option \"run-id\" '../x': expected 1 to 128 letters"), std::string::npos)
       << invalid.status().message();
 }
 
@@ -244,7 +244,7 @@ TEST(Meter, ARunDirectoryIsNotReusedWithoutResume) {
   }
   auto again = Meter::Begin(counts_only(dir.path()));
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("--resume"), std::string::npos);
+  EXPECT_NE(again.status().message().find("option \"resume\""), std::string::npos);
 }
 
 TEST(Meter, AnEditedJournalLineIsReportedWithFileAndLine) {
@@ -719,7 +719,7 @@ TEST(MeterOptions, JsonKeysAreTheFlagNamesAndUnknownKeysNameTheClosest) {
   EXPECT_NE(bad.status().message().find("did you mean \"lora-r\""), std::string::npos) << bad.status().message();
   auto typed = meter_options_from_json(R"({"run": "r", "n-total": "x"})", "opts");
   ASSERT_FALSE(typed.ok());
-  EXPECT_NE(typed.status().message().find("--n-total"), std::string::npos);
+  EXPECT_NE(typed.status().message().find("option \"n-total\""), std::string::npos);
   auto no_counts = meter_options_from_json(R"({"run": "r"})", "opts");
   ASSERT_FALSE(no_counts.ok());
 }

@@ -134,7 +134,7 @@ TEST(Method, UnknownTargetIsPeftsNotFoundError) {
   auto p = plan_training(catalog_model("openai-community/gpt2"), lora(8, {"q_proj"}));
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(p.status().message(), ::testing::HasSubstr("match no module"));
-  EXPECT_THAT(p.status().message(), ::testing::HasSubstr("inspect MODEL --modules"));
+  EXPECT_THAT(p.status().message(), ::testing::HasSubstr("module listing (inspect, option \"modules\")"));
 }
 
 TEST(Method, NormTargetIsRejectedAsPeftDoes) {

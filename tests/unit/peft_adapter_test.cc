@@ -131,13 +131,13 @@ TEST(PeftAdapter, TheAdapterCountsAsTheSameOptionsGivenOneByOne) {
 
   // The method must be the adapter's own; flags it already sets are refused.
   by_adapter.values["method"] = "full,dora";
-  EXPECT_THAT(method_specs(by_adapter).status().message(), HasSubstr("--method dora: the adapter in"));
+  EXPECT_THAT(method_specs(by_adapter).status().message(), HasSubstr("option \"method\" dora: the adapter in"));
   by_adapter.values["method"] = "full,qlora";
   auto both = method_specs(by_adapter);
   ASSERT_TRUE(both.ok()) << both.status().ToString();
   EXPECT_EQ((*both)[1].lora.r, 16u);
   by_adapter.values["lora-r"] = "8";
-  EXPECT_THAT(method_specs(by_adapter).status().message(), HasSubstr("drop --lora-r"));
+  EXPECT_THAT(method_specs(by_adapter).status().message(), HasSubstr("drop option \"lora-r\""));
   OptionMap missing;
   missing.values["adapter"] = dir.path() + "/nowhere";
   EXPECT_EQ(method_specs(missing).status().code(), StatusCode::kNotFound);

@@ -111,7 +111,7 @@ TEST(SampleTokens, ChatWithoutATemplateIsAnError) {
   std::vector<uint32_t> ids;
   uint64_t special = 0;
   Status status = make(false).tokenize(s, &ids, &special);
-  EXPECT_THAT(status.message(), HasSubstr("--chat-template"));
+  EXPECT_THAT(status.message(), HasSubstr("option \"chat-template\""));
 }
 
 }  // namespace

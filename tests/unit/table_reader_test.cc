@@ -130,7 +130,7 @@ TEST(TableFormats, AFormatThatContradictsTheBytesIsRefused) {
     Result<std::vector<RawRecord>> r = ReadAll(parquet, f);
     ASSERT_FALSE(r.ok());
     EXPECT_THAT(r.status().message(), HasSubstr("rows_snappy_v1_dict.parquet: is a Parquet file; read it with "
-                                                "--format parquet or auto"));
+                                                "option \"format\" parquet or auto"));
   }
   TempDir dir;
   Result<std::vector<RawRecord>> jsonl = ReadAll(dir.file("x.parquet", "{\"text\": \"hi\"}\n"), DatasetFormat::kParquet);
