@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 
 namespace flopsmeter {
@@ -574,6 +575,19 @@ const std::vector<std::string>& supported_model_types() {
     return t;
   }();
   return kTypes;
+}
+
+std::string transformers5_parameter_name(const std::string& name) {
+  // Per-expert leaf -> fused parameter, as transformers 5's conversion mapping merges them.
+  static const std::regex kExpert(R"(^(.*)\.(mlp|block_sparse_moe)\.experts\.[0-9]+\.(gate_proj|up_proj|down_proj|w1|w2|w3)\.weight$)");
+  static const std::regex kMixtralRouter(R"(^(.*)\.block_sparse_moe\.gate\.weight$)");
+  std::smatch m;
+  if (std::regex_match(name, m, kExpert)) {
+    bool down = m[3] == "down_proj" || m[3] == "w2";
+    return m[1].str() + ".mlp.experts." + (down ? "down_proj" : "gate_up_proj");
+  }
+  if (std::regex_match(name, m, kMixtralRouter)) return m[1].str() + ".mlp.gate.weight";
+  return "";
 }
 
 Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& pointer) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <regex>
 
+#include "core/architectures.h"
 #include "core/strict_fields.h"
 
 namespace flopsmeter {
@@ -108,8 +109,13 @@ Status plan_spectrum(const Model& model, TrainingPlan& plan) {
   size_t matched = 0;
   for (const Module& m : model.modules) {
     for (const Parameter& p : m.params) {
+      // A pattern may use transformers 4's per-expert names or transformers 5's fused ones.
+      const std::string fused = transformers5_parameter_name(p.name);
       for (const std::regex& re : compiled) {
         FM_ASSIGN_OR_RETURN(bool hit, re_match(re, p.name));
+        if (!hit && !fused.empty()) {
+          FM_ASSIGN_OR_RETURN(hit, re_match(re, fused));
+        }
         if (hit) {
           plan.trainable_base.insert(p.name);
           ++matched;
