@@ -153,3 +153,27 @@ TEST(ParamCounts, Olmo2NormsAndPerProjectionQkNorms) {
 
 }  // namespace
 }  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+// A typo or a short id among the expanded catalog still finds its model first.
+TEST(ParamCounts, CatalogSuggestionsFindTheNewIds) {
+  auto first_suggestion = [](const std::string& typed) {
+    auto found = testing::builtin_catalog().find_model(typed);
+    EXPECT_FALSE(found.ok()) << typed;
+    const std::string& msg = found.status().message();
+    size_t at = msg.find("closest catalog ids: ");
+    if (at == std::string::npos) return std::string();
+    at += std::string("closest catalog ids: ").size();
+    return msg.substr(at, msg.find(' ', at) - at);
+  };
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-30B-A3"), "Qwen/Qwen3-30B-A3B");
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-30B-AB3"), "Qwen/Qwen3-30B-A3B");
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-235B"), "Qwen/Qwen3-235B-A22B");
+  EXPECT_EQ(first_suggestion("meta-llama/Llama-3.3-70B"), "meta-llama/Llama-3.3-70B-Instruct");
+  EXPECT_EQ(first_suggestion("microsoft/phi4"), "microsoft/phi-4");
+}
+
+}  // namespace
+}  // namespace flopsmeter
