@@ -42,7 +42,7 @@ TEST(DeepseekV3, CountIsTheCheckpointsMainModelLessTheRouterBuffers) {
   // Third-party header scans of the checkpoint give 671,026,419,200 for the
   // main model: the same plus each MoE layer's 256-entry e_score_correction_bias.
   EXPECT_EQ(b.total + 58u * 256u, 671026419200u);
-  // 8 of 256 routed experts per token; DeepSeek reports 37B activated.
+  // 8 of 256 routed experts per token (DeepSeek's README_WEIGHTS.md gives 36.7B activated, counted its own way).
   EXPECT_EQ(b.active_per_token, total - 58u * 248u * expert);
   EXPECT_EQ(b.active_per_token, 37552282624u);
 }
@@ -82,7 +82,7 @@ TEST(DeepseekV3, NullQLoraRankMeansOneQueryProjection) {
   EXPECT_EQ(find_param(m, "model.layers.0.self_attn.q_a_proj.weight"), nullptr);
 }
 
-TEST(GptOss, CountsMatchTheModelCardsActiveFigures) {
+TEST(GptOss, CountsMatchThePublishedActiveFigures) {
   // Per expert: gate_up 2880 x 5760 plus bias, down 2880 x 2880 plus bias.
   const uint64_t expert = 2880u * 5760 + 5760 + 2880u * 2880 + 2880;
   const uint64_t embedding = 201088u * 2880;
@@ -90,7 +90,7 @@ TEST(GptOss, CountsMatchTheModelCardsActiveFigures) {
     const char* id;
     uint64_t layers, experts, active_excluding_embedding_hundred_millions;
   };
-  // OpenAI's model cards: 3.6B and 5.1B active parameters (embedding excluded).
+  // keras-hub's preset descriptions: 3.6 and 5.1 billion active parameters (embedding excluded).
   for (const Case& c : {Case{"openai/gpt-oss-20b", 24, 32, 36}, Case{"openai/gpt-oss-120b", 36, 128, 51}}) {
     ParamBreakdown b = count_parameters(catalog_model(c.id));
     EXPECT_EQ(b.active_per_token, b.total - c.layers * (c.experts - 4) * expert) << c.id;

@@ -177,3 +177,34 @@ TEST(ParamCounts, CatalogSuggestionsFindTheNewIds) {
 
 }  // namespace
 }  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+std::string with_thousands(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// An entry with no exact published count says so, and how its count was
+// checked instead; the count it states is the one the builder computes.
+TEST(ParamCounts, EntriesWithoutAPublishedCountSaySoAndStateTheCount) {
+  size_t without = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(testing::source_path("data/models"))) {
+    nlohmann::json j = testing::read_json(entry.path().string());
+    if (j.contains("published_params")) continue;
+    ++without;
+    std::string id = j["id"];
+    std::string notes = j.value("notes", "");
+    EXPECT_NE(notes.find("params_status: checked_otherwise"), std::string::npos) << id;
+    EXPECT_NE(notes.find(with_thousands(count_parameters(catalog_model(id)).total)), std::string::npos) << id;
+  }
+  EXPECT_GT(without, 0u);
+}
+
+}  // namespace
+}  // namespace flopsmeter
