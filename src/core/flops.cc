@@ -183,9 +183,9 @@ class Walker {
     bool flash = w_.kernel == AttentionKernel::kFlash && (rg_q || rg_k || rg_v || rg_sinks);
     Flop bwd = 0;
     if (flash || rg_q || rg_k || rg_sinks) x_.add(bwd, values);  // dP
-    if (flash || rg_v) x_.add(bwd, values);           // dV
-    if (flash || rg_q) x_.add(bwd, scores);           // dQ
-    if (flash || rg_k) x_.add(bwd, scores);           // dK
+    if (flash || rg_v) x_.add(bwd, values);                       // dV
+    if (flash || rg_q) x_.add(bwd, scores);                       // dQ
+    if (flash || rg_k) x_.add(bwd, scores);                       // dK
     x_.add(c.backward, bwd);
     x_.add(c.attention_backward, bwd);
     if (flash) x_.add(c.kernel_recompute, scores);
