@@ -204,6 +204,21 @@ TEST(Method, SpectrumAcceptsTransformers4And5ExpertNames) {
   EXPECT_EQ(plan_or_die(mixtral, s).params_trainable, 8u * 14336u * 4096u + 8u * 4096u);
 }
 
+// Plain-prefix patterns are compared, not run as regexes; the plan is the same.
+TEST(Method, SpectrumPrefixPatternsMatchAsTheirRegexWould) {
+  Model m = catalog_model("Qwen/Qwen3-30B-A3B");
+  MethodSpec s;
+  s.kind = MethodKind::kSpectrum;
+  s.spectrum.unfrozen_patterns = {R"(^model\.layers\.3\.mlp\.experts\.1)", "model.layers.4.self_attn"};
+  TrainingPlan literal = plan_or_die(m, s);
+  s.spectrum.unfrozen_patterns = {R"(^model\.layers\.3\.mlp\.experts\.(1))", "model.layers.4.self_att(n)"};
+  TrainingPlan regex = plan_or_die(m, s);
+  EXPECT_EQ(literal.trainable_base, regex.trainable_base);
+  // experts 1 and 10-19 and 100-127 of layer 3 (re.match is a prefix match), and layer 4's attention.
+  const uint64_t expert = 3u * 2048 * 768, attention = 2048u * 4096 + 2 * 2048u * 512 + 4096u * 2048 + 2 * 128;
+  EXPECT_EQ(literal.params_trainable, (1 + 10 + 28) * expert + attention);
+}
+
 TEST(Method, Transformers5NamesOnlyTheFusedExpertParameters) {
   EXPECT_EQ(transformers5_parameter_name("model.layers.7.mlp.experts.12.up_proj.weight"),
             "model.layers.7.mlp.experts.gate_up_proj");
