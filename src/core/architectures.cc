@@ -730,6 +730,8 @@ std::string transformers5_parameter_name(const std::string& name) {
   // Per-expert leaf -> fused parameter, as transformers 5's conversion mapping merges them.
   static const std::regex kExpert(R"(^(.*)\.(mlp|block_sparse_moe)\.experts\.[0-9]+\.(gate_proj|up_proj|down_proj|w1|w2|w3)\.weight$)");
   static const std::regex kMixtralRouter(R"(^(.*)\.block_sparse_moe\.gate\.weight$)");
+  // Most names hold neither marker; they skip the regexes.
+  if (name.find(".experts.") == std::string::npos && name.find(".block_sparse_moe.") == std::string::npos) return "";
   std::smatch m;
   if (std::regex_match(name, m, kExpert)) {
     bool down = m[3] == "down_proj" || m[3] == "w2";
