@@ -48,6 +48,10 @@ enum class Slot {
   kQKV,            // fused q/k/v projection (phi3, gpt2, gpt_neox)
   kO,              // attention output projection
   kQNorm, kKNorm,  // per-head or per-projection q/k norms (qwen3, olmo2, gemma3)
+  // Multi-head latent attention (deepseek_v3): q_a -> norm -> q_b (or kQ when
+  // q_lora_rank is null); kv_a (latent plus shared rope key) -> norm -> kv_b.
+  kQA, kQANorm, kQB, kKVA, kKVANorm, kKVB,
+  kAttnSinks,      // per-head attention sink logits (gpt_oss self_attn.sinks)
   kPostAttnNorm,   // norm applied to the attention output (gemma2/3, olmo2)
   kMlpNorm,        // norm before the feed-forward
   kGate, kUp,      // gated MLP halves (kUp alone for a plain MLP)
@@ -56,6 +60,9 @@ enum class Slot {
   kPostMlpNorm,    // norm applied to the MLP output (gemma2/3, olmo2)
   kRouter,
   kExpertGate, kExpertUp, kExpertDown,
+  // All routed experts of a layer as fused 3-D parameters [E, ...] (gpt_oss
+  // mlp.experts.gate_up_proj / down_proj); in/out features are per expert.
+  kFusedExpertGateUp, kFusedExpertDown,
   kSharedGate, kSharedUp, kSharedDown,
   kSharedExpertGate,  // sigmoid gate of the shared expert (qwen2_moe)
   kFinalNorm,
@@ -101,7 +108,8 @@ struct Architecture {
   uint64_t num_layers = 0;
   uint64_t num_heads = 0;
   uint64_t num_kv_heads = 0;
-  uint64_t head_dim = 0;
+  uint64_t head_dim = 0;           // query/key width per head (MLA: nope + rope dims)
+  uint64_t v_head_dim = 0;         // value width per head when it differs (MLA); 0: head_dim
   uint64_t intermediate_size = 0;
   uint64_t num_experts = 0;        // routed experts per MoE layer; 0 for dense
   uint64_t experts_per_token = 0;  // top-k

@@ -82,7 +82,9 @@ nlohmann::json formulas_json(const FlopsEstimate& f, uint64_t n_total_count, uin
          {{"executed_positions", to_decimal(workload.executed_positions())},
           {"attention_kernel", attention_kernel_name(workload.kernel)},
           {"gradient_checkpointing", workload.gradient_checkpointing}}},
-        {"source", "docs/formulas.md; checked against PyTorch profiler counts (shared/reference/formula-accuracy.md)"},
+        {"source",
+         "flopsmeter docs/formulas.md, section 4; checked against PyTorch profiler counts (docs/formulas.md, "
+         "section 4.10)"},
         {"assumptions", dd.assumptions},
     };
   } else {

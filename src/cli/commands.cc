@@ -17,6 +17,7 @@
 #include "api/recipe.h"
 #include "api/report_format.h"
 #include "api/verdict.h"
+#include "core/architectures.h"  // transformers5_parameter_name
 #include "core/json_doc.h"  // printable_text
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/estimate.h"
@@ -312,6 +313,11 @@ Result<int> run_estimate_command(const ParsedArgs& given, std::string& out) {
   return gate_exit_status(a, catalog.rules(), estimate_outcomes(report));
 }
 
+// The fused parameter transformers 5 loads a per-expert module's weight into; "" if none.
+std::string transformers5_name(const Module& mod) {
+  return mod.params.empty() ? std::string() : transformers5_parameter_name(mod.params.front().name);
+}
+
 Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
   FM_ASSIGN_OR_RETURN(Catalog catalog, load_catalog(a));
   FM_ASSIGN_OR_RETURN(std::string ref, model_ref(a));
@@ -326,7 +332,8 @@ Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
         uint64_t n = 0;
         for (const Parameter& p : mod.params) n += p.numel;
         mods.push_back({{"path", mod.path}, {"component", component_name(mod.component)}, {"layer", mod.layer},
-                        {"in", mod.in_features}, {"out", mod.out_features}, {"params", n}, {"tied_to", mod.tied_to}});
+                        {"in", mod.in_features}, {"out", mod.out_features}, {"params", n}, {"tied_to", mod.tied_to},
+                        {"transformers5_name", transformers5_name(mod)}});
       }
       j["modules"] = mods;
     }
@@ -365,8 +372,10 @@ Result<int> run_inspect(const ParsedArgs& a, std::string& out) {
     for (const Module& mod : m.modules) {
       uint64_t n = 0;
       for (const Parameter& p : mod.params) n += p.numel;
+      std::string fused = transformers5_name(mod);
       o << "  " << shown(mod.path) << "  " << mod.in_features << " -> " << mod.out_features << "  " << with_commas(n)
-        << (mod.tied_to.empty() ? "" : "  (tied to " + shown(mod.tied_to) + ")") << "\n";
+        << (mod.tied_to.empty() ? "" : "  (tied to " + shown(mod.tied_to) + ")")
+        << (fused.empty() ? "" : "  (transformers 5: " + shown(fused) + ")") << "\n";
     }
   }
   out = o.str();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 
 namespace flopsmeter {
@@ -53,6 +54,14 @@ class ConfigReader {
                            std::to_string(kMaxShapeValue) + ")");
     }
     return v;
+  }
+
+  // A shape field that may be JSON null (deepseek_v3's q_lora_rank): null
+  // reads as 0, an absent field as `fallback` (has() treats null as absent).
+  Result<uint64_t> shape_or_null(const char* key, uint64_t fallback) const {
+    auto it = object_.find(key);
+    if (it != object_.end() && it->is_null()) return uint64_t{0};
+    return shape(key, fallback);
   }
 
   Result<uint64_t> positive(const char* key, std::optional<uint64_t> fallback = std::nullopt) const {
@@ -116,6 +125,15 @@ class ModelBuilder {
     Module m = make(path, ModuleKind::kLinear, slot, comp, layer, in, out, expert);
     add_param(m, "weight", {out, in});
     if (bias) add_param(m, "bias", {out});
+    model_->modules.push_back(std::move(m));
+  }
+
+  // A module that is no nn.Linear but holds named parameters (routers that
+  // call F.linear, fused experts, attention sinks); PEFT does not adapt it.
+  void parameters(const std::string& path, Slot slot, Component comp, int layer, uint64_t in, uint64_t out,
+                  const std::vector<std::pair<const char*, std::vector<uint64_t>>>& params) {
+    Module m = make(path, ModuleKind::kOther, slot, comp, layer, in, out, -1);
+    for (const auto& [leaf, shape] : params) add_param(m, leaf, shape);
     model_->modules.push_back(std::move(m));
   }
 
@@ -265,6 +283,8 @@ void add_layer_norms(ModelBuilder& b, const std::string& lp, int layer, const Di
 
 // What the feed-forward of layer `i` is.
 using MlpBuilder = std::function<Status(ModelBuilder&, const std::string& lp, int layer)>;
+// What the attention of layer `i` is, when it is not add_attention's.
+using AttentionBuilder = std::function<void(ModelBuilder&, const std::string& lp, int layer)>;
 
 Model start_model(const std::string& model_type, const Dims& d) {
   Model m;
@@ -284,14 +304,19 @@ Model start_model(const std::string& model_type, const Dims& d) {
 
 // The llama-style decoder shared by most families: model.embed_tokens,
 // model.layers.N.{self_attn, mlp, norms}, model.norm, lm_head.
-Result<Model> build_decoder(const std::string& model_type, const Dims& d, const LayerStyle& s, const MlpBuilder& mlp) {
+Result<Model> build_decoder(const std::string& model_type, const Dims& d, const LayerStyle& s, const MlpBuilder& mlp,
+                           const AttentionBuilder& attention = nullptr) {
   Model model = start_model(model_type, d);
   ModelBuilder b(&model);
   b.embedding("model.embed_tokens", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
   for (uint64_t i = 0; i < d.layers; ++i) {
     int layer = static_cast<int>(i);
     std::string lp = "model.layers." + std::to_string(i);
-    add_attention(b, lp, layer, d, s);
+    if (attention) {
+      attention(b, lp, layer);
+    } else {
+      add_attention(b, lp, layer, d, s);
+    }
     FM_RETURN_IF_ERROR(mlp(b, lp, layer));
     add_layer_norms(b, lp, layer, d, s);
   }
@@ -482,6 +507,129 @@ Result<Model> build_qwen_moe(const std::string& type, const ConfigReader& c) {
   return m;
 }
 
+// deepseek_v3 (DeepSeek-V3, R1): multi-head latent attention, and after
+// first_k_dense_replace dense layers a MoE of routed experts, a router whose
+// e_score_correction_bias is a buffer (not counted) and always-active shared
+// experts. transformers does not load the multi-token-prediction layer the
+// checkpoint adds (num_nextn_predict_layers), so it is not built either.
+struct MlaDims {
+  uint64_t q_lora, kv_lora, nope, rope, v;
+};
+
+AttentionBuilder mla_attention(const Dims& d, const MlaDims& a, bool bias) {
+  return [d, a, bias](ModelBuilder& b, const std::string& lp, int layer) {
+    const std::string ap = lp + ".self_attn";
+    const uint64_t q_out = d.heads * (a.nope + a.rope);
+    if (a.q_lora == 0) {
+      b.linear(ap + ".q_proj", Slot::kQ, Component::kAttention, layer, d.hidden, q_out, false);
+    } else {
+      b.linear(ap + ".q_a_proj", Slot::kQA, Component::kAttention, layer, d.hidden, a.q_lora, bias);
+      b.norm(ap + ".q_a_layernorm", Slot::kQANorm, Component::kAttention, layer, a.q_lora, false);
+      b.linear(ap + ".q_b_proj", Slot::kQB, Component::kAttention, layer, a.q_lora, q_out, false);
+    }
+    b.linear(ap + ".kv_a_proj_with_mqa", Slot::kKVA, Component::kAttention, layer, d.hidden, a.kv_lora + a.rope, bias);
+    b.norm(ap + ".kv_a_layernorm", Slot::kKVANorm, Component::kAttention, layer, a.kv_lora, false);
+    b.linear(ap + ".kv_b_proj", Slot::kKVB, Component::kAttention, layer, a.kv_lora, d.heads * (a.nope + a.v), false);
+    b.linear(ap + ".o_proj", Slot::kO, Component::kAttention, layer, d.heads * a.v, d.hidden, bias);
+  };
+}
+
+struct DeepseekMoe {
+  uint64_t experts, top_k, moe_inter, shared, first_dense;
+};
+
+Result<DeepseekMoe> read_deepseek_moe(const ConfigReader& c, uint64_t layers) {
+  DeepseekMoe e{};
+  FM_ASSIGN_OR_RETURN(e.experts, c.positive("n_routed_experts", 256));
+  FM_ASSIGN_OR_RETURN(e.top_k, c.positive("num_experts_per_tok", 8));
+  FM_ASSIGN_OR_RETURN(e.moe_inter, c.positive("moe_intermediate_size", 2048));
+  FM_ASSIGN_OR_RETURN(e.shared, c.shape("n_shared_experts", 1));
+  FM_ASSIGN_OR_RETURN(e.first_dense, c.uint("first_k_dense_replace", 3));
+  if (e.top_k > e.experts) return c.error("num_experts_per_tok exceeds n_routed_experts");
+  if (e.experts * layers > kMaxExpertModules) return c.error("layers x experts is larger than any real model");
+  return e;
+}
+
+Result<Model> build_deepseek_v3(const ConfigReader& c) {
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 129280, false));
+  MlaDims a{};
+  FM_ASSIGN_OR_RETURN(a.q_lora, c.shape_or_null("q_lora_rank", 1536));
+  FM_ASSIGN_OR_RETURN(a.kv_lora, c.positive("kv_lora_rank", 512));
+  FM_ASSIGN_OR_RETURN(a.nope, c.positive("qk_nope_head_dim", 128));
+  FM_ASSIGN_OR_RETURN(a.rope, c.positive("qk_rope_head_dim", 64));
+  FM_ASSIGN_OR_RETURN(a.v, c.positive("v_head_dim", 128));
+  FM_ASSIGN_OR_RETURN(bool bias, c.boolean("attention_bias", false));
+  FM_ASSIGN_OR_RETURN(DeepseekMoe e, read_deepseek_moe(c, d.layers));
+  MlpBuilder mlp = [d, e](ModelBuilder& b, const std::string& lp, int layer) {
+    const std::string mp = lp + ".mlp";
+    if (static_cast<uint64_t>(layer) < e.first_dense) {
+      add_gated_mlp(b, mp, layer, d.hidden, d.intermediate, false, Component::kMlp, Slot::kGate, Slot::kUp, Slot::kDown);
+      return Status::Ok();
+    }
+    for (uint64_t x = 0; x < e.experts; ++x) {
+      add_gated_mlp(b, mp + ".experts." + std::to_string(x), layer, d.hidden, e.moe_inter, false, Component::kExperts,
+                    Slot::kExpertGate, Slot::kExpertUp, Slot::kExpertDown, static_cast<int>(x));
+    }
+    b.parameters(mp + ".gate", Slot::kRouter, Component::kRouter, layer, d.hidden, e.experts,
+                 {{"weight", {e.experts, d.hidden}}});
+    if (e.shared > 0) {
+      add_gated_mlp(b, mp + ".shared_experts", layer, d.hidden, e.moe_inter * e.shared, false,
+                    Component::kSharedExperts, Slot::kSharedGate, Slot::kSharedUp, Slot::kSharedDown);
+    }
+    return Status::Ok();
+  };
+  d.head_dim = a.nope + a.rope;
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder("deepseek_v3", d, LayerStyle{}, mlp, mla_attention(d, a, bias)));
+  m.arch.v_head_dim = a.v;
+  m.arch.num_experts = e.experts;
+  m.arch.experts_per_token = e.top_k;
+  return m;
+}
+
+// gpt_oss: biased q/k/v/o, a learned sink logit per head, and every layer a
+// MoE whose router has a bias and whose experts are fused 3-D parameters
+// with biases. Without layer_types, even layers use the sliding window.
+Result<Model> build_gpt_oss(const ConfigReader& c) {
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, 201088, false));
+  FM_ASSIGN_OR_RETURN(uint64_t experts, c.positive("num_local_experts", 128));
+  FM_ASSIGN_OR_RETURN(uint64_t top_k, c.positive("num_experts_per_tok", 4));
+  FM_ASSIGN_OR_RETURN(bool bias, c.boolean("attention_bias", true));
+  if (top_k > experts) return c.error("num_experts_per_tok exceeds num_local_experts");
+  if (experts * d.layers > kMaxExpertModules ||
+      static_cast<Flop>(experts) * d.hidden * 2 * d.intermediate > kMaxParameters) {
+    return c.error("num_local_experts x hidden_size x intermediate_size is larger than any real model");
+  }
+  LayerStyle s;
+  s.qkv_bias = s.o_bias = bias;
+  AttentionBuilder attention = [d, s](ModelBuilder& b, const std::string& lp, int layer) {
+    // named_parameters lists self_attn's own sinks before its projections.
+    b.parameters(lp + ".self_attn", Slot::kAttnSinks, Component::kAttention, layer, d.heads, d.heads,
+                 {{"sinks", {d.heads}}});
+    add_attention(b, lp, layer, d, s);
+  };
+  MlpBuilder mlp = [d, experts](ModelBuilder& b, const std::string& lp, int layer) {
+    const std::string mp = lp + ".mlp";
+    const uint64_t i = d.intermediate;
+    b.parameters(mp + ".router", Slot::kRouter, Component::kRouter, layer, d.hidden, experts,
+                 {{"weight", {experts, d.hidden}}, {"bias", {experts}}});
+    b.parameters(mp + ".experts", Slot::kFusedExpertGateUp, Component::kExperts, layer, d.hidden, 2 * i,
+                 {{"gate_up_proj", {experts, d.hidden, 2 * i}}, {"gate_up_proj_bias", {experts, 2 * i}}});
+    b.parameters(mp + ".experts", Slot::kFusedExpertDown, Component::kExperts, layer, i, d.hidden,
+                 {{"down_proj", {experts, i, d.hidden}}, {"down_proj_bias", {experts, d.hidden}}});
+    return Status::Ok();
+  };
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder("gpt_oss", d, s, mlp, attention));
+  m.arch.num_experts = experts;
+  m.arch.experts_per_token = top_k;
+  FM_ASSIGN_OR_RETURN(std::vector<std::string> types, c.string_list("layer_types"));
+  FM_ASSIGN_OR_RETURN(uint64_t window, c.shape("sliding_window", 128));
+  for (uint64_t l = 0; l < m.arch.num_layers; ++l) {
+    bool sliding = !types.empty() ? (l < types.size() && types[l] == "sliding_attention") : (l % 2 == 0);
+    m.arch.sliding_window[l] = sliding ? window : 0;
+  }
+  return m;
+}
+
 Result<Model> build_gpt2(const ConfigReader& c) {
   Dims d{};
   FM_ASSIGN_OR_RETURN(d.vocab, c.positive("vocab_size", 50257));
@@ -552,6 +700,8 @@ const std::map<std::string, FamilyBuilder>& families() {
     f["mixtral"] = [](const std::string&, const ConfigReader& c) { return build_mixtral(c); };
     f["qwen2_moe"] = build_qwen_moe;
     f["qwen3_moe"] = build_qwen_moe;
+    f["deepseek_v3"] = [](const std::string&, const ConfigReader& c) { return build_deepseek_v3(c); };
+    f["gpt_oss"] = [](const std::string&, const ConfigReader& c) { return build_gpt_oss(c); };
     f["gpt2"] = [](const std::string&, const ConfigReader& c) { return build_gpt2(c); };
     f["gpt_neox"] = [](const std::string&, const ConfigReader& c) { return build_gpt_neox(c); };
     return f;
@@ -574,6 +724,21 @@ const std::vector<std::string>& supported_model_types() {
     return t;
   }();
   return kTypes;
+}
+
+std::string transformers5_parameter_name(const std::string& name) {
+  // Per-expert leaf -> fused parameter, as transformers 5's conversion mapping merges them.
+  static const std::regex kExpert(R"(^(.*)\.(mlp|block_sparse_moe)\.experts\.[0-9]+\.(gate_proj|up_proj|down_proj|w1|w2|w3)\.weight$)");
+  static const std::regex kMixtralRouter(R"(^(.*)\.block_sparse_moe\.gate\.weight$)");
+  // Most names hold neither marker; they skip the regexes.
+  if (name.find(".experts.") == std::string::npos && name.find(".block_sparse_moe.") == std::string::npos) return "";
+  std::smatch m;
+  if (std::regex_match(name, m, kExpert)) {
+    bool down = m[3] == "down_proj" || m[3] == "w2";
+    return m[1].str() + ".mlp.experts." + (down ? "down_proj" : "gate_up_proj");
+  }
+  if (std::regex_match(name, m, kMixtralRouter)) return m[1].str() + ".mlp.gate.weight";
+  return "";
 }
 
 Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& pointer) {

@@ -23,6 +23,13 @@ const std::vector<std::string>& supported_model_types();
 // for a field with the wrong type, kInvalidArgument for inconsistent shapes.
 Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& pointer = "");
 
+// The name transformers 5 gives a routed-expert parameter that transformers 4
+// (and this module list) names per expert: the experts of a layer become two
+// fused 3-D parameters, "...mlp.experts.gate_up_proj" (gate and up, or
+// mixtral's w1 and w3) and "...mlp.experts.down_proj" (down, or w2), and
+// mixtral's "block_sparse_moe" becomes "mlp". "" for any other parameter.
+std::string transformers5_parameter_name(const std::string& name);
+
 }  // namespace flopsmeter
 
 #endif  // FLOPSMETER_CORE_ARCHITECTURES_H_

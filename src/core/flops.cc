@@ -165,27 +165,67 @@ class Walker {
     return rg_out;
   }
 
-  void attention(int layer, bool rg_q, bool rg_k, bool rg_v, Cost& c) {
+  // Scores S = Q K^T run over the query/key width, the output P V over the
+  // value width (equal but for MLA).
+  void attention(int layer, bool rg_q, bool rg_k, bool rg_v, bool rg_sinks, Cost& c) {
     uint64_t window = static_cast<size_t>(layer) < model_.arch.sliding_window.size()
                           ? model_.arch.sliding_window[static_cast<size_t>(layer)]
                           : 0;
-    Flop per_matmul = x_.mul(2, x_.mul(model_.arch.num_heads, model_.arch.head_dim), pairs_for_window(window));
-    Flop fwd = x_.mul(2, per_matmul);
+    const Architecture& a = model_.arch;
+    Flop pairs = pairs_for_window(window);
+    Flop scores = x_.mul(2, x_.mul(a.num_heads, a.head_dim), pairs);
+    Flop values = x_.mul(2, x_.mul(a.num_heads, a.v_head_dim > 0 ? a.v_head_dim : a.head_dim), pairs);
+    Flop fwd = scores + values;
     x_.add(c.forward, fwd);
     x_.add(c.attention_forward, fwd);
     // dP = dO V^T when scores need a gradient; dV; dQ = dS K; dK = dS^T Q.
     // A fused flash backward computes all four whenever any is needed.
-    uint64_t grads = ((rg_q || rg_k) ? 1u : 0u) + (rg_v ? 1u : 0u) + (rg_q ? 1u : 0u) + (rg_k ? 1u : 0u);
-    if (w_.kernel == AttentionKernel::kFlash && grads > 0) grads = 4;
-    Flop bwd = x_.mul(grads, per_matmul);
+    bool flash = w_.kernel == AttentionKernel::kFlash && (rg_q || rg_k || rg_v || rg_sinks);
+    Flop bwd = 0;
+    if (flash || rg_q || rg_k || rg_sinks) x_.add(bwd, values);  // dP
+    if (flash || rg_v) x_.add(bwd, values);                       // dV
+    if (flash || rg_q) x_.add(bwd, scores);                       // dQ
+    if (flash || rg_k) x_.add(bwd, scores);                       // dK
     x_.add(c.backward, bwd);
     x_.add(c.attention_backward, bwd);
-    if (grads > 0 && w_.kernel == AttentionKernel::kFlash) x_.add(c.kernel_recompute, per_matmul);
+    if (flash) x_.add(c.kernel_recompute, scores);
+  }
+
+  // q/k/v projections of layer i; returns whether q, k and v require grad.
+  // MLA: q through q_a, its norm and q_b (or one q_proj); k and v from the
+  // latent kv_a, its norm and kv_b, with k's rope part straight from kv_a.
+  void projections(int i, bool rg_in, bool& rg_q, bool& rg_k, bool& rg_v, Cost& c) {
+    if (const Module* qkv = find(i, Slot::kQKV)) {
+      rg_q = rg_k = rg_v = linear(*qkv, rg_in, positions_, c);
+      return;
+    }
+    if (const Module* kv_a = find(i, Slot::kKVA)) {
+      if (const Module* q_a = find(i, Slot::kQA)) {
+        bool rg_latent = linear(*q_a, rg_in, positions_, c) || norm_trains(find(i, Slot::kQANorm));
+        rg_q = linear(*find(i, Slot::kQB), rg_latent, positions_, c);
+      } else {
+        rg_q = linear(*find(i, Slot::kQ), rg_in, positions_, c);
+      }
+      bool rg_kv_a = linear(*kv_a, rg_in, positions_, c);
+      rg_v = linear(*find(i, Slot::kKVB), rg_kv_a || norm_trains(find(i, Slot::kKVANorm)), positions_, c);
+      rg_k = rg_v || rg_kv_a;
+      return;
+    }
+    rg_q = linear(*find(i, Slot::kQ), rg_in, positions_, c);
+    rg_k = linear(*find(i, Slot::kK), rg_in, positions_, c);
+    rg_v = linear(*find(i, Slot::kV), rg_in, positions_, c);
   }
 
   // Routed experts see top_k of every token; with uniform routing each expert
   // gets positions x k / E. Costs are summed at positions x k and divided by E.
   bool experts(int layer, bool rg_in, Cost& c) {
+    // Fused experts (gpt_oss): one module per matrix holds all E experts;
+    // the routed positions x k pass through one expert's in x out each.
+    if (const Module* gate_up = find(layer, Slot::kFusedExpertGateUp)) {
+      Flop routed = x_.mul(positions_, model_.arch.experts_per_token);
+      bool rg_hidden = linear(*gate_up, rg_in, routed, c);
+      return linear(*find(layer, Slot::kFusedExpertDown), rg_hidden, routed, c);
+    }
     auto it = by_layer_.find(layer);
     std::map<int, std::vector<const Module*>> per_expert;
     for (const Module* m : it->second)
@@ -221,17 +261,13 @@ class Walker {
   bool layer(int i, bool rg_x, Cost& c) {
     bool rg_attn_in = rg_x || norm_trains(find(i, Slot::kAttnNorm));
     bool rg_q = false, rg_k = false, rg_v = false;
-    if (const Module* qkv = find(i, Slot::kQKV)) {
-      rg_q = rg_k = rg_v = linear(*qkv, rg_attn_in, positions_, c);
-    } else {
-      rg_q = linear(*find(i, Slot::kQ), rg_attn_in, positions_, c);
-      rg_k = linear(*find(i, Slot::kK), rg_attn_in, positions_, c);
-      rg_v = linear(*find(i, Slot::kV), rg_attn_in, positions_, c);
-    }
+    projections(i, rg_attn_in, rg_q, rg_k, rg_v, c);
     rg_q = rg_q || norm_trains(find(i, Slot::kQNorm));
     rg_k = rg_k || norm_trains(find(i, Slot::kKNorm));
-    attention(i, rg_q, rg_k, rg_v, c);
-    bool rg_o = linear(*find(i, Slot::kO), rg_q || rg_k || rg_v, positions_, c);
+    // A trained sink logit (gpt_oss) enters the softmax beside the scores.
+    bool rg_sinks = norm_trains(find(i, Slot::kAttnSinks));
+    attention(i, rg_q, rg_k, rg_v, rg_sinks, c);
+    bool rg_o = linear(*find(i, Slot::kO), rg_q || rg_k || rg_v || rg_sinks, positions_, c);
     rg_o = rg_o || norm_trains(find(i, Slot::kPostAttnNorm));
     bool rg_x1 = rg_x || rg_o;
     // gpt_neox's parallel residual feeds the MLP from the layer input.

@@ -1,9 +1,12 @@
 #include "flopsmeter/method.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <optional>
 #include <regex>
 
+#include "core/architectures.h"
 #include "core/strict_fields.h"
 
 namespace flopsmeter {
@@ -55,6 +58,51 @@ Result<bool> re_match(const std::regex& re, const std::string& name) {
   return std::regex_search(name, re, std::regex_constants::match_continuous);
 }
 
+// A Spectrum pattern, matched as Python's re.match does. One that is a plain
+// name prefix (an optional "^", letters, digits, "_", "-" and escaped dots),
+// as the fraction generator writes thousands of for an MoE model, is matched
+// by comparison: the same result, without a regex run per parameter.
+class SpectrumPattern {
+ public:
+  static Result<SpectrumPattern> compile(const std::string& pattern) {
+    SpectrumPattern sp;
+    sp.prefix_ = literal_prefix(pattern);
+    if (sp.prefix_) return sp;
+    try {
+      sp.re_.emplace(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return Status::InvalidArgument("spectrum pattern '" + printable(pattern) +
+                                     "' is not a valid regular expression: " + e.what());
+    }
+    return sp;
+  }
+
+  Result<bool> matches(const std::string& name) const {
+    if (prefix_) return name.compare(0, prefix_->size(), *prefix_) == 0;
+    return re_match(*re_, name);
+  }
+
+ private:
+  static std::optional<std::string> literal_prefix(const std::string& pattern) {
+    std::string out;
+    for (size_t i = pattern.rfind('^', 0) == 0 ? 1 : 0; i < pattern.size(); ++i) {
+      char ch = pattern[i];
+      if (ch == '\\' && i + 1 < pattern.size() && pattern[i + 1] == '.') {
+        out += '.';
+        ++i;
+      } else if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-') {
+        out += ch;
+      } else {
+        return std::nullopt;
+      }
+    }
+    return out;
+  }
+
+  std::optional<std::string> prefix_;
+  std::optional<std::regex> re_;
+};
+
 Result<std::vector<std::string>> spectrum_patterns_for_fraction(const Model& model, double fraction) {
   // Layer types are a linear's path below "layers.N." (e.g. "mlp.down_proj").
   std::map<std::string, std::vector<std::string>> by_type;
@@ -97,19 +145,21 @@ Status plan_spectrum(const Model& model, TrainingPlan& plan) {
     return Status::InvalidArgument("spectrum needs option \"spectrum-file\" (Spectrum's unfrozen_parameters YAML) or "
                                    "option \"spectrum-fraction\"");
   }
-  std::vector<std::regex> compiled;
+  std::vector<SpectrumPattern> compiled;
   for (const std::string& p : patterns) {
-    try {
-      compiled.emplace_back(p, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return Status::InvalidArgument("spectrum pattern '" + printable(p) + "' is not a valid regular expression: " + e.what());
-    }
+    FM_ASSIGN_OR_RETURN(SpectrumPattern sp, SpectrumPattern::compile(p));
+    compiled.push_back(std::move(sp));
   }
   size_t matched = 0;
   for (const Module& m : model.modules) {
     for (const Parameter& p : m.params) {
-      for (const std::regex& re : compiled) {
-        FM_ASSIGN_OR_RETURN(bool hit, re_match(re, p.name));
+      // A pattern may use transformers 4's per-expert names or transformers 5's fused ones.
+      const std::string fused = transformers5_parameter_name(p.name);
+      for (const SpectrumPattern& sp : compiled) {
+        FM_ASSIGN_OR_RETURN(bool hit, sp.matches(p.name));
+        if (!hit && !fused.empty()) {
+          FM_ASSIGN_OR_RETURN(hit, sp.matches(fused));
+        }
         if (hit) {
           plan.trainable_base.insert(p.name);
           ++matched;

@@ -200,6 +200,14 @@ inspect_json() {
 }
 check "inspect --json reports total and active parameters" inspect_json
 
+inspect_fused_names() {
+  expect_exit 0 inspect Qwen/Qwen3-30B-A3B --json --modules &&
+  json_has "any(m['path'] == 'model.layers.0.mlp.experts.7.down_proj' and m['transformers5_name'] == 'model.layers.0.mlp.experts.down_proj' for m in j['modules'])" &&
+  json_has "all(m['transformers5_name'] == '' for m in j['modules'] if '.experts.' not in m['path'])" &&
+  expect_exit 0 inspect Qwen/Qwen3-30B-A3B --modules && grep -q "experts.0.up_proj .*(transformers 5: model.layers.0.mlp.experts.gate_up_proj)" "$WORK/stdout"
+}
+check "inspect --modules names each expert's transformers 5 fused parameter" inspect_fused_names
+
 lists() {
   expect_exit 0 rules --json && json_has "any(r['id'] == 'eu_modification' for r in j['regimes'])" &&
   json_has "all(r['legal_source'] for r in j['regimes'])" &&

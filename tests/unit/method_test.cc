@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 
 #include "adapters/spectrum_yaml.h"
+#include "core/architectures.h"
 #include "flopsmeter/method.h"
 #include "unit/test_support.h"
 
@@ -181,6 +182,52 @@ TEST(Method, SpectrumYamlPatternsUsePythonReMatch) {
   TrainingPlan p = plan_or_die(m, s);
   // embed_tokens + layer 1's down_proj (not layer 10-15's: re.match anchors at the start).
   EXPECT_EQ(p.params_trainable, 128256u * 2048u + 8192u * 2048u);
+}
+
+// transformers 5 fuses a layer's experts into mlp.experts.gate_up_proj and
+// mlp.experts.down_proj (its conversion_mapping.py); a pattern in either
+// naming unfreezes the same weights.
+TEST(Method, SpectrumAcceptsTransformers4And5ExpertNames) {
+  Model m = catalog_model("Qwen/Qwen3-30B-A3B");  // 128 experts of 2048 x 768
+  const uint64_t per_matrix = 2048u * 768u;
+  MethodSpec s;
+  s.kind = MethodKind::kSpectrum;
+  s.spectrum.unfrozen_patterns = {R"(model\.layers\.3\.mlp\.experts\.gate_up_proj)"};
+  EXPECT_EQ(plan_or_die(m, s).params_trainable, 128u * 2 * per_matrix);
+  s.spectrum.unfrozen_patterns = {R"(model\.layers\.3\.mlp\.experts\.[0-9]+\.(gate|up)_proj)"};
+  EXPECT_EQ(plan_or_die(m, s).params_trainable, 128u * 2 * per_matrix);
+  s.spectrum.unfrozen_patterns = {R"(model\.layers\.3\.mlp\.experts\.down_proj$)"};
+  EXPECT_EQ(plan_or_die(m, s).params_trainable, 128u * per_matrix);
+
+  Model mixtral = catalog_model("mistralai/Mixtral-8x7B-v0.1");  // w1/w3 -> gate_up_proj, w2 -> down_proj
+  s.spectrum.unfrozen_patterns = {R"(model\.layers\.0\.mlp\.experts\.down_proj)", R"(model\.layers\.0\.mlp\.gate\.)"};
+  EXPECT_EQ(plan_or_die(mixtral, s).params_trainable, 8u * 14336u * 4096u + 8u * 4096u);
+}
+
+// Plain-prefix patterns are compared, not run as regexes; the plan is the same.
+TEST(Method, SpectrumPrefixPatternsMatchAsTheirRegexWould) {
+  Model m = catalog_model("Qwen/Qwen3-30B-A3B");
+  MethodSpec s;
+  s.kind = MethodKind::kSpectrum;
+  s.spectrum.unfrozen_patterns = {R"(^model\.layers\.3\.mlp\.experts\.1)", "model.layers.4.self_attn"};
+  TrainingPlan literal = plan_or_die(m, s);
+  s.spectrum.unfrozen_patterns = {R"(^model\.layers\.3\.mlp\.experts\.(1))", "model.layers.4.self_att(n)"};
+  TrainingPlan regex = plan_or_die(m, s);
+  EXPECT_EQ(literal.trainable_base, regex.trainable_base);
+  // experts 1 and 10-19 and 100-127 of layer 3 (re.match is a prefix match), and layer 4's attention.
+  const uint64_t expert = 3u * 2048 * 768, attention = 2048u * 4096 + 2 * 2048u * 512 + 4096u * 2048 + 2 * 128;
+  EXPECT_EQ(literal.params_trainable, (1 + 10 + 28) * expert + attention);
+}
+
+TEST(Method, Transformers5NamesOnlyTheFusedExpertParameters) {
+  EXPECT_EQ(transformers5_parameter_name("model.layers.7.mlp.experts.12.up_proj.weight"),
+            "model.layers.7.mlp.experts.gate_up_proj");
+  EXPECT_EQ(transformers5_parameter_name("model.layers.0.block_sparse_moe.experts.1.w2.weight"),
+            "model.layers.0.mlp.experts.down_proj");
+  EXPECT_EQ(transformers5_parameter_name("model.layers.0.block_sparse_moe.gate.weight"), "model.layers.0.mlp.gate.weight");
+  EXPECT_EQ(transformers5_parameter_name("model.layers.0.mlp.gate.weight"), "");
+  EXPECT_EQ(transformers5_parameter_name("model.layers.0.mlp.shared_expert.up_proj.weight"), "");
+  EXPECT_EQ(transformers5_parameter_name("model.layers.0.mlp.down_proj.weight"), "");
 }
 
 TEST(Method, SpectrumYamlErrorsNameTheLine) {

@@ -153,3 +153,58 @@ TEST(ParamCounts, Olmo2NormsAndPerProjectionQkNorms) {
 
 }  // namespace
 }  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+// A typo or a short id among the expanded catalog still finds its model first.
+TEST(ParamCounts, CatalogSuggestionsFindTheNewIds) {
+  auto first_suggestion = [](const std::string& typed) {
+    auto found = testing::builtin_catalog().find_model(typed);
+    EXPECT_FALSE(found.ok()) << typed;
+    const std::string& msg = found.status().message();
+    size_t at = msg.find("closest catalog ids: ");
+    if (at == std::string::npos) return std::string();
+    at += std::string("closest catalog ids: ").size();
+    return msg.substr(at, msg.find(' ', at) - at);
+  };
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-30B-A3"), "Qwen/Qwen3-30B-A3B");
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-30B-AB3"), "Qwen/Qwen3-30B-A3B");
+  EXPECT_EQ(first_suggestion("Qwen/Qwen3-235B"), "Qwen/Qwen3-235B-A22B");
+  EXPECT_EQ(first_suggestion("meta-llama/Llama-3.3-70B"), "meta-llama/Llama-3.3-70B-Instruct");
+  EXPECT_EQ(first_suggestion("microsoft/phi4"), "microsoft/phi-4");
+}
+
+}  // namespace
+}  // namespace flopsmeter
+
+namespace flopsmeter {
+namespace {
+
+std::string with_thousands(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// An entry with no exact published count says so, and how its count was
+// checked instead; the count it states is the one the builder computes.
+TEST(ParamCounts, EntriesWithoutAPublishedCountSaySoAndStateTheCount) {
+  size_t without = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(testing::source_path("data/models"))) {
+    nlohmann::json j = testing::read_json(entry.path().string());
+    if (j.contains("published_params")) continue;
+    ++without;
+    std::string id = j["id"];
+    std::string notes = j.value("notes", "");
+    EXPECT_NE(notes.find("params_status: checked_otherwise"), std::string::npos) << id;
+    EXPECT_NE(notes.find(with_thousands(count_parameters(catalog_model(id)).total)), std::string::npos) << id;
+  }
+  EXPECT_GT(without, 0u);
+}
+
+}  // namespace
+}  // namespace flopsmeter
