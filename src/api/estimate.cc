@@ -74,7 +74,10 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   if (request.methods.empty()) return Status::InvalidArgument("no method given (--method full,lora,...)");
   EstimateReport report;
   report.request = request;
-  FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog, {request.revision}));
+  // The model's own tokenizer counts a dataset when none is given: a Hub id
+  // then needs its tokenizer files as well.
+  const bool own_tokenizer = request.dataset && request.dataset->tokenizer.empty();
+  FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog, {request.revision, own_tokenizer}));
   const Model& model = report.model.model;
   report.params = count_parameters(model);
   EstimateRequest resolved = request;
