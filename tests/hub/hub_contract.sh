@@ -228,6 +228,23 @@ faults() {
 }
 check "a stalled, dropped, truncated, oversized or misnamed answer is a clear error and nothing is written" faults
 
+killed_mid_transfer() {
+  CACHE="$WORK/cache-killed"
+  local seen pid
+  seen=$(grep -c "/acme/stall/" "$LOG")
+  HF_HUB_OFFLINE=0 HF_ENDPOINT="$ENDPOINT" HF_HUB_CACHE="$CACHE" HF_HUB_DOWNLOAD_TIMEOUT=60 \
+    "$FM" estimate --model acme/stall --tokens 1e6 >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    (($(grep -c "/acme/stall/" "$LOG") > seen)) && break
+    sleep 0.1
+  done
+  sleep 0.5  # half the body has arrived
+  kill -KILL "$pid" && wait "$pid"
+  [[ $? == 137 ]] && [[ -z $(find "$CACHE" -mindepth 1 2>/dev/null) ]]
+}
+check "a process killed mid-transfer leaves nothing in the cache" killed_mid_transfer
+
 offline_empty_cache() {
   CACHE="$WORK/cache-empty"
   local before
