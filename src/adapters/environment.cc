@@ -25,20 +25,25 @@ constexpr Names kNames[] = {
     {EnvSetting::kDataDir, "FLOPSMETER_DATA_DIR", nullptr},
 };
 
-}  // namespace
-
-std::optional<EnvValue> env_variable(const char* name) {
+std::optional<EnvValue> read(const char* name) {
   if (name == nullptr) return std::nullopt;
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return std::nullopt;
   return EnvValue{v, name};
 }
 
+}  // namespace
+
+std::string env_variable(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
 std::optional<EnvValue> env_setting(EnvSetting setting) {
   for (const Names& n : kNames) {
     if (n.setting != setting) continue;
-    if (std::optional<EnvValue> v = env_variable(n.name)) return v;
-    return env_variable(n.alias);
+    if (std::optional<EnvValue> v = read(n.name)) return v;
+    return read(n.alias);
   }
   return std::nullopt;
 }

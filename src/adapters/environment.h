@@ -38,8 +38,8 @@ struct EnvValue {
 std::optional<EnvValue> env_setting(EnvSetting setting);
 
 // A variable read by its own name (a launcher's, the Hugging Face Hub's):
-// nullopt when unset or empty.
-std::optional<EnvValue> env_variable(const char* name);
+// "" when unset.
+std::string env_variable(const char* name);
 
 }  // namespace flopsmeter
 

@@ -14,11 +14,6 @@ namespace {
 constexpr size_t kMaxNameLength = 96;
 constexpr uint64_t kMaxRefBytes = 256;
 
-std::string env_or_empty(const char* name) {
-  std::optional<EnvValue> v = env_variable(name);
-  return v ? v->value : std::string();
-}
-
 bool valid_name(const std::string& part) {
   if (part.empty() || part.size() > kMaxNameLength || part.find("..") != std::string::npos) return false;
   if (part.front() == '.' || part.front() == '-' || part.back() == '.') return false;
@@ -72,11 +67,15 @@ bool is_hub_repo_id(const std::string& ref) {
          valid_name(ref.substr(slash + 1));
 }
 
+std::string hf_home() {
+  if (std::string home = env_variable("HF_HOME"); !home.empty()) return home;
+  if (std::string xdg = env_variable("XDG_CACHE_HOME"); !xdg.empty()) return join_path(xdg, "huggingface");
+  return join_path(env_variable("HOME"), ".cache/huggingface");
+}
+
 std::string hub_cache_dir() {
-  if (std::string cache = env_or_empty("HF_HUB_CACHE"); !cache.empty()) return cache;
-  if (std::string home = env_or_empty("HF_HOME"); !home.empty()) return join_path(home, "hub");
-  if (std::string xdg = env_or_empty("XDG_CACHE_HOME"); !xdg.empty()) return join_path(xdg, "huggingface/hub");
-  return join_path(env_or_empty("HOME"), ".cache/huggingface/hub");
+  if (std::string cache = env_variable("HF_HUB_CACHE"); !cache.empty()) return cache;
+  return join_path(hf_home(), "hub");
 }
 
 std::string hub_repo_dir(const std::string& repo_id) {

@@ -26,6 +26,10 @@ bool is_hub_repo_id(const std::string& ref);
 // Whether `s` is a full commit hash: 40 lower-case hex digits.
 bool is_commit_hash(const std::string& s);
 
+// huggingface_hub's home: $HF_HOME, else $XDG_CACHE_HOME/huggingface, else
+// ~/.cache/huggingface (where its token file is kept too).
+std::string hf_home();
+
 // The cache directory the variables above name.
 std::string hub_cache_dir();
 

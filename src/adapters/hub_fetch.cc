@@ -21,11 +21,6 @@ constexpr double kDefaultStallSeconds = 10;  // huggingface_hub's HF_HUB_DOWNLOA
 constexpr double kMaxFileSeconds = 300;      // a whole file, however steadily it moves
 constexpr size_t kMaxEtagLength = 128;
 
-std::string env_text(const char* name) {
-  std::optional<EnvValue> v = env_variable(name);
-  return v ? v->value : std::string();
-}
-
 struct Token {
   std::string value;   // empty: none
   std::string source;  // "HF_TOKEN", or the file it was read from
@@ -41,18 +36,11 @@ std::string trimmed(const std::string& s) {
 // then $HF_HOME/token (what `huggingface-cli login` writes).
 Result<Token> hub_token() {
   Token token;
-  if (std::string v = env_text("HF_TOKEN"); !v.empty()) {
+  if (std::string v = env_variable("HF_TOKEN"); !v.empty()) {
     token = {trimmed(v), "HF_TOKEN"};
   } else {
-    std::string path = env_text("HF_TOKEN_PATH");
-    if (path.empty()) {
-      std::string home = env_text("HF_HOME");
-      if (home.empty()) {
-        const std::string xdg = env_text("XDG_CACHE_HOME");
-        home = xdg.empty() ? join_path(env_text("HOME"), ".cache/huggingface") : join_path(xdg, "huggingface");
-      }
-      path = join_path(home, "token");
-    }
+    std::string path = env_variable("HF_TOKEN_PATH");
+    if (path.empty()) path = join_path(hf_home(), "token");
     if (!path_exists(path)) return token;
     FM_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxTokenFileBytes));
     token = {trimmed(text), "the token file " + path};
@@ -96,7 +84,7 @@ bool is_sha256_hex(const std::string& s) {
 }
 
 Result<double> stall_seconds() {
-  const std::string v = env_text("HF_HUB_DOWNLOAD_TIMEOUT");
+  const std::string v = env_variable("HF_HUB_DOWNLOAD_TIMEOUT");
   if (v.empty()) return kDefaultStallSeconds;
   double seconds = 0;
   const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), seconds);
@@ -263,13 +251,13 @@ Result<HubSnapshot> fetch_into_cache(const FetchContext& c, const std::string& r
 }  // namespace
 
 bool hub_offline() {
-  std::string v = env_text("HF_HUB_OFFLINE");
+  std::string v = env_variable("HF_HUB_OFFLINE");
   for (char& ch : v) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   return v == "1" || v == "ON" || v == "YES" || v == "TRUE";
 }
 
 std::string hub_endpoint() {
-  std::string endpoint = env_text("HF_ENDPOINT");
+  std::string endpoint = env_variable("HF_ENDPOINT");
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
   return endpoint.empty() ? std::string("https://huggingface.co") : endpoint;
 }
