@@ -245,6 +245,20 @@ killed_mid_transfer() {
 }
 check "a process killed mid-transfer leaves nothing in the cache" killed_mid_transfer
 
+catalog_ids() {
+  CACHE="$WORK/cache-catalog"
+  local before
+  before=$(requests)
+  hub 0 estimate --model meta-llama/Llama-3.2-1B --tokens 1e6 --json &&
+    json_has "j['model']['hub'] is None" && [[ $(requests) == "$before" ]] &&
+    hub 2 estimate --model meta-llama/Llama-3.2-1B --dataset "$WORK/data.jsonl" &&
+    grep -q "counting a dataset needs a tokenizer, and the model's own could not be fetched (.*HTTP 401: .*with --tokenizer PATH" \
+      "$WORK/stderr" &&
+    grep -q "^hub GET /meta-llama/Llama-3.2-1B/resolve/main/config.json" "$LOG"
+}
+check "a catalog id is the catalog's without a request; its own tokenizer is fetched, and failing that one is asked for" \
+  catalog_ids
+
 offline_empty_cache() {
   CACHE="$WORK/cache-empty"
   local before
