@@ -1,5 +1,6 @@
-// HTTP over libcurl, for the stores exports go to (S3, DynamoDB) and the
-// endpoints that hand out AWS credentials (ECS, EC2 instance metadata).
+// HTTP over libcurl, for the stores exports go to (S3, DynamoDB), the
+// endpoints that hand out AWS credentials (ECS, EC2 instance metadata) and
+// the Hugging Face Hub (hub_fetch.h).
 //
 //   HttpRequest r;
 //   r.method = "PUT";
@@ -15,8 +16,9 @@
 // instead of filling memory; an attempt that moves no byte for timeout_s,
 // or that takes longer than timeout_s beyond its upload (a slow or stalled
 // server; max_duration_s when given), fails.
-// No redirect is followed, only http and https are spoken, and the path is
-// sent as given (no dot-segment clean-up: it is what a signature covers).
+// No redirect is followed (hub_fetch.h follows the Hub's itself, with
+// resolved_url and url_origin below), only http and https are spoken, and
+// the path is sent as given (no dot-segment clean-up: it is what a signature covers).
 // Headers go as given; signing them is aws_request.h's. Error messages are
 // libcurl's and name no header's value.
 //
