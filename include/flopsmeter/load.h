@@ -10,9 +10,11 @@
 // are read; without weights, config.json alone); an existing file is a
 // config.json; a Hub repository id (ORG/NAME) the local Hugging Face cache
 // holds is its snapshot directory (at `revision`, default "main"), with the
-// catalog's entry of that id attached when there is one; anything else is
-// looked up in the catalog. Thread safety: pure apart from reading the files
-// named.
+// catalog's entry of that id attached when there is one; a catalog id is
+// the catalog's entry unless a revision or the tokenizer is asked for; any
+// other Hub id is fetched from the Hub into the cache (config.json, and the
+// tokenizer's files with `with_tokenizer`) unless HF_HUB_OFFLINE is set.
+// Thread safety: pure apart from the files named and the cache.
 #ifndef FLOPSMETER_LOAD_H_
 #define FLOPSMETER_LOAD_H_
 
@@ -37,10 +39,14 @@ struct LoadedModel {
   // For a Hub id read from the local cache: the id, the revision asked for
   // and the commit it resolved to; empty otherwise.
   std::string hub_repo, hub_revision, hub_commit;
+  bool hub_fetched = false;  // some of the Hub id's files were fetched now, not all found in the cache
 };
 
 struct LoadOptions {
-  std::string revision;  // of a Hub id in the local cache; "" is "main"
+  std::string revision;  // of a Hub id; "" is "main"
+  // The model's own tokenizer is wanted (a dataset is counted with no other
+  // tokenizer given): a Hub id's tokenizer files are fetched with its config.
+  bool with_tokenizer = false;
 };
 
 // Errors name the file, line and field (kParseError), the unknown id with the

@@ -34,6 +34,11 @@ std::optional<EnvValue> read(const char* name) {
 
 }  // namespace
 
+std::string env_variable(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
 std::optional<EnvValue> env_setting(EnvSetting setting) {
   for (const Names& n : kNames) {
     if (n.setting != setting) continue;

@@ -242,6 +242,24 @@ Status write_file_atomic(const std::string& path, std::string_view contents) {
   return Status::Ok();
 }
 
+Status write_symlink_atomic(const std::string& target, const std::string& path) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::string temporary = temporary_path_for(path);
+    if (::symlink(target.c_str(), temporary.c_str()) != 0) {
+      if (errno == EEXIST || errno == EINTR) continue;
+      return errno_status(errno, path, "create a link for");
+    }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      const int error = errno;
+      ::unlink(temporary.c_str());
+      return errno_status(error, path, "rename a link onto");
+    }
+    sync_parent_directory(path);
+    return Status::Ok();
+  }
+  return Status::IoError(shown(path) + ": could not pick a temporary link name");
+}
+
 bool path_exists(const std::string& path) {
   struct stat info {};
   return ::stat(path.c_str(), &info) == 0;

@@ -125,6 +125,12 @@ class InputFile {
 // left as it is (`--out /dev/null` must not replace /dev/null).
 Status write_file_atomic(const std::string& path, std::string_view contents);
 
+// Makes `path` a symbolic link to `target` the same way: the link is made
+// under a temporary name beside it, then renamed over `path`, so a reader
+// sees the old entry or the new link, and two writers of the same link both
+// succeed.
+Status write_symlink_atomic(const std::string& target, const std::string& path);
+
 // True when something exists at `path` (symbolic links followed): a file
 // that is optional is read when this holds, so that a FIFO or a device in
 // its place is reported by read_file() instead of silently ignored.

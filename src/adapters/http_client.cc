@@ -123,7 +123,9 @@ Status configure(CURL* curl, const HttpRequest& request, std::unique_ptr<curl_sl
     }
   }
   const long stall_s = std::max(1L, static_cast<long>(std::ceil(request.timeout_s)));
-  const double total_s = request.timeout_s + static_cast<double>(request.body.size()) / kSlowestUploadBytesPerSecond;
+  const double total_s = request.max_duration_s > 0
+                             ? request.max_duration_s
+                             : request.timeout_s + static_cast<double>(request.body.size()) / kSlowestUploadBytesPerSecond;
   const double connect_s = std::min(request.connect_timeout_s, request.timeout_s);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_s * 1000));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(total_s * 1000));
@@ -187,6 +189,55 @@ Result<HttpResponse> http_send(const HttpRequest& request) {
   }
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+namespace {
+
+struct UrlDeleter {
+  void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+struct CurlText {
+  char* text = nullptr;
+  ~CurlText() { curl_free(text); }
+};
+
+Result<std::unique_ptr<CURLU, UrlDeleter>> parsed_url(const std::string& url) {
+  std::unique_ptr<CURLU, UrlDeleter> handle(curl_url());
+  if (!handle) return Status::Internal("libcurl: no URL handle (out of memory)");
+  if (curl_url_set(handle.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    return Status::InvalidArgument("'" + url + "' is not a URL");
+  }
+  return handle;
+}
+
+Result<std::string> url_part(CURLU* url, CURLUPart part, unsigned int flags) {
+  CurlText text;
+  if (curl_url_get(url, part, &text.text, flags) != CURLUE_OK || text.text == nullptr) {
+    return Status::InvalidArgument("a URL without its scheme, host or port");
+  }
+  return std::string(text.text);
+}
+
+}  // namespace
+
+Result<std::string> resolved_url(const std::string& base, const std::string& reference) {
+  FM_ASSIGN_OR_RETURN(auto url, parsed_url(base));
+  if (!header_safe(reference) || curl_url_set(url.get(), CURLUPART_URL, reference.c_str(), 0) != CURLUE_OK) {
+    return Status::InvalidArgument("'" + base + "' redirected to a malformed location");
+  }
+  FM_ASSIGN_OR_RETURN(std::string scheme, url_part(url.get(), CURLUPART_SCHEME, 0));
+  if (scheme != "http" && scheme != "https") {
+    return Status::InvalidArgument("'" + base + "' redirected to a " + scheme + " URL (only http and https are followed)");
+  }
+  return url_part(url.get(), CURLUPART_URL, 0);
+}
+
+Result<std::string> url_origin(const std::string& url) {
+  FM_ASSIGN_OR_RETURN(auto parsed, parsed_url(url));
+  FM_ASSIGN_OR_RETURN(std::string scheme, url_part(parsed.get(), CURLUPART_SCHEME, 0));
+  FM_ASSIGN_OR_RETURN(std::string host, url_part(parsed.get(), CURLUPART_HOST, 0));
+  FM_ASSIGN_OR_RETURN(std::string port, url_part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT));
+  return lower(scheme) + "://" + lower(host) + ":" + port;
 }
 
 std::string uri_encoded(std::string_view text, bool keep_slash) {

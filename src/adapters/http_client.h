@@ -1,5 +1,6 @@
-// HTTP over libcurl, for the stores exports go to (S3, DynamoDB) and the
-// endpoints that hand out AWS credentials (ECS, EC2 instance metadata).
+// HTTP over libcurl, for the stores exports go to (S3, DynamoDB), the
+// endpoints that hand out AWS credentials (ECS, EC2 instance metadata) and
+// the Hugging Face Hub (hub_fetch.h).
 //
 //   HttpRequest r;
 //   r.method = "PUT";
@@ -14,9 +15,10 @@
 // longer than max_response_bytes, or headers past 64 KiB, fail the attempt
 // instead of filling memory; an attempt that moves no byte for timeout_s,
 // or that takes longer than timeout_s beyond its upload (a slow or stalled
-// server), fails.
-// No redirect is followed, only http and https are spoken, and the path is
-// sent as given (no dot-segment clean-up: it is what a signature covers).
+// server; max_duration_s when given), fails.
+// No redirect is followed (hub_fetch.h follows the Hub's itself, with
+// resolved_url and url_origin below), only http and https are spoken, and
+// the path is sent as given (no dot-segment clean-up: it is what a signature covers).
 // Headers go as given; signing them is aws_request.h's. Error messages are
 // libcurl's and name no header's value.
 //
@@ -46,6 +48,9 @@ struct HttpRequest {
   // The attempt fails when no byte moves for this long, and when it takes
   // longer than this plus its body's upload at 256 KiB/s (a slow answer).
   double timeout_s = 30;
+  // When positive, the attempt's whole bound instead of the one above: a
+  // large download that keeps moving may take longer than a stall may last.
+  double max_duration_s = 0;
   uint64_t max_response_bytes = uint64_t{1} << 20;
   bool use_proxy = true;  // the environment's http(s)_proxy; off for link-local metadata endpoints
 };
@@ -73,6 +78,14 @@ struct HttpResponse {
 // made at all (a malformed URL or header, no libcurl); network failures are
 // in HttpResponse::failure.
 Result<HttpResponse> http_send(const HttpRequest& request);
+
+// A redirect's Location resolved against the URL that answered with it
+// (absolute, or relative as RFC 3986 resolves it); only http and https.
+Result<std::string> resolved_url(const std::string& base, const std::string& reference);
+
+// "scheme://host:port" of `url` (the scheme's default port spelled out):
+// two URLs with the same origin are the same server.
+Result<std::string> url_origin(const std::string& url);
 
 // `text` with every byte outside A-Z a-z 0-9 - . _ ~ (and '/' when
 // `keep_slash`) written as %XX: S3 object keys, query values.

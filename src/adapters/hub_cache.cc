@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 
+#include "adapters/environment.h"
 #include "adapters/files.h"
 #include "core/json_doc.h"       // printable_text
 #include "core/strict_fields.h"  // join
@@ -14,23 +14,12 @@ namespace {
 constexpr size_t kMaxNameLength = 96;
 constexpr uint64_t kMaxRefBytes = 256;
 
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? std::string() : std::string(v);
-}
-
 bool valid_name(const std::string& part) {
   if (part.empty() || part.size() > kMaxNameLength || part.find("..") != std::string::npos) return false;
   if (part.front() == '.' || part.front() == '-' || part.back() == '.') return false;
   return std::all_of(part.begin(), part.end(), [](unsigned char c) {
     return std::isalnum(c) || c == '-' || c == '_' || c == '.';
   });
-}
-
-bool is_commit_hash(const std::string& s) {
-  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-           return std::isdigit(c) || (c >= 'a' && c <= 'f');
-         });
 }
 
 // A revision names a file under refs/ (branches and tags may hold '/', as
@@ -65,6 +54,12 @@ std::string held_revisions(const std::string& repo_dir) {
 
 }  // namespace
 
+bool is_commit_hash(const std::string& s) {
+  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+           return std::isdigit(c) || (c >= 'a' && c <= 'f');
+         });
+}
+
 bool is_hub_repo_id(const std::string& ref) {
   const size_t slash = ref.find('/');
   if (slash == std::string::npos) return valid_name(ref);
@@ -72,20 +67,25 @@ bool is_hub_repo_id(const std::string& ref) {
          valid_name(ref.substr(slash + 1));
 }
 
+std::string hf_home() {
+  if (std::string home = env_variable("HF_HOME"); !home.empty()) return home;
+  if (std::string xdg = env_variable("XDG_CACHE_HOME"); !xdg.empty()) return join_path(xdg, "huggingface");
+  return join_path(env_variable("HOME"), ".cache/huggingface");
+}
+
 std::string hub_cache_dir() {
-  if (std::string cache = env_or_empty("HF_HUB_CACHE"); !cache.empty()) return cache;
-  if (std::string home = env_or_empty("HF_HOME"); !home.empty()) return join_path(home, "hub");
-  if (std::string xdg = env_or_empty("XDG_CACHE_HOME"); !xdg.empty()) return join_path(xdg, "huggingface/hub");
-  return join_path(env_or_empty("HOME"), ".cache/huggingface/hub");
+  if (std::string cache = env_variable("HF_HUB_CACHE"); !cache.empty()) return cache;
+  return join_path(hf_home(), "hub");
+}
+
+std::string hub_repo_dir(const std::string& repo_id) {
+  std::string folder = "models--" + repo_id;  // "models--ORG--NAME"
+  if (const size_t slash = folder.find('/'); slash != std::string::npos) folder.replace(slash, 1, "--");
+  return join_path(hub_cache_dir(), folder);
 }
 
 Result<std::optional<HubSnapshot>> find_hub_snapshot(const std::string& repo_id, const std::string& revision) {
   if (!is_hub_repo_id(repo_id)) return std::optional<HubSnapshot>();
-  std::string folder = "models--" + repo_id;  // "models--ORG--NAME"
-  if (const size_t slash = folder.find('/'); slash != std::string::npos) folder.replace(slash, 1, "--");
-  const std::string repo_dir = join_path(hub_cache_dir(), folder);
-  if (!is_directory(repo_dir)) return std::optional<HubSnapshot>();
-
   HubSnapshot s;
   s.repo_id = repo_id;
   s.revision = revision.empty() ? "main" : revision;
@@ -93,6 +93,8 @@ Result<std::optional<HubSnapshot>> find_hub_snapshot(const std::string& repo_id,
     return Status::InvalidArgument("revision '" + printable_text(s.revision) +
                                    "': expected a branch, a tag or a 40-digit commit hash");
   }
+  const std::string repo_dir = hub_repo_dir(repo_id);
+  if (!is_directory(repo_dir)) return std::optional<HubSnapshot>();
   if (is_commit_hash(s.revision)) {
     s.commit = s.revision;
   } else {

@@ -74,7 +74,16 @@ Result<EstimateReport> run_estimate(const EstimateRequest& request, const Catalo
   if (request.methods.empty()) return Status::InvalidArgument("no method given (option \"method\" full,lora,...)");
   EstimateReport report;
   report.request = request;
-  FM_ASSIGN_OR_RETURN(report.model, load_model(request.model, catalog, {request.revision}));
+  // The model's own tokenizer counts a dataset when none is given: a Hub id
+  // then needs its tokenizer files as well.
+  const bool own_tokenizer = request.dataset && request.dataset->tokenizer.empty();
+  Result<LoadedModel> loaded = load_model(request.model, catalog, {request.revision, own_tokenizer});
+  if (!loaded.ok() && own_tokenizer && catalog.find_model(request.model).ok()) {
+    // A catalog id is known without the Hub: only its tokenizer was missing.
+    return Status::InvalidArgument("counting a dataset needs a tokenizer, and the model's own could not be fetched (" +
+                                   loaded.status().message() + "); give the tokenizer's path");
+  }
+  FM_ASSIGN_OR_RETURN(report.model, std::move(loaded));
   const Model& model = report.model.model;
   report.params = count_parameters(model);
   EstimateRequest resolved = request;

@@ -93,7 +93,8 @@ nlohmann::json model_json(const LoadedModel& loaded, const ParamBreakdown& param
                                      : nlohmann::json({{"repo", loaded.hub_repo},
                                                        {"revision", loaded.hub_revision},
                                                        {"commit", loaded.hub_commit},
-                                                       {"snapshot", loaded.model_dir}});
+                                                       {"snapshot", loaded.model_dir},
+                                                       {"fetched", loaded.hub_fetched}});
   if (loaded.catalog_entry) {
     const CatalogModel& c = *loaded.catalog_entry;
     j["catalog"] = {{"config_source", c.config_source}, {"origin", c.origin}};

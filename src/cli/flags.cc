@@ -15,13 +15,17 @@ namespace flopsmeter::cli {
 const std::vector<FlagDef>& all_flags() {
   static const std::vector<FlagDef> kFlags = {
       // Model
-      {"model", "MODEL", "Model", "Catalog id, config.json, or checkpoint directory",
-       "A bundled catalog id (see `flopsmeter models`), a Hugging Face config.json, or a checkpoint directory "
-       "(config.json plus *.safetensors; only tensor headers are read, never the weights)."},
+      {"model", "MODEL", "Model", "Catalog id, Hub id, config.json, or checkpoint directory",
+       "A bundled catalog id (see `flopsmeter models`), a Hugging Face Hub id (ORG/NAME), a Hugging Face config.json, "
+       "or a checkpoint directory (config.json plus *.safetensors; only tensor headers are read, never the weights). "
+       "A Hub id the local cache lacks is fetched into it: config.json alone (with the tokenizer's files when a "
+       "dataset is counted with no --tokenizer), from $HF_ENDPOINT (default https://huggingface.co) with the token "
+       "in $HF_TOKEN (else $HF_TOKEN_PATH, else $HF_HOME/token); HF_HUB_OFFLINE=1 never touches the network."},
       {"modules", "", "Model", "List every module (names for --lora-targets)", ""},
-      {"revision", "REV", "Model", "Revision of a Hub id in the local cache: branch, tag or commit (default main)",
+      {"revision", "REV", "Model", "Revision of a Hub id: branch, tag or commit (default main)",
        "A Hub id such as Qwen/Qwen2.5-7B is read from the local Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, "
-       "else ~/.cache/huggingface/hub) when it holds it: the snapshot refs/REV points at, or the commit given."},
+       "else ~/.cache/huggingface/hub) when it holds it: the snapshot refs/REV points at, or the commit given; "
+       "otherwise that revision is fetched from the Hub into the cache."},
       // Methods
       {"method", "LIST", "Method", "Methods to compare: full,freeze,lora,dora,qlora,spectrum",
        "Comma-separated. Each method is estimated with the same workload and shown side by side."},

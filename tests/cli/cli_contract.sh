@@ -136,7 +136,7 @@ json.dump(c, open('$repo/blobs/config', 'w'))" &&
     printf '{"text": "hello world"}\n{"text": "the Hub cache, read offline"}\n' >"$WORK/hub.jsonl" &&
     HF_HUB_CACHE="$WORK/hub" expect_exit 0 estimate --model acme/tiny-llama --dataset "$WORK/hub.jsonl" --json &&
     json_has "j['model']['hub'] == {'repo': 'acme/tiny-llama', 'revision': 'main', 'commit': '$commit',
-              'snapshot': '$repo/snapshots/$commit'} and j['model']['params_total'] == 1235814400" &&
+              'snapshot': '$repo/snapshots/$commit', 'fetched': False} and j['model']['params_total'] == 1235814400" &&
     cp "$WORK/stdout" "$WORK/hub-estimate.json" &&
     expect_exit 0 tokens --tokenizer "$tokenizer/tokenizer.json" --json "$WORK/hub.jsonl" &&
     python3 -c "

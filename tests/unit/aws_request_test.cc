@@ -167,5 +167,19 @@ TEST(HttpClient, RetryAfterInSecondsOrAsADate) {
   EXPECT_EQ(uri_encoded("a/b", false), "a%2Fb");
 }
 
+TEST(HttpClient, RedirectsResolveAgainstTheAnsweringUrlAndOriginsNameTheServer) {
+  const std::string base = "https://hub.example/acme/old/resolve/main/config.json";
+  EXPECT_EQ(resolved_url(base, "/acme/new/resolve/main/config.json").value(),
+            "https://hub.example/acme/new/resolve/main/config.json");
+  EXPECT_EQ(resolved_url(base, "other.json").value(), "https://hub.example/acme/old/resolve/main/other.json");
+  EXPECT_EQ(resolved_url(base, "http://cdn.example:8080/x?y=1").value(), "http://cdn.example:8080/x?y=1");
+  EXPECT_FALSE(resolved_url(base, "file:///etc/passwd").ok());
+  EXPECT_FALSE(resolved_url(base, "/a\r\nX-Injected: 1").ok());
+  EXPECT_EQ(url_origin("https://Hub.Example/a/b").value(), "https://hub.example:443");
+  EXPECT_EQ(url_origin("http://127.0.0.1:8080/").value(), "http://127.0.0.1:8080");
+  EXPECT_NE(url_origin("https://hub.example/").value(), url_origin("http://hub.example/").value());
+  EXPECT_FALSE(url_origin("not a url").ok());
+}
+
 }  // namespace
 }  // namespace flopsmeter

@@ -2,6 +2,7 @@
 // writes it (https://huggingface.co/docs/hub/local-cache): refs/REV names a
 // commit, snapshots/COMMIT holds links into blobs/.
 #include "adapters/hub_cache.h"
+#include "adapters/hub_fetch.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +56,7 @@ class HubCacheTest : public ::testing::Test {
     cache_ = dir_.path() + "/hub";
     for (const char* v : {"HF_HOME", "XDG_CACHE_HOME"}) env_.set(v, "");
     env_.set("HF_HUB_CACHE", cache_);
+    env_.set("HF_HUB_OFFLINE", "1");  // the fetching is tests/hub/'s, against its own server
   }
   // A cached snapshot of `repo` at `commit`, its files links into blobs/ as
   // huggingface_hub makes them; refs/main names it when `main`.
@@ -138,7 +140,33 @@ TEST_F(HubCacheTest, OnlyRepositoryIdsAreLookedUpAndAnUncachedOneSaysHowToGetIt)
   auto missing = load_model("acme/not-cached", testing::builtin_catalog());
   ASSERT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), AllOf(HasSubstr("nor does the Hugging Face cache (" + cache_ + ")"),
-                                                HasSubstr("config.json")));
+                                                HasSubstr("HF_HUB_OFFLINE is set"), HasSubstr("config.json")));
+}
+
+TEST_F(HubCacheTest, OfflineAndTheEndpointAreReadAsHuggingFaceHubReadsThem) {
+  for (const char* on : {"1", "true", "ON", "yes"}) {
+    env_.set("HF_HUB_OFFLINE", on);
+    EXPECT_TRUE(hub_offline()) << on;
+  }
+  for (const char* off : {"0", "", "false", "no", "2"}) {
+    env_.set("HF_HUB_OFFLINE", off);
+    EXPECT_FALSE(hub_offline()) << off;
+  }
+  env_.set("HF_ENDPOINT", "");
+  EXPECT_EQ(hub_endpoint(), "https://huggingface.co");
+  env_.set("HF_ENDPOINT", "http://127.0.0.1:9/mirror//");
+  EXPECT_EQ(hub_endpoint(), "http://127.0.0.1:9/mirror");
+}
+
+TEST_F(HubCacheTest, ACachedRepositoryWithoutTheRevisionIsNotFetchedOffline) {
+  Cache("models--acme--tiny", kMain, Config("meta-llama/Llama-3.2-1B"), true);
+  auto missing = load_model("acme/tiny", testing::builtin_catalog(), {"dev"});
+  ASSERT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("HF_HUB_OFFLINE is set, so it was not fetched"));
+  // A catalog id is the catalog's entry offline, as before the Hub was fetched from.
+  auto catalog = load_model("meta-llama/Llama-3.2-1B", testing::builtin_catalog(), {"", true});
+  ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+  EXPECT_EQ(catalog->source_kind, "catalog");
 }
 
 }  // namespace

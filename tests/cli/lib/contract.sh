@@ -46,8 +46,10 @@ report_checks() {
 # isolate_environment DIR: HOME and the XDG directories under DIR, and none
 # of the variables flopsmeter or the meter read from the caller's
 # environment (FLOPSMETER_*, PRETRAIN_FLOPS, FLOPS_METER_*, the launcher's
-# rank variables, the Hugging Face cache's, AWS credentials and settings), so
+# rank variables, the Hugging Face Hub's, AWS credentials and settings), so
 # that no user's ledger, key, cache, credential or setting is touched or read. Call it before any command that may read them.
+# HF_HUB_OFFLINE=1 keeps a Hub id no cache holds from reaching the real Hub;
+# tests/hub/ points HF_ENDPOINT at its own server and lifts it.
 isolate_environment() {
   local dir=$1 name
   mkdir -p "$dir/home" "$dir/data" "$dir/config"
@@ -55,7 +57,8 @@ isolate_environment() {
   for name in $(compgen -e); do
     case $name in
       FLOPSMETER_* | FLOPS_METER_* | PRETRAIN_FLOPS | RANK | WORLD_SIZE | LOCAL_RANK | TRAINING_JOB_NAME | \
-        FAKE_NVML_SCRIPT | HF_HOME | HF_HUB_CACHE | XDG_CACHE_HOME | AWS_*) unset "$name" ;;
+        FAKE_NVML_SCRIPT | HF_* | XDG_CACHE_HOME | AWS_*) unset "$name" ;;
     esac
   done
+  export HF_HUB_OFFLINE=1
 }
