@@ -12,6 +12,7 @@
 
 #include "dataset/byte_source.h"
 #include "dataset/record_reader.h"
+#include "compress_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
@@ -22,23 +23,6 @@ using ::testing::StartsWith;
 
 // ---------------------------------------------------------------------------
 // Fixtures built in the test: compressed with the libraries' own encoders.
-
-std::string Gzip(const std::string& data) {
-  z_stream stream{};
-  // windowBits 15 + 16: gzip framing.
-  EXPECT_EQ(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
 // One zstd frame with a content checksum, so that corruption is detected.
 std::string Zstd(const std::string& data) {
@@ -146,7 +130,7 @@ TEST_F(DatasetReaderTest, ByteSourceReadsAPlainFileAsIs) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceRecognisesGzipByItsMagicBytesNotItsName) {
-  const std::string path = File("looks-plain.txt", Gzip("compressed text\n"));
+  const std::string path = File("looks-plain.txt", testing::gzip_bytes("compressed text\n"));
   Result<std::unique_ptr<ByteSource>> source = ByteSource::Open(path);
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   EXPECT_EQ((*source)->compression(), "gzip");
@@ -162,7 +146,7 @@ TEST_F(DatasetReaderTest, ByteSourceReadsACompressedNameWithPlainContentAsIs) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceReadsEveryMemberOfAMultiMemberGzipFile) {
-  const std::string path = File("two.gz", Gzip("first member\n") + Gzip("second member\n"));
+  const std::string path = File("two.gz", testing::gzip_bytes("first member\n") + testing::gzip_bytes("second member\n"));
   EXPECT_EQ(*ReadAll(path), "first member\nsecond member\n");
 }
 
@@ -176,7 +160,7 @@ TEST_F(DatasetReaderTest, ByteSourceRecognisesZstdAndReadsEveryFrame) {
 
 TEST_F(DatasetReaderTest, ByteSourceDecodesTheSameWhateverTheChunkSizes) {
   const std::string data = NoisyLines(300);
-  const std::string gz = File("noisy.gz", Gzip(data) + Gzip(data));
+  const std::string gz = File("noisy.gz", testing::gzip_bytes(data) + testing::gzip_bytes(data));
   const std::string zst = File("noisy.zst", Zstd(data) + Zstd(data));
   for (size_t chunk : {size_t{1}, size_t{3}, size_t{4096}}) {
     for (size_t read_size : {size_t{1}, size_t{7}, size_t{100000}}) {
@@ -191,7 +175,7 @@ TEST_F(DatasetReaderTest, ByteSourceDecodesTheSameWhateverTheChunkSizes) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceCountsCompressedBytesForProgress) {
-  const std::string compressed = Gzip(NoisyLines(100));
+  const std::string compressed = testing::gzip_bytes(NoisyLines(100));
   const std::string path = File("p.gz", compressed);
   Result<std::unique_ptr<ByteSource>> source = ByteSource::Open(path, 512);
   ASSERT_TRUE(source.ok());
@@ -209,7 +193,7 @@ TEST_F(DatasetReaderTest, ByteSourceOfAnEmptyFileEndsAtOnce) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceReportsATruncatedGzipFileWithItsOffset) {
-  const std::string compressed = Gzip(NoisyLines(50));
+  const std::string compressed = testing::gzip_bytes(NoisyLines(50));
   const std::string path = File("cut.gz", compressed.substr(0, compressed.size() - 10));
   Result<std::string> read = ReadAll(path);
   ASSERT_FALSE(read.ok());
@@ -220,7 +204,7 @@ TEST_F(DatasetReaderTest, ByteSourceReportsATruncatedGzipFileWithItsOffset) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceReportsCorruptGzipData) {
-  std::string compressed = Gzip(NoisyLines(50));
+  std::string compressed = testing::gzip_bytes(NoisyLines(50));
   for (size_t i = 100; i < 120; ++i) compressed[i] = static_cast<char>(compressed[i] ^ 0x5A);
   const std::string path = File("bad.gz", compressed);
   Result<std::string> read = ReadAll(path);
@@ -230,7 +214,7 @@ TEST_F(DatasetReaderTest, ByteSourceReportsCorruptGzipData) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceRefusesGarbageAfterTheLastGzipMember) {
-  const std::string path = File("trailing.gz", Gzip("ok\n") + "garbage");
+  const std::string path = File("trailing.gz", testing::gzip_bytes("ok\n") + "garbage");
   Result<std::string> read = ReadAll(path);
   ASSERT_FALSE(read.ok());
   EXPECT_THAT(read.status().message(), StartsWith(path + ": corrupt gzip data"));
@@ -293,7 +277,7 @@ TEST_F(DatasetReaderTest, MessagesNameTheFileWithControlCharactersEscaped) {
 }
 
 TEST_F(DatasetReaderTest, ByteSourceReadsStandardInputForADash) {
-  const std::string path = File("stdin.gz", Gzip("from stdin\n"));
+  const std::string path = File("stdin.gz", testing::gzip_bytes("from stdin\n"));
   std::FILE* file = std::fopen(path.c_str(), "rb");
   ASSERT_NE(file, nullptr);
   const int saved_stdin = ::dup(STDIN_FILENO);
@@ -323,8 +307,8 @@ TEST_F(DatasetReaderTest, AutoFormatFollowsTheExtension) {
 }
 
 TEST_F(DatasetReaderTest, AutoFormatLooksPastCompressionSuffixes) {
-  EXPECT_EQ(FormatOf(File("a.txt.gz", Gzip("[x]\n"))), DatasetFormat::kText);
-  EXPECT_EQ(FormatOf(File("a.jsonl.gzip", Gzip("{}\n"))), DatasetFormat::kJsonLines);
+  EXPECT_EQ(FormatOf(File("a.txt.gz", testing::gzip_bytes("[x]\n"))), DatasetFormat::kText);
+  EXPECT_EQ(FormatOf(File("a.jsonl.gzip", testing::gzip_bytes("{}\n"))), DatasetFormat::kJsonLines);
   EXPECT_EQ(FormatOf(File("a.json.zst", Zstd("[{}]"))), DatasetFormat::kJsonArray);
   EXPECT_EQ(FormatOf(File("a.md.zstd", Zstd("{}"))), DatasetFormat::kText);
 }
@@ -468,7 +452,7 @@ TEST_F(DatasetReaderTest, CompressedJsonLinesReadLikePlainOnes) {
   tiny.buffer_bytes = 5;
   const TextList plain = Texts(File("plain.jsonl", data), DatasetFormat::kAuto);
   ASSERT_EQ(plain.size(), 200u);
-  EXPECT_EQ(Texts(File("a.jsonl.gz", Gzip(data)), DatasetFormat::kAuto, TextUnit::kLine, tiny),
+  EXPECT_EQ(Texts(File("a.jsonl.gz", testing::gzip_bytes(data)), DatasetFormat::kAuto, TextUnit::kLine, tiny),
             plain);
   EXPECT_EQ(Texts(File("a.jsonl.zst", Zstd(data)), DatasetFormat::kAuto, TextUnit::kLine, tiny),
             plain);
@@ -698,7 +682,7 @@ TEST_F(DatasetReaderTest, NextBatchAlwaysTakesAtLeastOneRecord) {
 
 TEST_F(DatasetReaderTest, ReaderReportsProgressInFileAndDecodedBytes) {
   const std::string data = NoisyLines(100);
-  const std::string compressed = Gzip(data);
+  const std::string compressed = testing::gzip_bytes(data);
   const std::string path = File("a.jsonl.gz", compressed);
   Result<std::unique_ptr<RecordReader>> reader =
       RecordReader::Open(path, DatasetFormat::kAuto, TextUnit::kLine);

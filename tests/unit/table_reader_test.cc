@@ -3,7 +3,6 @@
 // hostile files built here byte by byte, and the binary formats that are
 // refused by name.
 #include <unistd.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <optional>
@@ -16,6 +15,7 @@
 #include "adapters/files.h"
 #include "dataset/record_reader.h"
 #include "dataset/saved_dataset.h"
+#include "compress_support.h"
 #include "test_support.h"
 
 namespace flopsmeter {
@@ -50,20 +50,6 @@ std::vector<std::string> Texts(const std::vector<RawRecord>& records) {
   std::vector<std::string> texts;
   for (const RawRecord& r : records) texts.push_back(r.text);
   return texts;
-}
-
-std::string GzipBytes(const std::string& data) {
-  z_stream stream{};
-  EXPECT_EQ(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
 }
 
 // ---------------------------------------------------------------- files by other writers
@@ -116,10 +102,10 @@ TEST(TableFormats, ChosenByTheirBytesNotTheirNames) {
   }
   // An Arrow stream is read through gzip too; a gzip-compressed Parquet
   // file is refused with the reason.
-  Result<std::vector<RawRecord>> gz = ReadAll(dir.file("rows.arrow.gz", GzipBytes(stream)));
+  Result<std::vector<RawRecord>> gz = ReadAll(dir.file("rows.arrow.gz", testing::gzip_bytes(stream)));
   ASSERT_TRUE(gz.ok()) << gz.status().message();
   EXPECT_EQ(Texts(*gz), kFixtureRows);
-  Result<std::vector<RawRecord>> pgz = ReadAll(dir.file("rows.parquet.gz", GzipBytes(parquet)));
+  Result<std::vector<RawRecord>> pgz = ReadAll(dir.file("rows.parquet.gz", testing::gzip_bytes(parquet)));
   ASSERT_FALSE(pgz.ok());
   EXPECT_THAT(pgz.status().message(), HasSubstr("gzip-compressed Parquet file; decompress it first"));
 }
@@ -164,7 +150,7 @@ TEST(TableFormats, OtherBinaryFormatsAreRefusedByName) {
     }
   }
   // A gzip file holding a zip is refused too: the decompressed bytes count.
-  const std::string gz = dir.file("train.jsonl.gz", GzipBytes(std::string("PK\x03\x04", 4) + "zipped"));
+  const std::string gz = dir.file("train.jsonl.gz", testing::gzip_bytes(std::string("PK\x03\x04", 4) + "zipped"));
   Result<std::vector<RawRecord>> zipped = ReadAll(gz);
   EXPECT_THAT(zipped.status().message(), HasSubstr("is a zip archive"));
   // Text that merely starts like some format is still text.
