@@ -18,7 +18,7 @@ Status read_axolotl_model(RecipeScope& s, RecipeBuild& b) {
   FM_RETURN_IF_ERROR(recipe_refuse_if(s, config && *config != *model, "base_model_config",
                                       "a model config other than base_model's: give that config as the model"));
   FM_ASSIGN_OR_RETURN(std::optional<std::string> revision, s.text("revision_of_model"));
-  if (revision) b.set("revision", *revision, "revision_of_model", s.take("revision_of_model")->line);
+  if (revision && *revision != "main") b.set("revision", *revision, "revision_of_model", s.take("revision_of_model")->line);
   FM_ASSIGN_OR_RETURN(std::optional<std::string> tokenizer, s.text("tokenizer_config"));
   if (tokenizer && *tokenizer != *model) b.set("tokenizer", *tokenizer, "tokenizer_config", s.take("tokenizer_config")->line);
   FM_ASSIGN_OR_RETURN(std::optional<std::string> rl, s.text("rl"));

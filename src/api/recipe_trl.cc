@@ -22,7 +22,10 @@ Status read_model(RecipeScope& s, RecipeBuild& b) {
   const uint64_t line = s.take("model_name_or_path")->line;
   b.set(b.reader == RecipeReader::kEstimate ? "model" : "model-name", *model, "model_name_or_path", line);
   FM_ASSIGN_OR_RETURN(std::optional<std::string> revision, s.text("model_revision"));
-  if (revision && !revision->empty()) b.set("revision", *revision, "model_revision", s.take("model_revision")->line);
+  // "main" is TRL's default: it asks for nothing the model id alone does not.
+  if (revision && !revision->empty() && *revision != "main") {
+    b.set("revision", *revision, "model_revision", s.take("model_revision")->line);
+  }
   FM_ASSIGN_OR_RETURN(std::optional<std::string> tokenizer, s.text("tokenizer_name_or_path"));
   if (tokenizer && *tokenizer != *model) {
     b.set("tokenizer", *tokenizer, "tokenizer_name_or_path", s.take("tokenizer_name_or_path")->line);

@@ -51,7 +51,7 @@ TEST_F(RecipeTest, TheAwsToolkitsRecipeAsPublished) {
   EXPECT_EQ(r->dialect, RecipeDialect::kTrl);
   EXPECT_TRUE(r->compute_flops);
   const std::map<std::string, std::string> expected = {
-      {"model", "Qwen/Qwen2.5-3B-Instruct"}, {"revision", "main"}, {"attention", "dense"}, {"dataset", train},
+      {"model", "Qwen/Qwen2.5-3B-Instruct"}, {"attention", "dense"}, {"dataset", train},
       {"max-length", "4096"}, {"layout", "packed-bfd"}, {"micro-batch-size", "8"}, {"grad-accum", "2"},
       {"epochs", "1"}, {"gradient-checkpointing", ""}, {"lora-r", "16"}, {"lora-targets", "all-linear"},
       {"lora-modules-to-save", "lm_head,embed_tokens"}, {"method", "lora"}};
@@ -105,6 +105,9 @@ TEST_F(RecipeTest, MethodsFollowTheSwitches) {
   ASSERT_TRUE(steps.ok());
   EXPECT_EQ(steps->options.get("max-steps"), "500");
   EXPECT_EQ(steps->options.get("epochs"), "2.5");
+  auto pinned = read("model_name_or_path: m\nmodel_revision: 0123abc\n");
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_EQ(pinned->options.get("revision"), "0123abc");
   auto unset = read("model_name_or_path: m\nmax_steps: -1\n");
   ASSERT_TRUE(unset.ok()) << unset.status().ToString();
   EXPECT_FALSE(unset->options.has("max-steps"));
