@@ -91,6 +91,9 @@ struct SampleCount {
   uint64_t line = 0;        // where the record starts
   uint64_t tokens = 0;      // before truncation, special tokens included
   const std::vector<uint32_t>* ids = nullptr;  // when TokenCountRequest::keep_ids
+  // When keep_ids: the leading ids a trainer keeps out of the loss (TRL's
+  // completion_mask: a prompt/completion sample's prompt); 0 otherwise.
+  uint64_t prompt_tokens = 0;
   const std::string* error = nullptr;          // set when the sample was skipped
 };
 

@@ -57,6 +57,7 @@ struct Outcome {
   SampleKind kind = SampleKind::kText;
   std::string error;  // empty when counted
   std::vector<uint32_t> ids;
+  uint64_t prompt_tokens = 0;  // keep_ids only
 };
 
 struct BatchResult {
@@ -211,7 +212,15 @@ Outcome Pipeline::process(const RawRecord& record, DatasetFormat format, const s
     return out;
   }
   out.tokens = ids.size();
-  if (request_.keep_ids) out.ids = std::move(ids);
+  if (request_.keep_ids) {
+    Result<uint64_t> prompt = tokenizer_.prompt_tokens(*sample);
+    if (!prompt.ok()) {
+      out.error = file + ":" + std::to_string(record.line) + ": " + prompt.status().message();
+      return out;
+    }
+    out.prompt_tokens = std::min<uint64_t>(*prompt, out.tokens);
+    out.ids = std::move(ids);
+  }
   return out;
 }
 
@@ -296,7 +305,10 @@ Status Pipeline::run(TokenCountReport* report) {
         report->longest_sample = std::max(report->longest_sample, o.tokens);
         layout.add(o.tokens);
         sc.tokens = o.tokens;
-        if (request_.keep_ids) sc.ids = &o.ids;
+        if (request_.keep_ids) {
+          sc.ids = &o.ids;
+          sc.prompt_tokens = o.prompt_tokens;
+        }
       }
       if (request_.on_sample) request_.on_sample(sc);
     }

@@ -86,4 +86,18 @@ Status SampleTokenizer::tokenize(const Sample& sample, std::vector<uint32_t>* id
   return Status::Internal("unknown sample kind");
 }
 
+Result<uint64_t> SampleTokenizer::prompt_tokens(const Sample& sample) const {
+  const std::string* prompt = nullptr;
+  std::string alpaca;
+  if (sample.kind == SampleKind::kPromptCompletion) prompt = &sample.prompt;
+  if (sample.kind == SampleKind::kInstruction && !chat_template_) {
+    alpaca = alpaca_prompt(sample);
+    prompt = &alpaca;
+  }
+  if (prompt == nullptr) return uint64_t{0};
+  std::vector<uint32_t> ids;
+  FM_RETURN_IF_ERROR(tokenizer_.encode(*prompt, options_.add_special_tokens, &ids));
+  return static_cast<uint64_t>(ids.size());
+}
+
 }  // namespace flopsmeter

@@ -36,6 +36,12 @@ class SampleTokenizer {
   // Replaces `ids` with the sample's ids; `special` gets how many of them
   // the post-processor and append_eos added. Thread-safe.
   Status tokenize(const Sample& sample, std::vector<uint32_t>* ids, uint64_t* special) const;
+  // The leading ids of a sample that a trainer keeps out of the loss, as
+  // TRL's completion_mask does: the ids of the prompt tokenized alone, for a
+  // prompt/completion sample (and Alpaca without a chat template); 0 for
+  // text and chats, which train on every token by TRL's default
+  // (assistant_only_loss=False). At most the sample's length.
+  Result<uint64_t> prompt_tokens(const Sample& sample) const;
 
   const Tokenizer& tokenizer() const { return tokenizer_; }
   bool has_chat_template() const { return chat_template_.has_value(); }
