@@ -162,4 +162,63 @@ Result<std::vector<MethodSpec>> method_specs(const OptionMap& a) {
 }
 
 
+Result<CheckpointMode> option_checkpoint_mode(const OptionMap& o) {
+  Result<CheckpointMode> mode = parse_checkpoint_mode(o.get("checkpoint-mode"));
+  if (!mode.ok()) return Status::InvalidArgument(option_ref("checkpoint-mode") + ": " + mode.status().message());
+  return mode;
+}
+
+Result<TokenCountRequest> token_count_options(const OptionMap& a, SequenceLayout default_layout) {
+  TokenCountRequest r;
+  r.layout = default_layout;
+  r.tokenizer = a.get("tokenizer");
+  if (a.has("format")) {
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json", "parquet", "arrow"}));
+    r.format = static_cast<DatasetFormat>(i);
+  }
+  if (a.has("text-unit")) {
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "text-unit", {"line", "paragraph", "document"}));
+    r.text_unit = static_cast<TextUnit>(i);
+  }
+  if (a.has("schema")) {
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "schema",
+                                              {"auto", "text", "messages", "prompt-completion", "alpaca", "sharegpt"}));
+    r.schema = static_cast<RecordSchema>(i);
+  }
+  r.field = a.get("field");
+  r.chat_template_file = a.get("chat-template");
+  FM_ASSIGN_OR_RETURN(r.add_special_tokens, option_yes_no(a, "special-tokens", true));
+  FM_ASSIGN_OR_RETURN(r.append_eos, option_yes_no(a, "append-eos", true));
+  if (a.has("max-length")) {
+    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "max-length"));
+    r.max_length = n;
+  }
+  if (a.has("layout")) {
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "layout", {"unpadded", "padded", "packed-wrapped", "packed-bfd"}));
+    r.layout = static_cast<SequenceLayout>(i);
+  }
+  if (a.has("batch-size")) {
+    FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
+  }
+  if (a.has("order")) {
+    if (r.layout != SequenceLayout::kPadded) {
+      return Status::InvalidArgument(option_ref("order") + " applies to " + option_ref("layout") +
+                                     " padded (the order a trainer batches samples in)");
+    }
+    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "order", {"random", "file"}));
+    r.order = static_cast<SampleOrder>(i);
+  }
+  r.pad_to_max_length = a.has("pad-to-max-length");
+  if (a.has("packing-chunk")) {
+    FM_ASSIGN_OR_RETURN(r.packing_chunk, option_uint(a, "packing-chunk"));
+  }
+  if (a.has("threads")) {
+    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "threads"));
+    if (n == 0 || n > 1024) return Status::InvalidArgument(option_ref("threads") + " must be between 1 and 1024");
+    r.threads = static_cast<unsigned>(n);
+  }
+  r.strict = a.has("strict");
+  return r;
+}
+
 }  // namespace flopsmeter

@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "flopsmeter/exact.h"
+#include "flopsmeter/flops.h"
 #include "flopsmeter/method.h"
 #include "flopsmeter/status.h"
+#include "flopsmeter/tokens.h"
 
 namespace flopsmeter {
 
@@ -47,6 +49,14 @@ Result<bool> option_yes_no(const OptionMap& o, const std::string& name, bool fal
 // adapter_config.json or its directory) the LoRA-family methods take the
 // adapter's settings, and without --method the method is the adapter's.
 Result<std::vector<MethodSpec>> method_specs(const OptionMap& o);
+
+// option "checkpoint-mode": reentrant or non-reentrant.
+Result<CheckpointMode> option_checkpoint_mode(const OptionMap& o);
+
+// The dataset options (tokenizer, format, schema, max-length, layout, ...)
+// as a token count reads them; the layout defaults to `default_layout`.
+// The files and the progress callback are the caller's.
+Result<TokenCountRequest> token_count_options(const OptionMap& o, SequenceLayout default_layout);
 
 }  // namespace flopsmeter
 

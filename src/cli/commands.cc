@@ -38,57 +38,10 @@ Result<std::string> model_ref(const ParsedArgs& a) {
   return Status::InvalidArgument("no model given; pass --model MODEL (a catalog id, config.json or checkpoint directory)");
 }
 
-// The dataset options `tokens` and `estimate --dataset` share; the layout
-// defaults to `default_layout`.
+// The dataset options `tokens` and `estimate --dataset` share (read by the
+// API, as every shell reads them), with the CLI's progress line.
 Result<TokenCountRequest> token_count_request(const ParsedArgs& a, SequenceLayout default_layout) {
-  TokenCountRequest r;
-  r.layout = default_layout;
-  r.tokenizer = a.get("tokenizer");
-  if (a.has("format")) {
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "format", {"auto", "text", "jsonl", "json", "parquet", "arrow"}));
-    r.format = static_cast<DatasetFormat>(i);
-  }
-  if (a.has("text-unit")) {
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "text-unit", {"line", "paragraph", "document"}));
-    r.text_unit = static_cast<TextUnit>(i);
-  }
-  if (a.has("schema")) {
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "schema",
-                                              {"auto", "text", "messages", "prompt-completion", "alpaca", "sharegpt"}));
-    r.schema = static_cast<RecordSchema>(i);
-  }
-  r.field = a.get("field");
-  r.chat_template_file = a.get("chat-template");
-  FM_ASSIGN_OR_RETURN(r.add_special_tokens, option_yes_no(a, "special-tokens", true));
-  FM_ASSIGN_OR_RETURN(r.append_eos, option_yes_no(a, "append-eos", true));
-  if (a.has("max-length")) {
-    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "max-length"));
-    r.max_length = n;
-  }
-  if (a.has("layout")) {
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "layout", {"unpadded", "padded", "packed-wrapped", "packed-bfd"}));
-    r.layout = static_cast<SequenceLayout>(i);
-  }
-  if (a.has("batch-size")) {
-    FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
-  }
-  if (a.has("order")) {
-    if (r.layout != SequenceLayout::kPadded) {
-      return Status::InvalidArgument("--order applies to --layout padded (the order a trainer batches samples in)");
-    }
-    FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "order", {"random", "file"}));
-    r.order = static_cast<SampleOrder>(i);
-  }
-  r.pad_to_max_length = a.has("pad-to-max-length");
-  if (a.has("packing-chunk")) {
-    FM_ASSIGN_OR_RETURN(r.packing_chunk, option_uint(a, "packing-chunk"));
-  }
-  if (a.has("threads")) {
-    FM_ASSIGN_OR_RETURN(uint64_t n, option_uint(a, "threads"));
-    if (n == 0 || n > 1024) return Status::InvalidArgument("--threads must be between 1 and 1024");
-    r.threads = static_cast<unsigned>(n);
-  }
-  r.strict = a.has("strict");
+  FM_ASSIGN_OR_RETURN(TokenCountRequest r, token_count_options(a, default_layout));
   if (!a.has("no-progress") && isatty(STDERR_FILENO)) {
     r.on_progress = [](const TokenCountProgress& p) {
       std::string line = "\r" + with_commas(p.file_bytes_read) + " bytes";
@@ -204,6 +157,9 @@ Result<EstimateRequest> estimate_request(const ParsedArgs& a) {
     FM_ASSIGN_OR_RETURN(r.kernel, parse_attention_kernel(a.get("attention")));
   }
   r.gradient_checkpointing = a.has("gradient-checkpointing");
+  if (a.has("checkpoint-mode")) {
+    FM_ASSIGN_OR_RETURN(r.checkpoint_mode, option_checkpoint_mode(a));
+  }
   if (a.has("micro-batch-size")) {
     FM_ASSIGN_OR_RETURN(r.micro_batch_size, option_uint(a, "micro-batch-size"));
     if (r.micro_batch_size == 0) return Status::InvalidArgument("--micro-batch-size must be at least 1");
@@ -573,6 +529,7 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
   if (command.name == "models") return run_models(args, out);
   if (command.name == "gpus") return run_gpus(args, out);
   if (command.name == "watch") return run_watch(args, out);
+  if (command.name == "train") return run_train(args, out);
   if (command.name == "report") return run_report_command(args, out);
   if (command.name == "merge") return run_merge(args, out);
   if (command.name == "dossier") return run_dossier(args, out);
