@@ -65,6 +65,7 @@ struct EstimateRequest {
   std::optional<uint64_t> max_steps;  // transformers' max_steps: overrides epochs
   AttentionKernel kernel = AttentionKernel::kDense;
   bool gradient_checkpointing = false;
+  CheckpointMode checkpoint_mode = CheckpointMode::kReentrant;  // [checkpoint-mode]
   // per_device_train_batch_size. 0: not given; a dataset's batches then hold
   // kTrainerDefaultBatchSize, and with tokens or samples it is unknown.
   uint64_t micro_batch_size = 0;

@@ -41,6 +41,20 @@ const char* attention_kernel_name(AttentionKernel k);  // "dense" / "flash"
 // Accepts "dense", "eager", "sdpa", "math" (dense) and "flash", "flash_attention_2", "flash_attention_3" (flash).
 Result<AttentionKernel> parse_attention_kernel(const std::string& name);
 
+// How gradient checkpointing recomputes (torch.utils.checkpoint's use_reentrant).
+enum class CheckpointMode {
+  // use_reentrant=True, transformers' default: transformers/PEFT make the
+  // layers' inputs require grad (enable_input_require_grads), so every
+  // decoder layer is recomputed and computes its input gradient.
+  kReentrant,
+  // use_reentrant=False: a layer is recomputed only when its backward runs,
+  // and gradients flow only where something below trains: frozen bottom
+  // layers under frozen embeddings run neither a backward nor a recompute.
+  kNonReentrant,
+};
+const char* checkpoint_mode_name(CheckpointMode m);  // "reentrant" / "non-reentrant"
+Result<CheckpointMode> parse_checkpoint_mode(const std::string& name);
+
 // What training will execute.
 struct Workload {
   // Executed sequences (attention units) by length, over all epochs:
@@ -51,6 +65,7 @@ struct Workload {
   Flop tokens = 0;
   AttentionKernel kernel = AttentionKernel::kDense;
   bool gradient_checkpointing = false;
+  CheckpointMode checkpoint_mode = CheckpointMode::kReentrant;  // with gradient_checkpointing
   // Forward passes (micro-batches), for per-pass terms (DoRA's weight norm);
   // 0: unknown, one sequence per micro-batch assumed (an upper bound).
   uint64_t micro_batches = 0;

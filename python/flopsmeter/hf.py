@@ -572,6 +572,11 @@ class FlopsMeterCallback(_TrainerCallback):
         options = {}
         if getattr(args, "gradient_checkpointing", False):
             options["gradient-checkpointing"] = True
+            # transformers passes these to torch.utils.checkpoint; use_reentrant
+            # decides which layers are recomputed and differentiated.
+            kwargs = getattr(args, "gradient_checkpointing_kwargs", None) or {}
+            if kwargs.get("use_reentrant", True) is False:
+                options["checkpoint-mode"] = "non-reentrant"
         epochs = getattr(args, "num_train_epochs", None)
         # With max_steps set the Trainer ignores num_train_epochs.
         if getattr(args, "max_steps", -1) <= 0 and epochs is not None and float(epochs).is_integer():

@@ -206,6 +206,7 @@ Result<EstimateWorkload> finish_workload(const EstimateRequest& r, const EpochSc
   worst.tokens = c.worst_tokens;
   worst.kernel = r.kernel;
   worst.gradient_checkpointing = r.gradient_checkpointing;
+  worst.checkpoint_mode = r.checkpoint_mode;
   if (batch_size_known) {
     Flop micro = 0;
     if (!checked_mul(s.whole_epochs, s.batches_per_epoch, &micro) || micro + s.partial_batches > UINT64_MAX) {

@@ -176,6 +176,7 @@ Status read_axolotl_schedule(RecipeScope& s, RecipeBuild& b) {
   if (checkpointing != nullptr && !checkpointing->is_null() && recipe_bool(*checkpointing).value_or(true)) {
     b.set("gradient-checkpointing", "", "gradient_checkpointing", checkpointing->line);
   }
+  FM_RETURN_IF_ERROR(read_recipe_checkpoint_kwargs(s, b));
   FM_RETURN_IF_ERROR(read_recipe_attention(s, b));
   for (const char* key : {"flash_attention", "flex_attention", "sdp_attention", "xformers_attention", "eager_attention"}) {
     FM_ASSIGN_OR_RETURN(std::optional<bool> on, s.boolean(key));

@@ -94,6 +94,9 @@ struct RecipeLoraKeys {
   const char* bias;
 };
 Status read_recipe_lora(RecipeScope& s, RecipeBuild& b, const RecipeLoraKeys& k);
+// gradient_checkpointing_kwargs (torch.utils.checkpoint's arguments):
+// use_reentrant decides which layers are recomputed and differentiated.
+Status read_recipe_checkpoint_kwargs(RecipeScope& s, RecipeBuild& b);
 
 // attn_implementation (transformers' names) as the attention kernel.
 Status read_recipe_attention(RecipeScope& s, RecipeBuild& b);

@@ -185,11 +185,26 @@ Status read_recipe_attention(RecipeScope& s, RecipeBuild& b) {
   return Status::Ok();
 }
 
+Status read_recipe_checkpoint_kwargs(RecipeScope& s, RecipeBuild& b) {
+  FM_ASSIGN_OR_RETURN(const YamlNode* kwargs, s.mapping("gradient_checkpointing_kwargs"));
+  if (kwargs == nullptr) return Status::Ok();
+  RecipeScope k(*kwargs, "gradient_checkpointing_kwargs.", s.origin());
+  FM_ASSIGN_OR_RETURN(std::optional<bool> reentrant, k.boolean("use_reentrant"));
+  if (reentrant) {
+    b.set("checkpoint-mode", *reentrant ? "reentrant" : "non-reentrant", "gradient_checkpointing_kwargs.use_reentrant",
+          k.take("use_reentrant")->line);
+  }
+  // torch.utils.checkpoint's other arguments change no product.
+  return k.check_untaken({"preserve_rng_state", "determinism_check", "debug", "context_fn"},
+                         "torch.utils.checkpoint");
+}
+
 Status read_recipe_lora(RecipeScope& s, RecipeBuild& b, const RecipeLoraKeys& k) {
   FM_ASSIGN_OR_RETURN(std::optional<uint64_t> r, s.whole(k.r));
   if (r) b.set("lora-r", std::to_string(*r), s.name(k.r), s.take(k.r)->line);
-  // lora_alpha scales the update; it changes no matmul.
-  FM_RETURN_IF_ERROR(s.number(k.alpha).status());
+  // lora_alpha scales the update; it changes no matmul, but a trainer needs it.
+  FM_ASSIGN_OR_RETURN(std::optional<double> alpha, s.number(k.alpha));
+  if (alpha) b.recipe.training.lora_alpha = *alpha;
   FM_ASSIGN_OR_RETURN(std::optional<double> dropout, s.number(k.dropout));
   if (dropout) b.set("lora-dropout", recipe_number_text(*dropout), s.name(k.dropout), s.take(k.dropout)->line);
   FM_ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> targets, s.names(k.targets, true));

@@ -106,6 +106,7 @@ nlohmann::json probe_json(const RunAccounting& a, const MeterOptions& options) {
     w.tokens = length;
     w.kernel = options.kernel;
     w.gradient_checkpointing = options.gradient_checkpointing;
+    w.checkpoint_mode = options.checkpoint_mode;
     w.micro_batches = 1;
     Result<FlopsEstimate> f = run_flops(a, w);
     if (!f.ok()) return nullptr;
@@ -160,9 +161,12 @@ std::vector<std::string> pin_differences(const nlohmann::json& then, const nlohm
   return out;
 }
 
-ComplianceCounter::ComplianceCounter(const RunAccounting& accounting, AttentionKernel kernel,
-                                     bool gradient_checkpointing, ComplianceFormula requested)
-    : accounting_(accounting), kernel_(kernel), gradient_checkpointing_(gradient_checkpointing), requested_(requested) {}
+ComplianceCounter::ComplianceCounter(const RunAccounting& accounting, const MeterOptions& options)
+    : accounting_(accounting),
+      kernel_(options.kernel),
+      gradient_checkpointing_(options.gradient_checkpointing),
+      checkpoint_mode_(options.checkpoint_mode),
+      requested_(options.compliance_formula) {}
 
 Result<Flop> ComplianceCounter::detailed_total(uint64_t length, uint64_t micro_batches) {
   Workload w;
@@ -170,6 +174,7 @@ Result<Flop> ComplianceCounter::detailed_total(uint64_t length, uint64_t micro_b
   w.tokens = length;
   w.kernel = kernel_;
   w.gradient_checkpointing = gradient_checkpointing_;
+  w.checkpoint_mode = checkpoint_mode_;
   w.micro_batches = micro_batches;
   FM_ASSIGN_OR_RETURN(FlopsEstimate f, run_flops(accounting_, w));
   return f.detailed.total();

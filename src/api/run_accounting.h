@@ -71,8 +71,8 @@ Result<FlopsEstimate> run_flops(const RunAccounting& accounting, const Workload&
 // most a few FLOP per distinct length above.
 class ComplianceCounter {
  public:
-  ComplianceCounter(const RunAccounting& accounting, AttentionKernel kernel, bool gradient_checkpointing,
-                    ComplianceFormula requested);
+  // The kernel, checkpointing and compliance formula of `options`.
+  ComplianceCounter(const RunAccounting& accounting, const MeterOptions& options);
   // `tokens` (non-padding), `sequences` executed by length, `micro_batches`
   // (0: unknown, one pass per sequence as the formula assumes).
   Result<Flop> figure(Flop tokens, const std::map<uint64_t, uint64_t>& sequences, uint64_t micro_batches);
@@ -83,6 +83,7 @@ class ComplianceCounter {
   const RunAccounting& accounting_;
   AttentionKernel kernel_;
   bool gradient_checkpointing_;
+  CheckpointMode checkpoint_mode_;
   ComplianceFormula requested_;
   std::map<uint64_t, Flop> per_sequence_;  // detailed FLOP of one sequence of each length, passes apart
   std::optional<Flop> per_pass_;           // detailed FLOP of one forward pass as such (DoRA's weight norm)

@@ -72,7 +72,8 @@ class Walker {
     DetailedFlops d;
     d.available = true;
     // Embeddings: lookups execute no matmul; their gradient is a scatter-add.
-    bool rg = w_.gradient_checkpointing;  // HF/PEFT make layer inputs require grad under checkpointing
+    // Reentrant checkpointing: transformers/PEFT make the layers' inputs require grad.
+    bool rg = w_.gradient_checkpointing && w_.checkpoint_mode == CheckpointMode::kReentrant;
     Cost outside, layers;
     for (const Module& m : model_.modules) {
       if (m.slot == Slot::kTokenEmbedding || m.slot == Slot::kPositionEmbedding) {
@@ -88,8 +89,16 @@ class Walker {
         }
       }
     }
+    Flop recomputed_layers = 0;
     for (uint64_t i = 0; i < model_.arch.num_layers; ++i) {
+      const Flop forward_before = layers.forward;
       rg = layer(static_cast<int>(i), rg, layers);
+      // A checkpointed layer is run again when its backward runs: always
+      // under reentrant checkpointing (its input requires grad), else when
+      // its output requires grad.
+      if (w_.gradient_checkpointing && (w_.checkpoint_mode == CheckpointMode::kReentrant || rg)) {
+        x_.add(recomputed_layers, layers.forward - forward_before);
+      }
     }
     for (const Module& m : model_.modules) {
       if (m.slot == Slot::kFinalNorm) rg = rg || norm_trains(&m);
@@ -105,7 +114,7 @@ class Walker {
       x_.add(d.adapter_forward, c->adapter_forward);
       x_.add(d.recompute, c->kernel_recompute);
     }
-    if (w_.gradient_checkpointing) x_.add(d.recompute, layers.forward);
+    x_.add(d.recompute, recomputed_layers);
     if (w_.optimizer_steps > 0) d.optimizer = x_.mul(kAdamWFlopPerParam, plan_.params_trainable, w_.optimizer_steps);
     if (x_.overflow()) return Status::Overflow("the detailed FLOP count exceeds 128 bits; check the token count");
     return d;
@@ -325,6 +334,17 @@ Result<AttentionKernel> parse_attention_kernel(const std::string& name) {
                                  "'; expected dense (eager, sdpa, math) or flash (flash_attention_2, flash_attention_3)");
 }
 
+const char* checkpoint_mode_name(CheckpointMode m) {
+  return m == CheckpointMode::kReentrant ? "reentrant" : "non-reentrant";
+}
+
+Result<CheckpointMode> parse_checkpoint_mode(const std::string& name) {
+  if (name == "reentrant") return CheckpointMode::kReentrant;
+  if (name == "non-reentrant") return CheckpointMode::kNonReentrant;
+  return Status::InvalidArgument("unknown checkpoint mode '" + printable(name) +
+                                 "'; expected reentrant (use_reentrant=True, transformers' default) or non-reentrant");
+}
+
 Flop Workload::executed_positions() const {
   Flop n = 0;
   for (const auto& [len, count] : sequences) n += static_cast<Flop>(len) * count;
@@ -369,9 +389,14 @@ Result<FlopsEstimate> estimate_flops(const Model& model, const TrainingPlan& pla
                             std::to_string(model.arch.experts_per_token) +
                             " experts (no capacity dropping), spread evenly across experts");
   }
-  if (workload.gradient_checkpointing) {
-    d.assumptions.push_back("gradient checkpointing: every decoder layer's forward is recomputed once in backward "
-                            "(reported as recompute), and layer inputs require grad as transformers/PEFT arrange");
+  if (workload.gradient_checkpointing && workload.checkpoint_mode == CheckpointMode::kReentrant) {
+    d.assumptions.push_back("gradient checkpointing (reentrant, transformers' default): every decoder layer's forward "
+                            "is recomputed once in backward (reported as recompute), and layer inputs require grad as "
+                            "transformers/PEFT arrange");
+  } else if (workload.gradient_checkpointing) {
+    d.assumptions.push_back("gradient checkpointing (non-reentrant, use_reentrant=False): a decoder layer's forward is "
+                            "recomputed once in backward (reported as recompute) when its backward runs; frozen layers "
+                            "below everything that trains run neither");
   }
   if (!plan.adapters.empty() && plan.adapters.front().magnitude_params > 0) {
     d.assumptions.push_back(

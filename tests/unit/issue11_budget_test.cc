@@ -44,7 +44,10 @@ TEST(Issue11Budget, TheStepFigureIsTheRecordsFormulaForAnyMixOfLengths) {
         if (c.method == MethodKind::kDora) o.method.lora.dropout = 0.1;
         auto accounting = resolve_accounting(o, catalog);
         ASSERT_TRUE(accounting.ok()) << c.model << ": " << accounting.status().ToString();
-        ComplianceCounter counter(*accounting, kernel, checkpointing, ComplianceFormula::kDetailed);
+        o.kernel = kernel;
+        o.gradient_checkpointing = checkpointing;
+        o.compliance_formula = ComplianceFormula::kDetailed;
+        ComplianceCounter counter(*accounting, o);
         for (int trial = 0; trial < 5; ++trial) {
           Workload w;
           w.kernel = kernel;
