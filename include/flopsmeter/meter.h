@@ -72,6 +72,7 @@ struct MeterOptions {
   AttentionKernel kernel = AttentionKernel::kDense;  // [attention] e.g. sdpa, flash_attention_2
   std::string attention_name;           // the name given, kept for the record
   bool gradient_checkpointing = false;  // [gradient-checkpointing]
+  CheckpointMode checkpoint_mode = CheckpointMode::kReentrant;  // [checkpoint-mode]
   std::optional<uint64_t> epochs;       // [epochs] for the record (AWS num_epochs)
 
   // Rules.
@@ -241,6 +242,16 @@ struct RunRecord {
   std::string export_message;
 };
 
+// The matrix-product FLOP an integration counted as it dispatched each
+// product (the native trainer does: flopsmeter train), this segment so far.
+// The record shows it beside the formulas; the regimes still compare the
+// compliance formula.
+struct ExecutedFlop {
+  Flop forward = 0;
+  Flop backward = 0;
+  Flop recompute = 0;  // forward passes run again under gradient checkpointing
+};
+
 class Meter {
  public:
   // Creates or resumes the run, resolves the accounting (model, method,
@@ -255,6 +266,8 @@ class Meter {
   virtual void add_positions(uint64_t positions, uint64_t micro_batches) noexcept = 0;
   virtual void sync_tokens(uint64_t tokens) noexcept = 0;
   virtual void add_sequences(uint64_t length, uint64_t count) noexcept = 0;
+  // Cumulative over this segment; journaled with the next line.
+  virtual void set_executed(const ExecutedFlop& executed) noexcept = 0;
 
   // The run's id (run.json; the record's run_id), the same on every rank.
   virtual const std::string& run_id() const = 0;

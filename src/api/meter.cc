@@ -174,7 +174,7 @@ class MeterImpl final : public Meter {
         threshold_double_(threshold_.threshold_flop.to_double()),
         budget_double_(budget_ ? to_double(*budget_) : 0),
         world_scale_(options_.token_source == kIntegrationTokenSource ? options_.world_size : 1),
-        counter_(accounting_, options_.kernel, options_.gradient_checkpointing, options_.compliance_formula) {}
+        counter_(accounting_, options_) {}
 
   ~MeterImpl() override {
     stop_background();
@@ -280,6 +280,10 @@ class MeterImpl final : public Meter {
     covered_positions_.store(positions_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
   void add_sequences(uint64_t length, uint64_t count) noexcept override { sequences_.add(length, count); }
+  void set_executed(const ExecutedFlop& executed) noexcept override {
+    std::lock_guard lock(executed_mutex_);
+    executed_ = executed;
+  }
 
   Result<BudgetState> step(uint64_t global_step) override {
     // Steps since the segment began, by the trainer's own count: a caller may
@@ -666,6 +670,14 @@ class MeterImpl final : public Meter {
                                         "): the counts were kept in memory, and this line carries them"}});
     }
     if (!events.empty()) line["events"] = std::move(events);
+    {
+      std::lock_guard executed_lock(executed_mutex_);
+      if (executed_) {
+        line["executed_forward"] = to_decimal(executed_->forward);
+        line["executed_backward"] = to_decimal(executed_->backward);
+        line["executed_recompute"] = to_decimal(executed_->recompute);
+      }
+    }
     for (auto& [key, value] : extra.items()) line[key] = std::move(value);
     return line;
   }
@@ -742,6 +754,8 @@ class MeterImpl final : public Meter {
   alignas(64) std::atomic<uint64_t> tokens_{0};
   std::atomic<uint64_t> positions_{0};
   std::atomic<uint64_t> covered_positions_{0};
+  std::mutex executed_mutex_;
+  std::optional<ExecutedFlop> executed_;  // set_executed(): cumulative this segment
   std::atomic<uint64_t> micro_batches_{0};
   alignas(64) ConcurrentLengthHistogram sequences_;
 

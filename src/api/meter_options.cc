@@ -98,7 +98,7 @@ Status printable_status(const Status& status) {
 const std::vector<std::string>& meter_option_names() {
   static const std::vector<std::string> kNames = [] {
     std::vector<std::string> v = {
-        "adapter", "attention", "budget", "budget-fraction", "budget-lookahead", "command", "compliance-formula", "data-dir", "dataset", "dtype",
+        "adapter", "attention", "budget", "budget-fraction", "budget-lookahead", "checkpoint-mode", "command", "compliance-formula", "data-dir", "dataset", "dtype",
         "end-wait", "epochs", "export", "freeze-layers", "grad-accum", "instance-type", "job-name", "job-pids", "journal-interval",
         "local-rank", "lora-bias", "lora-dropout", "lora-layers", "lora-modules-to-save", "lora-r",
         "lora-target-regex", "lora-targets", "ledger", "ledger-key", "ledger-model", "ledger-produces", "max-length",
@@ -126,7 +126,7 @@ bool meter_takes_from_recipe(const std::string& option) {
   static const std::set<std::string> kTaken = {
       "model-name", "method", "lora-r", "lora-targets", "lora-bias", "lora-dropout", "lora-modules-to-save",
       "lora-layers", "spectrum-file", "spectrum-patterns", "max-length", "micro-batch-size", "grad-accum",
-      "epochs", "gradient-checkpointing", "attention", "recipe-details"};
+      "epochs", "gradient-checkpointing", "checkpoint-mode", "attention", "recipe-details"};
   return kTaken.count(option) > 0;
 }
 
@@ -167,6 +167,9 @@ Result<MeterOptions> meter_options_from_map(const OptionMap& given) {
     FM_ASSIGN_OR_RETURN(m.kernel, parse_attention_kernel(m.attention_name));
   }
   m.gradient_checkpointing = o.has("gradient-checkpointing");
+  if (o.has("checkpoint-mode")) {
+    FM_ASSIGN_OR_RETURN(m.checkpoint_mode, option_checkpoint_mode(o));
+  }
   if (o.has("epochs")) {
     FM_ASSIGN_OR_RETURN(m.epochs, option_uint(o, "epochs"));
   }
@@ -391,6 +394,7 @@ nlohmann::json meter_options_json(const MeterOptions& m) {
   if (m.n_trainable) j["n-trainable"] = *m.n_trainable;
   j["attention"] = m.attention_name.empty() ? attention_kernel_name(m.kernel) : m.attention_name;
   flag("gradient-checkpointing", m.gradient_checkpointing);
+  if (m.checkpoint_mode != CheckpointMode::kReentrant) j["checkpoint-mode"] = checkpoint_mode_name(m.checkpoint_mode);
   if (m.epochs) j["epochs"] = *m.epochs;
   if (m.pretrain) {
     j["pretrain-flops"] = m.pretrain->flop ? to_decimal(*m.pretrain->flop) : "unknown";

@@ -54,6 +54,19 @@ Status add_counts_line(Segment& s, uint64_t seq, const nlohmann::json& line, con
   } else {
     c.micro_batches = std::nullopt;
   }
+  if (line.contains("executed_forward") != line.contains("executed_backward") ||
+      line.contains("executed_forward") != line.contains("executed_recompute")) {
+    return Status::ParseError(where + ": executed_forward, executed_backward and executed_recompute come together");
+  }
+  if (line.contains("executed_forward")) {
+    ExecutedFlop e;
+    FM_ASSIGN_OR_RETURN(e.forward, count_field(line, "executed_forward", where));
+    FM_ASSIGN_OR_RETURN(e.backward, count_field(line, "executed_backward", where));
+    FM_ASSIGN_OR_RETURN(e.recompute, count_field(line, "executed_recompute", where));
+    c.executed = e;
+  } else {
+    c.executed = std::nullopt;
+  }
   const uint64_t step = line["step"].get<uint64_t>();
   if (c.tokens < s.final.tokens || c.positions < s.final.positions ||
       (c.micro_batches && s.final.micro_batches && *c.micro_batches < *s.final.micro_batches) || step < s.last_step) {
@@ -66,6 +79,7 @@ Status add_counts_line(Segment& s, uint64_t seq, const nlohmann::json& line, con
   s.final.tokens = c.tokens;
   s.final.positions = c.positions;
   s.final.micro_batches = c.micro_batches;
+  s.final.executed = c.executed;
   for (const auto& [len, n] : c.sequences) s.final.sequences[len] += n;
   s.lines[seq] = std::move(c);
   s.last_step = step;
@@ -95,6 +109,7 @@ JournalCounts Segment::counts_at(uint64_t seq) const {
   c.tokens = at.tokens;
   c.positions = at.positions;
   c.micro_batches = at.micro_batches;
+  c.executed = at.executed;
   for (auto it = lines.begin(); it != end; ++it)
     for (const auto& [len, n] : it->second.sequences) c.sequences[len] += n;
   return c;

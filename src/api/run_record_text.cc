@@ -1,4 +1,5 @@
 // run_record_to_text(): a record's human-readable summary, the answer first.
+#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,13 @@ class Fields {
  private:
   const Json& root_;
 };
+
+// "+1.25%", "-0.003%", "0%": a formula's error against what ran.
+std::string signed_pct(double pct) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, pct == 0 ? "0%%" : "%+.3g%%", pct);
+  return buf;
+}
 
 std::string field_line(const std::string& label, const std::string& value) {
   return label + std::string(label.size() < 24 ? 24 - label.size() : 1, ' ') + value + "\n";
@@ -113,6 +121,17 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
   const bool determined = f.at({"verdict", "determined"}) != false;
   for (const char* formula : {"eu_6nd", "peft_aware", "detailed"}) {
     out += field_line(std::string("  ") + formula, f.flop({"flops", formula}, determined ? "unavailable" : "undetermined"));
+  }
+  if (const Json& executed = f.at({"executed"}); executed.is_object()) {
+    Fields e(executed);
+    out += field_line("  executed", e.flop({"trained_flop"}) + " forward + backward (recompute " +
+                                        e.count({"recompute"}) + "), counted by the trainer per product");
+    std::string errors;
+    for (const char* formula : {"eu_6nd", "peft_aware", "detailed"}) {
+      const Json& pct = e.at({"formula_error_pct", formula});
+      if (pct.is_number()) errors += std::string(errors.empty() ? "" : ", ") + formula + " " + signed_pct(pct.get<double>());
+    }
+    if (!errors.empty()) out += field_line("  formulas vs executed", errors);
   }
   out += field_line("compliance", f.text({"compliance", "formula"}) + ": " + f.flop({"compliance", "flop"}));
   out += field_line("hardware bound (U=1)",

@@ -44,6 +44,7 @@ Workload workload_of(const JournalCounts& c, const MeterOptions& o, uint64_t opt
   w.sequences = c.sequences;
   w.kernel = o.kernel;
   w.gradient_checkpointing = o.gradient_checkpointing;
+  w.checkpoint_mode = o.checkpoint_mode;
   w.micro_batches = c.micro_batches.value_or(0);  // 0: unknown to the formulas too
   w.optimizer_steps = optimizer_steps;
   return w;
@@ -278,6 +279,32 @@ struct HardwareSummary {
   // an upper bound of the whole run's executed FLOP.
   bool covers_run = false;
 };
+
+// What the integration counted as it dispatched each product, beside each
+// formula's figure for the same run (negative: the formula is below).
+nlohmann::json executed_json(const std::optional<ExecutedFlop>& e, const FlopsEstimate& flops,
+                             const HardwareSummary& h) {
+  if (!e) return nullptr;
+  const Flop trained = e->forward + e->backward;
+  auto error_pct = [&](Flop figure) -> nlohmann::json {
+    if (trained == 0) return nullptr;
+    return 100.0 * (to_double(figure) - to_double(trained)) / to_double(trained);
+  };
+  return {{"forward", to_decimal(e->forward)},
+          {"backward", to_decimal(e->backward)},
+          {"recompute", to_decimal(e->recompute)},
+          {"trained", to_decimal(trained)},
+          {"trained_flop", to_double(trained)},
+          {"counted_by", "the trainer, each matrix product as it dispatched it (2 FLOP per multiply-add, from the "
+                         "operands' shapes); backward products run only where autograd needs them"},
+          {"formula_error_pct",
+           {{"eu_6nd", error_pct(flops.eu_6nd)},
+            {"peft_aware", error_pct(flops.peft_aware)},
+            {"detailed", flops.detailed.available ? error_pct(flops.detailed.total()) : nlohmann::json()}}},
+          {"hardware_bound_over_executed",
+           h.have_gpus && trained + e->recompute > 0 ? nlohmann::json(h.bound / to_double(trained + e->recompute))
+                                                     : nlohmann::json()}};
+}
 
 HardwareSummary summarize_hardware(const RunTotals& t, const std::map<uint32_t, RankJournal>& ranks) {
   HardwareSummary h;
@@ -634,13 +661,16 @@ Result<RunRecord> build_run_record(const std::string& run_dir, const ReportOptio
         {"not_in_final_weights", to_decimal(t.spent.tokens - t.kept.tokens)},
         {"optimizer_steps", t.optimizer_steps},
         {"distinct_sequence_lengths", t.spent.sequences.size()}}},
+      {"executed", executed_json(t.spent.executed, flops, h)},
       {"model",
        {{"ref", options.model},
         {"counts_source", acc.counts_source},
         {"method", method_name(options.method.kind)},
         {"attention", options.attention_name.empty() ? attention_kernel_name(options.kernel) : options.attention_name},
         {"attention_kernel", attention_kernel_name(options.kernel)},
-        {"gradient_checkpointing", options.gradient_checkpointing}}},
+        {"gradient_checkpointing", options.gradient_checkpointing},
+        {"checkpoint_mode", options.gradient_checkpointing ? nlohmann::json(checkpoint_mode_name(options.checkpoint_mode))
+                                                           : nlohmann::json()}}},
       {"compliance",
        {{"formula", compliance_formula_name(a.formula)},
         {"flop", figure(to_double(a.compliance_flop))},

@@ -30,10 +30,20 @@ struct JournalCounts {
   // nullopt when the token source does not count forward passes (watch).
   std::optional<uint64_t> micro_batches = 0;
   std::map<uint64_t, uint64_t> sequences;
+  // What the integration counted as it ran (Meter::set_executed); nullopt
+  // when some segment summed here did not say.
+  std::optional<ExecutedFlop> executed = ExecutedFlop{};
 
   void add(const JournalCounts& o) {
     tokens += o.tokens;
     positions += o.positions;
+    if (executed && o.executed) {
+      executed->forward += o.executed->forward;
+      executed->backward += o.executed->backward;
+      executed->recompute += o.executed->recompute;
+    } else {
+      executed = std::nullopt;
+    }
     micro_batches = micro_batches && o.micro_batches ? std::optional(*micro_batches + *o.micro_batches) : std::nullopt;
     for (const auto& [len, n] : o.sequences) sequences[len] += n;
   }
