@@ -38,11 +38,34 @@ const char* recipe_dialect_name(RecipeDialect dialect);  // "trl", "axolotl"
 // meter counts the live model, so the recipe's model is only its name there.
 enum class RecipeReader { kEstimate, kMeter };
 
+// What a training program reads beyond the compute: the optimiser, the
+// schedule, where to write. Read typed, with SFTConfig's defaults (TRL's
+// SFTConfig, transformers' TrainingArguments), from TRL / AWS recipes; the
+// native trainer (flopsmeter train) trains with them. None of them changes
+// the compute.
+struct TrainingSettings {
+  double learning_rate = 2e-5;             // SFTConfig's default
+  std::string lr_scheduler_type = "linear";  // "linear", "cosine" or "constant"
+  double warmup_ratio = 0;
+  uint64_t warmup_steps = 0;               // wins over warmup_ratio when set
+  double weight_decay = 0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;
+  uint64_t seed = 42;
+  std::string output_dir;                  // "" when the recipe has none
+  uint64_t save_steps = 500;
+  uint64_t logging_steps = 10;             // SFTConfig's default
+  double lora_alpha = 32;                  // TRL ModelConfig's default
+};
+
 struct Recipe {
   RecipeDialect dialect = RecipeDialect::kTrl;
   RecipeUse use;                // file, dialect, the keys read and the notes
   OptionMap options;            // option name -> value, as flags give them
   bool compute_flops = false;   // the AWS toolkit's switch for metering
+  TrainingSettings training;    // TRL dialect only
   std::string details_json;     // every key and value, as JSON (recipe_config_details)
 };
 

@@ -165,6 +165,7 @@ Status read_schedule(RecipeScope& s, RecipeBuild& b) {
   if (checkpointing.value_or(false)) {
     b.set("gradient-checkpointing", "", "gradient_checkpointing", s.take("gradient_checkpointing")->line);
   }
+  FM_RETURN_IF_ERROR(read_recipe_checkpoint_kwargs(s, b));
   FM_ASSIGN_OR_RETURN(std::optional<bool> drop_last, s.boolean("dataloader_drop_last"));
   FM_RETURN_IF_ERROR(recipe_refuse_if(s, drop_last.value_or(false), "dataloader_drop_last",
                                "drops each epoch's last partial batch, which the accounting counts"));
@@ -220,6 +221,30 @@ Status read_method(RecipeScope& s, RecipeBuild& b) {
   return Status::Ok();
 }
 
+// The optimiser, schedule and output settings a trainer needs: typed, so a
+// wrong type is an error naming the key even where the compute ignores it.
+Status read_training(RecipeScope& s, RecipeBuild& b) {
+  TrainingSettings& t = b.recipe.training;
+  for (auto [key, value] : {std::pair{"learning_rate", &t.learning_rate}, {"warmup_ratio", &t.warmup_ratio},
+                            {"weight_decay", &t.weight_decay}, {"adam_beta1", &t.adam_beta1},
+                            {"adam_beta2", &t.adam_beta2}, {"adam_epsilon", &t.adam_epsilon},
+                            {"max_grad_norm", &t.max_grad_norm}}) {
+    FM_ASSIGN_OR_RETURN(std::optional<double> v, s.number(key));
+    if (v && !(*v >= 0)) return s.error(*s.take(key), key, "must not be negative");
+    if (v) *value = *v;
+  }
+  for (auto [key, value] : {std::pair{"warmup_steps", &t.warmup_steps}, {"seed", &t.seed},
+                            {"save_steps", &t.save_steps}, {"logging_steps", &t.logging_steps}}) {
+    FM_ASSIGN_OR_RETURN(std::optional<uint64_t> v, s.whole(key));
+    if (v) *value = *v;
+  }
+  FM_ASSIGN_OR_RETURN(std::optional<std::string> scheduler, s.text("lr_scheduler_type"));
+  if (scheduler) t.lr_scheduler_type = *scheduler;
+  FM_ASSIGN_OR_RETURN(std::optional<std::string> output_dir, s.text("output_dir"));
+  if (output_dir) t.output_dir = *output_dir;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status read_trl_recipe(const YamlNode& root, RecipeBuild& b, const std::set<std::string>& ignored) {
@@ -229,6 +254,7 @@ Status read_trl_recipe(const YamlNode& root, RecipeBuild& b, const std::set<std:
   FM_RETURN_IF_ERROR(read_sequences(s, b));
   FM_RETURN_IF_ERROR(read_schedule(s, b));
   FM_RETURN_IF_ERROR(read_method(s, b));
+  FM_RETURN_IF_ERROR(read_training(s, b));
   FM_ASSIGN_OR_RETURN(std::optional<bool> compute_flops, s.boolean("compute_flops"));
   b.recipe.compute_flops = compute_flops.value_or(false);
   if (b.reader == RecipeReader::kEstimate) b.note("the recipe does not say how many data-parallel ranks train; the estimate assumes the data-parallel option "
