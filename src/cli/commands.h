@@ -19,6 +19,8 @@ Result<int> run_command(const CommandDef& command, const ParsedArgs& args, std::
 // `flopsmeter watch` (watch_command.cc): returns COMMAND's exit status, or
 // when that is 0, the record's (record_exit_status()).
 Result<int> run_watch(const ParsedArgs& a, std::string& out);
+// train_command.cc: runs flopsmeter-train, the libtorch trainer built beside this program.
+Result<int> run_train(const ParsedArgs& a, std::string& out);
 
 // `flopsmeter dossier MODEL|RUN_DIR` (dossier_command.cc).
 Result<int> run_dossier(const ParsedArgs& a, std::string& out);

@@ -66,6 +66,12 @@ const std::vector<FlagDef>& all_flags() {
        "Dense kernels execute the full seq^2 of QK^T and AV even under the causal mask; flash-style kernels skip "
        "masked blocks. Dense is the conservative default."},
       {"gradient-checkpointing", "", "Workload", "Count recomputation (reported separately)", ""},
+      {"checkpoint-mode", "MODE", "Workload",
+       "reentrant (default, transformers') or non-reentrant (use_reentrant=False) gradient checkpointing",
+       "Reentrant checkpointing, with the layers' inputs made to require grad as transformers and PEFT arrange, "
+       "recomputes every decoder layer and runs its input gradient. Non-reentrant checkpointing recomputes a layer "
+       "only when its backward runs, so frozen layers below everything that trains (frozen embeddings) run neither; "
+       "the detailed count follows. A recipe's gradient_checkpointing_kwargs.use_reentrant sets it."},
       {"micro-batch-size", "N", "Workload",
        "Sequences per micro-batch, per_device_train_batch_size (enables optimizer steps)",
        "With --dataset it is also the padded batch, and defaults to 8, transformers' default "
@@ -146,11 +152,15 @@ const std::vector<FlagDef>& all_flags() {
        "Holds one journal per rank (journal-rank<R>.jsonl): fsync'd, hash-chained JSON lines, so a killed job "
        "leaves a valid record. docs/meter.md describes the files."},
       {"write", "", "Run", "Also (re)write RUN/flops_meter.json (or --out) atomically", ""},
+      {"output-dir", "DIR", "Run", "Where train writes checkpoints, weights and the run (default: the recipe's output_dir)",
+       "Holds checkpoint-N/ (weights, optimizer.pt, trainer_state.json), the final weights in Hugging Face's "
+       "layout (model.safetensors, or a PEFT adapter) and, with compute_flops: true, the metered run in "
+       "flops_meter_run/."},
       {"out", "FILE", "Run", "Where flops_meter.json goes (or FLOPS_METER_OUT; default RUN/flops_meter.json)", ""},
       {"model-name", "NAME", "Run", "Display name of the model in the record (AWS model_name)", ""},
       {"n-total", "N", "Run", "Total parameters as the trainer reports them (after the PEFT wrap)", ""},
       {"n-trainable", "N", "Run", "Trainable parameters as the trainer reports them", ""},
-      {"resume", "", "Run", "Continue the run in --run (a restarted or resumed job)",
+      {"resume", "", "Run", "Continue the run (a restarted or resumed job; train: from the latest checkpoint)",
        "The new segment continues from the checkpoint given by --resume-step (default: the latest checkpoint in the "
        "journals), so nothing is counted twice; compute a crashed segment spent after that checkpoint is reported "
        "as spent and not in the final weights."},
@@ -280,7 +290,7 @@ const std::vector<CommandDef>& all_commands() {
         "lora-dropout", "lora-layers", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "tokens", "samples",
         "seq-len", "epochs", "max-steps", "recipe", "dataset", "tokenizer", "format", "text-unit", "schema", "field", "chat-template",
         "special-tokens", "append-eos", "max-length", "layout", "order", "pad-to-max-length", "packing-chunk",
-        "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "micro-batch-size", "grad-accum", "data-parallel",
+        "threads", "strict", "no-progress", "attention", "gradient-checkpointing", "checkpoint-mode", "micro-batch-size", "grad-accum", "data-parallel",
         "pretrain-flops", "base-systemic-risk", "prior-modifications", "compliance-formula", "aws-compat",
         "fail-if-exceeds", "gpu", "gpus", "hours", "dtype", "utilization", "peak-flops", "ledger", "ledger-key",
         "ledger-model", "organisation", "record", "json", "html", "data-dir"},
@@ -338,7 +348,7 @@ const std::vector<CommandDef>& all_commands() {
        {"run", "out", "resume", "resume-step", "model", "model-name", "method", "adapter", "lora-r", "lora-targets",
         "lora-target-regex", "lora-bias", "lora-modules-to-save", "lora-dropout", "lora-layers", "freeze-layers",
         "freeze-embeddings", "spectrum-file", "spectrum-fraction", "n-total", "n-trainable", "attention",
-        "gradient-checkpointing", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
+        "gradient-checkpointing", "checkpoint-mode", "epochs", "dataset", "pretrain-flops", "base-systemic-risk", "prior-modifications",
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "max-length", "micro-batch-size",
         "grad-accum", "nvml", "nvml-library", "sample-hz",
         "visible-devices", "dtype", "peak-flops", "journal-interval", "tokens-from", "run-id", "node-rank", "nnodes",
@@ -349,6 +359,29 @@ const std::vector<CommandDef>& all_commands() {
         "flopsmeter watch --run runs/b --budget-fraction 0.9 --n-total 1236814848 --n-trainable 1236814848 "
         "--tokens-from out/trainer_state.json -- torchrun --nproc-per-node 8 train.py"},
        1, SIZE_MAX},
+      {"train",
+       "Fine-tune (or pretrain) a Llama model from a recipe, metered",
+       "flopsmeter train --recipe RECIPE.yaml [options]",
+       "The native C++ trainer (libtorch; built when libtorch is found): supervised fine-tuning as TRL's SFTTrainer "
+       "runs it, from the recipe's keys (the same reader as estimate --recipe): a local Hugging Face-format model "
+       "directory (config.json and safetensors; without weights it starts from scratch), the dataset read and "
+       "tokenized as `tokens` reads it, full, LoRA, freeze or Spectrum training, AdamW with the recipe's schedule, "
+       "gradient accumulation and checkpointing, checkpoints every save_steps and --resume. With compute_flops: "
+       "true the meter runs inside the loop (OUTPUT_DIR/flops_meter_run: journals, flops_meter.json, the ledger "
+       "entry and the export, as for any metered run), and the record shows the matrix-product FLOP the trainer "
+       "executed, counted product by product, beside each formula. SIGINT or SIGTERM stops after the current step "
+       "with a checkpoint. Flags beside the recipe win over its keys.",
+       {"recipe", "output-dir", "resume", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-layers",
+        "lora-dropout", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "epochs",
+        "max-steps", "micro-batch-size", "grad-accum", "max-length", "gradient-checkpointing", "checkpoint-mode", "pretrain-flops",
+        "base-systemic-risk", "prior-modifications",
+        "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
+        "dtype", "peak-flops", "journal-interval", "job-name", "training-id", "ledger", "ledger-key", "ledger-model",
+        "ledger-produces", "organisation", "export", "endpoint-url", "region", "profile", "path-style", "sse",
+        "sse-kms-key-id", "export-timeout", "export-attempts", "data-dir"},
+       {"flopsmeter train --recipe recipes/llama-lora.yaml",
+        "flopsmeter train --recipe recipes/llama-full.yaml --ledger-model acme/base --ledger-produces acme/sft --resume"},
+       0, 0},
       {"inspect",
        "Show a model's exact parameter breakdown",
        "flopsmeter inspect MODEL [--modules] [--json]",

@@ -1,0 +1,119 @@
+#include "trainer/executed_flops.h"
+
+#include <string_view>
+
+namespace flopsmeter {
+namespace {
+
+std::atomic<uint64_t> g_forward_lo{0}, g_backward_lo{0}, g_recompute_lo{0}, g_products{0};
+std::atomic<uint64_t> g_dispatched{0};
+thread_local bool t_recomputing = false;
+
+enum class Pass { kForward, kBackward };
+
+// 64-bit counters suffice for one process (2^64 FLOP is 1.8e19, a CPU-year
+// of this trainer many times over); they are widened on read.
+void count(Pass pass, int64_t batch, int64_t m, int64_t k, int64_t n) {
+  const uint64_t flop = 2 * static_cast<uint64_t>(batch) * static_cast<uint64_t>(m) * static_cast<uint64_t>(k) *
+                        static_cast<uint64_t>(n);
+  std::atomic<uint64_t>& counter =
+      pass == Pass::kBackward ? g_backward_lo : (t_recomputing ? g_recompute_lo : g_forward_lo);
+  counter.fetch_add(flop, std::memory_order_relaxed);
+  g_products.fetch_add(1, std::memory_order_relaxed);
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// The forward product and, in backward, the gradients autograd needs:
+// d(a) = g @ b^T and d(b) = a^T @ g (batched alike).
+struct CountedMm : torch::autograd::Function<CountedMm> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    count(Pass::kForward, 1, a.size(0), a.size(1), b.size(1));
+    return at::mm(a, b);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor& a = saved[0];
+    const torch::Tensor& b = saved[1];
+    const torch::Tensor& g = grads[0];
+    torch::Tensor da, db;
+    if (ctx->needs_input_grad(0)) {
+      count(Pass::kBackward, 1, g.size(0), g.size(1), b.size(0));
+      da = at::mm(g, b.t());
+    }
+    if (ctx->needs_input_grad(1)) {
+      count(Pass::kBackward, 1, a.size(1), a.size(0), g.size(1));
+      db = at::mm(a.t(), g);
+    }
+    return {da, db};
+  }
+};
+
+struct CountedBmm : torch::autograd::Function<CountedBmm> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    count(Pass::kForward, a.size(0), a.size(1), a.size(2), b.size(2));
+    return at::bmm(a, b);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor& a = saved[0];
+    const torch::Tensor& b = saved[1];
+    const torch::Tensor& g = grads[0];
+    torch::Tensor da, db;
+    if (ctx->needs_input_grad(0)) {
+      count(Pass::kBackward, g.size(0), g.size(1), g.size(2), b.size(1));
+      da = at::bmm(g, b.transpose(1, 2));
+    }
+    if (ctx->needs_input_grad(1)) {
+      count(Pass::kBackward, a.size(0), a.size(2), a.size(1), g.size(2));
+      db = at::bmm(a.transpose(1, 2), g);
+    }
+    return {da, db};
+  }
+};
+
+bool is_product_kernel(std::string_view name) {
+  return name == "aten::mm" || name == "aten::bmm" || name == "aten::addmm" || name == "aten::baddbmm" ||
+         name == "aten::addbmm" || name == "aten::mv" || name == "aten::dot" || name == "aten::addmv" ||
+         name == "aten::_scaled_dot_product_attention" || name == "aten::conv1d" || name == "aten::einsum";
+}
+
+std::unique_ptr<at::ObserverContext> on_dispatch(const at::RecordFunction& fn) {
+  if (is_product_kernel(fn.name())) g_dispatched.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+}  // namespace
+
+ExecutedFlops executed_flops() {
+  ExecutedFlops e;
+  e.forward = g_forward_lo.load();
+  e.backward = g_backward_lo.load();
+  e.recompute = g_recompute_lo.load();
+  e.products = g_products.load();
+  return e;
+}
+
+void reset_executed_flops() {
+  for (std::atomic<uint64_t>* c : {&g_forward_lo, &g_backward_lo, &g_recompute_lo, &g_products}) c->store(0);
+}
+
+RecomputeScope::RecomputeScope() : previous_(t_recomputing) { t_recomputing = true; }
+RecomputeScope::~RecomputeScope() { t_recomputing = previous_; }
+
+torch::Tensor counted_mm(const torch::Tensor& a, const torch::Tensor& b) { return CountedMm::apply(a, b); }
+torch::Tensor counted_bmm(const torch::Tensor& a, const torch::Tensor& b) { return CountedBmm::apply(a, b); }
+
+DispatchWatch::DispatchWatch()
+    : start_(g_dispatched.load()),
+      handle_(at::addGlobalCallback(at::RecordFunctionCallback(&on_dispatch, nullptr)
+                                        .scopes({at::RecordScope::FUNCTION}))) {}
+
+DispatchWatch::~DispatchWatch() { at::removeCallback(handle_); }
+
+uint64_t DispatchWatch::products() const { return g_dispatched.load() - start_; }
+
+}  // namespace flopsmeter

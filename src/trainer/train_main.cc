@@ -1,0 +1,45 @@
+// flopsmeter-train: the native trainer's program, which `flopsmeter train`
+// runs. It reads the same flag table as the CLI, so the two take the same
+// options and print the same messages.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/exit_status.h"
+#include "cli/flags.h"
+#include "core/json_doc.h"  // printable_text
+#include "trainer/trainer.h"
+
+namespace {
+
+int fail(const std::string& message) {
+  std::cerr << "flopsmeter train: "
+            << flopsmeter::printable_text(flopsmeter::cli::cli_spelling(message)) << "\n";
+  return flopsmeter::cli::kExitError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace flopsmeter::cli;
+  const CommandDef* command = find_command("train");
+  auto parsed = parse_args(*command, std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.ok()) return fail(parsed.status().message());
+  if (parsed->help_long || parsed->help_short) {
+    std::cout << (parsed->help_long ? long_help(*command) : short_help(*command));
+    return kExitOk;
+  }
+  std::vector<std::string> command_line = {"flopsmeter", "train"};
+  command_line.insert(command_line.end(), argv + 1, argv + argc);
+  auto report = flopsmeter::run_training(*parsed, command_line, [](const std::string& line) {
+    std::cout << flopsmeter::printable_text(cli_spelling(line)) << std::endl;
+  });
+  if (!report.ok()) return fail(report.status().message());
+  if (!report->record_text.empty()) {
+    std::cout << "\n" << cli_spelling(report->record_text);
+    std::cout << "record: " << flopsmeter::printable_text(report->record_path) << "\n";
+  }
+  std::cout << "weights: " << flopsmeter::printable_text(report->saved) << " (" << report->status << ")\n";
+  return kExitOk;
+}

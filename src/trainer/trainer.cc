@@ -1,0 +1,470 @@
+#include "trainer/trainer.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <numbers>
+#include <set>
+
+#include "adapters/files.h"
+#include "api/meter_options.h"
+#include "api/recipe.h"
+#include "api/report_format.h"
+#include "core/option_ref.h"
+#include "flopsmeter/catalog.h"
+#include "flopsmeter/load.h"
+#include "flopsmeter/meter.h"
+#include "trainer/executed_flops.h"
+#include "trainer/llama_model.h"
+#include "trainer/tensor_files.h"
+#include "trainer/training_data.h"
+
+namespace flopsmeter {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+// Everything the loop needs, read once from the options and the recipe.
+struct Job {
+  Recipe recipe;
+  TrainingSettings t;
+  std::string model_dir, output_dir, tokenizer;
+  std::vector<std::string> dataset;
+  MethodSpec method;
+  TokenCountRequest data_request;
+  uint64_t micro_batch_size = 8, grad_accum = 1, max_steps = 0;
+  double epochs = 3;
+  std::optional<CheckpointMode> checkpointing;  // with gradient checkpointing
+  bool resume = false;
+  LoraSettings lora;
+};
+
+Result<Job> read_job(OptionMap& o) {
+  Job job;
+  FM_ASSIGN_OR_RETURN(std::optional<Recipe> recipe,
+                      apply_recipe(o, RecipeReader::kEstimate, [](const std::string&) { return true; }));
+  if (!recipe) return Status::InvalidArgument("training needs a recipe: " + option_ref("recipe") + " FILE");
+  if (recipe->dialect != RecipeDialect::kTrl) {
+    return Status::Unsupported(recipe->use.file + ": an Axolotl config; the native trainer reads TRL / AWS recipes");
+  }
+  job.recipe = std::move(*recipe);
+  job.t = job.recipe.training;
+  job.model_dir = o.get("model");
+  if (!is_directory(job.model_dir) || !is_regular_file(join_path(job.model_dir, "config.json"))) {
+    return Status::InvalidArgument("model_name_or_path '" + job.model_dir +
+                                   "': the native trainer trains a local Hugging Face-format directory "
+                                   "(config.json, and model.safetensors unless it starts from scratch)");
+  }
+  job.output_dir = o.has("output-dir") ? o.get("output-dir") : job.t.output_dir;
+  if (job.output_dir.empty()) return Status::InvalidArgument(job.recipe.use.file + ": output_dir is not set");
+  FM_ASSIGN_OR_RETURN(std::vector<MethodSpec> methods, method_specs(o));
+  if (methods.size() != 1) return Status::InvalidArgument("a training run has one method");
+  job.method = methods.front();
+  FM_ASSIGN_OR_RETURN(job.data_request, token_count_options(o, SequenceLayout::kPadded));
+  if (job.data_request.layout != SequenceLayout::kPadded) {
+    return Status::Unsupported("packing: the native trainer pads each micro-batch to its longest sample; set "
+                               "packing: false");
+  }
+  job.dataset = split_list(o.get("dataset"));
+  if (job.dataset.empty()) return Status::InvalidArgument(job.recipe.use.file + ": dataset_id_or_path is not set");
+  job.data_request.files = job.dataset;
+  if (job.data_request.tokenizer.empty()) job.data_request.tokenizer = job.model_dir;
+  job.tokenizer = job.data_request.tokenizer;
+  if (o.has("micro-batch-size")) {
+    FM_ASSIGN_OR_RETURN(job.micro_batch_size, option_uint(o, "micro-batch-size"));
+  }
+  if (o.has("grad-accum")) {
+    FM_ASSIGN_OR_RETURN(job.grad_accum, option_uint(o, "grad-accum"));
+  }
+  if (o.has("max-steps")) {
+    FM_ASSIGN_OR_RETURN(job.max_steps, option_uint(o, "max-steps"));
+  }
+  if (o.has("epochs")) {
+    FM_ASSIGN_OR_RETURN(job.epochs, option_double(o, "epochs"));
+  }
+  if (o.has("gradient-checkpointing")) {
+    job.checkpointing = CheckpointMode::kReentrant;
+    if (o.has("checkpoint-mode")) {
+      FM_ASSIGN_OR_RETURN(job.checkpointing, option_checkpoint_mode(o));
+    }
+  }
+  job.resume = o.has("resume");
+  job.lora.alpha = job.t.lora_alpha;
+  job.lora.dropout = o.has("lora-dropout") ? job.method.lora.dropout : 0.05;  // TRL ModelConfig's default
+  const std::set<std::string> schedulers = {"linear", "cosine", "constant", "constant_with_warmup"};
+  if (!schedulers.count(job.t.lr_scheduler_type)) {
+    return Status::Unsupported(job.recipe.use.file + ": lr_scheduler_type '" + job.t.lr_scheduler_type +
+                               "': the native trainer has linear, cosine, constant and constant_with_warmup");
+  }
+  return job;
+}
+
+// transformers' schedules: a linear warmup, then linear decay to 0, half a
+// cosine, or constant.
+double learning_rate(const TrainingSettings& t, uint64_t step, uint64_t total) {
+  const uint64_t warmup = t.warmup_steps > 0 ? t.warmup_steps
+                                             : static_cast<uint64_t>(std::ceil(t.warmup_ratio * static_cast<double>(total)));
+  if (step < warmup) return t.learning_rate * static_cast<double>(step) / static_cast<double>(std::max<uint64_t>(1, warmup));
+  if (t.lr_scheduler_type == "constant" || t.lr_scheduler_type == "constant_with_warmup") return t.learning_rate;
+  const double progress =
+      static_cast<double>(step - warmup) / static_cast<double>(std::max<uint64_t>(1, total - warmup));
+  if (t.lr_scheduler_type == "cosine") return t.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * progress));
+  return t.learning_rate * std::max(0.0, 1 - progress);
+}
+
+std::vector<std::string> weight_files(const std::string& dir) {
+  std::vector<std::string> files;
+  Result<std::vector<std::string>> names = list_directory(dir);
+  if (!names.ok()) return files;
+  for (const std::string& n : *names) {
+    if (n.ends_with(".safetensors") && n.find("adapter") == std::string::npos) files.push_back(join_path(dir, n));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The newest complete checkpoint-N in `dir` (its trainer_state.json is
+// written last), or 0.
+uint64_t latest_checkpoint(const std::string& dir) {
+  uint64_t best = 0;
+  Result<std::vector<std::string>> names = list_directory(dir);
+  if (!names.ok()) return 0;
+  for (const std::string& n : *names) {
+    if (!n.starts_with("checkpoint-") || n.find_first_not_of("0123456789", 11) != std::string::npos || n.size() == 11) {
+      continue;
+    }
+    if (is_regular_file(join_path(join_path(dir, n), "trainer_state.json"))) {
+      best = std::max<uint64_t>(best, std::stoull(n.substr(11)));
+    }
+  }
+  return best;
+}
+
+std::string adapter_config_json(const Job& job, const TrainingPlan& plan) {
+  std::set<std::string> targets;
+  for (const Adapter& a : plan.adapters) targets.insert(a.module_path.substr(a.module_path.rfind('.') + 1));
+  nlohmann::ordered_json j = {{"base_model_name_or_path", job.model_dir},
+                              {"peft_type", "LORA"},
+                              {"task_type", "CAUSAL_LM"},
+                              {"r", job.method.lora.r},
+                              {"lora_alpha", job.lora.alpha},
+                              {"lora_dropout", job.lora.dropout},
+                              {"target_modules", targets},
+                              {"bias", "none"},
+                              {"fan_in_fan_out", false},
+                              {"inference_mode", true},
+                              {"init_lora_weights", true},
+                              {"layers_to_transform", nullptr},
+                              {"layers_pattern", nullptr},
+                              {"modules_to_save", nullptr},
+                              {"rank_pattern", nlohmann::json::object()},
+                              {"alpha_pattern", nlohmann::json::object()},
+                              {"use_dora", false},
+                              {"use_rslora", false}};
+  if (!job.method.lora.layers_to_transform.empty()) j["layers_to_transform"] = job.method.lora.layers_to_transform;
+  return j.dump(2) + "\n";
+}
+
+// The trained weights in Hugging Face's layout: the full model
+// (model.safetensors, config.json and the tokenizer's files), or a PEFT
+// adapter (adapter_model.safetensors, adapter_config.json).
+Status save_weights(const std::string& dir, const Job& job, const TrainingPlan& plan, const LlamaModel& model) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(dir + ": cannot create: " + ec.message());
+  if (model.has_adapters()) {
+    FM_RETURN_IF_ERROR(write_tensors(join_path(dir, "adapter_model.safetensors"), model.adapter_weights()));
+    return write_file_atomic(join_path(dir, "adapter_config.json"), adapter_config_json(job, plan));
+  }
+  FM_RETURN_IF_ERROR(write_tensors(join_path(dir, "model.safetensors"), model.weights()));
+  FM_RETURN_IF_ERROR(write_file_atomic(join_path(dir, "config.json"), model.config().text));
+  const std::string tokenizer_dir = is_directory(job.tokenizer) ? job.tokenizer : fs::path(job.tokenizer).parent_path().string();
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+    const std::string from = join_path(tokenizer_dir, name);
+    if (!is_regular_file(from)) continue;
+    FM_ASSIGN_OR_RETURN(std::string text, read_file(from, 256 << 20));
+    FM_RETURN_IF_ERROR(write_file_atomic(join_path(dir, name), text));
+  }
+  return Status::Ok();
+}
+
+
+// One micro-batch as tensors: right-padded rows, labels -100 on padding
+// and on each sample's prompt.
+struct MicroBatch {
+  torch::Tensor ids, labels;
+  std::vector<int64_t> lengths;
+  uint64_t tokens = 0, positions = 0, label_tokens = 0, rows = 0, padded_length = 0;
+};
+
+MicroBatch micro_batch(const std::vector<TrainingSample>& samples, const std::vector<uint64_t>& rows) {
+  MicroBatch mb;
+  mb.rows = rows.size();
+  for (uint64_t r : rows) mb.padded_length = std::max<uint64_t>(mb.padded_length, samples[r].ids.size());
+  const int64_t b = static_cast<int64_t>(rows.size()), t = static_cast<int64_t>(mb.padded_length);
+  mb.ids = torch::zeros({b, t}, torch::kLong);
+  mb.labels = torch::full({b, t}, -100, torch::kLong);
+  auto ids = mb.ids.accessor<int64_t, 2>();
+  auto labels = mb.labels.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < b; ++i) {
+    const TrainingSample& s = samples[rows[static_cast<size_t>(i)]];
+    for (size_t j = 0; j < s.ids.size(); ++j) {
+      ids[i][static_cast<int64_t>(j)] = s.ids[j];
+      if (j >= s.prompt_tokens) labels[i][static_cast<int64_t>(j)] = s.ids[j];
+      // Position 0 predicts nothing (the labels are shifted by one).
+      if (j >= s.prompt_tokens && j > 0) ++mb.label_tokens;
+    }
+    mb.lengths.push_back(static_cast<int64_t>(s.ids.size()));
+    mb.tokens += s.ids.size();
+  }
+  mb.positions = mb.rows * mb.padded_length;
+  return mb;
+}
+
+class TrainingRun {
+ public:
+  TrainingRun(Job job, OptionMap options, std::vector<std::string> command,
+              std::function<void(const std::string&)> say)
+      : job_(std::move(job)), o_(std::move(options)), command_(std::move(command)), say_(std::move(say)) {}
+
+  Result<TrainReport> run();
+
+ private:
+  Status prepare();
+  Status prepare_optimizer();
+  Status begin_meter();
+  // Trains optimizer step `step` (0-based); returns its summed loss.
+  double train_step(uint64_t step);
+  Status save_checkpoint(uint64_t step);
+  void log_step(uint64_t step, double loss);
+
+  Job job_;
+  OptionMap o_;
+  std::vector<std::string> command_;
+  std::function<void(const std::string&)> say_;
+  TrainingPlan plan_;
+  std::unique_ptr<LlamaModel> model_;
+  TrainingData data_;
+  TrainingSchedule schedule_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<Meter> meter_;
+  uint64_t start_step_ = 0;
+  uint64_t tokens_seen_ = 0;
+};
+
+Status TrainingRun::prepare() {
+  FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(o_.get("data-dir")));
+  FM_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(job_.model_dir, catalog));
+  FM_ASSIGN_OR_RETURN(plan_, plan_training(loaded.model, job_.method));
+  FM_ASSIGN_OR_RETURN(LlamaConfig config, read_llama_config(join_path(job_.model_dir, "config.json")));
+  if (job_.resume) {
+    start_step_ = latest_checkpoint(job_.output_dir);
+    if (start_step_ == 0) return Status::NotFound(job_.output_dir + ": no checkpoint-N to resume from");
+  }
+  const std::string checkpoint = join_path(job_.output_dir, "checkpoint-" + std::to_string(start_step_));
+  const bool adapters = !plan_.adapters.empty();
+  std::vector<std::string> weights = weight_files(start_step_ > 0 && !adapters ? checkpoint : job_.model_dir);
+  if (weights.empty()) say_("no weights in " + job_.model_dir + ": initialised from seed " + std::to_string(job_.t.seed));
+  FM_ASSIGN_OR_RETURN(model_, LlamaModel::Create(config, weights, job_.t.seed));
+  FM_RETURN_IF_ERROR(model_->apply_plan(plan_, job_.lora, job_.t.seed));
+  if (start_step_ > 0 && adapters) {
+    FM_RETURN_IF_ERROR(model_->load_adapter(join_path(checkpoint, "adapter_model.safetensors")));
+  }
+  // The trainer builds its own tensors; the accounting counts from the
+  // config. They must agree to the parameter, or the formulas describe
+  // another model.
+  if (model_->parameter_count() != plan_.params_all) {
+    return Status::Internal("the trainer's model has " + with_commas(model_->parameter_count()) +
+                            " parameters, the accounting counts " + with_commas(plan_.params_all));
+  }
+  FM_ASSIGN_OR_RETURN(data_, read_training_data(job_.data_request));
+  FM_ASSIGN_OR_RETURN(schedule_, training_schedule(data_.samples.size(), job_.micro_batch_size, job_.grad_accum,
+                                                   job_.epochs, job_.max_steps));
+  return prepare_optimizer();
+}
+
+Status TrainingRun::prepare_optimizer() {
+  // transformers decays every weight matrix and no norm weight.
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const torch::Tensor& t : model_->trainable()) (t.dim() >= 2 ? decay : no_decay).push_back(t);
+  auto options = [&](double weight_decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(job_.t.learning_rate)
+                                                            .betas({job_.t.adam_beta1, job_.t.adam_beta2})
+                                                            .eps(job_.t.adam_epsilon)
+                                                            .weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options(job_.t.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, options(0));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(job_.t.learning_rate));
+  if (start_step_ > 0) {
+    const std::string path = join_path(join_path(job_.output_dir, "checkpoint-" + std::to_string(start_step_)), "optimizer.pt");
+    try {
+      torch::load(*optimizer_, path);
+    } catch (const std::exception& e) {
+      return Status::ParseError(path + ": cannot read the optimizer state: " + e.what());
+    }
+  }
+  return Status::Ok();
+}
+
+Status TrainingRun::begin_meter() {
+  OptionMap m;
+  for (const std::string& name : meter_option_names()) {
+    if (o_.has(name)) m.values[name] = o_.get(name);
+  }
+  m.values["run"] = join_path(job_.output_dir, "flops_meter_run");
+  m.values["model"] = job_.model_dir;
+  m.values["attention"] = "eager";
+  m.values["n-total"] = std::to_string(plan_.params_all);
+  m.values["n-trainable"] = std::to_string(plan_.params_trainable);
+  if (!m.has("micro-batch-size")) m.values["micro-batch-size"] = std::to_string(job_.micro_batch_size);
+  if (!m.has("grad-accum")) m.values["grad-accum"] = std::to_string(job_.grad_accum);
+  if (start_step_ > 0) m.values["resume-step"] = std::to_string(start_step_);
+  FM_ASSIGN_OR_RETURN(MeterOptions options, meter_options_from_map(m));
+  FM_RETURN_IF_ERROR(meter_options_from_environment(options));
+  options.dataset_files = job_.dataset;
+  options.command = command_;
+  FM_ASSIGN_OR_RETURN(meter_, Meter::Begin(options));
+  for (const std::string& w : meter_->begin_warnings()) say_("warning: " + w);
+  meter_->set_executed({});
+  return Status::Ok();
+}
+
+double TrainingRun::train_step(uint64_t step) {
+  const uint64_t epoch = step / schedule_.steps_per_epoch, in_epoch = step % schedule_.steps_per_epoch;
+  const std::vector<std::vector<uint64_t>> batches =
+      epoch_micro_batches(data_.samples.size(), job_.micro_batch_size, job_.t.seed, epoch);
+  const uint64_t first = in_epoch * job_.grad_accum;
+  const uint64_t last = std::min<uint64_t>(batches.size(), first + job_.grad_accum);
+  std::vector<MicroBatch> group;
+  uint64_t label_tokens = 0;
+  for (uint64_t i = first; i < last; ++i) {
+    group.push_back(micro_batch(data_.samples, batches[i]));
+    label_tokens += group.back().label_tokens;
+  }
+  torch::manual_seed(job_.t.seed + step + 1);  // dropout draws depend on the step alone: a resume repeats them
+  const double lr = learning_rate(job_.t, step, schedule_.total_steps);
+  for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  double loss_total = 0;
+  for (const MicroBatch& mb : group) {
+    // transformers divides by the label tokens of the whole accumulated step.
+    torch::Tensor loss = model_->loss_sum(mb.ids, mb.labels, mb.lengths, job_.checkpointing, true) /
+                         static_cast<double>(std::max<uint64_t>(1, label_tokens));
+    loss.backward();
+    loss_total += loss.item<double>();
+    tokens_seen_ += mb.tokens;
+    if (meter_) {
+      meter_->add(mb.tokens, mb.positions, 1);
+      meter_->add_sequences(mb.padded_length, mb.rows);
+    }
+  }
+  if (job_.t.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model_->trainable(), job_.t.max_grad_norm);
+  optimizer_->step();
+  optimizer_->zero_grad();
+  return loss_total;
+}
+
+Status TrainingRun::save_checkpoint(uint64_t step) {
+  const std::string dir = join_path(job_.output_dir, "checkpoint-" + std::to_string(step));
+  FM_RETURN_IF_ERROR(save_weights(dir, job_, plan_, *model_));
+  try {
+    torch::save(*optimizer_, join_path(dir, "optimizer.pt"));
+  } catch (const std::exception& e) {
+    return Status::IoError(dir + ": cannot write the optimizer state: " + e.what());
+  }
+  // Last, so a checkpoint with this file is complete (as transformers' Trainer writes it).
+  const nlohmann::json state = {{"global_step", step},
+                                {"max_steps", schedule_.total_steps},
+                                {"num_input_tokens_seen", tokens_seen_},
+                                {"epoch", static_cast<double>(step) / static_cast<double>(schedule_.steps_per_epoch)}};
+  FM_RETURN_IF_ERROR(write_file_atomic(join_path(dir, "trainer_state.json"), state.dump(2) + "\n"));
+  if (meter_) {
+    if (Status s = meter_->checkpoint(step, dir); !s.ok()) say_("warning: " + s.message());
+  }
+  return Status::Ok();
+}
+
+void TrainingRun::log_step(uint64_t step, double loss) {
+  const ExecutedFlops e = executed_flops();
+  char line[256];
+  std::snprintf(line, sizeof line, "step %llu/%llu  loss %.4f  lr %.3g  tokens %s  executed %s FLOP",
+                static_cast<unsigned long long>(step), static_cast<unsigned long long>(schedule_.total_steps), loss,
+                learning_rate(job_.t, step - 1, schedule_.total_steps), with_commas(tokens_seen_).c_str(),
+                sci(e.trained() + e.recompute, 3).c_str());
+  say_(line);
+}
+
+Result<TrainReport> TrainingRun::run() {
+  FM_RETURN_IF_ERROR(prepare());
+  say_("training " + job_.model_dir + " (" + method_name(job_.method.kind) + ", " + with_commas(plan_.params_trainable) +
+       " of " + with_commas(plan_.params_all) + " parameters trainable) on " + with_commas(data_.samples.size()) +
+       " samples: " + std::to_string(schedule_.total_steps) + " steps" +
+       (start_step_ > 0 ? ", resuming after step " + std::to_string(start_step_) : ""));
+  reset_executed_flops();
+  if (job_.recipe.compute_flops) FM_RETURN_IF_ERROR(begin_meter());
+  TrainReport report;
+  report.status = "completed";
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  uint64_t step = start_step_;
+  while (step < schedule_.total_steps) {
+    const double loss = train_step(step);
+    ++step;
+    const ExecutedFlops e = executed_flops();
+    if (meter_) meter_->set_executed({e.forward, e.backward, e.recompute});
+    if (step % std::max<uint64_t>(1, job_.t.logging_steps) == 0 || step == schedule_.total_steps) log_step(step, loss);
+    bool stop = false;
+    if (meter_) {
+      FM_ASSIGN_OR_RETURN(BudgetState budget, meter_->step(step));
+      for (const std::string& w : budget.new_warnings) say_("warning: " + w);
+      if (budget.stop) {
+        say_("the budget guard stops the run after step " + std::to_string(step));
+        report.status = "stopped_by_budget";
+        stop = true;
+      }
+    }
+    if (g_stop_signal.load() != 0) {
+      say_("signal " + std::to_string(g_stop_signal.load()) + ": saving a checkpoint and stopping");
+      report.status = "interrupted";
+      stop = true;
+    }
+    if (stop || (job_.t.save_steps > 0 && step % job_.t.save_steps == 0)) FM_RETURN_IF_ERROR(save_checkpoint(step));
+    if (stop) break;
+  }
+  FM_RETURN_IF_ERROR(save_weights(job_.output_dir, job_, plan_, *model_));
+  report.saved = job_.output_dir;
+  if (meter_) {
+    EndOptions end;
+    end.status = report.status;
+    end.global_step = step;
+    FM_ASSIGN_OR_RETURN(RunRecord record, meter_->end(end));
+    report.record_path = join_path(join_path(job_.output_dir, "flops_meter_run"), "flops_meter.json");
+    FM_ASSIGN_OR_RETURN(report.record_text, run_record_to_text(record.json));
+  }
+  return report;
+}
+
+}  // namespace
+
+Result<TrainReport> run_training(OptionMap o, const std::vector<std::string>& command,
+                                 const std::function<void(const std::string&)>& say) {
+  FM_ASSIGN_OR_RETURN(Job job, read_job(o));
+  try {
+    TrainingRun run(std::move(job), std::move(o), command, say);
+    return run.run();
+  } catch (const std::exception& e) {
+    // libtorch reports shape and allocation failures by throwing; nothing throws past here.
+    return Status::Internal(std::string("libtorch: ") + e.what());
+  }
+}
+
+}  // namespace flopsmeter
