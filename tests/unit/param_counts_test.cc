@@ -96,12 +96,6 @@ TEST(ParamCounts, InconsistentHeadsAreRejected) {
   EXPECT_THAT(m.status().message(), ::testing::HasSubstr("not a multiple of num_key_value_heads"));
 }
 
-TEST(ParamCounts, Gemma3MultimodalConfigPointsToTheTextConfig) {
-  auto m = model_from_json({{"model_type", "gemma3"}, {"text_config", nlohmann::json::object()}});
-  ASSERT_FALSE(m.ok());
-  EXPECT_THAT(m.status().message(), ::testing::HasSubstr("gemma3_text"));
-}
-
 }  // namespace
 }  // namespace flopsmeter
 
