@@ -203,6 +203,19 @@ TEST(MultimodalCatalog, Gemma3LoraTargetsReachTheVisionTowerAsPeftDoes) {
   EXPECT_EQ(qv->params_trainable, 34 * r * ((h + 2048) + (h + 1024)) + 27 * r * 2 * (vh + vh));
 }
 
+TEST(MultimodalCatalog, MistralSmall3MatchesTheMagistralPresetFigure) {
+  for (const char* id : {"mistralai/Mistral-Small-24B-Base-2501", "mistralai/Mistral-Small-24B-Instruct-2501"}) {
+    Model m = catalog_model(id);
+    ParamBreakdown b = count_parameters(m);
+    // keras-hub magistral_small_2506_en / _2507_en: 23,572,403,200.
+    EXPECT_EQ(b.total, 23572403200u) << id;
+    EXPECT_FALSE(m.arch.tied_embeddings) << id;
+    EXPECT_EQ(m.arch.head_dim, 128u) << id;  // not 5120 / 32
+    EXPECT_EQ(b.embedding, 131072u * 5120u) << id;
+    EXPECT_EQ(component(b, Component::kLmHead), 131072u * 5120u) << id;
+    for (uint64_t w : m.arch.sliding_window) EXPECT_EQ(w, 0u) << id;
+  }
+}
 
 }  // namespace
 }  // namespace flopsmeter
