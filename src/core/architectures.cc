@@ -219,9 +219,10 @@ struct DimDefaults {
   uint64_t max_positions = 0;
 };
 
-// Gemma3TextConfig's defaults: the text_config of google/gemma-3-4b-pt and
-// larger lists only hidden_size, intermediate_size, num_hidden_layers and
-// sliding_window, and takes 8 heads, 4 key/value heads and head_dim 256 from here.
+// Gemma3TextConfig's defaults: the text_config of google/gemma-3-4b-pt lists
+// only hidden_size, intermediate_size, num_hidden_layers and sliding_window
+// of the shapes, and takes 8 heads, 4 key/value heads and head_dim 256 from
+// here (12B takes head_dim 256; 27B lists every shape).
 DimDefaults gemma3_text_defaults() {
   DimDefaults g;
   g.hidden = 2304;
