@@ -35,6 +35,8 @@ enum class Component {
   kRouter,             // expert router
   kNorm,               // layer norms outside attention
   kLmHead,             // output projection when untied
+  kVision,             // vision tower of a multimodal model (gemma3's SigLIP encoder)
+  kProjector,          // multimodal projector from the vision tower into the text model
   kOther,              // anything a checkpoint holds that fits none of the above
 };
 const char* component_name(Component c);  // "embedding", "attention", ...

@@ -101,6 +101,18 @@ class ConfigReader {
     return out;
   }
 
+  // The nested config object `key` (gemma3's text_config, vision_config).
+  // An absent or null one reads as {}: every field then takes the default
+  // of its config class, as transformers builds it.
+  Result<ConfigReader> object(const char* key) const {
+    static const json kEmpty = json::object();
+    const std::string at = JsonDoc::child(pointer_, key);
+    if (!has(key)) return ConfigReader(doc_, kEmpty, at);
+    const json& v = object_.at(key);
+    if (!v.is_object()) return fail(key, "is " + v.dump() + "; expected a JSON object");
+    return ConfigReader(doc_, v, at);
+  }
+
   // Shapes that do not fit together (the config as a whole is at fault).
   Status error(const std::string& what) const {
     return Status::InvalidArgument(doc_.where(pointer_) + ": " + what);
@@ -200,20 +212,44 @@ struct Dims {
   bool tied;
 };
 
-Result<Dims> read_dims(const ConfigReader& c, uint64_t default_vocab, bool default_tied) {
+// Defaults a config class gives the shape fields a file may leave out; most
+// classes' defaults describe no released model, so their files must say.
+struct DimDefaults {
+  std::optional<uint64_t> hidden, layers, heads, kv_heads, head_dim, intermediate;
+  uint64_t max_positions = 0;
+};
+
+// Gemma3TextConfig's defaults: the text_config of google/gemma-3-4b-pt lists
+// only hidden_size, intermediate_size, num_hidden_layers and sliding_window
+// of the shapes, and takes 8 heads, 4 key/value heads and head_dim 256 from
+// here (12B takes head_dim 256; 27B lists every shape).
+DimDefaults gemma3_text_defaults() {
+  DimDefaults g;
+  g.hidden = 2304;
+  g.layers = 26;
+  g.heads = 8;
+  g.kv_heads = 4;
+  g.head_dim = 256;
+  g.intermediate = 9216;
+  g.max_positions = 131072;
+  return g;
+}
+
+Result<Dims> read_dims(const ConfigReader& c, uint64_t default_vocab, bool default_tied,
+                       const DimDefaults& defaults = {}) {
   Dims d{};
   FM_ASSIGN_OR_RETURN(d.vocab, c.positive("vocab_size", default_vocab));
-  FM_ASSIGN_OR_RETURN(d.hidden, c.positive("hidden_size"));
-  FM_ASSIGN_OR_RETURN(d.layers, c.positive("num_hidden_layers"));
-  FM_ASSIGN_OR_RETURN(d.heads, c.positive("num_attention_heads"));
-  FM_ASSIGN_OR_RETURN(d.kv_heads, c.positive("num_key_value_heads", d.heads));
-  if (!c.has("head_dim") && d.hidden % d.heads != 0) {
+  FM_ASSIGN_OR_RETURN(d.hidden, c.positive("hidden_size", defaults.hidden));
+  FM_ASSIGN_OR_RETURN(d.layers, c.positive("num_hidden_layers", defaults.layers));
+  FM_ASSIGN_OR_RETURN(d.heads, c.positive("num_attention_heads", defaults.heads));
+  FM_ASSIGN_OR_RETURN(d.kv_heads, c.positive("num_key_value_heads", defaults.kv_heads.value_or(d.heads)));
+  if (!c.has("head_dim") && !defaults.head_dim && d.hidden % d.heads != 0) {
     return c.error("hidden_size " + std::to_string(d.hidden) + " is not divisible by num_attention_heads " +
                    std::to_string(d.heads) + " and no head_dim is given");
   }
-  FM_ASSIGN_OR_RETURN(d.head_dim, c.positive("head_dim", d.hidden / d.heads));
-  FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("intermediate_size"));
-  FM_ASSIGN_OR_RETURN(d.max_positions, c.shape("max_position_embeddings", 0));
+  FM_ASSIGN_OR_RETURN(d.head_dim, c.positive("head_dim", defaults.head_dim.value_or(d.hidden / d.heads)));
+  FM_ASSIGN_OR_RETURN(d.intermediate, c.positive("intermediate_size", defaults.intermediate));
+  FM_ASSIGN_OR_RETURN(d.max_positions, c.shape("max_position_embeddings", defaults.max_positions));
   FM_ASSIGN_OR_RETURN(d.tied, c.boolean("tie_word_embeddings", default_tied));
   if (d.layers > kMaxLayers) {
     return c.error("num_hidden_layers " + std::to_string(d.layers) + " exceeds " + std::to_string(kMaxLayers) +
@@ -303,15 +339,17 @@ Model start_model(const std::string& model_type, const Dims& d) {
 }
 
 // The llama-style decoder shared by most families: model.embed_tokens,
-// model.layers.N.{self_attn, mlp, norms}, model.norm, lm_head.
+// model.layers.N.{self_attn, mlp, norms}, model.norm, lm_head; `prefix`
+// replaces "model" where the decoder sits inside a larger model (gemma3's
+// model.language_model).
 Result<Model> build_decoder(const std::string& model_type, const Dims& d, const LayerStyle& s, const MlpBuilder& mlp,
-                           const AttentionBuilder& attention = nullptr) {
+                           const AttentionBuilder& attention = nullptr, const std::string& prefix = "model") {
   Model model = start_model(model_type, d);
   ModelBuilder b(&model);
-  b.embedding("model.embed_tokens", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
+  b.embedding(prefix + ".embed_tokens", Slot::kTokenEmbedding, Component::kEmbedding, d.vocab, d.hidden);
   for (uint64_t i = 0; i < d.layers; ++i) {
     int layer = static_cast<int>(i);
-    std::string lp = "model.layers." + std::to_string(i);
+    std::string lp = prefix + ".layers." + std::to_string(i);
     if (attention) {
       attention(b, lp, layer);
     } else {
@@ -320,8 +358,8 @@ Result<Model> build_decoder(const std::string& model_type, const Dims& d, const 
     FM_RETURN_IF_ERROR(mlp(b, lp, layer));
     add_layer_norms(b, lp, layer, d, s);
   }
-  b.norm("model.norm", Slot::kFinalNorm, Component::kNorm, -1, d.hidden, false);
-  b.lm_head("lm_head", d.hidden, d.vocab, d.tied, "model.embed_tokens.weight");
+  b.norm(prefix + ".norm", Slot::kFinalNorm, Component::kNorm, -1, d.hidden, false);
+  b.lm_head("lm_head", d.hidden, d.vocab, d.tied, prefix + ".embed_tokens.weight");
   return model;
 }
 
@@ -369,7 +407,7 @@ Status gemma_window(const ConfigReader& c, Model& m, uint64_t default_pattern) {
   return Status::Ok();
 }
 
-Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
+Result<Model> build_llama_like_at(const std::string& type, const ConfigReader& c, const std::string& prefix) {
   // transformers defaults per config class where a file omits a field.
   uint64_t default_vocab = 32000;
   bool default_tied = false;
@@ -378,7 +416,8 @@ Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
   if (type == "phi3") default_vocab = 32064;
   if (type == "gemma" || type == "gemma2") { default_vocab = 256000; default_tied = true; }
   if (type == "gemma3_text") { default_vocab = 262208; default_tied = true; }
-  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, default_vocab, default_tied));
+  FM_ASSIGN_OR_RETURN(Dims d, read_dims(c, default_vocab, default_tied,
+                                       type == "gemma3_text" ? gemma3_text_defaults() : DimDefaults{}));
 
   LayerStyle s;
   bool mlp_bias = false;
@@ -418,7 +457,7 @@ Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
       return Status::Ok();
     };
   }
-  FM_ASSIGN_OR_RETURN(Model m, build_decoder(type, d, s, mlp));
+  FM_ASSIGN_OR_RETURN(Model m, build_decoder(type, d, s, mlp, nullptr, prefix));
   if (type == "qwen2" || type == "qwen3") {
     FM_RETURN_IF_ERROR(qwen_window(c, m));
   } else if (type == "gemma2") {
@@ -428,6 +467,93 @@ Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
   } else if (type == "mistral" || type == "phi3") {
     FM_RETURN_IF_ERROR(uniform_window(c, m));
   }
+  return m;
+}
+
+Result<Model> build_llama_like(const std::string& type, const ConfigReader& c) {
+  return build_llama_like_at(type, c, "model");
+}
+
+// The SigLIP vision tower (SiglipVisionModel) under `vp`, with
+// SiglipVisionConfig's defaults: a patch-embedding Conv2d with bias, one
+// learned position per patch, encoder layers of biased k/v/q/out
+// projections, fc1/fc2 and two LayerNorms with bias, the post-layernorm,
+// and the attention-pooling head unless vision_use_head is false. Returns
+// the tower's width.
+Result<uint64_t> add_siglip_vision(ModelBuilder& b, const ConfigReader& v, const std::string& vp) {
+  FM_ASSIGN_OR_RETURN(uint64_t hidden, v.positive("hidden_size", 768));
+  FM_ASSIGN_OR_RETURN(uint64_t inter, v.positive("intermediate_size", 3072));
+  FM_ASSIGN_OR_RETURN(uint64_t layers, v.positive("num_hidden_layers", 12));
+  FM_ASSIGN_OR_RETURN(uint64_t heads, v.positive("num_attention_heads", 12));
+  FM_ASSIGN_OR_RETURN(uint64_t channels, v.positive("num_channels", 3));
+  FM_ASSIGN_OR_RETURN(uint64_t image, v.positive("image_size", 224));
+  FM_ASSIGN_OR_RETURN(uint64_t patch, v.positive("patch_size", 16));
+  FM_ASSIGN_OR_RETURN(bool use_head, v.boolean("vision_use_head", true));
+  if (hidden % heads != 0) {
+    return v.error("hidden_size " + std::to_string(hidden) + " is not divisible by num_attention_heads " +
+                   std::to_string(heads));
+  }
+  if (layers > kMaxLayers) {
+    return v.error("num_hidden_layers " + std::to_string(layers) + " exceeds " + std::to_string(kMaxLayers) +
+                   "; larger than any real model");
+  }
+  if (patch > image) return v.error("patch_size " + std::to_string(patch) + " exceeds image_size " + std::to_string(image));
+  const uint64_t side = image / patch;  // patch <= image <= 2^24: no product below overflows
+  if (patch * patch > kMaxShapeValue || channels * patch * patch > kMaxShapeValue || side * side > kMaxShapeValue) {
+    return v.error("image_size, patch_size and num_channels describe more patches or patch pixels than any real model");
+  }
+  const uint64_t positions = side * side;
+  const Component kV = Component::kVision;
+  b.parameters(vp + ".embeddings.patch_embedding", Slot::kOther, kV, -1, channels * patch * patch, hidden,
+               {{"weight", {hidden, channels, patch, patch}}, {"bias", {hidden}}});
+  b.embedding(vp + ".embeddings.position_embedding", Slot::kOther, kV, positions, hidden);
+  for (uint64_t i = 0; i < layers; ++i) {
+    const std::string lp = vp + ".encoder.layers." + std::to_string(i);
+    for (const char* proj : {".self_attn.k_proj", ".self_attn.v_proj", ".self_attn.q_proj", ".self_attn.out_proj"}) {
+      b.linear(lp + proj, Slot::kOther, kV, -1, hidden, hidden, true);
+    }
+    b.norm(lp + ".layer_norm1", Slot::kOther, kV, -1, hidden, true);
+    b.linear(lp + ".mlp.fc1", Slot::kOther, kV, -1, hidden, inter, true);
+    b.linear(lp + ".mlp.fc2", Slot::kOther, kV, -1, inter, hidden, true);
+    b.norm(lp + ".layer_norm2", Slot::kOther, kV, -1, hidden, true);
+  }
+  b.norm(vp + ".post_layernorm", Slot::kOther, kV, -1, hidden, true);
+  if (use_head) {  // SiglipMultiheadAttentionPoolingHead: probe, nn.MultiheadAttention, LayerNorm, MLP
+    const std::string hp = vp + ".head";
+    b.parameters(hp, Slot::kOther, kV, -1, hidden, hidden, {{"probe", {1, 1, hidden}}});
+    b.parameters(hp + ".attention", Slot::kOther, kV, -1, hidden, 3 * hidden,
+                 {{"in_proj_weight", {3 * hidden, hidden}}, {"in_proj_bias", {3 * hidden}}});
+    b.linear(hp + ".attention.out_proj", Slot::kOther, kV, -1, hidden, hidden, true);
+    b.norm(hp + ".layernorm", Slot::kOther, kV, -1, hidden, true);
+    b.linear(hp + ".mlp.fc1", Slot::kOther, kV, -1, hidden, inter, true);
+    b.linear(hp + ".mlp.fc2", Slot::kOther, kV, -1, inter, hidden, true);
+  }
+  return hidden;
+}
+
+// gemma3 (Gemma3ForConditionalGeneration; transformers 4.52+ names): the
+// SigLIP vision tower, the multimodal projector (a [vision, text] matrix
+// that is no nn.Linear, and an RMSNorm over the vision width), then the
+// gemma3_text decoder under model.language_model, lm_head tied to its
+// embedding. The count is the whole model's, as num_parameters() gives it.
+// The vision modules sit outside the decoder's layer stack (layer -1): the
+// tower runs only on pixel_values, so the detailed FLOP count of text
+// training walks the decoder alone.
+Result<Model> build_gemma3(const ConfigReader& c) {
+  FM_ASSIGN_OR_RETURN(ConfigReader text, c.object("text_config"));
+  FM_ASSIGN_OR_RETURN(ConfigReader vision, c.object("vision_config"));
+  FM_ASSIGN_OR_RETURN(Model decoder, build_llama_like_at("gemma3_text", text, "model.language_model"));
+  Model m;
+  m.arch = decoder.arch;
+  m.arch.model_type = "gemma3";
+  ModelBuilder b(&m);
+  FM_ASSIGN_OR_RETURN(uint64_t vision_hidden, add_siglip_vision(b, vision, "model.vision_tower.vision_model"));
+  const uint64_t text_hidden = decoder.arch.hidden_size;
+  b.parameters("model.multi_modal_projector", Slot::kOther, Component::kProjector, -1, vision_hidden, text_hidden,
+               {{"mm_input_projection_weight", {vision_hidden, text_hidden}}});
+  b.norm("model.multi_modal_projector.mm_soft_emb_norm", Slot::kOther, Component::kProjector, -1, vision_hidden,
+         false);
+  for (Module& mod : decoder.modules) m.modules.push_back(std::move(mod));
   return m;
 }
 
@@ -697,6 +823,7 @@ const std::map<std::string, FamilyBuilder>& families() {
     for (const char* t : {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"}) {
       f[t] = build_llama_like;
     }
+    f["gemma3"] = [](const std::string&, const ConfigReader& c) { return build_gemma3(c); };
     f["mixtral"] = [](const std::string&, const ConfigReader& c) { return build_mixtral(c); };
     f["qwen2_moe"] = build_qwen_moe;
     f["qwen3_moe"] = build_qwen_moe;
@@ -760,10 +887,7 @@ Result<Model> build_model_from_config(const JsonDoc& doc, const std::string& poi
   std::string type = config.at("model_type").get<std::string>();
   auto it = families().find(type);
   if (it == families().end()) {
-    std::string hint = type == "gemma3" ? " (gemma3 here is the multimodal model: give its text_config as a config "
-                                          "with model_type gemma3_text, or the checkpoint directory)"
-                                        : "";
-    return Status::Unsupported(origin + ": model_type '" + type + "' is not supported from a config alone" + hint +
+    return Status::Unsupported(origin + ": model_type '" + type + "' is not supported from a config alone" +
                                ". Supported: " + joined_types() +
                                ". For any other architecture pass the checkpoint directory (config.json plus "
                                "*.safetensors): its tensor headers give the exact counts.");

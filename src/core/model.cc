@@ -16,6 +16,8 @@ const char* component_name(Component c) {
     case Component::kRouter: return "router";
     case Component::kNorm: return "norm";
     case Component::kLmHead: return "lm_head";
+    case Component::kVision: return "vision";
+    case Component::kProjector: return "projector";
     case Component::kOther: return "other";
   }
   return "other";
