@@ -137,6 +137,33 @@ TEST(FlopsDetailed, GradientCheckpointingRecomputesEveryLayerForwardSeparately) 
   EXPECT_EQ(to_decimal(e->detailed.total()), "3233808384");  // the compliance figure leaves it out
 }
 
+// Frozen embeddings and two frozen bottom layers of four. Reentrant
+// checkpointing (inputs made to require grad) recomputes all four and runs
+// the bottom layers' input gradients; non-reentrant recomputes only the two
+// that train and runs the backward of training without checkpointing.
+TEST(FlopsDetailed, NonReentrantCheckpointingSkipsFrozenBottomLayers) {
+  Model m = reference_model();
+  MethodSpec spec;
+  spec.kind = MethodKind::kFreeze;
+  spec.freeze.frozen_layers = 2;
+  spec.freeze.freeze_embeddings = true;
+  const TrainingPlan p = plan(m, spec);
+  Workload w = one_sequence(128);
+  auto plain = estimate_flops(m, p, w);
+  w.gradient_checkpointing = true;
+  auto reentrant = estimate_flops(m, p, w);
+  w.checkpoint_mode = CheckpointMode::kNonReentrant;
+  auto non_reentrant = estimate_flops(m, p, w);
+  ASSERT_TRUE(plain.ok() && reentrant.ok() && non_reentrant.ok());
+  EXPECT_EQ(non_reentrant->detailed.backward, plain->detailed.backward);
+  EXPECT_GT(reentrant->detailed.backward, plain->detailed.backward);
+  EXPECT_EQ(non_reentrant->detailed.recompute * 2, reentrant->detailed.recompute);
+  EXPECT_EQ(non_reentrant->detailed.forward, reentrant->detailed.forward);
+  EXPECT_NE(non_reentrant->detailed.assumptions[2].find("non-reentrant"), std::string::npos);
+  EXPECT_EQ(parse_checkpoint_mode("non-reentrant").value(), CheckpointMode::kNonReentrant);
+  EXPECT_FALSE(parse_checkpoint_mode("nonreentrant").ok());
+}
+
 TEST(FlopsDetailed, FlashBackwardComputesAllAttentionGradientsOnceAnyIsNeeded) {
   Model m = reference_model();
   Workload w = one_sequence(128);

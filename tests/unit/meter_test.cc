@@ -169,6 +169,58 @@ TEST(Meter, ResumingFromACheckpointCountsNothingTwiceAndFlagsTheLostCompute) {
       << *text;
 }
 
+// An integration that counts the products it executes (the native trainer)
+// journals them; the record sums the segments spent and sets each formula
+// beside them. A killed segment's count is its last line's.
+TEST(Meter, ExecutedProductsAreJournaledSummedOverSegmentsAndSetBesideTheFormulas) {
+  TempDir dir;
+  in_killed_child([&] {
+    MeterOptions o = counts_only(dir.path());
+    o.model = "gpt2";
+    auto meter = Meter::Begin(o);
+    if (!meter.ok()) _exit(3);
+    (*meter)->add(100, 128, 1);
+    (*meter)->add_sequences(128, 1);
+    (*meter)->set_executed({1000, 2000, 30});
+    (void)(*meter)->checkpoint(10, "ckpt-10");
+    (*meter)->set_executed({1500, 3000, 45});  // never journaled: lost with the process
+    die();
+  });
+  MeterOptions o = counts_only(dir.path());
+  o.model = "gpt2";
+  o.resume = true;
+  o.resume_step = 10;
+  auto meter = Meter::Begin(o);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  (*meter)->add(100, 128, 1);
+  (*meter)->add_sequences(128, 1);
+  (*meter)->set_executed({(Flop{1} << 70), 7, 0});  // past 64 bits: journaled as a decimal string
+  ASSERT_TRUE((*meter)->end({}).ok());
+  auto j = record_of(dir.path());
+  ASSERT_TRUE(j["executed"].is_object()) << j.dump();
+  EXPECT_EQ(j["executed"]["forward"], to_decimal((Flop{1} << 70) + 1000));
+  EXPECT_EQ(j["executed"]["backward"], "2007");
+  EXPECT_EQ(j["executed"]["recompute"], "30");
+  EXPECT_EQ(j["executed"]["trained"], to_decimal((Flop{1} << 70) + 3007));
+  const double detailed = j["flops"]["detailed"].get<double>();
+  const double trained = j["executed"]["trained_flop"].get<double>();
+  EXPECT_NEAR(j["executed"]["formula_error_pct"]["detailed"].get<double>(), 100 * (detailed - trained) / trained, 1e-9);
+  EXPECT_TRUE(j["executed"]["hardware_bound_over_executed"].is_null());  // no GPU sampled
+  auto text = run_record_to_text(j.dump());
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("  executed              1.18e+21 FLOP forward + backward (recompute 30)"), std::string::npos)
+      << *text;
+}
+
+TEST(Meter, ExecutedIsNullWhenTheIntegrationDoesNotCountIt) {
+  TempDir dir;
+  auto meter = Meter::Begin(counts_only(dir.path()));
+  ASSERT_TRUE(meter.ok());
+  (*meter)->add(10, 10, 1);
+  ASSERT_TRUE((*meter)->end({}).ok());
+  EXPECT_TRUE(record_of(dir.path())["executed"].is_null());
+}
+
 // The budget guard of a resumed run compares what the record will say: the
 // detailed formula over every segment's tokens, sequence lengths and
 // micro-batches, not the earlier segments' tokens alone.

@@ -54,8 +54,18 @@ TEST_F(RecipeTest, TheAwsToolkitsRecipeAsPublished) {
       {"model", "Qwen/Qwen2.5-3B-Instruct"}, {"attention", "dense"}, {"dataset", train},
       {"max-length", "4096"}, {"layout", "packed-bfd"}, {"micro-batch-size", "8"}, {"grad-accum", "2"},
       {"epochs", "1"}, {"gradient-checkpointing", ""}, {"lora-r", "16"}, {"lora-targets", "all-linear"},
-      {"lora-modules-to-save", "lm_head,embed_tokens"}, {"method", "lora"}};
+      {"lora-modules-to-save", "lm_head,embed_tokens"}, {"method", "lora"}, {"checkpoint-mode", "reentrant"}};
   EXPECT_EQ(r->options.values, expected);
+  // What a trainer reads besides the compute, typed, SFTConfig's defaults where absent.
+  EXPECT_EQ(r->training.learning_rate, 1.0e-4);
+  EXPECT_EQ(r->training.lr_scheduler_type, "cosine");
+  EXPECT_EQ(r->training.warmup_ratio, 0.1);
+  EXPECT_EQ(r->training.logging_steps, 5u);
+  EXPECT_EQ(r->training.seed, 42u);
+  EXPECT_EQ(r->training.lora_alpha, 16);
+  EXPECT_EQ(r->training.output_dir, "/opt/ml/output/q/");
+  EXPECT_EQ(r->training.save_steps, 500u);
+  EXPECT_EQ(r->training.max_grad_norm, 1.0);
   EXPECT_EQ(r->use.settings.front().key, "model_name_or_path");
   EXPECT_EQ(r->use.settings.front().line, 2u);
   const nlohmann::json details = nlohmann::json::parse(r->details_json);
@@ -257,6 +267,31 @@ TEST_F(RecipeTest, TheEstimateFromARecipeEqualsTheSameFlags) {
   EXPECT_LT(nlohmann::json::parse(overridden.out)["methods"][0]["params_trainable"],
             a["methods"][0]["params_trainable"]);
 }
+
+TEST_F(RecipeTest, CheckpointKwargsSetTheCheckpointMode) {
+  const std::string base = "model_name_or_path: Qwen/Qwen2.5-3B-Instruct\ndataset_id_or_path: " + data() +
+                           "\ngradient_checkpointing: true\n";
+  auto r = read(base + "gradient_checkpointing_kwargs:\n  use_reentrant: false\n  preserve_rng_state: true\n");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->options.get("checkpoint-mode"), "non-reentrant");
+  EXPECT_NE(error_of(base + "gradient_checkpointing_kwargs:\n  use_reentrant: \"no\"\n").find("use_reentrant"),
+            std::string::npos);
+  const std::string unknown = error_of(base + "gradient_checkpointing_kwargs:\n  use_reentrent: false\n");
+  EXPECT_NE(unknown.find("did you mean 'gradient_checkpointing_kwargs.use_reentrant'"), std::string::npos) << unknown;
+}
+
+TEST_F(RecipeTest, TrainingSettingsAreTyped) {
+  const std::string base = "model_name_or_path: Qwen/Qwen2.5-3B-Instruct\ndataset_id_or_path: " + data() + "\n";
+  EXPECT_NE(error_of(base + "learning_rate: fast\n").find("learning_rate"), std::string::npos);
+  EXPECT_NE(error_of(base + "save_steps: 1.5\n").find("save_steps"), std::string::npos);
+  EXPECT_NE(error_of(base + "weight_decay: -0.1\n").find("must not be negative"), std::string::npos);
+  auto r = read(base);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->training.learning_rate, 2e-5);  // SFTConfig's default
+  EXPECT_EQ(r->training.lr_scheduler_type, "linear");
+  EXPECT_EQ(r->training.output_dir, "");
+}
+
 
 }  // namespace
 }  // namespace flopsmeter
