@@ -19,6 +19,8 @@ PACKAGES=(
   postgresql sqlite3
   # The dossier's browser test drives this Chromium (playwright-core, no downloaded browser).
   chromium
+  # The native trainer (flopsmeter train) links libtorch (CPU, with OpenBLAS).
+  libtorch-dev
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the
 # machine's own when it has one, Debian's otherwise.

