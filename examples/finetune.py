@@ -27,6 +27,7 @@ import os
 import random
 import signal
 import sys
+import time
 
 import torch
 
@@ -54,7 +55,7 @@ CONFIG = {
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="JSON lines, optionally .gz")
+    parser.add_argument("--data", help="JSON lines, optionally .gz")
     parser.add_argument("--output", required=True, help="model config and checkpoints go here")
     parser.add_argument("--run", required=True, help="the meter's run directory")
     parser.add_argument("--steps", type=int, default=200, help="optimizer steps in all (default 200)")
@@ -67,6 +68,10 @@ def parse_args(argv):
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
     parser.add_argument("--kill-at-step", type=int, help="SIGKILL this process after this step (a preempted node)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", help="the model's config.json instead of the byte-level one (with --ids)")
+    parser.add_argument("--ids", help="samples as token ids, one sample per line (flopsmeter tokens --ids), "
+                                      "instead of --data's bytes")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--ledger-model", help="the ledger's model this run trains from (its lineage's figures "
                         "count; the record is appended when the run ends, to --ledger or FLOPSMETER_LEDGER)")
     parser.add_argument("--ledger-produces", help="the model the run makes, registered under --ledger-model")
@@ -103,6 +108,12 @@ def read_samples(path, max_length):
             if len(ids) > 1:
                 samples.append(ids)
     return samples, skipped
+
+
+def read_ids(path, max_length):
+    """Samples already tokenized, one per line, cut at max_length."""
+    with open(path, encoding="utf-8") as lines:
+        return [ids[:max_length] for ids in ([int(t) for t in line.split()] for line in lines) if len(ids) > 1], 0
 
 
 def micro_batch(samples):
@@ -148,11 +159,14 @@ def save_checkpoint(output, step, model, optimizer):
 def main(argv):
     args = parse_args(argv)
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)
-    samples, skipped = read_samples(args.data, args.max_length)
+    torch.set_num_threads(args.threads)
+    if (args.data is None) == (args.ids is None):
+        sys.exit("finetune: give --data or --ids")
+    samples, skipped = read_ids(args.ids, args.max_length) if args.ids else read_samples(args.data, args.max_length)
     if not samples:
-        sys.exit(f"finetune: {args.data}: no records")
-    model = TinyLlama(CONFIG, attn_implementation="eager", name_or_path="byte-llama-demo")
+        sys.exit(f"finetune: {args.data or args.ids}: no records")
+    config = json.load(open(args.config)) if args.config else CONFIG
+    model = TinyLlama(config, attn_implementation="eager", name_or_path="byte-llama-demo")
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
 
     start = 0
@@ -171,7 +185,7 @@ def main(argv):
     # The step's bounds (rows of at most max_length, micro_batch_size rows,
     # grad_accum micro-batches) make the budget a guarantee, not a prediction.
     meter = flopsmeter.Meter(args.run, options, budget=args.budget, resume=args.resume or None,
-                             resume_step=start if args.resume else None, dataset=[args.data],
+                             resume_step=start if args.resume else None, dataset=[args.data or args.ids],
                              command=[sys.executable, *sys.argv], journal_interval=1,
                              max_length=args.max_length, micro_batch_size=args.micro_batch_size,
                              grad_accum=args.grad_accum, ledger_model=args.ledger_model,
@@ -184,12 +198,14 @@ def main(argv):
     for _ in range(start * args.grad_accum * args.micro_batch_size):
         next(order)
     step = start
+    began, tokens = time.monotonic(), 0
     with meter:
         while step < args.steps:
             step += 1
             for _ in range(args.grad_accum):
                 batch = micro_batch([samples[next(order)] for _ in range(args.micro_batch_size)])
                 meter.add_batch(**batch)
+                tokens += int(batch["attention_mask"].sum())
                 loss = model(**batch) / args.grad_accum
                 loss.backward()
             optimizer.step()
@@ -209,6 +225,8 @@ def main(argv):
             if step == args.kill_at_step:
                 print(f"step {step:4d}  SIGKILL (simulating a preempted node)", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
+    seconds = time.monotonic() - began
+    print(f"trained {tokens:,} tokens in {seconds:.2f} s ({tokens / seconds:,.0f} tokens/s)")
     print(f"ended at step {step}; the record is {os.path.join(args.run, 'flops_meter.json')}")
 
 

