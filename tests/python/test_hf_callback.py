@@ -75,6 +75,16 @@ class CallbackTest(unittest.TestCase):
         self.assertFalse([n for n in record["warnings"] + record["notes"] if "planning" in n], record["warnings"])
         self.assertTrue(os.path.exists(os.path.join(self.output_dir, "flops_meter_run", "model_config.json")))
 
+    def test_checkpointing_mode_comes_from_the_training_arguments(self):
+        for kwargs, mode in ((None, "reentrant"), ({"use_reentrant": True}, "reentrant"),
+                             ({"use_reentrant": False}, "non-reentrant")):
+            with self.subTest(kwargs=kwargs):
+                self.output_dir = os.path.join(self.directory.name, f"out-{mode}-{kwargs is None}")
+                self.train(hf.FlopsMeterCallback(), gradient_checkpointing=True, gradient_checkpointing_kwargs=kwargs)
+                record = read_record(os.path.join(self.output_dir, "flops_meter.json"))
+                self.assertTrue(record["model"]["gradient_checkpointing"])
+                self.assertEqual(record["model"]["checkpoint_mode"], mode)
+
     def test_given_counts_win_over_the_models_own_with_a_warning(self):
         # Under FSDP1 a rank's model shows a shard: docs/python.md asks for n_total then.
         total, trainable = tiny_llama.PARAMETERS + tiny_llama.lora_parameters() + 1000, tiny_llama.lora_parameters() + 10

@@ -82,6 +82,17 @@ lora_target_modules: [q_proj, v_proj]"
     int(j['executed']['trained']) == int(j['flops_exact']['detailed']) and j['N_trainable'] == 1792"
 }
 
+# The trainer's record, executed count and all, against the published schema.
+record_matches_the_schema() {
+  "$PY" - "$SRC/schemas/flops_meter.schema.json" "$WORK/lora/flops_meter_run/flops_meter.json" <<'PY'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+record = json.load(open(sys.argv[2]))
+jsonschema.Draft202012Validator(schema).validate(record)
+assert record["executed"] is not None
+PY
+}
+
 peft_layout() {
   local got
   got=$(tensors_of "$WORK/lora/adapter_model.safetensors") || return 1
@@ -204,6 +215,7 @@ refusals() {
 }
 
 check "a LoRA run's record: executed equals the detailed formula" lora_run
+check "the trainer's record matches the schema" record_matches_the_schema
 check "the adapter in PEFT's layout, read back independently and by estimate --adapter" peft_layout
 check "non-reentrant checkpointing under a freeze: executed and recompute equal the formula" full_run_checkpointed
 check "the full model saved: inspect counts what the trainer trained" saved_model_inspects_as_trained
