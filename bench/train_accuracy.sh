@@ -8,6 +8,8 @@
 # prints each formula's error against it. Hugging Face's figure is the
 # Trainer's floating_point_ops: 6 x non-embedding parameters x input positions.
 # Usage: bench/train_accuracy.sh [build/flopsmeter] [LENGTHS...]
+#   ROWS, METHODS, CHECKPOINTING (space-separated) choose a subset, e.g.
+#   ROWS=uniform CHECKPOINTING=none bench/train_accuracy.sh build/flopsmeter 4096
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 shift || true
@@ -42,9 +44,9 @@ printf '%-36s %16s %9s %11s %9s %9s\n' "case" "executed" "eu_6nd" "peft_aware" "
 for len in "${LENGTHS[@]}"; do
   data "$WORK/uniform-$len.jsonl" $((len * 2)) $((len * 2))  # truncated: every row max_length long
   data "$WORK/padded-$len.jsonl" $((len / 16)) $((len / 2))
-  for rows in uniform padded; do
-    for method in full lora spectrum; do
-      for ckpt in none reentrant non-reentrant; do
+  for rows in ${ROWS:-uniform padded}; do
+    for method in ${METHODS:-full lora spectrum}; do
+      for ckpt in ${CHECKPOINTING:-none reentrant non-reentrant}; do
         out="$WORK/run-$len-$rows-$method-$ckpt"
         cat >"$WORK/recipe.yaml" <<EOF
 model_name_or_path: $WORK/base

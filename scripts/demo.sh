@@ -8,14 +8,8 @@
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 PYTHON="${PYTHON:-/usr/bin/python3}"  # Debian's, with python3-torch (scripts/setup.sh)
-
-run() {
-  echo
-  local shown=() arg
-  for arg in "$@"; do [[ $arg == *" "* ]] && shown+=("'$arg'") || shown+=("$arg"); done
-  echo "\$ flopsmeter ${shown[*]}"
-  "$FM" "$@"
-}
+# shellcheck source=demo_run.sh
+source "$(dirname "$0")/demo_run.sh"
 
 echo "flopsmeter demo: what would fine-tuning Llama 3.2 3B Instruct cost, and what would it make us?"
 run inspect meta-llama/Llama-3.2-3B-Instruct
@@ -67,6 +61,23 @@ echo "A base with published compute (Llama 2 7B, 8.4e22 FLOP per Epoch AI): one 
 run estimate --model meta-llama/Llama-2-7b-hf --method full,lora --lora-targets all-linear \
   --tokens 2e9 --seq-len 4096 --epochs 2 --attention flash
 
+# The audit ledger every run below is recorded in (a SQLite file; a
+# postgresql:// URL works the same), its signing key, and who we are.
+export FLOPSMETER_LEDGER="$WORK/ledger.sqlite" FLOPSMETER_LEDGER_KEY="$WORK/ledger.key" FLOPSMETER_ORGANISATION=Acme
+echo
+echo "Every run is recorded in an audit ledger (FLOPSMETER_LEDGER=ledger.sqlite), under a key of our own, as Acme."
+run ledger keygen
+
+# The whole lifecycle with flopsmeter's own trainer, when it is built (libtorch).
+if [[ -x "$(dirname "$FM")/flopsmeter-train" ]]; then
+  echo
+  echo "The lifecycle with flopsmeter's native trainer (flopsmeter train, docs/train.md): pretrain a base, fine-tune it twice."
+  bash "$ROOT/scripts/demo_native.sh" "$FM" "$WORK"
+else
+  echo
+  echo "(flopsmeter-train is not built: libtorch was not found, so the native lifecycle is skipped)"
+fi
+
 echo
 echo "A metered fine-tune on this CPU: a small byte-level Llama (examples/llama_model.py) trained on the"
 echo "same records by a plain PyTorch loop with flopsmeter.Meter (examples/finetune.py), budget 1e11 FLOP."
@@ -74,12 +85,6 @@ echo "The first segment saves a checkpoint every 20 steps and is killed (SIGKILL
 echo "preempted node is; what it computed after its checkpoint at step 40 is spent but not in the weights."
 export FLOPSMETER_LIBRARY="$(cd "$(dirname "$FM")" && pwd)/libflopsmeter.so"
 export PYTHONPATH="$ROOT/python"
-# The audit ledger every run below is recorded in (a SQLite file; a
-# postgresql:// URL works the same), its signing key, and who we are.
-export FLOPSMETER_LEDGER="$WORK/ledger.sqlite" FLOPSMETER_LEDGER_KEY="$WORK/ledger.key" FLOPSMETER_ORGANISATION=Acme
-echo
-echo "Every run is recorded in an audit ledger (FLOPSMETER_LEDGER=ledger.sqlite), under a key of our own, as Acme."
-run ledger keygen
 echo
 echo "The base: a small byte-level Llama that Byte Lab pretrained, with its compute as Byte Lab states it."
 run ledger register byte-llama-demo --pretrain-flops 3e11 --organisation "Byte Lab" \

@@ -406,7 +406,7 @@ Status TrainingRun::save_checkpoint(uint64_t step) {
 void TrainingRun::log_step(uint64_t step, double loss) {
   const ExecutedFlops e = executed_flops();
   char line[256];
-  std::snprintf(line, sizeof line, "step %llu/%llu  loss %.4f  lr %.3g  tokens %s  executed %s FLOP",
+  std::snprintf(line, sizeof line, "step %llu/%llu  loss %.4f  lr %.3g  tokens %s  executed %s FLOP by this process",
                 static_cast<unsigned long long>(step), static_cast<unsigned long long>(schedule_.total_steps), loss,
                 learning_rate(job_.t, step - 1, schedule_.total_steps), with_commas(tokens_seen_).c_str(),
                 sci(e.trained() + e.recompute, 3).c_str());
