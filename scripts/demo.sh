@@ -145,7 +145,7 @@ echo
 echo "\$ flopsmeter ledger head > head.json"
 run ledger verify --head "$WORK/head.json"
 echo
-echo "Someone with the database edits the SFT run's record (its compliance figure) through sqlite3:"
+echo "Someone with the database edits the first run's record (its compliance figure) through sqlite3:"
 cp "$WORK/ledger.sqlite" "$WORK/tampered.sqlite"
 entry=$(sqlite3 "$WORK/tampered.sqlite" "SELECT entry_index FROM ledger_entries WHERE kind = 'run' ORDER BY entry_index LIMIT 1")
 # Prefix a 9 to the record's compliance figure (the record is a JSON string inside the entry).
