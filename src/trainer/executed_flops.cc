@@ -25,37 +25,19 @@ void count(Pass pass, int64_t batch, int64_t m, int64_t k, int64_t n) {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// The forward product and, in backward, the gradients autograd needs:
-// d(a) = g @ b^T and d(b) = a^T @ g (batched alike).
-struct CountedMm : torch::autograd::Function<CountedMm> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
-    ctx->save_for_backward({a, b});
-    count(Pass::kForward, 1, a.size(0), a.size(1), b.size(1));
-    return at::mm(a, b);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const variable_list saved = ctx->get_saved_variables();
-    const torch::Tensor& a = saved[0];
-    const torch::Tensor& b = saved[1];
-    const torch::Tensor& g = grads[0];
-    torch::Tensor da, db;
-    if (ctx->needs_input_grad(0)) {
-      count(Pass::kBackward, 1, g.size(0), g.size(1), b.size(0));
-      da = at::mm(g, b.t());
-    }
-    if (ctx->needs_input_grad(1)) {
-      count(Pass::kBackward, 1, a.size(1), a.size(0), g.size(1));
-      db = at::mm(a.t(), g);
-    }
-    return {da, db};
-  }
-};
+// a @ b as one kernel: aten::mm for matrices, aten::bmm for batches of them.
+torch::Tensor product(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.dim() == 3 ? at::bmm(a, b) : at::mm(a, b);
+}
+int64_t batch_of(const torch::Tensor& a) { return a.dim() == 3 ? a.size(0) : 1; }
 
-struct CountedBmm : torch::autograd::Function<CountedBmm> {
+// The forward product and, in backward, the gradients autograd needs:
+// d(a) = g @ b^T and d(b) = a^T @ g, each counted as it runs.
+struct CountedProduct : torch::autograd::Function<CountedProduct> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
     ctx->save_for_backward({a, b});
-    count(Pass::kForward, a.size(0), a.size(1), a.size(2), b.size(2));
-    return at::bmm(a, b);
+    count(Pass::kForward, batch_of(a), a.size(-2), a.size(-1), b.size(-1));
+    return product(a, b);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
@@ -64,12 +46,12 @@ struct CountedBmm : torch::autograd::Function<CountedBmm> {
     const torch::Tensor& g = grads[0];
     torch::Tensor da, db;
     if (ctx->needs_input_grad(0)) {
-      count(Pass::kBackward, g.size(0), g.size(1), g.size(2), b.size(1));
-      da = at::bmm(g, b.transpose(1, 2));
+      count(Pass::kBackward, batch_of(g), g.size(-2), g.size(-1), b.size(-2));
+      da = product(g, b.transpose(-2, -1));
     }
     if (ctx->needs_input_grad(1)) {
-      count(Pass::kBackward, a.size(0), a.size(2), a.size(1), g.size(2));
-      db = at::bmm(a.transpose(1, 2), g);
+      count(Pass::kBackward, batch_of(a), a.size(-1), a.size(-2), g.size(-1));
+      db = product(a.transpose(-2, -1), g);
     }
     return {da, db};
   }
@@ -104,8 +86,7 @@ void reset_executed_flops() {
 RecomputeScope::RecomputeScope() : previous_(t_recomputing) { t_recomputing = true; }
 RecomputeScope::~RecomputeScope() { t_recomputing = previous_; }
 
-torch::Tensor counted_mm(const torch::Tensor& a, const torch::Tensor& b) { return CountedMm::apply(a, b); }
-torch::Tensor counted_bmm(const torch::Tensor& a, const torch::Tensor& b) { return CountedBmm::apply(a, b); }
+torch::Tensor counted_product(const torch::Tensor& a, const torch::Tensor& b) { return CountedProduct::apply(a, b); }
 
 DispatchWatch::DispatchWatch()
     : start_(g_dispatched.load()),

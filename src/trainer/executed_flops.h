@@ -1,7 +1,7 @@
 // The FLOP of every matrix product the trainer executes, counted where the
 // product is dispatched, from its operands' shapes (2·m·k·n each), by pass.
 //
-// Every product of the model goes through counted_mm / counted_bmm. Their
+// Every product of the model goes through counted_product. Its
 // backward runs, and counts, only the products autograd asks for: a frozen
 // weight gets no weight-gradient product, an input that needs no gradient no
 // input-gradient product. So the count is what ran, decided by autograd, not
@@ -48,9 +48,8 @@ class RecomputeScope {
   bool previous_;
 };
 
-// a [m, k] @ b [k, n], and a [B, m, k] @ b [B, k, n], counted.
-torch::Tensor counted_mm(const torch::Tensor& a, const torch::Tensor& b);
-torch::Tensor counted_bmm(const torch::Tensor& a, const torch::Tensor& b);
+// a [m, k] @ b [k, n] (aten::mm), or a [B, m, k] @ b [B, k, n] (aten::bmm), counted.
+torch::Tensor counted_product(const torch::Tensor& a, const torch::Tensor& b);
 
 // Counts the matrix-product kernels dispatched to libtorch while it lives,
 // forward and backward, whoever called them.

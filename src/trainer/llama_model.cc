@@ -208,11 +208,11 @@ Status LlamaModel::apply_plan(const TrainingPlan& plan, const LoraSettings& lora
 torch::Tensor LlamaModel::linear(const std::string& module, const torch::Tensor& x, bool training) {
   const torch::Tensor& w = weights_.at(module + ".weight");
   torch::Tensor flat = x.reshape({-1, x.size(-1)});
-  torch::Tensor y = counted_mm(flat, w.t());
+  torch::Tensor y = counted_product(flat, w.t());
   auto it = adapters_.find(module);
   if (it != adapters_.end()) {
     torch::Tensor in = lora_dropout_ > 0 ? torch::dropout(flat, lora_dropout_, training) : flat;
-    y = y + counted_mm(counted_mm(in, it->second.a.t()), it->second.b.t()) * it->second.scaling;
+    y = y + counted_product(counted_product(in, it->second.a.t()), it->second.b.t()) * it->second.scaling;
   }
   std::vector<int64_t> shape = x.sizes().vec();
   shape.back() = w.size(0);
@@ -239,10 +239,10 @@ torch::Tensor LlamaModel::layer_forward(int64_t layer, const torch::Tensor& h, c
   // transformers' repeat_kv: each key/value head serves `group` query heads.
   k = k.repeat_interleave(group, 1);
   v = v.repeat_interleave(group, 1);
-  torch::Tensor scores = counted_bmm(q.reshape({b * heads, t, hd}), k.reshape({b * heads, t, hd}).transpose(1, 2));
+  torch::Tensor scores = counted_product(q.reshape({b * heads, t, hd}), k.reshape({b * heads, t, hd}).transpose(1, 2));
   scores = scores.view({b, heads, t, t}) * (1.0 / std::sqrt(static_cast<double>(hd))) + mask;
   torch::Tensor probs = torch::softmax(scores, -1);
-  torch::Tensor attn = counted_bmm(probs.reshape({b * heads, t, t}), v.reshape({b * heads, t, hd}));
+  torch::Tensor attn = counted_product(probs.reshape({b * heads, t, t}), v.reshape({b * heads, t, hd}));
   attn = attn.view({b, heads, t, hd}).transpose(1, 2).reshape({b, t, heads * hd});
   torch::Tensor h1 = h + linear(p + "self_attn.o_proj", attn, training);
   x = rms_norm(p + "post_attention_layernorm.weight", h1);
@@ -296,7 +296,7 @@ torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor
   }
   h = rms_norm("model.norm.weight", h);
   const std::string head = config_.tie_word_embeddings ? "model.embed_tokens" : "lm_head";
-  torch::Tensor logits = counted_mm(h.reshape({b * t, -1}), weights_.at(head + ".weight").t());
+  torch::Tensor logits = counted_product(h.reshape({b * t, -1}), weights_.at(head + ".weight").t());
   // Position i predicts token i + 1; the last position predicts nothing.
   torch::Tensor shifted = torch::cat({labels.index({Slice(), Slice(1, torch::indexing::None)}),
                                       torch::full({b, 1}, -100, torch::kLong)}, 1);

@@ -20,9 +20,9 @@ namespace {
 
 TEST(CountedProducts, ForwardCountsTwoFlopPerMultiplyAdd) {
   reset_executed_flops();
-  torch::Tensor y = counted_mm(torch::ones({3, 4}), torch::ones({4, 5}));
+  torch::Tensor y = counted_product(torch::ones({3, 4}), torch::ones({4, 5}));
   EXPECT_EQ(y.sum().item<double>(), 3 * 5 * 4);
-  counted_bmm(torch::ones({2, 3, 4}), torch::ones({2, 4, 6}));
+  counted_product(torch::ones({2, 3, 4}), torch::ones({2, 4, 6}));
   const ExecutedFlops e = executed_flops();
   EXPECT_EQ(e.forward, Flop{2 * 3 * 4 * 5 + 2 * 2 * 3 * 4 * 6});
   EXPECT_EQ(e.backward, Flop{0});
@@ -34,14 +34,14 @@ TEST(CountedProducts, BackwardRunsOnlyTheGradientsAutogradNeeds) {
   const torch::Tensor frozen = torch::randn({4, 5});
   const torch::Tensor trained = torch::randn({4, 5}).requires_grad_(true);
   reset_executed_flops();
-  counted_mm(x, frozen.requires_grad_(false)).sum();  // nothing needs a gradient: no graph at all
-  counted_mm(x, trained).sum().backward();           // the weight's gradient only (x is data)
+  counted_product(x, frozen.requires_grad_(false)).sum();  // nothing needs a gradient: no graph at all
+  counted_product(x, trained).sum().backward();           // the weight's gradient only (x is data)
   ExecutedFlops e = executed_flops();
   EXPECT_EQ(e.forward, Flop{2 * 2 * 3 * 4 * 5});
   EXPECT_EQ(e.backward, Flop{2 * 3 * 4 * 5});
   const torch::Tensor input = torch::randn({3, 4}).requires_grad_(true);
   reset_executed_flops();
-  counted_mm(input, frozen).sum().backward();  // the input's gradient only
+  counted_product(input, frozen).sum().backward();  // the input's gradient only
   e = executed_flops();
   EXPECT_EQ(e.backward, Flop{2 * 3 * 4 * 5});
   EXPECT_TRUE(input.grad().defined());
@@ -53,9 +53,9 @@ TEST(CountedProducts, RecomputeScopeCountsForwardAsRecompute) {
   reset_executed_flops();
   {
     RecomputeScope scope;
-    counted_mm(torch::ones({2, 2}), torch::ones({2, 2}));
+    counted_product(torch::ones({2, 2}), torch::ones({2, 2}));
   }
-  counted_mm(torch::ones({2, 2}), torch::ones({2, 2}));
+  counted_product(torch::ones({2, 2}), torch::ones({2, 2}));
   const ExecutedFlops e = executed_flops();
   EXPECT_EQ(e.recompute, Flop{16});
   EXPECT_EQ(e.forward, Flop{16});
