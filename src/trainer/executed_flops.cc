@@ -5,7 +5,7 @@
 namespace flopsmeter {
 namespace {
 
-std::atomic<uint64_t> g_forward_lo{0}, g_backward_lo{0}, g_recompute_lo{0}, g_products{0};
+std::atomic<uint64_t> g_forward{0}, g_backward{0}, g_recompute{0}, g_products{0};
 std::atomic<uint64_t> g_dispatched{0};
 thread_local bool t_recomputing = false;
 
@@ -17,7 +17,7 @@ void count(Pass pass, int64_t batch, int64_t m, int64_t k, int64_t n) {
   const uint64_t flop = 2 * static_cast<uint64_t>(batch) * static_cast<uint64_t>(m) * static_cast<uint64_t>(k) *
                         static_cast<uint64_t>(n);
   std::atomic<uint64_t>& counter =
-      pass == Pass::kBackward ? g_backward_lo : (t_recomputing ? g_recompute_lo : g_forward_lo);
+      pass == Pass::kBackward ? g_backward : (t_recomputing ? g_recompute : g_forward);
   counter.fetch_add(flop, std::memory_order_relaxed);
   g_products.fetch_add(1, std::memory_order_relaxed);
 }
@@ -72,15 +72,15 @@ std::unique_ptr<at::ObserverContext> on_dispatch(const at::RecordFunction& fn) {
 
 ExecutedFlops executed_flops() {
   ExecutedFlops e;
-  e.forward = g_forward_lo.load();
-  e.backward = g_backward_lo.load();
-  e.recompute = g_recompute_lo.load();
+  e.forward = g_forward.load();
+  e.backward = g_backward.load();
+  e.recompute = g_recompute.load();
   e.products = g_products.load();
   return e;
 }
 
 void reset_executed_flops() {
-  for (std::atomic<uint64_t>* c : {&g_forward_lo, &g_backward_lo, &g_recompute_lo, &g_products}) c->store(0);
+  for (std::atomic<uint64_t>* c : {&g_forward, &g_backward, &g_recompute, &g_products}) c->store(0);
 }
 
 RecomputeScope::RecomputeScope() : previous_(t_recomputing) { t_recomputing = true; }

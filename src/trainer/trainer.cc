@@ -255,6 +255,8 @@ class TrainingRun {
   std::unique_ptr<LlamaModel> model_;
   TrainingData data_;
   TrainingSchedule schedule_;
+  std::vector<std::vector<uint64_t>> batches_;  // the micro-batches of epoch batches_epoch_
+  std::optional<uint64_t> batches_epoch_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<Meter> meter_;
   uint64_t start_step_ = 0;
@@ -351,8 +353,11 @@ Status TrainingRun::begin_meter() {
 
 double TrainingRun::train_step(uint64_t step) {
   const uint64_t epoch = step / schedule_.steps_per_epoch, in_epoch = step % schedule_.steps_per_epoch;
-  const std::vector<std::vector<uint64_t>> batches =
-      epoch_micro_batches(data_.samples.size(), job_.micro_batch_size, job_.t.seed, epoch);
+  if (!batches_epoch_ || *batches_epoch_ != epoch) {  // one shuffle per epoch, not per step
+    batches_ = epoch_micro_batches(data_.samples.size(), job_.micro_batch_size, job_.t.seed, epoch);
+    batches_epoch_ = epoch;
+  }
+  const std::vector<std::vector<uint64_t>>& batches = batches_;
   const uint64_t first = in_epoch * job_.grad_accum;
   const uint64_t last = std::min<uint64_t>(batches.size(), first + job_.grad_accum);
   std::vector<MicroBatch> group;
