@@ -43,8 +43,11 @@ enum class SequenceLayout {
   // padded to its longest sample (TRL's DataCollatorForLanguageModeling), or
   // to max_length when pad_to_max_length is set.
   kPadded,
-  // TRL packing "wrapped": all samples concatenated and cut into blocks of
-  // max_length; attention spans sample boundaries.
+  // TRL packing "wrapped": the samples of each chunk of packing_chunk
+  // (TRL packs per datasets.map batch, 1000) concatenated and cut into
+  // blocks of max_length, the chunk's last block shorter; attention spans
+  // sample boundaries. The blocks are batched like kPadded's samples: TRL's
+  // collator pads them, wrapped packing not being padding-free.
   kPackedWrapped,
   // TRL packing "bfd" (its default): samples truncated to max_length and put
   // into max_length bins by best-fit decreasing, per chunk of
@@ -117,10 +120,10 @@ struct TokenCountRequest {
   bool append_eos = true;            // TRL: text and completions end with eos_token
   std::optional<uint64_t> max_length;  // truncation (and the packing block size)
   SequenceLayout layout = SequenceLayout::kUnpadded;
-  std::optional<uint64_t> batch_size;  // kPadded; default kTrainerDefaultBatchSize
-  SampleOrder order = SampleOrder::kRandom;  // kPadded
-  bool pad_to_max_length = false;    // kPadded
-  uint64_t packing_chunk = 1000;     // kPackedBfd
+  std::optional<uint64_t> batch_size;  // kPadded, kPackedWrapped; default kTrainerDefaultBatchSize
+  SampleOrder order = SampleOrder::kRandom;  // kPadded, kPackedWrapped
+  bool pad_to_max_length = false;    // kPadded, kPackedWrapped
+  uint64_t packing_chunk = 1000;     // kPackedBfd, kPackedWrapped
   unsigned threads = 0;              // 0: one per core
   bool strict = false;               // a malformed record fails the count
   bool keep_ids = false;             // pass each sample's ids to on_sample
@@ -176,7 +179,10 @@ struct TokenCountReport {
   // of their squared lengths, the quantity the attention term scales with.
   std::map<uint64_t, uint64_t> sequences;
   Flop sum_squared_lengths = 0;
-  std::optional<ShuffledPadding> shuffled;  // kPadded in random order
+  // Batches in random order (kPadded, kPackedWrapped): the rows they are
+  // drawn from by length (samples, or wrapped blocks), and the padding.
+  std::map<uint64_t, uint64_t> batched_rows;
+  std::optional<ShuffledPadding> shuffled;
   std::vector<std::string> notes;  // conventions applied, in words
   double load_seconds = 0;
   double count_seconds = 0;
@@ -191,6 +197,9 @@ std::string tokens_to_json(const TokenCountReport& report);
 std::string tokens_to_text(const TokenCountReport& report);
 
 const char* layout_name(SequenceLayout layout);
+// Whether the layout's rows are batched and padded (kPadded, kPackedWrapped),
+// so that batch size, order and padding to max length apply.
+bool batches_are_padded(SequenceLayout layout);
 const char* sample_order_name(SampleOrder order);  // "random", "file"
 
 }  // namespace flopsmeter

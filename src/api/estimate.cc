@@ -276,7 +276,7 @@ nlohmann::json workload_json(const EstimateReport& r) {
   if (r.dataset) {
     const TokenCountReport& d = *r.dataset;
     j["layout"] = {{"name", layout_name(d.layout)}};
-    if (d.layout == SequenceLayout::kPadded) {
+    if (batches_are_padded(d.layout)) {
       j["layout"]["order"] = sample_order_name(d.order);
       j["layout"]["batch_size"] = d.batch_size;
       j["layout"]["batch_size_default"] = d.default_batch_size;

@@ -110,8 +110,9 @@ Status set_expected_tokens(const EpochSchedule& s, Flop epoch_tokens, uint64_t d
 // Padded batches in random order: whole epochs of full batches and one
 // remainder batch each, then the partial epoch's full batches.
 Result<RunCases> shuffled_padded_run(const EpochSchedule& s, const TokenCountReport& d) {
-  const uint64_t full = d.samples / s.batch_size;
-  const bool remainder = d.samples % s.batch_size != 0;
+  const LengthCounts& rows = d.batched_rows;
+  const uint64_t full = s.units_per_epoch / s.batch_size;
+  const bool remainder = s.units_per_epoch % s.batch_size != 0;
   const uint64_t drawn = s.partial_batches * s.batch_size;
   Flop full_batches = 0;
   if (!checked_mul(s.whole_epochs, full, &full_batches) || full_batches + s.partial_batches > UINT64_MAX) {
@@ -119,14 +120,14 @@ Result<RunCases> shuffled_padded_run(const EpochSchedule& s, const TokenCountRep
   }
   RunCases c;
   FM_ASSIGN_OR_RETURN(c.expected_sequences,
-                      expected_padded_rows(d.sample_lengths, s.batch_size,
+                      expected_padded_rows(rows, s.batch_size,
                                            static_cast<uint64_t>(full_batches) + s.partial_batches,
                                            remainder ? s.whole_epochs : 0));
   FM_RETURN_IF_ERROR(set_expected_tokens(s, d.tokens, drawn, &c));
-  if (!add_times(c.worst_sequences, worst_padded_rows(d.sample_lengths, s.batch_size, full, true), s.whole_epochs) ||
-      !add_times(c.worst_sequences, worst_padded_rows(d.sample_lengths, s.batch_size, s.partial_batches, false), 1) ||
+  if (!add_times(c.worst_sequences, worst_padded_rows(rows, s.batch_size, full, true), s.whole_epochs) ||
+      !add_times(c.worst_sequences, worst_padded_rows(rows, s.batch_size, s.partial_batches, false), 1) ||
       !checked_mul(d.tokens, s.whole_epochs, &c.worst_tokens) ||
-      !checked_add(c.worst_tokens, tokens_of(longest(d.sample_lengths, drawn)), &c.worst_tokens)) {
+      !checked_add(c.worst_tokens, tokens_of(longest(rows, drawn)), &c.worst_tokens)) {
     return too_large();
   }
   return c;
@@ -306,15 +307,14 @@ Result<EstimateWorkload> dataset_workload(const EstimateRequest& r, const TokenC
     FM_ASSIGN_OR_RETURN(c, shuffled_padded_run(s, d));
     notes.push_back("the regimes compare the figures expected over shuffles, rounded to the nearest FLOP; the order "
                     "that pads the most is shown beside them");
-  } else if (padded && !d.pad_to_max_length && s.partial_steps > 0) {
+  } else if ((padded || d.layout == SequenceLayout::kPackedWrapped) && !d.pad_to_max_length && s.partial_steps > 0) {
     return Status::InvalidArgument("a fractional number of epochs with padded batches in file order is not "
                                    "supported: which batches the partial epoch pads depends on the file order beyond "
                                    "what the count keeps; give whole epochs or the random order");
   } else {
-    // Rows that are one attention unit each hold samples, except packed rows.
-    const LengthCounts* row_tokens = d.layout == SequenceLayout::kPackedBfd  ? nullptr
-                                     : d.layout == SequenceLayout::kPackedWrapped ? &d.sequences
-                                                                                  : &d.sample_lengths;
+    // Rows that are one attention unit each hold a sample, except packed
+    // rows (bins, or wrapped blocks padded in their batches).
+    const LengthCounts* row_tokens = packed ? nullptr : &d.sample_lengths;
     FM_ASSIGN_OR_RETURN(c, row_run(s, d.sequences, d.tokens, row_tokens));
     if (c.worst_is_bound) {
       notes.push_back("which packed rows the partial epoch trains depends on the shuffle: the worst case shown "

@@ -201,9 +201,9 @@ Result<TokenCountRequest> token_count_options(const OptionMap& a, SequenceLayout
     FM_ASSIGN_OR_RETURN(r.batch_size, option_uint(a, "batch-size"));
   }
   if (a.has("order")) {
-    if (r.layout != SequenceLayout::kPadded) {
+    if (!batches_are_padded(r.layout)) {
       return Status::InvalidArgument(option_ref("order") + " applies to " + option_ref("layout") +
-                                     " padded (the order a trainer batches samples in)");
+                                     " padded and packed-wrapped (the order a trainer batches rows in)");
     }
     FM_ASSIGN_OR_RETURN(size_t i, option_choice(a, "order", {"random", "file"}));
     r.order = static_cast<SampleOrder>(i);

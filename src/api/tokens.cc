@@ -70,11 +70,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-LayoutOptions layout_options(const TokenCountRequest& r) {
-  return {r.layout, r.max_length, r.batch_size.value_or(kTrainerDefaultBatchSize), r.order, r.pad_to_max_length,
-          r.packing_chunk};
-}
-
 // The reason without its "FILE:LINE: " or "FILE:LINE:COLUMN: " location.
 std::string cause_of(const std::string& reason, const std::string& file, uint64_t line) {
   const std::string location = file + ":" + std::to_string(line) + ":";
@@ -341,6 +336,7 @@ Status Pipeline::run(TokenCountReport* report) {
   report->rows = layout.rows();
   if (order_matters(layout_options(request_))) {
     FM_ASSIGN_OR_RETURN(report->shuffled, layout.shuffled_padding());
+    report->batched_rows = layout.batched_rows();
   } else {
     report->positions = layout.positions();
     report->padding = layout.positions() - layout.tokens();
@@ -353,12 +349,13 @@ Status Pipeline::run(TokenCountReport* report) {
   return Status::Ok();
 }
 
-std::string padded_note(const TokenCountRequest& request) {
+// `rows` are what the batches hold ("samples", or wrapped "blocks").
+std::string padded_note(const TokenCountRequest& request, const std::string& rows, const std::string& row) {
   const uint64_t batch = request.batch_size.value_or(kTrainerDefaultBatchSize);
-  std::string note = "padded: batches of " + std::to_string(batch) + " samples";
+  std::string note = "padded: batches of " + std::to_string(batch) + " " + rows;
   if (!request.batch_size) note += " (transformers' default per_device_train_batch_size, none being given)";
   if (request.pad_to_max_length) return note + ", every row padded to max length, so the order does not matter";
-  note += ", each padded to its longest sample, as TRL's DataCollatorForLanguageModeling pads";
+  note += ", each padded to its longest " + row + ", as TRL's DataCollatorForLanguageModeling pads";
   if (request.order == SampleOrder::kFile) {
     return note + "; the file order is taken as the batch order (a shuffled run pads differently)";
   }
@@ -401,10 +398,13 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
       notes.push_back("each sample is one sequence, no padding");
       break;
     case SequenceLayout::kPadded:
-      notes.push_back(padded_note(request));
+      notes.push_back(padded_note(request, "samples", "sample"));
       break;
     case SequenceLayout::kPackedWrapped:
-      notes.push_back("samples concatenated and cut into blocks of max length (TRL packing \"wrapped\")");
+      notes.push_back("the samples of each chunk of " + std::to_string(request.packing_chunk) +
+                      " concatenated and cut into blocks of max length, the chunk's last block shorter (TRL packing "
+                      "\"wrapped\", per datasets.map batch); attention crosses sample boundaries");
+      notes.push_back(padded_note(request, "blocks", "block"));
       break;
     case SequenceLayout::kPackedBfd:
       notes.push_back("samples truncated to max length and packed best-fit-decreasing per chunk of " +
@@ -418,6 +418,10 @@ std::vector<std::string> convention_notes(const TokenCountRequest& request, cons
 }  // namespace
 
 const char* sample_order_name(SampleOrder order) { return order == SampleOrder::kRandom ? "random" : "file"; }
+
+bool batches_are_padded(SequenceLayout layout) {
+  return layout == SequenceLayout::kPadded || layout == SequenceLayout::kPackedWrapped;
+}
 
 const char* layout_name(SequenceLayout layout) {
   switch (layout) {
@@ -453,7 +457,7 @@ Result<TokenCountReport> count_tokens(const TokenCountRequest& given) {
   report.files = request.files;
   report.layout = request.layout;
   report.max_length = request.max_length;
-  if (request.layout == SequenceLayout::kPadded) {
+  if (batches_are_padded(request.layout)) {
     report.batch_size = request.batch_size.value_or(kTrainerDefaultBatchSize);
     report.default_batch_size = !request.batch_size;
     report.order = request.order;

@@ -56,7 +56,7 @@ nlohmann::json shuffled_json(const TokenCountReport& r) {
 
 nlohmann::json layout_json(const TokenCountReport& r) {
   nlohmann::json j = {{"name", layout_name(r.layout)}, {"rows", r.rows}};
-  if (r.layout == SequenceLayout::kPadded) {
+  if (batches_are_padded(r.layout)) {
     j["batch_size"] = r.batch_size;
     j["batch_size_default"] = r.default_batch_size;
     j["order"] = sample_order_name(r.order);
@@ -78,7 +78,7 @@ nlohmann::json layout_json(const TokenCountReport& r) {
 // "padded, 4,809 sequences in batches of 8, random order"
 std::string layout_summary(const TokenCountReport& r) {
   std::string out = std::string(layout_name(r.layout)) + ", " + with_commas(r.rows) + " sequences";
-  if (r.layout == SequenceLayout::kPadded) {
+  if (batches_are_padded(r.layout)) {
     out += " in batches of " + with_commas(r.batch_size) +
            (r.pad_to_max_length ? ", padded to max length" : std::string(", ") + sample_order_name(r.order) + " order");
   }

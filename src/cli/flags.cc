@@ -109,18 +109,19 @@ const std::vector<FlagDef>& all_flags() {
       {"layout", "L", "Dataset", "unpadded, padded, packed-wrapped or packed-bfd (tokens: unpadded; estimate: padded)",
        "unpadded: one sequence per sample. padded: batches of samples (--batch-size for tokens, --micro-batch-size for "
        "estimate; default 8) padded to the batch's longest sample, as TRL's SFTTrainer pads by default (or to "
-       "--max-length with --pad-to-max-length), in random order unless --order file. packed-wrapped: all samples "
-       "concatenated and cut into --max-length blocks. packed-bfd: TRL's packing=True default, best-fit decreasing per "
+       "--max-length with --pad-to-max-length), in random order unless --order file. packed-wrapped: the samples of "
+       "each --packing-chunk concatenated and cut into --max-length blocks, batched and padded like samples. packed-bfd: TRL's packing=True default, best-fit decreasing per "
        "--packing-chunk samples, attention within each sample. tokens defaults to unpadded: the dataset's own "
        "lengths, exact whatever the trainer's batch and order; estimate defaults to what a TRL run executes."},
-      {"batch-size", "N", "Dataset", "Samples per padded batch (default 8, transformers' per_device_train_batch_size)",
+      {"batch-size", "N", "Dataset", "Rows per padded batch (default 8, transformers' per_device_train_batch_size)",
        ""},
-      {"order", "O", "Dataset", "padded: random (default) or file order",
+      {"order", "O", "Dataset", "padded, packed-wrapped: random (default) or file order",
        "random: the Trainer draws a fresh shuffle every epoch (RandomSampler), so the padded figures are expected over "
        "uniformly random shuffles, with the order that pads the most beside them. file: batches of consecutive samples "
        "in the files' order, as a sequential sampler takes them."},
-      {"pad-to-max-length", "", "Dataset", "padded: pad every batch to --max-length", ""},
-      {"packing-chunk", "N", "Dataset", "packed-bfd: samples packed together (default 1000, TRL's)", ""},
+      {"pad-to-max-length", "", "Dataset", "padded, packed-wrapped: pad every batch to --max-length", ""},
+      {"packing-chunk", "N", "Dataset", "packed-bfd, packed-wrapped: samples packed together (default 1000, TRL's)",
+       ""},
       {"threads", "N", "Dataset", "Worker threads (default: one per core)", ""},
       {"strict", "", "Dataset", "Fail on the first malformed record instead of skipping it", ""},
       {"per-sample", "", "Dataset", "Print each sample's token count, one per line, in input order", ""},

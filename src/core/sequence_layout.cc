@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
-#include <set>
 #include <vector>
 
 namespace flopsmeter {
@@ -51,8 +51,40 @@ bool sum_lengths(const std::map<uint64_t, Count>& rows, Flop* positions, Flop* s
 
 }  // namespace
 
+LayoutOptions layout_options(const TokenCountRequest& r) {
+  return {r.layout, r.max_length, r.batch_size.value_or(kTrainerDefaultBatchSize), r.order, r.pad_to_max_length,
+          r.packing_chunk};
+}
+
 bool order_matters(const LayoutOptions& o) {
-  return o.layout == SequenceLayout::kPadded && o.order == SampleOrder::kRandom && !o.pad_to_max_length;
+  const bool batched = o.layout == SequenceLayout::kPadded || o.layout == SequenceLayout::kPackedWrapped;
+  return batched && o.order == SampleOrder::kRandom && !o.pad_to_max_length;
+}
+
+std::vector<std::vector<size_t>> best_fit_decreasing(const std::vector<uint64_t>& lengths, uint64_t capacity) {
+  std::vector<size_t> order(lengths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+  std::vector<std::vector<size_t>> bins;
+  std::map<uint64_t, std::deque<size_t>> bins_by_room;  // open bins by the room left, earliest first
+  for (size_t i : order) {
+    const uint64_t length = lengths[i];
+    if (length == 0) continue;
+    auto fit = bins_by_room.lower_bound(length);
+    size_t bin = bins.size();
+    uint64_t room = capacity;
+    if (fit == bins_by_room.end()) {
+      bins.emplace_back();
+    } else {
+      bin = fit->second.front();
+      room = fit->first;
+      fit->second.pop_front();
+      if (fit->second.empty()) bins_by_room.erase(fit);
+    }
+    bins[bin].push_back(i);
+    if (room - length > 0) bins_by_room[room - length].push_back(bin);
+  }
+  return bins;
 }
 
 LengthCounts longest(const LengthCounts& lengths, uint64_t count) {
@@ -148,13 +180,13 @@ Status validate_layout(const LayoutOptions& o) {
   if (packed && !o.max_length) {
     return Status::InvalidArgument("packing needs a max length (the block size): add option \"max-length\" N");
   }
-  if (o.layout == SequenceLayout::kPadded && o.batch_size == 0) {
+  if ((o.layout == SequenceLayout::kPadded || o.layout == SequenceLayout::kPackedWrapped) && o.batch_size == 0) {
     return Status::InvalidArgument("option \"batch-size\" must be at least 1");
   }
   if (o.pad_to_max_length && !o.max_length) {
     return Status::InvalidArgument("padding to max length needs option \"max-length\" N");
   }
-  if (o.layout == SequenceLayout::kPackedBfd && o.packing_chunk == 0) {
+  if (packed && o.packing_chunk == 0) {
     return Status::InvalidArgument("option \"packing-chunk\" must be at least 1");
   }
   return Status::Ok();
@@ -168,21 +200,13 @@ void LayoutAccumulator::add_sequence(uint64_t length, uint64_t count) {
 void LayoutAccumulator::add(uint64_t tokens) {
   before_ += tokens;
   uint64_t kept = tokens;
-  if (options_.max_length && tokens > *options_.max_length) {
+  // Wrapped packing cuts the stream, not the samples: nothing is lost.
+  if (options_.max_length && tokens > *options_.max_length && options_.layout != SequenceLayout::kPackedWrapped) {
     kept = *options_.max_length;
-    // Wrapped packing cuts the stream, not the samples: nothing is lost.
-    if (options_.layout != SequenceLayout::kPackedWrapped) {
-      ++truncated_;
-    } else {
-      kept = tokens;
-    }
+    ++truncated_;
   }
   tokens_ += kept;
   ++samples_[kept];
-  if (order_matters(options_)) {  // batched later, from samples_
-    ++rows_;
-    return;
-  }
   switch (options_.layout) {
     case SequenceLayout::kUnpadded:
       if (kept > 0) ++rows_;
@@ -190,19 +214,15 @@ void LayoutAccumulator::add(uint64_t tokens) {
       add_sequence(kept, 1);
       break;
     case SequenceLayout::kPadded:
-      pending_.push_back(kept);
-      if (pending_.size() == options_.batch_size) flush_batch();
+      add_row(kept);
       break;
     case SequenceLayout::kPackedWrapped: {
       const uint64_t block = *options_.max_length;
-      positions_ += kept;
-      uint64_t total = carry_ + kept;
-      const uint64_t full = total / block;
-      if (full > 0) {
-        rows_ += full;
-        add_sequence(block, full);
-      }
+      const uint64_t total = carry_ + kept;
+      for (uint64_t i = 0; i < total / block; ++i) add_row(block);
       carry_ = total % block;
+      // TRL packs per datasets.map batch: each chunk's stream ends in a block of its own.
+      if (++chunk_samples_ == options_.packing_chunk) close_block();
       break;
     }
     case SequenceLayout::kPackedBfd:
@@ -210,6 +230,26 @@ void LayoutAccumulator::add(uint64_t tokens) {
       if (pending_.size() == options_.packing_chunk) flush_chunk();
       break;
   }
+}
+
+void LayoutAccumulator::add_row(uint64_t length) {
+  if (options_.layout == SequenceLayout::kPackedWrapped) ++blocks_[length];
+  if (order_matters(options_)) {  // batched later, from batched_rows()
+    ++rows_;
+    return;
+  }
+  pending_.push_back(length);
+  if (pending_.size() == options_.batch_size) flush_batch();
+}
+
+void LayoutAccumulator::close_block() {
+  if (carry_ > 0) add_row(carry_);
+  carry_ = 0;
+  chunk_samples_ = 0;
+}
+
+const LengthCounts& LayoutAccumulator::batched_rows() const {
+  return options_.layout == SequenceLayout::kPackedWrapped ? blocks_ : samples_;
 }
 
 void LayoutAccumulator::flush_batch() {
@@ -223,47 +263,23 @@ void LayoutAccumulator::flush_batch() {
   pending_.clear();
 }
 
-// Best-fit decreasing: longest sample first, each into the fullest bin it
-// still fits, a new bin when none has room. Attention stays per sample.
+// Attention stays per sample: each is a sequence of its own.
 void LayoutAccumulator::flush_chunk() {
   if (pending_.empty()) return;
-  const uint64_t capacity = *options_.max_length;
-  std::sort(pending_.begin(), pending_.end(), std::greater<>());
-  std::multiset<uint64_t> free_space;  // room left in each open bin
+  rows_ += best_fit_decreasing(pending_, *options_.max_length).size();
   for (uint64_t length : pending_) {
-    if (length == 0) continue;
     positions_ += length;
     add_sequence(length, 1);
-    auto fit = free_space.lower_bound(length);
-    if (fit == free_space.end()) {
-      ++rows_;
-      free_space.insert(capacity - length);
-    } else {
-      const uint64_t left = *fit - length;
-      free_space.erase(fit);
-      free_space.insert(left);
-    }
   }
   pending_.clear();
 }
 
 void LayoutAccumulator::finish() {
-  switch (options_.layout) {
-    case SequenceLayout::kPadded:
-      flush_batch();
-      break;
-    case SequenceLayout::kPackedBfd:
-      flush_chunk();
-      break;
-    case SequenceLayout::kPackedWrapped:
-      if (carry_ > 0) {
-        ++rows_;
-        add_sequence(carry_, 1);
-        carry_ = 0;
-      }
-      break;
-    case SequenceLayout::kUnpadded:
-      break;
+  if (options_.layout == SequenceLayout::kPackedWrapped) close_block();
+  if (options_.layout == SequenceLayout::kPackedBfd) {
+    flush_chunk();
+  } else {
+    flush_batch();
   }
 }
 
@@ -274,13 +290,13 @@ Flop LayoutAccumulator::sum_squared_lengths() const {
 }
 
 Result<ShuffledPadding> LayoutAccumulator::shuffled_padding() const {
-  const uint64_t n = sample_count(samples_);
+  const LengthCounts& rows = batched_rows();
+  const uint64_t n = sample_count(rows);
   const uint64_t full = n / options_.batch_size;
   const bool remainder = n % options_.batch_size != 0;
   ShuffledPadding s;
-  FM_ASSIGN_OR_RETURN(s.expected_sequences,
-                      expected_padded_rows(samples_, options_.batch_size, full, remainder ? 1 : 0));
-  s.worst_sequences = worst_padded_rows(samples_, options_.batch_size, full, remainder);
+  FM_ASSIGN_OR_RETURN(s.expected_sequences, expected_padded_rows(rows, options_.batch_size, full, remainder ? 1 : 0));
+  s.worst_sequences = worst_padded_rows(rows, options_.batch_size, full, remainder);
   if (!sum_lengths(s.expected_sequences, &s.expected_positions, &s.expected_sum_squared_lengths) ||
       !sum_lengths(s.worst_sequences, &s.worst_positions, &s.worst_sum_squared_lengths)) {
     return Status::Overflow("the padded positions exceed 128 bits");

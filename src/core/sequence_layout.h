@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <cstddef>
 #include <optional>
 #include <vector>
 
@@ -26,13 +27,24 @@ struct LayoutOptions {
   uint64_t packing_chunk = 1000;
 };
 
+// The layout a token count request describes.
+LayoutOptions layout_options(const TokenCountRequest& request);
+
 // InvalidArgument when the options do not describe a layout (packing or
 // pad_to_max_length without max_length, zero sizes).
 Status validate_layout(const LayoutOptions& options);
 
 // Whether the executed sequences depend on the order of the samples: padded
-// batches in random order, unless every row is padded to max_length.
+// batches (of samples, or of wrapped blocks) in random order, unless every
+// row is padded to max_length.
 bool order_matters(const LayoutOptions& options);
+
+// TRL's best-fit decreasing (trl.data_utils._pack_bfd) over one chunk: the
+// indices of `lengths` by bin, bins in the order they open. Longest first
+// (ties in input order), each into the bin with the least room that still
+// fits it, the earliest such bin among equals, a new bin when none fits;
+// zero lengths go nowhere. Every length must be at most `capacity`.
+std::vector<std::vector<size_t>> best_fit_decreasing(const std::vector<uint64_t>& lengths, uint64_t capacity);
 
 // Samples (or sequences) by length.
 using LengthCounts = std::map<uint64_t, uint64_t>;
@@ -84,6 +96,9 @@ class LayoutAccumulator {
   // Samples by length after truncation, zero-length ones included.
   const LengthCounts& sample_lengths() const { return samples_; }
   uint64_t rows() const { return rows_; }
+  // The rows batches are drawn from, by length before padding, when
+  // order_matters(): the samples, or the wrapped blocks.
+  const LengthCounts& batched_rows() const;
   // The sequences of a layout whose order is fixed; empty when
   // order_matters(), where shuffled_padding() describes them.
   Flop positions() const { return positions_; }
@@ -93,8 +108,10 @@ class LayoutAccumulator {
   Result<ShuffledPadding> shuffled_padding() const;
 
  private:
+  void add_row(uint64_t length);  // a row to batch: a sample or a wrapped block
   void flush_batch();
   void flush_chunk();
+  void close_block();  // wrapped: the open block ends (a chunk's end or the data's)
   void add_sequence(uint64_t length, uint64_t count);
 
   LayoutOptions options_;
@@ -105,7 +122,9 @@ class LayoutAccumulator {
   uint64_t rows_ = 0;
   Flop positions_ = 0;
   std::map<uint64_t, uint64_t> sequences_;
-  std::vector<uint64_t> pending_;  // the open batch or packing chunk
+  LengthCounts blocks_;            // wrapped packing: blocks by length
+  std::vector<uint64_t> pending_;  // the open batch or bfd packing chunk
+  uint64_t chunk_samples_ = 0;     // wrapped packing: samples in the open chunk
   uint64_t carry_ = 0;             // wrapped packing: tokens in the open block
 };
 

@@ -77,6 +77,7 @@ TokenCountReport dataset_of(const std::vector<uint64_t>& lengths, uint64_t batch
     auto shuffled = acc.shuffled_padding();
     EXPECT_TRUE(shuffled.ok());
     d.shuffled = *shuffled;
+    d.batched_rows = acc.batched_rows();
   }
   return d;
 }

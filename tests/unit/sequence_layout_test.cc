@@ -67,13 +67,58 @@ TEST(SequenceLayout, PadToMaxLengthPadsEveryRowToIt) {
   EXPECT_EQ(acc.sequences(), (std::map<uint64_t, uint64_t>{{8, 3}}));
 }
 
+LayoutOptions wrapped(uint64_t block, uint64_t batch_size, SampleOrder order) {
+  LayoutOptions o = options(SequenceLayout::kPackedWrapped, block);
+  o.batch_size = batch_size;
+  o.order = order;
+  return o;
+}
+
 TEST(SequenceLayout, WrappedPackingCutsTheStreamIntoBlocksAndLosesNothing) {
-  auto acc = run(options(SequenceLayout::kPackedWrapped, 4), {3, 10, 2});
+  auto acc = run(wrapped(4, 1, SampleOrder::kFile), {3, 10, 2});
   EXPECT_EQ(acc.tokens(), 15u);
   EXPECT_EQ(acc.truncated_samples(), 0u);
   EXPECT_EQ(acc.rows(), 4u);  // 4 + 4 + 4 + 3
   EXPECT_EQ(acc.sequences(), (std::map<uint64_t, uint64_t>{{3, 1}, {4, 3}}));
   EXPECT_EQ(acc.positions(), 15u);
+}
+
+TEST(SequenceLayout, WrappedPackingEndsABlockAtEachChunksEnd) {
+  LayoutOptions o = wrapped(4, 1, SampleOrder::kFile);
+  o.packing_chunk = 2;
+  // Chunks {3, 2} -> 4 + 1 and {5} -> 4 + 1: TRL packs each datasets.map batch alone.
+  auto acc = run(o, {3, 2, 5});
+  EXPECT_EQ(acc.rows(), 4u);
+  EXPECT_EQ(acc.sequences(), (std::map<uint64_t, uint64_t>{{1, 2}, {4, 2}}));
+}
+
+TEST(SequenceLayout, WrappedBlocksArePaddedInTheirBatch) {
+  // Blocks 4, 4, 4, 3 in batches of 2 in file order: the short block is padded to 4.
+  auto acc = run(wrapped(4, 2, SampleOrder::kFile), {3, 10, 2});
+  EXPECT_EQ(acc.tokens(), 15u);
+  EXPECT_EQ(acc.positions(), 16u);
+  EXPECT_EQ(acc.sequences(), (std::map<uint64_t, uint64_t>{{4, 4}}));
+}
+
+TEST(SequenceLayout, WrappedBlocksInRandomOrderAreBatchedFromTheBlocks) {
+  LayoutOptions o = wrapped(4, 2, SampleOrder::kRandom);
+  EXPECT_TRUE(order_matters(o));
+  auto acc = run(o, {3, 10, 2});
+  EXPECT_EQ(acc.batched_rows(), (LengthCounts{{3, 1}, {4, 3}}));
+  EXPECT_TRUE(acc.sequences().empty());
+  auto shuffled = acc.shuffled_padding();
+  ASSERT_TRUE(shuffled.ok());
+  // Whatever the order, the short block shares its batch with a full one.
+  EXPECT_EQ(shuffled->worst_sequences, (LengthCounts{{4, 4}}));
+  EXPECT_EQ(shuffled->expected_positions, 16 * kUnit);
+}
+
+TEST(SequenceLayout, BestFitDecreasingBinsAsTrlPacksThem) {
+  // trl.pack_dataset's docstring: input_ids [[1,2,3],[4,5],[6,7,8],[9]] at
+  // seq_length 4 pack to [[1,2,3,9],[6,7,8],[4,5]].
+  EXPECT_EQ(best_fit_decreasing({3, 2, 3, 1}, 4), (std::vector<std::vector<size_t>>{{0, 3}, {2}, {1}}));
+  // Of two bins with equal room, the earlier one; empty samples go nowhere.
+  EXPECT_EQ(best_fit_decreasing({2, 2, 1, 0}, 3), (std::vector<std::vector<size_t>>{{0, 2}, {1}}));
 }
 
 TEST(SequenceLayout, BestFitDecreasingFillsTheFullestBinThatFits) {
