@@ -30,6 +30,13 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
   return torch::cat({-x.index({"...", Slice(half, torch::indexing::None)}), x.index({"...", Slice(0, half)})}, -1);
 }
 
+// Added to the scores: 0 where row i may attend to column j <= i, the
+// dtype's lowest elsewhere (as transformers masks).
+torch::Tensor causal_mask(int64_t n) {
+  return torch::zeros({n, n}).masked_fill(torch::ones({n, n}, torch::kBool).tril().logical_not(),
+                                          std::numeric_limits<float>::lowest());
+}
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -42,14 +49,14 @@ using torch::autograd::variable_list;
 struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   static torch::Tensor forward(AutogradContext* ctx, LlamaModel* model, int64_t layer, const torch::Tensor& h,
                                const torch::Tensor& cos, const torch::Tensor& sin, const torch::Tensor& mask,
-                               const torch::TensorList params) {
+                               const torch::Tensor& spans, const torch::TensorList params) {
     ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
     ctx->saved_data["layer"] = layer;
     ctx->saved_data["rng"] = at::detail::getDefaultCPUGenerator().get_state();
-    ctx->save_for_backward({h, cos, sin, mask});
+    ctx->save_for_backward({h, cos, sin, mask, spans});
     (void)params;
     torch::NoGradGuard no_grad;
-    return model->layer_forward(layer, h, cos, sin, mask, true);
+    return model->layer_forward(layer, h, cos, sin, mask, spans, true);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -67,7 +74,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
       generator.set_state(ctx->saved_data["rng"].toTensor());
       torch::AutoGradMode grad_mode(true);
       RecomputeScope recompute;
-      out = model->layer_forward(layer, h, saved[1], saved[2], saved[3], true);
+      out = model->layer_forward(layer, h, saved[1], saved[2], saved[3], saved[4], true);
       generator.set_state(rng_now);
     }
     std::vector<torch::Tensor> wrt = params;
@@ -75,7 +82,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     variable_list got = torch::autograd::grad({out}, wrt, {grads[0]}, /*retain_graph=*/false,
                                               /*create_graph=*/false, /*allow_unused=*/true);
     variable_list result = {torch::Tensor(), torch::Tensor(), input_grad ? got[0] : torch::Tensor(),
-                            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+                            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
     result.insert(result.end(), got.begin() + (input_grad ? 1 : 0), got.end());
     return result;
   }
@@ -224,8 +231,31 @@ torch::Tensor LlamaModel::rms_norm(const std::string& weight, const torch::Tenso
   return weights_.at(weight) * (x * torch::rsqrt(variance + config_.rms_norm_eps));
 }
 
+torch::Tensor LlamaModel::attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                    const torch::Tensor& mask, const torch::Tensor& spans) const {
+  const int64_t heads = q.size(1), hd = q.size(3);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  auto attend = [&](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs, const torch::Tensor& m) {
+    const int64_t rows = qs.size(0), n = qs.size(2);
+    torch::Tensor scores =
+        counted_product(qs.reshape({rows * heads, n, hd}), ks.reshape({rows * heads, n, hd}).transpose(1, 2));
+    torch::Tensor probs = torch::softmax(scores.view({rows, heads, n, n}) * scale + m, -1);
+    return counted_product(probs.reshape({rows * heads, n, n}), vs.reshape({rows * heads, n, hd})).view({rows, heads, n, hd});
+  };
+  if (spans.numel() == 0) return attend(q, k, v, mask);
+  std::vector<torch::Tensor> outputs;
+  int64_t start = 0;
+  for (int64_t i = 0; i < spans.size(0); ++i) {
+    const int64_t n = spans[i].item<int64_t>();
+    outputs.push_back(attend(q.narrow(2, start, n), k.narrow(2, start, n), v.narrow(2, start, n), causal_mask(n)));
+    start += n;
+  }
+  return torch::cat(outputs, 2);
+}
+
 torch::Tensor LlamaModel::layer_forward(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                                        const torch::Tensor& sin, const torch::Tensor& mask, bool training) {
+                                        const torch::Tensor& sin, const torch::Tensor& mask, const torch::Tensor& spans,
+                                        bool training) {
   const std::string p = layer_prefix(layer);
   const int64_t b = h.size(0), t = h.size(1), hd = config_.head_dim;
   const int64_t heads = config_.num_heads, kv_heads = config_.num_kv_heads, group = heads / kv_heads;
@@ -239,11 +269,7 @@ torch::Tensor LlamaModel::layer_forward(int64_t layer, const torch::Tensor& h, c
   // transformers' repeat_kv: each key/value head serves `group` query heads.
   k = k.repeat_interleave(group, 1);
   v = v.repeat_interleave(group, 1);
-  torch::Tensor scores = counted_product(q.reshape({b * heads, t, hd}), k.reshape({b * heads, t, hd}).transpose(1, 2));
-  scores = scores.view({b, heads, t, t}) * (1.0 / std::sqrt(static_cast<double>(hd))) + mask;
-  torch::Tensor probs = torch::softmax(scores, -1);
-  torch::Tensor attn = counted_product(probs.reshape({b * heads, t, t}), v.reshape({b * heads, t, hd}));
-  attn = attn.view({b, heads, t, hd}).transpose(1, 2).reshape({b, t, heads * hd});
+  torch::Tensor attn = attention(q, k, v, mask, spans).transpose(1, 2).reshape({b, t, heads * hd});
   torch::Tensor h1 = h + linear(p + "self_attn.o_proj", attn, training);
   x = rms_norm(p + "post_attention_layernorm.weight", h1);
   torch::Tensor mlp = torch::silu(linear(p + "mlp.gate_proj", x, training)) * linear(p + "mlp.up_proj", x, training);
@@ -265,43 +291,55 @@ std::vector<torch::Tensor> LlamaModel::layer_trainable(int64_t layer) const {
   return out;
 }
 
-torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor& labels,
-                                   const std::vector<int64_t>& lengths, std::optional<CheckpointMode> checkpointing,
-                                   bool training) {
+torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor& targets,
+                                   const std::vector<std::vector<int64_t>>& segments,
+                                   std::optional<CheckpointMode> checkpointing, bool training) {
   const int64_t b = ids.size(0), t = ids.size(1), hd = config_.head_dim;
   torch::Tensor h = torch::embedding(weights_.at("model.embed_tokens.weight"), ids);
   // transformers' enable_input_require_grads, which reentrant checkpointing needs.
   if (training && checkpointing == CheckpointMode::kReentrant && !h.requires_grad()) h.requires_grad_(true);
-  // RoPE with positions 0..t-1 in every row (right padding), transformers' default rotary embedding.
+  // RoPE (transformers' default rotary embedding) at each position's index
+  // in its span: 0..t-1 in a right-padded row, restarting at every span of
+  // a padding-free one, as TRL's position_ids do.
+  const bool padding_free = segments.size() == 1 && segments.front().size() > 1;
+  torch::Tensor positions = torch::arange(t, torch::kLong);
+  torch::Tensor spans = torch::empty({0}, torch::kLong);
+  if (padding_free) {
+    std::vector<torch::Tensor> parts;
+    for (int64_t n : segments.front()) parts.push_back(torch::arange(n, torch::kLong));
+    positions = torch::cat(parts);
+    spans = torch::tensor(segments.front(), torch::kLong);
+  }
   torch::Tensor inv_freq =
       1.0 / torch::pow(config_.rope_theta, torch::arange(0, hd, 2, torch::kFloat64) / static_cast<double>(hd));
-  torch::Tensor freqs = torch::outer(torch::arange(t, torch::kFloat64), inv_freq);
+  torch::Tensor freqs = torch::outer(positions.to(torch::kFloat64), inv_freq);
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
   torch::Tensor cos = emb.cos().to(torch::kFloat32), sin = emb.sin().to(torch::kFloat32);
-  // Causal and padding mask, added to the scores (transformers uses the dtype's minimum).
-  torch::Tensor allowed = torch::ones({t, t}, torch::kBool).tril().expand({b, 1, t, t}).clone();
-  for (int64_t r = 0; r < b; ++r) {
-    if (lengths[r] < t) allowed.index_put_({r, torch::indexing::Slice(), torch::indexing::Slice(), Slice(lengths[r], t)}, false);
+  // Rows of one span each: the causal and padding mask, added to the scores.
+  torch::Tensor mask = torch::empty({0});
+  if (!padding_free) {
+    mask = causal_mask(t).expand({b, 1, t, t}).clone();
+    for (int64_t r = 0; r < b; ++r) {
+      const int64_t length = segments[static_cast<size_t>(r)].empty() ? 0 : segments[static_cast<size_t>(r)].front();
+      if (length < t) {
+        mask.index_put_({r, Slice(), Slice(), Slice(length, t)}, std::numeric_limits<float>::lowest());
+      }
+    }
   }
-  torch::Tensor mask = torch::zeros({b, 1, t, t}).masked_fill(allowed.logical_not(),
-                                                              std::numeric_limits<float>::lowest());
   for (int64_t l = 0; l < config_.num_layers; ++l) {
     if (checkpointing && training) {
       // An ArrayRef, so that each tensor is an input of its own (a vector would be one opaque argument).
       const std::vector<torch::Tensor> params = layer_trainable(l);
-      h = CheckpointedLayer::apply(this, l, h, cos, sin, mask, torch::TensorList(params));
+      h = CheckpointedLayer::apply(this, l, h, cos, sin, mask, spans, torch::TensorList(params));
     } else {
-      h = layer_forward(l, h, cos, sin, mask, training);
+      h = layer_forward(l, h, cos, sin, mask, spans, training);
     }
   }
   h = rms_norm("model.norm.weight", h);
   const std::string head = config_.tie_word_embeddings ? "model.embed_tokens" : "lm_head";
   torch::Tensor logits = counted_product(h.reshape({b * t, -1}), weights_.at(head + ".weight").t());
-  // Position i predicts token i + 1; the last position predicts nothing.
-  torch::Tensor shifted = torch::cat({labels.index({Slice(), Slice(1, torch::indexing::None)}),
-                                      torch::full({b, 1}, -100, torch::kLong)}, 1);
   return torch::nn::functional::cross_entropy(
-      logits, shifted.reshape({-1}),
+      logits, targets.reshape({-1}),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
 }
 

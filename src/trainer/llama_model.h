@@ -2,8 +2,10 @@
 // parameter names and shapes (RMSNorm, RoPE, grouped-query attention,
 // SwiGLU, tied or untied embeddings), with PEFT LoRA adapters, trained in
 // float32. Eager attention: every row attends over its padded length under
-// the causal and padding masks, as transformers' "eager" kernel does. Every
-// matrix product is a counted one (executed_flops.h).
+// the causal and padding masks, as transformers' "eager" kernel does; or,
+// padding-free (packed samples in one row), each sample over itself alone,
+// as the variable-length kernels that TRL's padding-free packing needs do.
+// Every matrix product is a counted one (executed_flops.h).
 #ifndef FLOPSMETER_TRAINER_LLAMA_MODEL_H_
 #define FLOPSMETER_TRAINER_LLAMA_MODEL_H_
 
@@ -50,13 +52,16 @@ class LlamaModel {
   // plan's modules with PEFT's initialisation.
   Status apply_plan(const TrainingPlan& plan, const LoraSettings& lora, uint64_t seed);
 
-  // Mean cross-entropy numerator: the summed loss over positions whose label
-  // is not -100, predicting labels[t] from ids[..t] (labels are the ids, shifted here).
-  // `lengths` are each row's unpadded length; rows are right-padded. With
+  // Mean cross-entropy numerator: the summed loss over the positions whose
+  // target (the id that position predicts) is not -100. `segments` are each
+  // row's attention spans laid end to end from the start (rows are right
+  // padded after them): one span per row, or several in a single padding-free
+  // row, where positions restart and attention stays within each span. With
   // `checkpointing`, each decoder layer is checkpointed; reentrant as
   // transformers and PEFT arrange it (the layers' input requires grad), or
   // non-reentrant.
-  torch::Tensor loss_sum(const torch::Tensor& ids, const torch::Tensor& labels, const std::vector<int64_t>& lengths,
+  torch::Tensor loss_sum(const torch::Tensor& ids, const torch::Tensor& targets,
+                         const std::vector<std::vector<int64_t>>& segments,
                          std::optional<CheckpointMode> checkpointing, bool training);
 
   std::vector<torch::Tensor> trainable() const;
@@ -70,9 +75,12 @@ class LlamaModel {
   const LlamaConfig& config() const { return config_; }
   uint64_t parameter_count() const;
 
-  // One decoder layer (public for the checkpointing function).
+  // One decoder layer (public for the checkpointing function). Attention is
+  // batched under `mask` ([rows, 1, t, t], added to the scores), or, when
+  // `spans` (a 1-D tensor of lengths) is not empty, per span of the one row.
   torch::Tensor layer_forward(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                              const torch::Tensor& sin, const torch::Tensor& mask, bool training);
+                              const torch::Tensor& sin, const torch::Tensor& mask, const torch::Tensor& spans,
+                              bool training);
   std::vector<torch::Tensor> layer_trainable(int64_t layer) const;
 
  private:
@@ -83,6 +91,9 @@ class LlamaModel {
   explicit LlamaModel(LlamaConfig config) : config_(std::move(config)) {}
   torch::Tensor linear(const std::string& module, const torch::Tensor& x, bool training);
   torch::Tensor rms_norm(const std::string& weight, const torch::Tensor& x) const;
+  // Scaled dot-product attention of q, k, v ([rows, heads, t, head_dim]).
+  torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          const torch::Tensor& mask, const torch::Tensor& spans) const;
 
   LlamaConfig config_;
   std::map<std::string, torch::Tensor> weights_;

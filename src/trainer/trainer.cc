@@ -70,9 +70,8 @@ Result<Job> read_job(OptionMap& o) {
   if (methods.size() != 1) return Status::InvalidArgument("a training run has one method");
   job.method = methods.front();
   FM_ASSIGN_OR_RETURN(job.data_request, token_count_options(o, SequenceLayout::kPadded));
-  if (job.data_request.layout != SequenceLayout::kPadded) {
-    return Status::Unsupported("packing: the native trainer pads each micro-batch to its longest sample; set "
-                               "packing: false");
+  if (job.data_request.layout == SequenceLayout::kUnpadded) {
+    return Status::InvalidArgument("layout unpadded: a trainer batches its samples, padded or packed");
   }
   job.dataset = split_list(o.get("dataset"));
   if (job.dataset.empty()) return Status::InvalidArgument(job.recipe.use.file + ": dataset_id_or_path is not set");
@@ -198,38 +197,6 @@ Status save_weights(const std::string& dir, const Job& job, const TrainingPlan& 
 }
 
 
-// One micro-batch as tensors: right-padded rows, labels -100 on padding
-// and on each sample's prompt.
-struct MicroBatch {
-  torch::Tensor ids, labels;
-  std::vector<int64_t> lengths;
-  uint64_t tokens = 0, positions = 0, label_tokens = 0, rows = 0, padded_length = 0;
-};
-
-MicroBatch micro_batch(const std::vector<TrainingSample>& samples, const std::vector<uint64_t>& rows) {
-  MicroBatch mb;
-  mb.rows = rows.size();
-  for (uint64_t r : rows) mb.padded_length = std::max<uint64_t>(mb.padded_length, samples[r].ids.size());
-  const int64_t b = static_cast<int64_t>(rows.size()), t = static_cast<int64_t>(mb.padded_length);
-  mb.ids = torch::zeros({b, t}, torch::kLong);
-  mb.labels = torch::full({b, t}, -100, torch::kLong);
-  auto ids = mb.ids.accessor<int64_t, 2>();
-  auto labels = mb.labels.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < b; ++i) {
-    const TrainingSample& s = samples[rows[static_cast<size_t>(i)]];
-    for (size_t j = 0; j < s.ids.size(); ++j) {
-      ids[i][static_cast<int64_t>(j)] = s.ids[j];
-      if (j >= s.prompt_tokens) labels[i][static_cast<int64_t>(j)] = s.ids[j];
-      // Position 0 predicts nothing (the labels are shifted by one).
-      if (j >= s.prompt_tokens && j > 0) ++mb.label_tokens;
-    }
-    mb.lengths.push_back(static_cast<int64_t>(s.ids.size()));
-    mb.tokens += s.ids.size();
-  }
-  mb.positions = mb.rows * mb.padded_length;
-  return mb;
-}
-
 class TrainingRun {
  public:
   TrainingRun(Job job, OptionMap options, std::vector<std::string> command,
@@ -298,7 +265,7 @@ Status TrainingRun::prepare() {
                             " parameters, the accounting counts " + with_commas(plan_.params_all));
   }
   FM_ASSIGN_OR_RETURN(data_, read_training_data(job_.data_request));
-  FM_ASSIGN_OR_RETURN(schedule_, training_schedule(data_.samples.size(), job_.micro_batch_size, job_.grad_accum,
+  FM_ASSIGN_OR_RETURN(schedule_, training_schedule(data_.rows.size(), job_.micro_batch_size, job_.grad_accum,
                                                    job_.epochs, job_.max_steps));
   return prepare_optimizer();
 }
@@ -354,7 +321,7 @@ Status TrainingRun::begin_meter() {
 double TrainingRun::train_step(uint64_t step) {
   const uint64_t epoch = step / schedule_.steps_per_epoch, in_epoch = step % schedule_.steps_per_epoch;
   if (!batches_epoch_ || *batches_epoch_ != epoch) {  // one shuffle per epoch, not per step
-    batches_ = epoch_micro_batches(data_.samples.size(), job_.micro_batch_size, job_.t.seed, epoch);
+    batches_ = epoch_micro_batches(data_.rows.size(), job_.micro_batch_size, job_.t.seed, epoch);
     batches_epoch_ = epoch;
   }
   const std::vector<std::vector<uint64_t>>& batches = batches_;
@@ -363,7 +330,10 @@ double TrainingRun::train_step(uint64_t step) {
   std::vector<MicroBatch> group;
   uint64_t label_tokens = 0;
   for (uint64_t i = first; i < last; ++i) {
-    group.push_back(micro_batch(data_.samples, batches[i]));
+    group.push_back(micro_batch(data_.rows, batches[i], job_.data_request.layout == SequenceLayout::kPackedBfd,
+                                job_.data_request.pad_to_max_length
+                                    ? static_cast<int64_t>(job_.data_request.max_length.value_or(0))
+                                    : 0));
     label_tokens += group.back().label_tokens;
   }
   torch::manual_seed(job_.t.seed + step + 1);  // dropout draws depend on the step alone: a resume repeats them
@@ -372,14 +342,14 @@ double TrainingRun::train_step(uint64_t step) {
   double loss_total = 0;
   for (const MicroBatch& mb : group) {
     // transformers divides by the label tokens of the whole accumulated step.
-    torch::Tensor loss = model_->loss_sum(mb.ids, mb.labels, mb.lengths, job_.checkpointing, true) /
+    torch::Tensor loss = model_->loss_sum(mb.ids, mb.targets, mb.spans, job_.checkpointing, true) /
                          static_cast<double>(std::max<uint64_t>(1, label_tokens));
     loss.backward();
     loss_total += loss.item<double>();
     tokens_seen_ += mb.tokens;
     if (meter_) {
       meter_->add(mb.tokens, mb.positions, 1);
-      meter_->add_sequences(mb.padded_length, mb.rows);
+      for (const auto& [length, count] : mb.sequences) meter_->add_sequences(length, count);
     }
   }
   if (job_.t.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model_->trainable(), job_.t.max_grad_norm);
@@ -421,8 +391,8 @@ void TrainingRun::log_step(uint64_t step, double loss) {
 Result<TrainReport> TrainingRun::run() {
   FM_RETURN_IF_ERROR(prepare());
   say_("training " + job_.model_dir + " (" + method_name(job_.method.kind) + ", " + with_commas(plan_.params_trainable) +
-       " of " + with_commas(plan_.params_all) + " parameters trainable) on " + with_commas(data_.samples.size()) +
-       " samples: " + std::to_string(schedule_.total_steps) + " steps" +
+       " of " + with_commas(plan_.params_all) + " parameters trainable) on " + with_commas(data_.report.samples) +
+       " samples in " + with_commas(data_.rows.size()) + " " + layout_name(job_.data_request.layout) + " rows: " + std::to_string(schedule_.total_steps) + " steps" +
        (start_step_ > 0 ? ", resuming after step " + std::to_string(start_step_) : ""));
   reset_executed_flops();
   if (job_.recipe.compute_flops) FM_RETURN_IF_ERROR(begin_meter());

@@ -126,9 +126,9 @@ std::vector<Case> cases() {
 
 class ExecutedEqualsDetailed : public testing::TestWithParam<Case> {};
 
-// Two micro-batches of right-padded rows of different lengths through the
-// trainer's model, forward and backward, against the detailed formula for
-// the same sequences.
+// Two micro-batches of right-padded rows of different lengths and one
+// padding-free row of three packed samples through the trainer's model,
+// forward and backward, against the detailed formula for the same sequences.
 TEST_P(ExecutedEqualsDetailed, ForwardBackwardAndRecompute) {
   const Case& c = GetParam();
   const std::string dir = write_config(c.name, c.tied, 2);
@@ -156,12 +156,21 @@ TEST_P(ExecutedEqualsDetailed, ForwardBackwardAndRecompute) {
     const int64_t t = *std::max_element(lengths.begin(), lengths.end());
     const int64_t b = static_cast<int64_t>(lengths.size());
     torch::Tensor ids = torch::randint(0, 96, {b, t}, torch::kLong);
-    torch::Tensor labels = ids.clone();
-    (*model)->loss_sum(ids, labels, lengths, c.checkpointing, true).backward();
+    std::vector<std::vector<int64_t>> spans;
+    for (int64_t n : lengths) spans.push_back({n});
+    (*model)->loss_sum(ids, ids.clone(), spans, c.checkpointing, true).backward();
     w.sequences[static_cast<uint64_t>(t)] += static_cast<uint64_t>(b);
     for (int64_t n : lengths) w.tokens += static_cast<Flop>(n);
     ++w.micro_batches;
   }
+  const std::vector<int64_t> packed = {6, 4, 3};
+  torch::Tensor ids = torch::randint(0, 96, {1, 13}, torch::kLong);
+  (*model)->loss_sum(ids, ids.clone(), {packed}, c.checkpointing, true).backward();
+  for (int64_t n : packed) {
+    ++w.sequences[static_cast<uint64_t>(n)];
+    w.tokens += static_cast<Flop>(n);
+  }
+  ++w.micro_batches;
   const ExecutedFlops e = executed_flops();
   auto formula = estimate_flops(loaded->model, *plan, w);
   ASSERT_TRUE(formula.ok()) << formula.status().ToString();
