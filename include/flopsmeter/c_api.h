@@ -149,7 +149,9 @@ FM_API fm_status fm_ledger_open(const char* options_json, int create, fm_ledger*
  *   register_key                                   -> ledger_append/1
  *   add_model    {"model": {"name", "organisation", "parents", "how", "note",
  *                 "systemic_risk", "pretraining": {"flop" (decimal string
- *                 or null), "source", "status"}}}   -> ledger_append/1
+ *                 or null), "source", "status"} or {"run": the directory
+ *                 or record of the metered run that pretrained it}}}
+ *                                                  -> ledger_append/1
  *   add_run      {"record": TEXT, "produces": NAME, "parent": NAME, "how",
  *                 "imported": bool, "run_dir": DIR}  -> ledger_append/1
  *   add_estimate {"estimate": TEXT, "model": NAME}  -> ledger_append/1

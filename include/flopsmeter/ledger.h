@@ -83,6 +83,16 @@ struct PretrainingFigure {
   std::string status;        // "published", "third_party_estimate", "measured", "given", "unknown"
 };
 
+// A base's pretraining compute measured by a flopsmeter run (`run` is its
+// directory or its flops_meter.json): the record is checked against the
+// journals it pins, as `Ledger::add_runs` checks a run, and the figure is
+// the compute in the weights the run ended with (tokens.in_final_weights;
+// crashed work left out, the smaller figure, so a third of it is the
+// stricter threshold for whoever modifies the base), status "measured", the
+// source naming the run, its record's SHA-256, the formula and both
+// figures. A record whose figure is undetermined is refused.
+Result<PretrainingFigure> measured_pretraining(const std::string& run, const std::string& data_dir);
+
 struct ModelSpec {
   std::string name;          // unique in the ledger; a catalog id, a Hub id or the organisation's own
   std::string organisation;  // who made it (a base: its provider)

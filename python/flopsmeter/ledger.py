@@ -78,17 +78,25 @@ class Ledger:
         return self._call("register_key")
 
     def add_model(self, name, *, organisation=None, parents=None, how=None, note=None, systemic_risk=False,
-                  pretraining_flop=None, pretraining_source="", pretraining_status=None):
+                  pretraining_flop=None, pretraining_source="", pretraining_status=None, pretraining_run=None):
         """A base model (no parents: its pretraining compute as an int, a
         float such as 3e23 or a decimal string such as "3e23", with its
-        source; or None with status "unknown"), or a derived one (its
-        parents, already in the ledger)."""
-        if pretraining_status is None:
-            pretraining_status = "" if parents else ("given" if pretraining_flop is not None else "unknown")
+        source; or None with status "unknown"; or pretraining_run, the
+        directory or record of the metered run that pretrained it, checked
+        against its journals: its measured figure and source), or a derived
+        one (its parents, already in the ledger)."""
+        if pretraining_run is not None:
+            if pretraining_flop is not None or pretraining_source or pretraining_status is not None:
+                raise ValueError("pretraining_run gives the figure, its source and status: give it alone")
+            pretraining = {"run": str(pretraining_run)}
+        else:
+            if pretraining_status is None:
+                pretraining_status = "" if parents else ("given" if pretraining_flop is not None else "unknown")
+            pretraining = {"flop": _flop_text(pretraining_flop), "source": pretraining_source,
+                           "status": pretraining_status}
         model = {"name": name, "organisation": organisation or "", "parents": list(parents or []),
                  "how": how or "", "note": note or "", "systemic_risk": bool(systemic_risk),
-                 "pretraining": {"flop": _flop_text(pretraining_flop),
-                                 "source": pretraining_source, "status": pretraining_status}}
+                 "pretraining": pretraining}
         return self._call("add_model", model=model)
 
     def add_run(self, record_json, *, produces, parent=None, how=None, imported=False, run_dir=None):

@@ -95,6 +95,24 @@ class Request {
   Json j_;
 };
 
+// {"flop" (a decimal string or null), "source", "status"}: a figure the
+// caller gives.
+Status read_given_pretraining(const Request& r, const Json& pre, flopsmeter::PretrainingFigure& out) {
+  const Json source = pre.value("source", Json("")), status = pre.value("status", Json(""));
+  if (!source.is_string()) return r.bad("source", "expected a string");
+  if (!status.is_string()) return r.bad("status", "expected a string");
+  out.source = source.get<std::string>();
+  out.status = status.get<std::string>();
+  const Json flop = pre.value("flop", Json());
+  if (flop.is_string()) {
+    FM_ASSIGN_OR_RETURN(flopsmeter::Flop f, flopsmeter::parse_exact_integer(flop.get<std::string>(), "pretraining.flop"));
+    out.flop = f;
+  } else if (!flop.is_null()) {
+    return r.bad("pretraining.flop", "expected a decimal string or null");
+  }
+  return Status();
+}
+
 // {"model": {...}} as a ModelSpec; the organisation defaults to the
 // ledger options'.
 Result<flopsmeter::ModelSpec> model_spec(const Request& r, const flopsmeter::LedgerOptions& options) {
@@ -122,21 +140,24 @@ Result<flopsmeter::ModelSpec> model_spec(const Request& r, const flopsmeter::Led
   }
   const Json pre = m.value("pretraining", Json::object());
   if (!pre.is_object()) return r.bad("pretraining", "expected an object");
-  FM_RETURN_IF_ERROR(r.allow_in(pre, "model.pretraining.", {"flop", "source", "status"}));
-  FM_RETURN_IF_ERROR(text(pre, "source", spec.pretraining.source));
-  FM_RETURN_IF_ERROR(text(pre, "status", spec.pretraining.status));
-  const Json flop = pre.value("flop", Json());
-  if (flop.is_string()) {
-    FM_ASSIGN_OR_RETURN(flopsmeter::Flop f, flopsmeter::parse_exact_integer(flop.get<std::string>(), "pretraining.flop"));
-    spec.pretraining.flop = f;
-  } else if (!flop.is_null()) {
-    return r.bad("pretraining.flop", "expected a decimal string or null");
+  FM_RETURN_IF_ERROR(r.allow_in(pre, "model.pretraining.", {"flop", "source", "status", "run"}));
+  if (pre.contains("run")) {
+    // The metered run that pretrained the base is the figure and its source.
+    if (pre.contains("flop") || pre.contains("source") || pre.contains("status")) {
+      return r.bad("pretraining.run", "stands alone: the run gives the figure, its source and status");
+    }
+    std::string run;
+    FM_RETURN_IF_ERROR(text(pre, "run", run));
+    FM_ASSIGN_OR_RETURN(spec.pretraining, flopsmeter::measured_pretraining(run, options.data_dir));
+  } else {
+    FM_RETURN_IF_ERROR(read_given_pretraining(r, pre, spec.pretraining));
   }
   if (spec.organisation.empty()) {
     FM_ASSIGN_OR_RETURN(spec.organisation, flopsmeter::maker_organisation(options, spec.name));
   }
   return spec;
 }
+
 
 Result<std::string> appended(const Result<flopsmeter::LedgerAppend>& a, const std::string& what) {
   if (!a.ok()) return a.status();

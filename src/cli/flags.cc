@@ -226,6 +226,9 @@ const std::vector<FlagDef>& all_flags() {
       {"how", "TEXT", "Ledger", "How it was made: fine-tune, merge, average, ...", ""},
       {"pretrain-source", "TEXT", "Ledger", "Where --pretrain-flops comes from (a public citation)", ""},
       {"pretrain-unknown", "", "Ledger", "The base's pretraining compute is unknown (the rules' defaults apply)", ""},
+      {"pretrain-run", "RUN", "Ledger", "The base was pretrained by this metered run (its directory or record)",
+       "The figure is what the run measured in its final weights, status measured; the record is checked against its "
+       "journals first, and the source names the run and its record's SHA-256."},
       {"note", "TEXT", "Ledger", "The text of an annotation", ""},
       {"supersedes", "", "Ledger", "The annotation corrects the entry: it no longer counts, and stays visible", ""},
       {"head", "FILE", "Ledger", "A tree head kept earlier: prove the ledger extends it",
@@ -485,15 +488,18 @@ const std::vector<CommandDef>& all_commands() {
        0, 0, kLedgerExitStatusText},
       {"ledger register",
        "Register a model: a base with its pretraining compute, or a derived model (a merge) with its parents",
-       "flopsmeter ledger register MODEL [--pretrain-flops F --pretrain-source S | --pretrain-unknown] "
+       "flopsmeter ledger register MODEL [--pretrain-flops F --pretrain-source S | --pretrain-run RUN | "
+       "--pretrain-unknown] "
        "[--parents A,B] [--organisation ORG]",
-       "A base model needs its pretraining compute with a public source, or --pretrain-unknown (a catalog id takes "
+       "A base model needs its pretraining compute with a public source, the metered run that pretrained it, or "
+       "--pretrain-unknown (a catalog id takes "
        "the catalog's figure and source). A derived model names its parents, already in the ledger; a merge or an "
        "average has several and adds their lineages, a shared ancestor counted once.",
        {"ledger", "ledger-key", "organisation", "parents", "how", "pretrain-flops", "pretrain-source",
-        "pretrain-unknown", "base-systemic-risk", "note", "data-dir", "json"},
+        "pretrain-unknown", "pretrain-run", "base-systemic-risk", "note", "data-dir", "json"},
        {"flopsmeter ledger register meta-llama/Llama-3.1-8B --pretrain-flops 1.224e24 --pretrain-source "
         "https://huggingface.co/meta-llama/Llama-3.1-8B --organisation Meta",
+        "flopsmeter ledger register acme/tiny-base --pretrain-run runs/pretrain --organisation Acme",
         "flopsmeter ledger register acme/merged --parents acme/sft-a,acme/sft-b --how merge --organisation Acme"},
        1, 1, kLedgerExitStatusText},
       {"ledger add",

@@ -64,13 +64,15 @@ Result<int> run_keygen(const ParsedArgs& a, std::string& out) {
 // a derived model names its parents.
 Result<ModelSpec> model_spec(const ParsedArgs& a) {
   const std::string name = a.positional.front();
-  const bool figures = a.has("pretrain-flops") || a.has("pretrain-unknown") || a.has("pretrain-source");
+  const bool figures =
+      a.has("pretrain-flops") || a.has("pretrain-unknown") || a.has("pretrain-source") || a.has("pretrain-run");
   if (!a.has("parents") && !figures) {
     FM_ASSIGN_OR_RETURN(Catalog catalog, Catalog::Load(a.get("data-dir")));
     Result<const CatalogModel*> entry = catalog.find_model(name);
     if (!entry.ok()) {
       return Status::InvalidArgument("'" + printable_text(name) + "' is not in the catalog: a base model needs "
-                                     "--pretrain-flops F --pretrain-source S, or --pretrain-unknown; a derived "
+                                     "--pretrain-flops F --pretrain-source S, --pretrain-run RUN, or "
+                                     "--pretrain-unknown; a derived "
                                      "model needs --parents");
     }
     ModelSpec m = catalog_base(**entry);
@@ -91,9 +93,17 @@ Result<ModelSpec> model_spec(const ParsedArgs& a) {
     if (m.how.empty()) m.how = m.parents.size() > 1 ? "merge" : "fine-tune";
     return m;
   }
-  if (a.has("pretrain-unknown") == a.has("pretrain-flops")) {
-    return Status::InvalidArgument("a base model needs --pretrain-flops F (with --pretrain-source) or "
-                                   "--pretrain-unknown, one of them");
+  if (int{a.has("pretrain-unknown")} + int{a.has("pretrain-flops")} + int{a.has("pretrain-run")} != 1) {
+    return Status::InvalidArgument("a base model needs one of --pretrain-flops F (with --pretrain-source), "
+                                   "--pretrain-run RUN and --pretrain-unknown");
+  }
+  if (a.has("pretrain-run")) {
+    if (a.has("pretrain-source")) {
+      return Status::InvalidArgument("--pretrain-run is its own source (the run and its record's SHA-256); drop "
+                                     "--pretrain-source");
+    }
+    FM_ASSIGN_OR_RETURN(m.pretraining, measured_pretraining(a.get("pretrain-run"), a.get("data-dir")));
+    return m;
   }
   if (a.has("pretrain-unknown")) {
     m.pretraining.status = "unknown";

@@ -168,6 +168,34 @@ PY
 }
 check "a record whose journals do not match is refused, naming the journal" journals_that_do_not_match
 
+# A base pretrained by a metered run: its measured figure (the compute in
+# its final weights), with the run and its record's digest as the source,
+# read back against the record with python and sha256sum.
+base_from_its_pretraining_run() {
+  local K=(--ledger-key "$KEY")
+  metered_run pre 500000 || return 1
+  refused "the record and its journals disagree" ledger register ex/edited --pretrain-run "$WORK/r2-edited" \
+    --organisation Ex "${K[@]}" &&
+    refused "--pretrain-run is its own source" ledger register ex/pre --pretrain-run "$WORK/pre" --pretrain-source x \
+      --organisation Ex "${K[@]}" &&
+    refused "pre.txt: not a flopsmeter run record" ledger register ex/pre --pretrain-run "$WORK/pre.txt" \
+      --organisation Ex "${K[@]}" &&
+    refused "one of --pretrain-flops F (with --pretrain-source), --pretrain-run RUN and --pretrain-unknown" \
+      ledger register ex/pre --pretrain-run "$WORK/pre" --pretrain-unknown --organisation Ex "${K[@]}" || return 1
+  expect_exit 0 ledger register ex/pre --pretrain-run "$WORK/pre" --organisation Ex --ledger "$L" "${K[@]}" || return 1
+  expect_exit 0 ledger show ex/pre --ledger "$L" --json || return 1
+  python3 - "$WORK/stdout" "$WORK/pre/flops_meter.json" "$(sha256sum <"$WORK/pre/flops_meter.json" | cut -c1-64)" <<'PY'
+import json, sys
+shown = json.load(open(sys.argv[1]))["model"]["pretraining"]
+record = json.load(open(sys.argv[2]))
+assert shown["status"] == "measured", shown
+assert shown["flop"] == record["compliance"]["in_final_weights_exact"], (shown, record["compliance"])
+assert record["run_id"] in shown["source"] and sys.argv[3] in shown["source"], shown["source"]
+PY
+}
+check "a base registered from its metered pretraining run: the measured figure, the run and its digest" \
+  base_from_its_pretraining_run
+
 foreign_and_corrupt_files() {
   head -c 8192 /dev/urandom >"$WORK/corrupt.sqlite"
   sqlite3 "$WORK/foreign.sqlite" "CREATE TABLE t (x); INSERT INTO t VALUES (1);" || return 1

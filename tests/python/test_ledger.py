@@ -161,6 +161,32 @@ class LedgerTest(unittest.TestCase):
         self.assertTrue(flopsmeter.verify_proof(proof).startswith(f"entry {added['entry']} is in ledger"))
         flopsmeter.verify_proof(json.dumps(proof), trusted_key=head["public_key"])
 
+    def test_a_base_pretrained_by_a_metered_run_takes_its_measured_figure(self):
+        ledger = self.ledger()
+        ledger.keygen()
+        pretraining = metered(self.path("pretrain"), tiny_llama.padded_batches(2))
+        appended = ledger.add_model("lab/base", organisation="Lab", pretraining_run=self.path("pretrain"))
+        self.assertFalse(appended["no_change"])
+        shown = ledger.model("lab/base")["model"]["pretraining"]
+        self.assertEqual(shown["status"], "measured")
+        self.assertEqual(shown["flop"], pretraining["compliance"]["in_final_weights_exact"])
+        self.assertIn(pretraining["run_id"], shown["source"])
+        # A fine-tune of it compares against a third of that measured figure.
+        record = metered(self.path("sft"), tiny_llama.padded_batches(1), ledger_model="lab/base",
+                         ledger_produces="lab/sft", **self.recording)
+        self.assertEqual(eu_modification_threshold(record), Fraction(int(shown["flop"]), 3))
+        # An edited record is refused: its journals say otherwise.
+        with open(self.path("pretrain", "flops_meter.json"), encoding="utf-8") as f:
+            edited = json.load(f)
+        edited["tokens_processed"] = int(edited["tokens_processed"]) + 1
+        with open(self.path("pretrain", "flops_meter.json"), "w", encoding="utf-8") as f:
+            json.dump(edited, f)
+        with self.assertRaises(flopsmeter.FlopsMeterError) as refused:
+            ledger.add_model("lab/edited", organisation="Lab", pretraining_run=self.path("pretrain"))
+        self.assertIn("not what its journals", str(refused.exception))
+        with self.assertRaises(ValueError):
+            ledger.add_model("lab/both", pretraining_run=self.path("pretrain"), pretraining_flop=1)
+
     def test_a_merge_counts_a_shared_base_once(self):
         ledger = self.ledger_with_base()
         figures = []
