@@ -43,6 +43,14 @@ int main(int argc, char** argv) {
     std::cout << "\n" << cli_spelling(report->record_text);
     std::cout << "record: " << flopsmeter::printable_text(report->record_path) << "\n";
   }
+  if (report->pretrained_base && !report->record_path.empty()) {
+    // The meter reads every run as a modification; a base's own pretraining is recorded as the base's compute.
+    const std::string run_dir = report->record_path.substr(0, report->record_path.rfind('/'));
+    std::cout << "This run pretrained a base from scratch: the verdict above, which reads a run as a modification, "
+                 "does not apply. Record the base with the compute it measured:\n  flopsmeter ledger register NAME "
+                 "--pretrain-run "
+              << flopsmeter::printable_text(run_dir) << "\n";
+  }
   std::cout << "weights: " << flopsmeter::printable_text(report->saved) << " (" << report->status << ")\n";
   return kExitOk;
 }

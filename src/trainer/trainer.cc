@@ -228,6 +228,7 @@ class TrainingRun {
   std::unique_ptr<Meter> meter_;
   uint64_t start_step_ = 0;
   uint64_t tokens_seen_ = 0;
+  bool pretraining_ = false;  // from scratch: the run makes a base
 };
 
 Status TrainingRun::prepare() {
@@ -242,6 +243,7 @@ Status TrainingRun::prepare() {
   const std::string checkpoint = join_path(job_.output_dir, "checkpoint-" + std::to_string(start_step_));
   const bool adapters = !plan_.adapters.empty();
   std::vector<std::string> weights = weight_files(start_step_ > 0 && !adapters ? checkpoint : job_.model_dir);
+  pretraining_ = weight_files(job_.model_dir).empty();
   if (weights.empty()) say_("no weights in " + job_.model_dir + ": initialised from seed " + std::to_string(job_.t.seed));
   FM_ASSIGN_OR_RETURN(model_, LlamaModel::Create(config, weights, job_.t.seed));
   FM_RETURN_IF_ERROR(model_->apply_plan(plan_, job_.lora, job_.t.seed));
@@ -438,6 +440,7 @@ Result<TrainReport> TrainingRun::run() {
     FM_ASSIGN_OR_RETURN(RunRecord record, meter_->end(end));
     report.record_path = join_path(join_path(job_.output_dir, "flops_meter_run"), "flops_meter.json");
     FM_ASSIGN_OR_RETURN(report.record_text, run_record_to_text(record.json));
+    report.pretrained_base = pretraining_;
   }
   return report;
 }

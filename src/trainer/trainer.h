@@ -23,6 +23,7 @@ struct TrainReport {
   std::string saved;         // where the trained weights (or adapter) are
   uint64_t tokens = 0;       // non-padding tokens trained on by this process
   double seconds = 0;        // its training loop's wall time
+  bool pretrained_base = false;  // from scratch, metered: the record measures a base's pretraining
 };
 
 // Trains as `o` says; `say` prints progress lines. `command` is the command
