@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The formulas against what the native trainer executed (docs/train.md):
 # full, LoRA and Spectrum training of a small Llama at sequence lengths 128
-# to 4096, rows of one length (what packing makes) and padded rows of mixed
-# lengths, without and with gradient checkpointing (reentrant and not). Each
+# to 4096: rows of one length, rows of mixed lengths padded in their batch,
+# and the same mixed samples packed (TRL's bfd, padding-free with attention
+# per sample; and wrapped blocks), without and with gradient checkpointing
+# (reentrant and not). Each
 # line is one real run of `flopsmeter train`; its record holds the executed
 # count (every matrix product as dispatched) and each formula, and the table
 # prints each formula's error against it. Hugging Face's figure is the
@@ -10,6 +12,7 @@
 # Usage: bench/train_accuracy.sh [build/flopsmeter] [LENGTHS...]
 #   ROWS, METHODS, CHECKPOINTING (space-separated) choose a subset, e.g.
 #   ROWS=uniform CHECKPOINTING=none bench/train_accuracy.sh build/flopsmeter 4096
+#   (ROWS: uniform padded bfd wrapped)
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 shift || true
@@ -39,13 +42,17 @@ printf '%-36s %16s %9s %11s %9s %9s\n' "case" "executed" "eu_6nd" "peft_aware" "
 for len in "${LENGTHS[@]}"; do
   data "$WORK/uniform-$len.jsonl" $((len * 2)) $((len * 2))  # truncated: every row max_length long
   data "$WORK/padded-$len.jsonl" $((len / 16)) $((len / 2))
-  for rows in ${ROWS:-uniform padded}; do
+  for rows in ${ROWS:-uniform padded bfd wrapped}; do
     for method in ${METHODS:-full lora spectrum}; do
       for ckpt in ${CHECKPOINTING:-none reentrant non-reentrant}; do
         out="$WORK/run-$len-$rows-$method-$ckpt"
+        data_file="$WORK/$rows-$len.jsonl" packing=""
+        case $rows in bfd | wrapped) data_file="$WORK/padded-$len.jsonl" packing="packing: true
+packing_strategy: $rows" ;; esac
         cat >"$WORK/recipe.yaml" <<EOF
 model_name_or_path: $WORK/base
-dataset_id_or_path: $WORK/$rows-$len.jsonl
+dataset_id_or_path: $data_file
+$packing
 max_seq_length: $len
 per_device_train_batch_size: 2
 max_steps: 2
