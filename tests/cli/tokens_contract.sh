@@ -95,19 +95,21 @@ if layout == "unpadded":
     units = trunc          # attention units (sequence lengths)
     rows = len(trunc)
     positions = tokens
-elif layout == "padded":
+elif layout in ("padded", "packed-wrapped"):
+    batched = trunc
+    if layout == "packed-wrapped":
+        # each chunk's stream cut into blocks, the chunk's last one shorter
+        batched = []
+        for i in range(0, len(trunc), chunk):
+            full, rest = divmod(sum(trunc[i:i + chunk]), maxlen)
+            batched += [maxlen] * full + ([rest] if rest else [])
     units = []
-    for i in range(0, len(trunc), batch):
-        b = trunc[i:i + batch]
+    for i in range(0, len(batched), batch):
+        b = batched[i:i + batch]
         width = maxlen if pad_to_max else max(b)
         units += [width] * len(b)
-    rows = len(trunc)
+    rows = len(batched)
     positions = sum(units)
-elif layout == "packed-wrapped":
-    full, rest = divmod(tokens, maxlen)
-    units = [maxlen] * full + ([rest] if rest else [])
-    rows = len(units)
-    positions = tokens
 elif layout == "packed-bfd":
     rows = 0
     for i in range(0, len(trunc), chunk):
@@ -190,16 +192,21 @@ check "padded --pad-to-max-length: every row padded to --max-length" \
 
 # Random order (the default for padded): the mean and the maximum over all
 # 8! orders of the tiny dataset, enumerated here, against the closed forms.
-shuffled_exact() {
+shuffled_exact() {  # shuffled_exact [MAXLEN]: padded samples, or with MAXLEN wrapped blocks of it
+  local block=${1:-0} flags=(--layout padded)
+  ((block > 0)) && flags=(--layout packed-wrapped --max-length "$block")
   rm -f "$WORK/expected.json"
-  expect_exit 0 tokens --tokenizer "$TOK" --json --layout padded --batch-size $BATCH "$DATA" &&
+  expect_exit 0 tokens --tokenizer "$TOK" --json "${flags[@]}" --batch-size $BATCH "$DATA" &&
     json_has "j['layout']['order'] == 'random' and j['layout']['batch_size'] == $BATCH and 'positions' not in j['layout']" &&
-    "$PY" - "$WORK/per_sample" "$WORK/stdout" $BATCH <<'PY'
+    "$PY" - "$WORK/per_sample" "$WORK/stdout" $BATCH "$block" <<'PY'
 import itertools, json, sys
 from fractions import Fraction
 counts = [int(l) for l in open(sys.argv[1]).read().split()]
 j = json.load(open(sys.argv[2]))["layout"]
-batch = int(sys.argv[3])
+batch, block = int(sys.argv[3]), int(sys.argv[4])
+if block:  # the rows batched are the blocks the stream is cut into
+    full, rest = divmod(sum(counts), block)
+    counts = [block] * full + ([rest] if rest else [])
 orders = pos_sum = sq_sum = pos_max = sq_max = 0
 for order in itertools.permutations(counts):
     pos = sq = 0
@@ -223,6 +230,7 @@ if not ok:
 PY
 }
 check "padded in random order: the mean and maximum over all orders" shuffled_exact
+check "packed-wrapped in random order: the mean and maximum over all orders of the blocks" shuffled_exact $MAXLEN
 
 # End to end: a run simulated as the Trainer runs it (a fresh shuffle per
 # epoch, batches of --micro-batch-size, then the first steps of one more
@@ -263,8 +271,11 @@ if not ok:
     sys.exit(1)
 PY
 }
-check "packed-wrapped --max-length $MAXLEN: the stream cut into blocks, nothing truncated" \
-  layout_case packed-wrapped $MAXLEN 1 0 1000 --layout packed-wrapped --max-length $MAXLEN
+check "packed-wrapped --max-length $MAXLEN, batches of 1 in file order: the stream cut into blocks, nothing truncated" \
+  layout_case packed-wrapped $MAXLEN 1 0 1000 --layout packed-wrapped --max-length $MAXLEN --batch-size 1 --order file
+check "packed-wrapped --packing-chunk $CHUNK --batch-size $BATCH --order file: each chunk cut alone, blocks padded" \
+  layout_case packed-wrapped $MAXLEN $BATCH 0 $CHUNK --layout packed-wrapped --max-length $MAXLEN --batch-size $BATCH \
+  --order file --packing-chunk $CHUNK
 check "packed-bfd --max-length $MAXLEN: best-fit decreasing bins, attention per sample" \
   layout_case packed-bfd $MAXLEN 1 0 1000 --layout packed-bfd --max-length $MAXLEN
 check "packed-bfd --packing-chunk $CHUNK: packed per chunk of samples" \
