@@ -369,7 +369,8 @@ const std::vector<CommandDef>& all_commands() {
        "The native C++ trainer (libtorch; built when libtorch is found): supervised fine-tuning as TRL's SFTTrainer "
        "runs it, from the recipe's keys (the same reader as estimate --recipe): a local Hugging Face-format model "
        "directory (config.json and safetensors; without weights it starts from scratch), the dataset read and "
-       "tokenized as `tokens` reads it, full, LoRA, freeze or Spectrum training, AdamW with the recipe's schedule, "
+       "tokenized as `tokens` reads it, rows padded in their micro-batch or packed as TRL packs them (bfd, run "
+       "padding-free, or wrapped), full, LoRA, freeze or Spectrum training, AdamW with the recipe's schedule, "
        "gradient accumulation and checkpointing, checkpoints every save_steps and --resume. With compute_flops: "
        "true the meter runs inside the loop (OUTPUT_DIR/flops_meter_run: journals, flops_meter.json, the ledger "
        "entry and the export, as for any metered run), and the record shows the matrix-product FLOP the trainer "
@@ -377,7 +378,8 @@ const std::vector<CommandDef>& all_commands() {
        "with a checkpoint. Flags beside the recipe win over its keys.",
        {"recipe", "output-dir", "resume", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-layers",
         "lora-dropout", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "epochs",
-        "max-steps", "micro-batch-size", "grad-accum", "max-length", "gradient-checkpointing", "checkpoint-mode", "pretrain-flops",
+        "max-steps", "micro-batch-size", "grad-accum", "max-length", "layout", "packing-chunk", "pad-to-max-length",
+        "gradient-checkpointing", "checkpoint-mode", "pretrain-flops",
         "base-systemic-risk", "prior-modifications",
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
         "dtype", "peak-flops", "journal-interval", "job-name", "training-id", "ledger", "ledger-key", "ledger-model",

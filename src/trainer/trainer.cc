@@ -70,9 +70,6 @@ Result<Job> read_job(OptionMap& o) {
   if (methods.size() != 1) return Status::InvalidArgument("a training run has one method");
   job.method = methods.front();
   FM_ASSIGN_OR_RETURN(job.data_request, token_count_options(o, SequenceLayout::kPadded));
-  if (job.data_request.layout == SequenceLayout::kUnpadded) {
-    return Status::InvalidArgument("layout unpadded: a trainer batches its samples, padded or packed");
-  }
   job.dataset = split_list(o.get("dataset"));
   if (job.dataset.empty()) return Status::InvalidArgument(job.recipe.use.file + ": dataset_id_or_path is not set");
   job.data_request.files = job.dataset;
@@ -196,6 +193,12 @@ Status save_weights(const std::string& dir, const Job& job, const TrainingPlan& 
   return Status::Ok();
 }
 
+
+// TRL runs bfd packing padding-free, and plain samples with padding_free:
+// true (the unpadded layout): a micro-batch's samples end to end in one row.
+bool padding_free(SequenceLayout layout) {
+  return layout == SequenceLayout::kPackedBfd || layout == SequenceLayout::kUnpadded;
+}
 
 class TrainingRun {
  public:
@@ -332,7 +335,7 @@ double TrainingRun::train_step(uint64_t step) {
   std::vector<MicroBatch> group;
   uint64_t label_tokens = 0;
   for (uint64_t i = first; i < last; ++i) {
-    group.push_back(micro_batch(data_.rows, batches[i], job_.data_request.layout == SequenceLayout::kPackedBfd,
+    group.push_back(micro_batch(data_.rows, batches[i], padding_free(job_.data_request.layout),
                                 job_.data_request.pad_to_max_length
                                     ? static_cast<int64_t>(job_.data_request.max_length.value_or(0))
                                     : 0));

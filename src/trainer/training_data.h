@@ -37,8 +37,8 @@ struct TrainingData {
 };
 
 // Tokenizes `request.files` and lays the samples out as request.layout says,
-// the same way the count does (core/sequence_layout.h): padded, one sample
-// per row truncated to max_length; packed-bfd, TRL's best-fit-decreasing
+// the same way the count does (core/sequence_layout.h): padded or unpadded,
+// one sample per row truncated to max_length; packed-bfd, TRL's best-fit-decreasing
 // bins per packing_chunk samples; packed-wrapped, each chunk's stream cut
 // into max_length blocks. Memory: every sample's ids, twice over.
 Result<TrainingData> read_training_data(TokenCountRequest request);

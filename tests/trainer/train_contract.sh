@@ -165,23 +165,28 @@ killed_and_resumed() {
     int(j['exact']['tokens_processed']) >= int(j['tokens']['in_final_weights']['tokens'])"
 }
 
-# Packed runs execute what the formula counts, and what the estimate of the
-# same recipe lays out: for bfd (order-free: padding-free rows) the same
-# detailed total to the FLOP.
+# Packed and padding-free runs execute what the formula counts, and what
+# the estimate of the same recipe lays out: for bfd and padding_free
+# (order-free rows) the same detailed total to the FLOP.
 packed_runs() {
-  local how
-  for how in bfd wrapped; do
-    recipe "$WORK/$how.yaml" "$WORK/$how" "packing: true
-packing_strategy: $how"
+  local how estimated rows
+  for how in bfd wrapped free; do
+    case $how in
+      free) recipe "$WORK/$how.yaml" "$WORK/$how" "padding_free: true" ;;
+      *) recipe "$WORK/$how.yaml" "$WORK/$how" "packing: true
+packing_strategy: $how" ;;
+    esac
     expect_exit 0 train --recipe "$WORK/$how.yaml" || return 1
-    grep -q "samples in [0-9]* packed-$how rows" "$WORK/stdout" || { cat "$WORK/stdout"; return 1; }
+    rows="packed-$how"
+    [[ $how == free ]] && rows=unpadded
+    grep -q "samples in [0-9,]* $rows rows" "$WORK/stdout" || { head -3 "$WORK/stdout"; return 1; }
     record "$WORK/$how" "j['status'] == 'completed' and j['executed']['formula_error_pct']['detailed'] == 0" || return 1
+    [[ $how == wrapped ]] && continue
+    expect_exit 0 estimate --recipe "$WORK/$how.yaml" --json || return 1
+    estimated=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['methods'][0]['flops_exact']['detailed'])") ||
+      { head -c 800 "$WORK/stdout"; return 1; }
+    record "$WORK/$how" "int(j['flops_exact']['detailed']) == $estimated" || return 1
   done
-  expect_exit 0 estimate --recipe "$WORK/bfd.yaml" --json || return 1
-  local estimated
-  estimated=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['methods'][0]['flops_exact']['detailed'])") ||
-    { head -c 800 "$WORK/stdout"; return 1; }
-  record "$WORK/bfd" "int(j['flops_exact']['detailed']) == $estimated"
 }
 
 budget_stops_with_a_checkpoint() {
@@ -234,7 +239,7 @@ check "the adapter in PEFT's layout, read back independently and by estimate --a
 check "non-reentrant checkpointing under a freeze: executed and recompute equal the formula" full_run_checkpointed
 check "the full model saved: inspect counts what the trainer trained" saved_model_inspects_as_trained
 check "SIGKILL after a checkpoint, resumed: the uninterrupted run's weights" killed_and_resumed
-check "packed rows (bfd, padding-free; wrapped): executed equals detailed, bfd equals the estimate" packed_runs
+check "packed and padding-free rows: executed equals detailed; bfd and padding_free equal the estimate" packed_runs
 check "the budget guard stops before the budget, with a checkpoint" budget_stops_with_a_checkpoint
 check "SIGTERM stops after the step, with a checkpoint" sigterm_stops_with_a_checkpoint
 check "refused: a mistyped key, Axolotl, rope_scaling, torn weights, resume without a checkpoint" refusals
