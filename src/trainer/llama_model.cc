@@ -32,9 +32,11 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 // Added to the scores: 0 where row i may attend to column j <= i, the
 // dtype's lowest elsewhere (as transformers masks).
-torch::Tensor causal_mask(int64_t n) {
-  return torch::zeros({n, n}).masked_fill(torch::ones({n, n}, torch::kBool).tril().logical_not(),
-                                          std::numeric_limits<float>::lowest());
+torch::Tensor causal_mask(int64_t n, torch::Device device) {
+  const auto options = torch::TensorOptions().device(device);
+  return torch::zeros({n, n}, options)
+      .masked_fill(torch::ones({n, n}, options.dtype(torch::kBool)).tril().logical_not(),
+                   std::numeric_limits<float>::lowest());
 }
 
 using torch::autograd::AutogradContext;
@@ -52,7 +54,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
                                const torch::Tensor& spans, const torch::TensorList params) {
     ctx->saved_data["model"] = reinterpret_cast<int64_t>(model);
     ctx->saved_data["layer"] = layer;
-    ctx->saved_data["rng"] = at::detail::getDefaultCPUGenerator().get_state();
+    ctx->saved_data["rng"] = at::globalContext().defaultGenerator(h.device()).get_state();
     ctx->save_for_backward({h, cos, sin, mask, spans});
     (void)params;
     torch::NoGradGuard no_grad;
@@ -69,7 +71,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     torch::Tensor out;
     {
       // The same dropout draws as the forward (PyTorch's preserve_rng_state).
-      at::Generator generator = at::detail::getDefaultCPUGenerator();
+      at::Generator generator = at::globalContext().defaultGenerator(h.device());
       const torch::Tensor rng_now = generator.get_state();
       generator.set_state(ctx->saved_data["rng"].toTensor());
       torch::AutoGradMode grad_mode(true);
@@ -247,7 +249,8 @@ torch::Tensor LlamaModel::attention(const torch::Tensor& q, const torch::Tensor&
   int64_t start = 0;
   for (int64_t i = 0; i < spans.size(0); ++i) {
     const int64_t n = spans[i].item<int64_t>();
-    outputs.push_back(attend(q.narrow(2, start, n), k.narrow(2, start, n), v.narrow(2, start, n), causal_mask(n)));
+    outputs.push_back(
+        attend(q.narrow(2, start, n), k.narrow(2, start, n), v.narrow(2, start, n), causal_mask(n, q.device())));
     start += n;
   }
   return torch::cat(outputs, 2);
@@ -291,11 +294,25 @@ std::vector<torch::Tensor> LlamaModel::layer_trainable(int64_t layer) const {
   return out;
 }
 
+void LlamaModel::to_device(torch::Device device) {
+  const auto move = [&](torch::Tensor& t) {
+    const bool trains = t.requires_grad();
+    t = t.detach().to(device);  // a leaf again, on the device
+    t.set_requires_grad(trains);
+  };
+  for (auto& [name, t] : weights_) move(t);
+  for (auto& [module, a] : adapters_) {
+    move(a.a);
+    move(a.b);
+  }
+  device_ = device;
+}
+
 torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor& targets,
                                    const std::vector<std::vector<int64_t>>& segments,
                                    std::optional<CheckpointMode> checkpointing, bool training) {
   const int64_t b = ids.size(0), t = ids.size(1), hd = config_.head_dim;
-  torch::Tensor h = torch::embedding(weights_.at("model.embed_tokens.weight"), ids);
+  torch::Tensor h = torch::embedding(weights_.at("model.embed_tokens.weight"), ids.to(device_));
   // transformers' enable_input_require_grads, which reentrant checkpointing needs.
   if (training && checkpointing == CheckpointMode::kReentrant && !h.requires_grad()) h.requires_grad_(true);
   // RoPE (transformers' default rotary embedding) at each position's index
@@ -314,11 +331,12 @@ torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor
       1.0 / torch::pow(config_.rope_theta, torch::arange(0, hd, 2, torch::kFloat64) / static_cast<double>(hd));
   torch::Tensor freqs = torch::outer(positions.to(torch::kFloat64), inv_freq);
   torch::Tensor emb = torch::cat({freqs, freqs}, -1);
-  torch::Tensor cos = emb.cos().to(torch::kFloat32), sin = emb.sin().to(torch::kFloat32);
+  torch::Tensor cos = emb.cos().to(device_, torch::kFloat32), sin = emb.sin().to(device_, torch::kFloat32);
   // Rows of one span each: the causal and padding mask, added to the scores.
-  torch::Tensor mask = torch::empty({0});
+  // (The spans stay on the CPU: attention reads their lengths.)
+  torch::Tensor mask = torch::empty({0}, torch::TensorOptions().device(device_));
   if (!padding_free) {
-    mask = causal_mask(t).expand({b, 1, t, t}).clone();
+    mask = causal_mask(t, device_).expand({b, 1, t, t}).clone();
     for (int64_t r = 0; r < b; ++r) {
       const int64_t length = segments[static_cast<size_t>(r)].empty() ? 0 : segments[static_cast<size_t>(r)].front();
       if (length < t) {
@@ -339,7 +357,7 @@ torch::Tensor LlamaModel::loss_sum(const torch::Tensor& ids, const torch::Tensor
   const std::string head = config_.tie_word_embeddings ? "model.embed_tokens" : "lm_head";
   torch::Tensor logits = counted_product(h.reshape({b * t, -1}), weights_.at(head + ".weight").t());
   return torch::nn::functional::cross_entropy(
-      logits, targets.reshape({-1}),
+      logits, targets.reshape({-1}).to(device_),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
 }
 

@@ -52,7 +52,14 @@ class LlamaModel {
   // plan's modules with PEFT's initialisation.
   Status apply_plan(const TrainingPlan& plan, const LoraSettings& lora, uint64_t seed);
 
-  // Mean cross-entropy numerator: the summed loss over the positions whose
+  // Moves every weight and adapter to `device` (a CUDA device when the
+  // user's libtorch has one), keeping which of them train. Initialised and
+  // loaded on the CPU first, so a seed gives the same starting weights on
+  // any device. Call before handing trainable() to an optimizer.
+  void to_device(torch::Device device);
+  torch::Device device() const { return device_; }
+
+  // Mean cross-entropy numerator (on device()): the summed loss over the positions whose
   // target (the id that position predicts) is not -100. `segments` are each
   // row's attention spans laid end to end from the start (rows are right
   // padded after them): one span per row, or several in a single padding-free
@@ -99,6 +106,7 @@ class LlamaModel {
   std::map<std::string, torch::Tensor> weights_;
   std::map<std::string, Adapter> adapters_;  // by module path
   double lora_dropout_ = 0;
+  torch::Device device_ = torch::kCPU;
 };
 
 }  // namespace flopsmeter

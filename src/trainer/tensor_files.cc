@@ -49,7 +49,7 @@ Status write_tensors(const std::string& path, const std::map<std::string, torch:
   std::vector<torch::Tensor> data;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
-    torch::Tensor t = tensor.detach().to(torch::kFloat32).contiguous();
+    torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * sizeof(float);
     header[name] = {{"dtype", "F32"}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;

@@ -253,6 +253,8 @@ Status TrainingRun::prepare() {
   if (start_step_ > 0 && adapters) {
     FM_RETURN_IF_ERROR(model_->load_adapter(join_path(checkpoint, "adapter_model.safetensors")));
   }
+  // The first CUDA device when this libtorch has one, as the Trainer picks it; else the CPU.
+  model_->to_device(torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
   if (start_step_ > 0) {
     const std::string state_path = join_path(checkpoint, "trainer_state.json");
     FM_ASSIGN_OR_RETURN(std::string state_text, read_file(state_path, 1 << 20));
@@ -292,7 +294,7 @@ Status TrainingRun::prepare_optimizer() {
   if (start_step_ > 0) {
     const std::string path = join_path(join_path(job_.output_dir, "checkpoint-" + std::to_string(start_step_)), "optimizer.pt");
     try {
-      torch::load(*optimizer_, path);
+      torch::load(*optimizer_, path, model_->device());
     } catch (const std::exception& e) {
       return Status::ParseError(path + ": cannot read the optimizer state: " + e.what());
     }
@@ -395,9 +397,12 @@ void TrainingRun::log_step(uint64_t step, double loss) {
 
 Result<TrainReport> TrainingRun::run() {
   FM_RETURN_IF_ERROR(prepare());
+  const std::string device =
+      model_->device().is_cuda() ? "CUDA device " + std::to_string(model_->device().index()) : "the CPU";
   say_("training " + job_.model_dir + " (" + method_name(job_.method.kind) + ", " + with_commas(plan_.params_trainable) +
        " of " + with_commas(plan_.params_all) + " parameters trainable) on " + with_commas(data_.report.samples) +
-       " samples in " + with_commas(data_.rows.size()) + " " + layout_name(job_.data_request.layout) + " rows: " + std::to_string(schedule_.total_steps) + " steps" +
+       " samples in " + with_commas(data_.rows.size()) + " " + layout_name(job_.data_request.layout) + " rows on " +
+       device + ": " + std::to_string(schedule_.total_steps) + " steps" +
        (start_step_ > 0 ? ", resuming after step " + std::to_string(start_step_) : ""));
   reset_executed_flops();
   if (job_.recipe.compute_flops) FM_RETURN_IF_ERROR(begin_meter());
