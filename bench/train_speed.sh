@@ -3,8 +3,10 @@
 # eager, metered by the Python package) on the same model (a small Llama with
 # the Llama 2 tokenizer's 32,000 tokens), the same token ids (rows of one
 # length, so both pad alike) and the same thread count, in one run; and the
-# native trainer with and without compute_flops. Prints tokens/s per run.
-# Usage: bench/train_speed.sh [build/flopsmeter] [THREADS] [STEPS]
+# native trainer with and without compute_flops, alternated REPEAT times
+# (default 1) so that drift on a shared machine falls on both. Prints
+# tokens/s per run.
+# Usage: [REPEAT=N] bench/train_speed.sh [build/flopsmeter] [THREADS] [STEPS]
 set -euo pipefail
 FM="${1:-build/flopsmeter}"
 THREADS="${2:-1}"
@@ -44,8 +46,10 @@ YAML
   OMP_NUM_THREADS=$THREADS "$FM" train --recipe "$WORK/recipe.yaml" | grep "^trained"
 }
 echo "model: hidden 128, 4 layers, vocab 32,000; rows of $LENGTH tokens, 4 per step, $STEPS steps, $THREADS thread(s)"
-echo "native trainer, compute_flops: true   $(native true)"
-echo "native trainer, compute_flops: false  $(native false)"
+for _ in $(seq 1 "${REPEAT:-1}"); do
+  echo "native trainer, compute_flops: true   $(native true)"
+  echo "native trainer, compute_flops: false  $(native false)"
+done
 echo "examples/finetune.py (eager, metered)  $(FLOPSMETER_LIBRARY="$(cd "$(dirname "$FM")" && pwd)/libflopsmeter.so" \
   PYTHONPATH="$ROOT/python:$ROOT/examples" "$PY" "$ROOT/examples/finetune.py" --ids "$WORK/ids.txt" \
   --config "$WORK/base/config.json" --output "$WORK/eager" --run "$WORK/eager/run" --steps "$STEPS" \

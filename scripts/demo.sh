@@ -188,6 +188,13 @@ echo
 echo "Read back with the AWS SDK for JavaScript: flops_meter.json and journal-rank0.jsonl byte for byte as sent;"
 node "$ROOT/tests/export/readback.js" compare-item flops-runs "$run_id" "$lines" "$RUN/flops_meter.json"
 run ledger show acme/byte-sft
+NATIVE_RUN="$WORK/native/full/flops_meter_run"
+if [[ -f $NATIVE_RUN/flops_meter.json ]]; then
+  echo
+  echo "The native trainer's full fine-tune (the provider case) goes to the same bucket, its export in the ledger:"
+  run export "$NATIVE_RUN" --to s3://audit/flops --endpoint-url "$STORE"
+  run ledger show acme/moby-full
+fi
 kill "$STORES_PID"
 wait "$STORES_PID" 2>/dev/null || true
 STORES_PID=
