@@ -214,12 +214,12 @@ void LayoutAccumulator::add(uint64_t tokens) {
       add_sequence(kept, 1);
       break;
     case SequenceLayout::kPadded:
-      add_row(kept);
+      add_rows(kept, 1);
       break;
     case SequenceLayout::kPackedWrapped: {
       const uint64_t block = *options_.max_length;
       const uint64_t total = carry_ + kept;
-      for (uint64_t i = 0; i < total / block; ++i) add_row(block);
+      add_rows(block, total / block);
       carry_ = total % block;
       // TRL packs per datasets.map batch: each chunk's stream ends in a block of its own.
       if (++chunk_samples_ == options_.packing_chunk) close_block();
@@ -232,18 +232,21 @@ void LayoutAccumulator::add(uint64_t tokens) {
   }
 }
 
-void LayoutAccumulator::add_row(uint64_t length) {
-  if (options_.layout == SequenceLayout::kPackedWrapped) ++blocks_[length];
-  if (order_matters(options_)) {  // batched later, from batched_rows()
-    ++rows_;
+void LayoutAccumulator::add_rows(uint64_t length, uint64_t count) {
+  if (count == 0) return;
+  if (options_.layout == SequenceLayout::kPackedWrapped) blocks_[length] += count;
+  if (order_matters(options_)) {  // batched later, from batched_rows(): O(1) however many
+    rows_ += count;
     return;
   }
-  pending_.push_back(length);
-  if (pending_.size() == options_.batch_size) flush_batch();
+  for (uint64_t i = 0; i < count; ++i) {
+    pending_.push_back(length);
+    if (pending_.size() == options_.batch_size) flush_batch();
+  }
 }
 
 void LayoutAccumulator::close_block() {
-  if (carry_ > 0) add_row(carry_);
+  if (carry_ > 0) add_rows(carry_, 1);
   carry_ = 0;
   chunk_samples_ = 0;
 }

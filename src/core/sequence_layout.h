@@ -108,7 +108,7 @@ class LayoutAccumulator {
   Result<ShuffledPadding> shuffled_padding() const;
 
  private:
-  void add_row(uint64_t length);  // a row to batch: a sample or a wrapped block
+  void add_rows(uint64_t length, uint64_t count);  // rows to batch: a sample, or wrapped blocks
   void flush_batch();
   void flush_chunk();
   void close_block();  // wrapped: the open block ends (a chunk's end or the data's)

@@ -126,7 +126,8 @@ MicroBatch micro_batch(const std::vector<TrainingRow>& rows, const std::vector<u
     widths.push_back(width);
   }
   const int64_t b = static_cast<int64_t>(tensor_rows.size());
-  const int64_t t = std::max(min_width, *std::max_element(widths.begin(), widths.end()));
+  // A padding-free row is never padded: its positions are its tokens.
+  const int64_t t = std::max(padding_free ? 0 : min_width, *std::max_element(widths.begin(), widths.end()));
   mb.ids = torch::zeros({b, t}, torch::kLong);
   mb.targets = torch::full({b, t}, -100, torch::kLong);
   auto ids = mb.ids.accessor<int64_t, 2>();

@@ -49,7 +49,7 @@ std::vector<TrainingRow> training_rows(const std::vector<TrainingSample>& sample
 
 // One micro-batch as tensors: rows right-padded to the longest (and to
 // `min_width`, for pad_to_max_length), or, `padding_free` (TRL's bfd
-// packing), every picked row's samples laid end to end in one row.
+// packing), every picked row's samples laid end to end in one row, unpadded.
 // `targets` hold the id each position predicts, -100 where it predicts
 // nothing: prompts, padding, and each span's last position (a sample's
 // last token does not predict the next sample's first, as TRL masks it).

@@ -119,7 +119,8 @@ TEST(MicroBatches, PaddedRowsPredictTheNextLabelWithinTheirRow) {
 
 TEST(MicroBatches, PaddingFreeLaysEverySampleEndToEndInOneRow) {
   const auto rows = training_rows(samples_of(kTrlExample), layout(SequenceLayout::kPackedBfd, 4));
-  const MicroBatch mb = micro_batch(rows, {0, 2}, true, 0);  // bins [1,2,3,9] and [4,5]
+  // Bins [1,2,3,9] and [4,5]; a padding-free row is not padded, even to a max length.
+  const MicroBatch mb = micro_batch(rows, {0, 2}, true, 16);
   EXPECT_TRUE(torch::equal(mb.ids, torch::tensor({{1, 2, 3, 9, 4, 5}}, torch::kLong)));
   // No sample's last token predicts the next sample's first (TRL: labels at position_ids == 0 are -100).
   EXPECT_TRUE(torch::equal(mb.targets, torch::tensor({{2, 3, -100, -100, 5, -100}}, torch::kLong)));
