@@ -7,8 +7,10 @@
 # (reentrant and not). Each
 # line is one real run of `flopsmeter train`; its record holds the executed
 # count (every matrix product as dispatched) and each formula, and the table
-# prints each formula's error against it. Hugging Face's figure is the
-# Trainer's floating_point_ops: 6 x non-embedding parameters x input positions.
+# prints each formula's error against it, and the recompute executed under
+# checkpointing against the detailed formula's (reported separately, since
+# the rules let it be left out). Hugging Face's figure is the Trainer's
+# floating_point_ops: 6 x non-embedding parameters x input positions.
 # Usage: bench/train_accuracy.sh [build/flopsmeter] [LENGTHS...]
 #   ROWS, METHODS, CHECKPOINTING (space-separated) choose a subset, e.g.
 #   ROWS=uniform CHECKPOINTING=none bench/train_accuracy.sh build/flopsmeter 4096
@@ -38,7 +40,8 @@ with open(sys.argv[1], "w") as f:
 PY
 }
 
-printf '%-36s %16s %9s %11s %9s %9s\n' "case" "executed" "eu_6nd" "peft_aware" "hf_6Np" "detailed"
+printf '%-36s %16s %9s %11s %9s %9s %16s %9s\n' "case" "executed" "eu_6nd" "peft_aware" "hf_6Np" "detailed" \
+  "recompute" "detailed"
 for len in "${LENGTHS[@]}"; do
   data "$WORK/uniform-$len.jsonl" $((len * 2)) $((len * 2))  # truncated: every row max_length long
   data "$WORK/padded-$len.jsonl" $((len / 16)) $((len / 2))
@@ -74,9 +77,12 @@ arch = j["model"]
 config = json.load(open(j["model"]["ref"] + "/config.json"))
 non_embedding = j["N_total"] - config["vocab_size"] * config["hidden_size"]
 hf = 6 * non_embedding * int(j["tokens"]["spent"]["positions"])
-pct = lambda f: f"{100 * (f - trained) / trained:+.1f}%"
+pct = lambda f, of=trained: f"{100 * (f - of) / of:+.1f}%" if of else ("0" if f == 0 else "inf")
+recompute = int(e["recompute"])
+recompute_formula = int(j["formulas"]["detailed"]["reported_separately"]["recompute"])
 print(f"{sys.argv[2]:36} {trained:16,} {pct(int(j['flops_exact']['eu_6nd'])):>9} "
-      f"{pct(int(j['flops_exact']['peft_aware'])):>11} {pct(hf):>9} {pct(int(j['flops_exact']['detailed'])):>9}")
+      f"{pct(int(j['flops_exact']['peft_aware'])):>11} {pct(hf):>9} {pct(int(j['flops_exact']['detailed'])):>9} "
+      f"{recompute:16,} {pct(recompute_formula, recompute):>9}")
 PY
       done
     done

@@ -29,7 +29,7 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps({"text": " ".join(r.choice(words) for _ in range(600))}) + "\n")
 PY
 "$FM" tokens --tokenizer "$WORK/base" --max-length "$LENGTH" --ids "$WORK/data.jsonl" >"$WORK/ids.txt" 2>/dev/null
-native() {  # native COMPUTE_FLOPS
+native() {  # native COMPUTE_FLOPS REPETITION
   cat >"$WORK/recipe.yaml" <<YAML
 model_name_or_path: $WORK/base
 dataset_id_or_path: $WORK/data.jsonl
@@ -40,15 +40,15 @@ max_steps: $STEPS
 save_steps: 0
 learning_rate: 1.0e-3
 logging_steps: 1000
-output_dir: $WORK/native-$1
+output_dir: $WORK/native-$1-$2
 compute_flops: $1
 YAML
   OMP_NUM_THREADS=$THREADS "$FM" train --recipe "$WORK/recipe.yaml" | grep "^trained"
 }
 echo "model: hidden 128, 4 layers, vocab 32,000; rows of $LENGTH tokens, 4 per step, $STEPS steps, $THREADS thread(s)"
-for _ in $(seq 1 "${REPEAT:-1}"); do
-  echo "native trainer, compute_flops: true   $(native true)"
-  echo "native trainer, compute_flops: false  $(native false)"
+for i in $(seq 1 "${REPEAT:-1}"); do
+  echo "native trainer, compute_flops: true   $(native true "$i")"
+  echo "native trainer, compute_flops: false  $(native false "$i")"
 done
 echo "examples/finetune.py (eager, metered)  $(FLOPSMETER_LIBRARY="$(cd "$(dirname "$FM")" && pwd)/libflopsmeter.so" \
   PYTHONPATH="$ROOT/python:$ROOT/examples" "$PY" "$ROOT/examples/finetune.py" --ids "$WORK/ids.txt" \
