@@ -364,7 +364,7 @@ const std::vector<CommandDef>& all_commands() {
         "--tokens-from out/trainer_state.json -- torchrun --nproc-per-node 8 train.py"},
        1, SIZE_MAX},
       {"train",
-       "Fine-tune (or pretrain) a Llama model from a recipe, metered",
+       "Fine-tune (or pretrain) a Llama or Qwen2 model from a recipe, metered",
        "flopsmeter train --recipe RECIPE.yaml [options]",
        "The native C++ trainer (libtorch; built when libtorch is found): supervised fine-tuning as TRL's SFTTrainer "
        "runs it, from the recipe's keys (the same reader as estimate --recipe): a local Hugging Face-format model "

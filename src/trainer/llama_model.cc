@@ -97,13 +97,23 @@ Result<LlamaConfig> read_llama_config(const std::string& path) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return Status::ParseError(path + ": not a JSON object");
   const std::string type = j.value("model_type", std::string());
-  if (type != "llama") {
-    return Status::Unsupported(path + ": model_type '" + type + "': the native trainer implements Llama only");
+  if (type != "llama" && type != "qwen2") {
+    return Status::Unsupported(path + ": model_type '" + type +
+                               "': the native trainer implements Llama and Qwen2 (Llama with q, k and v biases)");
   }
-  for (const char* key : {"rope_scaling", "attention_bias", "mlp_bias"}) {
+  const auto is_set = [&](const char* key) {
     auto it = j.find(key);
-    if (it != j.end() && !it->is_null() && *it != false) {
+    return it != j.end() && !it->is_null() && *it != false;
+  };
+  for (const char* key : {"rope_scaling", "use_sliding_window"}) {
+    if (is_set(key)) {
       return Status::Unsupported(path + ": field '" + key + "' is set; the native trainer does not implement it");
+    }
+  }
+  for (const char* key : {"attention_bias", "mlp_bias"}) {
+    auto it = j.find(key);
+    if (it != j.end() && !it->is_null() && !it->is_boolean()) {
+      return Status::InvalidArgument(path + ": field '" + key + "' must be true or false");
     }
   }
   if (j.contains("hidden_act") && j["hidden_act"] != "silu") {
@@ -136,6 +146,11 @@ Result<LlamaConfig> read_llama_config(const std::string& path) {
   c.rope_theta = number("rope_theta", 10000);
   c.initializer_range = number("initializer_range", 0.02);
   c.tie_word_embeddings = j.value("tie_word_embeddings", false);
+  // transformers: LlamaConfig's attention_bias puts a bias on q, k, v and o,
+  // its mlp_bias on the MLP's three; Qwen2 always has q, k and v biases.
+  c.qkv_bias = type == "qwen2" || is_set("attention_bias");
+  c.o_bias = type == "llama" && is_set("attention_bias");
+  c.mlp_bias = type == "llama" && is_set("mlp_bias");
   return c;
 }
 
@@ -159,11 +174,24 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::Create(const LlamaConfig& config
     shapes[p + "mlp.gate_proj.weight"] = {f, d};
     shapes[p + "mlp.up_proj.weight"] = {f, d};
     shapes[p + "mlp.down_proj.weight"] = {d, f};
+    const auto bias = [&](bool has, const char* module, int64_t out) {
+      if (has) shapes[p + module + ".bias"] = {out};
+    };
+    bias(config.qkv_bias, "self_attn.q_proj", q);
+    bias(config.qkv_bias, "self_attn.k_proj", kv);
+    bias(config.qkv_bias, "self_attn.v_proj", kv);
+    bias(config.o_bias, "self_attn.o_proj", d);
+    bias(config.mlp_bias, "mlp.gate_proj", f);
+    bias(config.mlp_bias, "mlp.up_proj", f);
+    bias(config.mlp_bias, "mlp.down_proj", d);
   }
   if (safetensors.empty()) {
     torch::manual_seed(seed);
+    // transformers' _init_weights: normal weights, zero biases, norms 1.
     for (const auto& [name, shape] : shapes) {
-      m->weights_[name] = shape.size() == 1 ? torch::ones(shape) : torch::randn(shape) * config.initializer_range;
+      m->weights_[name] = name.ends_with(".bias") ? torch::zeros(shape)
+                          : shape.size() == 1     ? torch::ones(shape)
+                                                  : torch::randn(shape) * config.initializer_range;
     }
   } else {
     for (const std::string& path : safetensors) {
@@ -218,6 +246,7 @@ torch::Tensor LlamaModel::linear(const std::string& module, const torch::Tensor&
   const torch::Tensor& w = weights_.at(module + ".weight");
   torch::Tensor flat = x.reshape({-1, x.size(-1)});
   torch::Tensor y = counted_product(flat, w.t());
+  if (auto bias = weights_.find(module + ".bias"); bias != weights_.end()) y = y + bias->second;
   auto it = adapters_.find(module);
   if (it != adapters_.end()) {
     torch::Tensor in = lora_dropout_ > 0 ? torch::dropout(flat, lora_dropout_, training) : flat;

@@ -1,6 +1,7 @@
 // A Llama-architecture decoder with transformers' LlamaForCausalLM
 // parameter names and shapes (RMSNorm, RoPE, grouped-query attention,
-// SwiGLU, tied or untied embeddings), with PEFT LoRA adapters, trained in
+// SwiGLU, tied or untied embeddings, optional projection biases, so
+// Qwen2ForCausalLM too), with PEFT LoRA adapters, trained in
 // float32. Eager attention: every row attends over its padded length under
 // the causal and padding masks, as transformers' "eager" kernel does; or,
 // padding-free (packed samples in one row), each sample over itself alone,
@@ -27,11 +28,14 @@ struct LlamaConfig {
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
   double rms_norm_eps = 1e-6, rope_theta = 10000, initializer_range = 0.02;
   bool tie_word_embeddings = false;
+  bool qkv_bias = false, o_bias = false, mlp_bias = false;  // biases on those projections
   std::string text;  // config.json as read, written back beside the weights
 };
 
-// config.json of a Llama model; what this trainer does not implement
-// (rope_scaling, biases, another model_type) is refused by name.
+// config.json of a Llama or Qwen2 model (Qwen2 is Llama with q, k and v
+// biases; Llama's attention_bias and mlp_bias are read too); what this
+// trainer does not implement (rope_scaling, a sliding window, another
+// model_type) is refused by name.
 Result<LlamaConfig> read_llama_config(const std::string& path);
 
 struct LoraSettings {

@@ -61,15 +61,17 @@ TEST(CountedProducts, RecomputeScopeCountsForwardAsRecompute) {
   EXPECT_EQ(e.forward, Flop{16});
 }
 
-// A small Llama config written to a directory, as a user's model directory.
-std::string write_config(const std::string& name, bool tied, int64_t kv_heads) {
+// A small Llama-family config (`model_type` llama or qwen2, with `extra`
+// JSON members) written to a directory, as a user's model directory.
+std::string write_config(const std::string& name, bool tied, int64_t kv_heads, const std::string& model_type,
+                         const std::string& extra) {
   const std::string dir = (std::filesystem::temp_directory_path() / ("fm_trainer_test_" + name)).string();
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/config.json")
-      << R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 96, "hidden_size": 32,
+      << R"({"model_type": ")" << model_type << R"(", "vocab_size": 96, "hidden_size": 32,
       "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": )"
       << kv_heads << R"(, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": )"
-      << (tied ? "true" : "false") << R"(, "max_position_embeddings": 256, "hidden_act": "silu"})";
+      << (tied ? "true" : "false") << R"(, "max_position_embeddings": 256, "hidden_act": "silu")" << extra << "}";
   return dir;
 }
 
@@ -78,6 +80,8 @@ struct Case {
   MethodSpec method;
   std::optional<CheckpointMode> checkpointing;
   bool tied = false;
+  std::string model_type = "llama";
+  std::string extra;  // more config.json members
 };
 
 MethodSpec lora(std::vector<std::string> targets) {
@@ -114,13 +118,20 @@ std::vector<Case> cases() {
       {"freeze2_embeddings_train", freeze(2, false)},
       {"spectrum", spectrum({"model\\.layers\\.1\\.self_attn\\.o_proj", "model\\.layers\\.2\\.mlp\\.up_proj"})}};
   for (const auto& [name, method] : methods) {
-    out.push_back({name, method, std::nullopt, false});
-    out.push_back({name + "_ckpt_reentrant", method, CheckpointMode::kReentrant, false});
-    out.push_back({name + "_ckpt_nonreentrant", method, CheckpointMode::kNonReentrant, false});
+    out.push_back({name, method, std::nullopt, false, "llama", ""});
+    out.push_back({name + "_ckpt_reentrant", method, CheckpointMode::kReentrant, false, "llama", ""});
+    out.push_back({name + "_ckpt_nonreentrant", method, CheckpointMode::kNonReentrant, false, "llama", ""});
   }
-  out.push_back({"full_tied", MethodSpec{}, std::nullopt, true});
-  out.push_back({"lora_tied_ckpt", lora({"q_proj", "v_proj"}), CheckpointMode::kNonReentrant, true});
-  out.push_back({"freeze_tied_ckpt", freeze(1, true), CheckpointMode::kNonReentrant, true});
+  out.push_back({"full_tied", MethodSpec{}, std::nullopt, true, "llama", ""});
+  out.push_back({"lora_tied_ckpt", lora({"q_proj", "v_proj"}), CheckpointMode::kNonReentrant, true, "llama", ""});
+  out.push_back({"freeze_tied_ckpt", freeze(1, true), CheckpointMode::kNonReentrant, true, "llama", ""});
+  // Biases: Qwen2's on q, k and v; Llama's attention_bias and mlp_bias on all seven projections.
+  out.push_back({"qwen2_full", MethodSpec{}, std::nullopt, false, "qwen2", ""});
+  out.push_back({"qwen2_lora_ckpt", lora({"q_proj", "v_proj"}), CheckpointMode::kReentrant, true, "qwen2", ""});
+  out.push_back({"biases_freeze_ckpt", freeze(1, true), CheckpointMode::kNonReentrant, false, "llama",
+                 R"(, "attention_bias": true, "mlp_bias": true)"});
+  out.push_back({"biases_spectrum", spectrum({"model\\.layers\\.1\\.self_attn\\.q_proj"}), std::nullopt, false,
+                 "llama", R"(, "attention_bias": true, "mlp_bias": true)"});
   return out;
 }
 
@@ -131,7 +142,7 @@ class ExecutedEqualsDetailed : public testing::TestWithParam<Case> {};
 // forward and backward, against the detailed formula for the same sequences.
 TEST_P(ExecutedEqualsDetailed, ForwardBackwardAndRecompute) {
   const Case& c = GetParam();
-  const std::string dir = write_config(c.name, c.tied, 2);
+  const std::string dir = write_config(c.name, c.tied, 2, c.model_type, c.extra);
   auto catalog = Catalog::Load("");
   ASSERT_TRUE(catalog.ok());
   auto loaded = load_model(dir, *catalog);

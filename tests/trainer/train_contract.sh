@@ -146,6 +146,32 @@ assert names['model.layers.1.self_attn.k_proj.weight'] == [32, 64] and names['mo
 assert len(names) == 3 + 2 * 9, len(names)" "$names"
 }
 
+# Qwen2 (Llama with q, k and v biases) from the same files: trained with the
+# executed count equal to the formula, its biases saved under transformers'
+# names, and `inspect` counting the saved model as the trainer did.
+qwen2_trains_with_its_biases() {
+  mkdir -p "$WORK/qwen2" && cp "$BASE"/tokenizer* "$WORK/qwen2/" &&
+    "$PY" -c "
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(model_type='qwen2', architectures=['Qwen2ForCausalLM'])
+json.dump(c, open(sys.argv[2], 'w'))" "$BASE/config.json" "$WORK/qwen2/config.json" || return 1
+  sed "s#$BASE#$WORK/qwen2#" "$WORK/plain.yaml" >"$WORK/qwen2.yaml"
+  expect_exit 0 train --recipe "$WORK/qwen2.yaml" --max-steps 2 --output-dir "$WORK/qwen2-out" || return 1
+  record "$WORK/qwen2-out" "j['executed']['formula_error_pct']['detailed'] == 0" || return 1
+  expect_exit 0 inspect "$WORK/qwen2-out" --json || return 1
+  json_has "j['model']['params_total'] == $(
+    "$PY" -c "import json; print(json.load(open('$WORK/qwen2-out/flops_meter_run/flops_meter.json'))['N_total'])")" ||
+    return 1
+  local names
+  names=$(tensors_of "$WORK/qwen2-out/model.safetensors") || return 1
+  "$PY" -c "
+import json, sys
+names = json.loads(sys.argv[1])
+assert names['model.layers.0.self_attn.q_proj.bias'] == [64] and names['model.layers.1.self_attn.k_proj.bias'] == [32]
+assert 'model.layers.0.self_attn.o_proj.bias' not in names, names" "$names"
+}
+
 # A run killed (SIGKILL) after its first checkpoint and resumed ends with
 # the weights of a run never interrupted, and its record counts both segments.
 killed_and_resumed() {
@@ -238,6 +264,8 @@ check "the trainer's record matches the schema" record_matches_the_schema
 check "the adapter in PEFT's layout, read back independently and by estimate --adapter" peft_layout
 check "non-reentrant checkpointing under a freeze: executed and recompute equal the formula" full_run_checkpointed
 check "the full model saved: inspect counts what the trainer trained" saved_model_inspects_as_trained
+check "Qwen2: trained with its q, k and v biases, saved under transformers' names, inspected alike" \
+  qwen2_trains_with_its_biases
 check "SIGKILL after a checkpoint, resumed: the uninterrupted run's weights" killed_and_resumed
 check "packed and padding-free rows: executed equals detailed; bfd and padding_free equal the estimate" packed_runs
 check "the budget guard stops before the budget, with a checkpoint" budget_stops_with_a_checkpoint
