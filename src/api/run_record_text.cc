@@ -7,6 +7,7 @@
 #include "api/report_format.h"
 #include "api/run_report.h"
 #include "core/json_doc.h"
+#include "flopsmeter/exact.h"
 #include "flopsmeter/meter.h"
 
 namespace flopsmeter {
@@ -43,7 +44,10 @@ class Fields {
   std::string count(std::initializer_list<const char*> path) const {
     const Json& v = at(path);
     if (v.is_number_unsigned()) return with_commas(v.get<uint64_t>());
-    return v.is_string() ? printable_text(v.get<std::string>()) : std::string("?");
+    if (!v.is_string()) return "?";
+    // Exact counts are decimal strings: grouped like the others when they are whole numbers.
+    Result<Flop> exact = parse_exact_integer(v.get<std::string>(), "count");
+    return exact.ok() ? with_commas(*exact) : printable_text(v.get<std::string>());
   }
 
  private:

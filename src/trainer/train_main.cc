@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/exit_status.h"
+#include "api/report_format.h"  // with_commas
 #include "cli/flags.h"
 #include "core/json_doc.h"  // printable_text
 #include "trainer/trainer.h"
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
     std::cout << flopsmeter::printable_text(cli_spelling(line)) << std::endl;
   });
   if (!report.ok()) return fail(report.status().message());
-  std::printf("trained %llu tokens in %.2f s (%.0f tokens/s)\n", static_cast<unsigned long long>(report->tokens),
+  std::printf("trained %s tokens in %.2f s (%.0f tokens/s)\n", flopsmeter::with_commas(report->tokens).c_str(),
               report->seconds, report->seconds > 0 ? static_cast<double>(report->tokens) / report->seconds : 0.0);
   std::fflush(stdout);
   if (!report->record_text.empty()) {

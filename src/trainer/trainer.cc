@@ -246,7 +246,8 @@ Status TrainingRun::prepare() {
   const std::string checkpoint = join_path(job_.output_dir, "checkpoint-" + std::to_string(start_step_));
   const bool adapters = !plan_.adapters.empty();
   std::vector<std::string> weights = weight_files(start_step_ > 0 && !adapters ? checkpoint : job_.model_dir);
-  pretraining_ = weight_files(job_.model_dir).empty();
+  // From scratch and every weight trained: the run makes a base (not a fine-tune of random weights).
+  pretraining_ = weight_files(job_.model_dir).empty() && plan_.params_trainable == plan_.params_all;
   if (weights.empty()) say_("no weights in " + job_.model_dir + ": initialised from seed " + std::to_string(job_.t.seed));
   FM_ASSIGN_OR_RETURN(model_, LlamaModel::Create(config, weights, job_.t.seed));
   FM_RETURN_IF_ERROR(model_->apply_plan(plan_, job_.lora, job_.t.seed));
