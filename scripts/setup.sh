@@ -19,8 +19,9 @@ PACKAGES=(
   postgresql sqlite3
   # The dossier's browser test drives this Chromium (playwright-core, no downloaded browser).
   chromium
-  # The native trainer (flopsmeter train) links libtorch (CPU, with OpenBLAS).
-  libtorch-dev
+  # The native trainer (flopsmeter train) links libtorch (CPU, with OpenBLAS);
+  # its data-parallel ranks use libtorch's Gloo process group, whose headers need Gloo's.
+  libtorch-dev libgloo-dev
 )
 # Node.js runs the pinned reference implementations (tests/reference); use the
 # machine's own when it has one, Debian's otherwise.

@@ -65,6 +65,23 @@ std::string field_line(const std::string& label, const std::string& value) {
   return label + std::string(label.size() < 24 ? 24 - label.size() : 1, ' ') + value + "\n";
 }
 
+// A run of several ranks: how many, and whose journals the record lacks
+// (their tokens are then the integration's world totals, or missing).
+std::string ranks_line(const Json& ranks) {
+  if (!ranks.is_object()) return "";
+  const Json& world = ranks.value("world_size", Json());
+  if (!world.is_number_unsigned() || world.get<uint64_t>() <= 1) return "";
+  std::string text = std::to_string(world.get<uint64_t>()) + " data-parallel";
+  const Json& missing = ranks.value("missing", Json());
+  if (missing.is_array() && !missing.empty()) {
+    text += ", no journal from rank(s)";
+    for (size_t i = 0; i < missing.size(); ++i) text += (i ? ", " : " ") + printable_text(missing[i].dump());
+  } else {
+    text += ", every rank's journal read";
+  }
+  return field_line("ranks", text);
+}
+
 // Why compute is spent but not in the weights (a crash after a checkpoint,
 // a resume from an earlier one): the part an auditor asks about first.
 std::string lost_segments(const Json& segments) {
@@ -117,6 +134,7 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
                                  f.count({"N_total"}) + ", N_trainable " + f.count({"N_trainable"}));
   out += field_line("tokens", f.count({"exact", "tokens_processed"}) + " spent, " +
                                   f.count({"tokens", "in_final_weights", "tokens"}) + " in the final weights");
+  out += ranks_line(f.at({"ranks"}));
   out += lost_segments(f.at({"segments"}));
   const Json& duration = f.at({"training_duration_seconds"});
   out += field_line("duration", (duration.is_number() ? std::to_string(static_cast<int64_t>(duration.get<double>()))

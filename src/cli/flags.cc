@@ -197,6 +197,13 @@ const std::vector<FlagDef>& all_flags() {
       {"nnodes", "N", "Run", "watch: the number of nodes in the job (torchrun's --nnodes; default 1)", ""},
       {"end-wait", "S", "Run", "Seconds node/rank 0 waits at the end for the others' shards in --run (default 30)",
        ""},
+      {"nproc-per-node", "N", "Run", "train: run N data-parallel ranks on this machine (as torchrun --nproc-per-node)",
+       "Each rank is the trainer again with torchrun's variables (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, "
+       "MASTER_PORT): it trains its share of every optimizer step's micro-batches (per_device_train_batch_size x "
+       "gradient_accumulation_steps each), the ranks sum their gradients over Gloo before every step, rank 0 writes "
+       "the checkpoints, the weights and the record, and every rank journals its own tokens into the run. Ctrl-C and "
+       "SIGTERM reach every rank; when one fails the others are stopped. For several machines run the trainer under "
+       "torchrun instead (torchrun --no-python --nnodes ... flopsmeter-train ...), which sets the same variables."},
       {"job-name", "NAME", "Run", "Training job name for the record (or TRAINING_JOB_NAME)", ""},
       {"training-id", "ID", "Run", "Training id for the record", ""},
       {"recipe", "FILE", "Run", "A training recipe YAML (TRL, the AWS toolkit's, Axolotl): its settings as options",
@@ -379,14 +386,15 @@ const std::vector<CommandDef>& all_commands() {
        {"recipe", "output-dir", "resume", "method", "lora-r", "lora-targets", "lora-target-regex", "lora-layers",
         "lora-dropout", "freeze-layers", "freeze-embeddings", "spectrum-file", "spectrum-fraction", "epochs",
         "max-steps", "micro-batch-size", "grad-accum", "max-length", "layout", "packing-chunk", "pad-to-max-length",
-        "gradient-checkpointing", "checkpoint-mode", "pretrain-flops",
+        "gradient-checkpointing", "checkpoint-mode", "nproc-per-node", "pretrain-flops",
         "base-systemic-risk", "prior-modifications",
         "compliance-formula", "budget", "budget-fraction", "budget-lookahead", "nvml", "nvml-library", "sample-hz",
         "dtype", "peak-flops", "journal-interval", "job-name", "training-id", "ledger", "ledger-key", "ledger-model",
         "ledger-produces", "organisation", "export", "endpoint-url", "region", "profile", "path-style", "sse",
         "sse-kms-key-id", "export-timeout", "export-attempts", "data-dir"},
        {"flopsmeter train --recipe recipes/llama-lora.yaml",
-        "flopsmeter train --recipe recipes/llama-full.yaml --ledger-model acme/base --ledger-produces acme/sft --resume"},
+        "flopsmeter train --recipe recipes/llama-full.yaml --ledger-model acme/base --ledger-produces acme/sft --resume",
+        "flopsmeter train --recipe recipes/llama-full.yaml --nproc-per-node 2"},
        0, 0},
       {"inspect",
        "Show a model's exact parameter breakdown",

@@ -2,6 +2,7 @@
 // runs. It reads the same flag table as the CLI, so the two take the same
 // options and print the same messages.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,12 +11,17 @@
 #include "api/report_format.h"  // with_commas
 #include "cli/flags.h"
 #include "core/json_doc.h"  // printable_text
+#include "trainer/rank_launcher.h"
 #include "trainer/trainer.h"
 
 namespace {
 
 int fail(const std::string& message) {
-  std::cerr << "flopsmeter train: "
+  // A rank of several says which one it is.
+  const char* rank = std::getenv("RANK");
+  const char* world = std::getenv("WORLD_SIZE");
+  const bool ranked = rank != nullptr && world != nullptr && std::string(world) != "1";
+  std::cerr << "flopsmeter train: " << (ranked ? "rank " + flopsmeter::printable_text(rank) + ": " : "")
             << flopsmeter::printable_text(flopsmeter::cli::cli_spelling(message)) << "\n";
   return flopsmeter::cli::kExitError;
 }
@@ -31,12 +37,20 @@ int main(int argc, char** argv) {
     std::cout << (parsed->help_long ? long_help(*command) : short_help(*command));
     return kExitOk;
   }
+  auto say = [](const std::string& line) {
+    std::cout << flopsmeter::printable_text(cli_spelling(line)) << std::endl;
+  };
+  // The ranks run this program again, found where this one is.
+  std::vector<std::string> self = {"/proc/self/exe"};
+  self.insert(self.end(), argv + 1, argv + argc);
+  auto launched = flopsmeter::launch_local_ranks(*parsed, self, say);
+  if (!launched.ok()) return fail(launched.status().message());
+  if (*launched) return **launched;
   std::vector<std::string> command_line = {"flopsmeter", "train"};
   command_line.insert(command_line.end(), argv + 1, argv + argc);
-  auto report = flopsmeter::run_training(*parsed, command_line, [](const std::string& line) {
-    std::cout << flopsmeter::printable_text(cli_spelling(line)) << std::endl;
-  });
+  auto report = flopsmeter::run_training(*parsed, command_line, say);
   if (!report.ok()) return fail(report.status().message());
+  if (!report->leader) return kExitOk;  // rank 0 reports for the job
   std::printf("trained %s tokens in %.2f s (%.0f tokens/s)\n", flopsmeter::with_commas(report->tokens).c_str(),
               report->seconds, report->seconds > 0 ? static_cast<double>(report->tokens) / report->seconds : 0.0);
   std::fflush(stdout);

@@ -20,6 +20,7 @@
 #include "flopsmeter/catalog.h"
 #include "flopsmeter/load.h"
 #include "flopsmeter/meter.h"
+#include "trainer/data_parallel.h"
 #include "trainer/executed_flops.h"
 #include "trainer/llama_model.h"
 #include "trainer/tensor_files.h"
@@ -214,6 +215,10 @@ class TrainingRun {
   Status begin_meter();
   // Trains optimizer step `step` (0-based); returns its summed loss.
   double train_step(uint64_t step);
+  // The step's gradient and loss: each rank's, summed over the ranks.
+  double sum_over_ranks(double loss);
+  // After step `step`: what stops the run, agreed by every rank ("" goes on).
+  Result<std::string> stop_after(uint64_t step);
   Status save_checkpoint(uint64_t step);
   void log_step(uint64_t step, double loss);
 
@@ -229,8 +234,11 @@ class TrainingRun {
   std::optional<uint64_t> batches_epoch_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<Meter> meter_;
+  std::unique_ptr<DataParallel> ranks_;
   uint64_t start_step_ = 0;
-  uint64_t tokens_seen_ = 0;
+  uint64_t tokens_seen_ = 0;  // over every rank, as the Trainer's num_input_tokens_seen
+  // This rank's counts in this segment, summed over the ranks for the meter's end.
+  uint64_t segment_tokens_ = 0, segment_positions_ = 0, segment_micro_batches_ = 0;
   bool pretraining_ = false;  // from scratch: the run makes a base
 };
 
@@ -254,8 +262,12 @@ Status TrainingRun::prepare() {
   if (start_step_ > 0 && adapters) {
     FM_RETURN_IF_ERROR(model_->load_adapter(join_path(checkpoint, "adapter_model.safetensors")));
   }
-  // The first CUDA device when this libtorch has one, as the Trainer picks it; else the CPU.
-  model_->to_device(torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  // A CUDA device when this libtorch has one, as the Trainer picks it (the
+  // local rank's, the first for one process); else the CPU.
+  const auto cuda_devices = static_cast<uint32_t>(torch::cuda::device_count());
+  model_->to_device(cuda_devices > 0 ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                                                       ranks_->local_rank() % cuda_devices))
+                                     : torch::Device(torch::kCPU));
   if (start_step_ > 0) {
     const std::string state_path = join_path(checkpoint, "trainer_state.json");
     FM_ASSIGN_OR_RETURN(std::string state_text, read_file(state_path, 1 << 20));
@@ -274,7 +286,7 @@ Status TrainingRun::prepare() {
   }
   FM_ASSIGN_OR_RETURN(data_, read_training_data(job_.data_request));
   FM_ASSIGN_OR_RETURN(schedule_, training_schedule(data_.rows.size(), job_.micro_batch_size, job_.grad_accum,
-                                                   job_.epochs, job_.max_steps));
+                                                   ranks_->world_size(), job_.epochs, job_.max_steps));
   return prepare_optimizer();
 }
 
@@ -316,11 +328,18 @@ Status TrainingRun::begin_meter() {
   if (!m.has("micro-batch-size")) m.values["micro-batch-size"] = std::to_string(job_.micro_batch_size);
   if (!m.has("grad-accum")) m.values["grad-accum"] = std::to_string(job_.grad_accum);
   if (start_step_ > 0) m.values["resume-step"] = std::to_string(start_step_);
+  m.values["rank"] = std::to_string(ranks_->rank());
+  m.values["world-size"] = std::to_string(ranks_->world_size());
+  m.values["local-rank"] = std::to_string(ranks_->local_rank());
+  // Rank 0 begins first and gives its run id to the others, whose run
+  // directories may be on other nodes' disks.
+  if (!ranks_->leader()) m.values["run-id"] = ranks_->share("run-id", "");
   FM_ASSIGN_OR_RETURN(MeterOptions options, meter_options_from_map(m));
   FM_RETURN_IF_ERROR(meter_options_from_environment(options));
   options.dataset_files = job_.dataset;
   options.command = command_;
   FM_ASSIGN_OR_RETURN(meter_, Meter::Begin(options));
+  if (ranks_->leader()) ranks_->share("run-id", meter_->run_id());
   for (const std::string& w : meter_->begin_warnings()) say_("warning: " + w);
   meter_->set_executed({});
   return Status::Ok();
@@ -332,54 +351,113 @@ double TrainingRun::train_step(uint64_t step) {
     batches_ = epoch_micro_batches(data_.rows.size(), job_.micro_batch_size, job_.t.seed, epoch);
     batches_epoch_ = epoch;
   }
-  const std::vector<std::vector<uint64_t>>& batches = batches_;
-  const uint64_t first = in_epoch * job_.grad_accum;
-  const uint64_t last = std::min<uint64_t>(batches.size(), first + job_.grad_accum);
   std::vector<MicroBatch> group;
-  uint64_t label_tokens = 0;
-  for (uint64_t i = first; i < last; ++i) {
-    group.push_back(micro_batch(data_.rows, batches[i], padding_free(job_.data_request.layout),
+  int64_t label_tokens = 0, tokens = 0;
+  for (uint64_t i : rank_micro_batches(batches_.size(), in_epoch, job_.grad_accum, ranks_->rank(),
+                                       ranks_->world_size())) {
+    group.push_back(micro_batch(data_.rows, batches_[i], padding_free(job_.data_request.layout),
                                 job_.data_request.pad_to_max_length
                                     ? static_cast<int64_t>(job_.data_request.max_length.value_or(0))
                                     : 0));
-    label_tokens += group.back().label_tokens;
+    label_tokens += static_cast<int64_t>(group.back().label_tokens);
+    tokens += static_cast<int64_t>(group.back().tokens);
   }
+  // The step's label tokens over every rank divide each rank's loss sum, as
+  // transformers divides them when it averages tokens across devices (its
+  // default), so the ranks' summed gradients are the step's.
+  torch::Tensor step_counts = torch::tensor({label_tokens, tokens}, torch::kInt64);
+  ranks_->sum(step_counts);
+  const double step_label_tokens = static_cast<double>(std::max<int64_t>(1, step_counts[0].item<int64_t>()));
+  tokens_seen_ += static_cast<uint64_t>(step_counts[1].item<int64_t>());
   torch::manual_seed(job_.t.seed + step + 1);  // dropout draws depend on the step alone: a resume repeats them
   const double lr = learning_rate(job_.t, step, schedule_.total_steps);
   for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   double loss_total = 0;
   for (const MicroBatch& mb : group) {
-    // transformers divides by the label tokens of the whole accumulated step.
-    torch::Tensor loss = model_->loss_sum(mb.ids, mb.targets, mb.spans, job_.checkpointing, true) /
-                         static_cast<double>(std::max<uint64_t>(1, label_tokens));
+    torch::Tensor loss =
+        model_->loss_sum(mb.ids, mb.targets, mb.spans, job_.checkpointing, true) / step_label_tokens;
     loss.backward();
     loss_total += loss.item<double>();
-    tokens_seen_ += mb.tokens;
+    segment_tokens_ += mb.tokens;
+    segment_positions_ += mb.positions;
+    ++segment_micro_batches_;
     if (meter_) {
       meter_->add(mb.tokens, mb.positions, 1);
       for (const auto& [length, count] : mb.sequences) meter_->add_sequences(length, count);
     }
   }
+  if (ranks_->world_size() > 1) loss_total = sum_over_ranks(loss_total);
   if (job_.t.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(model_->trainable(), job_.t.max_grad_norm);
   optimizer_->step();
   optimizer_->zero_grad();
   return loss_total;
 }
 
+// One collective for the whole step: every trainable gradient (zeros where
+// a rank ran no micro-batch) and the loss, flattened into one buffer.
+double TrainingRun::sum_over_ranks(double loss) {
+  std::vector<torch::Tensor> trainable = model_->trainable();
+  std::vector<torch::Tensor> parts;
+  for (const torch::Tensor& p : trainable) {
+    parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+  }
+  parts.push_back(torch::full({1}, loss, parts.front().options()));
+  torch::Tensor flat = torch::cat(parts);
+  ranks_->sum(flat);
+  int64_t offset = 0;
+  for (torch::Tensor& p : trainable) {
+    torch::Tensor summed = flat.narrow(0, offset, p.numel()).view_as(p);
+    offset += p.numel();
+    if (p.grad().defined()) {
+      p.mutable_grad().copy_(summed);
+    } else {
+      p.mutable_grad() = summed.clone();
+    }
+  }
+  return flat[offset].item<double>();
+}
+
+Result<std::string> TrainingRun::stop_after(uint64_t step) {
+  int64_t budget_stop = 0;
+  if (meter_) {
+    FM_ASSIGN_OR_RETURN(BudgetState budget, meter_->step(step));
+    for (const std::string& w : budget.new_warnings) say_("warning: " + w);
+    budget_stop = budget.stop ? 1 : 0;
+  }
+  // Every rank stops at the same step, or the others would wait for it forever.
+  torch::Tensor stops = torch::tensor({budget_stop, static_cast<int64_t>(g_stop_signal.load())}, torch::kInt64);
+  ranks_->max(stops);
+  if (stops[0].item<int64_t>() != 0) {
+    say_("the budget guard stops the run after step " + std::to_string(step));
+    return std::string("stopped_by_budget");
+  }
+  if (stops[1].item<int64_t>() != 0) {
+    say_("signal " + std::to_string(stops[1].item<int64_t>()) + ": saving a checkpoint and stopping");
+    return std::string("interrupted");
+  }
+  return std::string();
+}
+
+// Rank 0 writes the checkpoint (the ranks' weights and optimizer states are
+// the same); every rank journals it once it is complete.
 Status TrainingRun::save_checkpoint(uint64_t step) {
   const std::string dir = join_path(job_.output_dir, "checkpoint-" + std::to_string(step));
-  FM_RETURN_IF_ERROR(save_weights(dir, job_, plan_, *model_));
-  try {
-    torch::save(*optimizer_, join_path(dir, "optimizer.pt"));
-  } catch (const std::exception& e) {
-    return Status::IoError(dir + ": cannot write the optimizer state: " + e.what());
+  if (ranks_->leader()) {
+    FM_RETURN_IF_ERROR(save_weights(dir, job_, plan_, *model_));
+    try {
+      torch::save(*optimizer_, join_path(dir, "optimizer.pt"));
+    } catch (const std::exception& e) {
+      return Status::IoError(dir + ": cannot write the optimizer state: " + e.what());
+    }
+    // Last, so a checkpoint with this file is complete (as transformers' Trainer writes it).
+    const nlohmann::json state = {
+        {"global_step", step},
+        {"max_steps", schedule_.total_steps},
+        {"num_input_tokens_seen", tokens_seen_},
+        {"epoch", static_cast<double>(step) / static_cast<double>(schedule_.steps_per_epoch)}};
+    FM_RETURN_IF_ERROR(write_file_atomic(join_path(dir, "trainer_state.json"), state.dump(2) + "\n"));
   }
-  // Last, so a checkpoint with this file is complete (as transformers' Trainer writes it).
-  const nlohmann::json state = {{"global_step", step},
-                                {"max_steps", schedule_.total_steps},
-                                {"num_input_tokens_seen", tokens_seen_},
-                                {"epoch", static_cast<double>(step) / static_cast<double>(schedule_.steps_per_epoch)}};
-  FM_RETURN_IF_ERROR(write_file_atomic(join_path(dir, "trainer_state.json"), state.dump(2) + "\n"));
+  ranks_->barrier();
   if (meter_) {
     if (Status s = meter_->checkpoint(step, dir); !s.ok()) say_("warning: " + s.message());
   }
@@ -389,17 +467,20 @@ Status TrainingRun::save_checkpoint(uint64_t step) {
 void TrainingRun::log_step(uint64_t step, double loss) {
   const ExecutedFlops e = executed_flops();
   char line[256];
-  std::snprintf(line, sizeof line, "step %llu/%llu  loss %.4f  lr %.3g  tokens %s  executed %s FLOP by this process",
+  std::snprintf(line, sizeof line, "step %llu/%llu  loss %.4f  lr %.3g  tokens %s  executed %s FLOP by %s",
                 static_cast<unsigned long long>(step), static_cast<unsigned long long>(schedule_.total_steps), loss,
                 learning_rate(job_.t, step - 1, schedule_.total_steps), with_commas(tokens_seen_).c_str(),
-                sci(e.trained() + e.recompute, 3).c_str());
+                sci(e.trained() + e.recompute, 3).c_str(), ranks_->world_size() > 1 ? "rank 0" : "this process");
   say_(line);
 }
 
 Result<TrainReport> TrainingRun::run() {
+  FM_ASSIGN_OR_RETURN(ranks_, DataParallel::FromEnvironment());
+  if (!ranks_->leader()) say_ = [](const std::string&) {};  // rank 0 speaks for the job
   FM_RETURN_IF_ERROR(prepare());
-  const std::string device =
+  std::string device =
       model_->device().is_cuda() ? "CUDA device " + std::to_string(model_->device().index()) : "the CPU";
+  if (ranks_->world_size() > 1) device += ", " + std::to_string(ranks_->world_size()) + " data-parallel ranks";
   say_("training " + job_.model_dir + " (" + method_name(job_.method.kind) + ", " + with_commas(plan_.params_trainable) +
        " of " + with_commas(plan_.params_all) + " parameters trainable) on " + with_commas(data_.report.samples) +
        " samples in " + with_commas(data_.rows.size()) + " " + layout_name(job_.data_request.layout) + " rows on " +
@@ -420,36 +501,34 @@ Result<TrainReport> TrainingRun::run() {
     const ExecutedFlops e = executed_flops();
     if (meter_) meter_->set_executed({e.forward, e.backward, e.recompute});
     if (step % std::max<uint64_t>(1, job_.t.logging_steps) == 0 || step == schedule_.total_steps) log_step(step, loss);
-    bool stop = false;
-    if (meter_) {
-      FM_ASSIGN_OR_RETURN(BudgetState budget, meter_->step(step));
-      for (const std::string& w : budget.new_warnings) say_("warning: " + w);
-      if (budget.stop) {
-        say_("the budget guard stops the run after step " + std::to_string(step));
-        report.status = "stopped_by_budget";
-        stop = true;
-      }
-    }
-    if (g_stop_signal.load() != 0) {
-      say_("signal " + std::to_string(g_stop_signal.load()) + ": saving a checkpoint and stopping");
-      report.status = "interrupted";
-      stop = true;
-    }
+    FM_ASSIGN_OR_RETURN(std::string stopped, stop_after(step));
+    const bool stop = !stopped.empty();
+    if (stop) report.status = stopped;
     if (stop || (job_.t.save_steps > 0 && step % job_.t.save_steps == 0)) FM_RETURN_IF_ERROR(save_checkpoint(step));
     if (stop) break;
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   report.tokens = tokens_seen_ - tokens_before;
-  FM_RETURN_IF_ERROR(save_weights(job_.output_dir, job_, plan_, *model_));
+  report.leader = ranks_->leader();
+  if (ranks_->leader()) FM_RETURN_IF_ERROR(save_weights(job_.output_dir, job_, plan_, *model_));
   report.saved = job_.output_dir;
   if (meter_) {
     EndOptions end;
     end.status = report.status;
     end.global_step = step;
+    torch::Tensor world = torch::tensor({static_cast<int64_t>(segment_tokens_), static_cast<int64_t>(segment_positions_),
+                                         static_cast<int64_t>(segment_micro_batches_)},
+                                        torch::kInt64);
+    ranks_->sum(world);
+    end.world_tokens = static_cast<Flop>(world[0].item<int64_t>());
+    end.world_positions = static_cast<Flop>(world[1].item<int64_t>());
+    end.world_micro_batches = static_cast<uint64_t>(world[2].item<int64_t>());
     FM_ASSIGN_OR_RETURN(RunRecord record, meter_->end(end));
-    report.record_path = join_path(join_path(job_.output_dir, "flops_meter_run"), "flops_meter.json");
-    FM_ASSIGN_OR_RETURN(report.record_text, run_record_to_text(record.json));
-    report.pretrained_base = pretraining_;
+    if (ranks_->leader()) {  // the others' end() journals their last line; rank 0 writes the record
+      report.record_path = join_path(join_path(job_.output_dir, "flops_meter_run"), "flops_meter.json");
+      FM_ASSIGN_OR_RETURN(report.record_text, run_record_to_text(record.json));
+      report.pretrained_base = pretraining_;
+    }
   }
   return report;
 }

@@ -21,8 +21,9 @@ struct TrainReport {
   std::string record_text;   // the run record's summary; empty without compute_flops
   std::string record_path;   // flops_meter.json; empty without compute_flops
   std::string saved;         // where the trained weights (or adapter) are
-  uint64_t tokens = 0;       // non-padding tokens trained on by this process
-  double seconds = 0;        // its training loop's wall time
+  uint64_t tokens = 0;       // non-padding tokens trained on, by every rank
+  double seconds = 0;        // the training loop's wall time
+  bool leader = true;        // rank 0, which writes the weights and the record and speaks for the job
   bool pretrained_base = false;  // from scratch, metered: the record measures a base's pretraining
 };
 

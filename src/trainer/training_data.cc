@@ -164,14 +164,16 @@ MicroBatch micro_batch(const std::vector<TrainingRow>& rows, const std::vector<u
 }
 
 Result<TrainingSchedule> training_schedule(uint64_t rows, uint64_t micro_batch_size, uint64_t grad_accum,
-                                           double epochs, uint64_t max_steps) {
+                                           uint64_t ranks, double epochs, uint64_t max_steps) {
   if (micro_batch_size == 0 || grad_accum == 0) {
     return Status::InvalidArgument(option_ref("micro-batch-size") + " and " + option_ref("grad-accum") +
                                    " must be at least 1");
   }
+  if (ranks == 0 || grad_accum > UINT64_MAX / ranks) return Status::InvalidArgument("too many ranks");
+  const uint64_t per_step = grad_accum * ranks;
   TrainingSchedule s;
   s.micro_batches_per_epoch = (rows + micro_batch_size - 1) / micro_batch_size;
-  s.steps_per_epoch = std::max<uint64_t>(1, (s.micro_batches_per_epoch + grad_accum - 1) / grad_accum);
+  s.steps_per_epoch = std::max<uint64_t>(1, (s.micro_batches_per_epoch + per_step - 1) / per_step);
   if (max_steps > 0) {
     s.total_steps = max_steps;
   } else {
@@ -179,6 +181,16 @@ Result<TrainingSchedule> training_schedule(uint64_t rows, uint64_t micro_batch_s
     s.total_steps = static_cast<uint64_t>(std::ceil(epochs * static_cast<double>(s.steps_per_epoch)));
   }
   return s;
+}
+
+std::vector<uint64_t> rank_micro_batches(uint64_t micro_batches_per_epoch, uint64_t step, uint64_t grad_accum,
+                                         uint32_t rank, uint32_t ranks) {
+  std::vector<uint64_t> mine;
+  const uint64_t first = step * grad_accum * ranks;
+  for (uint64_t i = first + rank; i < first + grad_accum * ranks && i < micro_batches_per_epoch; i += ranks) {
+    mine.push_back(i);
+  }
+  return mine;
 }
 
 std::vector<std::vector<uint64_t>> epoch_micro_batches(uint64_t rows, uint64_t micro_batch_size, uint64_t seed,

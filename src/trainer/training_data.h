@@ -63,15 +63,23 @@ MicroBatch micro_batch(const std::vector<TrainingRow>& rows, const std::vector<u
                        int64_t min_width);
 
 // How many optimizer steps a run takes, as transformers' Trainer counts them:
-// ceil(micro-batches per epoch / grad_accum) per epoch, max_steps winning
-// over epochs (a fractional epoch count rounds the steps up).
+// ceil(micro-batches per epoch / (grad_accum x ranks)) per epoch, max_steps
+// winning over epochs (a fractional epoch count rounds the steps up).
 struct TrainingSchedule {
   uint64_t micro_batches_per_epoch = 0;
   uint64_t steps_per_epoch = 0;
   uint64_t total_steps = 0;
 };
 Result<TrainingSchedule> training_schedule(uint64_t rows, uint64_t micro_batch_size, uint64_t grad_accum,
-                                           double epochs, uint64_t max_steps);
+                                           uint64_t ranks, double epochs, uint64_t max_steps);
+
+// The micro-batches (indices into the epoch's) that `rank` of `ranks` trains
+// in the epoch's step `step`: the step takes the next grad_accum x ranks
+// micro-batches, dealt out in turn as accelerate's sharded batch sampler
+// deals them (micro-batch i to rank i mod ranks). The epoch's last step may
+// leave a rank fewer, or none; it still joins the step's collectives.
+std::vector<uint64_t> rank_micro_batches(uint64_t micro_batches_per_epoch, uint64_t step, uint64_t grad_accum,
+                                         uint32_t rank, uint32_t ranks);
 
 // The micro-batches of epoch `epoch`: row indices in a shuffled order
 // drawn from `seed` and the epoch (a random sampler, as the Trainer's), cut

@@ -215,6 +215,73 @@ packing_strategy: $how" ;;
   done
 }
 
+# Two data-parallel ranks (--nproc-per-node 2, torchrun's variables) train
+# what one process accumulating both ranks' micro-batches trains: the same
+# weights (the ranks' summed gradients are the step's), the same tokens and
+# executed FLOP, journaled by both ranks into one record; bfd rows equal the
+# estimate with --data-parallel 2 to the FLOP; SIGTERM reaches both ranks,
+# which stop at the same step with one checkpoint.
+data_parallel_ranks() {
+  recipe "$WORK/dp.yaml" "$WORK/dp" "max_steps: 4"
+  recipe "$WORK/dp1.yaml" "$WORK/dp1" "max_steps: 4"
+  expect_exit 0 train --recipe "$WORK/dp.yaml" --nproc-per-node 2 --grad-accum 1 || return 1
+  grep -q "on the CPU, 2 data-parallel ranks: 4 steps" "$WORK/stdout" || { head -3 "$WORK/stdout"; return 1; }
+  [[ $(grep -c "^training " "$WORK/stdout") -eq 1 ]] || { echo "more than rank 0 spoke"; return 1; }
+  grep -o "step [0-9]*/4  loss [0-9.]*" "$WORK/stdout" >"$WORK/dp.losses"
+  expect_exit 0 train --recipe "$WORK/dp1.yaml" --grad-accum 2 || return 1
+  # The step's loss over both ranks is the one process's (as printed, to 4 decimals).
+  grep -o "step [0-9]*/4  loss [0-9.]*" "$WORK/stdout" >"$WORK/dp1.losses"
+  "$PY" -c "
+import sys
+a, b = ([float(l.split()[-1]) for l in open(f)] for f in sys.argv[1:])
+sys.exit(0 if len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <= 2e-4 else 1)" \
+    "$WORK/dp.losses" "$WORK/dp1.losses" || { paste "$WORK/dp.losses" "$WORK/dp1.losses"; return 1; }
+  "$PY" - "$WORK/dp/model.safetensors" "$WORK/dp1/model.safetensors" <<'PY' || return 1
+import sys, torch, json, struct
+def load(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    return {k: torch.frombuffer(bytearray(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]),
+                                dtype=torch.float32).reshape(v["shape"]) for k, v in h.items()}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+assert a.keys() == b.keys()
+worst = max((a[k] - b[k]).abs().max().item() for k in a)
+assert worst < 1e-5, f"2 ranks and 1 process differ by {worst}"
+PY
+  local single
+  single=$("$PY" -c "import json; j=json.load(open('$WORK/dp1/flops_meter_run/flops_meter.json')); print(j['exact']['tokens_processed'], j['executed']['trained'])")
+  record "$WORK/dp" "j['status'] == 'completed' and j['ranks']['world_size'] == 2 and j['ranks']['journals'] == 2 and
+    not j['ranks']['missing'] and f\"{j['exact']['tokens_processed']} {j['executed']['trained']}\" == '$single' and
+    j['executed']['formula_error_pct']['detailed'] == 0" || return 1
+  recipe "$WORK/dpbfd.yaml" "$WORK/dpbfd" "packing: true"
+  expect_exit 0 train --recipe "$WORK/dpbfd.yaml" --nproc-per-node 2 || return 1
+  expect_exit 0 estimate --recipe "$WORK/dpbfd.yaml" --data-parallel 2 --json || return 1
+  local estimated
+  estimated=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['methods'][0]['flops_exact']['detailed'])") || return 1
+  record "$WORK/dpbfd" "int(j['flops_exact']['detailed']) == $estimated and j['executed']['formula_error_pct']['detailed'] == 0" ||
+    return 1
+  recipe "$WORK/dpterm.yaml" "$WORK/dpterm" "max_steps: 60"
+  "$FM" train --recipe "$WORK/dpterm.yaml" --nproc-per-node 2 >"$WORK/dpterm.log" 2>&1 &
+  job=$!
+  for _ in $(seq 1 600); do [[ -f $WORK/dpterm/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
+  kill -TERM "$job"
+  wait "$job"
+  local status=$?
+  job=""
+  [[ $status -eq 0 ]] || { echo "exit $status"; cat "$WORK/dpterm.log"; return 1; }
+  record "$WORK/dpterm" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2 and j['tokens']['optimizer_steps'] < 60" ||
+    return 1
+  local steps
+  steps=$("$PY" -c "import json; print(json.load(open('$WORK/dpterm/flops_meter_run/flops_meter.json'))['tokens']['optimizer_steps'])")
+  [[ -f $WORK/dpterm/checkpoint-$steps/trainer_state.json ]] || { echo "no checkpoint at step $steps"; return 1; }
+  # Under a launcher (RANK set) the launcher starts the ranks; a rank of several needs the meeting point.
+  RANK=0 LOCAL_WORLD_SIZE=4 expect_exit 2 train --recipe "$WORK/dp.yaml" --nproc-per-node 2 &&
+    grep -q "the launcher starts the ranks; leave --nproc-per-node out" "$WORK/stderr" || return 1
+  RANK=1 WORLD_SIZE=2 MASTER_ADDR='' expect_exit 2 train --recipe "$WORK/dp.yaml" &&
+    grep -q "rank 1: environment MASTER_ADDR is not set" "$WORK/stderr"
+}
+
 budget_stops_with_a_checkpoint() {
   recipe "$WORK/budget.yaml" "$WORK/budget" ""
   expect_exit 0 train --recipe "$WORK/budget.yaml" --budget 5e9 || return 1
@@ -268,6 +335,8 @@ check "Qwen2: trained with its q, k and v biases, saved under transformers' name
   qwen2_trains_with_its_biases
 check "SIGKILL after a checkpoint, resumed: the uninterrupted run's weights" killed_and_resumed
 check "packed and padding-free rows: executed equals detailed; bfd and padding_free equal the estimate" packed_runs
+check "two data-parallel ranks: one process's weights, tokens and FLOP; bfd equals the estimate; SIGTERM" \
+  data_parallel_ranks
 check "the budget guard stops before the budget, with a checkpoint" budget_stops_with_a_checkpoint
 check "SIGTERM stops after the step, with a checkpoint" sigterm_stops_with_a_checkpoint
 check "refused: a mistyped key, Axolotl, rope_scaling, torn weights, resume without a checkpoint" refusals

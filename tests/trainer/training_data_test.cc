@@ -129,5 +129,50 @@ TEST(MicroBatches, PaddingFreeLaysEverySampleEndToEndInOneRow) {
   EXPECT_EQ(mb.sequences, (std::map<uint64_t, uint64_t>{{1, 1}, {2, 1}, {3, 1}}));
 }
 
+// Steps per epoch as transformers counts them with data-parallel ranks, and
+// as the estimate counts them (epoch_schedule): ceil(micro-batches / (G x R)).
+TEST(TrainingSchedule, RanksShareEachStepsMicroBatches) {
+  // 10 rows, micro-batches of 2: 5 per epoch; 2 ranks of 2 accumulated: 4 per step.
+  const TrainingSchedule s = *training_schedule(10, 2, 2, 2, 3, 0);
+  EXPECT_EQ(s.micro_batches_per_epoch, 5u);
+  EXPECT_EQ(s.steps_per_epoch, 2u);
+  EXPECT_EQ(s.total_steps, 6u);
+  EXPECT_EQ(training_schedule(10, 2, 2, 1, 3, 0)->steps_per_epoch, 3u);
+  EXPECT_EQ(training_schedule(10, 2, 1, 8, 1, 0)->steps_per_epoch, 1u);  // at least one
+  EXPECT_FALSE(training_schedule(10, 2, UINT64_MAX, 2, 1, 0).ok());
+}
+
+// Every micro-batch of an epoch goes to exactly one rank, once, dealt out in
+// turn within each step (micro-batch i of a step to rank i mod R), and no
+// rank takes more than its grad_accum in a step.
+TEST(TrainingSchedule, RanksDealEachMicroBatchOnce) {
+  for (uint32_t ranks : {1u, 2u, 3u, 4u}) {
+    for (uint64_t accum : {1u, 2u, 3u}) {
+      for (uint64_t per_epoch : {1u, 5u, 12u, 13u}) {
+        const TrainingSchedule s = *training_schedule(per_epoch, 1, accum, ranks, 1, 0);
+        std::vector<int> taken(per_epoch, 0);
+        for (uint64_t step = 0; step < s.steps_per_epoch; ++step) {
+          for (uint32_t rank = 0; rank < ranks; ++rank) {
+            const std::vector<uint64_t> mine = rank_micro_batches(per_epoch, step, accum, rank, ranks);
+            EXPECT_LE(mine.size(), accum);
+            for (uint64_t i : mine) {
+              ASSERT_LT(i, per_epoch);
+              EXPECT_EQ(i / (accum * ranks), step);
+              EXPECT_EQ(i % ranks, rank);
+              ++taken[i];
+            }
+          }
+        }
+        EXPECT_EQ(taken, std::vector<int>(per_epoch, 1)) << ranks << " ranks, accumulation " << accum;
+      }
+    }
+  }
+  // One rank takes a step's micro-batches in order, as without ranks.
+  EXPECT_EQ(rank_micro_batches(7, 1, 3, 0, 1), (std::vector<uint64_t>{3, 4, 5}));
+  // The epoch's last step may leave a rank none.
+  EXPECT_EQ(rank_micro_batches(5, 1, 2, 1, 2), (std::vector<uint64_t>{}));
+  EXPECT_EQ(rank_micro_batches(5, 1, 2, 0, 2), (std::vector<uint64_t>{4}));
+}
+
 }  // namespace
 }  // namespace flopsmeter

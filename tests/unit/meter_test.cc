@@ -369,6 +369,9 @@ TEST(Meter, RanksInSeparateProcessesAddUpInTheRecord) {
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
   EXPECT_EQ(rec->tokens, 305u);
   EXPECT_TRUE(rec->complete);
+  auto text = run_record_to_text(rec->json);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("ranks                   3 data-parallel, every rank's journal read\n"), std::string::npos) << *text;
 }
 
 // Rank 0 waits for the ranks whose journals share its directory, and not
@@ -407,6 +410,9 @@ TEST(Meter, EndWaitsForRanksInItsDirectoryOnly) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(rec->tokens, 105u) << "rank 1's end line was waited for";
   EXPECT_FALSE(rec->complete) << "rank 2's journal is not here";
+  auto text = run_record_to_text(rec->json);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("ranks                   3 data-parallel, no journal from rank(s) 2\n"), std::string::npos) << *text;
   EXPECT_LT(waited, 60) << "not the whole end-wait for a journal that is elsewhere";
   ::close(ready[0]);
   ::close(ready[1]);
