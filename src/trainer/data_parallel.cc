@@ -1,13 +1,18 @@
 #include "trainer/data_parallel.h"
 
-// ProcessGroupGloo.hpp declares its class only where PyTorch was built with
-// Gloo, which Debian's libtorch and PyTorch's own builds are.
+// Ranks need libtorch's Gloo process group, whose header needs Gloo's own
+// (Debian: libgloo-dev); without them the trainer still builds, for one
+// process. ProcessGroupGloo.hpp declares its class only where PyTorch was
+// built with Gloo, as Debian's libtorch and PyTorch's own builds are.
+#if __has_include(<gloo/algorithm.h>)
+#define FM_TRAINER_HAS_GLOO 1
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include <chrono>
 
@@ -27,6 +32,7 @@ class SingleProcess final : public DataParallel {
   std::string share(const std::string&, const std::string& value) override { return value; }
 };
 
+#ifdef FM_TRAINER_HAS_GLOO
 class GlooGroup final : public DataParallel {
  public:
   GlooGroup(uint32_t rank, uint32_t world_size, uint32_t local_rank, c10::intrusive_ptr<c10d::Store> store,
@@ -58,6 +64,8 @@ class GlooGroup final : public DataParallel {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };
 
+#endif  // FM_TRAINER_HAS_GLOO
+
 // A launcher variable as a whole number; `fallback` when unset.
 Result<uint64_t> env_number(const char* name, uint64_t fallback, uint64_t most) {
   const std::string text = env_variable(name);
@@ -84,6 +92,12 @@ Result<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment() {
   FM_ASSIGN_OR_RETURN(uint64_t rank, env_number("RANK", 0, world_size - 1));
   FM_ASSIGN_OR_RETURN(uint64_t local_rank, env_number("LOCAL_RANK", rank, UINT32_MAX));
   if (world_size == 1) return std::unique_ptr<DataParallel>(std::make_unique<SingleProcess>());
+#ifndef FM_TRAINER_HAS_GLOO
+  (void)local_rank;
+  return Status::Unsupported("WORLD_SIZE " + std::to_string(world_size) +
+                             ": data-parallel ranks need libtorch's Gloo process group, and Gloo's headers (Debian: "
+                             "libgloo-dev) were missing when this trainer was built");
+#else
   const std::string address = env_variable("MASTER_ADDR");
   if (address.empty()) {
     return Status::InvalidArgument("environment MASTER_ADDR is not set: a job of " + std::to_string(world_size) +
@@ -115,6 +129,7 @@ Result<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment() {
   return std::unique_ptr<DataParallel>(std::make_unique<GlooGroup>(static_cast<uint32_t>(rank),
                                                                    static_cast<uint32_t>(world_size),
                                                                    static_cast<uint32_t>(local_rank), store, group));
+#endif
 }
 
 }  // namespace flopsmeter
