@@ -220,7 +220,8 @@ packing_strategy: $how" ;;
 # weights (the ranks' summed gradients are the step's), the same tokens and
 # executed FLOP, journaled by both ranks into one record; bfd rows equal the
 # estimate with --data-parallel 2 to the FLOP; SIGTERM reaches both ranks,
-# which stop at the same step with one checkpoint.
+# which stop at the same step with one checkpoint, and the run resumed on
+# both ends with the uninterrupted run's weights.
 data_parallel_ranks() {
   recipe "$WORK/dp.yaml" "$WORK/dp" "max_steps: 4"
   recipe "$WORK/dp1.yaml" "$WORK/dp1" "max_steps: 4"
@@ -261,7 +262,9 @@ PY
   estimated=$("$PY" -c "import json; print(json.load(open('$WORK/stdout'))['methods'][0]['flops_exact']['detailed'])") || return 1
   record "$WORK/dpbfd" "int(j['flops_exact']['detailed']) == $estimated and j['executed']['formula_error_pct']['detailed'] == 0" ||
     return 1
-  recipe "$WORK/dpterm.yaml" "$WORK/dpterm" "max_steps: 60"
+  recipe "$WORK/dpterm.yaml" "$WORK/dpterm" "max_steps: 12"
+  recipe "$WORK/dpstraight.yaml" "$WORK/dpstraight" "max_steps: 12"
+  expect_exit 0 train --recipe "$WORK/dpstraight.yaml" --nproc-per-node 2 || return 1
   "$FM" train --recipe "$WORK/dpterm.yaml" --nproc-per-node 2 >"$WORK/dpterm.log" 2>&1 &
   job=$!
   for _ in $(seq 1 600); do [[ -f $WORK/dpterm/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
@@ -270,11 +273,16 @@ PY
   local status=$?
   job=""
   [[ $status -eq 0 ]] || { echo "exit $status"; cat "$WORK/dpterm.log"; return 1; }
-  record "$WORK/dpterm" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2 and j['tokens']['optimizer_steps'] < 60" ||
+  record "$WORK/dpterm" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2 and j['tokens']['optimizer_steps'] < 12" ||
     return 1
   local steps
   steps=$("$PY" -c "import json; print(json.load(open('$WORK/dpterm/flops_meter_run/flops_meter.json'))['tokens']['optimizer_steps'])")
   [[ -f $WORK/dpterm/checkpoint-$steps/trainer_state.json ]] || { echo "no checkpoint at step $steps"; return 1; }
+  # Resumed on both ranks: the uninterrupted run's weights, byte for byte.
+  expect_exit 0 train --recipe "$WORK/dpterm.yaml" --nproc-per-node 2 --resume || return 1
+  cmp "$WORK/dpterm/model.safetensors" "$WORK/dpstraight/model.safetensors" || return 1
+  record "$WORK/dpterm" "j['status'] == 'completed' and
+    sorted((s['rank'], s['segment']) for s in j['segments']) == [(0, 1), (0, 2), (1, 1), (1, 2)]" || return 1
   # Under a launcher (RANK set) the launcher starts the ranks; a rank of several needs the meeting point.
   RANK=0 LOCAL_WORLD_SIZE=4 expect_exit 2 train --recipe "$WORK/dp.yaml" --nproc-per-node 2 &&
     grep -q "the launcher starts the ranks; leave --nproc-per-node out" "$WORK/stderr" || return 1
@@ -335,7 +343,7 @@ check "Qwen2: trained with its q, k and v biases, saved under transformers' name
   qwen2_trains_with_its_biases
 check "SIGKILL after a checkpoint, resumed: the uninterrupted run's weights" killed_and_resumed
 check "packed and padding-free rows: executed equals detailed; bfd and padding_free equal the estimate" packed_runs
-check "two data-parallel ranks: one process's weights, tokens and FLOP; bfd equals the estimate; SIGTERM" \
+check "two data-parallel ranks: one process's weights, tokens and FLOP; bfd equals the estimate; SIGTERM, resume" \
   data_parallel_ranks
 check "the budget guard stops before the budget, with a checkpoint" budget_stops_with_a_checkpoint
 check "SIGTERM stops after the step, with a checkpoint" sigterm_stops_with_a_checkpoint
