@@ -4,6 +4,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <cerrno>
 #include <chrono>
@@ -36,6 +39,22 @@ Result<uint16_t> free_port() {
   return ntohs(address.sin_port);
 }
 
+// The launcher names itself to its ranks, so a rank knows it was started by
+// this launcher (and not by torchrun or a shell, whose lifetimes are theirs).
+constexpr const char* kLauncherVariable = "FLOPSMETER_LAUNCHER_PID";
+
+// A rank of this launcher stops as after SIGTERM, with a checkpoint, when
+// the launcher is gone (killed outright, so it could pass nothing on),
+// rather than train on unwatched. Linux only.
+void stop_with_launcher() {
+#ifdef __linux__
+  const std::string launcher = env_variable(kLauncherVariable);
+  if (launcher.empty()) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (std::to_string(::getppid()) != launcher) std::raise(SIGTERM);  // it died before the request
+#endif
+}
+
 // Starts every rank, each gated until all are prepared.
 Result<std::vector<std::unique_ptr<ChildProcess>>> start_ranks(uint64_t count, uint16_t port,
                                                                const std::vector<std::string>& argv) {
@@ -45,6 +64,7 @@ Result<std::vector<std::unique_ptr<ChildProcess>>> start_ranks(uint64_t count, u
   ::setenv("LOCAL_WORLD_SIZE", world.c_str(), 1);
   ::setenv("MASTER_ADDR", "127.0.0.1", 1);
   ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+  ::setenv(kLauncherVariable, std::to_string(::getpid()).c_str(), 1);
   for (uint64_t r = 0; r < count; ++r) {
     const std::string rank = std::to_string(r);
     ::setenv("RANK", rank.c_str(), 1);  // inherited at the fork in Prepare
@@ -52,7 +72,8 @@ Result<std::vector<std::unique_ptr<ChildProcess>>> start_ranks(uint64_t count, u
     FM_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> child, ChildProcess::Prepare(argv));
     ranks.push_back(std::move(child));
   }
-  for (const char* name : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}) {
+  for (const char* name :
+       {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", kLauncherVariable}) {
     ::unsetenv(name);
   }
   for (auto& child : ranks) FM_RETURN_IF_ERROR(child->run());
@@ -94,14 +115,17 @@ int wait_for_ranks(std::vector<std::unique_ptr<ChildProcess>>& ranks, SignalInbo
   return status;
 }
 
+
 }  // namespace
 
 Result<std::optional<int>> launch_local_ranks(const OptionMap& o, const std::vector<std::string>& argv,
                                               const std::function<void(const std::string&)>& say) {
+  const bool is_rank = !env_variable("RANK").empty();
+  if (is_rank) stop_with_launcher();
   if (!o.has("nproc-per-node")) return std::optional<int>();
   FM_ASSIGN_OR_RETURN(uint64_t count, option_uint(o, "nproc-per-node"));
   if (count == 0) return Status::InvalidArgument(option_ref("nproc-per-node") + " must be at least 1");
-  if (!env_variable("RANK").empty()) {
+  if (is_rank) {
     // Already a rank of a launcher (torchrun, or this one): its count must agree.
     const std::string local_world = env_variable("LOCAL_WORLD_SIZE");
     if (local_world != std::to_string(count)) {

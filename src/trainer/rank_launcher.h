@@ -24,7 +24,9 @@ namespace flopsmeter {
 // others are then stopped, as torchrun stops them). SIGINT, SIGTERM and
 // SIGHUP reach every rank, which each stop after the step with a
 // checkpoint. nullopt: this process is itself a rank (or the only one) and
-// trains. Errors: a count that is not a whole number, one that disagrees
+// trains; a rank this launcher started (FLOPSMETER_LAUNCHER_PID, its pid,
+// in the rank's environment) then stops as after SIGTERM if the launcher
+// dies without passing a signal on (Linux). Errors: a count that is not a whole number, one that disagrees
 // with the launcher's LOCAL_WORLD_SIZE, or ranks that cannot be started.
 Result<std::optional<int>> launch_local_ranks(const OptionMap& o, const std::vector<std::string>& argv,
                                               const std::function<void(const std::string&)>& say);

@@ -221,7 +221,8 @@ packing_strategy: $how" ;;
 # executed FLOP, journaled by both ranks into one record; bfd rows equal the
 # estimate with --data-parallel 2 to the FLOP; SIGTERM reaches both ranks,
 # which stop at the same step with one checkpoint, and the run resumed on
-# both ends with the uninterrupted run's weights.
+# both ends with the uninterrupted run's weights; ranks whose launcher is
+# killed outright stop as after SIGTERM.
 data_parallel_ranks() {
   recipe "$WORK/dp.yaml" "$WORK/dp" "max_steps: 4"
   recipe "$WORK/dp1.yaml" "$WORK/dp1" "max_steps: 4"
@@ -283,6 +284,17 @@ PY
   cmp "$WORK/dpterm/model.safetensors" "$WORK/dpstraight/model.safetensors" || return 1
   record "$WORK/dpterm" "j['status'] == 'completed' and
     sorted((s['rank'], s['segment']) for s in j['segments']) == [(0, 1), (0, 2), (1, 1), (1, 2)]" || return 1
+  # The launcher killed outright: its ranks stop as after SIGTERM, leaving nothing behind.
+  recipe "$WORK/dpkill.yaml" "$WORK/dpkill" "max_steps: 200"
+  "$FM" train --recipe "$WORK/dpkill.yaml" --nproc-per-node 2 >"$WORK/dpkill.log" 2>&1 &
+  job=$!
+  for _ in $(seq 1 600); do [[ -f $WORK/dpkill/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
+  kill -9 "$job"
+  wait "$job" 2>/dev/null
+  job=""
+  for _ in $(seq 1 600); do pgrep -f "$WORK/dpkill.yaml" >/dev/null || break; sleep 0.1; done
+  ! pgrep -f "$WORK/dpkill.yaml" >/dev/null || { echo "ranks outlived their launcher"; pkill -9 -f "$WORK/dpkill.yaml"; return 1; }
+  record "$WORK/dpkill" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2" || return 1
   # Under a launcher (RANK set) the launcher starts the ranks; a rank of several needs the meeting point.
   RANK=0 LOCAL_WORLD_SIZE=4 expect_exit 2 train --recipe "$WORK/dp.yaml" --nproc-per-node 2 &&
     grep -q "the launcher starts the ranks; leave --nproc-per-node out" "$WORK/stderr" || return 1
