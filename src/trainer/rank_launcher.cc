@@ -115,7 +115,6 @@ int wait_for_ranks(std::vector<std::unique_ptr<ChildProcess>>& ranks, SignalInbo
   return status;
 }
 
-
 }  // namespace
 
 Result<std::optional<int>> launch_local_ranks(const OptionMap& o, const std::vector<std::string>& argv,

@@ -12,7 +12,7 @@ set -uo pipefail
 FM="$1"
 SRC="$2"
 WORK="$(mktemp -d)"
-job=""
+job="" interrupted_status=0
 trap '[[ -n $job ]] && kill -9 "$job" 2>/dev/null; rm -rf "$WORK"' EXIT
 # shellcheck source=../cli/lib/contract.sh
 source "$SRC/tests/cli/lib/contract.sh"
@@ -172,18 +172,29 @@ assert names['model.layers.0.self_attn.q_proj.bias'] == [64] and names['model.la
 assert 'model.layers.0.self_attn.o_proj.bias' not in names, names" "$names"
 }
 
+# interrupt_at_checkpoint NAME SIGNAL [FLAGS...]: trains $WORK/NAME.yaml
+# (output_dir $WORK/NAME) in the background until its first checkpoint
+# (step 2), sends SIGNAL and waits; the exit status is left in
+# $interrupted_status, the output in $WORK/NAME.log.
+interrupt_at_checkpoint() {
+  local name=$1 signal=$2
+  shift 2
+  "$FM" train --recipe "$WORK/$name.yaml" "$@" >"$WORK/$name.log" 2>&1 &
+  job=$!
+  for _ in $(seq 1 600); do [[ -f $WORK/$name/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
+  kill "-$signal" "$job"
+  wait "$job" 2>/dev/null
+  interrupted_status=$?
+  job=""
+}
+
 # A run killed (SIGKILL) after its first checkpoint and resumed ends with
 # the weights of a run never interrupted, and its record counts both segments.
 killed_and_resumed() {
   recipe "$WORK/kill.yaml" "$WORK/kill" "max_steps: 12"
   recipe "$WORK/straight.yaml" "$WORK/straight" "max_steps: 12"
   expect_exit 0 train --recipe "$WORK/straight.yaml" || return 1
-  "$FM" train --recipe "$WORK/kill.yaml" >"$WORK/kill.log" 2>&1 &
-  job=$!
-  for _ in $(seq 1 600); do [[ -f $WORK/kill/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
-  kill -9 "$job"
-  wait "$job" 2>/dev/null
-  job=""
+  interrupt_at_checkpoint kill KILL
   expect_exit 0 train --recipe "$WORK/kill.yaml" --resume || return 1
   grep -q "resuming after step" "$WORK/stdout" || return 1
   cmp "$WORK/kill/model.safetensors" "$WORK/straight/model.safetensors" || return 1
@@ -255,14 +266,8 @@ sys.exit(0 if len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <=
   recipe "$WORK/dpterm.yaml" "$WORK/dpterm" "max_steps: 12"
   recipe "$WORK/dpstraight.yaml" "$WORK/dpstraight" "max_steps: 12"
   expect_exit 0 train --recipe "$WORK/dpstraight.yaml" --nproc-per-node 2 || return 1
-  "$FM" train --recipe "$WORK/dpterm.yaml" --nproc-per-node 2 >"$WORK/dpterm.log" 2>&1 &
-  job=$!
-  for _ in $(seq 1 600); do [[ -f $WORK/dpterm/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
-  kill -TERM "$job"
-  wait "$job"
-  local status=$?
-  job=""
-  [[ $status -eq 0 ]] || { echo "exit $status"; cat "$WORK/dpterm.log"; return 1; }
+  interrupt_at_checkpoint dpterm TERM --nproc-per-node 2
+  [[ $interrupted_status -eq 0 ]] || { echo "exit $interrupted_status"; cat "$WORK/dpterm.log"; return 1; }
   record "$WORK/dpterm" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2 and j['tokens']['optimizer_steps'] < 12" ||
     return 1
   local steps
@@ -275,12 +280,7 @@ sys.exit(0 if len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <=
     sorted((s['rank'], s['segment']) for s in j['segments']) == [(0, 1), (0, 2), (1, 1), (1, 2)]" || return 1
   # The launcher killed outright: its ranks stop as after SIGTERM, leaving nothing behind.
   recipe "$WORK/dpkill.yaml" "$WORK/dpkill" "max_steps: 200"
-  "$FM" train --recipe "$WORK/dpkill.yaml" --nproc-per-node 2 >"$WORK/dpkill.log" 2>&1 &
-  job=$!
-  for _ in $(seq 1 600); do [[ -f $WORK/dpkill/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
-  kill -9 "$job"
-  wait "$job" 2>/dev/null
-  job=""
+  interrupt_at_checkpoint dpkill KILL --nproc-per-node 2
   for _ in $(seq 1 600); do pgrep -f "$WORK/dpkill.yaml" >/dev/null || break; sleep 0.1; done
   ! pgrep -f "$WORK/dpkill.yaml" >/dev/null || { echo "ranks outlived their launcher"; pkill -9 -f "$WORK/dpkill.yaml"; return 1; }
   record "$WORK/dpkill" "j['status'] == 'interrupted' and j['ranks']['journals'] == 2" || return 1
@@ -303,14 +303,8 @@ budget_stops_with_a_checkpoint() {
 
 sigterm_stops_with_a_checkpoint() {
   recipe "$WORK/term.yaml" "$WORK/term" "max_steps: 40"
-  "$FM" train --recipe "$WORK/term.yaml" >"$WORK/term.log" 2>&1 &
-  job=$!
-  for _ in $(seq 1 600); do [[ -f $WORK/term/checkpoint-2/trainer_state.json ]] && break; sleep 0.05; done
-  kill -TERM "$job"
-  wait "$job"
-  local status=$?
-  job=""
-  [[ $status -eq 0 ]] || { echo "exit $status"; cat "$WORK/term.log"; return 1; }
+  interrupt_at_checkpoint term TERM
+  [[ $interrupted_status -eq 0 ]] || { echo "exit $interrupted_status"; cat "$WORK/term.log"; return 1; }
   grep -q "saving a checkpoint and stopping" "$WORK/term.log" || return 1
   record "$WORK/term" "j['status'] == 'interrupted' and j['tokens']['optimizer_steps'] < 40"
 }
