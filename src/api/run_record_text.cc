@@ -158,6 +158,10 @@ Result<std::string> run_record_to_text(const std::string& record_json) {
   out += field_line("compliance", f.text({"compliance", "formula"}) + ": " + f.flop({"compliance", "flop"}));
   out += field_line("hardware bound (U=1)",
                     f.flop({"hardware", "bound_flop"}, "unavailable") + " [" + f.text({"hardware", "sampler"}) + "]");
+  // The bound beside what the trainer executed: how far above the work the GPUs' peak lies.
+  if (const Json& over = f.at({"executed", "hardware_bound_over_executed"}); over.is_number()) {
+    out += field_line("  bound / executed", sci(over.get<double>(), 3) + " (an upper bound is at least 1)");
+  }
   const Json& kwh = f.at({"energy", "kwh"});
   const Json& estimate = f.at({"energy", "estimate"});
   if (kwh.is_number()) {

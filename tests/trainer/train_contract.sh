@@ -7,10 +7,11 @@
 # resumed to the same weights as an uninterrupted run, packed rows (TRL's
 # bfd, padding-free, and wrapped) as the estimate lays them out, the budget
 # guard, SIGTERM, and what is refused.
-# Usage: train_contract.sh PATH_TO_FLOPSMETER SOURCE_DIR
+# Usage: train_contract.sh PATH_TO_FLOPSMETER SOURCE_DIR FAKE_NVML_LIBRARY
 set -uo pipefail
 FM="$1"
 SRC="$2"
+FAKE_NVML="$3"  # tests/fake_nvml: a scripted libnvidia-ml
 WORK="$(mktemp -d)"
 job="" interrupted_status=0
 trap '[[ -n $job ]] && kill -9 "$job" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -291,6 +292,21 @@ sys.exit(0 if len(a) == len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <=
     grep -q "rank 1: environment MASTER_ADDR is not set" "$WORK/stderr"
 }
 
+# With NVML (here the scripted fake: one H100, no real GPU) the record sets
+# the hardware bound beside the executed count: their ratio, from one
+# sampler for the node (local rank 0) though two ranks train.
+hardware_bound_beside_executed() {
+  recipe "$WORK/nvml.yaml" "$WORK/nvml" "max_steps: 2"
+  printf '%s\n' "name=NVIDIA H100 80GB HBM3 | uuid=GPU-aaaa | sm_clock=1755 | max_sm_clock=1980 | util=80 |" \
+    "power_mw=650000 | energy_mj_per_s=650000 | pids=self | cc=9.0 | sm_count=132" | paste -sd ' ' >"$WORK/gpus.txt"
+  FAKE_NVML_SCRIPT="$WORK/gpus.txt" expect_exit 0 train --recipe "$WORK/nvml.yaml" --nproc-per-node 2 --nvml \
+    --nvml-library "$FAKE_NVML" || return 1
+  grep -q "^  bound / executed  .* (an upper bound is at least 1)" "$WORK/stdout" || { grep -A3 "hardware" "$WORK/stdout"; return 1; }
+  record "$WORK/nvml" "len(j['hardware']['gpus']) == 1 and j['hardware']['bound_covers_run'] and
+    abs(j['executed']['hardware_bound_over_executed'] * (int(j['executed']['trained']) + int(j['executed']['recompute']))
+        - j['hardware']['bound_flop']) <= 1e-9 * j['hardware']['bound_flop'] and j['executed']['hardware_bound_over_executed'] > 1"
+}
+
 budget_stops_with_a_checkpoint() {
   recipe "$WORK/budget.yaml" "$WORK/budget" ""
   expect_exit 0 train --recipe "$WORK/budget.yaml" --budget 5e9 || return 1
@@ -340,6 +356,8 @@ check "SIGKILL after a checkpoint, resumed: the uninterrupted run's weights" kil
 check "packed and padding-free rows: executed equals detailed; bfd and padding_free equal the estimate" packed_runs
 check "two data-parallel ranks: one process's weights, tokens and FLOP; bfd equals the estimate; SIGTERM, resume" \
   data_parallel_ranks
+check "NVML (a scripted H100): the hardware bound beside the executed count, one sampler for two ranks" \
+  hardware_bound_beside_executed
 check "the budget guard stops before the budget, with a checkpoint" budget_stops_with_a_checkpoint
 check "SIGTERM stops after the step, with a checkpoint" sigterm_stops_with_a_checkpoint
 check "refused: a mistyped key, Axolotl, rope_scaling, torn weights, resume without a checkpoint" refusals
