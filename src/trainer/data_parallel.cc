@@ -98,15 +98,14 @@ Result<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment() {
                              ": data-parallel ranks need libtorch's Gloo process group, and Gloo's headers (Debian: "
                              "libgloo-dev) were missing when this trainer was built");
 #else
+  for (const char* name : {"MASTER_ADDR", "MASTER_PORT"}) {
+    if (env_variable(name).empty()) {
+      return Status::InvalidArgument(std::string("environment ") + name + " is not set: a job of " +
+                                     std::to_string(world_size) +
+                                     " ranks (WORLD_SIZE) meets at MASTER_ADDR:MASTER_PORT, as torchrun sets them");
+    }
+  }
   const std::string address = env_variable("MASTER_ADDR");
-  if (address.empty()) {
-    return Status::InvalidArgument("environment MASTER_ADDR is not set: a job of " + std::to_string(world_size) +
-                                   " ranks (WORLD_SIZE) meets at MASTER_ADDR:MASTER_PORT, as torchrun sets them");
-  }
-  if (env_variable("MASTER_PORT").empty()) {
-    return Status::InvalidArgument("environment MASTER_PORT is not set: a job of " + std::to_string(world_size) +
-                                   " ranks (WORLD_SIZE) meets at MASTER_ADDR:MASTER_PORT, as torchrun sets them");
-  }
   FM_ASSIGN_OR_RETURN(uint64_t port, env_number("MASTER_PORT", 0, 65535));
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<uint16_t>(port);
